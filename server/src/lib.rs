@@ -6,3 +6,6 @@
 
 pub mod error;
 pub mod scim;
+pub mod store;
+pub mod config;
+pub mod keys;
