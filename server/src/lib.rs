@@ -9,3 +9,4 @@ pub mod scim;
 pub mod store;
 pub mod config;
 pub mod keys;
+pub mod service;
