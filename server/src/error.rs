@@ -99,6 +99,9 @@ pub enum Error {
     /// 503: the store cannot take writes now (disk full, read-only, shutting down).
     #[error("{0}")]
     Unavailable(String),
+    /// Any other status, from Rocket's own answers.
+    #[error("{detail}")]
+    Other { status: u16, detail: String },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -144,6 +147,7 @@ impl Error {
             Error::Internal(_) => 500,
             Error::NotImplemented(_) => 501,
             Error::Unavailable(_) => 503,
+            Error::Other { status, .. } => *status,
         }
     }
 

@@ -6,3 +6,87 @@
 
 pub mod error;
 pub mod scim;
+pub mod store;
+pub mod config;
+pub mod keys;
+pub mod service;
+pub mod http;
+pub mod control;
+
+use std::sync::Arc;
+
+use config::Config;
+use store::{SledStore, Store};
+
+/// Opens the store of a configuration (sled, with the configured cache and durability).
+pub fn open_store(config: &Config) -> Result<SledStore, store::sled_store::OpenError> {
+    let options = store::sled_store::SledOptions {
+        cache_capacity: config.cache_mb.saturating_mul(1024 * 1024),
+        flush_every_ms: Some(500),
+    };
+    SledStore::open(&config.data_dir, &options)
+}
+
+/// Mints a SCIM key when the store holds no active one, and returns it (to be shown once).
+pub fn ensure_key(store: &dyn Store) -> error::Result<Option<String>> {
+    let active = store.keys()?.iter().any(|k| !k.admin && k.revoked.is_none());
+    if active {
+        return Ok(None);
+    }
+    let (_, key) = keys::create(store, "initial key", false, keys::operator())?;
+    Ok(Some(key))
+}
+
+/// Runs the server until SIGINT or SIGTERM: opens the store (refusing a corrupt or locked one),
+/// mints and prints a first key if there is none, serves SCIM and the control socket, and on a
+/// signal stops accepting, lets requests in flight finish, and flushes the store.
+pub async fn serve(config: Config) -> Result<(), String> {
+    let store: Arc<dyn Store> = Arc::new(open_store(&config).map_err(|e| e.to_string())?);
+    let first_key = ensure_key(store.as_ref()).map_err(|e| e.to_string())?;
+    let data_dir = config.data_dir.clone();
+    let app = Arc::new(service::App::new(config, Arc::clone(&store)));
+    let running = http::start(Arc::clone(&app)).await?;
+    let base_url = match &app.config.public_url {
+        Some(u) => format!("{u}{}", app.config.base_path),
+        None => format!("http://{}{}", running.addr, app.config.base_path),
+    };
+    drop(app);
+    tracing::info!(addr = %running.addr, data_dir = %data_dir.display(), "listening");
+    println!("SCIM base URL: {base_url}");
+    if let Some(key) = first_key {
+        println!("No API key existed, so one was minted. Copy it now: it is not shown again.");
+        println!("API key: {key}");
+    }
+    let control = tokio::spawn(control::serve(data_dir, Arc::clone(&store), running.shutdown_handle()));
+    drop(store);
+    let stop = running.shutdown_handle();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down: finishing requests in flight");
+        stop.notify();
+    });
+    let served = running.wait().await;
+    match control.await {
+        Ok(Err(e)) => tracing::warn!(error = %e, "control socket"),
+        Err(e) => tracing::warn!(error = %e, "control socket task"),
+        Ok(Ok(())) => {}
+    }
+    served?;
+    tracing::info!("stopped; store flushed");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) {
+        (Ok(mut int), Ok(mut term)) => {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+        }
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

@@ -1,1 +1,141 @@
-fn main() {}
+//! `scim-server`: parses the command line and hands over to the library.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use server::config::{Config, LogFormat, Overrides};
+use server::control::{self, Command, KeyInfo};
+
+/// A self-hostable SCIM 2.0 service provider.
+#[derive(Parser)]
+#[command(name = "scim-server", version)]
+struct Cli {
+    /// A TOML configuration file (default: ./scim-server.toml when present).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Where the store lives (default ./data).
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Address and port to listen on (default 127.0.0.1:8080).
+    #[arg(long, global = true, value_name = "ADDR:PORT")]
+    listen: Option<SocketAddr>,
+    #[command(subcommand)]
+    command: Option<Cmd>,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the server (the default).
+    Serve,
+    /// Manage API keys (works whether or not the server is running).
+    #[command(subcommand)]
+    Key(KeyCmd),
+}
+
+#[derive(Subcommand)]
+enum KeyCmd {
+    /// Mint a key and print it (once).
+    Create {
+        #[arg(long)]
+        label: String,
+        /// An admin key (for the admin API) instead of a SCIM key.
+        #[arg(long)]
+        admin: bool,
+    },
+    /// List keys: id, label, created, last used (never the key).
+    List,
+    /// Revoke a key: it fails from the next request on.
+    Revoke { id: String },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let overrides = Overrides { data_dir: cli.data_dir, listen: cli.listen };
+    let config = match Config::load(cli.config.as_deref(), &overrides) {
+        Ok(c) => c,
+        Err(e) => return fail(&e),
+    };
+    init_logging(config.log_format);
+    match cli.command.unwrap_or(Cmd::Serve) {
+        Cmd::Serve => {
+            let runtime = match tokio::runtime::Runtime::new() {
+                Ok(r) => r,
+                Err(e) => return fail(&format!("cannot start the runtime: {e}")),
+            };
+            match runtime.block_on(server::serve(config)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => fail(&e),
+            }
+        }
+        Cmd::Key(cmd) => {
+            let command = match cmd {
+                KeyCmd::Create { label, admin } => Command::KeyCreate { label, admin },
+                KeyCmd::List => Command::KeyList,
+                KeyCmd::Revoke { id } => Command::KeyRevoke { id },
+            };
+            match run_key_command(&config, &command) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => fail(&e),
+            }
+        }
+    }
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("scim-server: {message}");
+    ExitCode::FAILURE
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SCIM_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+/// Runs a key command on the store directly, or through the running server's control socket.
+fn run_key_command(config: &Config, command: &Command) -> Result<(), String> {
+    let answer = match server::open_store(config) {
+        Ok(store) => control::execute(&store, command)?,
+        Err(e) if e.is_locked() => control::request(&config.data_dir, command)?,
+        Err(e) => return Err(e.to_string()),
+    };
+    match command {
+        Command::KeyCreate { .. } => {
+            let info: KeyInfo = serde_json::from_value(answer["info"].clone()).map_err(|e| e.to_string())?;
+            let key = answer["key"].as_str().unwrap_or_default();
+            let kind = if info.admin { "admin" } else { "SCIM" };
+            println!("Created {kind} key '{}' (id {}). Copy it now: it is not shown again.", info.label, info.id);
+            println!("{key}");
+        }
+        Command::KeyList => {
+            let keys: Vec<KeyInfo> = serde_json::from_value(answer).map_err(|e| e.to_string())?;
+            println!("{:<36}  {:<5}  {:<20}  {:<30}  {:<30}  LABEL", "ID", "KIND", "STATUS", "CREATED", "LAST USED");
+            for k in keys {
+                let status = match &k.revoked {
+                    Some(t) => format!("revoked {}", &t[..t.len().min(10)]),
+                    None => "active".into(),
+                };
+                println!(
+                    "{:<36}  {:<5}  {:<20}  {:<30}  {:<30}  {}",
+                    k.id,
+                    if k.admin { "admin" } else { "scim" },
+                    status,
+                    k.created,
+                    k.last_used.as_deref().unwrap_or("never"),
+                    k.label
+                );
+            }
+        }
+        Command::KeyRevoke { .. } => {
+            let info: KeyInfo = serde_json::from_value(answer).map_err(|e| e.to_string())?;
+            println!("Revoked key '{}' (id {}).", info.label, info.id);
+        }
+    }
+    Ok(())
+}

@@ -1,1 +1,316 @@
-//! List queries (RFC 7644 §3.4.2): parameters parsed from untrusted text into a typed query.
+//! List queries (RFC 7644 §3.4.2): parameters parsed from untrusted text into a typed query, the
+//! index probes a filter allows, sorting, paging and the `ListResponse` message.
+
+use std::cmp::Ordering;
+
+use serde_json::Value;
+
+use super::filter::{self, AttrPath, CompareOp, Filter, Literal};
+use super::resource::Projection;
+use super::schema::{AttrType, Kind, Registry};
+use super::urn;
+use crate::error::{quote, Error, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortOrder {
+    Ascending,
+    Descending,
+}
+
+/// A list or search request, validated.
+#[derive(Debug, Clone)]
+pub struct ListQuery {
+    pub filter: Option<Filter>,
+    /// 1-based.
+    pub start_index: usize,
+    pub count: usize,
+    pub sort_by: Option<AttrPath>,
+    pub sort_order: SortOrder,
+    pub projection: Projection,
+}
+
+/// The raw parameters of a list request, from a query string or a SearchRequest body.
+#[derive(Debug, Clone, Default)]
+pub struct RawListParams {
+    pub filter: Option<String>,
+    pub start_index: Option<String>,
+    pub count: Option<String>,
+    pub sort_by: Option<String>,
+    pub sort_order: Option<String>,
+    pub attributes: Vec<String>,
+    pub excluded_attributes: Vec<String>,
+}
+
+impl RawListParams {
+    /// Collects the list parameters from decoded query pairs. Names match case-insensitively.
+    pub fn from_pairs(pairs: &[(String, String)]) -> Self {
+        let mut p = RawListParams::default();
+        for (name, value) in pairs {
+            let v = Some(value.clone());
+            match name.to_ascii_lowercase().as_str() {
+                "filter" => p.filter = v,
+                "startindex" => p.start_index = v,
+                "count" => p.count = v,
+                "sortby" => p.sort_by = v,
+                "sortorder" => p.sort_order = v,
+                "attributes" => p.attributes.push(value.clone()),
+                "excludedattributes" => p.excluded_attributes.push(value.clone()),
+                _ => {}
+            }
+        }
+        p
+    }
+}
+
+/// Parses an integer parameter; a value beyond the range of i64 saturates, anything that is not
+/// an integer is 400 `invalidValue`.
+fn integer(name: &str, text: &str) -> Result<i64> {
+    let t = text.trim();
+    if let Ok(n) = t.parse::<i64>() {
+        return Ok(n);
+    }
+    let digits = t.strip_prefix('-').unwrap_or(t);
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(if t.starts_with('-') { i64::MIN } else { i64::MAX });
+    }
+    Err(Error::invalid_value(format!("{name} must be an integer, not {}", quote(text))))
+}
+
+impl ListQuery {
+    /// Validates raw parameters. `startIndex` below 1 is read as 1, a negative `count` as 0, and
+    /// `count` above `max_results` (or absent) as `max_results` (RFC 7644 §3.4.2.4).
+    pub fn parse(registry: &Registry, kind: Kind, raw: &RawListParams, max_results: usize) -> Result<Self> {
+        let filter = match raw.filter.as_deref() {
+            Some(text) => {
+                let f = filter::parse_filter(text)?;
+                filter::validate(&f, registry, kind)?;
+                Some(f)
+            }
+            None => None,
+        };
+        let start_index = match raw.start_index.as_deref() {
+            Some(t) => usize::try_from(integer("startIndex", t)?.max(1)).unwrap_or(usize::MAX),
+            None => 1,
+        };
+        let count = match raw.count.as_deref() {
+            Some(t) => usize::try_from(integer("count", t)?.max(0)).unwrap_or(usize::MAX).min(max_results),
+            None => max_results,
+        };
+        let sort_by = match raw.sort_by.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            Some(text) => {
+                let path = filter::parse_attr_path(text)?;
+                let r = registry
+                    .resolve(kind, &path)
+                    .ok_or_else(|| Error::invalid_value(format!("sortBy names no attribute: {}", quote(text))))?;
+                if r.leaf().kind == AttrType::Complex {
+                    return Err(Error::invalid_value("sortBy must name a simple attribute"));
+                }
+                Some(path)
+            }
+            None => None,
+        };
+        let sort_order = match raw.sort_order.as_deref().map(str::trim) {
+            None | Some("") => SortOrder::Ascending,
+            Some(s) if s.eq_ignore_ascii_case("ascending") => SortOrder::Ascending,
+            Some(s) if s.eq_ignore_ascii_case("descending") => SortOrder::Descending,
+            Some(s) => {
+                return Err(Error::invalid_value(format!(
+                    "sortOrder must be 'ascending' or 'descending', not {}",
+                    quote(s)
+                )))
+            }
+        };
+        let projection = Projection::parse(registry, kind, &raw.attributes, &raw.excluded_attributes)?;
+        Ok(ListQuery { filter, start_index, count, sort_by, sort_order, projection })
+    }
+}
+
+/// An index lookup that finds every resource a filter can match, or a superset of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Probe {
+    Id(String),
+    /// Folded-case `userName` (users).
+    UserName(String),
+    /// `externalId`, case-exact.
+    ExternalId(String),
+    /// Folded-case `displayName` (groups).
+    DisplayName(String),
+}
+
+/// The folded form of a case-insensitive value, as indexes hold it.
+pub fn fold(s: &str) -> String {
+    s.to_lowercase()
+}
+
+/// The index probes whose union holds every resource the filter can match, when there are such
+/// probes; `None` means a scan is needed. The filter is still evaluated on every candidate.
+pub fn probes(registry: &Registry, kind: Kind, f: &Filter) -> Option<Vec<Probe>> {
+    match f {
+        Filter::Compare { path, op: CompareOp::Eq, value: Literal::String(s) } if path.sub.is_none() => {
+            let r = registry.resolve(kind, path)?;
+            if r.extension {
+                return None;
+            }
+            match (kind, r.attribute.name.as_str()) {
+                (_, "id") => Some(vec![Probe::Id(s.clone())]),
+                (_, "externalId") => Some(vec![Probe::ExternalId(s.clone())]),
+                (Kind::User, "userName") => Some(vec![Probe::UserName(fold(s))]),
+                (Kind::Group, "displayName") => Some(vec![Probe::DisplayName(fold(s))]),
+                _ => None,
+            }
+        }
+        Filter::And(children) => children.iter().find_map(|c| probes(registry, kind, c)),
+        Filter::Or(children) => {
+            let mut all = Vec::new();
+            for c in children {
+                all.extend(probes(registry, kind, c)?);
+            }
+            Some(all)
+        }
+        _ => None,
+    }
+}
+
+/// Sorts rendered resources by `sortBy` (RFC 7644 §3.4.2.3), resources without a value last in
+/// ascending order; ties keep their (stable, by id) order.
+pub fn sort(registry: &Registry, kind: Kind, resources: &mut [Value], by: &AttrPath, order: SortOrder) {
+    let Some(r) = registry.resolve(kind, by) else { return };
+    let leaf = r.leaf();
+    let case_exact = leaf.case_exact;
+    let key = |res: &Value| -> Option<Value> {
+        let mut v = get_ci(res, &r.attribute.name, r.extension.then_some(r.schema).flatten())?;
+        if let Value::Array(items) = v {
+            // A multi-valued attribute sorts by its primary value, or its first.
+            v = items
+                .iter()
+                .find(|i| i.get("primary") == Some(&Value::Bool(true)))
+                .or_else(|| items.first())?;
+        }
+        if let Some(sub) = &r.sub {
+            v = get_ci(v, &sub.name, None)?;
+        } else if v.is_object() {
+            v = get_ci(v, "value", None)?;
+        }
+        Some(match v {
+            Value::String(s) if !case_exact => Value::String(fold(s)),
+            other => other.clone(),
+        })
+    };
+    let mut keyed: Vec<(Option<Value>, Value)> =
+        resources.iter_mut().map(|res| (key(res), std::mem::take(res))).collect();
+    keyed.sort_by(|(a, _), (b, _)| {
+        let ord = match (a, b) {
+            (None, None) => Ordering::Equal,
+            (None, Some(_)) => Ordering::Greater,
+            (Some(_), None) => Ordering::Less,
+            (Some(a), Some(b)) => compare_values(a, b),
+        };
+        match order {
+            SortOrder::Ascending => ord,
+            SortOrder::Descending => ord.reverse(),
+        }
+    });
+    for (slot, (_, res)) in resources.iter_mut().zip(keyed) {
+        *slot = res;
+    }
+}
+
+fn compare_values(a: &Value, b: &Value) -> Ordering {
+    match (a, b) {
+        (Value::String(a), Value::String(b)) => a.cmp(b),
+        (Value::Number(a), Value::Number(b)) => {
+            a.as_f64().unwrap_or(0.0).partial_cmp(&b.as_f64().unwrap_or(0.0)).unwrap_or(Ordering::Equal)
+        }
+        (Value::Bool(a), Value::Bool(b)) => a.cmp(b),
+        _ => Ordering::Equal,
+    }
+}
+
+/// Looks a key up case-insensitively, inside an extension object when `extension` is given.
+fn get_ci<'v>(value: &'v Value, name: &str, extension: Option<&str>) -> Option<&'v Value> {
+    let obj = match extension {
+        Some(urn) => value.as_object()?.iter().find(|(k, _)| k.eq_ignore_ascii_case(urn))?.1,
+        None => value,
+    };
+    obj.as_object()?.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v)
+}
+
+/// A `ListResponse` message (RFC 7644 §3.4.2).
+pub fn list_response(total: usize, start_index: usize, resources: Vec<Value>) -> Value {
+    serde_json::json!({
+        "schemas": [urn::LIST_RESPONSE],
+        "totalResults": total,
+        "startIndex": start_index,
+        "itemsPerPage": resources.len(),
+        "Resources": resources,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(pairs: &[(&str, &str)]) -> RawListParams {
+        let pairs: Vec<(String, String)> = pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+        RawListParams::from_pairs(&pairs)
+    }
+
+    #[test]
+    fn paging_is_clamped_as_the_rfc_says() {
+        let r = Registry::builtin();
+        let q = ListQuery::parse(&r, Kind::User, &raw(&[("startIndex", "0"), ("count", "-5")]), 100).expect("query");
+        assert_eq!((q.start_index, q.count), (1, 0));
+        let q = ListQuery::parse(&r, Kind::User, &raw(&[("count", "9223372036854775808")]), 100).expect("query");
+        assert_eq!(q.count, 100);
+        let q = ListQuery::parse(&r, Kind::User, &raw(&[]), 100).expect("query");
+        assert_eq!((q.start_index, q.count), (1, 100));
+        let q = ListQuery::parse(&r, Kind::User, &raw(&[("StartIndex", "3"), ("COUNT", "2")]), 100).expect("query");
+        assert_eq!((q.start_index, q.count), (3, 2));
+    }
+
+    #[test]
+    fn malformed_numbers_are_invalid_values() {
+        let r = Registry::builtin();
+        for (name, value) in [("count", "abc"), ("startIndex", "1.5"), ("count", ""), ("count", "-")] {
+            let err = ListQuery::parse(&r, Kind::User, &raw(&[(name, value)]), 100).expect_err(value);
+            assert_eq!(err.status(), 400);
+            assert_eq!(err.scim_type(), Some(crate::error::ScimType::InvalidValue));
+        }
+    }
+
+    #[test]
+    fn equality_on_indexed_attributes_becomes_probes() {
+        let r = Registry::builtin();
+        let eq = |name: &str, v: &str| Filter::Compare {
+            path: AttrPath::simple(name),
+            op: CompareOp::Eq,
+            value: Literal::String(v.into()),
+        };
+        assert_eq!(probes(&r, Kind::User, &eq("USERNAME", "Bob")), Some(vec![Probe::UserName("bob".into())]));
+        assert_eq!(probes(&r, Kind::User, &eq("externalId", "X1")), Some(vec![Probe::ExternalId("X1".into())]));
+        assert_eq!(probes(&r, Kind::Group, &eq("displayName", "Ops")), Some(vec![Probe::DisplayName("ops".into())]));
+        assert_eq!(probes(&r, Kind::User, &eq("displayName", "Bob")), None, "not indexed for users");
+        let and = Filter::And(vec![eq("title", "x"), eq("userName", "a")]);
+        assert_eq!(probes(&r, Kind::User, &and), Some(vec![Probe::UserName("a".into())]));
+        let or = Filter::Or(vec![eq("userName", "a"), eq("title", "x")]);
+        assert_eq!(probes(&r, Kind::User, &or), None, "one branch needs a scan");
+        let or = Filter::Or(vec![eq("userName", "a"), eq("id", "b")]);
+        assert_eq!(probes(&r, Kind::User, &or), Some(vec![Probe::UserName("a".into()), Probe::Id("b".into())]));
+    }
+
+    #[test]
+    fn sorting_puts_missing_values_last_and_folds_case() {
+        let r = Registry::builtin();
+        let mut v = vec![
+            serde_json::json!({"id": "1", "userName": "b"}),
+            serde_json::json!({"id": "2"}),
+            serde_json::json!({"id": "3", "userName": "A"}),
+        ];
+        sort(&r, Kind::User, &mut v, &AttrPath::simple("userName"), SortOrder::Ascending);
+        let ids: Vec<&str> = v.iter().filter_map(|x| x["id"].as_str()).collect();
+        assert_eq!(ids, ["3", "1", "2"]);
+        sort(&r, Kind::User, &mut v, &AttrPath::simple("userName"), SortOrder::Descending);
+        let ids: Vec<&str> = v.iter().filter_map(|x| x["id"].as_str()).collect();
+        assert_eq!(ids, ["2", "1", "3"]);
+    }
+}

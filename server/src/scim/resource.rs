@@ -154,3 +154,436 @@ fn coerce_single(attr: &Attribute, value: &Value, strict: bool) -> Result<Option
         _ => return Err(wrong()),
     }))
 }
+
+use super::filter::{parse_attr_path, AttrPath};
+use super::schema::{Kind, Mutability, Registry, Returned, Schema};
+
+/// Schema URNs that identity providers send in place of the RFC's (OneLogin's connectors,
+/// older SCIM 1.1 clients), with the URN each stands for. `None` stands for the kind's core schema.
+const LEGACY_URNS: &[(&str, Option<&str>)] = &[
+    ("urn:scim:schemas:core:1.0", None),
+    ("urn:scim:schemas:core:2.0", None),
+    ("urn:scim:schemas:extension:enterprise:1.0", Some(super::urn::ENTERPRISE_USER)),
+    ("urn:scim:schemas:extension:enterprise:2.0", Some(super::urn::ENTERPRISE_USER)),
+];
+
+/// The schema a URN names for this kind, following legacy aliases unless `strict`.
+fn schema_for_urn<'a>(registry: &'a Registry, kind: Kind, urn: &str, strict: bool) -> Option<&'a Schema> {
+    let core = registry.core(kind);
+    if core.id.eq_ignore_ascii_case(urn) {
+        return Some(core);
+    }
+    if let Some(ext) = registry.extensions(kind).find(|s| s.id.eq_ignore_ascii_case(urn)) {
+        return Some(ext);
+    }
+    if strict {
+        return None;
+    }
+    let (_, target) = LEGACY_URNS.iter().find(|(alias, _)| alias.eq_ignore_ascii_case(urn))?;
+    match target {
+        None => Some(core),
+        Some(id) => registry.extensions(kind).find(|s| s.id == *id),
+    }
+}
+
+/// Turns a request body (POST or PUT) into a canonical document: attribute names in schema
+/// spelling, values coerced to their types, `readOnly` attributes and `password` dropped, legacy
+/// schema URNs normalised, required attributes checked. Unknown attributes are ignored unless
+/// `strict` (then 400 `invalidSyntax`).
+pub fn from_request(registry: &Registry, kind: Kind, body: &Value, strict: bool) -> Result<Value> {
+    let obj = body
+        .as_object()
+        .ok_or_else(|| Error::invalid_syntax("the request body must be a JSON object"))?;
+    let core = registry.core(kind);
+    match obj.iter().find(|(k, _)| k.eq_ignore_ascii_case("schemas")).map(|(_, v)| v) {
+        None if strict => return Err(Error::invalid_syntax("'schemas' is required")),
+        None => {}
+        Some(Value::Array(urns)) => {
+            let mut has_core = false;
+            for urn in urns {
+                let urn = urn
+                    .as_str()
+                    .ok_or_else(|| Error::invalid_syntax("'schemas' must be an array of strings"))?;
+                match schema_for_urn(registry, kind, urn, strict) {
+                    Some(s) if s.id == core.id => has_core = true,
+                    Some(_) => {}
+                    None if strict => {
+                        return Err(Error::invalid_syntax(format!("unknown schema {}", quote(urn))))
+                    }
+                    None => {}
+                }
+            }
+            if strict && !has_core {
+                return Err(Error::invalid_syntax(format!("'schemas' must contain {}", core.id)));
+            }
+        }
+        Some(_) => return Err(Error::invalid_syntax("'schemas' must be an array of strings")),
+    }
+
+    let mut out = Map::new();
+    let mut extensions: Vec<(&Schema, Map<String, Value>)> = Vec::new();
+    for (key, value) in obj {
+        if key.eq_ignore_ascii_case("schemas") {
+            continue;
+        }
+        if key.contains(':') {
+            // An extension object under its URN.
+            let Some(schema) = schema_for_urn(registry, kind, key, strict).filter(|s| s.id != core.id) else {
+                if strict {
+                    return Err(Error::invalid_syntax(format!("unknown attribute {}", quote(key))));
+                }
+                continue;
+            };
+            let Value::Object(fields) = value else {
+                if value.is_null() {
+                    continue;
+                }
+                return Err(Error::invalid_syntax(format!("{} must hold an object", schema.id)));
+            };
+            for (name, v) in fields {
+                match schema.attribute(name) {
+                    Some(attr) => {
+                        if let Some(v) = coerce_writable(attr, v, strict)? {
+                            ext_map(&mut extensions, schema).insert(attr.name.clone(), v);
+                        }
+                    }
+                    None if strict => {
+                        return Err(Error::invalid_syntax(format!("unknown attribute {}", quote(name))))
+                    }
+                    None => {}
+                }
+            }
+            continue;
+        }
+        match registry.resolve(kind, &AttrPath::simple(key)) {
+            Some(r) if r.extension => {
+                // An extension attribute sent without its URN: tolerated, filed under the URN.
+                if strict {
+                    return Err(Error::invalid_syntax(format!(
+                        "attribute {} belongs to an extension and must be sent under its schema URN",
+                        quote(key)
+                    )));
+                }
+                let schema = r.schema.and_then(|id| registry.schema(id));
+                if let (Some(schema), Some(v)) = (schema, coerce_writable(r.attribute, value, strict)?) {
+                    ext_map(&mut extensions, schema).insert(r.attribute.name.clone(), v);
+                }
+            }
+            Some(r) => {
+                if let Some(v) = coerce_writable(r.attribute, value, strict)? {
+                    out.insert(r.attribute.name.clone(), v);
+                }
+            }
+            None if strict => return Err(Error::invalid_syntax(format!("unknown attribute {}", quote(key)))),
+            None => {}
+        }
+    }
+    let mut schemas = vec![Value::String(core.id.clone())];
+    for (schema, fields) in extensions {
+        if !fields.is_empty() {
+            schemas.push(Value::String(schema.id.clone()));
+            out.insert(schema.id.clone(), Value::Object(fields));
+        }
+    }
+    let mut doc = Map::new();
+    doc.insert("schemas".into(), Value::Array(schemas));
+    doc.extend(out);
+    let doc = Value::Object(doc);
+    check_required(registry, kind, &doc)?;
+    Ok(doc)
+}
+
+fn ext_map<'a, 's>(
+    extensions: &'a mut Vec<(&'s Schema, Map<String, Value>)>,
+    schema: &'s Schema,
+) -> &'a mut Map<String, Value> {
+    let at = match extensions.iter().position(|(s, _)| s.id == schema.id) {
+        Some(at) => at,
+        None => {
+            extensions.push((schema, Map::new()));
+            extensions.len() - 1
+        }
+    };
+    &mut extensions[at].1
+}
+
+/// Coerces a value a client may write: `readOnly` attributes and `writeOnly` secrets are dropped.
+fn coerce_writable(attr: &Attribute, value: &Value, strict: bool) -> Result<Option<Value>> {
+    match attr.mutability {
+        Mutability::ReadOnly | Mutability::WriteOnly => Ok(None),
+        _ => coerce(attr, value, strict),
+    }
+}
+
+/// Checks that every required, writable attribute of the core schema has a non-empty value.
+pub fn check_required(registry: &Registry, kind: Kind, doc: &Value) -> Result<()> {
+    for attr in &registry.core(kind).attributes {
+        if !attr.required || attr.mutability == Mutability::ReadOnly {
+            continue;
+        }
+        match doc.get(&attr.name) {
+            None => return Err(Error::invalid_value(format!("attribute '{}' is required", attr.name))),
+            Some(Value::String(s)) if s.is_empty() => {
+                return Err(Error::invalid_value(format!("attribute '{}' must not be empty", attr.name)))
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// Checks a replacement against `immutable` attributes: one that has a value may not change.
+pub fn check_immutable(registry: &Registry, kind: Kind, before: &Value, after: &Value) -> Result<()> {
+    for attr in &registry.core(kind).attributes {
+        if attr.mutability != Mutability::Immutable {
+            continue;
+        }
+        if let (Some(old), new) = (before.get(&attr.name), after.get(&attr.name)) {
+            if Some(old) != new {
+                return Err(Error::mutability(format!("attribute '{}' is immutable", attr.name)));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `meta` of a resource (RFC 7643 §3.1).
+#[derive(Debug, Clone)]
+pub struct Meta {
+    pub created: String,
+    pub last_modified: String,
+    pub version: u64,
+}
+
+/// The entity tag of a version (`meta.version`, and the `ETag` header).
+pub fn etag(version: u64) -> String {
+    format!("W/\"{version}\"")
+}
+
+/// The full representation of a resource, as a client sees it before projection.
+/// `related` is `groups` for a user and `members` for a group, already rendered.
+pub fn render(
+    registry: &Registry,
+    kind: Kind,
+    id: &str,
+    doc: &Value,
+    meta: &Meta,
+    related: Option<Value>,
+    base_url: &str,
+) -> Value {
+    let endpoint = kind.endpoint();
+    let mut out = Map::new();
+    let schemas = doc.get("schemas").cloned().unwrap_or_else(|| {
+        Value::Array(vec![Value::String(registry.core(kind).id.clone())])
+    });
+    out.insert("schemas".into(), schemas);
+    out.insert("id".into(), Value::String(id.to_string()));
+    if let Value::Object(fields) = doc {
+        for (k, v) in fields {
+            if k != "schemas" {
+                out.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    if let Some(related) = related {
+        let name = match kind {
+            Kind::User => "groups",
+            Kind::Group => "members",
+        };
+        if related.as_array().is_some_and(|a| !a.is_empty()) {
+            out.insert(name.into(), related);
+        }
+    }
+    out.insert(
+        "meta".into(),
+        serde_json::json!({
+            "resourceType": kind.name(),
+            "created": meta.created,
+            "lastModified": meta.last_modified,
+            "location": format!("{base_url}/{endpoint}/{id}"),
+            "version": etag(meta.version),
+        }),
+    );
+    Value::Object(out)
+}
+
+/// One entry of `attributes` or `excludedAttributes`.
+#[derive(Debug, Clone, PartialEq)]
+enum Selector {
+    /// A whole extension, named by its URN.
+    Extension(String),
+    /// An attribute: the extension URN it sits under (`None` for core and common ones), its name,
+    /// and optionally a sub-attribute.
+    Attribute { extension: Option<String>, name: String, sub: Option<String> },
+}
+
+/// `attributes` / `excludedAttributes` (RFC 7644 §3.4.2.5), resolved against the schemas.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Projection {
+    attributes: Vec<Selector>,
+    excluded: Vec<Selector>,
+}
+
+impl Projection {
+    /// Parses the comma-separated lists. Names that no schema defines are ignored.
+    pub fn parse(registry: &Registry, kind: Kind, attributes: &[String], excluded: &[String]) -> Result<Self> {
+        let parse = |list: &[String]| -> Result<Vec<Selector>> {
+            let mut out = Vec::new();
+            for item in list.iter().flat_map(|s| s.split(',')).map(str::trim).filter(|s| !s.is_empty()) {
+                if let Some(ext) = registry.extensions(kind).find(|s| s.id.eq_ignore_ascii_case(item)) {
+                    out.push(Selector::Extension(ext.id.clone()));
+                    continue;
+                }
+                let path = parse_attr_path(item)?;
+                if let Some(r) = registry.resolve(kind, &path) {
+                    out.push(Selector::Attribute {
+                        extension: if r.extension { r.schema.map(str::to_string) } else { None },
+                        name: r.attribute.name.clone(),
+                        sub: r.sub.map(|s| s.name.clone()),
+                    });
+                }
+            }
+            Ok(out)
+        };
+        Ok(Projection { attributes: parse(attributes)?, excluded: parse(excluded)? })
+    }
+
+    /// Whether `members` (a group) or `groups` (a user) is left out, so it need not be loaded.
+    pub fn omits(&self, registry: &Registry, kind: Kind, name: &str) -> bool {
+        let named = |list: &[Selector]| {
+            list.iter().any(|s| matches!(s, Selector::Attribute { extension: None, name: n, .. } if n == name))
+        };
+        let returned = registry
+            .resolve(kind, &AttrPath::simple(name))
+            .map(|r| r.attribute.returned)
+            .unwrap_or_default();
+        if returned == Returned::Always {
+            return false;
+        }
+        if !self.attributes.is_empty() {
+            return !named(&self.attributes);
+        }
+        self.excluded.iter().any(|s| matches!(s, Selector::Attribute { extension: None, name: n, sub: None } if n == name))
+    }
+
+    /// Applies the projection and the `returned` rules to a rendered resource.
+    pub fn apply(&self, registry: &Registry, kind: Kind, resource: Value) -> Value {
+        let Value::Object(fields) = resource else { return resource };
+        let mut out = Map::new();
+        for (key, value) in fields {
+            if key == "schemas" {
+                out.insert(key, value);
+                continue;
+            }
+            if let Some(ext) = registry.extensions(kind).find(|s| s.id == key) {
+                let Value::Object(inner) = value else { continue };
+                let mut kept = Map::new();
+                for (name, v) in inner {
+                    let Some(attr) = ext.attribute(&name) else { continue };
+                    if let Some(v) = self.select(Some(&ext.id), attr, v) {
+                        kept.insert(name, v);
+                    }
+                }
+                if !kept.is_empty() {
+                    out.insert(key, Value::Object(kept));
+                }
+                continue;
+            }
+            let Some(r) = registry.resolve(kind, &AttrPath::simple(&key)) else { continue };
+            if let Some(v) = self.select(None, r.attribute, value) {
+                out.insert(key, v);
+            }
+        }
+        Value::Object(out)
+    }
+
+    fn select(&self, extension: Option<&str>, attr: &Attribute, value: Value) -> Option<Value> {
+        let same = |e: &Option<String>, n: &String| e.as_deref() == extension && *n == attr.name;
+        let whole_ext = |list: &[Selector]| {
+            list.iter().any(|s| matches!(s, Selector::Extension(u) if Some(u.as_str()) == extension))
+        };
+        match attr.returned {
+            Returned::Never => return None,
+            Returned::Always => return Some(value),
+            _ => {}
+        }
+        if !self.attributes.is_empty() {
+            if whole_ext(&self.attributes) {
+                return Some(value);
+            }
+            let mut subs = Vec::new();
+            for s in &self.attributes {
+                if let Selector::Attribute { extension: e, name, sub } = s {
+                    if same(e, name) {
+                        match sub {
+                            None => return Some(value),
+                            Some(sub) => subs.push(sub.as_str()),
+                        }
+                    }
+                }
+            }
+            if subs.is_empty() {
+                return None;
+            }
+            return keep_subs(value, &subs, attr);
+        }
+        if attr.returned == Returned::Request || whole_ext(&self.excluded) {
+            return None;
+        }
+        let mut drop_subs = Vec::new();
+        for s in &self.excluded {
+            if let Selector::Attribute { extension: e, name, sub } = s {
+                if same(e, name) {
+                    match sub {
+                        None => return None,
+                        Some(sub) => drop_subs.push(sub.as_str()),
+                    }
+                }
+            }
+        }
+        if drop_subs.is_empty() {
+            Some(value)
+        } else {
+            drop_sub_attributes(value, &drop_subs)
+        }
+    }
+}
+
+/// Keeps only the named sub-attributes (and those returned always) of a complex value or of each
+/// element of a multi-valued one.
+fn keep_subs(value: Value, subs: &[&str], attr: &Attribute) -> Option<Value> {
+    let keep = |v: Value| -> Option<Value> {
+        let Value::Object(m) = v else { return None };
+        let kept: Map<String, Value> = m
+            .into_iter()
+            .filter(|(k, _)| {
+                subs.iter().any(|s| s.eq_ignore_ascii_case(k))
+                    || attr.sub(k).is_some_and(|a| a.returned == Returned::Always)
+            })
+            .collect();
+        (!kept.is_empty()).then_some(Value::Object(kept))
+    };
+    match value {
+        Value::Array(items) => {
+            let kept: Vec<Value> = items.into_iter().filter_map(keep).collect();
+            (!kept.is_empty()).then_some(Value::Array(kept))
+        }
+        other => keep(other),
+    }
+}
+
+fn drop_sub_attributes(value: Value, subs: &[&str]) -> Option<Value> {
+    let strip = |v: Value| -> Option<Value> {
+        let Value::Object(m) = v else { return Some(v) };
+        let kept: Map<String, Value> =
+            m.into_iter().filter(|(k, _)| !subs.iter().any(|s| s.eq_ignore_ascii_case(k))).collect();
+        (!kept.is_empty()).then_some(Value::Object(kept))
+    };
+    match value {
+        Value::Array(items) => {
+            let kept: Vec<Value> = items.into_iter().filter_map(strip).collect();
+            (!kept.is_empty()).then_some(Value::Array(kept))
+        }
+        other => strip(other),
+    }
+}

@@ -1,0 +1,156 @@
+//! Configuration: defaults, then an optional TOML file, then `SCIM_`-prefixed environment
+//! variables (figment), then command-line overrides.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+/// When a mutation's changes reach the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Durability {
+    /// Every mutation is flushed (fsync) before its 2xx is sent. The default.
+    PerRequest,
+    /// Mutations are flushed in the background every 500 ms: faster, but a crash may lose the
+    /// last half second of acknowledged writes.
+    Periodic,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Every setting, with its default. Documented in README.md.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where the store lives (`SCIM_DATA_DIR`).
+    pub data_dir: PathBuf,
+    /// Address and port to listen on (`SCIM_LISTEN`).
+    pub listen: SocketAddr,
+    /// Path under which the SCIM API is served (`SCIM_BASE_PATH`).
+    pub base_path: String,
+    /// The externally visible URL of the server (scheme, host, port), used in `Location` and
+    /// `meta.location`; by default taken from the request's `Host` header (`SCIM_PUBLIC_URL`).
+    pub public_url: Option<String>,
+    /// `per-request` or `periodic` (`SCIM_DURABILITY`).
+    pub durability: Durability,
+    /// Refuse what real identity providers send but the RFC does not allow (`SCIM_STRICT`).
+    pub strict: bool,
+    /// The largest page a list returns, advertised as `filter.maxResults` (`SCIM_MAX_RESULTS`).
+    pub max_results: usize,
+    /// The largest request body accepted, in bytes (`SCIM_MAX_BODY_BYTES`).
+    pub max_body_bytes: u64,
+    /// sled's page cache, in MiB (`SCIM_CACHE_MB`).
+    pub cache_mb: u64,
+    /// `text` or `json` log lines on stderr (`SCIM_LOG_FORMAT`).
+    pub log_format: LogFormat,
+    /// Seconds that requests in flight get to finish at shutdown (`SCIM_SHUTDOWN_GRACE_SECS`).
+    pub shutdown_grace_secs: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("./data"),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            base_path: "/scim/v2".into(),
+            public_url: None,
+            durability: Durability::PerRequest,
+            strict: false,
+            max_results: 1000,
+            max_body_bytes: 1024 * 1024,
+            cache_mb: 128,
+            log_format: LogFormat::Text,
+            shutdown_grace_secs: 5,
+        }
+    }
+}
+
+/// Command-line overrides, applied last.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub data_dir: Option<PathBuf>,
+    pub listen: Option<SocketAddr>,
+}
+
+impl Config {
+    /// Loads the layers. A named file that does not exist is an error; without `--config`,
+    /// `scim-server.toml` in the working directory is read when present.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config, String> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match file {
+            Some(path) => {
+                if !path.is_file() {
+                    return Err(format!("configuration file {} not found", path.display()));
+                }
+                figment = figment.merge(Toml::file(path));
+            }
+            None => figment = figment.merge(Toml::file("scim-server.toml")),
+        }
+        figment = figment.merge(Env::prefixed("SCIM_").split("__"));
+        let mut config: Config = figment.extract().map_err(|e| format!("configuration: {e}"))?;
+        if let Some(dir) = &overrides.data_dir {
+            config.data_dir = dir.clone();
+        }
+        if let Some(listen) = overrides.listen {
+            config.listen = listen;
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks values that the types alone do not.
+    pub fn validate(&mut self) -> Result<(), String> {
+        let trimmed = self.base_path.trim_end_matches('/');
+        if !trimmed.starts_with('/') {
+            return Err(format!("base_path must start with '/': {:?}", self.base_path));
+        }
+        self.base_path = trimmed.to_string();
+        if self.max_results == 0 {
+            return Err("max_results must be at least 1".into());
+        }
+        if let Some(url) = &mut self.public_url {
+            *url = url.trim_end_matches('/').to_string();
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_apply_in_order() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("custom.toml", "listen = \"0.0.0.0:9000\"\nmax_results = 50\n")?;
+            jail.set_env("SCIM_MAX_RESULTS", "70");
+            let c = Config::load(Some(Path::new("custom.toml")), &Overrides::default())
+                .map_err(figment::Error::from)?;
+            assert_eq!(c.listen.port(), 9000);
+            assert_eq!(c.max_results, 70, "environment overrides the file");
+            assert_eq!(c.data_dir, PathBuf::from("./data"), "defaults fill the rest");
+            let o = Overrides { data_dir: Some("/tmp/x".into()), listen: None };
+            let c = Config::load(Some(Path::new("custom.toml")), &o).map_err(figment::Error::from)?;
+            assert_eq!(c.data_dir, PathBuf::from("/tmp/x"), "the command line wins");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_missing_named_file_and_unknown_keys_are_errors() {
+        figment::Jail::expect_with(|jail| {
+            assert!(Config::load(Some(Path::new("nope.toml")), &Overrides::default()).is_err());
+            jail.create_file("bad.toml", "lisen = \"0.0.0.0:9000\"\n")?;
+            assert!(Config::load(Some(Path::new("bad.toml")), &Overrides::default()).is_err());
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,142 @@
+//! Key management while the server runs. sled admits one process per data folder, so the
+//! `key` commands open the store themselves when it is free, and otherwise ask the running
+//! server over a Unix socket in the data folder (mode 0600: only the folder's owner can ask).
+
+use std::io::{BufRead, BufReader, Write as _};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+
+use crate::keys;
+use crate::store::{ApiKey, Store};
+
+pub const SOCKET: &str = "control.sock";
+
+/// A key management command.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "kebab-case")]
+pub enum Command {
+    KeyCreate { label: String, admin: bool },
+    KeyList,
+    KeyRevoke { id: String },
+}
+
+/// What a key listing shows: never the key, nor its digest.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KeyInfo {
+    pub id: String,
+    pub label: String,
+    pub admin: bool,
+    pub created: String,
+    pub last_used: Option<String>,
+    pub revoked: Option<String>,
+}
+
+impl From<&ApiKey> for KeyInfo {
+    fn from(k: &ApiKey) -> Self {
+        KeyInfo {
+            id: k.id.clone(),
+            label: k.label.clone(),
+            admin: k.admin,
+            created: k.created.clone(),
+            last_used: k.last_used.clone(),
+            revoked: k.revoked.clone(),
+        }
+    }
+}
+
+/// Runs a command against a store.
+pub fn execute(store: &dyn Store, command: &Command) -> Result<Value, String> {
+    let json = |v: serde_json::Result<Value>| v.map_err(|e| e.to_string());
+    match command {
+        Command::KeyCreate { label, admin } => {
+            let (entry, key) = keys::create(store, label, *admin, keys::operator()).map_err(|e| e.to_string())?;
+            Ok(serde_json::json!({ "key": key, "info": KeyInfo::from(&entry) }))
+        }
+        Command::KeyList => {
+            let list: Vec<KeyInfo> = store.keys().map_err(|e| e.to_string())?.iter().map(KeyInfo::from).collect();
+            json(serde_json::to_value(list))
+        }
+        Command::KeyRevoke { id } => {
+            let entry = keys::revoke(store, id, keys::operator()).map_err(|e| e.to_string())?;
+            json(serde_json::to_value(KeyInfo::from(&entry)))
+        }
+    }
+}
+
+pub fn socket_path(data_dir: &Path) -> PathBuf {
+    data_dir.join(SOCKET)
+}
+
+#[derive(Serialize, Deserialize)]
+struct Reply {
+    ok: Option<Value>,
+    error: Option<String>,
+}
+
+/// Sends a command to the server running on `data_dir`.
+pub fn request(data_dir: &Path, command: &Command) -> Result<Value, String> {
+    let path = socket_path(data_dir);
+    let mut stream = std::os::unix::net::UnixStream::connect(&path).map_err(|e| {
+        format!("the data folder is in use, but the server's control socket {} does not answer: {e}", path.display())
+    })?;
+    let mut line = serde_json::to_string(command).map_err(|e| e.to_string())?;
+    line.push('\n');
+    stream.write_all(line.as_bytes()).map_err(|e| e.to_string())?;
+    let mut answer = String::new();
+    BufReader::new(stream).read_line(&mut answer).map_err(|e| e.to_string())?;
+    let reply: Reply = serde_json::from_str(&answer).map_err(|e| format!("bad answer from the server: {e}"))?;
+    match (reply.ok, reply.error) {
+        (Some(v), _) => Ok(v),
+        (None, Some(e)) => Err(e),
+        (None, None) => Err("empty answer from the server".into()),
+    }
+}
+
+/// Serves commands on the socket until `stop` resolves, then removes the socket.
+pub async fn serve(data_dir: PathBuf, store: Arc<dyn Store>, stop: rocket::Shutdown) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = socket_path(&data_dir);
+    let _ = std::fs::remove_file(&path);
+    let listener = tokio::net::UnixListener::bind(&path)
+        .map_err(|e| format!("cannot open the control socket {}: {e}", path.display()))?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).map_err(|e| e.to_string())?;
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            _ = &mut stop => break,
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                let store = Arc::clone(&store);
+                tokio::spawn(async move {
+                    let (read, mut write) = stream.into_split();
+                    let mut line = String::new();
+                    let mut reader = tokio::io::BufReader::new(read).take(64 * 1024);
+                    if reader.read_line(&mut line).await.is_err() {
+                        return;
+                    }
+                    let reply = match serde_json::from_str::<Command>(&line) {
+                        Ok(command) => {
+                            let outcome = tokio::task::spawn_blocking(move || execute(store.as_ref(), &command)).await;
+                            match outcome {
+                                Ok(Ok(v)) => Reply { ok: Some(v), error: None },
+                                Ok(Err(e)) => Reply { ok: None, error: Some(e) },
+                                Err(e) => Reply { ok: None, error: Some(e.to_string()) },
+                            }
+                        }
+                        Err(e) => Reply { ok: None, error: Some(format!("unknown command: {e}")) },
+                    };
+                    if let Ok(mut text) = serde_json::to_string(&reply) {
+                        text.push('\n');
+                        let _ = write.write_all(text.as_bytes()).await;
+                    }
+                });
+            }
+        }
+    }
+    let _ = std::fs::remove_file(&path);
+    Ok(())
+}

@@ -1,0 +1,213 @@
+//! Request guards: untrusted text becomes typed values here. Authentication fails the request
+//! before any body is read; the body and query guards never fail, they hand the handler a
+//! `Result` so that each error gets its exact `scimType`.
+
+use std::sync::Arc;
+
+use rocket::data::{self, Data, FromData, ToByteUnit};
+use rocket::http::Status;
+use rocket::outcome::Outcome;
+use rocket::request::{self, FromRequest, Request};
+use serde_json::Value;
+
+use super::respond::GuardFailure;
+use crate::error::{Error, Result};
+use crate::service::{App, Context};
+use crate::store::ApiKey;
+
+fn app<'r>(req: &'r Request<'_>) -> Option<&'r Arc<App>> {
+    req.rocket().state::<Arc<App>>()
+}
+
+/// An authenticated SCIM request: the key that signed it and the context the service needs.
+pub struct Scim {
+    pub key: ApiKey,
+    pub ctx: Context,
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for Scim {
+    type Error = Error;
+
+    async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, Error> {
+        let Some(app) = app(req) else {
+            return Outcome::Error((Status::InternalServerError, Error::internal("no app state")));
+        };
+        let header = req.headers().get_one("Authorization");
+        match app.authenticate(header, false) {
+            Ok(key) => {
+                let ctx = Context {
+                    actor: App::scim_actor(&key),
+                    request_id: Some(super::request_id(req)),
+                    base_url: base_url(req, app),
+                };
+                Outcome::Success(Scim { key, ctx })
+            }
+            Err(e) => {
+                let status = Status::new(e.status());
+                req.local_cache(|| GuardFailure(Some(e.clone())));
+                Outcome::Error((status, e))
+            }
+        }
+    }
+}
+
+/// The SCIM base URL as the client sees it: the configured public URL, or the `Host` header.
+fn base_url(req: &Request<'_>, app: &App) -> String {
+    let base_path = &app.config.base_path;
+    if let Some(public) = &app.config.public_url {
+        return format!("{public}{base_path}");
+    }
+    let host = req
+        .headers()
+        .get_one("Host")
+        .filter(|h| {
+            !h.is_empty()
+                && h.len() <= 255
+                && h.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.:[]_".contains(&b))
+        })
+        .map(str::to_string)
+        .unwrap_or_else(|| app.config.listen.to_string());
+    format!("http://{host}{base_path}")
+}
+
+/// The decoded query string: pairs in order. `+` is a space, `%XX` is decoded, empty pairs (a
+/// trailing `&` or `?`) are skipped. Names keep their case.
+pub struct Query(pub Vec<(String, String)>);
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for Query {
+    type Error = std::convert::Infallible;
+
+    async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, Self::Error> {
+        let raw = req.uri().query().map(|q| q.as_str()).unwrap_or("");
+        Outcome::Success(Query(parse_query(raw)))
+    }
+}
+
+impl Query {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().rev().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+    pub fn all(&self, name: &str) -> Vec<String> {
+        self.0.iter().filter(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone()).collect()
+    }
+}
+
+pub fn parse_query(raw: &str) -> Vec<(String, String)> {
+    raw.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (decode_component(k), decode_component(v))
+        })
+        .collect()
+}
+
+fn decode_component(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                    (Some(h), Some(l)) => {
+                        out.push(h * 16 + l);
+                        i += 2;
+                    }
+                    _ => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn hex(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// `If-Match` and `If-None-Match`.
+pub struct Preconditions {
+    pub if_match: Option<String>,
+    pub if_none_match: Option<String>,
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for Preconditions {
+    type Error = std::convert::Infallible;
+
+    async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, Self::Error> {
+        let h = |name| req.headers().get_one(name).map(str::to_string);
+        Outcome::Success(Preconditions { if_match: h("If-Match"), if_none_match: h("If-None-Match") })
+    }
+}
+
+/// A JSON request body, or why there is none: 415 for a media type other than JSON, 413 past the
+/// size limit, 400 `invalidSyntax` for text that is not JSON. The body is never quoted back.
+pub struct Body(pub Result<Value>);
+
+#[rocket::async_trait]
+impl<'r> FromData<'r> for Body {
+    type Error = std::convert::Infallible;
+
+    async fn from_data(req: &'r Request<'_>, data: Data<'r>) -> data::Outcome<'r, Self> {
+        Outcome::Success(Body(read_body(req, data).await))
+    }
+}
+
+async fn read_body(req: &Request<'_>, data: Data<'_>) -> Result<Value> {
+    if let Some(ct) = req.content_type() {
+        let json = ct.top().as_str().eq_ignore_ascii_case("application")
+            && (ct.sub().as_str().eq_ignore_ascii_case("json")
+                || ct.sub().as_str().to_ascii_lowercase().ends_with("+json"));
+        if !json {
+            return Err(Error::UnsupportedMediaType(
+                "the request body must be application/scim+json or application/json".into(),
+            ));
+        }
+    }
+    let limit = app(req).map(|a| a.config.max_body_bytes).unwrap_or(1024 * 1024);
+    let text = data
+        .open(limit.bytes())
+        .into_string()
+        .await
+        .map_err(|e| Error::BadRequestPlain(format!("could not read the request body: {e}")))?;
+    if !text.is_complete() {
+        return Err(Error::PayloadTooLarge(format!("the request body exceeds {limit} bytes")));
+    }
+    if text.trim().is_empty() {
+        return Err(Error::invalid_syntax("the request body is empty"));
+    }
+    serde_json::from_str(&text).map_err(|e| {
+        Error::invalid_syntax(format!(
+            "the request body is not valid JSON (line {}, column {})",
+            e.line(),
+            e.column()
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_decoding_follows_html_forms_and_tolerates_onelogin() {
+        let q = parse_query("filter=userName+eq+%22a+b%40c%22&");
+        assert_eq!(q, vec![("filter".to_string(), "userName eq \"a b@c\"".to_string())]);
+        assert_eq!(parse_query(""), vec![]);
+        assert_eq!(parse_query("&&count=2&&"), vec![("count".into(), "2".into())]);
+        assert_eq!(parse_query("a=%zz%4"), vec![("a".into(), "%zz%4".into())]);
+        assert_eq!(parse_query("flag"), vec![("flag".into(), "".into())]);
+    }
+}

@@ -1,0 +1,188 @@
+//! HTTP: Rocket routes, guards, responders and catchers, and starting and stopping the server.
+
+pub mod discovery;
+pub mod guards;
+pub mod respond;
+pub mod routes;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use rocket::config::{Ident, LogLevel, Shutdown as ShutdownConfig};
+use rocket::data::{Limits, ToByteUnit};
+use rocket::fairing::{AdHoc, Fairing, Info, Kind as FairingKind};
+use rocket::http::Header;
+use rocket::{Data, Request, Response};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::error::Error;
+use crate::service::App;
+use guards::Scim;
+
+/// The request id: the client's `X-Request-Id` when it is short and plain, otherwise a new UUID.
+struct RequestId(String);
+struct Started(Instant);
+
+pub fn request_id(req: &Request<'_>) -> String {
+    req.local_cache(|| RequestId(uuid::Uuid::new_v4().to_string())).0.clone()
+}
+
+/// Gives every request an id (echoed as `X-Request-Id`) and logs one line per request: method,
+/// path without the query string (filter values stay out of logs), status, duration.
+struct RequestLog;
+
+#[rocket::async_trait]
+impl Fairing for RequestLog {
+    fn info(&self) -> Info {
+        Info { name: "request id and log", kind: FairingKind::Request | FairingKind::Response }
+    }
+
+    async fn on_request(&self, req: &mut Request<'_>, _: &mut Data<'_>) {
+        let incoming = req
+            .headers()
+            .get_one("X-Request-Id")
+            .filter(|v| !v.is_empty() && v.len() <= 64)
+            .filter(|v| v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)))
+            .map(str::to_string);
+        req.local_cache(|| RequestId(incoming.unwrap_or_else(|| uuid::Uuid::new_v4().to_string())));
+        req.local_cache(|| Started(Instant::now()));
+    }
+
+    async fn on_response<'r>(&self, req: &'r Request<'_>, res: &mut Response<'r>) {
+        let id = request_id(req);
+        let elapsed = req.local_cache(|| Started(Instant::now())).0.elapsed();
+        res.set_header(Header::new("X-Request-Id", id.clone()));
+        tracing::info!(
+            request_id = %id,
+            method = %req.method(),
+            path = %req.uri().path(),
+            status = res.status().code,
+            ms = elapsed.as_secs_f64() * 1000.0,
+            "request"
+        );
+    }
+}
+
+/// Any other path under the base: 401 without a valid key, then 404.
+#[rocket::get("/<_..>", rank = 50)]
+fn fallback_get(_scim: Scim) -> Error {
+    Error::NotFound("no resource at this path".into())
+}
+#[rocket::post("/<_..>", rank = 50)]
+fn fallback_post(_scim: Scim) -> Error {
+    Error::NotFound("no resource at this path".into())
+}
+#[rocket::put("/<_..>", rank = 50)]
+fn fallback_put(_scim: Scim) -> Error {
+    Error::NotFound("no resource at this path".into())
+}
+#[rocket::patch("/<_..>", rank = 50)]
+fn fallback_patch(_scim: Scim) -> Error {
+    Error::NotFound("no resource at this path".into())
+}
+#[rocket::delete("/<_..>", rank = 50)]
+fn fallback_delete(_scim: Scim) -> Error {
+    Error::NotFound("no resource at this path".into())
+}
+
+fn rocket_config(app: &App) -> rocket::Config {
+    let c = &app.config;
+    let body = c.max_body_bytes.bytes();
+    rocket::Config {
+        address: c.listen.ip(),
+        port: c.listen.port(),
+        log_level: LogLevel::Off,
+        cli_colors: false,
+        ident: Ident::none(),
+        limits: Limits::default().limit("json", body).limit("bytes", body).limit("string", body),
+        shutdown: ShutdownConfig {
+            ctrlc: false,
+            #[cfg(unix)]
+            signals: Default::default(),
+            grace: c.shutdown_grace_secs,
+            mercy: 2,
+            ..Default::default()
+        },
+        ..rocket::Config::default()
+    }
+}
+
+/// The Rocket application, ready to ignite.
+pub fn build(app: Arc<App>) -> rocket::Rocket<rocket::Build> {
+    let base = app.config.base_path.clone();
+    let base = if base.is_empty() { "/".to_string() } else { base };
+    rocket::custom(rocket_config(&app))
+        .manage(app)
+        .mount(base.as_str(), routes::routes())
+        .mount(base.as_str(), discovery::routes())
+        .mount(
+            base.as_str(),
+            rocket::routes![fallback_get, fallback_post, fallback_put, fallback_patch, fallback_delete],
+        )
+        .register("/", rocket::catchers![respond::default_catcher])
+        .attach(RequestLog)
+}
+
+/// A running server.
+pub struct Running {
+    /// The address it listens on (the real port when 0 was asked for).
+    pub addr: SocketAddr,
+    shutdown: rocket::Shutdown,
+    task: JoinHandle<Result<(), String>>,
+}
+
+impl Running {
+    /// A handle that stops the server when notified.
+    pub fn shutdown_handle(&self) -> rocket::Shutdown {
+        self.shutdown.clone()
+    }
+
+    /// Stops accepting, lets requests in flight finish, flushes the store, and returns.
+    pub async fn stop(self) -> Result<(), String> {
+        self.shutdown.clone().notify();
+        self.wait().await
+    }
+
+    /// Waits until the server has stopped (after a shutdown notification) and the store is flushed.
+    pub async fn wait(self) -> Result<(), String> {
+        self.task.await.map_err(|e| format!("server task failed: {e}"))?
+    }
+}
+
+/// Starts the server on `app.config.listen` (port 0 picks a free port) and returns once it
+/// accepts connections.
+pub async fn start(app: Arc<App>) -> Result<Running, String> {
+    let (tx, rx) = oneshot::channel::<u16>();
+    let tx = Mutex::new(Some(tx));
+    let rocket = build(Arc::clone(&app)).attach(AdHoc::on_liftoff("report port", move |r| {
+        let port = r.config().port;
+        Box::pin(async move {
+            if let Some(tx) = tx.lock().ok().and_then(|mut t| t.take()) {
+                let _ = tx.send(port);
+            }
+        })
+    }));
+    let ignited = rocket.ignite().await.map_err(|e| format!("cannot start: {e}"))?;
+    let shutdown = ignited.shutdown();
+    let store = Arc::clone(&app.store);
+    let ip = app.config.listen.ip();
+    drop(app);
+    let task = tokio::spawn(async move {
+        let launched = ignited.launch().await.map(drop).map_err(|e| format!("server failed: {e}"));
+        let flushed = tokio::task::spawn_blocking(move || store.flush())
+            .await
+            .map_err(|e| format!("flush failed: {e}"))
+            .and_then(|r| r.map_err(|e| format!("flush failed: {e}")));
+        launched.and(flushed)
+    });
+    match rx.await {
+        Ok(port) => Ok(Running { addr: SocketAddr::new(ip, port), shutdown, task }),
+        Err(_) => Err(task
+            .await
+            .map_err(|e| e.to_string())?
+            .err()
+            .unwrap_or_else(|| "the server stopped before it started".into())),
+    }
+}

@@ -1,0 +1,227 @@
+//! The SCIM endpoints of RFC 7644 §3: `/Users` and `/Groups` (create, read, list, search, replace,
+//! patch, delete), each behind [`Scim`] authentication.
+
+use std::sync::Arc;
+
+use rocket::http::Status;
+use rocket::{delete, get, patch, post, put, State};
+use serde_json::Value;
+
+use super::guards::{Body, Preconditions, Query, Scim};
+use super::respond::ScimJson;
+use crate::error::{Error, Result};
+use crate::scim::list::{ListQuery, RawListParams};
+use crate::scim::resource::{self, Projection};
+use crate::scim::schema::Kind;
+use crate::service::{self, App};
+
+/// Runs service work on the blocking pool: storage may wait on locks and on the disk.
+pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::internal(format!("worker failed: {e}")))?
+}
+
+/// What a first path segment names, for the given method.
+fn kind_of(app: &App, segment: &str, method: &str) -> Result<Kind> {
+    let is = |name: &str| {
+        if app.config.strict {
+            segment == name
+        } else {
+            segment.eq_ignore_ascii_case(name)
+        }
+    };
+    if is("Users") {
+        Ok(Kind::User)
+    } else if is("Groups") {
+        Ok(Kind::Group)
+    } else if is("Me") {
+        Err(Error::NotImplemented("/Me is not supported: this server has no user sign-in".into()))
+    } else if is("Bulk") && method == "POST" {
+        Err(Error::NotImplemented("bulk operations are not supported yet".into()))
+    } else if ["ServiceProviderConfig", "ResourceTypes", "Schemas", "Bulk"].iter().any(|n| is(n)) {
+        Err(Error::MethodNotAllowed)
+    } else {
+        Err(Error::NotFound("no resource at this path".into()))
+    }
+}
+
+fn projection(app: &App, kind: Kind, q: &Query) -> Result<Projection> {
+    Projection::parse(&app.registry, kind, &q.all("attributes"), &q.all("excludedAttributes"))
+}
+
+#[get("/<rt>")]
+pub async fn list(app: &State<Arc<App>>, scim: Scim, rt: &str, q: Query) -> Result<ScimJson> {
+    let kind = kind_of(app, rt, "GET")?;
+    let raw = RawListParams::from_pairs(&q.0);
+    let query = ListQuery::parse(&app.registry, kind, &raw, app.config.max_results)?;
+    let app = Arc::clone(app);
+    let body = blocking(move || app.list(kind, &query, &scim.ctx)).await?;
+    Ok(ScimJson::ok(body))
+}
+
+/// `POST /{Users|Groups}/.search` (RFC 7644 §3.4.3).
+#[post("/<rt>/.search", data = "<body>")]
+pub async fn search(app: &State<Arc<App>>, scim: Scim, rt: &str, body: Body) -> Result<ScimJson> {
+    let kind = kind_of(app, rt, "POST")?;
+    let raw = search_params(&body.0?)?;
+    let query = ListQuery::parse(&app.registry, kind, &raw, app.config.max_results)?;
+    let app = Arc::clone(app);
+    let body = blocking(move || app.list(kind, &query, &scim.ctx)).await?;
+    Ok(ScimJson::ok(body))
+}
+
+/// The parameters of a SearchRequest body.
+fn search_params(body: &Value) -> Result<RawListParams> {
+    let obj = body.as_object().ok_or_else(|| Error::invalid_syntax("a SearchRequest must be a JSON object"))?;
+    let text = |v: &Value| match v {
+        Value::String(s) => Ok(s.clone()),
+        Value::Number(n) => Ok(n.to_string()),
+        _ => Err(Error::invalid_value("search parameters must be strings or numbers")),
+    };
+    let list = |v: &Value| -> Result<Vec<String>> {
+        match v {
+            Value::Array(items) => items.iter().map(text).collect(),
+            Value::String(s) => Ok(vec![s.clone()]),
+            _ => Err(Error::invalid_value("attributes must be an array of strings")),
+        }
+    };
+    let mut raw = RawListParams::default();
+    for (k, v) in obj {
+        match k.to_ascii_lowercase().as_str() {
+            "filter" => raw.filter = Some(text(v)?),
+            "startindex" => raw.start_index = Some(text(v)?),
+            "count" => raw.count = Some(text(v)?),
+            "sortby" => raw.sort_by = Some(text(v)?),
+            "sortorder" => raw.sort_order = Some(text(v)?),
+            "attributes" => raw.attributes = list(v)?,
+            "excludedattributes" => raw.excluded_attributes = list(v)?,
+            _ => {}
+        }
+    }
+    Ok(raw)
+}
+
+#[post("/<rt>", data = "<body>")]
+pub async fn create(app: &State<Arc<App>>, scim: Scim, rt: &str, q: Query, body: Body) -> Result<ScimJson> {
+    let kind = kind_of(app, rt, "POST")?;
+    let body = body.0?;
+    let projection = projection(app, kind, &q)?;
+    let app = Arc::clone(app);
+    let ctx = scim.ctx.clone();
+    let r = blocking(move || app.create(kind, &body, &ctx, &projection)).await?;
+    let location = format!("{}/{}/{}", scim.ctx.base_url, kind.endpoint(), r.id);
+    Ok(ScimJson {
+        status: Status::Created,
+        body: Some(r.body),
+        etag: Some(resource::etag(r.version)),
+        location: Some(location),
+    })
+}
+
+#[get("/<rt>/<id>")]
+pub async fn read(
+    app: &State<Arc<App>>,
+    scim: Scim,
+    rt: &str,
+    id: &str,
+    q: Query,
+    pre: Preconditions,
+) -> Result<ScimJson> {
+    let kind = kind_of(app, rt, "GET")?;
+    let projection = projection(app, kind, &q)?;
+    let (app, id) = (Arc::clone(app), id.to_string());
+    let r = blocking(move || app.get(kind, &id, &scim.ctx, &projection)).await?;
+    let etag = resource::etag(r.version);
+    if service::none_match(pre.if_none_match.as_deref(), r.version) {
+        return Ok(ScimJson { status: Status::NotModified, body: None, etag: Some(etag), location: None });
+    }
+    Ok(ScimJson::ok(r.body).with_etag(etag))
+}
+
+#[put("/<rt>/<id>", data = "<body>")]
+pub async fn replace(
+    app: &State<Arc<App>>,
+    scim: Scim,
+    rt: &str,
+    id: &str,
+    q: Query,
+    pre: Preconditions,
+    body: Body,
+) -> Result<ScimJson> {
+    let kind = kind_of(app, rt, "PUT")?;
+    let body = body.0?;
+    let projection = projection(app, kind, &q)?;
+    let (app, id) = (Arc::clone(app), id.to_string());
+    let r = blocking(move || app.replace(kind, &id, &body, pre.if_match.as_deref(), &scim.ctx, &projection))
+        .await?;
+    Ok(ScimJson::ok(r.body).with_etag(resource::etag(r.version)))
+}
+
+#[patch("/<rt>/<id>", data = "<body>")]
+pub async fn modify(
+    app: &State<Arc<App>>,
+    scim: Scim,
+    rt: &str,
+    id: &str,
+    q: Query,
+    pre: Preconditions,
+    body: Body,
+) -> Result<ScimJson> {
+    let kind = kind_of(app, rt, "PATCH")?;
+    let body = body.0?;
+    let projection = projection(app, kind, &q)?;
+    let (app, id) = (Arc::clone(app), id.to_string());
+    let r = blocking(move || app.patch(kind, &id, &body, pre.if_match.as_deref(), &scim.ctx, &projection))
+        .await?;
+    Ok(ScimJson::ok(r.body).with_etag(resource::etag(r.version)))
+}
+
+#[delete("/<rt>/<id>")]
+pub async fn remove(app: &State<Arc<App>>, scim: Scim, rt: &str, id: &str, pre: Preconditions) -> Result<ScimJson> {
+    let kind = kind_of(app, rt, "DELETE")?;
+    let (app, id) = (Arc::clone(app), id.to_string());
+    blocking(move || app.delete(kind, &id, pre.if_match.as_deref(), &scim.ctx)).await?;
+    Ok(ScimJson { status: Status::NoContent, body: None, etag: None, location: None })
+}
+
+/// Methods a collection does not take.
+#[put("/<rt>", rank = 2)]
+pub async fn collection_put(app: &State<Arc<App>>, _scim: Scim, rt: &str) -> Result<ScimJson> {
+    kind_of(app, rt, "PUT")?;
+    Err(Error::MethodNotAllowed)
+}
+
+#[patch("/<rt>", rank = 2)]
+pub async fn collection_patch(app: &State<Arc<App>>, _scim: Scim, rt: &str) -> Result<ScimJson> {
+    kind_of(app, rt, "PATCH")?;
+    Err(Error::MethodNotAllowed)
+}
+
+#[delete("/<rt>", rank = 2)]
+pub async fn collection_delete(app: &State<Arc<App>>, _scim: Scim, rt: &str) -> Result<ScimJson> {
+    kind_of(app, rt, "DELETE")?;
+    Err(Error::MethodNotAllowed)
+}
+
+#[post("/<rt>/<_id>", rank = 2)]
+pub async fn resource_post(app: &State<Arc<App>>, _scim: Scim, rt: &str, _id: &str) -> Result<ScimJson> {
+    kind_of(app, rt, "POST")?;
+    Err(Error::MethodNotAllowed)
+}
+
+pub fn routes() -> Vec<rocket::Route> {
+    rocket::routes![
+        list,
+        search,
+        create,
+        read,
+        replace,
+        modify,
+        remove,
+        collection_put,
+        collection_patch,
+        collection_delete,
+        resource_post
+    ]
+}

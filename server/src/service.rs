@@ -1,0 +1,611 @@
+//! The application: what each SCIM operation does, between the HTTP layer (which parses and
+//! answers) and the store (which commits). Everything here is synchronous and may block on
+//! storage: the HTTP layer runs it on the blocking thread pool.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value};
+
+use crate::config::{Config, Durability};
+use crate::error::{quote, AuthFailure, Error, Result};
+use crate::keys;
+use crate::scim::list::{self, ListQuery, Probe};
+use crate::scim::resource::{self, Meta, Projection};
+use crate::scim::schema::{Kind, Registry};
+use crate::scim::{filter, patch};
+use crate::store::{
+    Actor, ApiKey, AttributeChange, CommitError, IndexKey, Member, MemberChange, Record, Revision,
+    Store, StoredKind, Write, WriteOp,
+};
+
+/// The actor of every change made through SCIM, as the product's revision history shows it.
+pub const SCIM_ACTOR: &str = "Scim System User";
+
+/// How often a commit is retried when a concurrent change got there first.
+const MAX_ATTEMPTS: usize = 32;
+
+/// How often a key's last use is written down, at most.
+const TOUCH_EVERY: Duration = Duration::from_secs(60);
+
+/// Who is asking, and where the answer will be read.
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub actor: Actor,
+    pub request_id: Option<String>,
+    /// The SCIM base URL as the client sees it, for `Location` and `meta.location`.
+    pub base_url: String,
+}
+
+/// A resource as sent to the client.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub id: String,
+    pub version: u64,
+    pub body: Value,
+}
+
+pub struct App {
+    pub config: Config,
+    pub registry: Registry,
+    pub store: Arc<dyn Store>,
+    touched: Mutex<HashMap<String, Instant>>,
+}
+
+impl App {
+    pub fn new(config: Config, store: Arc<dyn Store>) -> Self {
+        App { config, registry: Registry::builtin(), store, touched: Mutex::new(HashMap::new()) }
+    }
+
+    /// Checks an `Authorization` header against the active keys of the wanted kind.
+    pub fn authenticate(&self, header: Option<&str>, admin: bool) -> Result<ApiKey> {
+        let header = header.ok_or(Error::Unauthorized(AuthFailure::Missing))?;
+        let (scheme, token) = header.split_once(' ').unwrap_or((header, ""));
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return Err(Error::Unauthorized(AuthFailure::WrongScheme));
+        }
+        if token.is_empty() {
+            return Err(Error::Unauthorized(AuthFailure::Empty));
+        }
+        let all = self.store.keys()?;
+        let key = keys::find(&all, token).ok_or(Error::Unauthorized(AuthFailure::Invalid))?;
+        if key.admin != admin {
+            return Err(Error::Unauthorized(AuthFailure::WrongKind));
+        }
+        self.touch(key);
+        Ok(key.clone())
+    }
+
+    fn touch(&self, key: &ApiKey) {
+        let now = Instant::now();
+        let due = match self.touched.lock() {
+            Ok(mut map) => match map.get(&key.id) {
+                Some(last) if now.duration_since(*last) < TOUCH_EVERY => false,
+                _ => {
+                    map.insert(key.id.clone(), now);
+                    true
+                }
+            },
+            Err(_) => false,
+        };
+        if due {
+            if let Err(e) = self.store.touch_key(&key.id, &keys::now()) {
+                tracing::warn!(key_id = %key.id, error = %e, "could not record a key's last use");
+            }
+        }
+    }
+
+    /// The actor for a SCIM key.
+    pub fn scim_actor(key: &ApiKey) -> Actor {
+        Actor { name: SCIM_ACTOR.into(), key_id: Some(key.id.clone()), key_label: Some(key.label.clone()) }
+    }
+
+    fn durable(&self) -> Result<()> {
+        match self.config.durability {
+            Durability::PerRequest => self.store.flush(),
+            Durability::Periodic => Ok(()),
+        }
+    }
+
+    fn not_found(kind: Kind, id: &str) -> Error {
+        Error::NotFound(format!("{} {} not found", kind.name(), quote(id)))
+    }
+
+    pub fn get(&self, kind: Kind, id: &str, ctx: &Context, projection: &Projection) -> Result<Rendered> {
+        let record = self.store.get(kind, id)?.ok_or_else(|| Self::not_found(kind, id))?;
+        self.render(kind, &record, ctx, projection, None)
+    }
+
+    pub fn create(&self, kind: Kind, body: &Value, ctx: &Context, projection: &Projection) -> Result<Rendered> {
+        let doc = resource::from_request(&self.registry, kind, body, self.config.strict)?;
+        let (doc, members) = self.split_members(kind, doc)?;
+        let now = keys::now();
+        let id = uuid::Uuid::new_v4().to_string();
+        let record = Record {
+            id: id.clone(),
+            kind: kind.into(),
+            version: 1,
+            created: now.clone(),
+            last_modified: now.clone(),
+            index: index_keys(kind, &doc),
+            doc,
+        };
+        let after = with_members(&record.doc, members.as_deref());
+        let revision = self.revision(ctx, "create", kind, &id, &now, diff(&Value::Null, &after));
+        let write = Write {
+            kind,
+            id,
+            expected_version: None,
+            op: WriteOp::Put {
+                record: record.clone(),
+                members: members.map(|after| MemberChange { before: Vec::new(), after }),
+            },
+            revision,
+        };
+        self.store.commit(write).map_err(|e| match e {
+            CommitError::Stale => Error::internal("id collision"),
+            CommitError::Failed(e) => e,
+        })?;
+        self.durable()?;
+        self.render(kind, &record, ctx, projection, None)
+    }
+
+    pub fn replace(
+        &self,
+        kind: Kind,
+        id: &str,
+        body: &Value,
+        if_match: Option<&str>,
+        ctx: &Context,
+        projection: &Projection,
+    ) -> Result<Rendered> {
+        let new = resource::from_request(&self.registry, kind, body, self.config.strict)?;
+        self.update(kind, id, if_match, ctx, projection, "replace", |current| {
+            resource::check_immutable(&self.registry, kind, current, &new)?;
+            Ok(new.clone())
+        })
+    }
+
+    pub fn patch(
+        &self,
+        kind: Kind,
+        id: &str,
+        body: &Value,
+        if_match: Option<&str>,
+        ctx: &Context,
+        projection: &Projection,
+    ) -> Result<Rendered> {
+        let ops = patch::parse_request(body, self.config.strict)?;
+        self.update(kind, id, if_match, ctx, projection, "patch", |current| {
+            let mut doc = current.clone();
+            patch::apply(&mut doc, &ops, &self.registry, kind, self.config.strict)?;
+            resource::check_required(&self.registry, kind, &doc)?;
+            Ok(doc)
+        })
+    }
+
+    /// Reads, recomputes with `change`, and commits, retrying when a concurrent change wins.
+    /// A change that changes nothing commits nothing, and the version stays.
+    #[allow(clippy::too_many_arguments)]
+    fn update(
+        &self,
+        kind: Kind,
+        id: &str,
+        if_match: Option<&str>,
+        ctx: &Context,
+        projection: &Projection,
+        action: &str,
+        change: impl Fn(&Value) -> Result<Value>,
+    ) -> Result<Rendered> {
+        for _ in 0..MAX_ATTEMPTS {
+            let old = self.store.get(kind, id)?.ok_or_else(|| Self::not_found(kind, id))?;
+            check_if_match(if_match, old.version)?;
+            let members_before = match kind {
+                Kind::Group => Some(self.store.members(id)?),
+                Kind::User => None,
+            };
+            let current = with_members(&old.doc, members_before.as_deref());
+            let new = change(&current)?;
+            if new == current {
+                return self.render(kind, &old, ctx, projection, members_before);
+            }
+            let (doc, members_after) = self.split_members(kind, new)?;
+            let now = keys::now();
+            let after = with_members(&doc, members_after.as_deref());
+            let revision = self.revision(ctx, action, kind, id, &now, diff(&current, &after));
+            let record = Record {
+                id: id.to_string(),
+                kind: kind.into(),
+                version: old.version + 1,
+                created: old.created.clone(),
+                last_modified: now,
+                index: index_keys(kind, &doc),
+                doc,
+            };
+            let members = match (members_before, members_after.clone()) {
+                (Some(before), after) => Some(MemberChange { before, after: after.unwrap_or_default() }),
+                (None, _) => None,
+            };
+            let write = Write {
+                kind,
+                id: id.to_string(),
+                expected_version: Some(old.version),
+                op: WriteOp::Put { record: record.clone(), members },
+                revision,
+            };
+            match self.store.commit(write) {
+                Ok(_) => {
+                    self.durable()?;
+                    return self.render(kind, &record, ctx, projection, members_after);
+                }
+                Err(CommitError::Stale) => continue,
+                Err(CommitError::Failed(e)) => return Err(e),
+            }
+        }
+        Err(Error::Unavailable("too many concurrent changes to this resource; try again".into()))
+    }
+
+    pub fn delete(&self, kind: Kind, id: &str, if_match: Option<&str>, ctx: &Context) -> Result<()> {
+        for _ in 0..MAX_ATTEMPTS {
+            let old = self.store.get(kind, id)?.ok_or_else(|| Self::not_found(kind, id))?;
+            check_if_match(if_match, old.version)?;
+            let members_before = match kind {
+                Kind::Group => self.store.members(id)?,
+                Kind::User => Vec::new(),
+            };
+            let before = with_members(&old.doc, Some(&members_before));
+            let now = keys::now();
+            let revision = self.revision(ctx, "delete", kind, id, &now, diff(&before, &Value::Null));
+            let write = Write {
+                kind,
+                id: id.to_string(),
+                expected_version: Some(old.version),
+                op: WriteOp::Delete { members_before },
+                revision,
+            };
+            match self.store.commit(write) {
+                Ok(_) => return self.durable(),
+                Err(CommitError::Stale) => continue,
+                Err(CommitError::Failed(e)) => return Err(e),
+            }
+        }
+        Err(Error::Unavailable("too many concurrent changes to this resource; try again".into()))
+    }
+
+    /// A list or search: index probes where the filter allows, a scan otherwise.
+    pub fn list(&self, kind: Kind, query: &ListQuery, ctx: &Context) -> Result<Value> {
+        let records = match query.filter.as_ref().and_then(|f| list::probes(&self.registry, kind, f)) {
+            Some(probes) => {
+                let mut ids = BTreeSet::new();
+                for probe in probes {
+                    match probe {
+                        Probe::Id(id) => {
+                            ids.insert(id);
+                        }
+                        Probe::UserName(s) => ids.extend(self.store.lookup(&IndexKey::UserName(s))?),
+                        Probe::DisplayName(s) => {
+                            ids.extend(self.store.lookup(&IndexKey::GroupDisplayName(s))?)
+                        }
+                        Probe::ExternalId(s) => ids.extend(self.store.lookup(&match kind {
+                            Kind::User => IndexKey::UserExternalId(s),
+                            Kind::Group => IndexKey::GroupExternalId(s),
+                        })?),
+                    }
+                }
+                let mut records = Vec::with_capacity(ids.len());
+                for id in ids {
+                    records.extend(self.store.get(kind, &id)?);
+                }
+                records
+            }
+            None => self.store.list(kind)?,
+        };
+        let full = Projection::default();
+        let mut matched = Vec::new();
+        for record in &records {
+            let rendered = self.render(kind, record, ctx, &full, None)?.body;
+            let keep = match &query.filter {
+                Some(f) => filter::matches(f, &rendered, &self.registry, kind),
+                None => true,
+            };
+            if keep {
+                matched.push(rendered);
+            }
+        }
+        if let Some(by) = &query.sort_by {
+            list::sort(&self.registry, kind, &mut matched, by, query.sort_order);
+        }
+        let total = matched.len();
+        let page: Vec<Value> = matched
+            .into_iter()
+            .skip(query.start_index.saturating_sub(1))
+            .take(query.count)
+            .map(|r| query.projection.apply(&self.registry, kind, r))
+            .collect();
+        Ok(list::list_response(total, query.start_index, page))
+    }
+
+    /// Renders a record with its `groups` (user) or `members` (group), unless the projection
+    /// leaves them out. `members` may be passed when already loaded.
+    fn render(
+        &self,
+        kind: Kind,
+        record: &Record,
+        ctx: &Context,
+        projection: &Projection,
+        members: Option<Vec<Member>>,
+    ) -> Result<Rendered> {
+        let base = &ctx.base_url;
+        let related = match kind {
+            Kind::User if !projection.omits(&self.registry, kind, "groups") => {
+                let mut groups = Vec::new();
+                for gid in self.store.groups_of(&record.id)? {
+                    let display = self
+                        .store
+                        .get(Kind::Group, &gid)?
+                        .and_then(|g| g.doc.get("displayName").cloned());
+                    let mut g = Map::new();
+                    g.insert("value".into(), Value::String(gid.clone()));
+                    g.insert("$ref".into(), Value::String(format!("{base}/Groups/{gid}")));
+                    if let Some(d) = display {
+                        g.insert("display".into(), d);
+                    }
+                    g.insert("type".into(), Value::String("direct".into()));
+                    groups.push(Value::Object(g));
+                }
+                Some(Value::Array(groups))
+            }
+            Kind::Group if !projection.omits(&self.registry, kind, "members") => {
+                let members = match members {
+                    Some(m) => m,
+                    None => self.store.members(&record.id)?,
+                };
+                Some(Value::Array(
+                    members
+                        .iter()
+                        .map(|m| {
+                            let kind = Kind::from(m.kind);
+                            let mut v = member_json(m);
+                            if let Value::Object(o) = &mut v {
+                                o.insert(
+                                    "$ref".into(),
+                                    Value::String(format!("{base}/{}/{}", kind.endpoint(), m.value)),
+                                );
+                            }
+                            v
+                        })
+                        .collect(),
+                ))
+            }
+            _ => None,
+        };
+        let meta = Meta {
+            created: record.created.clone(),
+            last_modified: record.last_modified.clone(),
+            version: record.version,
+        };
+        let full = resource::render(&self.registry, kind, &record.id, &record.doc, &meta, related, base);
+        Ok(Rendered {
+            id: record.id.clone(),
+            version: record.version,
+            body: projection.apply(&self.registry, kind, full),
+        })
+    }
+
+    /// Takes `members` out of a group's document and resolves each member's kind.
+    fn split_members(&self, kind: Kind, mut doc: Value) -> Result<(Value, Option<Vec<Member>>)> {
+        if kind != Kind::Group {
+            return Ok((doc, None));
+        }
+        let raw = doc.as_object_mut().and_then(|o| o.remove("members"));
+        let mut members: Vec<Member> = Vec::new();
+        for item in raw.as_ref().and_then(Value::as_array).into_iter().flatten() {
+            let value = item
+                .get("value")
+                .and_then(Value::as_str)
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| Error::invalid_value("every member needs a 'value' (the member's id)"))?;
+            if members.iter().any(|m| m.value == value) {
+                continue;
+            }
+            let declared = item.get("type").and_then(Value::as_str);
+            let kind = match declared {
+                Some(t) if t.eq_ignore_ascii_case("user") => StoredKind::User,
+                Some(t) if t.eq_ignore_ascii_case("group") => StoredKind::Group,
+                Some(t) => {
+                    return Err(Error::invalid_value(format!(
+                        "member type must be 'User' or 'Group', not {}",
+                        quote(t)
+                    )))
+                }
+                None if self.store.get(Kind::User, value)?.is_some() => StoredKind::User,
+                None if self.store.get(Kind::Group, value)?.is_some() => StoredKind::Group,
+                None => {
+                    return Err(Error::invalid_value(format!(
+                        "member {} is not an existing User or Group",
+                        quote(value)
+                    )))
+                }
+            };
+            let display = item.get("display").and_then(Value::as_str).map(str::to_string);
+            members.push(Member { value: value.to_string(), kind, display });
+        }
+        Ok((doc, Some(members)))
+    }
+
+    fn revision(
+        &self,
+        ctx: &Context,
+        action: &str,
+        kind: Kind,
+        id: &str,
+        time: &str,
+        changes: Vec<AttributeChange>,
+    ) -> Revision {
+        Revision {
+            seq: 0,
+            time: time.to_string(),
+            actor: ctx.actor.clone(),
+            action: action.to_string(),
+            target_type: kind.name().to_string(),
+            target_id: id.to_string(),
+            changes,
+            request_id: ctx.request_id.clone(),
+        }
+    }
+}
+
+fn member_json(m: &Member) -> Value {
+    let mut o = Map::new();
+    o.insert("value".into(), Value::String(m.value.clone()));
+    if let Some(d) = &m.display {
+        o.insert("display".into(), Value::String(d.clone()));
+    }
+    o.insert("type".into(), Value::String(Kind::from(m.kind).name().to_string()));
+    Value::Object(o)
+}
+
+/// The canonical document with `members` put back (groups), as PATCH and diffs see it.
+fn with_members(doc: &Value, members: Option<&[Member]>) -> Value {
+    let mut doc = doc.clone();
+    if let (Some(members), Value::Object(o)) = (members, &mut doc) {
+        if !members.is_empty() {
+            o.insert("members".into(), Value::Array(members.iter().map(member_json).collect()));
+        }
+    }
+    doc
+}
+
+/// The index entries a document owns.
+pub fn index_keys(kind: Kind, doc: &Value) -> Vec<IndexKey> {
+    let text = |name: &str| doc.get(name).and_then(Value::as_str).map(str::to_string);
+    let mut keys = Vec::new();
+    match kind {
+        Kind::User => {
+            if let Some(u) = text("userName") {
+                keys.push(IndexKey::UserName(list::fold(&u)));
+            }
+            if let Some(e) = text("externalId") {
+                keys.push(IndexKey::UserExternalId(e));
+            }
+        }
+        Kind::Group => {
+            if let Some(d) = text("displayName") {
+                keys.push(IndexKey::GroupDisplayName(list::fold(&d)));
+            }
+            if let Some(e) = text("externalId") {
+                keys.push(IndexKey::GroupExternalId(e));
+            }
+        }
+    }
+    keys
+}
+
+/// Evaluates `If-Match` (RFC 7232 §3.1, weak comparison): `*` or one of the listed tags.
+fn check_if_match(if_match: Option<&str>, version: u64) -> Result<()> {
+    let Some(header) = if_match else { return Ok(()) };
+    let current = resource::etag(version);
+    let strip = |t: &str| t.trim().trim_start_matches("W/").to_string();
+    let ok = header.split(',').any(|t| t.trim() == "*" || strip(t) == strip(&current));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::PreconditionFailed(format!("the resource is at version {current}")))
+    }
+}
+
+/// Whether `If-None-Match` names the current version (a GET then answers 304).
+pub fn none_match(if_none_match: Option<&str>, version: u64) -> bool {
+    let Some(header) = if_none_match else { return false };
+    let current = resource::etag(version);
+    let strip = |t: &str| t.trim().trim_start_matches("W/").to_string();
+    header.split(',').any(|t| t.trim() == "*" || strip(t) == strip(&current))
+}
+
+/// The attributes that differ between two documents, with their values. Extension attributes are
+/// named `urn:...:name`; for `members`, `before` lists the ids removed and `after` those added.
+pub fn diff(before: &Value, after: &Value) -> Vec<AttributeChange> {
+    fn flatten(doc: &Value) -> Vec<(String, Value)> {
+        let mut out = Vec::new();
+        if let Value::Object(o) = doc {
+            for (k, v) in o {
+                if k == "schemas" {
+                    continue;
+                }
+                match v {
+                    Value::Object(inner) if k.contains(':') => {
+                        for (ik, iv) in inner {
+                            out.push((format!("{k}:{ik}"), iv.clone()));
+                        }
+                    }
+                    _ => out.push((k.clone(), v.clone())),
+                }
+            }
+        }
+        out
+    }
+    let (b, a) = (flatten(before), flatten(after));
+    let mut names: Vec<&String> = b.iter().map(|(k, _)| k).chain(a.iter().map(|(k, _)| k)).collect();
+    names.sort();
+    names.dedup();
+    let find = |list: &[(String, Value)], name: &str| list.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    let mut changes = Vec::new();
+    for name in names {
+        let (old, new) = (find(&b, name), find(&a, name));
+        if old == new {
+            continue;
+        }
+        if name == "members" {
+            let ids = |v: &Option<Value>| -> Vec<String> {
+                v.as_ref()
+                    .and_then(Value::as_array)
+                    .map(|a| a.iter().filter_map(|m| m.get("value")?.as_str().map(str::to_string)).collect())
+                    .unwrap_or_default()
+            };
+            let (old_ids, new_ids) = (ids(&old), ids(&new));
+            let removed: Vec<Value> =
+                old_ids.iter().filter(|i| !new_ids.contains(i)).map(|i| Value::String(i.clone())).collect();
+            let added: Vec<Value> =
+                new_ids.iter().filter(|i| !old_ids.contains(i)).map(|i| Value::String(i.clone())).collect();
+            changes.push(AttributeChange {
+                attribute: name.clone(),
+                before: (!removed.is_empty()).then_some(Value::Array(removed)),
+                after: (!added.is_empty()).then_some(Value::Array(added)),
+            });
+            continue;
+        }
+        changes.push(AttributeChange { attribute: name.clone(), before: old, after: new });
+    }
+    changes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn if_match_uses_weak_comparison_and_star() {
+        assert!(check_if_match(None, 3).is_ok());
+        assert!(check_if_match(Some("W/\"3\""), 3).is_ok());
+        assert!(check_if_match(Some("\"3\""), 3).is_ok());
+        assert!(check_if_match(Some("*"), 3).is_ok());
+        assert!(check_if_match(Some("W/\"1\", W/\"3\""), 3).is_ok());
+        assert_eq!(check_if_match(Some("W/\"2\""), 3).map_err(|e| e.status()), Err(412));
+    }
+
+    #[test]
+    fn diff_names_changed_attributes_and_member_deltas() {
+        let before = json!({"schemas": [], "userName": "a", "title": "x",
+            "urn:x:ext": {"department": "d1"}, "members": [{"value": "1"}, {"value": "2"}]});
+        let after = json!({"schemas": [], "userName": "a", "active": true,
+            "urn:x:ext": {"department": "d2"}, "members": [{"value": "2"}, {"value": "3"}]});
+        let changes = diff(&before, &after);
+        let names: Vec<&str> = changes.iter().map(|c| c.attribute.as_str()).collect();
+        assert_eq!(names, ["active", "members", "title", "urn:x:ext:department"]);
+        assert_eq!(changes[1].before, Some(json!(["1"])));
+        assert_eq!(changes[1].after, Some(json!(["3"])));
+        assert_eq!(changes[2].after, None);
+    }
+}

@@ -1,0 +1,211 @@
+//! Storage: one [`Store`] trait, so that another engine can replace sled, and its sled
+//! implementation in [`sled_store`].
+//!
+//! Every mutation is one [`Write`], committed in one storage transaction: the record, every index
+//! entry (folded-case `userName`, `externalId`, folded-case group `displayName`, memberships in both
+//! directions) and a revision entry, together. Durability (flushing) is the caller's choice through
+//! [`Store::flush`], which the service layer awaits before any 2xx.
+
+pub mod sled_store;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::scim::schema::Kind;
+
+pub use sled_store::SledStore;
+
+/// A stored resource: its canonical document (without `members` for groups) and its bookkeeping.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    pub id: String,
+    pub kind: StoredKind,
+    /// Incremented by every committed change; `meta.version` is `W/"<version>"`.
+    pub version: u64,
+    /// RFC 3339.
+    pub created: String,
+    /// RFC 3339.
+    pub last_modified: String,
+    pub doc: Value,
+    /// The index entries this record owns, so that an update or delete can remove them.
+    #[serde(default)]
+    pub index: Vec<IndexKey>,
+}
+
+/// [`Kind`] as stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StoredKind {
+    User,
+    Group,
+}
+
+impl From<Kind> for StoredKind {
+    fn from(k: Kind) -> Self {
+        match k {
+            Kind::User => StoredKind::User,
+            Kind::Group => StoredKind::Group,
+        }
+    }
+}
+
+impl From<StoredKind> for Kind {
+    fn from(k: StoredKind) -> Self {
+        match k {
+            StoredKind::User => Kind::User,
+            StoredKind::Group => Kind::Group,
+        }
+    }
+}
+
+/// An index entry. Unique indexes refuse a second record with the same key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum IndexKey {
+    /// Folded-case `userName` (unique).
+    UserName(String),
+    /// `externalId` of a user, case-exact (not unique).
+    UserExternalId(String),
+    /// Folded-case group `displayName` (unique).
+    GroupDisplayName(String),
+    /// `externalId` of a group, case-exact (not unique).
+    GroupExternalId(String),
+}
+
+impl IndexKey {
+    pub fn is_unique(&self) -> bool {
+        matches!(self, IndexKey::UserName(_) | IndexKey::GroupDisplayName(_))
+    }
+}
+
+/// A member of a group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    /// The member's `id`.
+    pub value: String,
+    pub kind: StoredKind,
+    /// The `display` the client sent, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display: Option<String>,
+}
+
+/// Who made a change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    /// "Scim System User" for changes made through SCIM.
+    pub name: String,
+    pub key_id: Option<String>,
+    pub key_label: Option<String>,
+}
+
+/// One attribute that a change touched, with its values before and after (secrets never appear:
+/// the canonical form holds none).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttributeChange {
+    pub attribute: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<Value>,
+}
+
+/// What a revision entry records; the store adds the sequence number.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Revision {
+    #[serde(default)]
+    pub seq: u64,
+    /// RFC 3339.
+    pub time: String,
+    pub actor: Actor,
+    /// `create`, `replace`, `patch`, `delete`, `key.create`, `key.revoke`, ...
+    pub action: String,
+    /// `User`, `Group` or `ApiKey`.
+    pub target_type: String,
+    pub target_id: String,
+    #[serde(default)]
+    pub changes: Vec<AttributeChange>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+}
+
+/// A mutation of one resource, committed atomically with its indexes and revision entry.
+#[derive(Debug, Clone)]
+pub struct Write {
+    pub kind: Kind,
+    pub id: String,
+    /// `None` for a create (the id must be free); otherwise the version the change was computed
+    /// from: the commit fails with [`CommitError::Stale`] if the record has moved on.
+    pub expected_version: Option<u64>,
+    pub op: WriteOp,
+    pub revision: Revision,
+}
+
+#[derive(Debug, Clone)]
+pub enum WriteOp {
+    /// Create or replace the record. For groups, `members` is the complete new member set, and
+    /// `members_before` the set read at `expected_version`.
+    Put { record: Record, members: Option<MemberChange> },
+    /// Delete the record, its index entries, its memberships in groups, and (for a group) its
+    /// members as read at `expected_version`.
+    Delete { members_before: Vec<Member> },
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct MemberChange {
+    pub before: Vec<Member>,
+    pub after: Vec<Member>,
+}
+
+/// Why a commit did not happen.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum CommitError {
+    /// The record changed since it was read; recompute and retry (or 412 under `If-Match`).
+    #[error("the resource changed concurrently")]
+    Stale,
+    #[error(transparent)]
+    Failed(#[from] Error),
+}
+
+/// A stored API key. The key itself is never stored: only its SHA-256 digest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKey {
+    pub id: String,
+    pub label: String,
+    /// Lower-case hex SHA-256 of the key.
+    pub digest: String,
+    /// `true` for an admin key (the admin API), `false` for a SCIM key.
+    #[serde(default)]
+    pub admin: bool,
+    pub created: String,
+    #[serde(default)]
+    pub last_used: Option<String>,
+    #[serde(default)]
+    pub revoked: Option<String>,
+}
+
+/// The storage engine.
+pub trait Store: Send + Sync + 'static {
+    fn get(&self, kind: Kind, id: &str) -> Result<Option<Record>>;
+    /// Every record of a kind, in a stable order (by `id`).
+    fn list(&self, kind: Kind) -> Result<Vec<Record>>;
+    /// The ids an index entry points to.
+    fn lookup(&self, key: &IndexKey) -> Result<Vec<String>>;
+    /// The members of a group.
+    fn members(&self, group_id: &str) -> Result<Vec<Member>>;
+    /// The ids of the groups a resource is a direct member of.
+    fn groups_of(&self, member_id: &str) -> Result<Vec<String>>;
+    /// Commits one mutation atomically. Returns the committed revision's sequence number.
+    fn commit(&self, write: Write) -> Result<u64, CommitError>;
+    /// Makes every committed change durable.
+    fn flush(&self) -> Result<()>;
+
+    fn keys(&self) -> Result<Vec<ApiKey>>;
+    /// Creates or updates a key, with its revision entry, atomically.
+    fn put_key(&self, key: &ApiKey, revision: Revision) -> Result<()>;
+    /// Records the last use of a key (not a revision; best effort).
+    fn touch_key(&self, id: &str, when: &str) -> Result<()>;
+
+    /// Revision entries with `seq > after`, oldest first, at most `limit`.
+    fn revisions(&self, after: u64, limit: usize) -> Result<Vec<Revision>>;
+    /// Revision entries of one target, oldest first.
+    fn revisions_of(&self, target_type: &str, target_id: &str) -> Result<Vec<Revision>>;
+}

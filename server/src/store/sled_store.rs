@@ -1,0 +1,487 @@
+//! The sled implementation of [`Store`]. The only module that knows sled.
+//!
+//! Trees:
+//! - `users`, `groups`: id → [`Record`] (JSON)
+//! - `index`: tag, length-prefixed key [, id] → id (see [`index_key`])
+//! - `group_members`: group id, 0, member id → [`Member`] (JSON), one key per membership
+//! - `member_groups`: member id → JSON array of group ids (small: a user is in few groups)
+//! - `revisions`: sequence number (big-endian) → [`Revision`] (JSON)
+//! - `revisions_by_target`: type, ':', id, 0, sequence number → ()
+//! - `api_keys`: key id → [`ApiKey`] (JSON)
+
+use std::path::Path;
+
+use sled::transaction::{
+    ConflictableTransactionError, TransactionError, TransactionalTree, UnabortableTransactionError,
+};
+use sled::{Transactional, Tree};
+
+use super::{
+    ApiKey, CommitError, IndexKey, Member, Record, Revision, Store, StoredKind, Write, WriteOp,
+};
+use crate::error::{Error, Result};
+use crate::scim::schema::Kind;
+
+/// How the store is opened.
+#[derive(Debug, Clone)]
+pub struct SledOptions {
+    /// sled's page cache, in bytes.
+    pub cache_capacity: u64,
+    /// Background flush period; `None` disables it (every write is then flushed by the caller).
+    pub flush_every_ms: Option<u64>,
+}
+
+impl Default for SledOptions {
+    fn default() -> Self {
+        SledOptions { cache_capacity: 128 * 1024 * 1024, flush_every_ms: Some(500) }
+    }
+}
+
+#[derive(Clone)]
+pub struct SledStore {
+    db: sled::Db,
+    users: Tree,
+    groups: Tree,
+    index: Tree,
+    group_members: Tree,
+    member_groups: Tree,
+    revisions: Tree,
+    revisions_by_target: Tree,
+    api_keys: Tree,
+}
+
+/// Why a data folder could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("the data folder {0} is in use by another process (is scim-server already running?)")]
+    Locked(String),
+    #[error("the data folder {path} is corrupt or unreadable: {reason}. Restore it from a backup; the server will not start on it")]
+    Corrupt { path: String, reason: String },
+    #[error("cannot open the data folder {path}: {reason}")]
+    Io { path: String, reason: String },
+}
+
+impl OpenError {
+    pub fn is_locked(&self) -> bool {
+        matches!(self, OpenError::Locked(_))
+    }
+}
+
+const MARKER: &[u8] = b"__scim_server_store__";
+
+impl SledStore {
+    /// Opens (or creates) the store in `path`. A folder that holds files but no store of ours, a
+    /// corrupt store, or one locked by another process is an error: never a silently empty store.
+    pub fn open(path: &Path, options: &SledOptions) -> std::result::Result<Self, OpenError> {
+        let shown = path.display().to_string();
+        let existed = path.join("db").exists() || path.join("conf").exists();
+        if !existed && path.is_dir() {
+            let foreign = std::fs::read_dir(path)
+                .map_err(|e| OpenError::Io { path: shown.clone(), reason: e.to_string() })?
+                .filter_map(|e| e.ok())
+                .any(|e| e.file_name() != "control.sock");
+            if foreign {
+                return Err(OpenError::Corrupt {
+                    path: shown,
+                    reason: "it holds files but no store (missing 'db' and 'conf')".into(),
+                });
+            }
+        }
+        let db = sled::Config::new()
+            .path(path)
+            .cache_capacity(options.cache_capacity)
+            .flush_every_ms(options.flush_every_ms)
+            .open()
+            .map_err(|e| classify_open_error(&shown, e))?;
+        let tree = |name: &str| {
+            db.open_tree(name).map_err(|e| classify_open_error(&shown, e))
+        };
+        let store = SledStore {
+            users: tree("users")?,
+            groups: tree("groups")?,
+            index: tree("index")?,
+            group_members: tree("group_members")?,
+            member_groups: tree("member_groups")?,
+            revisions: tree("revisions")?,
+            revisions_by_target: tree("revisions_by_target")?,
+            api_keys: tree("api_keys")?,
+            db,
+        };
+        let marker = store.db.get(MARKER).map_err(|e| classify_open_error(&shown, e))?;
+        match (existed, marker) {
+            (_, Some(_)) => {}
+            (false, None) => {
+                store
+                    .db
+                    .insert(MARKER, b"1".as_slice())
+                    .map_err(|e| classify_open_error(&shown, e))?;
+                store.db.flush().map_err(|e| classify_open_error(&shown, e))?;
+            }
+            (true, None) => {
+                return Err(OpenError::Corrupt {
+                    path: shown,
+                    reason: "the store opened empty although its files exist".into(),
+                })
+            }
+        }
+        Ok(store)
+    }
+
+    /// The size of the store's files on disk, in bytes.
+    pub fn size_on_disk(&self) -> u64 {
+        self.db.size_on_disk().unwrap_or(0)
+    }
+
+    pub fn was_recovered(&self) -> bool {
+        self.db.was_recovered()
+    }
+
+    fn records(&self, kind: Kind) -> &Tree {
+        match kind {
+            Kind::User => &self.users,
+            Kind::Group => &self.groups,
+        }
+    }
+}
+
+fn classify_open_error(path: &str, e: sled::Error) -> OpenError {
+    match e {
+        sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock
+            || io.to_string().contains("could not acquire lock") =>
+        {
+            OpenError::Locked(path.to_string())
+        }
+        sled::Error::Io(io) => OpenError::Io { path: path.to_string(), reason: io.to_string() },
+        other => OpenError::Corrupt { path: path.to_string(), reason: other.to_string() },
+    }
+}
+
+fn storage(e: impl std::fmt::Display) -> Error {
+    Error::internal(format!("storage: {e}"))
+}
+
+fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T> {
+    serde_json::from_slice(bytes).map_err(|e| storage(format!("undecodable entry: {e}")))
+}
+
+fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>> {
+    serde_json::to_vec(value).map_err(storage)
+}
+
+/// The bytes of an index entry: a tag, the key's length and bytes, and for a non-unique index the
+/// id too (so that many ids can share a key).
+fn index_key(key: &IndexKey, id: Option<&str>) -> Vec<u8> {
+    let (tag, text) = match key {
+        IndexKey::UserName(s) => (b'u', s),
+        IndexKey::UserExternalId(s) => (b'e', s),
+        IndexKey::GroupDisplayName(s) => (b'g', s),
+        IndexKey::GroupExternalId(s) => (b'x', s),
+    };
+    let mut out = Vec::with_capacity(5 + text.len() + id.map_or(0, str::len));
+    out.push(tag);
+    out.extend_from_slice(&u32::try_from(text.len()).unwrap_or(u32::MAX).to_be_bytes());
+    out.extend_from_slice(text.as_bytes());
+    if !key.is_unique() {
+        if let Some(id) = id {
+            out.extend_from_slice(id.as_bytes());
+        }
+    }
+    out
+}
+
+fn membership_key(group_id: &str, member_id: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(group_id.len() + 1 + member_id.len());
+    k.extend_from_slice(group_id.as_bytes());
+    k.push(0);
+    k.extend_from_slice(member_id.as_bytes());
+    k
+}
+
+fn target_key(target_type: &str, target_id: &str, seq: Option<u64>) -> Vec<u8> {
+    let mut k = format!("{target_type}:{target_id}").into_bytes();
+    k.push(0);
+    if let Some(seq) = seq {
+        k.extend_from_slice(&seq.to_be_bytes());
+    }
+    k
+}
+
+type TxResult<T> = std::result::Result<T, ConflictableTransactionError<CommitError>>;
+
+fn abort<T>(e: Error) -> TxResult<T> {
+    Err(ConflictableTransactionError::Abort(CommitError::Failed(e)))
+}
+
+fn tx_decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> TxResult<T> {
+    decode(bytes).or_else(abort)
+}
+
+fn tx_encode<T: serde::Serialize>(value: &T) -> TxResult<Vec<u8>> {
+    encode(value).or_else(abort)
+}
+
+/// Reads a member's list of groups inside a transaction.
+fn tx_groups_of(member_groups: &TransactionalTree, member_id: &str) -> TxResult<Vec<String>> {
+    match member_groups.get(member_id.as_bytes())? {
+        Some(bytes) => tx_decode(&bytes),
+        None => Ok(Vec::new()),
+    }
+}
+
+fn tx_set_groups_of(
+    member_groups: &TransactionalTree,
+    member_id: &str,
+    groups: &[String],
+) -> TxResult<()> {
+    if groups.is_empty() {
+        member_groups.remove(member_id.as_bytes())?;
+    } else {
+        member_groups.insert(member_id.as_bytes(), tx_encode(&groups)?)?;
+    }
+    Ok(())
+}
+
+/// Writes a revision entry and its per-target key; returns its sequence number.
+fn tx_revision(
+    revisions: &TransactionalTree,
+    by_target: &TransactionalTree,
+    revision: &Revision,
+) -> TxResult<u64> {
+    let seq = revisions.generate_id()? + 1;
+    let mut entry = revision.clone();
+    entry.seq = seq;
+    revisions.insert(&seq.to_be_bytes(), tx_encode(&entry)?)?;
+    by_target.insert(target_key(&entry.target_type, &entry.target_id, Some(seq)), &[] as &[u8])?;
+    Ok(seq)
+}
+
+fn map_tx_error(e: TransactionError<CommitError>) -> CommitError {
+    match e {
+        TransactionError::Abort(e) => e,
+        TransactionError::Storage(e) => CommitError::Failed(storage(e)),
+    }
+}
+
+impl Store for SledStore {
+    fn get(&self, kind: Kind, id: &str) -> Result<Option<Record>> {
+        match self.records(kind).get(id.as_bytes()).map_err(storage)? {
+            Some(bytes) => Ok(Some(decode(&bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn list(&self, kind: Kind) -> Result<Vec<Record>> {
+        self.records(kind)
+            .iter()
+            .values()
+            .map(|v| decode(&v.map_err(storage)?))
+            .collect()
+    }
+
+    fn lookup(&self, key: &IndexKey) -> Result<Vec<String>> {
+        if key.is_unique() {
+            return match self.index.get(index_key(key, None)).map_err(storage)? {
+                Some(id) => Ok(vec![String::from_utf8_lossy(&id).into_owned()]),
+                None => Ok(Vec::new()),
+            };
+        }
+        self.index
+            .scan_prefix(index_key(key, None))
+            .values()
+            .map(|v| Ok(String::from_utf8_lossy(&v.map_err(storage)?).into_owned()))
+            .collect()
+    }
+
+    fn members(&self, group_id: &str) -> Result<Vec<Member>> {
+        let mut prefix = group_id.as_bytes().to_vec();
+        prefix.push(0);
+        self.group_members
+            .scan_prefix(prefix)
+            .values()
+            .map(|v| decode(&v.map_err(storage)?))
+            .collect()
+    }
+
+    fn groups_of(&self, member_id: &str) -> Result<Vec<String>> {
+        match self.member_groups.get(member_id.as_bytes()).map_err(storage)? {
+            Some(bytes) => decode(&bytes),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    fn commit(&self, write: Write) -> Result<u64, CommitError> {
+        let trees = (
+            &self.users,
+            &self.groups,
+            &self.index,
+            &self.group_members,
+            &self.member_groups,
+            &self.revisions,
+            &self.revisions_by_target,
+        );
+        trees
+            .transaction(|(users, groups, index, group_members, member_groups, revisions, by_target)| {
+                let records = match write.kind {
+                    Kind::User => users,
+                    Kind::Group => groups,
+                };
+                let id = write.id.as_str();
+                let old: Option<Record> = match records.get(id.as_bytes())? {
+                    Some(bytes) => Some(tx_decode(&bytes)?),
+                    None => None,
+                };
+                match (&old, write.expected_version) {
+                    (Some(_), None) => {
+                        return abort(Error::Conflict(format!("a resource with id {id} exists")))
+                    }
+                    (None, Some(_)) => {
+                        return abort(Error::NotFound(format!("{} {id} not found", write.kind.name())))
+                    }
+                    (Some(old), Some(v)) if old.version != v => {
+                        return Err(ConflictableTransactionError::Abort(CommitError::Stale))
+                    }
+                    _ => {}
+                }
+                // Remove the old index entries.
+                if let Some(old) = &old {
+                    for key in &old.index {
+                        index.remove(index_key(key, Some(id)))?;
+                    }
+                }
+                match &write.op {
+                    WriteOp::Put { record, members } => {
+                        for key in &record.index {
+                            let k = index_key(key, Some(id));
+                            if key.is_unique() {
+                                if let Some(owner) = index.get(&k)? {
+                                    if owner.as_ref() != id.as_bytes() {
+                                        return abort(Error::Conflict(match key {
+                                            IndexKey::UserName(_) => "userName is already taken".into(),
+                                            _ => "displayName is already taken".into(),
+                                        }));
+                                    }
+                                }
+                            }
+                            index.insert(k, id.as_bytes())?;
+                        }
+                        records.insert(id.as_bytes(), tx_encode(record)?)?;
+                        if let Some(change) = members {
+                            for m in &change.before {
+                                if !change.after.iter().any(|a| a.value == m.value) {
+                                    group_members.remove(membership_key(id, &m.value))?;
+                                    let mut of = tx_groups_of(member_groups, &m.value)?;
+                                    of.retain(|g| g != id);
+                                    tx_set_groups_of(member_groups, &m.value, &of)?;
+                                }
+                            }
+                            for m in &change.after {
+                                let exists = match m.kind {
+                                    StoredKind::User => users.get(m.value.as_bytes())?.is_some(),
+                                    StoredKind::Group => {
+                                        m.value != id && groups.get(m.value.as_bytes())?.is_some()
+                                    }
+                                };
+                                if !exists {
+                                    return abort(Error::invalid_value(format!(
+                                        "member {} is not an existing {}",
+                                        crate::error::quote(&m.value),
+                                        Kind::from(m.kind).name()
+                                    )));
+                                }
+                                group_members.insert(membership_key(id, &m.value), tx_encode(m)?)?;
+                                let mut of = tx_groups_of(member_groups, &m.value)?;
+                                if !of.iter().any(|g| g == id) {
+                                    of.push(id.to_string());
+                                    tx_set_groups_of(member_groups, &m.value, &of)?;
+                                }
+                            }
+                        }
+                    }
+                    WriteOp::Delete { members_before } => {
+                        records.remove(id.as_bytes())?;
+                        // Its own members (a group).
+                        for m in members_before {
+                            group_members.remove(membership_key(id, &m.value))?;
+                            let mut of = tx_groups_of(member_groups, &m.value)?;
+                            of.retain(|g| g != id);
+                            tx_set_groups_of(member_groups, &m.value, &of)?;
+                        }
+                        // Its memberships in groups: each group loses it and moves to a new version.
+                        for gid in tx_groups_of(member_groups, id)? {
+                            group_members.remove(membership_key(&gid, id))?;
+                            if let Some(bytes) = groups.get(gid.as_bytes())? {
+                                let mut g: Record = tx_decode(&bytes)?;
+                                g.version += 1;
+                                g.last_modified = write.revision.time.clone();
+                                groups.insert(gid.as_bytes(), tx_encode(&g)?)?;
+                            }
+                        }
+                        member_groups.remove(id.as_bytes())?;
+                    }
+                }
+                tx_revision(revisions, by_target, &write.revision)
+            })
+            .map_err(map_tx_error)
+    }
+
+    fn flush(&self) -> Result<()> {
+        self.db.flush().map(|_| ()).map_err(storage)
+    }
+
+    fn keys(&self) -> Result<Vec<ApiKey>> {
+        self.api_keys.iter().values().map(|v| decode(&v.map_err(storage)?)).collect()
+    }
+
+    fn put_key(&self, key: &ApiKey, revision: Revision) -> Result<()> {
+        (&self.api_keys, &self.revisions, &self.revisions_by_target)
+            .transaction(|(keys, revisions, by_target)| {
+                keys.insert(key.id.as_bytes(), tx_encode(key)?)?;
+                tx_revision(revisions, by_target, &revision)?;
+                Ok(())
+            })
+            .map_err(|e| match map_tx_error(e) {
+                CommitError::Failed(e) => e,
+                CommitError::Stale => storage("unexpected conflict"),
+            })
+    }
+
+    fn touch_key(&self, id: &str, when: &str) -> Result<()> {
+        self.api_keys
+            .update_and_fetch(id.as_bytes(), |old| {
+                let old = old?;
+                let mut key: ApiKey = serde_json::from_slice(old).ok()?;
+                key.last_used = Some(when.to_string());
+                serde_json::to_vec(&key).ok()
+            })
+            .map_err(storage)?;
+        Ok(())
+    }
+
+    fn revisions(&self, after: u64, limit: usize) -> Result<Vec<Revision>> {
+        let start = after.saturating_add(1).to_be_bytes();
+        self.revisions
+            .range(start..)
+            .values()
+            .take(limit)
+            .map(|v| decode(&v.map_err(storage)?))
+            .collect()
+    }
+
+    fn revisions_of(&self, target_type: &str, target_id: &str) -> Result<Vec<Revision>> {
+        let mut out = Vec::new();
+        for key in self.revisions_by_target.scan_prefix(target_key(target_type, target_id, None)).keys() {
+            let key = key.map_err(storage)?;
+            let seq = key.len().checked_sub(8).map(|at| &key[at..]).unwrap_or_default();
+            if let Some(bytes) = self.revisions.get(seq).map_err(storage)? {
+                out.push(decode(&bytes)?);
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl From<UnabortableTransactionError> for CommitError {
+    fn from(e: UnabortableTransactionError) -> Self {
+        CommitError::Failed(storage(e))
+    }
+}
