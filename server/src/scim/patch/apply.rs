@@ -68,6 +68,10 @@ enum Change {
 impl Engine<'_> {
     fn operation(&self, doc: &mut Object, op: &Operation) -> Result<()> {
         let value = op.value.as_ref();
+        if op.op == Op::Remove && self.strict && value.is_some_and(|v| !v.is_null()) {
+            // Never read as "remove everything": the value list is a tolerated dialect.
+            return Err(Error::invalid_syntax("'remove' takes no 'value'"));
+        }
         match &op.path {
             None if op.op == Op::Remove => Err(Error::no_target("'remove' needs a 'path'")),
             None => self.resource_value(doc, op.op, value.unwrap_or(&Value::Null)),

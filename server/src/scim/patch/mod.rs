@@ -12,10 +12,10 @@
 //!   `invalidSyntax`; a `path` that does not parse is `invalidPath`; too many operations is
 //!   `invalidValue`.
 //!
-//! Tolerated unless `strict` (each is rejected with `invalidSyntax` in strict mode):
+//! Tolerated unless `strict` (strict mode rejects each, with `invalidSyntax` unless noted):
 //! - a missing `schemas`, or one that does not list the PatchOp URN;
 //! - member names in any case (`operations`, `Op`), and `op` values in any case (`"Replace"`, Entra);
-//! - a `null` or empty `path`, read as no path;
+//! - a `null` or empty `path`, read as no path (an empty path is `invalidPath` when strict);
 //! - a `value` on `remove` (strict mode also rejects unknown members of an operation);
 //! - the OneLogin SCIM 1.1 group dialect, which is not a PatchOp at all:
 //!   `{"members": [{"value": "<id>", "operation": "add" | "delete"}]}` (a missing `operation`
@@ -23,6 +23,9 @@
 //!   of `members` carries `operation`, and becomes one operation per element: `add` gives
 //!   `{"op": "add", "path": "members", "value": [<element without operation>]}`, `delete` (or
 //!   `remove`) gives `{"op": "remove", "path": "members[value eq \"<id>\"]"}`.
+//!
+//! A `path` that is exactly a schema URN (`urn:…:enterprise:2.0:User`) names that schema's
+//! attributes as a whole: its `value` is an object of them, and `remove` unassigns them all.
 //!
 //! # Applying operations ([`apply`])
 //!
@@ -66,8 +69,9 @@
 //!   attributes (`password`) are validated, accepted and never stored.
 //! - When an operation makes one value of a multi-valued attribute `primary`, any other primary
 //!   value gets `primary: false` (RFC 7643 §2.4); two new primaries at once is `invalidValue`.
-//! - Group `members` are the same member when their `value`s are equal, so adding a present member
-//!   is a no-op; other multi-valued attributes skip only exact duplicates.
+//! - Group `members` are the same member when their `value`s are equal (compared as the schema's
+//!   `caseExact` says), so adding a present member is a no-op; other multi-valued attributes skip
+//!   only exact duplicates.
 //! - The result is canonical: schema spelling of names, no `null`, empty array or empty object;
 //!   an extension's URN is listed in `schemas` exactly when its object is present.
 //!

@@ -897,22 +897,25 @@ fn remove_with_a_filter_matching_nothing_is_no_target_only_when_strict() {
 fn entra_removes_members_listed_in_the_value() {
     let op = remove_listed(
         path("members"),
-        json!([{"value": "U1"}, {"value": "absent"}]),
+        json!([{"value": "u1"}, {"value": "absent"}]),
     );
     let doc = run_group(&group(), std::slice::from_ref(&op));
     assert_eq!(doc["members"], json!([{"value": "u2", "type": "User"}]));
+    // Member ids are caseExact.
+    let op = remove_listed(path("members"), json!([{"value": "U1"}]));
+    assert_eq!(run_group(&group(), &[op]), group());
     // UnboundID wraps the list in an object named after the attribute.
     let op = remove_listed(path("members"), json!({"members": [{"value": "u2"}]}));
     assert_eq!(
         run_group(&group(), &[op])["members"],
         json!([{"value": "u1", "type": "User"}])
     );
-    // Strict mode ignores nothing: the list is not part of RFC 7644, everything goes.
+    // Strict mode rejects the list rather than removing every member.
     let op = remove_listed(path("members"), json!([{"value": "u1"}]));
-    assert!(run_as(Kind::Group, &group(), &[op], true)
-        .unwrap()
-        .get("members")
-        .is_none());
+    assert_eq!(
+        error_type(run_as(Kind::Group, &group(), &[op], true)),
+        ScimType::InvalidSyntax
+    );
 }
 
 #[test]
@@ -948,7 +951,16 @@ fn adding_a_present_member_is_a_no_op() {
         json!([{"value": "u3", "display": "Carol"}]),
     );
     let doc = run_group(&group(), &[op]);
-    assert_eq!(doc["members"][2], json!({"value": "u3"}));
+    assert_eq!(
+        doc["members"][2],
+        json!({"value": "u3", "display": "Carol"})
+    );
+    // The same member with another display name is still the same member.
+    let op = add(
+        Some(path("members")),
+        json!([{"value": "u3", "display": "C."}]),
+    );
+    assert_eq!(run_group(&doc, &[op]), doc);
 }
 
 #[test]
@@ -959,7 +971,7 @@ fn okta_replaces_all_members() {
     );
     assert_eq!(
         run_group(&group(), &[op])["members"],
-        json!([{"value": "u9"}])
+        json!([{"value": "u9", "display": "Zed"}])
     );
 }
 
