@@ -20,7 +20,11 @@ pub struct AttrPath {
 
 impl AttrPath {
     pub fn simple(name: &str) -> Self {
-        AttrPath { urn: None, name: name.to_string(), sub: None }
+        AttrPath {
+            urn: None,
+            name: name.to_string(),
+            sub: None,
+        }
     }
 }
 
@@ -55,9 +59,16 @@ pub enum Filter {
     /// `attr pr`
     Present(AttrPath),
     /// `attr op value`
-    Compare { path: AttrPath, op: CompareOp, value: Literal },
+    Compare {
+        path: AttrPath,
+        op: CompareOp,
+        value: Literal,
+    },
     /// `attr[filter]`: `path.sub` is `None`; the inner filter's paths are relative to the elements.
-    ValuePath { path: AttrPath, filter: Box<Filter> },
+    ValuePath {
+        path: AttrPath,
+        filter: Box<Filter>,
+    },
     Not(Box<Filter>),
     And(Vec<Filter>),
     Or(Vec<Filter>),
@@ -75,17 +86,26 @@ pub struct PatchPath {
 
 /// Parses a filter (the `filter` query parameter).
 pub fn parse_filter(input: &str) -> Result<Filter> {
-    Err(Error::invalid_filter(format!("filter parsing is not implemented yet: {}", crate::error::quote(input))))
+    Err(Error::invalid_filter(format!(
+        "filter parsing is not implemented yet: {}",
+        crate::error::quote(input)
+    )))
 }
 
 /// Parses a PATCH `path`.
 pub fn parse_path(input: &str) -> Result<PatchPath> {
-    Err(Error::invalid_path(format!("path parsing is not implemented yet: {}", crate::error::quote(input))))
+    Err(Error::invalid_path(format!(
+        "path parsing is not implemented yet: {}",
+        crate::error::quote(input)
+    )))
 }
 
 /// Parses a plain attribute path, as in `attributes`, `excludedAttributes` and `sortBy`.
 pub fn parse_attr_path(input: &str) -> Result<AttrPath> {
-    Err(Error::invalid_value(format!("attribute path parsing is not implemented yet: {}", crate::error::quote(input))))
+    Err(Error::invalid_value(format!(
+        "attribute path parsing is not implemented yet: {}",
+        crate::error::quote(input)
+    )))
 }
 
 /// Checks that every attribute a filter names exists in the kind's schemas (400 `invalidFilter`

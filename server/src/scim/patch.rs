@@ -28,6 +28,12 @@ pub fn parse_request(_body: &Value, _strict: bool) -> Result<Vec<Operation>> {
 
 /// Applies operations to `doc` (a resource in canonical form: no `id`, `meta` or `groups`).
 /// On error `doc` is left as it was.
-pub fn apply(_doc: &mut Value, _ops: &[Operation], _registry: &Registry, _kind: Kind, _strict: bool) -> Result<()> {
+pub fn apply(
+    _doc: &mut Value,
+    _ops: &[Operation],
+    _registry: &Registry,
+    _kind: Kind,
+    _strict: bool,
+) -> Result<()> {
     Err(Error::NotImplemented("PATCH is not implemented yet".into()))
 }
