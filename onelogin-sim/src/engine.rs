@@ -687,6 +687,13 @@ impl Simulator {
             cx.note(Verdict::Fail, format!("bad method {method:?}"));
             return;
         };
+        let path = match self.expand_ids(path) {
+            Ok(p) => p,
+            Err(e) => {
+                cx.note(Verdict::Fail, e);
+                return;
+            }
+        };
         let url = format!("{}{}", self.wire.target().base_url, path);
         let exchange = self.plain(method, &url, body).await;
         let judgement = match &exchange.response {
@@ -704,6 +711,31 @@ impl Simulator {
             exchange,
             judgement,
         ));
+    }
+
+    /// Replaces `{id:USERNAME}` and `{group:NAME}` in a setup path with the
+    /// ids OneLogin learned.
+    fn expand_ids(&self, path: &str) -> Result<String, String> {
+        let mut out = String::new();
+        let mut rest = path;
+        while let Some(start) = rest.find('{') {
+            out.push_str(&rest[..start]);
+            let tail = &rest[start..];
+            let end = tail
+                .find('}')
+                .ok_or_else(|| format!("unclosed '{{' in {path:?}"))?;
+            let token = &tail[1..end];
+            let id = match token.split_once(':') {
+                Some(("id", user)) => self.last_known.get(user),
+                Some(("group", group)) => self.groups.get(group),
+                _ => return Err(format!("unknown placeholder {{{token}}} in {path:?}")),
+            };
+            let id = id.ok_or_else(|| format!("no id known for {{{token}}}"))?;
+            out.push_str(id);
+            rest = &tail[end + 1..];
+        }
+        out.push_str(rest);
+        Ok(out)
     }
 
     async fn check_user(

@@ -77,11 +77,12 @@ pub enum Step {
     },
     /// Admin clicks Refresh entitlements: `GET /Groups`.
     RefreshEntitlements,
-    /// Simulator setup request (not OneLogin traffic), must answer 2xx.
+    /// Simulator setup or cleanup request (not OneLogin traffic), must answer 2xx.
     Setup {
         /// HTTP method.
         method: String,
-        /// Path under the base URL, e.g. `/Users`.
+        /// Path under the base URL, e.g. `/Users` or `/Users/{id:jdoe}`
+        /// (`{id:USERNAME}` and `{group:NAME}` expand to the ids OneLogin learned).
         path: String,
         /// JSON body.
         #[serde(default, skip_serializing_if = "Option::is_none")]
