@@ -165,29 +165,30 @@ async fn sync_provisions_a_synthetic_directory() {
         .unwrap();
     assert!(report.passed(), "{}", report.to_text());
     assert_eq!(report.users_ok, 40);
-    let store = running.fake.store.lock().unwrap();
-    assert_eq!(store.users.len(), 40);
-    assert_eq!(store.groups.len(), 3);
-    let memberships: usize = store
-        .groups
-        .values()
-        .map(|g| g["members"].as_array().unwrap().len())
-        .sum();
-    assert_eq!(memberships, 40 + 10);
-    // 1 refresh + 3 group creations + 40 × (lookup + create) + 50 PATCHes
-    assert_eq!(report.requests, 1 + 3 + 80 + 50);
-    let ops: Vec<&str> = report.ops.iter().map(|o| o.op.as_str()).collect();
-    assert_eq!(
-        ops,
-        [
-            "lookup_user",
-            "create_user",
-            "list_groups",
-            "create_group",
-            "patch_group"
-        ]
-    );
-    drop(store);
+    {
+        let store = running.fake.store.lock().unwrap();
+        assert_eq!(store.users.len(), 40);
+        assert_eq!(store.groups.len(), 3);
+        let memberships: usize = store
+            .groups
+            .values()
+            .map(|g| g["members"].as_array().unwrap().len())
+            .sum();
+        assert_eq!(memberships, 40 + 10);
+        // 1 refresh + 3 group creations + 40 × (lookup + create) + 50 PATCHes
+        assert_eq!(report.requests, 1 + 3 + 80 + 50);
+        let ops: Vec<&str> = report.ops.iter().map(|o| o.op.as_str()).collect();
+        assert_eq!(
+            ops,
+            [
+                "lookup_user",
+                "create_user",
+                "list_groups",
+                "create_group",
+                "patch_group"
+            ]
+        );
+    }
 
     // A second sync links everyone: lookups find the users, PUTs follow, no POST.
     let again = run_sync(&target, &options, &ProgressBar::hidden())
