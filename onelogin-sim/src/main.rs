@@ -153,7 +153,7 @@ async fn main() -> ExitCode {
                 let bar =
                     ProgressBar::with_draw_target(Some(users as u64), ProgressDrawTarget::stderr());
                 if let Ok(style) = ProgressStyle::with_template(
-                    "{elapsed_precise} [{bar:40}] {pos}/{len} users {per_sec} eta {eta}",
+                    "{elapsed_precise} [{bar:40}] {pos}/{len} users, eta {eta}",
                 ) {
                     bar.set_style(style.progress_chars("=> "));
                 }
