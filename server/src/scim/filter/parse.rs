@@ -437,8 +437,20 @@ impl<'a> Parser<'a> {
                 let len = rest
                     .find(|c: char| !matches!(c, '0'..='9' | '-' | '+' | '.' | 'e' | 'E'))
                     .unwrap_or(rest.len());
-                let number = serde_json::from_str::<serde_json::Number>(&rest[..len])
+                let text = &rest[..len];
+                let mut number = serde_json::from_str::<serde_json::Number>(text)
                     .map_err(|_| self.error(start, "expected a JSON number"))?;
+                if number.is_f64() {
+                    // serde_json rounds some decimals approximately; the standard library
+                    // rounds exactly, so printed floats parse back to the same value.
+                    if let Some(exact) = text
+                        .parse::<f64>()
+                        .ok()
+                        .and_then(serde_json::Number::from_f64)
+                    {
+                        number = exact;
+                    }
+                }
                 self.pos += len;
                 Ok(Literal::Number(number))
             }
