@@ -33,7 +33,11 @@ fn check(filter: &Filter, registry: &Registry, kind: Kind, outer: Option<Outer<'
         Filter::Present(path) => definition(path, registry, kind, outer).map(|_| ()),
         Filter::Compare { path, op, value } => {
             let attribute = definition(path, registry, kind, outer)?;
-            check_comparison(path, attribute, *op, value)
+            let name = match outer {
+                Some(outer) => format!("{}.{path}", outer.path),
+                None => path.to_string(),
+            };
+            check_comparison(&name, attribute, *op, value)
         }
         Filter::ValuePath { path, filter } => {
             if outer.is_some() {
@@ -98,14 +102,14 @@ fn is_substring(op: CompareOp) -> bool {
     matches!(op, CompareOp::Co | CompareOp::Sw | CompareOp::Ew)
 }
 
-/// Whether `op value` can compare attribute `attribute` (named `path`).
+/// Whether `op value` can compare `attribute` (written `name` in the filter).
 fn check_comparison(
-    path: &AttrPath,
+    name: &str,
     attribute: &Attribute,
     op: CompareOp,
     value: &Literal,
 ) -> Result<()> {
-    let name = quote(&path.to_string());
+    let name = quote(name);
     let fail = |why: String| Err(Error::invalid_filter(why));
     if *value == Literal::Null {
         return match op {

@@ -55,8 +55,10 @@ pub(super) fn patch_path(input: &str) -> PResult<PatchPath> {
         if p.peek() == Some('.') {
             p.pos += 1;
             path.sub = Some(p.name()?);
+            p.finish("the end of the path")?;
+        } else {
+            p.finish("'.' and a sub-attribute, or the end of the path")?;
         }
-        p.finish("'.' and a sub-attribute, or the end of the path")?;
     } else {
         p.finish("'[' or the end of the path")?;
     }
@@ -172,11 +174,7 @@ impl<'a> Parser<'a> {
     }
 
     fn skip_ws(&mut self) {
-        let rest = self.rest();
-        self.pos += rest.len()
-            - rest
-                .trim_start_matches(|c: char| c.is_ascii_whitespace())
-                .len();
+        self.pos = self.after_ws(self.pos);
     }
 
     /// The run of token characters at `at` (possibly empty).
@@ -309,10 +307,11 @@ impl<'a> Parser<'a> {
                 )?)));
             }
             // Otherwise `not` is an attribute name, which an operator or a '[' must follow.
-            if !rest.starts_with('[')
-                && operator(self.token_at(next)).is_none()
-                && !self.token_at(next).eq_ignore_ascii_case("pr")
-            {
+            let after = self.token_at(next);
+            let attribute = rest.starts_with('[')
+                || after.eq_ignore_ascii_case("pr")
+                || operator(after).is_some();
+            if !attribute {
                 return Err(self.error(next, "expected '(' after 'not'"));
             }
         }
@@ -490,8 +489,12 @@ impl<'a> Parser<'a> {
             }
         };
         let text = &self.src[start..=end];
-        let value = serde_json::from_str::<String>(text)
-            .map_err(|e| self.error(start, format_args!("invalid JSON string ({e})")))?;
+        let value = serde_json::from_str::<String>(text).map_err(|e| {
+            // The error's line and column count from the opening quote: leave them out.
+            let message = e.to_string();
+            let reason = message.split(" at line ").next().unwrap_or(&message);
+            self.error(start, format_args!("invalid JSON string ({reason})"))
+        })?;
         self.pos = end + 1;
         Ok(Literal::String(value))
     }

@@ -319,6 +319,7 @@ fn string_escapes() {
     ] {
         let detail = parse_err(bad);
         assert!(detail.contains("string"), "{bad:?}: {detail}");
+        assert!(!detail.contains("line 1"), "{bad:?}: {detail}");
     }
 }
 
@@ -706,7 +707,10 @@ fn patch_path_errors() {
         ("emails eq \"x\"", "end of the path"),
         ("1emails", "attribute name"),
         ("a.b.c", "sub-attribute name"),
-        ("emails[type eq \"work\"].value eq \"x\"", "end of the path"),
+        (
+            "emails[type eq \"work\"].value eq \"x\"",
+            "expected the end of the path",
+        ),
     ] {
         let detail = patch_err(input);
         assert!(
@@ -844,6 +848,7 @@ fn validation_checks_operators_against_types() {
         ("userName eq true", "string"),
         ("userName gt null", "null"),
         ("emails[type co null]", "null"),
+        ("emails[primary gt true]", "\"emails.primary\" is a boolean"),
         ("userName[value pr]", "not a complex attribute"),
         ("emails[emails.type pr]", "without prefix"),
         (
