@@ -343,6 +343,13 @@ fn numbers() {
         let detail = parse_err(&format!("a eq {bad}"));
         assert!(detail.contains("number"), "{bad:?}: {detail}");
     }
+    // serde_json alone parses this one approximately (its float_roundtrip feature is off).
+    let tiny = parse("a eq 4.816707222938921e-66");
+    assert_eq!(round_trip(&tiny), "a eq 4.816707222938921e-66");
+    assert_eq!(
+        n("4.816707222938921e-66").as_f64(),
+        Some(4.816707222938921e-66)
+    );
     // A number ends where number characters end.
     parse_err("a eq 5abc");
 }
