@@ -1168,7 +1168,7 @@ fn extension_attributes_with_and_without_urn() {
         ("employeeNumber eq \"701984\"", true),
         ("employeeNumber eq \"1\"", false),
         ("manager.value eq \"mgr-1\"", true),
-        ("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value eq \"MGR-1\"", true),
+        ("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value eq \"mgr-1\"", true),
         ("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager eq \"mgr-1\"", true),
         ("department pr", false),
     ]);
