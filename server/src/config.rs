@@ -95,7 +95,9 @@ impl Config {
             None => figment = figment.merge(Toml::file("scim-server.toml")),
         }
         figment = figment.merge(Env::prefixed("SCIM_").split("__"));
-        let mut config: Config = figment.extract().map_err(|e| format!("configuration: {e}"))?;
+        let mut config: Config = figment
+            .extract()
+            .map_err(|e| format!("configuration: {e}"))?;
         if let Some(dir) = &overrides.data_dir {
             config.data_dir = dir.clone();
         }
@@ -110,7 +112,10 @@ impl Config {
     pub fn validate(&mut self) -> Result<(), String> {
         let trimmed = self.base_path.trim_end_matches('/');
         if !trimmed.starts_with('/') {
-            return Err(format!("base_path must start with '/': {:?}", self.base_path));
+            return Err(format!(
+                "base_path must start with '/': {:?}",
+                self.base_path
+            ));
         }
         self.base_path = trimmed.to_string();
         if self.max_results == 0 {
@@ -130,15 +135,26 @@ mod tests {
     #[test]
     fn layers_apply_in_order() {
         figment::Jail::expect_with(|jail| {
-            jail.create_file("custom.toml", "listen = \"0.0.0.0:9000\"\nmax_results = 50\n")?;
+            jail.create_file(
+                "custom.toml",
+                "listen = \"0.0.0.0:9000\"\nmax_results = 50\n",
+            )?;
             jail.set_env("SCIM_MAX_RESULTS", "70");
             let c = Config::load(Some(Path::new("custom.toml")), &Overrides::default())
                 .map_err(figment::Error::from)?;
             assert_eq!(c.listen.port(), 9000);
             assert_eq!(c.max_results, 70, "environment overrides the file");
-            assert_eq!(c.data_dir, PathBuf::from("./data"), "defaults fill the rest");
-            let o = Overrides { data_dir: Some("/tmp/x".into()), listen: None };
-            let c = Config::load(Some(Path::new("custom.toml")), &o).map_err(figment::Error::from)?;
+            assert_eq!(
+                c.data_dir,
+                PathBuf::from("./data"),
+                "defaults fill the rest"
+            );
+            let o = Overrides {
+                data_dir: Some("/tmp/x".into()),
+                listen: None,
+            };
+            let c =
+                Config::load(Some(Path::new("custom.toml")), &o).map_err(figment::Error::from)?;
             assert_eq!(c.data_dir, PathBuf::from("/tmp/x"), "the command line wins");
             Ok(())
         });

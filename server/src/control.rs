@@ -53,11 +53,17 @@ pub fn execute(store: &dyn Store, command: &Command) -> Result<Value, String> {
     let json = |v: serde_json::Result<Value>| v.map_err(|e| e.to_string());
     match command {
         Command::KeyCreate { label, admin } => {
-            let (entry, key) = keys::create(store, label, *admin, keys::operator()).map_err(|e| e.to_string())?;
+            let (entry, key) =
+                keys::create(store, label, *admin, keys::operator()).map_err(|e| e.to_string())?;
             Ok(serde_json::json!({ "key": key, "info": KeyInfo::from(&entry) }))
         }
         Command::KeyList => {
-            let list: Vec<KeyInfo> = store.keys().map_err(|e| e.to_string())?.iter().map(KeyInfo::from).collect();
+            let list: Vec<KeyInfo> = store
+                .keys()
+                .map_err(|e| e.to_string())?
+                .iter()
+                .map(KeyInfo::from)
+                .collect();
             json(serde_json::to_value(list))
         }
         Command::KeyRevoke { id } => {
@@ -81,14 +87,22 @@ struct Reply {
 pub fn request(data_dir: &Path, command: &Command) -> Result<Value, String> {
     let path = socket_path(data_dir);
     let mut stream = std::os::unix::net::UnixStream::connect(&path).map_err(|e| {
-        format!("the data folder is in use, but the server's control socket {} does not answer: {e}", path.display())
+        format!(
+            "the data folder is in use, but the server's control socket {} does not answer: {e}",
+            path.display()
+        )
     })?;
     let mut line = serde_json::to_string(command).map_err(|e| e.to_string())?;
     line.push('\n');
-    stream.write_all(line.as_bytes()).map_err(|e| e.to_string())?;
+    stream
+        .write_all(line.as_bytes())
+        .map_err(|e| e.to_string())?;
     let mut answer = String::new();
-    BufReader::new(stream).read_line(&mut answer).map_err(|e| e.to_string())?;
-    let reply: Reply = serde_json::from_str(&answer).map_err(|e| format!("bad answer from the server: {e}"))?;
+    BufReader::new(stream)
+        .read_line(&mut answer)
+        .map_err(|e| e.to_string())?;
+    let reply: Reply =
+        serde_json::from_str(&answer).map_err(|e| format!("bad answer from the server: {e}"))?;
     match (reply.ok, reply.error) {
         (Some(v), _) => Ok(v),
         (None, Some(e)) => Err(e),
@@ -97,13 +111,18 @@ pub fn request(data_dir: &Path, command: &Command) -> Result<Value, String> {
 }
 
 /// Serves commands on the socket until `stop` resolves, then removes the socket.
-pub async fn serve(data_dir: PathBuf, store: Arc<dyn Store>, stop: rocket::Shutdown) -> Result<(), String> {
+pub async fn serve(
+    data_dir: PathBuf,
+    store: Arc<dyn Store>,
+    stop: rocket::Shutdown,
+) -> Result<(), String> {
     use std::os::unix::fs::PermissionsExt;
     let path = socket_path(&data_dir);
     let _ = std::fs::remove_file(&path);
     let listener = tokio::net::UnixListener::bind(&path)
         .map_err(|e| format!("cannot open the control socket {}: {e}", path.display()))?;
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).map_err(|e| e.to_string())?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| e.to_string())?;
     tokio::pin!(stop);
     loop {
         tokio::select! {

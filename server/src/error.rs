@@ -55,7 +55,9 @@ pub enum AuthFailure {
 impl AuthFailure {
     pub fn detail(self) -> &'static str {
         match self {
-            AuthFailure::Missing => "Authorization header missing: send 'Authorization: Bearer <API key>'",
+            AuthFailure::Missing => {
+                "Authorization header missing: send 'Authorization: Bearer <API key>'"
+            }
             AuthFailure::WrongScheme => "Unsupported authorization scheme: use 'Bearer'",
             AuthFailure::Empty => "Empty bearer token",
             AuthFailure::Invalid => "Invalid or revoked API key",
@@ -108,7 +110,10 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn scim(scim_type: ScimType, detail: impl Into<String>) -> Self {
-        Error::BadRequest { scim_type, detail: detail.into() }
+        Error::BadRequest {
+            scim_type,
+            detail: detail.into(),
+        }
     }
     pub fn invalid_value(detail: impl Into<String>) -> Self {
         Self::scim(ScimType::InvalidValue, detail)

@@ -55,14 +55,25 @@ pub fn now() -> String {
 
 /// The actor recorded for key management done by the operator on the command line.
 pub fn operator() -> Actor {
-    Actor { name: "Operator".into(), key_id: None, key_label: None }
+    Actor {
+        name: "Operator".into(),
+        key_id: None,
+        key_label: None,
+    }
 }
 
 /// Mints a key and stores its digest. Returns the stored entry and the key, which is shown once.
-pub fn create(store: &dyn Store, label: &str, admin: bool, actor: Actor) -> Result<(ApiKey, String)> {
+pub fn create(
+    store: &dyn Store,
+    label: &str,
+    admin: bool,
+    actor: Actor,
+) -> Result<(ApiKey, String)> {
     let label = label.trim();
     if label.is_empty() || label.chars().count() > 100 {
-        return Err(Error::invalid_value("a key's label must have 1 to 100 characters"));
+        return Err(Error::invalid_value(
+            "a key's label must have 1 to 100 characters",
+        ));
     }
     let key = generate()?;
     let entry = ApiKey {
@@ -139,12 +150,19 @@ mod tests {
 
     #[test]
     fn digest_is_sha256_hex() {
-        assert_eq!(digest("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(
+            digest("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 
     #[test]
     fn find_matches_only_active_keys() {
-        let keys = vec![key("a", "one", false), key("b", "two", true), key("c", "three", false)];
+        let keys = vec![
+            key("a", "one", false),
+            key("b", "two", true),
+            key("c", "three", false),
+        ];
         assert_eq!(find(&keys, "one").map(|k| k.id.as_str()), Some("a"));
         assert_eq!(find(&keys, "three").map(|k| k.id.as_str()), Some("c"));
         assert!(find(&keys, "two").is_none(), "revoked");

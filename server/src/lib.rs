@@ -4,14 +4,14 @@
 //! trait; [`http`] is Rocket (routes, guards, responders, catchers). [`error::Error`] is the one
 //! error type, mapped to SCIM error responses in `http::respond`.
 
-pub mod error;
-pub mod scim;
-pub mod store;
 pub mod config;
-pub mod keys;
-pub mod service;
-pub mod http;
 pub mod control;
+pub mod error;
+pub mod http;
+pub mod keys;
+pub mod scim;
+pub mod service;
+pub mod store;
 
 use std::sync::Arc;
 
@@ -29,7 +29,10 @@ pub fn open_store(config: &Config) -> Result<SledStore, store::sled_store::OpenE
 
 /// Mints a SCIM key when the store holds no active one, and returns it (to be shown once).
 pub fn ensure_key(store: &dyn Store) -> error::Result<Option<String>> {
-    let active = store.keys()?.iter().any(|k| !k.admin && k.revoked.is_none());
+    let active = store
+        .keys()?
+        .iter()
+        .any(|k| !k.admin && k.revoked.is_none());
     if active {
         return Ok(None);
     }
@@ -53,11 +56,18 @@ pub async fn serve(config: Config) -> Result<(), String> {
     drop(app);
     tracing::info!(addr = %running.addr, data_dir = %data_dir.display(), "listening");
     println!("SCIM base URL: {base_url}");
-    if let Some(key) = first_key {
-        println!("No API key existed, so one was minted. Copy it now: it is not shown again.");
-        println!("API key: {key}");
+    match first_key {
+        Some(key) => {
+            println!("No API key existed, so one was minted. Copy it now: it is not shown again.");
+            println!("API key: {key}");
+        }
+        None => println!("API keys: already configured (see `scim-server key list`)."),
     }
-    let control = tokio::spawn(control::serve(data_dir, Arc::clone(&store), running.shutdown_handle()));
+    let control = tokio::spawn(control::serve(
+        data_dir,
+        Arc::clone(&store),
+        running.shutdown_handle(),
+    ));
     drop(store);
     let stop = running.shutdown_handle();
     tokio::spawn(async move {
@@ -78,7 +88,10 @@ pub async fn serve(config: Config) -> Result<(), String> {
 
 async fn wait_for_signal() {
     use tokio::signal::unix::{signal, SignalKind};
-    match (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) {
+    match (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) {
         (Ok(mut int), Ok(mut term)) => {
             tokio::select! {
                 _ = int.recv() => {}

@@ -52,7 +52,10 @@ enum KeyCmd {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let overrides = Overrides { data_dir: cli.data_dir, listen: cli.listen };
+    let overrides = Overrides {
+        data_dir: cli.data_dir,
+        listen: cli.listen,
+    };
     let config = match Config::load(cli.config.as_deref(), &overrides) {
         Ok(c) => c,
         Err(e) => return fail(&e),
@@ -90,8 +93,12 @@ fn fail(message: &str) -> ExitCode {
 
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SCIM_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter);
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rocket=error,_=error"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi)
+        .with_env_filter(filter);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -107,15 +114,22 @@ fn run_key_command(config: &Config, command: &Command) -> Result<(), String> {
     };
     match command {
         Command::KeyCreate { .. } => {
-            let info: KeyInfo = serde_json::from_value(answer["info"].clone()).map_err(|e| e.to_string())?;
+            let info: KeyInfo =
+                serde_json::from_value(answer["info"].clone()).map_err(|e| e.to_string())?;
             let key = answer["key"].as_str().unwrap_or_default();
             let kind = if info.admin { "admin" } else { "SCIM" };
-            println!("Created {kind} key '{}' (id {}). Copy it now: it is not shown again.", info.label, info.id);
+            println!(
+                "Created {kind} key '{}' (id {}). Copy it now: it is not shown again.",
+                info.label, info.id
+            );
             println!("{key}");
         }
         Command::KeyList => {
             let keys: Vec<KeyInfo> = serde_json::from_value(answer).map_err(|e| e.to_string())?;
-            println!("{:<36}  {:<5}  {:<20}  {:<30}  {:<30}  LABEL", "ID", "KIND", "STATUS", "CREATED", "LAST USED");
+            println!(
+                "{:<36}  {:<5}  {:<20}  {:<30}  {:<30}  LABEL",
+                "ID", "KIND", "STATUS", "CREATED", "LAST USED"
+            );
             for k in keys {
                 let status = match &k.revoked {
                     Some(t) => format!("revoked {}", &t[..t.len().min(10)]),

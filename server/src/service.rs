@@ -55,7 +55,12 @@ pub struct App {
 
 impl App {
     pub fn new(config: Config, store: Arc<dyn Store>) -> Self {
-        App { config, registry: Registry::builtin(), store, touched: Mutex::new(HashMap::new()) }
+        App {
+            config,
+            registry: Registry::builtin(),
+            store,
+            touched: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Checks an `Authorization` header against the active keys of the wanted kind.
@@ -98,7 +103,11 @@ impl App {
 
     /// The actor for a SCIM key.
     pub fn scim_actor(key: &ApiKey) -> Actor {
-        Actor { name: SCIM_ACTOR.into(), key_id: Some(key.id.clone()), key_label: Some(key.label.clone()) }
+        Actor {
+            name: SCIM_ACTOR.into(),
+            key_id: Some(key.id.clone()),
+            key_label: Some(key.label.clone()),
+        }
     }
 
     fn durable(&self) -> Result<()> {
@@ -112,12 +121,27 @@ impl App {
         Error::NotFound(format!("{} {} not found", kind.name(), quote(id)))
     }
 
-    pub fn get(&self, kind: Kind, id: &str, ctx: &Context, projection: &Projection) -> Result<Rendered> {
-        let record = self.store.get(kind, id)?.ok_or_else(|| Self::not_found(kind, id))?;
+    pub fn get(
+        &self,
+        kind: Kind,
+        id: &str,
+        ctx: &Context,
+        projection: &Projection,
+    ) -> Result<Rendered> {
+        let record = self
+            .store
+            .get(kind, id)?
+            .ok_or_else(|| Self::not_found(kind, id))?;
         self.render(kind, &record, ctx, projection, None)
     }
 
-    pub fn create(&self, kind: Kind, body: &Value, ctx: &Context, projection: &Projection) -> Result<Rendered> {
+    pub fn create(
+        &self,
+        kind: Kind,
+        body: &Value,
+        ctx: &Context,
+        projection: &Projection,
+    ) -> Result<Rendered> {
         let doc = resource::from_request(&self.registry, kind, body, self.config.strict)?;
         let (doc, members) = self.split_members(kind, doc)?;
         let now = keys::now();
@@ -139,7 +163,10 @@ impl App {
             expected_version: None,
             op: WriteOp::Put {
                 record: record.clone(),
-                members: members.map(|after| MemberChange { before: Vec::new(), after }),
+                members: members.map(|after| MemberChange {
+                    before: Vec::new(),
+                    after,
+                }),
             },
             revision,
         };
@@ -199,7 +226,10 @@ impl App {
         change: impl Fn(&Value) -> Result<Value>,
     ) -> Result<Rendered> {
         for _ in 0..MAX_ATTEMPTS {
-            let old = self.store.get(kind, id)?.ok_or_else(|| Self::not_found(kind, id))?;
+            let old = self
+                .store
+                .get(kind, id)?
+                .ok_or_else(|| Self::not_found(kind, id))?;
             check_if_match(if_match, old.version)?;
             let members_before = match kind {
                 Kind::Group => Some(self.store.members(id)?),
@@ -224,14 +254,20 @@ impl App {
                 doc,
             };
             let members = match (members_before, members_after.clone()) {
-                (Some(before), after) => Some(MemberChange { before, after: after.unwrap_or_default() }),
+                (Some(before), after) => Some(MemberChange {
+                    before,
+                    after: after.unwrap_or_default(),
+                }),
                 (None, _) => None,
             };
             let write = Write {
                 kind,
                 id: id.to_string(),
                 expected_version: Some(old.version),
-                op: WriteOp::Put { record: record.clone(), members },
+                op: WriteOp::Put {
+                    record: record.clone(),
+                    members,
+                },
                 revision,
             };
             match self.store.commit(write) {
@@ -243,12 +279,23 @@ impl App {
                 Err(CommitError::Failed(e)) => return Err(e),
             }
         }
-        Err(Error::Unavailable("too many concurrent changes to this resource; try again".into()))
+        Err(Error::Unavailable(
+            "too many concurrent changes to this resource; try again".into(),
+        ))
     }
 
-    pub fn delete(&self, kind: Kind, id: &str, if_match: Option<&str>, ctx: &Context) -> Result<()> {
+    pub fn delete(
+        &self,
+        kind: Kind,
+        id: &str,
+        if_match: Option<&str>,
+        ctx: &Context,
+    ) -> Result<()> {
         for _ in 0..MAX_ATTEMPTS {
-            let old = self.store.get(kind, id)?.ok_or_else(|| Self::not_found(kind, id))?;
+            let old = self
+                .store
+                .get(kind, id)?
+                .ok_or_else(|| Self::not_found(kind, id))?;
             check_if_match(if_match, old.version)?;
             let members_before = match kind {
                 Kind::Group => self.store.members(id)?,
@@ -256,7 +303,8 @@ impl App {
             };
             let before = with_members(&old.doc, Some(&members_before));
             let now = keys::now();
-            let revision = self.revision(ctx, "delete", kind, id, &now, diff(&before, &Value::Null));
+            let revision =
+                self.revision(ctx, "delete", kind, id, &now, diff(&before, &Value::Null));
             let write = Write {
                 kind,
                 id: id.to_string(),
@@ -270,12 +318,18 @@ impl App {
                 Err(CommitError::Failed(e)) => return Err(e),
             }
         }
-        Err(Error::Unavailable("too many concurrent changes to this resource; try again".into()))
+        Err(Error::Unavailable(
+            "too many concurrent changes to this resource; try again".into(),
+        ))
     }
 
     /// A list or search: index probes where the filter allows, a scan otherwise.
     pub fn list(&self, kind: Kind, query: &ListQuery, ctx: &Context) -> Result<Value> {
-        let records = match query.filter.as_ref().and_then(|f| list::probes(&self.registry, kind, f)) {
+        let records = match query
+            .filter
+            .as_ref()
+            .and_then(|f| list::probes(&self.registry, kind, f))
+        {
             Some(probes) => {
                 let mut ids = BTreeSet::new();
                 for probe in probes {
@@ -283,7 +337,9 @@ impl App {
                         Probe::Id(id) => {
                             ids.insert(id);
                         }
-                        Probe::UserName(s) => ids.extend(self.store.lookup(&IndexKey::UserName(s))?),
+                        Probe::UserName(s) => {
+                            ids.extend(self.store.lookup(&IndexKey::UserName(s))?)
+                        }
                         Probe::DisplayName(s) => {
                             ids.extend(self.store.lookup(&IndexKey::GroupDisplayName(s))?)
                         }
@@ -370,7 +426,11 @@ impl App {
                             if let Value::Object(o) = &mut v {
                                 o.insert(
                                     "$ref".into(),
-                                    Value::String(format!("{base}/{}/{}", kind.endpoint(), m.value)),
+                                    Value::String(format!(
+                                        "{base}/{}/{}",
+                                        kind.endpoint(),
+                                        m.value
+                                    )),
                                 );
                             }
                             v
@@ -385,7 +445,15 @@ impl App {
             last_modified: record.last_modified.clone(),
             version: record.version,
         };
-        let full = resource::render(&self.registry, kind, &record.id, &record.doc, &meta, related, base);
+        let full = resource::render(
+            &self.registry,
+            kind,
+            &record.id,
+            &record.doc,
+            &meta,
+            related,
+            base,
+        );
         Ok(Rendered {
             id: record.id.clone(),
             version: record.version,
@@ -405,7 +473,9 @@ impl App {
                 .get("value")
                 .and_then(Value::as_str)
                 .filter(|v| !v.is_empty())
-                .ok_or_else(|| Error::invalid_value("every member needs a 'value' (the member's id)"))?;
+                .ok_or_else(|| {
+                    Error::invalid_value("every member needs a 'value' (the member's id)")
+                })?;
             if members.iter().any(|m| m.value == value) {
                 continue;
             }
@@ -428,8 +498,15 @@ impl App {
                     )))
                 }
             };
-            let display = item.get("display").and_then(Value::as_str).map(str::to_string);
-            members.push(Member { value: value.to_string(), kind, display });
+            let display = item
+                .get("display")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            members.push(Member {
+                value: value.to_string(),
+                kind,
+                display,
+            });
         }
         Ok((doc, Some(members)))
     }
@@ -462,7 +539,10 @@ fn member_json(m: &Member) -> Value {
     if let Some(d) = &m.display {
         o.insert("display".into(), Value::String(d.clone()));
     }
-    o.insert("type".into(), Value::String(Kind::from(m.kind).name().to_string()));
+    o.insert(
+        "type".into(),
+        Value::String(Kind::from(m.kind).name().to_string()),
+    );
     Value::Object(o)
 }
 
@@ -471,7 +551,10 @@ fn with_members(doc: &Value, members: Option<&[Member]>) -> Value {
     let mut doc = doc.clone();
     if let (Some(members), Value::Object(o)) = (members, &mut doc) {
         if !members.is_empty() {
-            o.insert("members".into(), Value::Array(members.iter().map(member_json).collect()));
+            o.insert(
+                "members".into(),
+                Value::Array(members.iter().map(member_json).collect()),
+            );
         }
     }
     doc
@@ -504,23 +587,33 @@ pub fn index_keys(kind: Kind, doc: &Value) -> Vec<IndexKey> {
 
 /// Evaluates `If-Match` (RFC 7232 §3.1, weak comparison): `*` or one of the listed tags.
 fn check_if_match(if_match: Option<&str>, version: u64) -> Result<()> {
-    let Some(header) = if_match else { return Ok(()) };
+    let Some(header) = if_match else {
+        return Ok(());
+    };
     let current = resource::etag(version);
     let strip = |t: &str| t.trim().trim_start_matches("W/").to_string();
-    let ok = header.split(',').any(|t| t.trim() == "*" || strip(t) == strip(&current));
+    let ok = header
+        .split(',')
+        .any(|t| t.trim() == "*" || strip(t) == strip(&current));
     if ok {
         Ok(())
     } else {
-        Err(Error::PreconditionFailed(format!("the resource is at version {current}")))
+        Err(Error::PreconditionFailed(format!(
+            "the resource is at version {current}"
+        )))
     }
 }
 
 /// Whether `If-None-Match` names the current version (a GET then answers 304).
 pub fn none_match(if_none_match: Option<&str>, version: u64) -> bool {
-    let Some(header) = if_none_match else { return false };
+    let Some(header) = if_none_match else {
+        return false;
+    };
     let current = resource::etag(version);
     let strip = |t: &str| t.trim().trim_start_matches("W/").to_string();
-    header.split(',').any(|t| t.trim() == "*" || strip(t) == strip(&current))
+    header
+        .split(',')
+        .any(|t| t.trim() == "*" || strip(t) == strip(&current))
 }
 
 /// The attributes that differ between two documents, with their values. Extension attributes are
@@ -546,10 +639,16 @@ pub fn diff(before: &Value, after: &Value) -> Vec<AttributeChange> {
         out
     }
     let (b, a) = (flatten(before), flatten(after));
-    let mut names: Vec<&String> = b.iter().map(|(k, _)| k).chain(a.iter().map(|(k, _)| k)).collect();
+    let mut names: Vec<&String> = b
+        .iter()
+        .map(|(k, _)| k)
+        .chain(a.iter().map(|(k, _)| k))
+        .collect();
     names.sort();
     names.dedup();
-    let find = |list: &[(String, Value)], name: &str| list.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    let find = |list: &[(String, Value)], name: &str| {
+        list.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+    };
     let mut changes = Vec::new();
     for name in names {
         let (old, new) = (find(&b, name), find(&a, name));
@@ -560,14 +659,24 @@ pub fn diff(before: &Value, after: &Value) -> Vec<AttributeChange> {
             let ids = |v: &Option<Value>| -> Vec<String> {
                 v.as_ref()
                     .and_then(Value::as_array)
-                    .map(|a| a.iter().filter_map(|m| m.get("value")?.as_str().map(str::to_string)).collect())
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|m| m.get("value")?.as_str().map(str::to_string))
+                            .collect()
+                    })
                     .unwrap_or_default()
             };
             let (old_ids, new_ids) = (ids(&old), ids(&new));
-            let removed: Vec<Value> =
-                old_ids.iter().filter(|i| !new_ids.contains(i)).map(|i| Value::String(i.clone())).collect();
-            let added: Vec<Value> =
-                new_ids.iter().filter(|i| !old_ids.contains(i)).map(|i| Value::String(i.clone())).collect();
+            let removed: Vec<Value> = old_ids
+                .iter()
+                .filter(|i| !new_ids.contains(i))
+                .map(|i| Value::String(i.clone()))
+                .collect();
+            let added: Vec<Value> = new_ids
+                .iter()
+                .filter(|i| !old_ids.contains(i))
+                .map(|i| Value::String(i.clone()))
+                .collect();
             changes.push(AttributeChange {
                 attribute: name.clone(),
                 before: (!removed.is_empty()).then_some(Value::Array(removed)),
@@ -575,7 +684,11 @@ pub fn diff(before: &Value, after: &Value) -> Vec<AttributeChange> {
             });
             continue;
         }
-        changes.push(AttributeChange { attribute: name.clone(), before: old, after: new });
+        changes.push(AttributeChange {
+            attribute: name.clone(),
+            before: old,
+            after: new,
+        });
     }
     changes
 }
@@ -592,7 +705,10 @@ mod tests {
         assert!(check_if_match(Some("\"3\""), 3).is_ok());
         assert!(check_if_match(Some("*"), 3).is_ok());
         assert!(check_if_match(Some("W/\"1\", W/\"3\""), 3).is_ok());
-        assert_eq!(check_if_match(Some("W/\"2\""), 3).map_err(|e| e.status()), Err(412));
+        assert_eq!(
+            check_if_match(Some("W/\"2\""), 3).map_err(|e| e.status()),
+            Err(412)
+        );
     }
 
     #[test]
@@ -603,7 +719,10 @@ mod tests {
             "urn:x:ext": {"department": "d2"}, "members": [{"value": "2"}, {"value": "3"}]});
         let changes = diff(&before, &after);
         let names: Vec<&str> = changes.iter().map(|c| c.attribute.as_str()).collect();
-        assert_eq!(names, ["active", "members", "title", "urn:x:ext:department"]);
+        assert_eq!(
+            names,
+            ["active", "members", "title", "urn:x:ext:department"]
+        );
         assert_eq!(changes[1].before, Some(json!(["1"])));
         assert_eq!(changes[1].after, Some(json!(["3"])));
         assert_eq!(changes[2].after, None);

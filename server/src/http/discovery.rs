@@ -15,7 +15,9 @@ use crate::service::App;
 /// RFC 7644 §4: filtering discovery resources is not supported (403).
 fn refuse_filter(q: &Query) -> Result<()> {
     if q.get("filter").is_some() {
-        return Err(Error::Forbidden("discovery endpoints cannot be filtered".into()));
+        return Err(Error::Forbidden(
+            "discovery endpoints cannot be filtered".into(),
+        ));
     }
     Ok(())
 }
@@ -23,7 +25,8 @@ fn refuse_filter(q: &Query) -> Result<()> {
 /// The ServiceProviderConfig, with the configured limits.
 pub fn service_provider_config(app: &App, base_url: &str) -> Value {
     let mut doc: Value =
-        serde_json::from_str(include_str!("../../schemas/ServiceProviderConfig.json")).unwrap_or(Value::Null);
+        serde_json::from_str(include_str!("../../schemas/ServiceProviderConfig.json"))
+            .unwrap_or(Value::Null);
     doc["filter"]["maxResults"] = Value::from(app.config.max_results);
     doc["meta"] = serde_json::json!({
         "resourceType": "ServiceProviderConfig",
@@ -57,21 +60,32 @@ pub fn resource_type(app: &State<Arc<App>>, scim: Scim, id: &str) -> Result<Scim
         .iter()
         .find(|r| r.id == id)
         .ok_or_else(|| Error::NotFound(format!("no resource type {}", quote(id))))?;
-    Ok(ScimJson::ok(app.registry.resource_type_document(rt, &scim.ctx.base_url)))
+    Ok(ScimJson::ok(
+        app.registry.resource_type_document(rt, &scim.ctx.base_url),
+    ))
 }
 
 #[get("/Schemas")]
 pub fn schemas(app: &State<Arc<App>>, scim: Scim, q: Query) -> Result<ScimJson> {
     refuse_filter(&q)?;
-    let docs: Vec<Value> =
-        app.registry.schemas.iter().map(|s| app.registry.schema_document(s, &scim.ctx.base_url)).collect();
+    let docs: Vec<Value> = app
+        .registry
+        .schemas
+        .iter()
+        .map(|s| app.registry.schema_document(s, &scim.ctx.base_url))
+        .collect();
     Ok(ScimJson::ok(list_response(docs.len(), 1, docs)))
 }
 
 #[get("/Schemas/<id>")]
 pub fn schema(app: &State<Arc<App>>, scim: Scim, id: &str) -> Result<ScimJson> {
-    let s = app.registry.schema(id).ok_or_else(|| Error::NotFound(format!("no schema {}", quote(id))))?;
-    Ok(ScimJson::ok(app.registry.schema_document(s, &scim.ctx.base_url)))
+    let s = app
+        .registry
+        .schema(id)
+        .ok_or_else(|| Error::NotFound(format!("no schema {}", quote(id))))?;
+    Ok(ScimJson::ok(
+        app.registry.schema_document(s, &scim.ctx.base_url),
+    ))
 }
 
 pub fn routes() -> Vec<rocket::Route> {

@@ -64,7 +64,8 @@ fn base_url(req: &Request<'_>, app: &App) -> String {
         .filter(|h| {
             !h.is_empty()
                 && h.len() <= 255
-                && h.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.:[]_".contains(&b))
+                && h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-.:[]_".contains(&b))
         })
         .map(str::to_string)
         .unwrap_or_else(|| app.config.listen.to_string());
@@ -87,10 +88,18 @@ impl<'r> FromRequest<'r> for Query {
 
 impl Query {
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().rev().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .rev()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
     pub fn all(&self, name: &str) -> Vec<String> {
-        self.0.iter().filter(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone()).collect()
+        self.0
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+            .collect()
     }
 }
 
@@ -111,15 +120,13 @@ fn decode_component(s: &str) -> String {
     while i < bytes.len() {
         match bytes[i] {
             b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                    (Some(h), Some(l)) => {
-                        out.push(h * 16 + l);
-                        i += 2;
-                    }
-                    _ => out.push(b'%'),
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h * 16 + l);
+                    i += 2;
                 }
-            }
+                _ => out.push(b'%'),
+            },
             b => out.push(b),
         }
         i += 1;
@@ -148,7 +155,10 @@ impl<'r> FromRequest<'r> for Preconditions {
 
     async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, Self::Error> {
         let h = |name| req.headers().get_one(name).map(str::to_string);
-        Outcome::Success(Preconditions { if_match: h("If-Match"), if_none_match: h("If-None-Match") })
+        Outcome::Success(Preconditions {
+            if_match: h("If-Match"),
+            if_none_match: h("If-None-Match"),
+        })
     }
 }
 
@@ -176,14 +186,18 @@ async fn read_body(req: &Request<'_>, data: Data<'_>) -> Result<Value> {
             ));
         }
     }
-    let limit = app(req).map(|a| a.config.max_body_bytes).unwrap_or(1024 * 1024);
+    let limit = app(req)
+        .map(|a| a.config.max_body_bytes)
+        .unwrap_or(1024 * 1024);
     let text = data
         .open(limit.bytes())
         .into_string()
         .await
         .map_err(|e| Error::BadRequestPlain(format!("could not read the request body: {e}")))?;
     if !text.is_complete() {
-        return Err(Error::PayloadTooLarge(format!("the request body exceeds {limit} bytes")));
+        return Err(Error::PayloadTooLarge(format!(
+            "the request body exceeds {limit} bytes"
+        )));
     }
     if text.trim().is_empty() {
         return Err(Error::invalid_syntax("the request body is empty"));
@@ -204,9 +218,15 @@ mod tests {
     #[test]
     fn query_decoding_follows_html_forms_and_tolerates_onelogin() {
         let q = parse_query("filter=userName+eq+%22a+b%40c%22&");
-        assert_eq!(q, vec![("filter".to_string(), "userName eq \"a b@c\"".to_string())]);
+        assert_eq!(
+            q,
+            vec![("filter".to_string(), "userName eq \"a b@c\"".to_string())]
+        );
         assert_eq!(parse_query(""), vec![]);
-        assert_eq!(parse_query("&&count=2&&"), vec![("count".into(), "2".into())]);
+        assert_eq!(
+            parse_query("&&count=2&&"),
+            vec![("count".into(), "2".into())]
+        );
         assert_eq!(parse_query("a=%zz%4"), vec![("a".into(), "%zz%4".into())]);
         assert_eq!(parse_query("flag"), vec![("flag".into(), "".into())]);
     }

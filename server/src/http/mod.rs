@@ -26,7 +26,9 @@ struct RequestId(String);
 struct Started(Instant);
 
 pub fn request_id(req: &Request<'_>) -> String {
-    req.local_cache(|| RequestId(uuid::Uuid::new_v4().to_string())).0.clone()
+    req.local_cache(|| RequestId(uuid::Uuid::new_v4().to_string()))
+        .0
+        .clone()
 }
 
 /// Gives every request an id (echoed as `X-Request-Id`) and logs one line per request: method,
@@ -36,7 +38,10 @@ struct RequestLog;
 #[rocket::async_trait]
 impl Fairing for RequestLog {
     fn info(&self) -> Info {
-        Info { name: "request id and log", kind: FairingKind::Request | FairingKind::Response }
+        Info {
+            name: "request id and log",
+            kind: FairingKind::Request | FairingKind::Response,
+        }
     }
 
     async fn on_request(&self, req: &mut Request<'_>, _: &mut Data<'_>) {
@@ -44,7 +49,10 @@ impl Fairing for RequestLog {
             .headers()
             .get_one("X-Request-Id")
             .filter(|v| !v.is_empty() && v.len() <= 64)
-            .filter(|v| v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)))
+            .filter(|v| {
+                v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+            })
             .map(str::to_string);
         req.local_cache(|| RequestId(incoming.unwrap_or_else(|| uuid::Uuid::new_v4().to_string())));
         req.local_cache(|| Started(Instant::now()));
@@ -96,7 +104,10 @@ fn rocket_config(app: &App) -> rocket::Config {
         log_level: LogLevel::Off,
         cli_colors: false,
         ident: Ident::none(),
-        limits: Limits::default().limit("json", body).limit("bytes", body).limit("string", body),
+        limits: Limits::default()
+            .limit("json", body)
+            .limit("bytes", body)
+            .limit("string", body),
         shutdown: ShutdownConfig {
             ctrlc: false,
             #[cfg(unix)]
@@ -112,14 +123,24 @@ fn rocket_config(app: &App) -> rocket::Config {
 /// The Rocket application, ready to ignite.
 pub fn build(app: Arc<App>) -> rocket::Rocket<rocket::Build> {
     let base = app.config.base_path.clone();
-    let base = if base.is_empty() { "/".to_string() } else { base };
+    let base = if base.is_empty() {
+        "/".to_string()
+    } else {
+        base
+    };
     rocket::custom(rocket_config(&app))
         .manage(app)
         .mount(base.as_str(), routes::routes())
         .mount(base.as_str(), discovery::routes())
         .mount(
             base.as_str(),
-            rocket::routes![fallback_get, fallback_post, fallback_put, fallback_patch, fallback_delete],
+            rocket::routes![
+                fallback_get,
+                fallback_post,
+                fallback_put,
+                fallback_patch,
+                fallback_delete
+            ],
         )
         .register("/", rocket::catchers![respond::default_catcher])
         .attach(RequestLog)
@@ -147,7 +168,9 @@ impl Running {
 
     /// Waits until the server has stopped (after a shutdown notification) and the store is flushed.
     pub async fn wait(self) -> Result<(), String> {
-        self.task.await.map_err(|e| format!("server task failed: {e}"))?
+        self.task
+            .await
+            .map_err(|e| format!("server task failed: {e}"))?
     }
 }
 
@@ -164,13 +187,20 @@ pub async fn start(app: Arc<App>) -> Result<Running, String> {
             }
         })
     }));
-    let ignited = rocket.ignite().await.map_err(|e| format!("cannot start: {e}"))?;
+    let ignited = rocket
+        .ignite()
+        .await
+        .map_err(|e| format!("cannot start: {e}"))?;
     let shutdown = ignited.shutdown();
     let store = Arc::clone(&app.store);
     let ip = app.config.listen.ip();
     drop(app);
     let task = tokio::spawn(async move {
-        let launched = ignited.launch().await.map(drop).map_err(|e| format!("server failed: {e}"));
+        let launched = ignited
+            .launch()
+            .await
+            .map(drop)
+            .map_err(|e| format!("server failed: {e}"));
         let flushed = tokio::task::spawn_blocking(move || store.flush())
             .await
             .map_err(|e| format!("flush failed: {e}"))
@@ -178,7 +208,11 @@ pub async fn start(app: Arc<App>) -> Result<Running, String> {
         launched.and(flushed)
     });
     match rx.await {
-        Ok(port) => Ok(Running { addr: SocketAddr::new(ip, port), shutdown, task }),
+        Ok(port) => Ok(Running {
+            addr: SocketAddr::new(ip, port),
+            shutdown,
+            task,
+        }),
         Err(_) => Err(task
             .await
             .map_err(|e| e.to_string())?

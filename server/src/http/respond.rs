@@ -27,7 +27,12 @@ pub struct ScimJson {
 
 impl ScimJson {
     pub fn ok(body: Value) -> Self {
-        ScimJson { status: Status::Ok, body: Some(body), etag: None, location: None }
+        ScimJson {
+            status: Status::Ok,
+            body: Some(body),
+            etag: None,
+            location: None,
+        }
     }
     pub fn with_etag(mut self, etag: String) -> Self {
         self.etag = Some(etag);
@@ -41,7 +46,9 @@ impl<'r> Responder<'r, 'static> for ScimJson {
         builder.status(self.status);
         if let Some(body) = self.body {
             let bytes = serde_json::to_vec(&body).map_err(|_| Status::InternalServerError)?;
-            builder.header(scim_content_type()).sized_body(bytes.len(), Cursor::new(bytes));
+            builder
+                .header(scim_content_type())
+                .sized_body(bytes.len(), Cursor::new(bytes));
         }
         if let Some(etag) = self.etag {
             builder.header(Header::new("ETag", etag));
@@ -72,9 +79,13 @@ impl<'r> Responder<'r, 'static> for Error {
             tracing::error!(request_id = %super::request_id(req), cause = %cause, "internal error");
         }
         let status = Status::new(self.status());
-        let bytes = serde_json::to_vec(&error_body(&self)).map_err(|_| Status::InternalServerError)?;
+        let bytes =
+            serde_json::to_vec(&error_body(&self)).map_err(|_| Status::InternalServerError)?;
         let mut builder = Response::build();
-        builder.status(status).header(scim_content_type()).sized_body(bytes.len(), Cursor::new(bytes));
+        builder
+            .status(status)
+            .header(scim_content_type())
+            .sized_body(bytes.len(), Cursor::new(bytes));
         if status == Status::Unauthorized {
             builder.header(Header::new("WWW-Authenticate", "Bearer realm=\"SCIM\""));
         }
@@ -101,6 +112,9 @@ pub fn default_catcher(status: Status, req: &Request<'_>) -> Error {
         415 => Error::UnsupportedMediaType("send application/scim+json or application/json".into()),
         422 => Error::invalid_syntax("the request could not be parsed"),
         500 => Error::internal("unhandled failure (a panic or a responder error)"),
-        code => Error::Other { status: code, detail: status.reason_lossy().to_string() },
+        code => Error::Other {
+            status: code,
+            detail: status.reason_lossy().to_string(),
+        },
     }
 }

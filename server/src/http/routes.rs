@@ -16,7 +16,9 @@ use crate::scim::schema::Kind;
 use crate::service::{self, App};
 
 /// Runs service work on the blocking pool: storage may wait on locks and on the disk.
-pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| Error::internal(format!("worker failed: {e}")))?
@@ -36,10 +38,17 @@ fn kind_of(app: &App, segment: &str, method: &str) -> Result<Kind> {
     } else if is("Groups") {
         Ok(Kind::Group)
     } else if is("Me") {
-        Err(Error::NotImplemented("/Me is not supported: this server has no user sign-in".into()))
+        Err(Error::NotImplemented(
+            "/Me is not supported: this server has no user sign-in".into(),
+        ))
     } else if is("Bulk") && method == "POST" {
-        Err(Error::NotImplemented("bulk operations are not supported yet".into()))
-    } else if ["ServiceProviderConfig", "ResourceTypes", "Schemas", "Bulk"].iter().any(|n| is(n)) {
+        Err(Error::NotImplemented(
+            "bulk operations are not supported yet".into(),
+        ))
+    } else if ["ServiceProviderConfig", "ResourceTypes", "Schemas", "Bulk"]
+        .iter()
+        .any(|n| is(n))
+    {
         Err(Error::MethodNotAllowed)
     } else {
         Err(Error::NotFound("no resource at this path".into()))
@@ -47,7 +56,12 @@ fn kind_of(app: &App, segment: &str, method: &str) -> Result<Kind> {
 }
 
 fn projection(app: &App, kind: Kind, q: &Query) -> Result<Projection> {
-    Projection::parse(&app.registry, kind, &q.all("attributes"), &q.all("excludedAttributes"))
+    Projection::parse(
+        &app.registry,
+        kind,
+        &q.all("attributes"),
+        &q.all("excludedAttributes"),
+    )
 }
 
 #[get("/<rt>")]
@@ -73,17 +87,23 @@ pub async fn search(app: &State<Arc<App>>, scim: Scim, rt: &str, body: Body) -> 
 
 /// The parameters of a SearchRequest body.
 fn search_params(body: &Value) -> Result<RawListParams> {
-    let obj = body.as_object().ok_or_else(|| Error::invalid_syntax("a SearchRequest must be a JSON object"))?;
+    let obj = body
+        .as_object()
+        .ok_or_else(|| Error::invalid_syntax("a SearchRequest must be a JSON object"))?;
     let text = |v: &Value| match v {
         Value::String(s) => Ok(s.clone()),
         Value::Number(n) => Ok(n.to_string()),
-        _ => Err(Error::invalid_value("search parameters must be strings or numbers")),
+        _ => Err(Error::invalid_value(
+            "search parameters must be strings or numbers",
+        )),
     };
     let list = |v: &Value| -> Result<Vec<String>> {
         match v {
             Value::Array(items) => items.iter().map(text).collect(),
             Value::String(s) => Ok(vec![s.clone()]),
-            _ => Err(Error::invalid_value("attributes must be an array of strings")),
+            _ => Err(Error::invalid_value(
+                "attributes must be an array of strings",
+            )),
         }
     };
     let mut raw = RawListParams::default();
@@ -103,7 +123,13 @@ fn search_params(body: &Value) -> Result<RawListParams> {
 }
 
 #[post("/<rt>", data = "<body>")]
-pub async fn create(app: &State<Arc<App>>, scim: Scim, rt: &str, q: Query, body: Body) -> Result<ScimJson> {
+pub async fn create(
+    app: &State<Arc<App>>,
+    scim: Scim,
+    rt: &str,
+    q: Query,
+    body: Body,
+) -> Result<ScimJson> {
     let kind = kind_of(app, rt, "POST")?;
     let body = body.0?;
     let projection = projection(app, kind, &q)?;
@@ -134,7 +160,12 @@ pub async fn read(
     let r = blocking(move || app.get(kind, &id, &scim.ctx, &projection)).await?;
     let etag = resource::etag(r.version);
     if service::none_match(pre.if_none_match.as_deref(), r.version) {
-        return Ok(ScimJson { status: Status::NotModified, body: None, etag: Some(etag), location: None });
+        return Ok(ScimJson {
+            status: Status::NotModified,
+            body: None,
+            etag: Some(etag),
+            location: None,
+        });
     }
     Ok(ScimJson::ok(r.body).with_etag(etag))
 }
@@ -153,8 +184,17 @@ pub async fn replace(
     let body = body.0?;
     let projection = projection(app, kind, &q)?;
     let (app, id) = (Arc::clone(app), id.to_string());
-    let r = blocking(move || app.replace(kind, &id, &body, pre.if_match.as_deref(), &scim.ctx, &projection))
-        .await?;
+    let r = blocking(move || {
+        app.replace(
+            kind,
+            &id,
+            &body,
+            pre.if_match.as_deref(),
+            &scim.ctx,
+            &projection,
+        )
+    })
+    .await?;
     Ok(ScimJson::ok(r.body).with_etag(resource::etag(r.version)))
 }
 
@@ -172,17 +212,37 @@ pub async fn modify(
     let body = body.0?;
     let projection = projection(app, kind, &q)?;
     let (app, id) = (Arc::clone(app), id.to_string());
-    let r = blocking(move || app.patch(kind, &id, &body, pre.if_match.as_deref(), &scim.ctx, &projection))
-        .await?;
+    let r = blocking(move || {
+        app.patch(
+            kind,
+            &id,
+            &body,
+            pre.if_match.as_deref(),
+            &scim.ctx,
+            &projection,
+        )
+    })
+    .await?;
     Ok(ScimJson::ok(r.body).with_etag(resource::etag(r.version)))
 }
 
 #[delete("/<rt>/<id>")]
-pub async fn remove(app: &State<Arc<App>>, scim: Scim, rt: &str, id: &str, pre: Preconditions) -> Result<ScimJson> {
+pub async fn remove(
+    app: &State<Arc<App>>,
+    scim: Scim,
+    rt: &str,
+    id: &str,
+    pre: Preconditions,
+) -> Result<ScimJson> {
     let kind = kind_of(app, rt, "DELETE")?;
     let (app, id) = (Arc::clone(app), id.to_string());
     blocking(move || app.delete(kind, &id, pre.if_match.as_deref(), &scim.ctx)).await?;
-    Ok(ScimJson { status: Status::NoContent, body: None, etag: None, location: None })
+    Ok(ScimJson {
+        status: Status::NoContent,
+        body: None,
+        etag: None,
+        location: None,
+    })
 }
 
 /// Methods a collection does not take.
@@ -205,7 +265,12 @@ pub async fn collection_delete(app: &State<Arc<App>>, _scim: Scim, rt: &str) -> 
 }
 
 #[post("/<rt>/<_id>", rank = 2)]
-pub async fn resource_post(app: &State<Arc<App>>, _scim: Scim, rt: &str, _id: &str) -> Result<ScimJson> {
+pub async fn resource_post(
+    app: &State<Arc<App>>,
+    _scim: Scim,
+    rt: &str,
+    _id: &str,
+) -> Result<ScimJson> {
     kind_of(app, rt, "POST")?;
     Err(Error::MethodNotAllowed)
 }

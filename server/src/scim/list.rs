@@ -71,15 +71,27 @@ fn integer(name: &str, text: &str) -> Result<i64> {
     }
     let digits = t.strip_prefix('-').unwrap_or(t);
     if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Ok(if t.starts_with('-') { i64::MIN } else { i64::MAX });
+        return Ok(if t.starts_with('-') {
+            i64::MIN
+        } else {
+            i64::MAX
+        });
     }
-    Err(Error::invalid_value(format!("{name} must be an integer, not {}", quote(text))))
+    Err(Error::invalid_value(format!(
+        "{name} must be an integer, not {}",
+        quote(text)
+    )))
 }
 
 impl ListQuery {
     /// Validates raw parameters. `startIndex` below 1 is read as 1, a negative `count` as 0, and
     /// `count` above `max_results` (or absent) as `max_results` (RFC 7644 §3.4.2.4).
-    pub fn parse(registry: &Registry, kind: Kind, raw: &RawListParams, max_results: usize) -> Result<Self> {
+    pub fn parse(
+        registry: &Registry,
+        kind: Kind,
+        raw: &RawListParams,
+        max_results: usize,
+    ) -> Result<Self> {
         let filter = match raw.filter.as_deref() {
             Some(text) => {
                 let f = filter::parse_filter(text)?;
@@ -93,15 +105,22 @@ impl ListQuery {
             None => 1,
         };
         let count = match raw.count.as_deref() {
-            Some(t) => usize::try_from(integer("count", t)?.max(0)).unwrap_or(usize::MAX).min(max_results),
+            Some(t) => usize::try_from(integer("count", t)?.max(0))
+                .unwrap_or(usize::MAX)
+                .min(max_results),
             None => max_results,
         };
-        let sort_by = match raw.sort_by.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        let sort_by = match raw
+            .sort_by
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
             Some(text) => {
                 let path = filter::parse_attr_path(text)?;
-                let r = registry
-                    .resolve(kind, &path)
-                    .ok_or_else(|| Error::invalid_value(format!("sortBy names no attribute: {}", quote(text))))?;
+                let r = registry.resolve(kind, &path).ok_or_else(|| {
+                    Error::invalid_value(format!("sortBy names no attribute: {}", quote(text)))
+                })?;
                 if r.leaf().kind == AttrType::Complex {
                     return Err(Error::invalid_value("sortBy must name a simple attribute"));
                 }
@@ -120,8 +139,16 @@ impl ListQuery {
                 )))
             }
         };
-        let projection = Projection::parse(registry, kind, &raw.attributes, &raw.excluded_attributes)?;
-        Ok(ListQuery { filter, start_index, count, sort_by, sort_order, projection })
+        let projection =
+            Projection::parse(registry, kind, &raw.attributes, &raw.excluded_attributes)?;
+        Ok(ListQuery {
+            filter,
+            start_index,
+            count,
+            sort_by,
+            sort_order,
+            projection,
+        })
     }
 }
 
@@ -146,7 +173,11 @@ pub fn fold(s: &str) -> String {
 /// probes; `None` means a scan is needed. The filter is still evaluated on every candidate.
 pub fn probes(registry: &Registry, kind: Kind, f: &Filter) -> Option<Vec<Probe>> {
     match f {
-        Filter::Compare { path, op: CompareOp::Eq, value: Literal::String(s) } if path.sub.is_none() => {
+        Filter::Compare {
+            path,
+            op: CompareOp::Eq,
+            value: Literal::String(s),
+        } if path.sub.is_none() => {
             let r = registry.resolve(kind, path)?;
             if r.extension {
                 return None;
@@ -173,12 +204,24 @@ pub fn probes(registry: &Registry, kind: Kind, f: &Filter) -> Option<Vec<Probe>>
 
 /// Sorts rendered resources by `sortBy` (RFC 7644 §3.4.2.3), resources without a value last in
 /// ascending order; ties keep their (stable, by id) order.
-pub fn sort(registry: &Registry, kind: Kind, resources: &mut [Value], by: &AttrPath, order: SortOrder) {
-    let Some(r) = registry.resolve(kind, by) else { return };
+pub fn sort(
+    registry: &Registry,
+    kind: Kind,
+    resources: &mut [Value],
+    by: &AttrPath,
+    order: SortOrder,
+) {
+    let Some(r) = registry.resolve(kind, by) else {
+        return;
+    };
     let leaf = r.leaf();
     let case_exact = leaf.case_exact;
     let key = |res: &Value| -> Option<Value> {
-        let mut v = get_ci(res, &r.attribute.name, r.extension.then_some(r.schema).flatten())?;
+        let mut v = get_ci(
+            res,
+            &r.attribute.name,
+            r.extension.then_some(r.schema).flatten(),
+        )?;
         if let Value::Array(items) = v {
             // A multi-valued attribute sorts by its primary value, or its first.
             v = items
@@ -196,8 +239,10 @@ pub fn sort(registry: &Registry, kind: Kind, resources: &mut [Value], by: &AttrP
             other => other.clone(),
         })
     };
-    let mut keyed: Vec<(Option<Value>, Value)> =
-        resources.iter_mut().map(|res| (key(res), std::mem::take(res))).collect();
+    let mut keyed: Vec<(Option<Value>, Value)> = resources
+        .iter_mut()
+        .map(|res| (key(res), std::mem::take(res)))
+        .collect();
     keyed.sort_by(|(a, _), (b, _)| {
         let ord = match (a, b) {
             (None, None) => Ordering::Equal,
@@ -218,9 +263,11 @@ pub fn sort(registry: &Registry, kind: Kind, resources: &mut [Value], by: &AttrP
 fn compare_values(a: &Value, b: &Value) -> Ordering {
     match (a, b) {
         (Value::String(a), Value::String(b)) => a.cmp(b),
-        (Value::Number(a), Value::Number(b)) => {
-            a.as_f64().unwrap_or(0.0).partial_cmp(&b.as_f64().unwrap_or(0.0)).unwrap_or(Ordering::Equal)
-        }
+        (Value::Number(a), Value::Number(b)) => a
+            .as_f64()
+            .unwrap_or(0.0)
+            .partial_cmp(&b.as_f64().unwrap_or(0.0))
+            .unwrap_or(Ordering::Equal),
         (Value::Bool(a), Value::Bool(b)) => a.cmp(b),
         _ => Ordering::Equal,
     }
@@ -229,10 +276,19 @@ fn compare_values(a: &Value, b: &Value) -> Ordering {
 /// Looks a key up case-insensitively, inside an extension object when `extension` is given.
 fn get_ci<'v>(value: &'v Value, name: &str, extension: Option<&str>) -> Option<&'v Value> {
     let obj = match extension {
-        Some(urn) => value.as_object()?.iter().find(|(k, _)| k.eq_ignore_ascii_case(urn))?.1,
+        Some(urn) => {
+            value
+                .as_object()?
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(urn))?
+                .1
+        }
         None => value,
     };
-    obj.as_object()?.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v)
+    obj.as_object()?
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v)
 }
 
 /// A `ListResponse` message (RFC 7644 §3.4.2).
@@ -251,28 +307,55 @@ mod tests {
     use super::*;
 
     fn raw(pairs: &[(&str, &str)]) -> RawListParams {
-        let pairs: Vec<(String, String)> = pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
         RawListParams::from_pairs(&pairs)
     }
 
     #[test]
     fn paging_is_clamped_as_the_rfc_says() {
         let r = Registry::builtin();
-        let q = ListQuery::parse(&r, Kind::User, &raw(&[("startIndex", "0"), ("count", "-5")]), 100).expect("query");
+        let q = ListQuery::parse(
+            &r,
+            Kind::User,
+            &raw(&[("startIndex", "0"), ("count", "-5")]),
+            100,
+        )
+        .expect("query");
         assert_eq!((q.start_index, q.count), (1, 0));
-        let q = ListQuery::parse(&r, Kind::User, &raw(&[("count", "9223372036854775808")]), 100).expect("query");
+        let q = ListQuery::parse(
+            &r,
+            Kind::User,
+            &raw(&[("count", "9223372036854775808")]),
+            100,
+        )
+        .expect("query");
         assert_eq!(q.count, 100);
         let q = ListQuery::parse(&r, Kind::User, &raw(&[]), 100).expect("query");
         assert_eq!((q.start_index, q.count), (1, 100));
-        let q = ListQuery::parse(&r, Kind::User, &raw(&[("StartIndex", "3"), ("COUNT", "2")]), 100).expect("query");
+        let q = ListQuery::parse(
+            &r,
+            Kind::User,
+            &raw(&[("StartIndex", "3"), ("COUNT", "2")]),
+            100,
+        )
+        .expect("query");
         assert_eq!((q.start_index, q.count), (3, 2));
     }
 
     #[test]
     fn malformed_numbers_are_invalid_values() {
         let r = Registry::builtin();
-        for (name, value) in [("count", "abc"), ("startIndex", "1.5"), ("count", ""), ("count", "-")] {
-            let err = ListQuery::parse(&r, Kind::User, &raw(&[(name, value)]), 100).expect_err(value);
+        for (name, value) in [
+            ("count", "abc"),
+            ("startIndex", "1.5"),
+            ("count", ""),
+            ("count", "-"),
+        ] {
+            let err =
+                ListQuery::parse(&r, Kind::User, &raw(&[(name, value)]), 100).expect_err(value);
             assert_eq!(err.status(), 400);
             assert_eq!(err.scim_type(), Some(crate::error::ScimType::InvalidValue));
         }
@@ -286,16 +369,35 @@ mod tests {
             op: CompareOp::Eq,
             value: Literal::String(v.into()),
         };
-        assert_eq!(probes(&r, Kind::User, &eq("USERNAME", "Bob")), Some(vec![Probe::UserName("bob".into())]));
-        assert_eq!(probes(&r, Kind::User, &eq("externalId", "X1")), Some(vec![Probe::ExternalId("X1".into())]));
-        assert_eq!(probes(&r, Kind::Group, &eq("displayName", "Ops")), Some(vec![Probe::DisplayName("ops".into())]));
-        assert_eq!(probes(&r, Kind::User, &eq("displayName", "Bob")), None, "not indexed for users");
+        assert_eq!(
+            probes(&r, Kind::User, &eq("USERNAME", "Bob")),
+            Some(vec![Probe::UserName("bob".into())])
+        );
+        assert_eq!(
+            probes(&r, Kind::User, &eq("externalId", "X1")),
+            Some(vec![Probe::ExternalId("X1".into())])
+        );
+        assert_eq!(
+            probes(&r, Kind::Group, &eq("displayName", "Ops")),
+            Some(vec![Probe::DisplayName("ops".into())])
+        );
+        assert_eq!(
+            probes(&r, Kind::User, &eq("displayName", "Bob")),
+            None,
+            "not indexed for users"
+        );
         let and = Filter::And(vec![eq("title", "x"), eq("userName", "a")]);
-        assert_eq!(probes(&r, Kind::User, &and), Some(vec![Probe::UserName("a".into())]));
+        assert_eq!(
+            probes(&r, Kind::User, &and),
+            Some(vec![Probe::UserName("a".into())])
+        );
         let or = Filter::Or(vec![eq("userName", "a"), eq("title", "x")]);
         assert_eq!(probes(&r, Kind::User, &or), None, "one branch needs a scan");
         let or = Filter::Or(vec![eq("userName", "a"), eq("id", "b")]);
-        assert_eq!(probes(&r, Kind::User, &or), Some(vec![Probe::UserName("a".into()), Probe::Id("b".into())]));
+        assert_eq!(
+            probes(&r, Kind::User, &or),
+            Some(vec![Probe::UserName("a".into()), Probe::Id("b".into())])
+        );
     }
 
     #[test]
@@ -306,10 +408,22 @@ mod tests {
             serde_json::json!({"id": "2"}),
             serde_json::json!({"id": "3", "userName": "A"}),
         ];
-        sort(&r, Kind::User, &mut v, &AttrPath::simple("userName"), SortOrder::Ascending);
+        sort(
+            &r,
+            Kind::User,
+            &mut v,
+            &AttrPath::simple("userName"),
+            SortOrder::Ascending,
+        );
         let ids: Vec<&str> = v.iter().filter_map(|x| x["id"].as_str()).collect();
         assert_eq!(ids, ["3", "1", "2"]);
-        sort(&r, Kind::User, &mut v, &AttrPath::simple("userName"), SortOrder::Descending);
+        sort(
+            &r,
+            Kind::User,
+            &mut v,
+            &AttrPath::simple("userName"),
+            SortOrder::Descending,
+        );
         let ids: Vec<&str> = v.iter().filter_map(|x| x["id"].as_str()).collect();
         assert_eq!(ids, ["2", "1", "3"]);
     }

@@ -54,7 +54,11 @@ pub fn coerce(attr: &Attribute, value: &Value, strict: bool) -> Result<Option<Va
                 )));
             }
         }
-        Ok(if out.is_empty() { None } else { Some(Value::Array(out)) })
+        Ok(if out.is_empty() {
+            None
+        } else {
+            Some(Value::Array(out))
+        })
     } else {
         if let Value::Array(items) = value {
             // A one-element array where a single value is due is tolerated.
@@ -85,7 +89,9 @@ fn coerce_single(attr: &Attribute, value: &Value, strict: bool) -> Result<Option
             Value::String(s.clone())
         }
         (AttrType::DateTime, Value::String(s)) => {
-            if time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).is_err() {
+            if time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+                .is_err()
+            {
                 return Err(Error::invalid_value(format!(
                     "attribute '{}' takes an RFC 3339 dateTime, not {}",
                     attr.name,
@@ -107,7 +113,9 @@ fn coerce_single(attr: &Attribute, value: &Value, strict: bool) -> Result<Option
                 return Err(wrong());
             }
         }
-        (AttrType::Integer, Value::Number(n)) if n.is_i64() || n.is_u64() => Value::Number(n.clone()),
+        (AttrType::Integer, Value::Number(n)) if n.is_i64() || n.is_u64() => {
+            Value::Number(n.clone())
+        }
         (AttrType::Integer, Value::String(s)) if !strict => match s.trim().parse::<i64>() {
             Ok(i) => Value::from(i),
             Err(_) => return Err(wrong()),
@@ -163,23 +171,39 @@ use super::schema::{Kind, Mutability, Registry, Returned, Schema};
 const LEGACY_URNS: &[(&str, Option<&str>)] = &[
     ("urn:scim:schemas:core:1.0", None),
     ("urn:scim:schemas:core:2.0", None),
-    ("urn:scim:schemas:extension:enterprise:1.0", Some(super::urn::ENTERPRISE_USER)),
-    ("urn:scim:schemas:extension:enterprise:2.0", Some(super::urn::ENTERPRISE_USER)),
+    (
+        "urn:scim:schemas:extension:enterprise:1.0",
+        Some(super::urn::ENTERPRISE_USER),
+    ),
+    (
+        "urn:scim:schemas:extension:enterprise:2.0",
+        Some(super::urn::ENTERPRISE_USER),
+    ),
 ];
 
 /// The schema a URN names for this kind, following legacy aliases unless `strict`.
-fn schema_for_urn<'a>(registry: &'a Registry, kind: Kind, urn: &str, strict: bool) -> Option<&'a Schema> {
+fn schema_for_urn<'a>(
+    registry: &'a Registry,
+    kind: Kind,
+    urn: &str,
+    strict: bool,
+) -> Option<&'a Schema> {
     let core = registry.core(kind);
     if core.id.eq_ignore_ascii_case(urn) {
         return Some(core);
     }
-    if let Some(ext) = registry.extensions(kind).find(|s| s.id.eq_ignore_ascii_case(urn)) {
+    if let Some(ext) = registry
+        .extensions(kind)
+        .find(|s| s.id.eq_ignore_ascii_case(urn))
+    {
         return Some(ext);
     }
     if strict {
         return None;
     }
-    let (_, target) = LEGACY_URNS.iter().find(|(alias, _)| alias.eq_ignore_ascii_case(urn))?;
+    let (_, target) = LEGACY_URNS
+        .iter()
+        .find(|(alias, _)| alias.eq_ignore_ascii_case(urn))?;
     match target {
         None => Some(core),
         Some(id) => registry.extensions(kind).find(|s| s.id == *id),
@@ -195,29 +219,43 @@ pub fn from_request(registry: &Registry, kind: Kind, body: &Value, strict: bool)
         .as_object()
         .ok_or_else(|| Error::invalid_syntax("the request body must be a JSON object"))?;
     let core = registry.core(kind);
-    match obj.iter().find(|(k, _)| k.eq_ignore_ascii_case("schemas")).map(|(_, v)| v) {
+    match obj
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("schemas"))
+        .map(|(_, v)| v)
+    {
         None if strict => return Err(Error::invalid_syntax("'schemas' is required")),
         None => {}
         Some(Value::Array(urns)) => {
             let mut has_core = false;
             for urn in urns {
-                let urn = urn
-                    .as_str()
-                    .ok_or_else(|| Error::invalid_syntax("'schemas' must be an array of strings"))?;
+                let urn = urn.as_str().ok_or_else(|| {
+                    Error::invalid_syntax("'schemas' must be an array of strings")
+                })?;
                 match schema_for_urn(registry, kind, urn, strict) {
                     Some(s) if s.id == core.id => has_core = true,
                     Some(_) => {}
                     None if strict => {
-                        return Err(Error::invalid_syntax(format!("unknown schema {}", quote(urn))))
+                        return Err(Error::invalid_syntax(format!(
+                            "unknown schema {}",
+                            quote(urn)
+                        )))
                     }
                     None => {}
                 }
             }
             if strict && !has_core {
-                return Err(Error::invalid_syntax(format!("'schemas' must contain {}", core.id)));
+                return Err(Error::invalid_syntax(format!(
+                    "'schemas' must contain {}",
+                    core.id
+                )));
             }
         }
-        Some(_) => return Err(Error::invalid_syntax("'schemas' must be an array of strings")),
+        Some(_) => {
+            return Err(Error::invalid_syntax(
+                "'schemas' must be an array of strings",
+            ))
+        }
     }
 
     let mut out = Map::new();
@@ -228,9 +266,14 @@ pub fn from_request(registry: &Registry, kind: Kind, body: &Value, strict: bool)
         }
         if key.contains(':') {
             // An extension object under its URN.
-            let Some(schema) = schema_for_urn(registry, kind, key, strict).filter(|s| s.id != core.id) else {
+            let Some(schema) =
+                schema_for_urn(registry, kind, key, strict).filter(|s| s.id != core.id)
+            else {
                 if strict {
-                    return Err(Error::invalid_syntax(format!("unknown attribute {}", quote(key))));
+                    return Err(Error::invalid_syntax(format!(
+                        "unknown attribute {}",
+                        quote(key)
+                    )));
                 }
                 continue;
             };
@@ -238,7 +281,10 @@ pub fn from_request(registry: &Registry, kind: Kind, body: &Value, strict: bool)
                 if value.is_null() {
                     continue;
                 }
-                return Err(Error::invalid_syntax(format!("{} must hold an object", schema.id)));
+                return Err(Error::invalid_syntax(format!(
+                    "{} must hold an object",
+                    schema.id
+                )));
             };
             for (name, v) in fields {
                 match schema.attribute(name) {
@@ -248,7 +294,10 @@ pub fn from_request(registry: &Registry, kind: Kind, body: &Value, strict: bool)
                         }
                     }
                     None if strict => {
-                        return Err(Error::invalid_syntax(format!("unknown attribute {}", quote(name))))
+                        return Err(Error::invalid_syntax(format!(
+                            "unknown attribute {}",
+                            quote(name)
+                        )))
                     }
                     None => {}
                 }
@@ -265,7 +314,9 @@ pub fn from_request(registry: &Registry, kind: Kind, body: &Value, strict: bool)
                     )));
                 }
                 let schema = r.schema.and_then(|id| registry.schema(id));
-                if let (Some(schema), Some(v)) = (schema, coerce_writable(r.attribute, value, strict)?) {
+                if let (Some(schema), Some(v)) =
+                    (schema, coerce_writable(r.attribute, value, strict)?)
+                {
                     ext_map(&mut extensions, schema).insert(r.attribute.name.clone(), v);
                 }
             }
@@ -274,7 +325,12 @@ pub fn from_request(registry: &Registry, kind: Kind, body: &Value, strict: bool)
                     out.insert(r.attribute.name.clone(), v);
                 }
             }
-            None if strict => return Err(Error::invalid_syntax(format!("unknown attribute {}", quote(key)))),
+            None if strict => {
+                return Err(Error::invalid_syntax(format!(
+                    "unknown attribute {}",
+                    quote(key)
+                )))
+            }
             None => {}
         }
     }
@@ -322,9 +378,17 @@ pub fn check_required(registry: &Registry, kind: Kind, doc: &Value) -> Result<()
             continue;
         }
         match doc.get(&attr.name) {
-            None => return Err(Error::invalid_value(format!("attribute '{}' is required", attr.name))),
+            None => {
+                return Err(Error::invalid_value(format!(
+                    "attribute '{}' is required",
+                    attr.name
+                )))
+            }
             Some(Value::String(s)) if s.is_empty() => {
-                return Err(Error::invalid_value(format!("attribute '{}' must not be empty", attr.name)))
+                return Err(Error::invalid_value(format!(
+                    "attribute '{}' must not be empty",
+                    attr.name
+                )))
             }
             Some(_) => {}
         }
@@ -333,14 +397,22 @@ pub fn check_required(registry: &Registry, kind: Kind, doc: &Value) -> Result<()
 }
 
 /// Checks a replacement against `immutable` attributes: one that has a value may not change.
-pub fn check_immutable(registry: &Registry, kind: Kind, before: &Value, after: &Value) -> Result<()> {
+pub fn check_immutable(
+    registry: &Registry,
+    kind: Kind,
+    before: &Value,
+    after: &Value,
+) -> Result<()> {
     for attr in &registry.core(kind).attributes {
         if attr.mutability != Mutability::Immutable {
             continue;
         }
         if let (Some(old), new) = (before.get(&attr.name), after.get(&attr.name)) {
             if Some(old) != new {
-                return Err(Error::mutability(format!("attribute '{}' is immutable", attr.name)));
+                return Err(Error::mutability(format!(
+                    "attribute '{}' is immutable",
+                    attr.name
+                )));
             }
         }
     }
@@ -373,9 +445,10 @@ pub fn render(
 ) -> Value {
     let endpoint = kind.endpoint();
     let mut out = Map::new();
-    let schemas = doc.get("schemas").cloned().unwrap_or_else(|| {
-        Value::Array(vec![Value::String(registry.core(kind).id.clone())])
-    });
+    let schemas = doc
+        .get("schemas")
+        .cloned()
+        .unwrap_or_else(|| Value::Array(vec![Value::String(registry.core(kind).id.clone())]));
     out.insert("schemas".into(), schemas);
     out.insert("id".into(), Value::String(id.to_string()));
     if let Value::Object(fields) = doc {
@@ -414,7 +487,11 @@ enum Selector {
     Extension(String),
     /// An attribute: the extension URN it sits under (`None` for core and common ones), its name,
     /// and optionally a sub-attribute.
-    Attribute { extension: Option<String>, name: String, sub: Option<String> },
+    Attribute {
+        extension: Option<String>,
+        name: String,
+        sub: Option<String>,
+    },
 }
 
 /// `attributes` / `excludedAttributes` (RFC 7644 §3.4.2.5), resolved against the schemas.
@@ -426,18 +503,35 @@ pub struct Projection {
 
 impl Projection {
     /// Parses the comma-separated lists. Names that no schema defines are ignored.
-    pub fn parse(registry: &Registry, kind: Kind, attributes: &[String], excluded: &[String]) -> Result<Self> {
+    pub fn parse(
+        registry: &Registry,
+        kind: Kind,
+        attributes: &[String],
+        excluded: &[String],
+    ) -> Result<Self> {
         let parse = |list: &[String]| -> Result<Vec<Selector>> {
             let mut out = Vec::new();
-            for item in list.iter().flat_map(|s| s.split(',')).map(str::trim).filter(|s| !s.is_empty()) {
-                if let Some(ext) = registry.extensions(kind).find(|s| s.id.eq_ignore_ascii_case(item)) {
+            for item in list
+                .iter()
+                .flat_map(|s| s.split(','))
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+            {
+                if let Some(ext) = registry
+                    .extensions(kind)
+                    .find(|s| s.id.eq_ignore_ascii_case(item))
+                {
                     out.push(Selector::Extension(ext.id.clone()));
                     continue;
                 }
                 let path = parse_attr_path(item)?;
                 if let Some(r) = registry.resolve(kind, &path) {
                     out.push(Selector::Attribute {
-                        extension: if r.extension { r.schema.map(str::to_string) } else { None },
+                        extension: if r.extension {
+                            r.schema.map(str::to_string)
+                        } else {
+                            None
+                        },
                         name: r.attribute.name.clone(),
                         sub: r.sub.map(|s| s.name.clone()),
                     });
@@ -445,13 +539,18 @@ impl Projection {
             }
             Ok(out)
         };
-        Ok(Projection { attributes: parse(attributes)?, excluded: parse(excluded)? })
+        Ok(Projection {
+            attributes: parse(attributes)?,
+            excluded: parse(excluded)?,
+        })
     }
 
     /// Whether `members` (a group) or `groups` (a user) is left out, so it need not be loaded.
     pub fn omits(&self, registry: &Registry, kind: Kind, name: &str) -> bool {
         let named = |list: &[Selector]| {
-            list.iter().any(|s| matches!(s, Selector::Attribute { extension: None, name: n, .. } if n == name))
+            list.iter().any(
+                |s| matches!(s, Selector::Attribute { extension: None, name: n, .. } if n == name),
+            )
         };
         let returned = registry
             .resolve(kind, &AttrPath::simple(name))
@@ -468,7 +567,9 @@ impl Projection {
 
     /// Applies the projection and the `returned` rules to a rendered resource.
     pub fn apply(&self, registry: &Registry, kind: Kind, resource: Value) -> Value {
-        let Value::Object(fields) = resource else { return resource };
+        let Value::Object(fields) = resource else {
+            return resource;
+        };
         let mut out = Map::new();
         for (key, value) in fields {
             if key == "schemas" {
@@ -476,10 +577,14 @@ impl Projection {
                 continue;
             }
             if let Some(ext) = registry.extensions(kind).find(|s| s.id == key) {
-                let Value::Object(inner) = value else { continue };
+                let Value::Object(inner) = value else {
+                    continue;
+                };
                 let mut kept = Map::new();
                 for (name, v) in inner {
-                    let Some(attr) = ext.attribute(&name) else { continue };
+                    let Some(attr) = ext.attribute(&name) else {
+                        continue;
+                    };
                     if let Some(v) = self.select(Some(&ext.id), attr, v) {
                         kept.insert(name, v);
                     }
@@ -489,7 +594,9 @@ impl Projection {
                 }
                 continue;
             }
-            let Some(r) = registry.resolve(kind, &AttrPath::simple(&key)) else { continue };
+            let Some(r) = registry.resolve(kind, &AttrPath::simple(&key)) else {
+                continue;
+            };
             if let Some(v) = self.select(None, r.attribute, value) {
                 out.insert(key, v);
             }
@@ -500,7 +607,8 @@ impl Projection {
     fn select(&self, extension: Option<&str>, attr: &Attribute, value: Value) -> Option<Value> {
         let same = |e: &Option<String>, n: &String| e.as_deref() == extension && *n == attr.name;
         let whole_ext = |list: &[Selector]| {
-            list.iter().any(|s| matches!(s, Selector::Extension(u) if Some(u.as_str()) == extension))
+            list.iter()
+                .any(|s| matches!(s, Selector::Extension(u) if Some(u.as_str()) == extension))
         };
         match attr.returned {
             Returned::Never => return None,
@@ -513,7 +621,12 @@ impl Projection {
             }
             let mut subs = Vec::new();
             for s in &self.attributes {
-                if let Selector::Attribute { extension: e, name, sub } = s {
+                if let Selector::Attribute {
+                    extension: e,
+                    name,
+                    sub,
+                } = s
+                {
                     if same(e, name) {
                         match sub {
                             None => return Some(value),
@@ -532,7 +645,12 @@ impl Projection {
         }
         let mut drop_subs = Vec::new();
         for s in &self.excluded {
-            if let Selector::Attribute { extension: e, name, sub } = s {
+            if let Selector::Attribute {
+                extension: e,
+                name,
+                sub,
+            } = s
+            {
                 if same(e, name) {
                     match sub {
                         None => return None,
@@ -575,8 +693,10 @@ fn keep_subs(value: Value, subs: &[&str], attr: &Attribute) -> Option<Value> {
 fn drop_sub_attributes(value: Value, subs: &[&str]) -> Option<Value> {
     let strip = |v: Value| -> Option<Value> {
         let Value::Object(m) = v else { return Some(v) };
-        let kept: Map<String, Value> =
-            m.into_iter().filter(|(k, _)| !subs.iter().any(|s| s.eq_ignore_ascii_case(k))).collect();
+        let kept: Map<String, Value> = m
+            .into_iter()
+            .filter(|(k, _)| !subs.iter().any(|s| s.eq_ignore_ascii_case(k)))
+            .collect();
         (!kept.is_empty()).then_some(Value::Object(kept))
     };
     match value {

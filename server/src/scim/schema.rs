@@ -82,7 +82,9 @@ pub struct Attribute {
 impl Attribute {
     /// The sub-attribute of a complex attribute, by case-insensitive name.
     pub fn sub(&self, name: &str) -> Option<&Attribute> {
-        self.sub_attributes.iter().find(|a| a.name.eq_ignore_ascii_case(name))
+        self.sub_attributes
+            .iter()
+            .find(|a| a.name.eq_ignore_ascii_case(name))
     }
 }
 
@@ -99,7 +101,9 @@ pub struct Schema {
 
 impl Schema {
     pub fn attribute(&self, name: &str) -> Option<&Attribute> {
-        self.attributes.iter().find(|a| a.name.eq_ignore_ascii_case(name))
+        self.attributes
+            .iter()
+            .find(|a| a.name.eq_ignore_ascii_case(name))
     }
 }
 
@@ -192,7 +196,8 @@ impl Registry {
     pub fn builtin() -> Self {
         let load = |text: &str| -> Schema {
             // The files are part of the binary and covered by tests: a parse failure is a build defect.
-            serde_json::from_str(text).unwrap_or_else(|e| panic!("built-in schema file is invalid: {e}"))
+            serde_json::from_str(text)
+                .unwrap_or_else(|e| panic!("built-in schema file is invalid: {e}"))
         };
         let schemas = vec![
             load(include_str!("../../schemas/User.json")),
@@ -202,7 +207,11 @@ impl Registry {
         let resource_types: Vec<ResourceType> =
             serde_json::from_str(include_str!("../../schemas/ResourceTypes.json"))
                 .unwrap_or_else(|e| panic!("built-in resource types file is invalid: {e}"));
-        Registry { schemas, resource_types, common: common_attributes() }
+        Registry {
+            schemas,
+            resource_types,
+            common: common_attributes(),
+        }
     }
 
     pub fn schema(&self, id: &str) -> Option<&Schema> {
@@ -214,18 +223,27 @@ impl Registry {
         self.resource_types
             .iter()
             .find(|r| r.name == kind.name())
-            .unwrap_or_else(|| panic!("resource type {} missing from ResourceTypes.json", kind.name()))
+            .unwrap_or_else(|| {
+                panic!(
+                    "resource type {} missing from ResourceTypes.json",
+                    kind.name()
+                )
+            })
     }
 
     /// The core schema of a kind.
     pub fn core(&self, kind: Kind) -> &Schema {
         let id = &self.resource_type(kind).schema;
-        self.schema(id).unwrap_or_else(|| panic!("schema {id} missing"))
+        self.schema(id)
+            .unwrap_or_else(|| panic!("schema {id} missing"))
     }
 
     /// The extension schemas of a kind.
     pub fn extensions(&self, kind: Kind) -> impl Iterator<Item = &Schema> {
-        self.resource_type(kind).schema_extensions.iter().filter_map(|e| self.schema(&e.schema))
+        self.resource_type(kind)
+            .schema_extensions
+            .iter()
+            .filter_map(|e| self.schema(&e.schema))
     }
 
     /// Resolves an attribute path (with or without a schema URN prefix) against a kind's schemas.
@@ -235,17 +253,27 @@ impl Registry {
             Some(u) => {
                 let core = self.core(kind);
                 if core.id.eq_ignore_ascii_case(u) {
-                    match self.common.iter().find(|a| a.name.eq_ignore_ascii_case(&path.name)) {
+                    match self
+                        .common
+                        .iter()
+                        .find(|a| a.name.eq_ignore_ascii_case(&path.name))
+                    {
                         Some(a) => (None, false, a),
                         None => (Some(core.id.as_str()), false, core.attribute(&path.name)?),
                     }
                 } else {
-                    let ext = self.extensions(kind).find(|s| s.id.eq_ignore_ascii_case(u))?;
+                    let ext = self
+                        .extensions(kind)
+                        .find(|s| s.id.eq_ignore_ascii_case(u))?;
                     (Some(ext.id.as_str()), true, ext.attribute(&path.name)?)
                 }
             }
             None => {
-                if let Some(a) = self.common.iter().find(|a| a.name.eq_ignore_ascii_case(&path.name)) {
+                if let Some(a) = self
+                    .common
+                    .iter()
+                    .find(|a| a.name.eq_ignore_ascii_case(&path.name))
+                {
                     (None, false, a)
                 } else {
                     let core = self.core(kind);
@@ -264,7 +292,12 @@ impl Registry {
             Some(name) => Some(attribute.sub(name)?),
             None => None,
         };
-        Some(Resolved { schema, extension, attribute, sub })
+        Some(Resolved {
+            schema,
+            extension,
+            attribute,
+            sub,
+        })
     }
 
     /// The schema document as served at `/Schemas/{id}` (RFC 7643 §7), with its `meta`.
@@ -310,21 +343,43 @@ mod tests {
         assert_eq!(r.core(Kind::User).id, urn::USER);
         assert_eq!(r.core(Kind::Group).id, urn::GROUP);
         assert_eq!(r.extensions(Kind::User).count(), 1);
-        let user_name = r.resolve(Kind::User, &AttrPath::simple("USERNAME")).expect("userName");
+        let user_name = r
+            .resolve(Kind::User, &AttrPath::simple("USERNAME"))
+            .expect("userName");
         assert!(!user_name.attribute.case_exact);
         assert_eq!(user_name.attribute.uniqueness, Uniqueness::Server);
         let id = r.resolve(Kind::User, &AttrPath::simple("id")).expect("id");
         assert_eq!(id.attribute.returned, Returned::Always);
         assert_eq!(id.attribute.mutability, Mutability::ReadOnly);
-        let pw = r.resolve(Kind::User, &AttrPath::simple("password")).expect("password");
+        let pw = r
+            .resolve(Kind::User, &AttrPath::simple("password"))
+            .expect("password");
         assert_eq!(pw.attribute.returned, Returned::Never);
-        let emp = r.resolve(Kind::User, &AttrPath::simple("employeeNumber")).expect("employeeNumber");
+        let emp = r
+            .resolve(Kind::User, &AttrPath::simple("employeeNumber"))
+            .expect("employeeNumber");
         assert!(emp.extension);
-        let mgr = AttrPath { urn: Some(urn::ENTERPRISE_USER.into()), name: "manager".into(), sub: Some("value".into()) };
+        let mgr = AttrPath {
+            urn: Some(urn::ENTERPRISE_USER.into()),
+            name: "manager".into(),
+            sub: Some("value".into()),
+        };
         assert!(r.resolve(Kind::User, &mgr).is_some());
-        let given = AttrPath { urn: None, name: "name".into(), sub: Some("givenName".into()) };
-        assert_eq!(r.resolve(Kind::User, &given).expect("name.givenName").leaf().kind, AttrType::String);
+        let given = AttrPath {
+            urn: None,
+            name: "name".into(),
+            sub: Some("givenName".into()),
+        };
+        assert_eq!(
+            r.resolve(Kind::User, &given)
+                .expect("name.givenName")
+                .leaf()
+                .kind,
+            AttrType::String
+        );
         assert!(r.resolve(Kind::User, &AttrPath::simple("nope")).is_none());
-        assert!(r.resolve(Kind::Group, &AttrPath::simple("members")).is_some());
+        assert!(r
+            .resolve(Kind::Group, &AttrPath::simple("members"))
+            .is_some());
     }
 }

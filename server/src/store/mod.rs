@@ -143,7 +143,10 @@ pub struct Write {
 pub enum WriteOp {
     /// Create or replace the record. For groups, `members` is the complete new member set, and
     /// `members_before` the set read at `expected_version`.
-    Put { record: Record, members: Option<MemberChange> },
+    Put {
+        record: Record,
+        members: Option<MemberChange>,
+    },
     /// Delete the record, its index entries, its memberships in groups, and (for a group) its
     /// members as read at `expected_version`.
     Delete { members_before: Vec<Member> },

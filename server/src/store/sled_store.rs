@@ -33,7 +33,10 @@ pub struct SledOptions {
 
 impl Default for SledOptions {
     fn default() -> Self {
-        SledOptions { cache_capacity: 128 * 1024 * 1024, flush_every_ms: Some(500) }
+        SledOptions {
+            cache_capacity: 128 * 1024 * 1024,
+            flush_every_ms: Some(500),
+        }
     }
 }
 
@@ -77,7 +80,10 @@ impl SledStore {
         let existed = path.join("db").exists() || path.join("conf").exists();
         if !existed && path.is_dir() {
             let foreign = std::fs::read_dir(path)
-                .map_err(|e| OpenError::Io { path: shown.clone(), reason: e.to_string() })?
+                .map_err(|e| OpenError::Io {
+                    path: shown.clone(),
+                    reason: e.to_string(),
+                })?
                 .filter_map(|e| e.ok())
                 .any(|e| e.file_name() != "control.sock");
             if foreign {
@@ -94,7 +100,8 @@ impl SledStore {
             .open()
             .map_err(|e| classify_open_error(&shown, e))?;
         let tree = |name: &str| {
-            db.open_tree(name).map_err(|e| classify_open_error(&shown, e))
+            db.open_tree(name)
+                .map_err(|e| classify_open_error(&shown, e))
         };
         let store = SledStore {
             users: tree("users")?,
@@ -107,7 +114,10 @@ impl SledStore {
             api_keys: tree("api_keys")?,
             db,
         };
-        let marker = store.db.get(MARKER).map_err(|e| classify_open_error(&shown, e))?;
+        let marker = store
+            .db
+            .get(MARKER)
+            .map_err(|e| classify_open_error(&shown, e))?;
         match (existed, marker) {
             (_, Some(_)) => {}
             (false, None) => {
@@ -115,7 +125,10 @@ impl SledStore {
                     .db
                     .insert(MARKER, b"1".as_slice())
                     .map_err(|e| classify_open_error(&shown, e))?;
-                store.db.flush().map_err(|e| classify_open_error(&shown, e))?;
+                store
+                    .db
+                    .flush()
+                    .map_err(|e| classify_open_error(&shown, e))?;
             }
             (true, None) => {
                 return Err(OpenError::Corrupt {
@@ -146,13 +159,20 @@ impl SledStore {
 
 fn classify_open_error(path: &str, e: sled::Error) -> OpenError {
     match e {
-        sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock
-            || io.to_string().contains("could not acquire lock") =>
+        sled::Error::Io(io)
+            if io.kind() == std::io::ErrorKind::WouldBlock
+                || io.to_string().contains("could not acquire lock") =>
         {
             OpenError::Locked(path.to_string())
         }
-        sled::Error::Io(io) => OpenError::Io { path: path.to_string(), reason: io.to_string() },
-        other => OpenError::Corrupt { path: path.to_string(), reason: other.to_string() },
+        sled::Error::Io(io) => OpenError::Io {
+            path: path.to_string(),
+            reason: io.to_string(),
+        },
+        other => OpenError::Corrupt {
+            path: path.to_string(),
+            reason: other.to_string(),
+        },
     }
 }
 
@@ -251,7 +271,10 @@ fn tx_revision(
     let mut entry = revision.clone();
     entry.seq = seq;
     revisions.insert(&seq.to_be_bytes(), tx_encode(&entry)?)?;
-    by_target.insert(target_key(&entry.target_type, &entry.target_id, Some(seq)), &[] as &[u8])?;
+    by_target.insert(
+        target_key(&entry.target_type, &entry.target_id, Some(seq)),
+        &[] as &[u8],
+    )?;
     Ok(seq)
 }
 
@@ -303,7 +326,11 @@ impl Store for SledStore {
     }
 
     fn groups_of(&self, member_id: &str) -> Result<Vec<String>> {
-        match self.member_groups.get(member_id.as_bytes()).map_err(storage)? {
+        match self
+            .member_groups
+            .get(member_id.as_bytes())
+            .map_err(storage)?
+        {
             Some(bytes) => decode(&bytes),
             None => Ok(Vec::new()),
         }
@@ -320,107 +347,120 @@ impl Store for SledStore {
             &self.revisions_by_target,
         );
         trees
-            .transaction(|(users, groups, index, group_members, member_groups, revisions, by_target)| {
-                let records = match write.kind {
-                    Kind::User => users,
-                    Kind::Group => groups,
-                };
-                let id = write.id.as_str();
-                let old: Option<Record> = match records.get(id.as_bytes())? {
-                    Some(bytes) => Some(tx_decode(&bytes)?),
-                    None => None,
-                };
-                match (&old, write.expected_version) {
-                    (Some(_), None) => {
-                        return abort(Error::Conflict(format!("a resource with id {id} exists")))
+            .transaction(
+                |(users, groups, index, group_members, member_groups, revisions, by_target)| {
+                    let records = match write.kind {
+                        Kind::User => users,
+                        Kind::Group => groups,
+                    };
+                    let id = write.id.as_str();
+                    let old: Option<Record> = match records.get(id.as_bytes())? {
+                        Some(bytes) => Some(tx_decode(&bytes)?),
+                        None => None,
+                    };
+                    match (&old, write.expected_version) {
+                        (Some(_), None) => {
+                            return abort(Error::Conflict(format!(
+                                "a resource with id {id} exists"
+                            )))
+                        }
+                        (None, Some(_)) => {
+                            return abort(Error::NotFound(format!(
+                                "{} {id} not found",
+                                write.kind.name()
+                            )))
+                        }
+                        (Some(old), Some(v)) if old.version != v => {
+                            return Err(ConflictableTransactionError::Abort(CommitError::Stale))
+                        }
+                        _ => {}
                     }
-                    (None, Some(_)) => {
-                        return abort(Error::NotFound(format!("{} {id} not found", write.kind.name())))
+                    // Remove the old index entries.
+                    if let Some(old) = &old {
+                        for key in &old.index {
+                            index.remove(index_key(key, Some(id)))?;
+                        }
                     }
-                    (Some(old), Some(v)) if old.version != v => {
-                        return Err(ConflictableTransactionError::Abort(CommitError::Stale))
-                    }
-                    _ => {}
-                }
-                // Remove the old index entries.
-                if let Some(old) = &old {
-                    for key in &old.index {
-                        index.remove(index_key(key, Some(id)))?;
-                    }
-                }
-                match &write.op {
-                    WriteOp::Put { record, members } => {
-                        for key in &record.index {
-                            let k = index_key(key, Some(id));
-                            if key.is_unique() {
-                                if let Some(owner) = index.get(&k)? {
-                                    if owner.as_ref() != id.as_bytes() {
-                                        return abort(Error::Conflict(match key {
-                                            IndexKey::UserName(_) => "userName is already taken".into(),
-                                            _ => "displayName is already taken".into(),
-                                        }));
+                    match &write.op {
+                        WriteOp::Put { record, members } => {
+                            for key in &record.index {
+                                let k = index_key(key, Some(id));
+                                if key.is_unique() {
+                                    if let Some(owner) = index.get(&k)? {
+                                        if owner.as_ref() != id.as_bytes() {
+                                            return abort(Error::Conflict(match key {
+                                                IndexKey::UserName(_) => {
+                                                    "userName is already taken".into()
+                                                }
+                                                _ => "displayName is already taken".into(),
+                                            }));
+                                        }
                                     }
                                 }
+                                index.insert(k, id.as_bytes())?;
                             }
-                            index.insert(k, id.as_bytes())?;
-                        }
-                        records.insert(id.as_bytes(), tx_encode(record)?)?;
-                        if let Some(change) = members {
-                            for m in &change.before {
-                                if !change.after.iter().any(|a| a.value == m.value) {
-                                    group_members.remove(membership_key(id, &m.value))?;
+                            records.insert(id.as_bytes(), tx_encode(record)?)?;
+                            if let Some(change) = members {
+                                for m in &change.before {
+                                    if !change.after.iter().any(|a| a.value == m.value) {
+                                        group_members.remove(membership_key(id, &m.value))?;
+                                        let mut of = tx_groups_of(member_groups, &m.value)?;
+                                        of.retain(|g| g != id);
+                                        tx_set_groups_of(member_groups, &m.value, &of)?;
+                                    }
+                                }
+                                for m in &change.after {
+                                    let exists = match m.kind {
+                                        StoredKind::User => {
+                                            users.get(m.value.as_bytes())?.is_some()
+                                        }
+                                        StoredKind::Group => {
+                                            m.value != id
+                                                && groups.get(m.value.as_bytes())?.is_some()
+                                        }
+                                    };
+                                    if !exists {
+                                        return abort(Error::invalid_value(format!(
+                                            "member {} is not an existing {}",
+                                            crate::error::quote(&m.value),
+                                            Kind::from(m.kind).name()
+                                        )));
+                                    }
+                                    group_members
+                                        .insert(membership_key(id, &m.value), tx_encode(m)?)?;
                                     let mut of = tx_groups_of(member_groups, &m.value)?;
-                                    of.retain(|g| g != id);
-                                    tx_set_groups_of(member_groups, &m.value, &of)?;
-                                }
-                            }
-                            for m in &change.after {
-                                let exists = match m.kind {
-                                    StoredKind::User => users.get(m.value.as_bytes())?.is_some(),
-                                    StoredKind::Group => {
-                                        m.value != id && groups.get(m.value.as_bytes())?.is_some()
+                                    if !of.iter().any(|g| g == id) {
+                                        of.push(id.to_string());
+                                        tx_set_groups_of(member_groups, &m.value, &of)?;
                                     }
-                                };
-                                if !exists {
-                                    return abort(Error::invalid_value(format!(
-                                        "member {} is not an existing {}",
-                                        crate::error::quote(&m.value),
-                                        Kind::from(m.kind).name()
-                                    )));
                                 }
-                                group_members.insert(membership_key(id, &m.value), tx_encode(m)?)?;
+                            }
+                        }
+                        WriteOp::Delete { members_before } => {
+                            records.remove(id.as_bytes())?;
+                            // Its own members (a group).
+                            for m in members_before {
+                                group_members.remove(membership_key(id, &m.value))?;
                                 let mut of = tx_groups_of(member_groups, &m.value)?;
-                                if !of.iter().any(|g| g == id) {
-                                    of.push(id.to_string());
-                                    tx_set_groups_of(member_groups, &m.value, &of)?;
+                                of.retain(|g| g != id);
+                                tx_set_groups_of(member_groups, &m.value, &of)?;
+                            }
+                            // Its memberships in groups: each group loses it and moves to a new version.
+                            for gid in tx_groups_of(member_groups, id)? {
+                                group_members.remove(membership_key(&gid, id))?;
+                                if let Some(bytes) = groups.get(gid.as_bytes())? {
+                                    let mut g: Record = tx_decode(&bytes)?;
+                                    g.version += 1;
+                                    g.last_modified = write.revision.time.clone();
+                                    groups.insert(gid.as_bytes(), tx_encode(&g)?)?;
                                 }
                             }
+                            member_groups.remove(id.as_bytes())?;
                         }
                     }
-                    WriteOp::Delete { members_before } => {
-                        records.remove(id.as_bytes())?;
-                        // Its own members (a group).
-                        for m in members_before {
-                            group_members.remove(membership_key(id, &m.value))?;
-                            let mut of = tx_groups_of(member_groups, &m.value)?;
-                            of.retain(|g| g != id);
-                            tx_set_groups_of(member_groups, &m.value, &of)?;
-                        }
-                        // Its memberships in groups: each group loses it and moves to a new version.
-                        for gid in tx_groups_of(member_groups, id)? {
-                            group_members.remove(membership_key(&gid, id))?;
-                            if let Some(bytes) = groups.get(gid.as_bytes())? {
-                                let mut g: Record = tx_decode(&bytes)?;
-                                g.version += 1;
-                                g.last_modified = write.revision.time.clone();
-                                groups.insert(gid.as_bytes(), tx_encode(&g)?)?;
-                            }
-                        }
-                        member_groups.remove(id.as_bytes())?;
-                    }
-                }
-                tx_revision(revisions, by_target, &write.revision)
-            })
+                    tx_revision(revisions, by_target, &write.revision)
+                },
+            )
             .map_err(map_tx_error)
     }
 
@@ -429,7 +469,11 @@ impl Store for SledStore {
     }
 
     fn keys(&self) -> Result<Vec<ApiKey>> {
-        self.api_keys.iter().values().map(|v| decode(&v.map_err(storage)?)).collect()
+        self.api_keys
+            .iter()
+            .values()
+            .map(|v| decode(&v.map_err(storage)?))
+            .collect()
     }
 
     fn put_key(&self, key: &ApiKey, revision: Revision) -> Result<()> {
@@ -469,9 +513,17 @@ impl Store for SledStore {
 
     fn revisions_of(&self, target_type: &str, target_id: &str) -> Result<Vec<Revision>> {
         let mut out = Vec::new();
-        for key in self.revisions_by_target.scan_prefix(target_key(target_type, target_id, None)).keys() {
+        for key in self
+            .revisions_by_target
+            .scan_prefix(target_key(target_type, target_id, None))
+            .keys()
+        {
             let key = key.map_err(storage)?;
-            let seq = key.len().checked_sub(8).map(|at| &key[at..]).unwrap_or_default();
+            let seq = key
+                .len()
+                .checked_sub(8)
+                .map(|at| &key[at..])
+                .unwrap_or_default();
             if let Some(bytes) = self.revisions.get(seq).map_err(storage)? {
                 out.push(decode(&bytes)?);
             }

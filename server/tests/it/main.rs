@@ -1,1 +1,12 @@
+//! The one integration-test binary: every test starts the real server on 127.0.0.1 port 0 with a
+//! real sled store in a temporary folder, and talks HTTP to it.
 
+mod support;
+
+mod auth;
+mod cli;
+mod discovery;
+mod errors;
+mod groups;
+mod storage;
+mod users;

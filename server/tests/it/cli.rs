@@ -1,0 +1,179 @@
+//! The `scim-server` binary: zero-configuration start, the first key, key commands with and
+//! without a running server, and graceful shutdown.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_scim-server");
+
+fn scim_server(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    Command::new(BIN)
+        .current_dir(dir)
+        .args(args)
+        .env_remove("SCIM_LOG")
+        .output()
+        .expect("run scim-server")
+}
+
+/// Starts `scim-server serve` on a free port; returns the child, the base URL and the first key.
+fn serve(dir: &std::path::Path) -> (Child, String, Option<String>) {
+    let mut child = Command::new(BIN)
+        .current_dir(dir)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let mut base = String::new();
+    let mut key = None;
+    while let Some(Ok(line)) = lines.next() {
+        if let Some(url) = line.strip_prefix("SCIM base URL: ") {
+            base = url.to_string();
+        }
+        if let Some(k) = line.strip_prefix("API key: ") {
+            key = Some(k.to_string());
+        }
+        if line.starts_with("API key") {
+            break;
+        }
+    }
+    (child, base, key)
+}
+
+fn last_word(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .last()
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn get(url: &str, key: &str) -> u16 {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        reqwest::Client::new()
+            .get(url)
+            .bearer_auth(key)
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+            .unwrap_or(0)
+    })
+}
+
+fn sigterm(child: &Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+}
+
+#[test]
+fn zero_configuration_start_prints_the_url_and_a_key_then_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (mut child, base, key) = serve(dir.path());
+    let key = key.expect("a key is printed on first start");
+    assert!(base.ends_with("/scim/v2"), "{base}");
+    assert!(
+        dir.path().join("data").is_dir(),
+        "data in ./data by default"
+    );
+    assert_eq!(get(&format!("{base}/Users"), &key), 200);
+
+    // While it runs, key commands go through the server.
+    let out = scim_server(dir.path(), &["key", "create", "--label", "okta"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let second = last_word(&out);
+    assert!(second.starts_with("scim_"));
+    assert_eq!(get(&format!("{base}/Users"), &second), 200);
+    let list = scim_server(dir.path(), &["key", "list"]);
+    let text = String::from_utf8_lossy(&list.stdout).to_string();
+    assert!(
+        text.contains("okta") && text.contains("initial key"),
+        "{text}"
+    );
+    assert!(
+        !text.contains(&second) && !text.contains(&key),
+        "a listing never shows keys"
+    );
+    let id = text
+        .lines()
+        .find(|l| l.ends_with("okta"))
+        .and_then(|l| l.split_whitespace().next())
+        .expect("id")
+        .to_string();
+    let out = scim_server(dir.path(), &["key", "revoke", &id]);
+    assert!(out.status.success());
+    assert_eq!(
+        get(&format!("{base}/Users"), &second),
+        401,
+        "revoked at once"
+    );
+
+    sigterm(&child);
+    let status = wait(&mut child, Duration::from_secs(10)).expect("exits after SIGTERM");
+    assert!(status.success(), "exit 0 on SIGTERM: {status:?}");
+
+    // Stopped: key commands open the store themselves; no new key is minted on the next start.
+    let out = scim_server(dir.path(), &["key", "create", "--label", "offline"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let offline = last_word(&out);
+    let (mut child, base, minted) = serve(dir.path());
+    assert!(minted.is_none(), "keys exist, none is minted");
+    assert_eq!(get(&format!("{base}/Users"), &offline), 200);
+    assert_eq!(get(&format!("{base}/Users"), &key), 200);
+    sigterm(&child);
+    assert!(wait(&mut child, Duration::from_secs(10)).is_some_and(|s| s.success()));
+}
+
+#[test]
+fn a_second_server_on_the_same_folder_stops_with_a_clear_message() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (mut child, _, _) = serve(dir.path());
+    let out = scim_server(dir.path(), &["serve", "--listen", "127.0.0.1:0"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("in use"), "{err}");
+    sigterm(&child);
+    let _ = wait(&mut child, Duration::from_secs(10));
+}
+
+#[test]
+fn a_bad_configuration_is_refused() {
+    let dir = tempfile::tempdir().expect("dir");
+    let out = scim_server(dir.path(), &["--config", "missing.toml", "key", "list"]);
+    assert!(!out.status.success());
+    std::fs::write(
+        dir.path().join("scim-server.toml"),
+        "max_results = \"many\"\n",
+    )
+    .expect("write");
+    let out = scim_server(dir.path(), &["key", "list"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("max_results"));
+}
+
+fn wait(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
+    let start = std::time::Instant::now();
+    while start.elapsed() < limit {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    None
+}

@@ -1,0 +1,127 @@
+//! Groups and memberships.
+
+use serde_json::json;
+
+use crate::support::TestServer;
+
+#[tokio::test]
+async fn members_are_kept_and_reflected_in_users_groups() {
+    let s = TestServer::start().await;
+    let (a, b) = (s.user("a").await, s.user("b").await);
+    let g = s.group("Engineering", &[&a, &b]).await;
+    let r = s.get(&format!("/Groups/{g}")).await;
+    assert_eq!(r.body["displayName"], "Engineering");
+    let mut members: Vec<&str> = r.body["members"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .filter_map(|m| m["value"].as_str())
+        .collect();
+    members.sort();
+    let mut want = vec![a.as_str(), b.as_str()];
+    want.sort();
+    assert_eq!(members, want);
+    assert_eq!(r.body["members"][0]["type"], "User");
+    let u = s.get(&format!("/Users/{a}")).await;
+    assert_eq!(
+        u.body["groups"],
+        json!([{"value": g, "$ref": format!("{}/Groups/{g}", s.base), "display": "Engineering", "type": "direct"}])
+    );
+    let slim = s
+        .get(&format!("/Groups/{g}?excludedAttributes=members"))
+        .await;
+    assert!(slim.body.get("members").is_none());
+    assert_eq!(slim.body["displayName"], "Engineering");
+}
+
+#[tokio::test]
+async fn deleting_a_user_removes_it_from_every_group() {
+    let s = TestServer::start().await;
+    let (a, b) = (s.user("a").await, s.user("b").await);
+    let g1 = s.group("One", &[&a, &b]).await;
+    let g2 = s.group("Two", &[&a]).await;
+    let v1 = s.get(&format!("/Groups/{g1}")).await.body["meta"]["version"].clone();
+    assert_eq!(s.delete(&format!("/Users/{a}")).await.status, 204);
+    let r1 = s.get(&format!("/Groups/{g1}")).await;
+    assert_eq!(
+        r1.body["members"],
+        json!([{"value": b, "$ref": format!("{}/Users/{b}", s.base), "type": "User"}])
+    );
+    assert_ne!(r1.body["meta"]["version"], v1, "the group's version moves");
+    let r2 = s.get(&format!("/Groups/{g2}")).await;
+    assert!(r2.body.get("members").is_none());
+}
+
+#[tokio::test]
+async fn a_member_that_does_not_exist_is_refused() {
+    let s = TestServer::start().await;
+    let r = s
+        .post("/Groups", json!({"displayName": "Ghosts", "members": [{"value": "00000000-0000-0000-0000-000000000000"}]}))
+        .await;
+    r.assert_error(400, Some("invalidValue"));
+    let r = s.get("/Groups").await;
+    assert_eq!(r.body["totalResults"], 0, "nothing was created");
+}
+
+#[tokio::test]
+async fn display_name_is_unique_and_filterable() {
+    let s = TestServer::start().await;
+    let g = s.group("Sales", &[]).await;
+    s.post("/Groups", json!({"displayName": "SALES"}))
+        .await
+        .assert_error(409, Some("uniqueness"));
+    let r = s.get("/Groups?filter=displayName+eq+%22sales%22").await;
+    assert_eq!(r.body["totalResults"], 1, "{}", r.text);
+    assert_eq!(r.body["Resources"][0]["id"], g.as_str());
+}
+
+#[tokio::test]
+async fn onelogin_adds_and_removes_members_with_one_patch_per_group() {
+    // onelogin-protocol.md §1 rows 11 and 12: the compact v2 body, a trailing '?'.
+    let s = TestServer::start().await;
+    let u = s.user("member").await;
+    let g = s.group("Role", &[]).await;
+    let add = json!({"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"add","path":"members","value":[{"value": u}]}]});
+    let r = s.patch(&format!("/Groups/{g}?"), add).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["members"][0]["value"], u.as_str());
+    let rm = json!({"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"remove","path":format!("members[value eq \"{u}\"]")}]});
+    let r = s.patch(&format!("/Groups/{g}?"), rm).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.body.get("members").is_none());
+    let user = s.get(&format!("/Users/{u}")).await;
+    assert!(user.body.get("groups").is_none());
+}
+
+#[tokio::test]
+async fn put_replaces_the_member_list() {
+    let s = TestServer::start().await;
+    let (a, b) = (s.user("a").await, s.user("b").await);
+    let g = s.group("Team", &[&a]).await;
+    let r = s
+        .put(
+            &format!("/Groups/{g}"),
+            json!({"displayName": "Team", "members": [{"value": b}]}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["members"].as_array().map(Vec::len), Some(1));
+    assert_eq!(r.body["members"][0]["value"], b.as_str());
+    assert!(s
+        .get(&format!("/Users/{a}"))
+        .await
+        .body
+        .get("groups")
+        .is_none());
+    assert_eq!(
+        s.get(&format!("/Users/{b}")).await.body["groups"][0]["value"],
+        g.as_str()
+    );
+    assert_eq!(s.delete(&format!("/Groups/{g}")).await.status, 204);
+    assert!(s
+        .get(&format!("/Users/{b}"))
+        .await
+        .body
+        .get("groups")
+        .is_none());
+}

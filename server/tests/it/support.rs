@@ -1,0 +1,233 @@
+//! Starting a server for a test, and a small SCIM client.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use server::config::Config;
+use server::service::App;
+use server::store::Store;
+
+pub const SCIM: &str = "application/scim+json";
+
+/// A server running on a free port with its own store, and a valid SCIM key.
+pub struct TestServer {
+    pub base: String,
+    pub key: String,
+    pub dir: tempfile::TempDir,
+    pub store: Arc<dyn Store>,
+    running: Option<server::http::Running>,
+    pub client: reqwest::Client,
+}
+
+pub fn config_for(dir: &Path) -> Config {
+    let mut c = Config::default();
+    c.data_dir = dir.to_path_buf();
+    c.listen = "127.0.0.1:0".parse().expect("address");
+    c
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Starts with a configuration adjusted by `tweak`.
+    pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = config_for(dir.path());
+        tweak(&mut config);
+        let store: Arc<dyn Store> = Arc::new(server::open_store(&config).expect("store"));
+        let key = server::ensure_key(store.as_ref())
+            .expect("key")
+            .expect("a first key");
+        Self::launch(dir, config, store, key).await
+    }
+
+    async fn launch(
+        dir: tempfile::TempDir,
+        config: Config,
+        store: Arc<dyn Store>,
+        key: String,
+    ) -> Self {
+        let base_path = config.base_path.clone();
+        let app = Arc::new(App::new(config, Arc::clone(&store)));
+        let running = server::http::start(app).await.expect("server starts");
+        TestServer {
+            base: format!("http://{}{base_path}", running.addr),
+            key,
+            dir,
+            store,
+            running: Some(running),
+            client: reqwest::Client::new(),
+        }
+    }
+
+    /// Stops the server (flushing and closing the store) and starts a new one on the same folder.
+    pub async fn restart(mut self) -> Self {
+        if let Some(r) = self.running.take() {
+            r.stop().await.expect("clean stop");
+        }
+        let TestServer {
+            dir, key, store, ..
+        } = self;
+        drop(store);
+        let config = config_for(dir.path());
+        let store: Arc<dyn Store> = Arc::new(server::open_store(&config).expect("store reopens"));
+        Self::launch(dir, config, store, key).await
+    }
+
+    /// Stops the server and copies its data folder to `to` (the store closed and flushed).
+    pub async fn stop_keeping_data(mut self, to: &Path) {
+        if let Some(r) = self.running.take() {
+            r.stop().await.expect("clean stop");
+        }
+        let TestServer { dir, store, .. } = self;
+        drop(store);
+        copy_dir(dir.path(), to);
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// A request with the test's key and the SCIM media type.
+    pub fn req(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, self.url(path))
+            .header("Authorization", format!("Bearer {}", self.key))
+    }
+
+    pub async fn send(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
+        let mut r = self.req(method, path);
+        if let Some(b) = body {
+            r = r.header("Content-Type", SCIM).body(b.to_string());
+        }
+        Reply::from(r.send().await.expect("request")).await
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.send(Method::GET, path, None).await
+    }
+    pub async fn post(&self, path: &str, body: Value) -> Reply {
+        self.send(Method::POST, path, Some(body)).await
+    }
+    pub async fn put(&self, path: &str, body: Value) -> Reply {
+        self.send(Method::PUT, path, Some(body)).await
+    }
+    pub async fn patch(&self, path: &str, body: Value) -> Reply {
+        self.send(Method::PATCH, path, Some(body)).await
+    }
+    pub async fn delete(&self, path: &str) -> Reply {
+        self.send(Method::DELETE, path, None).await
+    }
+
+    /// Creates a user and returns its id.
+    pub async fn user(&self, user_name: &str) -> String {
+        let r = self.post("/Users", user_body(user_name)).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        r.id()
+    }
+
+    /// Creates a group with members and returns its id.
+    pub async fn group(&self, name: &str, members: &[&str]) -> String {
+        let members: Vec<Value> = members
+            .iter()
+            .map(|m| serde_json::json!({"value": m}))
+            .collect();
+        let r = self
+            .post(
+                "/Groups",
+                serde_json::json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                    "displayName": name, "members": members}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        r.id()
+    }
+}
+
+pub fn user_body(user_name: &str) -> Value {
+    serde_json::json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": user_name,
+        "name": {"givenName": "Given", "familyName": "Family"},
+        "emails": [{"value": format!("{user_name}@example.com"), "type": "work", "primary": true}],
+        "active": true
+    })
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub text: String,
+    pub body: Value,
+}
+
+impl Reply {
+    pub async fn from(r: reqwest::Response) -> Self {
+        let status = r.status();
+        let headers = r.headers().clone();
+        let text = r.text().await.expect("body");
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Reply {
+            status,
+            headers,
+            text,
+            body,
+        }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn id(&self) -> String {
+        self.body["id"].as_str().expect("an id").to_string()
+    }
+
+    /// Asserts a SCIM error with this status and scimType (or none).
+    pub fn assert_error(&self, status: u16, scim_type: Option<&str>) {
+        assert_eq!(self.status.as_u16(), status, "status; body: {}", self.text);
+        assert_eq!(
+            self.header("content-type"),
+            Some(SCIM),
+            "content type of a {status}"
+        );
+        assert_eq!(
+            self.body["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:Error",
+            "{}",
+            self.text
+        );
+        assert_eq!(
+            self.body["status"],
+            status.to_string(),
+            "status is a string"
+        );
+        assert_eq!(
+            self.body["scimType"].as_str(),
+            scim_type,
+            "scimType; body: {}",
+            self.text
+        );
+        assert!(
+            self.body["detail"].as_str().is_some_and(|d| !d.is_empty()),
+            "a detail"
+        );
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("read dir").flatten() {
+        let target = to.join(e.file_name());
+        if e.path().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).expect("copy");
+        }
+    }
+}
