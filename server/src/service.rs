@@ -325,6 +325,52 @@ impl App {
 
     /// A list or search: index probes where the filter allows, a scan otherwise.
     pub fn list(&self, kind: Kind, query: &ListQuery, ctx: &Context) -> Result<Value> {
+        let matched = self.matching(kind, query, ctx)?;
+        let total = matched.len();
+        let page: Vec<Value> = matched
+            .into_iter()
+            .skip(query.start_index.saturating_sub(1))
+            .take(query.count)
+            .map(|r| query.projection.apply(&self.registry, kind, r))
+            .collect();
+        Ok(list::list_response(total, query.start_index, page))
+    }
+
+    /// A search at the root (RFC 7644 §3.4.3): every resource type, each with its own query (an
+    /// attribute one type does not define matches nothing there), users first, then groups.
+    pub fn search_all(&self, queries: &[(Kind, ListQuery)], ctx: &Context) -> Result<Value> {
+        let Some((_, first)) = queries.first() else {
+            return Ok(list::list_response(0, 1, Vec::new()));
+        };
+        let mut matched = Vec::new();
+        for (kind, query) in queries {
+            matched.extend(
+                self.matching(*kind, query, ctx)?
+                    .into_iter()
+                    .map(|r| (*kind, r)),
+            );
+        }
+        let total = matched.len();
+        let page: Vec<Value> = matched
+            .into_iter()
+            .skip(first.start_index.saturating_sub(1))
+            .take(first.count)
+            .map(|(kind, r)| {
+                let projection = &queries
+                    .iter()
+                    .find(|(k, _)| *k == kind)
+                    .map(|(_, q)| &q.projection);
+                match projection {
+                    Some(p) => p.apply(&self.registry, kind, r),
+                    None => r,
+                }
+            })
+            .collect();
+        Ok(list::list_response(total, first.start_index, page))
+    }
+
+    /// Every resource of a kind that matches the query's filter, rendered in full and sorted.
+    fn matching(&self, kind: Kind, query: &ListQuery, ctx: &Context) -> Result<Vec<Value>> {
         let records = match query
             .filter
             .as_ref()
@@ -372,14 +418,7 @@ impl App {
         if let Some(by) = &query.sort_by {
             list::sort(&self.registry, kind, &mut matched, by, query.sort_order);
         }
-        let total = matched.len();
-        let page: Vec<Value> = matched
-            .into_iter()
-            .skip(query.start_index.saturating_sub(1))
-            .take(query.count)
-            .map(|r| query.projection.apply(&self.registry, kind, r))
-            .collect();
-        Ok(list::list_response(total, query.start_index, page))
+        Ok(matched)
     }
 
     /// Renders a record with its `groups` (user) or `members` (group), unless the projection

@@ -85,6 +85,28 @@ pub async fn search(app: &State<Arc<App>>, scim: Scim, rt: &str, body: Body) -> 
     Ok(ScimJson::ok(body))
 }
 
+/// `POST /.search` (RFC 7644 §3.4.3): a search across every resource type.
+#[post("/.search", data = "<body>")]
+pub async fn search_root(app: &State<Arc<App>>, scim: Scim, body: Body) -> Result<ScimJson> {
+    let raw = search_params(&body.0?)?;
+    let mut queries = Vec::new();
+    let mut first_error = None;
+    for kind in [Kind::User, Kind::Group] {
+        match ListQuery::parse(&app.registry, kind, &raw, app.config.max_results) {
+            Ok(q) => queries.push((kind, q)),
+            // An attribute that one resource type does not define matches nothing there.
+            Err(e) => first_error = first_error.or(Some(e)),
+        }
+    }
+    if queries.is_empty() {
+        return Err(first_error
+            .unwrap_or_else(|| Error::invalid_filter("the filter fits no resource type")));
+    }
+    let app = Arc::clone(app);
+    let body = blocking(move || app.search_all(&queries, &scim.ctx)).await?;
+    Ok(ScimJson::ok(body))
+}
+
 /// The parameters of a SearchRequest body.
 fn search_params(body: &Value) -> Result<RawListParams> {
     let obj = body
@@ -279,6 +301,7 @@ pub fn routes() -> Vec<rocket::Route> {
     rocket::routes![
         list,
         search,
+        search_root,
         create,
         read,
         replace,

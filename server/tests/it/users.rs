@@ -415,3 +415,38 @@ async fn the_filters_every_idp_sends_work() {
         .await
         .assert_error(400, Some("invalidFilter"));
 }
+
+#[tokio::test]
+async fn search_by_post_on_a_type_and_at_the_root() {
+    let s = TestServer::start().await;
+    let u = s.user("searcher").await;
+    let g = s.group("Searchers", &[&u]).await;
+    let r = s
+        .post(
+            "/Users/.search",
+            json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+        "filter": "userName eq \"SEARCHER\"", "attributes": ["userName"]}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["totalResults"], 1);
+    assert_eq!(r.body["Resources"][0]["id"], u.as_str());
+    assert!(
+        r.body["Resources"][0].get("name").is_none(),
+        "projection applies"
+    );
+    let r = s.post("/.search", json!({"filter": "id eq \"{u}\" or id eq \"{g}\"".replace("{u}", &u).replace("{g}", &g)})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["totalResults"], 2);
+    let r = s
+        .post(
+            "/.search",
+            json!({"filter": "displayName eq \"Searchers\""}),
+        )
+        .await;
+    assert_eq!(r.body["totalResults"], 1, "{}", r.text);
+    assert_eq!(r.body["Resources"][0]["id"], g.as_str());
+    s.post("/.search", json!({"filter": "nosuch eq 1"}))
+        .await
+        .assert_error(400, Some("invalidFilter"));
+}
