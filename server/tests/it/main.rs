@@ -8,5 +8,6 @@ mod cli;
 mod discovery;
 mod errors;
 mod groups;
+mod onelogin;
 mod storage;
 mod users;
