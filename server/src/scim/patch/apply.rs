@@ -2,7 +2,8 @@
 
 use serde_json::{Map, Value};
 
-use super::{located, matcher, Op, Operation};
+use super::matcher::ValueFilter;
+use super::{located, Op, Operation};
 use crate::error::{quote, Error, Result};
 use crate::scim::filter::{self, AttrPath, CompareOp, Filter, Literal, PatchPath};
 use crate::scim::resource::coerce;
@@ -54,7 +55,8 @@ struct Target<'a> {
     attr: &'a Attribute,
     /// The sub-attribute: `name.givenName`, or `emails[…].value`.
     sub: Option<&'a Attribute>,
-    filter: Option<&'a Filter>,
+    /// The value filter, as written and bound to the attribute for evaluation.
+    filter: Option<(&'a Filter, ValueFilter<'a>)>,
 }
 
 /// What an operation does to one slot.
@@ -215,7 +217,7 @@ impl Engine<'_> {
         let Some(resolved) = self.registry.resolve(self.kind, &base) else {
             return Err(Error::invalid_path(format!(
                 "unknown attribute {}",
-                quote(&show(path))
+                quote(&path.to_string())
             )));
         };
         let attr = resolved.attribute;
@@ -225,7 +227,7 @@ impl Engine<'_> {
             _ => {
                 return Err(Error::invalid_path(format!(
                     "{} is not a valid PATCH path",
-                    quote(&show(path))
+                    quote(&path.to_string())
                 )))
             }
         };
@@ -239,25 +241,36 @@ impl Engine<'_> {
                 ))
             })?),
         };
-        if let Some(filter) = &path.filter {
-            if !attr.multi_valued {
-                return Err(Error::invalid_path(format!(
-                    "attribute '{}' is single-valued and takes no value filter",
-                    attr.name
-                )));
-            }
-            matcher::validate(filter, attr)?;
-        }
         let ext = if resolved.extension {
             resolved.schema
         } else {
             None
         };
+        let filter = match &path.filter {
+            None => None,
+            Some(_) if !attr.multi_valued => {
+                return Err(Error::invalid_path(format!(
+                    "attribute '{}' is single-valued and takes no value filter",
+                    attr.name
+                )))
+            }
+            Some(filter) => {
+                let bound = ValueFilter::new(
+                    &path.attr,
+                    filter,
+                    &attr.name,
+                    ext,
+                    self.registry,
+                    self.kind,
+                )?;
+                Some((filter, bound))
+            }
+        };
         Ok(Target {
             ext,
             attr,
             sub,
-            filter: path.filter.as_ref(),
+            filter,
         })
     }
 
@@ -431,7 +444,7 @@ impl Engine<'_> {
         let matched: Vec<usize> = items
             .iter()
             .enumerate()
-            .filter(|(_, e)| t.filter.is_none_or(|f| matcher::matches(f, t.attr, e)))
+            .filter(|(_, e)| t.filter.as_ref().is_none_or(|(_, f)| f.matches(e)))
             .map(|(i, _)| i)
             .collect();
         if matched.is_empty() {
@@ -503,7 +516,7 @@ impl Engine<'_> {
         items: &mut Vec<Value>,
         value: Option<&Value>,
     ) -> Result<Vec<usize>> {
-        let Some(filter) = t.filter else {
+        let Some((filter, _)) = &t.filter else {
             return match op {
                 Op::Remove => Ok(Vec::new()),
                 _ => Err(Error::no_target(format!(
@@ -763,62 +776,14 @@ fn seed(filter: &Filter, attr: &Attribute) -> Option<Object> {
     }
 }
 
-/// The path a member of a path-less value object names: `name`, `name.sub`,
-/// `urn:…:name[.sub]`, or a value path; `schema` is the URN of an enclosing schema object.
-pub(super) fn key_path(schema: Option<&str>, key: &str) -> Option<PatchPath> {
-    if key.contains('[') {
-        let text = match schema {
-            Some(urn) => format!("{urn}:{key}"),
-            None => key.to_string(),
-        };
-        return filter::parse_path(&text).ok();
+/// The path a member of a path-less value object names (`name`, `name.sub`, `urn:…:name[.sub]`
+/// or a value path), read with the PATCH path grammar; `schema` is the URN of an enclosing
+/// schema object. `None` when it does not parse.
+fn key_path(schema: Option<&str>, key: &str) -> Option<PatchPath> {
+    match schema {
+        Some(urn) => filter::parse_path(&format!("{urn}:{key}")).ok(),
+        None => filter::parse_path(key).ok(),
     }
-    let (urn, rest) = match schema {
-        Some(urn) => (Some(urn.to_string()), key),
-        None if key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:")) => {
-            let (urn, rest) = key.rsplit_once(':')?;
-            (Some(urn.to_string()), rest)
-        }
-        None => (None, key),
-    };
-    let (name, sub) = match rest.split_once('.') {
-        Some((name, sub)) => (name, Some(sub)),
-        None => (rest, None),
-    };
-    if name.is_empty() || sub.is_some_and(|s| s.is_empty() || s.contains('.')) {
-        return None;
-    }
-    Some(PatchPath {
-        attr: AttrPath {
-            urn,
-            name: name.to_string(),
-            sub: sub.map(str::to_string),
-        },
-        filter: None,
-        sub: None,
-    })
-}
-
-/// A path as text for error details.
-fn show(path: &PatchPath) -> String {
-    let mut out = String::new();
-    if let Some(urn) = &path.attr.urn {
-        out.push_str(urn);
-        out.push(':');
-    }
-    out.push_str(&path.attr.name);
-    if let Some(sub) = &path.attr.sub {
-        out.push('.');
-        out.push_str(sub);
-    }
-    if path.filter.is_some() {
-        out.push_str("[…]");
-    }
-    if let Some(sub) = &path.sub {
-        out.push('.');
-        out.push_str(sub);
-    }
-    out
 }
 
 /// The object holding a target's attribute: the document, or an extension's object (created

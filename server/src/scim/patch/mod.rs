@@ -50,6 +50,10 @@
 //!   `schemas`, `id` and `meta` keys are ignored (Okta sends `id` when renaming a group); an
 //!   unknown key is ignored, or `invalidSyntax` when strict.
 //! - A `path` naming an unknown attribute is always `invalidPath`: a typo is never silently accepted.
+//!   Value filters are checked and evaluated by the filter module
+//!   ([`validate`](super::filter::validate) and [`matches`](super::filter::matches) on each element in turn), so they follow the same rules as `filter`
+//!   queries (`caseExact`, types); one naming an unknown sub-attribute, comparing a value of the
+//!   wrong type, or set on a single-valued attribute is `invalidPath`.
 //! - Every value written goes through [`resource::coerce`](super::resource::coerce), so the result
 //!   stays in canonical form; a value that coerces to nothing (`null`, `""` for a boolean, `{}`)
 //!   is a no-op for `add` and a removal for `replace`.

@@ -121,10 +121,7 @@ fn parse_operation(op: &Value, strict: bool) -> Result<Operation> {
         Some(Value::String(s)) if !strict && s.trim().is_empty() => None,
         Some(Value::String(s)) => {
             let text = if strict { s.as_str() } else { s.trim() };
-            Some(match schema_urn_path(text) {
-                Some(path) => path,
-                None => filter::parse_path(text).map_err(as_invalid_path)?,
-            })
+            Some(filter::parse_path(text).map_err(as_invalid_path)?)
         }
         Some(_) => return Err(Error::invalid_syntax("'path' must be a string")),
     };
@@ -157,25 +154,6 @@ fn parse_op(name: &str, strict: bool) -> Result<Op> {
             "unknown op {}: use 'add', 'remove' or 'replace'",
             quote(name)
         ))
-    })
-}
-
-/// A path that is a bare schema URN (`urn:…:enterprise:2.0:User`, whose value is an object of
-/// that schema's attributes), split like a URN-qualified attribute: the last segment is the name.
-/// The attribute grammar cannot tell such a URN from `urn:…:2.0:User` plus an attribute `User`.
-fn schema_urn_path(text: &str) -> Option<PatchPath> {
-    [urn::USER, urn::GROUP, urn::ENTERPRISE_USER]
-        .into_iter()
-        .find(|u| u.eq_ignore_ascii_case(text))?;
-    let (prefix, name) = text.rsplit_once(':')?;
-    Some(PatchPath {
-        attr: AttrPath {
-            urn: Some(prefix.to_string()),
-            name: name.to_string(),
-            sub: None,
-        },
-        filter: None,
-        sub: None,
     })
 }
 

@@ -7,7 +7,6 @@ use std::sync::OnceLock;
 
 use serde_json::{json, Value};
 
-use super::apply::key_path;
 use super::*;
 use crate::error::{Result, ScimType};
 use crate::scim::filter::{AttrPath, CompareOp, Filter, Literal, PatchPath};
@@ -43,9 +42,9 @@ fn group() -> Value {
     })
 }
 
-/// A path without a value filter: `name`, `name.sub`, `urn:…:name[.sub]`.
+/// A PATCH path, parsed.
 fn path(text: &str) -> PatchPath {
-    key_path(None, text).unwrap()
+    crate::scim::filter::parse_path(text).unwrap()
 }
 
 fn cmp(attr: &str, op: CompareOp, value: Literal) -> Filter {
@@ -213,14 +212,13 @@ fn malformed_requests_are_invalid_syntax() {
 #[test]
 fn add_and_replace_need_a_value() {
     for op in ["add", "replace"] {
-        let missing = body(json!([{"op": op, "path": "nickName"}]));
-        // The path is checked first while the path grammar is pending; both are client errors.
-        let missing_no_path = body(json!([{"op": op}]));
-        assert_eq!(
-            error_type(parse_request(&missing_no_path, false)),
-            ScimType::InvalidValue
-        );
-        assert!(parse_request(&missing, false).is_err());
+        for strict in [false, true] {
+            let missing = body(json!([{"op": op, "path": "nickName"}]));
+            assert_eq!(
+                error_type(parse_request(&missing, strict)),
+                ScimType::InvalidValue
+            );
+        }
     }
     let null = parse_request(&body(json!([{"op": "replace", "value": null}])), true).unwrap();
     assert_eq!(null[0].value, Some(Value::Null));
@@ -1184,4 +1182,173 @@ fn a_document_that_is_not_an_object_is_an_internal_error() {
     let mut doc = json!([]);
     let err = apply(&mut doc, &[], registry(), Kind::User, false).unwrap_err();
     assert_eq!(err.status(), 500);
+}
+
+// ---------------------------------------------------------------- whole requests, as IdPs send them
+
+#[test]
+fn entra_user_requests() {
+    // Disable, with a capitalised op and a boolean as a string.
+    let b = body(json!([{"op": "Replace", "path": "active", "value": "False"}]));
+    assert_eq!(
+        patch(Kind::User, &user(), b.clone(), false).unwrap()["active"],
+        false
+    );
+    assert_eq!(
+        error_type(patch(Kind::User, &user(), b, true)),
+        ScimType::InvalidSyntax
+    );
+    // Add attributes (verbose): value paths on a user that has none of them yet.
+    let b = body(json!([
+        {"op": "Add", "path": "emails[type eq \"work\"].value", "value": "x@y"},
+        {"op": "Add", "path": "emails[type eq \"work\"].primary", "value": "True"},
+        {"op": "Add", "path": "addresses[type eq \"work\"].locality", "value": "Redmond"},
+        {"op": "Add", "path": "addresses[type eq \"work\"].postalCode", "value": "98052"},
+        {"op": "Add", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber", "value": "7"},
+        {"op": "Add", "path": "nickName", "value": "Babs"}
+    ]));
+    let doc = patch(Kind::User, &bare_user(), b, false).unwrap();
+    assert_eq!(
+        doc,
+        json!({
+            "schemas": [urn::USER, ENT],
+            "userName": "bjensen",
+            "emails": [{"type": "work", "value": "x@y", "primary": true}],
+            "addresses": [{"type": "work", "locality": "Redmond", "postalCode": "98052"}],
+            ENT: {"employeeNumber": "7"},
+            "nickName": "Babs"
+        })
+    );
+    // Replace attributes (verbose), on the same value paths.
+    let b = body(json!([
+        {"op": "Replace", "path": "emails[type eq \"work\"].value", "value": "z@y"},
+        {"op": "Replace", "path": "name.givenName", "value": "Z"},
+        {"op": "Replace", "path": "addresses[type eq \"work\"].locality", "value": "Seattle"}
+    ]));
+    let doc = patch(Kind::User, &doc, b, false).unwrap();
+    assert_eq!(doc["emails"][0]["value"], "z@y");
+    assert_eq!(doc["name"], json!({"givenName": "Z"}));
+    assert_eq!(doc["addresses"][0]["locality"], "Seattle");
+}
+
+#[test]
+fn entra_path_less_replace_with_value_path_and_urn_keys() {
+    let b = body(json!([{"op": "replace", "value": {
+        "displayName": "Babs J",
+        "name.familyName": "J",
+        "emails[type eq \"work\"].value": "n@example.com",
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department": "Tours"
+    }}]));
+    let doc = patch(Kind::User, &user(), b, true).unwrap();
+    assert_eq!(doc["displayName"], "Babs J");
+    assert_eq!(doc["name"]["familyName"], "J");
+    assert_eq!(doc["emails"][0]["value"], "n@example.com");
+    assert_eq!(doc[ENT]["department"], "Tours");
+}
+
+#[test]
+fn entra_manager_add_replace_remove() {
+    let mgr = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager";
+    let added = patch(
+        Kind::User,
+        &user(),
+        body(json!([{"op": "Add", "path": mgr, "value": "271"}])),
+        false,
+    )
+    .unwrap();
+    assert_eq!(added[ENT]["manager"], json!({"value": "271"}));
+    let replaced = patch(
+        Kind::User,
+        &added,
+        body(json!([{"op": "replace", "path": mgr, "value": "boss-id"}])),
+        false,
+    )
+    .unwrap();
+    assert_eq!(replaced[ENT]["manager"], json!({"value": "boss-id"}));
+    let removed = patch(
+        Kind::User,
+        &replaced,
+        body(json!([{"op": "Remove", "path": mgr, "value": [{"value": "boss-id"}]}])),
+        false,
+    )
+    .unwrap();
+    assert_eq!(removed, user());
+}
+
+#[test]
+fn entra_group_requests() {
+    let b = body(json!([{"op": "Add", "path": "members", "value": [{"value": "u3"}]}]));
+    assert_eq!(
+        patch(Kind::Group, &group(), b, false).unwrap()["members"][2],
+        json!({"value": "u3"})
+    );
+    let b = body(json!([{"op": "Remove", "path": "members", "value": [{"value": "u1"}]}]));
+    assert_eq!(
+        patch(Kind::Group, &group(), b, false).unwrap()["members"],
+        json!([{"value": "u2", "type": "User"}])
+    );
+    let b = body(json!([{"op": "remove", "path": "members[value eq \"u2\"]"}]));
+    assert_eq!(
+        patch(Kind::Group, &group(), b, true).unwrap()["members"],
+        json!([{"value": "u1", "type": "User"}])
+    );
+}
+
+#[test]
+fn okta_group_membership_in_one_request() {
+    let b = body(json!([
+        {"op": "remove", "path": "members[value eq \"u1\"]"},
+        {"op": "add", "path": "members", "value": [{"value": "u3", "display": "Carol"}]}
+    ]));
+    let doc = patch(Kind::Group, &group(), b, true).unwrap();
+    assert_eq!(
+        doc["members"],
+        json!([{"value": "u2", "type": "User"}, {"value": "u3", "display": "Carol"}])
+    );
+}
+
+#[test]
+fn value_paths_in_requests() {
+    let b =
+        body(json!([{"op": "replace", "path": "emails[primary eq true].value", "value": "p@x"}]));
+    assert_eq!(
+        patch(Kind::User, &user(), b, true).unwrap()["emails"][0]["value"],
+        "p@x"
+    );
+    let b = body(json!([{"op": "replace",
+        "path": "urn:ietf:params:scim:schemas:core:2.0:User:emails[type eq \"work\" and value ew \"EXAMPLE.COM\"].display",
+        "value": "Work"}]));
+    assert_eq!(
+        patch(Kind::User, &user(), b, true).unwrap()["emails"][0]["display"],
+        "Work"
+    );
+    let b =
+        body(json!([{"op": "replace", "path": "emails[type eq \"home\"].value", "value": "h@x"}]));
+    assert_eq!(
+        error_type(patch(Kind::User, &user(), b, true)),
+        ScimType::NoTarget
+    );
+}
+
+#[test]
+fn bad_paths_in_requests_are_invalid_path() {
+    for p in [
+        "emails[type eq]",
+        "emails[type eq \"work\"",
+        "nickName[value eq \"x\"]",
+        "emails[colour eq \"x\"]",
+        "emails[primary eq \"yes\"]",
+        "emails[type eq \"work\"].colour",
+        "name.givenName.first",
+        "favouriteColour",
+    ] {
+        for strict in [false, true] {
+            let b = body(json!([{"op": "replace", "path": p, "value": "x"}]));
+            assert_eq!(
+                error_type(patch(Kind::User, &user(), b, strict)),
+                ScimType::InvalidPath,
+                "{p}"
+            );
+        }
+    }
 }
