@@ -192,6 +192,44 @@ pub async fn read(
     Ok(ScimJson::ok(r.body).with_etag(etag))
 }
 
+/// The two ways to change a resource.
+#[derive(Clone, Copy)]
+enum Change {
+    Replace,
+    Patch,
+}
+
+/// PUT and PATCH: the same request handling, a different service operation.
+#[allow(clippy::too_many_arguments)]
+async fn change(
+    app: &State<Arc<App>>,
+    scim: Scim,
+    rt: &str,
+    id: &str,
+    q: Query,
+    pre: Preconditions,
+    body: Body,
+    how: Change,
+) -> Result<ScimJson> {
+    let method = match how {
+        Change::Replace => "PUT",
+        Change::Patch => "PATCH",
+    };
+    let kind = kind_of(app, rt, method)?;
+    let body = body.0?;
+    let projection = projection(app, kind, &q)?;
+    let (app, id) = (Arc::clone(app), id.to_string());
+    let r = blocking(move || {
+        let if_match = pre.if_match.as_deref();
+        match how {
+            Change::Replace => app.replace(kind, &id, &body, if_match, &scim.ctx, &projection),
+            Change::Patch => app.patch(kind, &id, &body, if_match, &scim.ctx, &projection),
+        }
+    })
+    .await?;
+    Ok(ScimJson::ok(r.body).with_etag(resource::etag(r.version)))
+}
+
 #[put("/<rt>/<id>", data = "<body>")]
 pub async fn replace(
     app: &State<Arc<App>>,
@@ -202,22 +240,7 @@ pub async fn replace(
     pre: Preconditions,
     body: Body,
 ) -> Result<ScimJson> {
-    let kind = kind_of(app, rt, "PUT")?;
-    let body = body.0?;
-    let projection = projection(app, kind, &q)?;
-    let (app, id) = (Arc::clone(app), id.to_string());
-    let r = blocking(move || {
-        app.replace(
-            kind,
-            &id,
-            &body,
-            pre.if_match.as_deref(),
-            &scim.ctx,
-            &projection,
-        )
-    })
-    .await?;
-    Ok(ScimJson::ok(r.body).with_etag(resource::etag(r.version)))
+    change(app, scim, rt, id, q, pre, body, Change::Replace).await
 }
 
 #[patch("/<rt>/<id>", data = "<body>")]
@@ -230,22 +253,7 @@ pub async fn modify(
     pre: Preconditions,
     body: Body,
 ) -> Result<ScimJson> {
-    let kind = kind_of(app, rt, "PATCH")?;
-    let body = body.0?;
-    let projection = projection(app, kind, &q)?;
-    let (app, id) = (Arc::clone(app), id.to_string());
-    let r = blocking(move || {
-        app.patch(
-            kind,
-            &id,
-            &body,
-            pre.if_match.as_deref(),
-            &scim.ctx,
-            &projection,
-        )
-    })
-    .await?;
-    Ok(ScimJson::ok(r.body).with_etag(resource::etag(r.version)))
+    change(app, scim, rt, id, q, pre, body, Change::Patch).await
 }
 
 #[delete("/<rt>/<id>")]

@@ -13,7 +13,8 @@
 
 use serde_json::{Map, Value};
 
-use super::schema::{AttrType, Attribute};
+use super::filter::{parse_attr_path, AttrPath};
+use super::schema::{AttrType, Attribute, Kind, Mutability, Registry, Returned, Schema};
 use crate::error::{quote, Error, Result};
 
 /// Coerces and validates one value against its attribute definition, returning it in canonical
@@ -162,9 +163,6 @@ fn coerce_single(attr: &Attribute, value: &Value, strict: bool) -> Result<Option
         _ => return Err(wrong()),
     }))
 }
-
-use super::filter::{parse_attr_path, AttrPath};
-use super::schema::{Kind, Mutability, Registry, Returned, Schema};
 
 /// Schema URNs that identity providers send in place of the RFC's (OneLogin's connectors,
 /// older SCIM 1.1 clients), with the URN each stands for. `None` stands for the kind's core schema.
