@@ -16,6 +16,7 @@ async fn service_provider_config_tells_the_truth() {
     assert_eq!(b["filter"]["supported"], true);
     assert_eq!(b["etag"]["supported"], true);
     assert_eq!(b["bulk"]["supported"], false);
+    assert_eq!(b["sort"]["supported"], true);
     assert_eq!(b["authenticationSchemes"][0]["type"], "oauthbearertoken");
     // What is not advertised answers as the RFC says.
     let bulk = s.post("/Bulk", serde_json::json!({})).await;

@@ -450,3 +450,36 @@ async fn search_by_post_on_a_type_and_at_the_root() {
         .await
         .assert_error(400, Some("invalidFilter"));
 }
+
+#[tokio::test]
+async fn sort_by_is_advertised_and_works() {
+    let s = TestServer::start().await;
+    for name in ["bravo", "Alpha", "charlie"] {
+        s.user(name).await;
+    }
+    assert_eq!(
+        s.get("/ServiceProviderConfig").await.body["sort"]["supported"],
+        true
+    );
+    let names = |r: &crate::support::Reply| -> Vec<String> {
+        r.body["Resources"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .map(|u| u["userName"].as_str().unwrap_or("").to_string())
+            .collect()
+    };
+    let r = s.get("/Users?sortBy=userName").await;
+    assert_eq!(
+        names(&r),
+        ["Alpha", "bravo", "charlie"],
+        "caseExact=false sorts without case"
+    );
+    let r = s
+        .get("/Users?sortBy=userName&sortOrder=descending&count=2")
+        .await;
+    assert_eq!(names(&r), ["charlie", "bravo"]);
+    s.get("/Users?sortBy=userName&sortOrder=sideways")
+        .await
+        .assert_error(400, Some("invalidValue"));
+}
