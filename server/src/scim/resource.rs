@@ -603,98 +603,72 @@ impl Projection {
     }
 
     fn select(&self, extension: Option<&str>, attr: &Attribute, value: Value) -> Option<Value> {
-        let same = |e: &Option<String>, n: &String| e.as_deref() == extension && *n == attr.name;
-        let whole_ext = |list: &[Selector]| {
-            list.iter()
-                .any(|s| matches!(s, Selector::Extension(u) if Some(u.as_str()) == extension))
-        };
         match attr.returned {
             Returned::Never => return None,
             Returned::Always => return Some(value),
             _ => {}
         }
         if !self.attributes.is_empty() {
-            if whole_ext(&self.attributes) {
-                return Some(value);
-            }
-            let mut subs = Vec::new();
-            for s in &self.attributes {
-                if let Selector::Attribute {
-                    extension: e,
-                    name,
-                    sub,
-                } = s
-                {
-                    if same(e, name) {
-                        match sub {
-                            None => return Some(value),
-                            Some(sub) => subs.push(sub.as_str()),
-                        }
-                    }
-                }
-            }
-            if subs.is_empty() {
-                return None;
-            }
-            return keep_subs(value, &subs, attr);
+            return match named(&self.attributes, extension, &attr.name) {
+                Named::Whole => Some(value),
+                Named::Not => None,
+                Named::Subs(subs) => retain_subs(value, |k| {
+                    subs.iter().any(|s| s.eq_ignore_ascii_case(k))
+                        || attr.sub(k).is_some_and(|a| a.returned == Returned::Always)
+                }),
+            };
         }
-        if attr.returned == Returned::Request || whole_ext(&self.excluded) {
+        if attr.returned == Returned::Request {
             return None;
         }
-        let mut drop_subs = Vec::new();
-        for s in &self.excluded {
-            if let Selector::Attribute {
-                extension: e,
-                name,
-                sub,
-            } = s
-            {
-                if same(e, name) {
-                    match sub {
-                        None => return None,
-                        Some(sub) => drop_subs.push(sub.as_str()),
-                    }
-                }
+        match named(&self.excluded, extension, &attr.name) {
+            Named::Whole => None,
+            Named::Not => Some(value),
+            Named::Subs(subs) => {
+                retain_subs(value, |k| !subs.iter().any(|s| s.eq_ignore_ascii_case(k)))
             }
         }
-        if drop_subs.is_empty() {
-            Some(value)
-        } else {
-            drop_sub_attributes(value, &drop_subs)
-        }
     }
 }
 
-/// Keeps only the named sub-attributes (and those returned always) of a complex value or of each
-/// element of a multi-valued one.
-fn keep_subs(value: Value, subs: &[&str], attr: &Attribute) -> Option<Value> {
-    let keep = |v: Value| -> Option<Value> {
-        let Value::Object(m) = v else { return None };
-        let kept: Map<String, Value> = m
-            .into_iter()
-            .filter(|(k, _)| {
-                subs.iter().any(|s| s.eq_ignore_ascii_case(k))
-                    || attr.sub(k).is_some_and(|a| a.returned == Returned::Always)
-            })
-            .collect();
-        (!kept.is_empty()).then_some(Value::Object(kept))
-    };
-    match value {
-        Value::Array(items) => {
-            let kept: Vec<Value> = items.into_iter().filter_map(keep).collect();
-            (!kept.is_empty()).then_some(Value::Array(kept))
+/// How a list of selectors names one attribute.
+enum Named<'a> {
+    /// The attribute itself, or its whole extension.
+    Whole,
+    /// Only these sub-attributes.
+    Subs(Vec<&'a str>),
+    Not,
+}
+
+fn named<'a>(list: &'a [Selector], extension: Option<&str>, name: &str) -> Named<'a> {
+    let mut subs = Vec::new();
+    for s in list {
+        match s {
+            Selector::Extension(u) if Some(u.as_str()) == extension => return Named::Whole,
+            Selector::Attribute {
+                extension: e,
+                name: n,
+                sub,
+            } if e.as_deref() == extension && n == name => match sub {
+                None => return Named::Whole,
+                Some(sub) => subs.push(sub.as_str()),
+            },
+            _ => {}
         }
-        other => keep(other),
+    }
+    if subs.is_empty() {
+        Named::Not
+    } else {
+        Named::Subs(subs)
     }
 }
 
-fn drop_sub_attributes(value: Value, subs: &[&str]) -> Option<Value> {
+/// Keeps the sub-attributes `keep` accepts, in a complex value or in each element of a
+/// multi-valued one; what is left empty is dropped.
+fn retain_subs(value: Value, keep: impl Fn(&str) -> bool) -> Option<Value> {
     let strip = |v: Value| -> Option<Value> {
         let Value::Object(m) = v else { return Some(v) };
-        let kept: Map<String, Value> = m
-            .into_iter()
-            .filter(|(k, _)| !subs.iter().any(|s| s.eq_ignore_ascii_case(k)))
-            .collect();
+        let kept: Map<String, Value> = m.into_iter().filter(|(k, _)| keep(k)).collect();
         (!kept.is_empty()).then_some(Value::Object(kept))
     };
     match value {

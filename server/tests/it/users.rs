@@ -483,3 +483,26 @@ async fn sort_by_is_advertised_and_works() {
         .await
         .assert_error(400, Some("invalidValue"));
 }
+
+#[tokio::test]
+async fn attributes_and_excluded_attributes_select_sub_attributes() {
+    let s = TestServer::start().await;
+    let id = s.user("proj").await;
+    let r = s
+        .get(&format!(
+            "/Users/{id}?attributes=name.givenName,emails.value"
+        ))
+        .await;
+    assert_eq!(r.body["name"], json!({"givenName": "Given"}));
+    assert_eq!(r.body["emails"], json!([{"value": "proj@example.com"}]));
+    assert_eq!(r.body["id"], id.as_str(), "id is returned always");
+    assert!(r.body.get("userName").is_none() && r.body.get("active").is_none());
+    let r = s
+        .get(&format!(
+            "/Users/{id}?excludedAttributes=name.familyName,active"
+        ))
+        .await;
+    assert_eq!(r.body["name"], json!({"givenName": "Given"}));
+    assert!(r.body.get("active").is_none());
+    assert_eq!(r.body["userName"], "proj");
+}
