@@ -13,7 +13,7 @@ use std::fmt;
 
 use serde_json::Value;
 
-use super::schema::{Kind, Registry};
+use super::schema::{Attribute, Kind, Registry};
 use crate::error::{Error, Result};
 
 mod eval;
@@ -201,6 +201,18 @@ pub fn validate(filter: &Filter, registry: &Registry, kind: Kind) -> Result<()> 
 /// - an attribute the schemas do not define matches nothing ([`validate`] rejects it first).
 pub fn matches(filter: &Filter, resource: &Value, registry: &Registry, kind: Kind) -> bool {
     eval::matches(filter, resource, registry, kind)
+}
+
+/// How two values of an attribute order, by the rules [`matches`] compares them with (dateTimes
+/// by instant, strings by `caseExact`, numbers numerically); `None` when they do not compare.
+pub fn order(attribute: &Attribute, a: &Value, b: &Value) -> Option<std::cmp::Ordering> {
+    eval::order(attribute, a, b)
+}
+
+/// A member of a JSON object by name, the exact key first, else ignoring ASCII case (resources use
+/// the schema's spelling; clients may not).
+pub fn member<'v>(value: &'v Value, key: &str) -> Option<&'v Value> {
+    eval::member(value, key)
 }
 
 impl fmt::Display for AttrPath {

@@ -202,8 +202,9 @@ pub fn probes(registry: &Registry, kind: Kind, f: &Filter) -> Option<Vec<Probe>>
     }
 }
 
-/// Sorts rendered resources by `sortBy` (RFC 7644 §3.4.2.3), resources without a value last in
-/// ascending order; ties keep their (stable, by id) order.
+/// Sorts rendered resources by `sortBy` (RFC 7644 §3.4.2.3), ordering values as filters compare
+/// them (dateTimes by instant, strings by `caseExact`). Resources without a value come last in
+/// ascending order, first in descending; ties keep their (stable, by id) order.
 pub fn sort(
     registry: &Registry,
     kind: Kind,
@@ -215,13 +216,12 @@ pub fn sort(
         return;
     };
     let leaf = r.leaf();
-    let case_exact = leaf.case_exact;
     let key = |res: &Value| -> Option<Value> {
-        let mut v = get_ci(
-            res,
-            &r.attribute.name,
-            r.extension.then_some(r.schema).flatten(),
-        )?;
+        let holder = match r.schema.filter(|_| r.extension) {
+            Some(urn) => filter::member(res, urn)?,
+            None => res,
+        };
+        let mut v = filter::member(holder, &r.attribute.name)?;
         if let Value::Array(items) = v {
             // A multi-valued attribute sorts by its primary value, or its first.
             v = items
@@ -230,14 +230,11 @@ pub fn sort(
                 .or_else(|| items.first())?;
         }
         if let Some(sub) = &r.sub {
-            v = get_ci(v, &sub.name, None)?;
+            v = filter::member(v, &sub.name)?;
         } else if v.is_object() {
-            v = get_ci(v, "value", None)?;
+            v = filter::member(v, "value")?;
         }
-        Some(match v {
-            Value::String(s) if !case_exact => Value::String(fold(s)),
-            other => other.clone(),
-        })
+        Some(v.clone())
     };
     let mut keyed: Vec<(Option<Value>, Value)> = resources
         .iter_mut()
@@ -248,7 +245,7 @@ pub fn sort(
             (None, None) => Ordering::Equal,
             (None, Some(_)) => Ordering::Greater,
             (Some(_), None) => Ordering::Less,
-            (Some(a), Some(b)) => compare_values(a, b),
+            (Some(a), Some(b)) => filter::order(leaf, a, b).unwrap_or(Ordering::Equal),
         };
         match order {
             SortOrder::Ascending => ord,
@@ -258,37 +255,6 @@ pub fn sort(
     for (slot, (_, res)) in resources.iter_mut().zip(keyed) {
         *slot = res;
     }
-}
-
-fn compare_values(a: &Value, b: &Value) -> Ordering {
-    match (a, b) {
-        (Value::String(a), Value::String(b)) => a.cmp(b),
-        (Value::Number(a), Value::Number(b)) => a
-            .as_f64()
-            .unwrap_or(0.0)
-            .partial_cmp(&b.as_f64().unwrap_or(0.0))
-            .unwrap_or(Ordering::Equal),
-        (Value::Bool(a), Value::Bool(b)) => a.cmp(b),
-        _ => Ordering::Equal,
-    }
-}
-
-/// Looks a key up case-insensitively, inside an extension object when `extension` is given.
-fn get_ci<'v>(value: &'v Value, name: &str, extension: Option<&str>) -> Option<&'v Value> {
-    let obj = match extension {
-        Some(urn) => {
-            value
-                .as_object()?
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(urn))?
-                .1
-        }
-        None => value,
-    };
-    obj.as_object()?
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v)
 }
 
 /// A `ListResponse` message (RFC 7644 §3.4.2).
@@ -426,5 +392,24 @@ mod tests {
         );
         let ids: Vec<&str> = v.iter().filter_map(|x| x["id"].as_str()).collect();
         assert_eq!(ids, ["2", "1", "3"]);
+    }
+
+    #[test]
+    fn date_times_sort_by_instant_not_by_text() {
+        let r = Registry::builtin();
+        let at = |id: &str, t: &str| serde_json::json!({"id": id, "meta": {"lastModified": t}});
+        // 10:00+02:00 is 08:00Z: first, although its text sorts after "09:00".
+        let mut v = vec![
+            at("late", "2020-01-01T09:00:00Z"),
+            at("early", "2020-01-01T10:00:00+02:00"),
+        ];
+        let by = AttrPath {
+            urn: None,
+            name: "meta".into(),
+            sub: Some("lastModified".into()),
+        };
+        sort(&r, Kind::User, &mut v, &by, SortOrder::Ascending);
+        let ids: Vec<&str> = v.iter().filter_map(|x| x["id"].as_str()).collect();
+        assert_eq!(ids, ["early", "late"]);
     }
 }

@@ -349,6 +349,38 @@ fn compare_target(target: Target<'_>, op: CompareOp, literal: &Literal) -> bool 
         .any(|v| compare_value(attribute, v, op, literal))
 }
 
+/// How two values of `attribute` order, by the same rules as comparisons: dateTimes by instant,
+/// strings by `caseExact`, numbers numerically, `false` before `true`. `None` when they do not
+/// compare (different or unsuitable types, an unparsable dateTime).
+pub(super) fn order(attribute: &Attribute, a: &Value, b: &Value) -> Option<Ordering> {
+    match (attribute.kind, a, b) {
+        (AttrType::Boolean, Value::Bool(a), Value::Bool(b)) => Some(a.cmp(b)),
+        (AttrType::Integer | AttrType::Decimal, Value::Number(a), Value::Number(b)) => {
+            compare_numbers(a, b)
+        }
+        (AttrType::DateTime, Value::String(a), Value::String(b)) => {
+            Some(parse_instant(a)?.cmp(&parse_instant(b)?))
+        }
+        (
+            AttrType::String | AttrType::Reference | AttrType::Binary,
+            Value::String(a),
+            Value::String(b),
+        ) => {
+            if attribute.case_exact || attribute.kind == AttrType::Binary {
+                Some(a.cmp(b))
+            } else {
+                Some(a.to_lowercase().cmp(&b.to_lowercase()))
+            }
+        }
+        _ => None,
+    }
+}
+
+/// A member of a JSON object by name, ignoring ASCII case (see [`get`]).
+pub(super) fn member<'v>(value: &'v Value, key: &str) -> Option<&'v Value> {
+    get(value, key)
+}
+
 /// Whether one value of `attribute` satisfies `op literal`.
 fn compare_value(attribute: &Attribute, value: &Value, op: CompareOp, literal: &Literal) -> bool {
     match (attribute.kind, value, literal) {
