@@ -129,6 +129,8 @@ impl Config {
 }
 
 #[cfg(test)]
+// `figment::Jail` closures return figment's (large) error type.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
 

@@ -624,35 +624,19 @@ pub fn index_keys(kind: Kind, doc: &Value) -> Vec<IndexKey> {
     keys
 }
 
-/// Evaluates `If-Match` (RFC 7232 §3.1, weak comparison): `*` or one of the listed tags.
+/// Evaluates `If-Match` (RFC 7232 §3.1): absent, or naming the current version.
 fn check_if_match(if_match: Option<&str>, version: u64) -> Result<()> {
-    let Some(header) = if_match else {
-        return Ok(());
-    };
-    let current = resource::etag(version);
-    let strip = |t: &str| t.trim().trim_start_matches("W/").to_string();
-    let ok = header
-        .split(',')
-        .any(|t| t.trim() == "*" || strip(t) == strip(&current));
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::PreconditionFailed(format!(
-            "the resource is at version {current}"
-        )))
+    match if_match {
+        Some(header) if !resource::etag_matches(header, version) => Err(Error::PreconditionFailed(
+            format!("the resource is at version {}", resource::etag(version)),
+        )),
+        _ => Ok(()),
     }
 }
 
 /// Whether `If-None-Match` names the current version (a GET then answers 304).
 pub fn none_match(if_none_match: Option<&str>, version: u64) -> bool {
-    let Some(header) = if_none_match else {
-        return false;
-    };
-    let current = resource::etag(version);
-    let strip = |t: &str| t.trim().trim_start_matches("W/").to_string();
-    header
-        .split(',')
-        .any(|t| t.trim() == "*" || strip(t) == strip(&current))
+    if_none_match.is_some_and(|header| resource::etag_matches(header, version))
 }
 
 /// The attributes that differ between two documents, with their values. Extension attributes are

@@ -430,6 +430,16 @@ pub fn etag(version: u64) -> String {
     format!("W/\"{version}\"")
 }
 
+/// Whether an `If-Match` / `If-None-Match` header names a version: `*`, or one of its
+/// comma-separated tags under weak comparison (RFC 7232 §2.3.2: `W/` is ignored).
+pub fn etag_matches(header: &str, version: u64) -> bool {
+    let current = etag(version);
+    let opaque = |t: &str| t.trim().trim_start_matches("W/").to_string();
+    header
+        .split(',')
+        .any(|t| t.trim() == "*" || opaque(t) == opaque(&current))
+}
+
 /// The full representation of a resource, as a client sees it before projection.
 /// `related` is `groups` for a user and `members` for a group, already rendered.
 pub fn render(

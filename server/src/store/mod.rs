@@ -139,6 +139,8 @@ pub struct Write {
     pub revision: Revision,
 }
 
+// One `Write` exists per request, briefly: the size of its variants does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum WriteOp {
     /// Create or replace the record. For groups, `members` is the complete new member set, and

@@ -22,10 +22,11 @@ pub struct TestServer {
 }
 
 pub fn config_for(dir: &Path) -> Config {
-    let mut c = Config::default();
-    c.data_dir = dir.to_path_buf();
-    c.listen = "127.0.0.1:0".parse().expect("address");
-    c
+    Config {
+        data_dir: dir.to_path_buf(),
+        listen: "127.0.0.1:0".parse().expect("address"),
+        ..Config::default()
+    }
 }
 
 impl TestServer {
