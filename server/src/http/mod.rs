@@ -13,6 +13,8 @@ use rocket::config::{Ident, LogLevel, Shutdown as ShutdownConfig};
 use rocket::data::{Limits, ToByteUnit};
 use rocket::fairing::{AdHoc, Fairing, Info, Kind as FairingKind};
 use rocket::http::Header;
+use rocket::outcome::Outcome;
+use rocket::request::FromRequest;
 use rocket::{Data, Request, Response};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -73,26 +75,33 @@ impl Fairing for RequestLog {
     }
 }
 
-/// Any other path under the base: 401 without a valid key, then 404.
-#[rocket::get("/<_..>", rank = 50)]
-fn fallback_get(_scim: Scim) -> Error {
-    Error::NotFound("no resource at this path".into())
+/// Any other path under the base, whatever the method: 401 without a valid key, then 404.
+#[derive(Clone)]
+struct Fallback;
+
+#[rocket::async_trait]
+impl rocket::route::Handler for Fallback {
+    async fn handle<'r>(&self, req: &'r Request<'_>, _: Data<'r>) -> rocket::route::Outcome<'r> {
+        let error = match Scim::from_request(req).await {
+            Outcome::Error((_, e)) => e,
+            _ => Error::NotFound("no resource at this path".into()),
+        };
+        rocket::route::Outcome::from(req, error)
+    }
 }
-#[rocket::post("/<_..>", rank = 50)]
-fn fallback_post(_scim: Scim) -> Error {
-    Error::NotFound("no resource at this path".into())
-}
-#[rocket::put("/<_..>", rank = 50)]
-fn fallback_put(_scim: Scim) -> Error {
-    Error::NotFound("no resource at this path".into())
-}
-#[rocket::patch("/<_..>", rank = 50)]
-fn fallback_patch(_scim: Scim) -> Error {
-    Error::NotFound("no resource at this path".into())
-}
-#[rocket::delete("/<_..>", rank = 50)]
-fn fallback_delete(_scim: Scim) -> Error {
-    Error::NotFound("no resource at this path".into())
+
+fn fallback_routes() -> Vec<rocket::Route> {
+    use rocket::http::Method;
+    [
+        Method::Get,
+        Method::Post,
+        Method::Put,
+        Method::Patch,
+        Method::Delete,
+    ]
+    .into_iter()
+    .map(|m| rocket::Route::ranked(50, m, "/<_..>", Fallback))
+    .collect()
 }
 
 fn rocket_config(app: &App) -> rocket::Config {
@@ -132,16 +141,7 @@ pub fn build(app: Arc<App>) -> rocket::Rocket<rocket::Build> {
         .manage(app)
         .mount(base.as_str(), routes::routes())
         .mount(base.as_str(), discovery::routes())
-        .mount(
-            base.as_str(),
-            rocket::routes![
-                fallback_get,
-                fallback_post,
-                fallback_put,
-                fallback_patch,
-                fallback_delete
-            ],
-        )
+        .mount(base.as_str(), fallback_routes())
         .register("/", rocket::catchers![respond::default_catcher])
         .attach(RequestLog)
 }
