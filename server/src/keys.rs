@@ -46,7 +46,7 @@ pub fn find<'k>(keys: &'k [ApiKey], presented: &str) -> Option<&'k ApiKey> {
     found
 }
 
-/// The current time in RFC 3339 (UTC, whole seconds... with sub-second precision).
+/// The current time in RFC 3339, UTC.
 pub fn now() -> String {
     time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
