@@ -45,8 +45,11 @@ pub struct Config {
     pub strict: bool,
     /// The largest page a list returns, advertised as `filter.maxResults` (`SCIM_MAX_RESULTS`).
     pub max_results: usize,
-    /// The largest request body accepted, in bytes (`SCIM_MAX_BODY_BYTES`).
+    /// The largest request body accepted, in bytes (`SCIM_MAX_BODY_BYTES`); also the bulk
+    /// `maxPayloadSize`.
     pub max_body_bytes: u64,
+    /// The most operations one bulk request may carry (`SCIM_BULK_MAX_OPERATIONS`).
+    pub bulk_max_operations: usize,
     /// sled's page cache, in MiB (`SCIM_CACHE_MB`).
     pub cache_mb: u64,
     /// `text` or `json` log lines on stderr (`SCIM_LOG_FORMAT`).
@@ -66,6 +69,7 @@ impl Default for Config {
             strict: false,
             max_results: 1000,
             max_body_bytes: 1024 * 1024,
+            bulk_max_operations: 1000,
             cache_mb: 128,
             log_format: LogFormat::Text,
             shutdown_grace_secs: 5,

@@ -85,6 +85,10 @@ pub enum Error {
     /// 409 `uniqueness`.
     #[error("{0}")]
     Conflict(String),
+    /// 409 `invalidValue`: a bulk operation refers to a `bulkId` that cannot be resolved
+    /// (RFC 7644 §3.7.1).
+    #[error("{0}")]
+    BulkReference(String),
     /// 412: `If-Match` named a version that is no longer current.
     #[error("{0}")]
     PreconditionFailed(String),
@@ -145,7 +149,7 @@ impl Error {
             Error::Forbidden(_) => 403,
             Error::NotFound(_) => 404,
             Error::MethodNotAllowed => 405,
-            Error::Conflict(_) => 409,
+            Error::Conflict(_) | Error::BulkReference(_) => 409,
             Error::PreconditionFailed(_) => 412,
             Error::PayloadTooLarge(_) => 413,
             Error::UnsupportedMediaType(_) => 415,
@@ -161,8 +165,25 @@ impl Error {
         match self {
             Error::BadRequest { scim_type, .. } => Some(*scim_type),
             Error::Conflict(_) => Some(ScimType::Uniqueness),
+            Error::BulkReference(_) => Some(ScimType::InvalidValue),
             _ => None,
         }
+    }
+
+    /// The SCIM Error message (RFC 7644 §3.12): `status` as a string, `scimType` where one applies.
+    pub fn body(&self) -> serde_json::Value {
+        let mut body = serde_json::json!({
+            "schemas": [crate::scim::urn::ERROR],
+            "status": self.status().to_string(),
+            "detail": self.detail(),
+        });
+        if let (Some(t), serde_json::Value::Object(o)) = (self.scim_type(), &mut body) {
+            o.insert(
+                "scimType".into(),
+                serde_json::Value::String(t.as_str().into()),
+            );
+        }
+        body
     }
 
     /// The `detail` sent to the client. Internal faults are not described on the wire.

@@ -14,7 +14,7 @@ use crate::keys;
 use crate::scim::list::{self, ListQuery, Probe};
 use crate::scim::resource::{self, Meta, Projection};
 use crate::scim::schema::{Kind, Registry};
-use crate::scim::{filter, patch};
+use crate::scim::{bulk, filter, patch};
 use crate::store::{
     Actor, ApiKey, AttributeChange, CommitError, IndexKey, Member, MemberChange, Record, Revision,
     Store, StoredKind, Write, WriteOp,
@@ -419,6 +419,158 @@ impl App {
             list::sort(&self.registry, kind, &mut matched, by, query.sort_order);
         }
         Ok(matched)
+    }
+
+    /// Runs a bulk request (RFC 7644 §3.7): each operation as its own request would, in order,
+    /// except that an operation waits for the operations whose `bulkId` it refers to. A reference
+    /// that cannot be resolved (unknown, failed, or circular) fails that operation with 409.
+    /// After `failOnErrors` errors, nothing more runs.
+    pub fn bulk(&self, request: &bulk::Request, ctx: &Context) -> Value {
+        let ops = &request.operations;
+        let defined: HashMap<&str, usize> = ops
+            .iter()
+            .enumerate()
+            .filter_map(|(i, op)| {
+                op.bulk_id
+                    .as_deref()
+                    .filter(|_| op.method == bulk::Method::Post)
+                    .map(|b| (b, i))
+            })
+            .collect();
+        let mut resolved: HashMap<String, String> = HashMap::new();
+        let mut done: Vec<bool> = vec![false; ops.len()];
+        let mut failed: Vec<bool> = vec![false; ops.len()];
+        let mut outcomes = Vec::new();
+        let mut errors = 0usize;
+        let limit = request.fail_on_errors.unwrap_or(usize::MAX);
+        'passes: while done.iter().any(|d| !d) {
+            let mut progressed = false;
+            for (i, op) in ops.iter().enumerate() {
+                if done[i] {
+                    continue;
+                }
+                let refs = op.references();
+                let unusable = refs.iter().find(|r| match defined.get(r.as_str()) {
+                    None => true,
+                    Some(&j) => failed[j],
+                });
+                let waiting = refs.iter().any(|r| !resolved.contains_key(r));
+                let (outcome, created) = match unusable {
+                    Some(r) => {
+                        let e = Error::BulkReference(format!(
+                            "bulkId {} does not name a resource created by this request",
+                            quote(r)
+                        ));
+                        (self.bulk_failure(op, e), None)
+                    }
+                    None if waiting => continue,
+                    None => self.bulk_operation(&bulk::substitute(op, &resolved), ctx),
+                };
+                done[i] = true;
+                progressed = true;
+                if outcome.status >= 400 {
+                    failed[i] = true;
+                    errors += 1;
+                } else if let (Some(b), Some(id)) = (&op.bulk_id, created) {
+                    resolved.insert(b.clone(), id);
+                }
+                outcomes.push(outcome);
+                if errors >= limit {
+                    break 'passes;
+                }
+            }
+            if !progressed {
+                // What is left waits on itself: a circular reference.
+                let left: Vec<usize> = (0..ops.len()).filter(|i| !done[*i]).collect();
+                for i in left {
+                    let op = &ops[i];
+                    done[i] = true;
+                    outcomes.push(self.bulk_failure(
+                        op,
+                        Error::BulkReference(
+                            "circular bulkId references cannot be resolved".into(),
+                        ),
+                    ));
+                    errors += 1;
+                    if errors >= limit {
+                        break 'passes;
+                    }
+                }
+            }
+        }
+        bulk::response(&outcomes)
+    }
+
+    fn bulk_failure(&self, op: &bulk::Operation, e: Error) -> bulk::Outcome {
+        bulk::Outcome {
+            method: op.method,
+            bulk_id: op.bulk_id.clone(),
+            location: None,
+            version: None,
+            status: e.status(),
+            response: Some(e.body()),
+        }
+    }
+
+    /// One bulk operation, its references already substituted; with the id a POST created.
+    fn bulk_operation(
+        &self,
+        op: &bulk::Operation,
+        ctx: &Context,
+    ) -> (bulk::Outcome, Option<String>) {
+        let run = || -> Result<(u16, Kind, String, Option<u64>)> {
+            let (segment, id) = op.split_path();
+            let kind = Kind::from_endpoint(&segment, self.config.strict).ok_or_else(|| {
+                Error::NotFound(format!("no resource type at {}", quote(&op.path)))
+            })?;
+            let data = op.data.clone().unwrap_or(Value::Null);
+            let full = Projection::default();
+            let if_match = op.version.as_deref();
+            if op.method == bulk::Method::Post {
+                if id.is_some() {
+                    return Err(Error::invalid_syntax(
+                        "POST takes a resource type path like /Users",
+                    ));
+                }
+                let r = self.create(kind, &data, ctx, &full)?;
+                return Ok((201, kind, r.id, Some(r.version)));
+            }
+            let id = id.ok_or_else(|| {
+                Error::invalid_syntax(format!(
+                    "{} takes a resource path like /{}/{{id}}",
+                    op.method.as_str(),
+                    kind.endpoint()
+                ))
+            })?;
+            Ok(match op.method {
+                bulk::Method::Put => {
+                    let r = self.replace(kind, &id, &data, if_match, ctx, &full)?;
+                    (200, kind, r.id, Some(r.version))
+                }
+                bulk::Method::Patch => {
+                    let r = self.patch(kind, &id, &data, if_match, ctx, &full)?;
+                    (200, kind, r.id, Some(r.version))
+                }
+                _ => {
+                    self.delete(kind, &id, if_match, ctx)?;
+                    (204, kind, id, None)
+                }
+            })
+        };
+        match run() {
+            Ok((status, kind, id, version)) => (
+                bulk::Outcome {
+                    method: op.method,
+                    bulk_id: op.bulk_id.clone(),
+                    location: Some(format!("{}/{}/{id}", ctx.base_url, kind.endpoint())),
+                    version: version.map(resource::etag),
+                    status,
+                    response: None,
+                },
+                (op.method == bulk::Method::Post).then_some(id),
+            ),
+            Err(e) => (self.bulk_failure(op, e), None),
+        }
     }
 
     /// Renders a record with its `groups` (user) or `members` (group), unless the projection

@@ -28,6 +28,11 @@ pub fn service_provider_config(app: &App, base_url: &str) -> Value {
         serde_json::from_str(include_str!("../../schemas/ServiceProviderConfig.json"))
             .unwrap_or(Value::Null);
     doc["filter"]["maxResults"] = Value::from(app.config.max_results);
+    doc["bulk"] = serde_json::json!({
+        "supported": true,
+        "maxOperations": app.config.bulk_max_operations,
+        "maxPayloadSize": app.config.max_body_bytes,
+    });
     doc["meta"] = serde_json::json!({
         "resourceType": "ServiceProviderConfig",
         "location": format!("{base_url}/ServiceProviderConfig"),

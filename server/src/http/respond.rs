@@ -9,7 +9,6 @@ use rocket::Request;
 use serde_json::Value;
 
 use crate::error::{AuthFailure, Error};
-use crate::scim::urn;
 
 /// `application/scim+json`.
 pub fn scim_content_type() -> ContentType {
@@ -60,27 +59,13 @@ impl<'r> Responder<'r, 'static> for ScimJson {
     }
 }
 
-/// The SCIM Error message for an error.
-pub fn error_body(e: &Error) -> Value {
-    let mut body = serde_json::json!({
-        "schemas": [urn::ERROR],
-        "status": e.status().to_string(),
-        "detail": e.detail(),
-    });
-    if let (Some(t), Value::Object(o)) = (e.scim_type(), &mut body) {
-        o.insert("scimType".into(), Value::String(t.as_str().into()));
-    }
-    body
-}
-
 impl<'r> Responder<'r, 'static> for Error {
     fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
         if let Error::Internal(cause) = &self {
             tracing::error!(request_id = %super::request_id(req), cause = %cause, "internal error");
         }
         let status = Status::new(self.status());
-        let bytes =
-            serde_json::to_vec(&error_body(&self)).map_err(|_| Status::InternalServerError)?;
+        let bytes = serde_json::to_vec(&self.body()).map_err(|_| Status::InternalServerError)?;
         let mut builder = Response::build();
         builder
             .status(status)

@@ -24,8 +24,8 @@ pub async fn blocking<T: Send + 'static>(
         .map_err(|e| Error::internal(format!("worker failed: {e}")))?
 }
 
-/// What a first path segment names, for the given method.
-fn kind_of(app: &App, segment: &str, method: &str) -> Result<Kind> {
+/// What a first path segment names: a resource type, or an endpoint that takes no such method.
+fn kind_of(app: &App, segment: &str) -> Result<Kind> {
     let is = |name: &str| {
         if app.config.strict {
             segment == name
@@ -33,17 +33,11 @@ fn kind_of(app: &App, segment: &str, method: &str) -> Result<Kind> {
             segment.eq_ignore_ascii_case(name)
         }
     };
-    if is("Users") {
-        Ok(Kind::User)
-    } else if is("Groups") {
-        Ok(Kind::Group)
+    if let Some(kind) = Kind::from_endpoint(segment, app.config.strict) {
+        Ok(kind)
     } else if is("Me") {
         Err(Error::NotImplemented(
             "/Me is not supported: this server has no user sign-in".into(),
-        ))
-    } else if is("Bulk") && method == "POST" {
-        Err(Error::NotImplemented(
-            "bulk operations are not supported yet".into(),
         ))
     } else if ["ServiceProviderConfig", "ResourceTypes", "Schemas", "Bulk"]
         .iter()
@@ -66,7 +60,7 @@ fn projection(app: &App, kind: Kind, q: &Query) -> Result<Projection> {
 
 #[get("/<rt>")]
 pub async fn list(app: &State<Arc<App>>, scim: Scim, rt: &str, q: Query) -> Result<ScimJson> {
-    let kind = kind_of(app, rt, "GET")?;
+    let kind = kind_of(app, rt)?;
     let raw = RawListParams::from_pairs(&q.0);
     let query = ListQuery::parse(&app.registry, kind, &raw, app.config.max_results)?;
     let app = Arc::clone(app);
@@ -77,7 +71,7 @@ pub async fn list(app: &State<Arc<App>>, scim: Scim, rt: &str, q: Query) -> Resu
 /// `POST /{Users|Groups}/.search` (RFC 7644 §3.4.3).
 #[post("/<rt>/.search", data = "<body>")]
 pub async fn search(app: &State<Arc<App>>, scim: Scim, rt: &str, body: Body) -> Result<ScimJson> {
-    let kind = kind_of(app, rt, "POST")?;
+    let kind = kind_of(app, rt)?;
     let raw = search_params(&body.0?)?;
     let query = ListQuery::parse(&app.registry, kind, &raw, app.config.max_results)?;
     let app = Arc::clone(app);
@@ -104,6 +98,16 @@ pub async fn search_root(app: &State<Arc<App>>, scim: Scim, body: Body) -> Resul
     }
     let app = Arc::clone(app);
     let body = blocking(move || app.search_all(&queries, &scim.ctx)).await?;
+    Ok(ScimJson::ok(body))
+}
+
+/// `POST /Bulk` (RFC 7644 §3.7).
+#[post("/Bulk", data = "<body>")]
+pub async fn bulk(app: &State<Arc<App>>, scim: Scim, body: Body) -> Result<ScimJson> {
+    let request =
+        crate::scim::bulk::parse(&body.0?, app.config.bulk_max_operations, app.config.strict)?;
+    let app = Arc::clone(app);
+    let body = blocking(move || Ok(app.bulk(&request, &scim.ctx))).await?;
     Ok(ScimJson::ok(body))
 }
 
@@ -152,7 +156,7 @@ pub async fn create(
     q: Query,
     body: Body,
 ) -> Result<ScimJson> {
-    let kind = kind_of(app, rt, "POST")?;
+    let kind = kind_of(app, rt)?;
     let body = body.0?;
     let projection = projection(app, kind, &q)?;
     let app = Arc::clone(app);
@@ -176,7 +180,7 @@ pub async fn read(
     q: Query,
     pre: Preconditions,
 ) -> Result<ScimJson> {
-    let kind = kind_of(app, rt, "GET")?;
+    let kind = kind_of(app, rt)?;
     let projection = projection(app, kind, &q)?;
     let (app, id) = (Arc::clone(app), id.to_string());
     let r = blocking(move || app.get(kind, &id, &scim.ctx, &projection)).await?;
@@ -211,11 +215,7 @@ async fn change(
     body: Body,
     how: Change,
 ) -> Result<ScimJson> {
-    let method = match how {
-        Change::Replace => "PUT",
-        Change::Patch => "PATCH",
-    };
-    let kind = kind_of(app, rt, method)?;
+    let kind = kind_of(app, rt)?;
     let body = body.0?;
     let projection = projection(app, kind, &q)?;
     let (app, id) = (Arc::clone(app), id.to_string());
@@ -264,7 +264,7 @@ pub async fn remove(
     id: &str,
     pre: Preconditions,
 ) -> Result<ScimJson> {
-    let kind = kind_of(app, rt, "DELETE")?;
+    let kind = kind_of(app, rt)?;
     let (app, id) = (Arc::clone(app), id.to_string());
     blocking(move || app.delete(kind, &id, pre.if_match.as_deref(), &scim.ctx)).await?;
     Ok(ScimJson {
@@ -278,19 +278,19 @@ pub async fn remove(
 /// Methods a collection does not take.
 #[put("/<rt>", rank = 2)]
 pub async fn collection_put(app: &State<Arc<App>>, _scim: Scim, rt: &str) -> Result<ScimJson> {
-    kind_of(app, rt, "PUT")?;
+    kind_of(app, rt)?;
     Err(Error::MethodNotAllowed)
 }
 
 #[patch("/<rt>", rank = 2)]
 pub async fn collection_patch(app: &State<Arc<App>>, _scim: Scim, rt: &str) -> Result<ScimJson> {
-    kind_of(app, rt, "PATCH")?;
+    kind_of(app, rt)?;
     Err(Error::MethodNotAllowed)
 }
 
 #[delete("/<rt>", rank = 2)]
 pub async fn collection_delete(app: &State<Arc<App>>, _scim: Scim, rt: &str) -> Result<ScimJson> {
-    kind_of(app, rt, "DELETE")?;
+    kind_of(app, rt)?;
     Err(Error::MethodNotAllowed)
 }
 
@@ -301,7 +301,7 @@ pub async fn resource_post(
     rt: &str,
     _id: &str,
 ) -> Result<ScimJson> {
-    kind_of(app, rt, "POST")?;
+    kind_of(app, rt)?;
     Err(Error::MethodNotAllowed)
 }
 
@@ -310,6 +310,7 @@ pub fn routes() -> Vec<rocket::Route> {
         list,
         search,
         search_root,
+        bulk,
         create,
         read,
         replace,

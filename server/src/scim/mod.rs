@@ -1,6 +1,7 @@
 //! The SCIM protocol (RFC 7643, RFC 7644) as pure functions: schemas, the filter and path
 //! grammar, resources, list queries and PATCH. Nothing here does I/O or knows Rocket or sled.
 
+pub mod bulk;
 pub mod filter;
 pub mod list;
 pub mod patch;

@@ -148,6 +148,17 @@ impl Kind {
             Kind::Group => "Groups",
         }
     }
+    /// The kind an endpoint segment (`Users`, `Groups`) names; in any case unless `strict`.
+    pub fn from_endpoint(segment: &str, strict: bool) -> Option<Kind> {
+        [Kind::User, Kind::Group].into_iter().find(|k| {
+            if strict {
+                segment == k.endpoint()
+            } else {
+                segment.eq_ignore_ascii_case(k.endpoint())
+            }
+        })
+    }
+
     pub fn core_schema(self) -> &'static str {
         match self {
             Kind::User => urn::USER,

@@ -15,12 +15,13 @@ async fn service_provider_config_tells_the_truth() {
     assert_eq!(b["patch"]["supported"], true);
     assert_eq!(b["filter"]["supported"], true);
     assert_eq!(b["etag"]["supported"], true);
-    assert_eq!(b["bulk"]["supported"], false);
+    assert_eq!(b["bulk"]["supported"], true);
+    assert_eq!(b["bulk"]["maxOperations"], 1000);
+    assert_eq!(b["bulk"]["maxPayloadSize"], 1024 * 1024);
     assert_eq!(b["sort"]["supported"], true);
     assert_eq!(b["authenticationSchemes"][0]["type"], "oauthbearertoken");
     // What is not advertised answers as the RFC says.
-    let bulk = s.post("/Bulk", serde_json::json!({})).await;
-    bulk.assert_error(501, None);
+    s.get("/Me").await.assert_error(501, None);
 }
 
 #[tokio::test]

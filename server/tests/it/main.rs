@@ -4,6 +4,7 @@
 mod support;
 
 mod auth;
+mod bulk;
 mod cli;
 mod discovery;
 mod errors;
