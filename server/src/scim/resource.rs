@@ -164,50 +164,6 @@ fn coerce_single(attr: &Attribute, value: &Value, strict: bool) -> Result<Option
     }))
 }
 
-/// Schema URNs that identity providers send in place of the RFC's (OneLogin's connectors,
-/// older SCIM 1.1 clients), with the URN each stands for. `None` stands for the kind's core schema.
-const LEGACY_URNS: &[(&str, Option<&str>)] = &[
-    ("urn:scim:schemas:core:1.0", None),
-    ("urn:scim:schemas:core:2.0", None),
-    (
-        "urn:scim:schemas:extension:enterprise:1.0",
-        Some(super::urn::ENTERPRISE_USER),
-    ),
-    (
-        "urn:scim:schemas:extension:enterprise:2.0",
-        Some(super::urn::ENTERPRISE_USER),
-    ),
-];
-
-/// The schema a URN names for this kind, following legacy aliases unless `strict`.
-fn schema_for_urn<'a>(
-    registry: &'a Registry,
-    kind: Kind,
-    urn: &str,
-    strict: bool,
-) -> Option<&'a Schema> {
-    let core = registry.core(kind);
-    if core.id.eq_ignore_ascii_case(urn) {
-        return Some(core);
-    }
-    if let Some(ext) = registry
-        .extensions(kind)
-        .find(|s| s.id.eq_ignore_ascii_case(urn))
-    {
-        return Some(ext);
-    }
-    if strict {
-        return None;
-    }
-    let (_, target) = LEGACY_URNS
-        .iter()
-        .find(|(alias, _)| alias.eq_ignore_ascii_case(urn))?;
-    match target {
-        None => Some(core),
-        Some(id) => registry.extensions(kind).find(|s| s.id == *id),
-    }
-}
-
 /// Turns a request body (POST or PUT) into a canonical document: attribute names in schema
 /// spelling, values coerced to their types, `readOnly` attributes and `password` dropped, legacy
 /// schema URNs normalised, required attributes checked. Unknown attributes are ignored unless
@@ -230,7 +186,7 @@ pub fn from_request(registry: &Registry, kind: Kind, body: &Value, strict: bool)
                 let urn = urn.as_str().ok_or_else(|| {
                     Error::invalid_syntax("'schemas' must be an array of strings")
                 })?;
-                match schema_for_urn(registry, kind, urn, strict) {
+                match registry.schema_for_urn(kind, urn, !strict) {
                     Some(s) if s.id == core.id => has_core = true,
                     Some(_) => {}
                     None if strict => {
@@ -264,8 +220,9 @@ pub fn from_request(registry: &Registry, kind: Kind, body: &Value, strict: bool)
         }
         if key.contains(':') {
             // An extension object under its URN.
-            let Some(schema) =
-                schema_for_urn(registry, kind, key, strict).filter(|s| s.id != core.id)
+            let Some(schema) = registry
+                .schema_for_urn(kind, key, !strict)
+                .filter(|s| s.id != core.id)
             else {
                 if strict {
                     return Err(Error::invalid_syntax(format!(

@@ -167,6 +167,21 @@ impl Kind {
     }
 }
 
+/// Schema URNs that identity providers send in place of the RFC's (OneLogin's connectors, older
+/// SCIM 1.1 clients), with the URN each stands for. `None` stands for the kind's core schema.
+const LEGACY_URNS: &[(&str, Option<&str>)] = &[
+    ("urn:scim:schemas:core:1.0", None),
+    ("urn:scim:schemas:core:2.0", None),
+    (
+        "urn:scim:schemas:extension:enterprise:1.0",
+        Some(urn::ENTERPRISE_USER),
+    ),
+    (
+        "urn:scim:schemas:extension:enterprise:2.0",
+        Some(urn::ENTERPRISE_USER),
+    ),
+];
+
 /// The attributes common to every resource (RFC 7643 §3.1), which no schema file lists.
 fn common_attributes() -> Vec<Attribute> {
     let text = include_str!("../../schemas/common.json");
@@ -247,6 +262,31 @@ impl Registry {
         let id = &self.resource_type(kind).schema;
         self.schema(id)
             .unwrap_or_else(|| panic!("schema {id} missing"))
+    }
+
+    /// The core or extension schema of a kind that a URN names, in any case; with `legacy`, also
+    /// through the legacy aliases identity providers send (`urn:scim:schemas:core:2.0`, ...).
+    pub fn schema_for_urn(&self, kind: Kind, urn: &str, legacy: bool) -> Option<&Schema> {
+        let core = self.core(kind);
+        if core.id.eq_ignore_ascii_case(urn) {
+            return Some(core);
+        }
+        if let Some(ext) = self
+            .extensions(kind)
+            .find(|s| s.id.eq_ignore_ascii_case(urn))
+        {
+            return Some(ext);
+        }
+        if !legacy {
+            return None;
+        }
+        let (_, target) = LEGACY_URNS
+            .iter()
+            .find(|(alias, _)| alias.eq_ignore_ascii_case(urn))?;
+        match target {
+            None => Some(core),
+            Some(id) => self.extensions(kind).find(|s| s.id == *id),
+        }
     }
 
     /// The extension schemas of a kind.

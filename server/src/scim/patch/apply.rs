@@ -158,7 +158,10 @@ impl Engine<'_> {
         let Some(path) = key_path(schema, key) else {
             return self.unknown_key(key);
         };
-        let Some(resolved) = self.registry.resolve(self.kind, &path.attr) else {
+        let Some(resolved) = self
+            .registry
+            .resolve(self.kind, &self.canonical(&path.attr))
+        else {
             return self.unknown_key(key);
         };
         if resolved.schema.is_none() && resolved.attribute.mutability == Mutability::ReadOnly {
@@ -180,16 +183,25 @@ impl Engine<'_> {
         }
     }
 
-    /// The core or extension schema of this kind with that URN.
+    /// The core or extension schema of this kind with that URN (legacy aliases too, unless strict).
     fn schema_named(&self, urn: &str) -> Option<&str> {
-        let core = self.registry.core(self.kind);
-        if core.id.eq_ignore_ascii_case(urn) {
-            return Some(core.id.as_str());
-        }
         self.registry
-            .extensions(self.kind)
-            .find(|s| s.id.eq_ignore_ascii_case(urn))
+            .schema_for_urn(self.kind, urn, !self.strict)
             .map(|s| s.id.as_str())
+    }
+
+    /// An attribute path with its schema URN prefix in canonical form (a legacy alias such as
+    /// `urn:scim:schemas:extension:enterprise:2.0` becomes the RFC's URN, unless strict).
+    fn canonical(&self, attr: &AttrPath) -> AttrPath {
+        let urn = attr
+            .urn
+            .as_deref()
+            .map(|u| self.schema_named(u).unwrap_or(u).to_string());
+        AttrPath {
+            urn,
+            name: attr.name.clone(),
+            sub: attr.sub.clone(),
+        }
     }
 
     /// `Some(urn)` when the schema is an extension (its attributes sit under its URN).
@@ -210,9 +222,8 @@ impl Engine<'_> {
     /// Resolves a path against the schemas (`invalidPath` when it names nothing).
     fn target<'a>(&'a self, path: &'a PatchPath) -> Result<Target<'a>> {
         let base = AttrPath {
-            urn: path.attr.urn.clone(),
-            name: path.attr.name.clone(),
             sub: None,
+            ..self.canonical(&path.attr)
         };
         let Some(resolved) = self.registry.resolve(self.kind, &base) else {
             return Err(Error::invalid_path(format!(
@@ -255,14 +266,8 @@ impl Engine<'_> {
                 )))
             }
             Some(filter) => {
-                let bound = ValueFilter::new(
-                    &path.attr,
-                    filter,
-                    &attr.name,
-                    ext,
-                    self.registry,
-                    self.kind,
-                )?;
+                let bound =
+                    ValueFilter::new(&base, filter, &attr.name, ext, self.registry, self.kind)?;
                 Some((filter, bound))
             }
         };

@@ -1352,3 +1352,31 @@ fn bad_paths_in_requests_are_invalid_path() {
         }
     }
 }
+
+#[test]
+fn onelogin_legacy_schema_urns_in_paths_and_value_keys() {
+    // onelogin-protocol.md OL1: `urn:scim:schemas:extension:enterprise:2.0` stands for the RFC's URN.
+    let by_path = body(json!([{"op": "replace",
+        "path": "urn:scim:schemas:extension:enterprise:2.0:department", "value": "Sales"}]));
+    let out = patch(Kind::User, &bare_user(), by_path.clone(), false).unwrap();
+    assert_eq!(out[ENT]["department"], "Sales");
+    assert!(out["schemas"].as_array().unwrap().contains(&json!(ENT)));
+    let by_key = body(json!([{"op": "add",
+        "value": {"urn:scim:schemas:extension:enterprise:2.0": {"costCenter": "42"}}}]));
+    let out = patch(Kind::User, &bare_user(), by_key.clone(), false).unwrap();
+    assert_eq!(out[ENT]["costCenter"], "42");
+    let core =
+        body(json!([{"op": "replace", "path": "urn:scim:schemas:core:2.0:title", "value": "X"}]));
+    assert_eq!(
+        patch(Kind::User, &bare_user(), core, false).unwrap()["title"],
+        "X"
+    );
+    assert_eq!(
+        error_type(patch(Kind::User, &bare_user(), by_path, true)),
+        ScimType::InvalidPath
+    );
+    assert_eq!(
+        error_type(patch(Kind::User, &bare_user(), by_key, true)),
+        ScimType::InvalidSyntax
+    );
+}
