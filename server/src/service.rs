@@ -327,12 +327,16 @@ impl App {
     pub fn list(&self, kind: Kind, query: &ListQuery, ctx: &Context) -> Result<Value> {
         let matched = self.matching(kind, query, ctx)?;
         let total = matched.len();
-        let page: Vec<Value> = matched
-            .into_iter()
+        let page = matched
+            .iter()
             .skip(query.start_index.saturating_sub(1))
             .take(query.count)
-            .map(|r| query.projection.apply(&self.registry, kind, r))
-            .collect();
+            .map(|record| {
+                Ok(self
+                    .render(kind, record, ctx, &query.projection, None)?
+                    .body)
+            })
+            .collect::<Result<Vec<Value>>>()?;
         Ok(list::list_response(total, query.start_index, page))
     }
 
@@ -344,33 +348,25 @@ impl App {
         };
         let mut matched = Vec::new();
         for (kind, query) in queries {
-            matched.extend(
-                self.matching(*kind, query, ctx)?
-                    .into_iter()
-                    .map(|r| (*kind, r)),
-            );
+            let records = self.matching(*kind, query, ctx)?;
+            matched.extend(records.into_iter().map(|r| (*kind, &query.projection, r)));
         }
         let total = matched.len();
-        let page: Vec<Value> = matched
-            .into_iter()
+        let page = matched
+            .iter()
             .skip(first.start_index.saturating_sub(1))
             .take(first.count)
-            .map(|(kind, r)| {
-                let projection = &queries
-                    .iter()
-                    .find(|(k, _)| *k == kind)
-                    .map(|(_, q)| &q.projection);
-                match projection {
-                    Some(p) => p.apply(&self.registry, kind, r),
-                    None => r,
-                }
+            .map(|(kind, projection, record)| {
+                Ok(self.render(*kind, record, ctx, projection, None)?.body)
             })
-            .collect();
+            .collect::<Result<Vec<Value>>>()?;
         Ok(list::list_response(total, first.start_index, page))
     }
 
-    /// Every resource of a kind that matches the query's filter, rendered in full and sorted.
-    fn matching(&self, kind: Kind, query: &ListQuery, ctx: &Context) -> Result<Vec<Value>> {
+    /// Every record of a kind that matches the query's filter, sorted. Records are rendered for
+    /// the test without `groups` / `members` unless the filter or the sort names them: loading
+    /// memberships for every candidate is the cost a filter on them pays, and only then.
+    fn matching(&self, kind: Kind, query: &ListQuery, ctx: &Context) -> Result<Vec<Record>> {
         let records = match query
             .filter
             .as_ref()
@@ -403,22 +399,48 @@ impl App {
             }
             None => self.store.list(kind)?,
         };
-        let full = Projection::default();
+        let related = match kind {
+            Kind::User => "groups",
+            Kind::Group => "members",
+        };
+        let needs_related = query
+            .filter
+            .as_ref()
+            .is_some_and(|f| list::mentions(f, related))
+            || query
+                .sort_by
+                .as_ref()
+                .is_some_and(|p| p.name.eq_ignore_ascii_case(related));
+        if query.filter.is_none() && query.sort_by.is_none() {
+            return Ok(records);
+        }
+        let test = if needs_related {
+            Projection::default()
+        } else {
+            Projection::without(related)
+        };
         let mut matched = Vec::new();
-        for record in &records {
-            let rendered = self.render(kind, record, ctx, &full, None)?.body;
+        for record in records {
+            let rendered = self.render(kind, &record, ctx, &test, None)?.body;
             let keep = match &query.filter {
                 Some(f) => filter::matches(f, &rendered, &self.registry, kind),
                 None => true,
             };
             if keep {
-                matched.push(rendered);
+                matched.push((record, rendered));
             }
         }
         if let Some(by) = &query.sort_by {
-            list::sort(&self.registry, kind, &mut matched, by, query.sort_order);
+            list::sort(
+                &self.registry,
+                kind,
+                &mut matched,
+                |(_, r)| r,
+                by,
+                query.sort_order,
+            );
         }
-        Ok(matched)
+        Ok(matched.into_iter().map(|(record, _)| record).collect())
     }
 
     /// Runs a bulk request (RFC 7644 §3.7): each operation as its own request would, in order,

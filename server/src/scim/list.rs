@@ -205,10 +205,11 @@ pub fn probes(registry: &Registry, kind: Kind, f: &Filter) -> Option<Vec<Probe>>
 /// Sorts rendered resources by `sortBy` (RFC 7644 §3.4.2.3), ordering values as filters compare
 /// them (dateTimes by instant, strings by `caseExact`). Resources without a value come last in
 /// ascending order, first in descending; ties keep their (stable, by id) order.
-pub fn sort(
+pub fn sort<T>(
     registry: &Registry,
     kind: Kind,
-    resources: &mut [Value],
+    items: &mut Vec<T>,
+    resource: impl Fn(&T) -> &Value,
     by: &AttrPath,
     order: SortOrder,
 ) {
@@ -236,11 +237,10 @@ pub fn sort(
         }
         Some(v.clone())
     };
-    let mut keyed: Vec<(Option<Value>, Value)> = resources
-        .iter_mut()
-        .map(|res| (key(res), std::mem::take(res)))
-        .collect();
-    keyed.sort_by(|(a, _), (b, _)| {
+    let keys: Vec<Option<Value>> = items.iter().map(|item| key(resource(item))).collect();
+    let mut order_of: Vec<usize> = (0..items.len()).collect();
+    order_of.sort_by(|&i, &j| {
+        let (a, b) = (&keys[i], &keys[j]);
         let ord = match (a, b) {
             (None, None) => Ordering::Equal,
             (None, Some(_)) => Ordering::Greater,
@@ -252,8 +252,27 @@ pub fn sort(
             SortOrder::Descending => ord.reverse(),
         }
     });
-    for (slot, (_, res)) in resources.iter_mut().zip(keyed) {
-        *slot = res;
+    permute(items, &order_of);
+}
+
+/// Reorders `items` so that position `k` holds what was at `order[k]`.
+fn permute<T>(items: &mut Vec<T>, order: &[usize]) {
+    let mut slots: Vec<Option<T>> = items.drain(..).map(Some).collect();
+    items.extend(
+        order
+            .iter()
+            .filter_map(|&i| slots.get_mut(i).and_then(Option::take)),
+    );
+}
+
+/// Whether a filter names a top-level attribute (case-insensitive), anywhere in it.
+pub fn mentions(f: &Filter, name: &str) -> bool {
+    match f {
+        Filter::Present(p)
+        | Filter::Compare { path: p, .. }
+        | Filter::ValuePath { path: p, .. } => p.name.eq_ignore_ascii_case(name),
+        Filter::Not(inner) => mentions(inner, name),
+        Filter::And(children) | Filter::Or(children) => children.iter().any(|c| mentions(c, name)),
     }
 }
 
@@ -378,6 +397,7 @@ mod tests {
             &r,
             Kind::User,
             &mut v,
+            |x| x,
             &AttrPath::simple("userName"),
             SortOrder::Ascending,
         );
@@ -387,6 +407,7 @@ mod tests {
             &r,
             Kind::User,
             &mut v,
+            |x| x,
             &AttrPath::simple("userName"),
             SortOrder::Descending,
         );
@@ -408,7 +429,7 @@ mod tests {
             name: "meta".into(),
             sub: Some("lastModified".into()),
         };
-        sort(&r, Kind::User, &mut v, &by, SortOrder::Ascending);
+        sort(&r, Kind::User, &mut v, |x| x, &by, SortOrder::Ascending);
         let ids: Vec<&str> = v.iter().filter_map(|x| x["id"].as_str()).collect();
         assert_eq!(ids, ["early", "late"]);
     }

@@ -510,6 +510,18 @@ impl Projection {
         })
     }
 
+    /// Every attribute but one top-level, core attribute (`groups`, `members`).
+    pub fn without(name: &str) -> Self {
+        Projection {
+            attributes: Vec::new(),
+            excluded: vec![Selector::Attribute {
+                extension: None,
+                name: name.to_string(),
+                sub: None,
+            }],
+        }
+    }
+
     /// Whether `members` (a group) or `groups` (a user) is left out, so it need not be loaded.
     pub fn omits(&self, registry: &Registry, kind: Kind, name: &str) -> bool {
         let named = |list: &[Selector]| {
