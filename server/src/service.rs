@@ -132,7 +132,7 @@ impl App {
             .store
             .get(kind, id)?
             .ok_or_else(|| Self::not_found(kind, id))?;
-        self.render(kind, &record, ctx, projection, None)
+        self.render(kind, record, ctx, projection, None)
     }
 
     pub fn create(
@@ -175,7 +175,7 @@ impl App {
             CommitError::Failed(e) => e,
         })?;
         self.durable()?;
-        self.render(kind, &record, ctx, projection, None)
+        self.render(kind, record, ctx, projection, None)
     }
 
     pub fn replace(
@@ -238,7 +238,7 @@ impl App {
             let current = with_members(&old.doc, members_before.as_deref());
             let new = change(&current)?;
             if new == current {
-                return self.render(kind, &old, ctx, projection, members_before);
+                return self.render(kind, old, ctx, projection, members_before);
             }
             let (doc, members_after) = self.split_members(kind, new)?;
             let now = keys::now();
@@ -273,7 +273,7 @@ impl App {
             match self.store.commit(write) {
                 Ok(_) => {
                     self.durable()?;
-                    return self.render(kind, &record, ctx, projection, members_after);
+                    return self.render(kind, record, ctx, projection, members_after);
                 }
                 Err(CommitError::Stale) => continue,
                 Err(CommitError::Failed(e)) => return Err(e),
@@ -325,18 +325,25 @@ impl App {
 
     /// A list or search: index probes where the filter allows, a scan otherwise.
     pub fn list(&self, kind: Kind, query: &ListQuery, ctx: &Context) -> Result<Value> {
+        let skip = query.start_index.saturating_sub(1);
+        if query.filter.is_none() && query.sort_by.is_none() {
+            // Everything, in id order: count and page without reading the rest.
+            let total = self.store.count(kind)?;
+            let page = self
+                .store
+                .page(kind, skip, query.count)?
+                .into_iter()
+                .map(|record| {
+                    Ok(self
+                        .render(kind, record, ctx, &query.projection, None)?
+                        .body)
+                })
+                .collect::<Result<Vec<Value>>>()?;
+            return Ok(list::list_response(total, query.start_index, page));
+        }
         let matched = self.matching(kind, query, ctx)?;
         let total = matched.len();
-        let page = matched
-            .iter()
-            .skip(query.start_index.saturating_sub(1))
-            .take(query.count)
-            .map(|record| {
-                Ok(self
-                    .render(kind, record, ctx, &query.projection, None)?
-                    .body)
-            })
-            .collect::<Result<Vec<Value>>>()?;
+        let page = self.page(kind, &matched, skip, query.count, &query.projection, ctx)?;
         Ok(list::list_response(total, query.start_index, page))
     }
 
@@ -346,59 +353,45 @@ impl App {
         let Some((_, first)) = queries.first() else {
             return Ok(list::list_response(0, 1, Vec::new()));
         };
-        let mut matched = Vec::new();
+        let mut skip = first.start_index.saturating_sub(1);
+        let mut room = first.count;
+        let mut total = 0;
+        let mut page = Vec::new();
         for (kind, query) in queries {
-            let records = self.matching(*kind, query, ctx)?;
-            matched.extend(records.into_iter().map(|r| (*kind, &query.projection, r)));
+            let matched = self.matching(*kind, query, ctx)?;
+            total += matched.len();
+            let here = matched.len().saturating_sub(skip).min(room);
+            page.extend(self.page(*kind, &matched, skip, here, &query.projection, ctx)?);
+            skip = skip.saturating_sub(matched.len());
+            room -= here;
         }
-        let total = matched.len();
-        let page = matched
-            .iter()
-            .skip(first.start_index.saturating_sub(1))
-            .take(first.count)
-            .map(|(kind, projection, record)| {
-                Ok(self.render(*kind, record, ctx, projection, None)?.body)
-            })
-            .collect::<Result<Vec<Value>>>()?;
         Ok(list::list_response(total, first.start_index, page))
     }
 
-    /// Every record of a kind that matches the query's filter, sorted. Records are rendered for
-    /// the test without `groups` / `members` unless the filter or the sort names them: loading
-    /// memberships for every candidate is the cost a filter on them pays, and only then.
-    fn matching(&self, kind: Kind, query: &ListQuery, ctx: &Context) -> Result<Vec<Record>> {
-        let records = match query
-            .filter
-            .as_ref()
-            .and_then(|f| list::probes(&self.registry, kind, f))
-        {
-            Some(probes) => {
-                let mut ids = BTreeSet::new();
-                for probe in probes {
-                    match probe {
-                        Probe::Id(id) => {
-                            ids.insert(id);
-                        }
-                        Probe::UserName(s) => {
-                            ids.extend(self.store.lookup(&IndexKey::UserName(s))?)
-                        }
-                        Probe::DisplayName(s) => {
-                            ids.extend(self.store.lookup(&IndexKey::GroupDisplayName(s))?)
-                        }
-                        Probe::ExternalId(s) => ids.extend(self.store.lookup(&match kind {
-                            Kind::User => IndexKey::UserExternalId(s),
-                            Kind::Group => IndexKey::GroupExternalId(s),
-                        })?),
-                    }
-                }
-                let mut records = Vec::with_capacity(ids.len());
-                for id in ids {
-                    records.extend(self.store.get(kind, &id)?);
-                }
-                records
+    /// Reads and renders one page of matched ids. A resource deleted since the match is skipped.
+    fn page(
+        &self,
+        kind: Kind,
+        ids: &[String],
+        skip: usize,
+        take: usize,
+        projection: &Projection,
+        ctx: &Context,
+    ) -> Result<Vec<Value>> {
+        let mut out = Vec::with_capacity(take.min(ids.len()));
+        for id in ids.iter().skip(skip).take(take) {
+            if let Some(record) = self.store.get(kind, id)? {
+                out.push(self.render(kind, record, ctx, projection, None)?.body);
             }
-            None => self.store.list(kind)?,
-        };
+        }
+        Ok(out)
+    }
+
+    /// The ids of every resource of a kind that matches the query's filter, sorted. Candidates
+    /// come from index probes when the filter allows, else from a streaming scan. Each candidate
+    /// is rendered for the test without `groups` / `members` unless the filter or the sort names
+    /// them, and only its id (and sort key) is kept.
+    fn matching(&self, kind: Kind, query: &ListQuery, ctx: &Context) -> Result<Vec<String>> {
         let related = match kind {
             Kind::User => "groups",
             Kind::Group => "members",
@@ -411,36 +404,77 @@ impl App {
                 .sort_by
                 .as_ref()
                 .is_some_and(|p| p.name.eq_ignore_ascii_case(related));
-        if query.filter.is_none() && query.sort_by.is_none() {
-            return Ok(records);
-        }
         let test = if needs_related {
             Projection::default()
         } else {
             Projection::without(related)
         };
-        let mut matched = Vec::new();
-        for record in records {
-            let rendered = self.render(kind, &record, ctx, &test, None)?.body;
+        let mut matched: Vec<(String, Option<Value>)> = Vec::new();
+        let mut visit = |record: Record| -> Result<bool> {
+            let id = record.id.clone();
+            let rendered = self.render(kind, record, ctx, &test, None)?.body;
             let keep = match &query.filter {
                 Some(f) => filter::matches(f, &rendered, &self.registry, kind),
                 None => true,
             };
             if keep {
-                matched.push((record, rendered));
+                let key = query
+                    .sort_by
+                    .as_ref()
+                    .and_then(|by| list::sort_key(&self.registry, kind, &rendered, by));
+                matched.push((id, key));
             }
+            Ok(true)
+        };
+        match query
+            .filter
+            .as_ref()
+            .and_then(|f| list::probes(&self.registry, kind, f))
+        {
+            Some(probes) => {
+                for id in self.probe(kind, probes)? {
+                    if let Some(record) = self.store.get(kind, &id)? {
+                        visit(record)?;
+                    }
+                }
+            }
+            None => self.store.scan(kind, &mut visit)?,
         }
         if let Some(by) = &query.sort_by {
-            list::sort(
+            list::sort_by_key(
                 &self.registry,
                 kind,
                 &mut matched,
-                |(_, r)| r,
+                |(_, k)| k.as_ref(),
                 by,
                 query.sort_order,
             );
         }
-        Ok(matched.into_iter().map(|(record, _)| record).collect())
+        Ok(matched.into_iter().map(|(id, _)| id).collect())
+    }
+
+    /// The ids index probes find, in id order, once each.
+    fn probe(&self, kind: Kind, probes: Vec<Probe>) -> Result<BTreeSet<String>> {
+        let mut ids = BTreeSet::new();
+        for probe in probes {
+            match probe {
+                Probe::Id(id) => {
+                    ids.insert(id);
+                }
+                Probe::Equal(attr, value) => {
+                    ids.extend(self.store.lookup(&index_key(kind, attr, value))?)
+                }
+                Probe::Matching(attr, op, value) => {
+                    let name = index_key(kind, attr, String::new());
+                    self.store.scan_index(&name, &mut |key, id| {
+                        if list::index_text_matches(key, op, &value) {
+                            ids.insert(id.to_string());
+                        }
+                    })?;
+                }
+            }
+        }
+        Ok(ids)
     }
 
     /// Runs a bulk request (RFC 7644 §3.7): each operation as its own request would, in order,
@@ -600,7 +634,7 @@ impl App {
     fn render(
         &self,
         kind: Kind,
-        record: &Record,
+        record: Record,
         ctx: &Context,
         projection: &Projection,
         members: Option<Vec<Member>>,
@@ -662,13 +696,13 @@ impl App {
             &self.registry,
             kind,
             &record.id,
-            &record.doc,
+            record.doc,
             &meta,
             related,
             base,
         );
         Ok(Rendered {
-            id: record.id.clone(),
+            id: record.id,
             version: record.version,
             body: projection.apply(&self.registry, kind, full),
         })
@@ -771,6 +805,16 @@ fn with_members(doc: &Value, members: Option<&[Member]>) -> Value {
         }
     }
     doc
+}
+
+/// The index entry for an indexed attribute of a kind.
+fn index_key(kind: Kind, attr: list::Indexed, value: String) -> IndexKey {
+    match (kind, attr) {
+        (Kind::User, list::Indexed::Name) => IndexKey::UserName(value),
+        (Kind::Group, list::Indexed::Name) => IndexKey::GroupDisplayName(value),
+        (Kind::User, list::Indexed::ExternalId) => IndexKey::UserExternalId(value),
+        (Kind::Group, list::Indexed::ExternalId) => IndexKey::GroupExternalId(value),
+    }
 }
 
 /// The index entries a document owns.

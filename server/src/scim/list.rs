@@ -152,21 +152,45 @@ impl ListQuery {
     }
 }
 
-/// An index lookup that finds every resource a filter can match, or a superset of them.
+/// An indexed attribute: the name (`userName` of a user, `displayName` of a group, held folded)
+/// or `externalId` (held as sent).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Indexed {
+    Name,
+    ExternalId,
+}
+
+/// An index lookup that finds every resource a filter can match, or a superset of them. Values
+/// are in the index's form (folded for [`Indexed::Name`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Probe {
     Id(String),
-    /// Folded-case `userName` (users).
-    UserName(String),
-    /// `externalId`, case-exact.
-    ExternalId(String),
-    /// Folded-case `displayName` (groups).
-    DisplayName(String),
+    /// One index entry: `eq`.
+    Equal(Indexed, String),
+    /// Every index entry whose text satisfies `op value`: `co`, `sw`, `ew`, `gt`, `ge`, `lt`, `le`.
+    /// A scan of the index's keys, far smaller than the records.
+    Matching(Indexed, CompareOp, String),
 }
 
 /// The folded form of a case-insensitive value, as indexes hold it.
 pub fn fold(s: &str) -> String {
     s.to_lowercase()
+}
+
+/// Whether an index entry's text satisfies `op value`, both in the index's form. It agrees with
+/// the filter evaluator on the attribute (which folds both sides when not `caseExact`).
+pub fn index_text_matches(text: &str, op: CompareOp, value: &str) -> bool {
+    match op {
+        CompareOp::Eq => text == value,
+        CompareOp::Ne => text != value,
+        CompareOp::Co => text.contains(value),
+        CompareOp::Sw => text.starts_with(value),
+        CompareOp::Ew => text.ends_with(value),
+        CompareOp::Gt => text > value,
+        CompareOp::Ge => text >= value,
+        CompareOp::Lt => text < value,
+        CompareOp::Le => text <= value,
+    }
 }
 
 /// The index probes whose union holds every resource the filter can match, when there are such
@@ -175,20 +199,23 @@ pub fn probes(registry: &Registry, kind: Kind, f: &Filter) -> Option<Vec<Probe>>
     match f {
         Filter::Compare {
             path,
-            op: CompareOp::Eq,
+            op,
             value: Literal::String(s),
-        } if path.sub.is_none() => {
+        } if path.sub.is_none() && *op != CompareOp::Ne => {
             let r = registry.resolve(kind, path)?;
             if r.extension {
                 return None;
             }
-            match (kind, r.attribute.name.as_str()) {
-                (_, "id") => Some(vec![Probe::Id(s.clone())]),
-                (_, "externalId") => Some(vec![Probe::ExternalId(s.clone())]),
-                (Kind::User, "userName") => Some(vec![Probe::UserName(fold(s))]),
-                (Kind::Group, "displayName") => Some(vec![Probe::DisplayName(fold(s))]),
-                _ => None,
-            }
+            let (indexed, text) = match (kind, r.attribute.name.as_str()) {
+                (_, "id") if *op == CompareOp::Eq => return Some(vec![Probe::Id(s.clone())]),
+                (_, "externalId") => (Indexed::ExternalId, s.clone()),
+                (Kind::User, "userName") | (Kind::Group, "displayName") => (Indexed::Name, fold(s)),
+                _ => return None,
+            };
+            Some(vec![match op {
+                CompareOp::Eq => Probe::Equal(indexed, text),
+                other => Probe::Matching(indexed, *other, text),
+            }])
         }
         Filter::And(children) => children.iter().find_map(|c| probes(registry, kind, c)),
         Filter::Or(children) => {
@@ -202,14 +229,37 @@ pub fn probes(registry: &Registry, kind: Kind, f: &Filter) -> Option<Vec<Probe>>
     }
 }
 
-/// Sorts rendered resources by `sortBy` (RFC 7644 §3.4.2.3), ordering values as filters compare
-/// them (dateTimes by instant, strings by `caseExact`). Resources without a value come last in
-/// ascending order, first in descending; ties keep their (stable, by id) order.
-pub fn sort<T>(
+/// The value a resource sorts by (RFC 7644 §3.4.2.3): the attribute's value; for a multi-valued
+/// attribute its primary value, or its first; for a complex one its `value`.
+pub fn sort_key(registry: &Registry, kind: Kind, resource: &Value, by: &AttrPath) -> Option<Value> {
+    let r = registry.resolve(kind, by)?;
+    let holder = match r.schema.filter(|_| r.extension) {
+        Some(urn) => filter::member(resource, urn)?,
+        None => resource,
+    };
+    let mut v = filter::member(holder, &r.attribute.name)?;
+    if let Value::Array(items) = v {
+        v = items
+            .iter()
+            .find(|i| i.get("primary") == Some(&Value::Bool(true)))
+            .or_else(|| items.first())?;
+    }
+    if let Some(sub) = &r.sub {
+        v = filter::member(v, &sub.name)?;
+    } else if v.is_object() {
+        v = filter::member(v, "value")?;
+    }
+    Some(v.clone())
+}
+
+/// Sorts items by their [`sort_key`], ordering values as filters compare them (dateTimes by
+/// instant, strings by `caseExact`). Items without a value come last in ascending order, first
+/// in descending; ties keep their (stable, by id) order.
+pub fn sort_by_key<T>(
     registry: &Registry,
     kind: Kind,
     items: &mut Vec<T>,
-    resource: impl Fn(&T) -> &Value,
+    key: impl Fn(&T) -> Option<&Value>,
     by: &AttrPath,
     order: SortOrder,
 ) {
@@ -217,31 +267,9 @@ pub fn sort<T>(
         return;
     };
     let leaf = r.leaf();
-    let key = |res: &Value| -> Option<Value> {
-        let holder = match r.schema.filter(|_| r.extension) {
-            Some(urn) => filter::member(res, urn)?,
-            None => res,
-        };
-        let mut v = filter::member(holder, &r.attribute.name)?;
-        if let Value::Array(items) = v {
-            // A multi-valued attribute sorts by its primary value, or its first.
-            v = items
-                .iter()
-                .find(|i| i.get("primary") == Some(&Value::Bool(true)))
-                .or_else(|| items.first())?;
-        }
-        if let Some(sub) = &r.sub {
-            v = filter::member(v, &sub.name)?;
-        } else if v.is_object() {
-            v = filter::member(v, "value")?;
-        }
-        Some(v.clone())
-    };
-    let keys: Vec<Option<Value>> = items.iter().map(|item| key(resource(item))).collect();
     let mut order_of: Vec<usize> = (0..items.len()).collect();
     order_of.sort_by(|&i, &j| {
-        let (a, b) = (&keys[i], &keys[j]);
-        let ord = match (a, b) {
+        let ord = match (key(&items[i]), key(&items[j])) {
             (None, None) => Ordering::Equal,
             (None, Some(_)) => Ordering::Greater,
             (Some(_), None) => Ordering::Less,
@@ -290,6 +318,22 @@ pub fn list_response(total: usize, start_index: usize, resources: Vec<Value>) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Sorts rendered resources by `sortBy` ([`sort_key`], [`sort_by_key`]).
+    fn sort(
+        registry: &Registry,
+        kind: Kind,
+        resources: &mut Vec<Value>,
+        by: &AttrPath,
+        order: SortOrder,
+    ) {
+        let mut keyed: Vec<(Option<Value>, Value)> = resources
+            .drain(..)
+            .map(|r| (sort_key(registry, kind, &r, by), r))
+            .collect();
+        sort_by_key(registry, kind, &mut keyed, |(k, _)| k.as_ref(), by, order);
+        resources.extend(keyed.into_iter().map(|(_, r)| r));
+    }
 
     fn raw(pairs: &[(&str, &str)]) -> RawListParams {
         let pairs: Vec<(String, String)> = pairs
@@ -356,15 +400,15 @@ mod tests {
         };
         assert_eq!(
             probes(&r, Kind::User, &eq("USERNAME", "Bob")),
-            Some(vec![Probe::UserName("bob".into())])
+            Some(vec![Probe::Equal(Indexed::Name, "bob".into())])
         );
         assert_eq!(
             probes(&r, Kind::User, &eq("externalId", "X1")),
-            Some(vec![Probe::ExternalId("X1".into())])
+            Some(vec![Probe::Equal(Indexed::ExternalId, "X1".into())])
         );
         assert_eq!(
             probes(&r, Kind::Group, &eq("displayName", "Ops")),
-            Some(vec![Probe::DisplayName("ops".into())])
+            Some(vec![Probe::Equal(Indexed::Name, "ops".into())])
         );
         assert_eq!(
             probes(&r, Kind::User, &eq("displayName", "Bob")),
@@ -374,14 +418,17 @@ mod tests {
         let and = Filter::And(vec![eq("title", "x"), eq("userName", "a")]);
         assert_eq!(
             probes(&r, Kind::User, &and),
-            Some(vec![Probe::UserName("a".into())])
+            Some(vec![Probe::Equal(Indexed::Name, "a".into())])
         );
         let or = Filter::Or(vec![eq("userName", "a"), eq("title", "x")]);
         assert_eq!(probes(&r, Kind::User, &or), None, "one branch needs a scan");
         let or = Filter::Or(vec![eq("userName", "a"), eq("id", "b")]);
         assert_eq!(
             probes(&r, Kind::User, &or),
-            Some(vec![Probe::UserName("a".into()), Probe::Id("b".into())])
+            Some(vec![
+                Probe::Equal(Indexed::Name, "a".into()),
+                Probe::Id("b".into())
+            ])
         );
     }
 
@@ -397,7 +444,6 @@ mod tests {
             &r,
             Kind::User,
             &mut v,
-            |x| x,
             &AttrPath::simple("userName"),
             SortOrder::Ascending,
         );
@@ -407,12 +453,51 @@ mod tests {
             &r,
             Kind::User,
             &mut v,
-            |x| x,
             &AttrPath::simple("userName"),
             SortOrder::Descending,
         );
         let ids: Vec<&str> = v.iter().filter_map(|x| x["id"].as_str()).collect();
         assert_eq!(ids, ["2", "1", "3"]);
+    }
+
+    #[test]
+    fn ordering_and_substring_operators_on_indexed_attributes_scan_the_index() {
+        let r = Registry::builtin();
+        let f = |text: &str| filter::parse_filter(text).expect("filter");
+        assert_eq!(
+            probes(&r, Kind::User, &f("userName co \"ALI\"")),
+            Some(vec![Probe::Matching(
+                Indexed::Name,
+                CompareOp::Co,
+                "ali".into()
+            )])
+        );
+        assert_eq!(
+            probes(&r, Kind::Group, &f("displayName sw \"Eng\"")),
+            Some(vec![Probe::Matching(
+                Indexed::Name,
+                CompareOp::Sw,
+                "eng".into()
+            )])
+        );
+        assert_eq!(
+            probes(&r, Kind::User, &f("externalId gt \"A\"")),
+            Some(vec![Probe::Matching(
+                Indexed::ExternalId,
+                CompareOp::Gt,
+                "A".into()
+            )]),
+            "externalId is case-exact: not folded"
+        );
+        assert_eq!(
+            probes(&r, Kind::User, &f("userName ne \"a\"")),
+            None,
+            "ne needs a scan"
+        );
+        assert_eq!(probes(&r, Kind::User, &f("id co \"a\"")), None);
+        assert!(index_text_matches("alice", CompareOp::Co, "lic"));
+        assert!(index_text_matches("alice", CompareOp::Ge, "alice"));
+        assert!(!index_text_matches("alice", CompareOp::Lt, "alice"));
     }
 
     #[test]
@@ -429,7 +514,7 @@ mod tests {
             name: "meta".into(),
             sub: Some("lastModified".into()),
         };
-        sort(&r, Kind::User, &mut v, |x| x, &by, SortOrder::Ascending);
+        sort(&r, Kind::User, &mut v, &by, SortOrder::Ascending);
         let ids: Vec<&str> = v.iter().filter_map(|x| x["id"].as_str()).collect();
         assert_eq!(ids, ["early", "late"]);
     }

@@ -397,32 +397,30 @@ pub fn etag_matches(header: &str, version: u64) -> bool {
         .any(|t| t.trim() == "*" || opaque(t) == opaque(&current))
 }
 
-/// The full representation of a resource, as a client sees it before projection.
-/// `related` is `groups` for a user and `members` for a group, already rendered.
+/// The full representation of a resource, as a client sees it before projection. It takes the
+/// canonical document by value (nothing is copied). `related` is `groups` for a user and
+/// `members` for a group, already rendered.
 pub fn render(
     registry: &Registry,
     kind: Kind,
     id: &str,
-    doc: &Value,
+    doc: Value,
     meta: &Meta,
     related: Option<Value>,
     base_url: &str,
 ) -> Value {
     let endpoint = kind.endpoint();
+    let mut fields = match doc {
+        Value::Object(fields) => fields,
+        _ => Map::new(),
+    };
     let mut out = Map::new();
-    let schemas = doc
-        .get("schemas")
-        .cloned()
+    let schemas = fields
+        .shift_remove("schemas")
         .unwrap_or_else(|| Value::Array(vec![Value::String(registry.core(kind).id.clone())]));
     out.insert("schemas".into(), schemas);
     out.insert("id".into(), Value::String(id.to_string()));
-    if let Value::Object(fields) = doc {
-        for (k, v) in fields {
-            if k != "schemas" {
-                out.insert(k.clone(), v.clone());
-            }
-        }
-    }
+    out.extend(fields);
     if let Some(related) = related {
         let name = match kind {
             Kind::User => "groups",

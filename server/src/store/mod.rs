@@ -190,8 +190,16 @@ pub struct ApiKey {
 /// The storage engine.
 pub trait Store: Send + Sync + 'static {
     fn get(&self, kind: Kind, id: &str) -> Result<Option<Record>>;
-    /// Every record of a kind, in a stable order (by `id`).
-    fn list(&self, kind: Kind) -> Result<Vec<Record>>;
+    /// How many records of a kind there are.
+    fn count(&self, kind: Kind) -> Result<usize>;
+    /// Records of a kind in a stable order (by `id`), skipping `skip`, at most `take`.
+    fn page(&self, kind: Kind, skip: usize, take: usize) -> Result<Vec<Record>>;
+    /// Visits every record of a kind in `id` order, one at a time (nothing is collected); the
+    /// visitor returns `false` to stop.
+    fn scan(&self, kind: Kind, visit: &mut dyn FnMut(Record) -> Result<bool>) -> Result<()>;
+    /// Visits every entry of the index `of` names (its variant; the text is ignored): the entry's
+    /// text, as the index holds it, and the id it points to.
+    fn scan_index(&self, of: &IndexKey, visit: &mut dyn FnMut(&str, &str)) -> Result<()>;
     /// The ids an index entry points to.
     fn lookup(&self, key: &IndexKey) -> Result<Vec<String>>;
     /// The members of a group.

@@ -209,6 +209,13 @@ fn index_key(key: &IndexKey, id: Option<&str>) -> Vec<u8> {
     out
 }
 
+/// The text of an index entry's key, and what follows it (the id, in a non-unique index).
+fn split_index_key(key: &[u8]) -> Option<(&[u8], &[u8])> {
+    let len = u32::from_be_bytes(key.get(1..5)?.try_into().ok()?);
+    let end = 5usize.checked_add(usize::try_from(len).ok()?)?;
+    Some((key.get(5..end)?, key.get(end..)?))
+}
+
 fn membership_key(group_id: &str, member_id: &str) -> Vec<u8> {
     let mut k = Vec::with_capacity(group_id.len() + 1 + member_id.len());
     k.extend_from_slice(group_id.as_bytes());
@@ -293,12 +300,40 @@ impl Store for SledStore {
         }
     }
 
-    fn list(&self, kind: Kind) -> Result<Vec<Record>> {
+    fn count(&self, kind: Kind) -> Result<usize> {
+        Ok(self.records(kind).len())
+    }
+
+    fn page(&self, kind: Kind, skip: usize, take: usize) -> Result<Vec<Record>> {
         self.records(kind)
             .iter()
             .values()
+            .skip(skip)
+            .take(take)
             .map(|v| decode(&v.map_err(storage)?))
             .collect()
+    }
+
+    fn scan(&self, kind: Kind, visit: &mut dyn FnMut(Record) -> Result<bool>) -> Result<()> {
+        for v in self.records(kind).iter().values() {
+            if !visit(decode(&v.map_err(storage)?)?)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn scan_index(&self, of: &IndexKey, visit: &mut dyn FnMut(&str, &str)) -> Result<()> {
+        let tag = index_key(of, None)[0];
+        for entry in self.index.scan_prefix([tag]) {
+            let (key, value) = entry.map_err(storage)?;
+            let Some((text, rest)) = split_index_key(&key) else {
+                continue;
+            };
+            let id = if of.is_unique() { &value[..] } else { rest };
+            visit(&String::from_utf8_lossy(text), &String::from_utf8_lossy(id));
+        }
+        Ok(())
     }
 
     fn lookup(&self, key: &IndexKey) -> Result<Vec<String>> {

@@ -131,13 +131,25 @@ async fn filters_on_memberships_see_them() {
     let s = TestServer::start().await;
     let (a, b) = (s.user("in").await, s.user("out").await);
     let g = s.group("Club", &[&a]).await;
-    let r = s.get(&format!("/Users?filter=groups.value+eq+%22{g}%22")).await;
+    let r = s
+        .get(&format!("/Users?filter=groups.value+eq+%22{g}%22"))
+        .await;
     assert_eq!(r.body["totalResults"], 1, "{}", r.text);
     assert_eq!(r.body["Resources"][0]["id"], a.as_str());
-    assert_eq!(r.body["Resources"][0]["groups"][0]["value"], g.as_str(), "the page shows memberships");
-    let r = s.get(&format!("/Groups?filter=members.value+eq+%22{b}%22")).await;
+    assert_eq!(
+        r.body["Resources"][0]["groups"][0]["value"],
+        g.as_str(),
+        "the page shows memberships"
+    );
+    let r = s
+        .get(&format!("/Groups?filter=members.value+eq+%22{b}%22"))
+        .await;
     assert_eq!(r.body["totalResults"], 0);
-    let r = s.get(&format!("/Groups?filter=members[value+eq+%22{a}%22]&excludedAttributes=members")).await;
+    let r = s
+        .get(&format!(
+            "/Groups?filter=members[value+eq+%22{a}%22]&excludedAttributes=members"
+        ))
+        .await;
     assert_eq!(r.body["totalResults"], 1, "{}", r.text);
     assert!(r.body["Resources"][0].get("members").is_none());
     // A filter on other attributes still returns memberships on the page.

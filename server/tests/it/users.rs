@@ -506,3 +506,56 @@ async fn attributes_and_excluded_attributes_select_sub_attributes() {
     assert!(r.body.get("active").is_none());
     assert_eq!(r.body["userName"], "proj");
 }
+
+#[tokio::test]
+async fn index_scans_agree_with_full_scans() {
+    // `userName co/sw/ew/gt/...` and `externalId ...` are answered from the index's keys; wrapping
+    // the filter in `not (not (...))` forces a scan of the records. Both must agree.
+    let s = TestServer::start().await;
+    for (name, ext) in [
+        ("Alice.Smith", "EXT-1"),
+        ("bob.smith", "ext-2"),
+        ("carol", "EXT-3"),
+        ("ALBERT", "x"),
+    ] {
+        let mut body = user_body(name);
+        body["externalId"] = json!(ext);
+        s.post("/Users", body).await;
+    }
+    let ids = |r: &crate::support::Reply| -> Vec<String> {
+        let mut v: Vec<String> = r.body["Resources"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .map(|u| u["userName"].as_str().unwrap_or("").to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    for (filter, want) in [
+        ("userName co \"SMITH\"", vec!["Alice.Smith", "bob.smith"]),
+        ("userName sw \"al\"", vec!["ALBERT", "Alice.Smith"]),
+        ("userName ew \"OL\"", vec!["carol"]),
+        ("userName gt \"b\"", vec!["bob.smith", "carol"]),
+        ("userName le \"albert\"", vec!["ALBERT"]),
+        ("externalId sw \"EXT\"", vec!["Alice.Smith", "carol"]),
+        ("externalId co \"xt\"", vec!["bob.smith"]),
+        ("userName sw \"a\" and externalId eq \"x\"", vec!["ALBERT"]),
+        (
+            "userName ew \"ol\" or externalId sw \"ext-2\"",
+            vec!["bob.smith", "carol"],
+        ),
+    ] {
+        let enc = |f: &str| f.replace(' ', "%20").replace('"', "%22");
+        let probed = s.get(&format!("/Users?filter={}", enc(filter))).await;
+        let scanned = s
+            .get(&format!(
+                "/Users?filter={}",
+                enc(&format!("not (not ({filter}))"))
+            ))
+            .await;
+        assert_eq!(probed.status, 200, "{filter}: {}", probed.text);
+        assert_eq!(ids(&probed), want, "{filter}");
+        assert_eq!(ids(&scanned), want, "{filter} (scan)");
+    }
+}
