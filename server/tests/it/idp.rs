@@ -51,6 +51,10 @@ fixtures! {
     entra_group_create_with_adscim_schema => "entra/group-create-with-adscim-schema",
     entra_group_add_member_capitalised_op => "entra/group-add-member-capitalised-op",
     entra_group_remove_member_with_value_list => "entra/group-remove-member-with-value-list",
+    entra_flag_disable_user_with_boolean => "entra-flag/disable-user-with-boolean",
+    entra_flag_replace_without_path_dotted_keys => "entra-flag/replace-without-path-dotted-keys",
+    entra_flag_remove_member_with_value_filter => "entra-flag/remove-member-with-value-filter",
+    entra_flag_soft_delete_lifecycle => "entra-flag/soft-delete-lifecycle",
 }
 
 #[test]
