@@ -55,6 +55,15 @@ fixtures! {
     entra_flag_replace_without_path_dotted_keys => "entra-flag/replace-without-path-dotted-keys",
     entra_flag_remove_member_with_value_filter => "entra-flag/remove-member-with-value-filter",
     entra_flag_soft_delete_lifecycle => "entra-flag/soft-delete-lifecycle",
+    okta_create_user => "okta/create-user",
+    okta_test_connection => "okta/test-connection",
+    okta_username_case_check => "okta/username-case-check",
+    okta_update_user_with_put => "okta/update-user-with-put",
+    okta_deactivate_without_path => "okta/deactivate-without-path",
+    okta_group_rename_with_id => "okta/group-rename-with-id",
+    okta_group_membership_remove_and_add => "okta/group-membership-remove-and-add",
+    okta_group_replace_members => "okta/group-replace-members",
+    okta_group_delete => "okta/group-delete",
 }
 
 #[test]
