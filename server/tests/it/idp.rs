@@ -64,6 +64,14 @@ fixtures! {
     okta_group_membership_remove_and_add => "okta/group-membership-remove-and-add",
     okta_group_replace_members => "okta/group-replace-members",
     okta_group_delete => "okta/group-delete",
+    onelogin_legacy_urns => "onelogin/legacy-urns",
+    onelogin_emails_single_object => "onelogin/emails-single-object",
+    onelogin_active_as_string => "onelogin/active-as-string",
+    onelogin_values_kept_verbatim => "onelogin/values-kept-verbatim",
+    onelogin_v11_group_members_operation => "onelogin/v11-group-members-operation",
+    onelogin_trailing_question_mark => "onelogin/trailing-question-mark",
+    onelogin_filter_plus_and_trailing_ampersand => "onelogin/filter-plus-and-trailing-ampersand",
+    onelogin_doubled_slash_base_url => "onelogin/doubled-slash-base-url",
 }
 
 #[test]
