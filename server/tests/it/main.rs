@@ -9,6 +9,7 @@ mod cli;
 mod discovery;
 mod errors;
 mod groups;
+mod idp;
 mod onelogin;
 mod storage;
 mod users;
