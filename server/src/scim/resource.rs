@@ -241,10 +241,16 @@ pub fn from_request(registry: &Registry, kind: Kind, body: &Value, strict: bool)
                     schema.id
                 )));
             };
+            let legacy = !schema.id.eq_ignore_ascii_case(key);
             for (name, v) in fields {
                 match schema.attribute(name) {
                     Some(attr) => {
-                        if let Some(v) = coerce_writable(attr, v, strict)? {
+                        let v = if legacy {
+                            registry.from_legacy(attr, v)
+                        } else {
+                            v.clone()
+                        };
+                        if let Some(v) = coerce_writable(attr, &v, strict)? {
                             ext_map(&mut extensions, schema).insert(attr.name.clone(), v);
                         }
                     }
@@ -319,11 +325,23 @@ fn ext_map<'a, 's>(
 }
 
 /// Coerces a value a client may write: `readOnly` attributes and `writeOnly` secrets are dropped.
+/// `readOnly` sub-attributes (a manager's `displayName`) are dropped too: the server owns them.
 fn coerce_writable(attr: &Attribute, value: &Value, strict: bool) -> Result<Option<Value>> {
     match attr.mutability {
         Mutability::ReadOnly | Mutability::WriteOnly => Ok(None),
-        _ => coerce(attr, value, strict),
+        _ => Ok(coerce(attr, value, strict)?.and_then(|v| drop_read_only_subs(attr, v))),
     }
+}
+
+fn drop_read_only_subs(attr: &Attribute, value: Value) -> Option<Value> {
+    if attr.kind != AttrType::Complex {
+        return Some(value);
+    }
+    let writable = |k: &str| {
+        attr.sub(k)
+            .is_none_or(|sub| sub.mutability != Mutability::ReadOnly)
+    };
+    retain_subs(value, writable)
 }
 
 /// Checks that every required, writable attribute of the core schema has a non-empty value.

@@ -182,6 +182,11 @@ const LEGACY_URNS: &[(&str, Option<&str>)] = &[
     ),
 ];
 
+/// Sub-attributes that SCIM 1.1 named differently, renamed when a value arrives under a legacy
+/// extension URN: (attribute, 1.1 name, 2.0 name). OneLogin's 1.1 Enterprise template sends
+/// `manager: {"managerId": ..., "displayName": ...}`.
+const LEGACY_SUB_NAMES: &[(&str, &str, &str)] = &[("manager", "managerId", "value")];
+
 /// The attributes common to every resource (RFC 7643 §3.1), which no schema file lists.
 fn common_attributes() -> Vec<Attribute> {
     let text = include_str!("../../schemas/common.json");
@@ -287,6 +292,23 @@ impl Registry {
             None => Some(core),
             Some(id) => self.extensions(kind).find(|s| s.id == *id),
         }
+    }
+
+    /// A value sent under a legacy extension URN, with its SCIM 1.1 sub-attribute names renamed
+    /// to the 2.0 ones.
+    pub fn from_legacy(&self, attr: &Attribute, value: &Value) -> Value {
+        let mut value = value.clone();
+        for (name, old, new) in LEGACY_SUB_NAMES {
+            if !attr.name.eq_ignore_ascii_case(name) {
+                continue;
+            }
+            if let Value::Object(obj) = &mut value {
+                if let Some(v) = obj.shift_remove(*old) {
+                    obj.entry(new.to_string()).or_insert(v);
+                }
+            }
+        }
+        value
     }
 
     /// The extension schemas of a kind.

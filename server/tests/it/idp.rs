@@ -68,6 +68,7 @@ fixtures! {
     onelogin_emails_single_object => "onelogin/emails-single-object",
     onelogin_active_as_string => "onelogin/active-as-string",
     onelogin_values_kept_verbatim => "onelogin/values-kept-verbatim",
+    onelogin_v11_enterprise_manager => "onelogin/v11-enterprise-manager",
     onelogin_v11_group_members_operation => "onelogin/v11-group-members-operation",
     onelogin_trailing_question_mark => "onelogin/trailing-question-mark",
     onelogin_filter_plus_and_trailing_ampersand => "onelogin/filter-plus-and-trailing-ampersand",
