@@ -19,9 +19,23 @@ pub const SOCKET: &str = "control.sock";
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "command", rename_all = "kebab-case")]
 pub enum Command {
-    KeyCreate { label: String, admin: bool },
+    KeyCreate {
+        label: String,
+        admin: bool,
+    },
     KeyList,
-    KeyRevoke { id: String },
+    KeyRevoke {
+        id: String,
+    },
+    /// A user's (or group's) revision history, newest first.
+    History {
+        id: String,
+    },
+    /// The revision feed after a sequence number, oldest first.
+    Audit {
+        after: u64,
+        limit: usize,
+    },
 }
 
 /// What a key listing shows: never the key, nor its digest.
@@ -69,6 +83,18 @@ pub fn execute(store: &dyn Store, command: &Command) -> Result<Value, String> {
         Command::KeyRevoke { id } => {
             let entry = keys::revoke(store, id, keys::operator()).map_err(|e| e.to_string())?;
             json(serde_json::to_value(KeyInfo::from(&entry)))
+        }
+        Command::History { id } => {
+            let mut entries = store.revisions_of("User", id).map_err(|e| e.to_string())?;
+            if entries.is_empty() {
+                entries = store.revisions_of("Group", id).map_err(|e| e.to_string())?;
+            }
+            entries.reverse();
+            json(serde_json::to_value(entries))
+        }
+        Command::Audit { after, limit } => {
+            let entries = store.revisions(*after, *limit).map_err(|e| e.to_string())?;
+            json(serde_json::to_value(entries))
         }
     }
 }

@@ -49,7 +49,6 @@ pub enum AuthFailure {
     WrongScheme,
     Empty,
     Invalid,
-    WrongKind,
 }
 
 impl AuthFailure {
@@ -61,7 +60,6 @@ impl AuthFailure {
             AuthFailure::WrongScheme => "Unsupported authorization scheme: use 'Bearer'",
             AuthFailure::Empty => "Empty bearer token",
             AuthFailure::Invalid => "Invalid or revoked API key",
-            AuthFailure::WrongKind => "This key is not valid for this API",
         }
     }
 }

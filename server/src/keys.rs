@@ -119,6 +119,7 @@ fn key_revision(action: &str, key: &ApiKey, actor: Actor) -> Revision {
             after: Some(serde_json::Value::String(key.label.clone())),
         }],
         request_id: None,
+        related: Vec::new(),
     }
 }
 

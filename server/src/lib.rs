@@ -4,11 +4,13 @@
 //! trait; [`http`] is Rocket (routes, guards, responders, catchers). [`error::Error`] is the one
 //! error type, mapped to SCIM error responses in `http::respond`.
 
+pub mod admin;
 pub mod config;
 pub mod control;
 pub mod error;
 pub mod http;
 pub mod keys;
+pub mod policy;
 pub mod scim;
 pub mod service;
 pub mod store;

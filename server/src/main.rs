@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use server::config::{Config, LogFormat, Overrides};
 use server::control::{self, Command, KeyInfo};
+use server::store::Revision;
 
 /// A self-hostable SCIM 2.0 service provider.
 #[derive(Parser)]
@@ -32,6 +33,23 @@ enum Cmd {
     /// Manage API keys (works whether or not the server is running).
     #[command(subcommand)]
     Key(KeyCmd),
+    /// A user's (or group's) revision history, newest first.
+    History {
+        id: String,
+        /// Print JSON instead of lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The revision feed of every change after a sequence number, oldest first (for export).
+    Audit {
+        #[arg(long, default_value_t = 0)]
+        after: u64,
+        #[arg(long, default_value_t = 1000)]
+        limit: usize,
+        /// Print JSON instead of lines.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -83,6 +101,10 @@ fn main() -> ExitCode {
                 Err(e) => fail(&e),
             }
         }
+        Cmd::History { id, json } => report(&config, &Command::History { id }, json),
+        Cmd::Audit { after, limit, json } => {
+            report(&config, &Command::Audit { after, limit }, json)
+        }
     }
 }
 
@@ -105,13 +127,67 @@ fn init_logging(format: LogFormat) {
     }
 }
 
-/// Runs a key command on the store directly, or through the running server's control socket.
-fn run_key_command(config: &Config, command: &Command) -> Result<(), String> {
-    let answer = match server::open_store(config) {
-        Ok(store) => control::execute(&store, command)?,
-        Err(e) if e.is_locked() => control::request(&config.data_dir, command)?,
-        Err(e) => return Err(e.to_string()),
+/// Runs a command on the store directly, or through the running server's control socket.
+fn execute(config: &Config, command: &Command) -> Result<serde_json::Value, String> {
+    match server::open_store(config) {
+        Ok(store) => control::execute(&store, command),
+        Err(e) if e.is_locked() => control::request(&config.data_dir, command),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Prints revision entries, one line each (or as JSON).
+fn report(config: &Config, command: &Command, as_json: bool) -> ExitCode {
+    let answer = match execute(config, command) {
+        Ok(a) => a,
+        Err(e) => return fail(&e),
     };
+    if as_json {
+        println!("{answer:#}");
+        return ExitCode::SUCCESS;
+    }
+    let entries: Vec<Revision> = match serde_json::from_value(answer) {
+        Ok(e) => e,
+        Err(e) => return fail(&e.to_string()),
+    };
+    for e in &entries {
+        let key = e
+            .actor
+            .key_label
+            .as_deref()
+            .map(|l| format!(" (key '{l}')"))
+            .unwrap_or_default();
+        let changes: Vec<String> = e
+            .changes
+            .iter()
+            .map(|c| {
+                let show = |v: &Option<serde_json::Value>| {
+                    v.as_ref().map_or("-".to_string(), |v| v.to_string())
+                };
+                format!("{}: {} -> {}", c.attribute, show(&c.before), show(&c.after))
+            })
+            .collect();
+        println!(
+            "#{} {} {}{} {} {} {}  {}",
+            e.seq,
+            e.time,
+            e.actor.name,
+            key,
+            e.action,
+            e.target_type,
+            e.target_id,
+            changes.join("; ")
+        );
+    }
+    if entries.is_empty() {
+        println!("no entries");
+    }
+    ExitCode::SUCCESS
+}
+
+/// Runs a key command and prints its answer.
+fn run_key_command(config: &Config, command: &Command) -> Result<(), String> {
+    let answer = execute(config, command)?;
     match command {
         Command::KeyCreate { .. } => {
             let info: KeyInfo =
@@ -150,6 +226,7 @@ fn run_key_command(config: &Config, command: &Command) -> Result<(), String> {
             let info: KeyInfo = serde_json::from_value(answer).map_err(|e| e.to_string())?;
             println!("Revoked key '{}' (id {}).", info.label, info.id);
         }
+        Command::History { .. } | Command::Audit { .. } => println!("{answer:#}"),
     }
     Ok(())
 }

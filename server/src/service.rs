@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 use crate::config::{Config, Durability};
 use crate::error::{quote, AuthFailure, Error, Result};
 use crate::keys;
+use crate::policy;
 use crate::scim::list::{self, ListQuery, Probe};
 use crate::scim::resource::{self, Meta, Projection};
 use crate::scim::schema::{Kind, Registry};
@@ -76,7 +77,11 @@ impl App {
         let all = self.store.keys()?;
         let key = keys::find(&all, token).ok_or(Error::Unauthorized(AuthFailure::Invalid))?;
         if key.admin != admin {
-            return Err(Error::Unauthorized(AuthFailure::WrongKind));
+            return Err(Error::Forbidden(if admin {
+                "this is a SCIM key: the admin API takes an admin key".into()
+            } else {
+                "this is an admin key: the SCIM API takes a SCIM key".into()
+            }));
         }
         self.touch(key);
         Ok(key.clone())
@@ -110,7 +115,7 @@ impl App {
         }
     }
 
-    fn durable(&self) -> Result<()> {
+    pub(crate) fn durable(&self) -> Result<()> {
         match self.config.durability {
             Durability::PerRequest => self.store.flush(),
             Durability::Periodic => Ok(()),
@@ -153,6 +158,7 @@ impl App {
             created: now.clone(),
             last_modified: now.clone(),
             index: index_keys(kind, &doc),
+            profile: (kind == Kind::User).then(|| policy::initial_profile(&doc)),
             doc,
         };
         let after = with_members(&record.doc, members.as_deref());
@@ -243,7 +249,16 @@ impl App {
             let (doc, members_after) = self.split_members(kind, new)?;
             let now = keys::now();
             let after = with_members(&doc, members_after.as_deref());
-            let revision = self.revision(ctx, action, kind, id, &now, diff(&current, &after));
+            let action = policy::action(action, &current, &after);
+            let revision = self.revision(ctx, &action, kind, id, &now, diff(&current, &after));
+            // The profile was set at the first sync; later SCIM changes never touch it.
+            let profile = match kind {
+                Kind::User => old
+                    .profile
+                    .clone()
+                    .or_else(|| Some(policy::initial_profile(&doc))),
+                Kind::Group => None,
+            };
             let record = Record {
                 id: id.to_string(),
                 kind: kind.into(),
@@ -251,6 +266,7 @@ impl App {
                 created: old.created.clone(),
                 last_modified: now,
                 index: index_keys(kind, &doc),
+                profile,
                 doc,
             };
             let members = match (members_before, members_after.clone()) {
@@ -776,6 +792,7 @@ impl App {
             target_id: id.to_string(),
             changes,
             request_id: ctx.request_id.clone(),
+            related: Vec::new(),
         }
     }
 }

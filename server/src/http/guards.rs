@@ -25,30 +25,55 @@ pub struct Scim {
     pub ctx: Context,
 }
 
+/// An authenticated admin API request (an admin key; a SCIM key is refused with 403).
+pub struct Admin {
+    pub key: ApiKey,
+    pub ctx: Context,
+}
+
+/// Checks the bearer key for the wanted API; a failure is kept for the catcher.
+fn authenticate(req: &Request<'_>, admin: bool) -> request::Outcome<(ApiKey, Context), Error> {
+    let Some(app) = app(req) else {
+        return Outcome::Error((Status::InternalServerError, Error::internal("no app state")));
+    };
+    let header = req.headers().get_one("Authorization");
+    match app.authenticate(header, admin) {
+        Ok(key) => {
+            let actor = if admin {
+                crate::admin::admin_actor(&key)
+            } else {
+                App::scim_actor(&key)
+            };
+            let ctx = Context {
+                actor,
+                request_id: Some(super::request_id(req)),
+                base_url: base_url(req, app),
+            };
+            Outcome::Success((key, ctx))
+        }
+        Err(e) => {
+            let status = Status::new(e.status());
+            req.local_cache(|| GuardFailure(Some(e.clone())));
+            Outcome::Error((status, e))
+        }
+    }
+}
+
 #[rocket::async_trait]
 impl<'r> FromRequest<'r> for Scim {
     type Error = Error;
 
     async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, Error> {
-        let Some(app) = app(req) else {
-            return Outcome::Error((Status::InternalServerError, Error::internal("no app state")));
-        };
-        let header = req.headers().get_one("Authorization");
-        match app.authenticate(header, false) {
-            Ok(key) => {
-                let ctx = Context {
-                    actor: App::scim_actor(&key),
-                    request_id: Some(super::request_id(req)),
-                    base_url: base_url(req, app),
-                };
-                Outcome::Success(Scim { key, ctx })
-            }
-            Err(e) => {
-                let status = Status::new(e.status());
-                req.local_cache(|| GuardFailure(Some(e.clone())));
-                Outcome::Error((status, e))
-            }
-        }
+        authenticate(req, false).map(|(key, ctx)| Scim { key, ctx })
+    }
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for Admin {
+    type Error = Error;
+
+    async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, Error> {
+        authenticate(req, true).map(|(key, ctx)| Admin { key, ctx })
     }
 }
 

@@ -1,5 +1,6 @@
 //! HTTP: Rocket routes, guards, responders and catchers, and starting and stopping the server.
 
+pub mod admin;
 pub mod discovery;
 pub mod guards;
 pub mod respond;
@@ -142,6 +143,7 @@ pub fn build(app: Arc<App>) -> rocket::Rocket<rocket::Build> {
         .mount(base.as_str(), routes::routes())
         .mount(base.as_str(), discovery::routes())
         .mount(base.as_str(), fallback_routes())
+        .mount(admin::BASE, admin::routes())
         .register("/", rocket::catchers![respond::default_catcher])
         .attach(RequestLog)
 }

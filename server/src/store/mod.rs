@@ -31,6 +31,17 @@ pub struct Record {
     /// The index entries this record owns, so that an update or delete can remove them.
     #[serde(default)]
     pub index: Vec<IndexKey>,
+    /// The application's own view of a user, beside the SCIM resource (users only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<Profile>,
+}
+
+/// A user's application profile: what the product shows, set from SCIM at the first sync and
+/// owned by administrators after that. Its status is not stored: it follows SCIM `active`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Profile {
+    pub display_name: String,
+    pub role: String,
 }
 
 /// [`Kind`] as stored.
@@ -125,6 +136,17 @@ pub struct Revision {
     pub changes: Vec<AttributeChange>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// Other resources the change touched (members added to or removed from a group, the groups
+    /// a deleted user left): the entry appears in their histories too. Filled by the store.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub related: Vec<TargetRef>,
+}
+
+/// A resource a revision entry concerns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetRef {
+    pub target_type: String,
+    pub target_id: String,
 }
 
 /// A mutation of one resource, committed atomically with its indexes and revision entry.
@@ -219,6 +241,6 @@ pub trait Store: Send + Sync + 'static {
 
     /// Revision entries with `seq > after`, oldest first, at most `limit`.
     fn revisions(&self, after: u64, limit: usize) -> Result<Vec<Revision>>;
-    /// Revision entries of one target, oldest first.
+    /// Revision entries of one target (as the target or a related one), oldest first.
     fn revisions_of(&self, target_type: &str, target_id: &str) -> Result<Vec<Revision>>;
 }

@@ -17,7 +17,8 @@ use sled::transaction::{
 use sled::{Transactional, Tree};
 
 use super::{
-    ApiKey, CommitError, IndexKey, Member, Record, Revision, Store, StoredKind, Write, WriteOp,
+    ApiKey, CommitError, IndexKey, Member, Record, Revision, Store, StoredKind, TargetRef, Write,
+    WriteOp,
 };
 use crate::error::{Error, Result};
 use crate::scim::schema::Kind;
@@ -282,6 +283,12 @@ fn tx_revision(
         target_key(&entry.target_type, &entry.target_id, Some(seq)),
         &[] as &[u8],
     )?;
+    for r in &entry.related {
+        by_target.insert(
+            target_key(&r.target_type, &r.target_id, Some(seq)),
+            &[] as &[u8],
+        )?;
+    }
     Ok(seq)
 }
 
@@ -410,6 +417,11 @@ impl Store for SledStore {
                         }
                         _ => {}
                     }
+                    let mut related: Vec<TargetRef> = Vec::new();
+                    let member_ref = |m: &Member| TargetRef {
+                        target_type: Kind::from(m.kind).name().to_string(),
+                        target_id: m.value.clone(),
+                    };
                     // Remove the old index entries.
                     if let Some(old) = &old {
                         for key in &old.index {
@@ -438,6 +450,7 @@ impl Store for SledStore {
                             if let Some(change) = members {
                                 for m in &change.before {
                                     if !change.after.iter().any(|a| a.value == m.value) {
+                                        related.push(member_ref(m));
                                         group_members.remove(membership_key(id, &m.value))?;
                                         let mut of = tx_groups_of(member_groups, &m.value)?;
                                         of.retain(|g| g != id);
@@ -461,6 +474,9 @@ impl Store for SledStore {
                                             Kind::from(m.kind).name()
                                         )));
                                     }
+                                    if !change.before.iter().any(|b| b.value == m.value) {
+                                        related.push(member_ref(m));
+                                    }
                                     group_members
                                         .insert(membership_key(id, &m.value), tx_encode(m)?)?;
                                     let mut of = tx_groups_of(member_groups, &m.value)?;
@@ -482,6 +498,10 @@ impl Store for SledStore {
                             }
                             // Its memberships in groups: each group loses it and moves to a new version.
                             for gid in tx_groups_of(member_groups, id)? {
+                                related.push(TargetRef {
+                                    target_type: Kind::Group.name().to_string(),
+                                    target_id: gid.clone(),
+                                });
                                 group_members.remove(membership_key(&gid, id))?;
                                 if let Some(bytes) = groups.get(gid.as_bytes())? {
                                     let mut g: Record = tx_decode(&bytes)?;
@@ -493,7 +513,9 @@ impl Store for SledStore {
                             member_groups.remove(id.as_bytes())?;
                         }
                     }
-                    tx_revision(revisions, by_target, &write.revision)
+                    let mut revision = write.revision.clone();
+                    revision.related = related;
+                    tx_revision(revisions, by_target, &revision)
                 },
             )
             .map_err(map_tx_error)

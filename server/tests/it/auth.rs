@@ -89,14 +89,14 @@ async fn with_no_usable_key_every_request_is_refused() {
 }
 
 #[tokio::test]
-async fn an_admin_key_is_not_a_scim_key() {
+async fn an_admin_key_is_refused_on_scim_routes_with_403() {
     let s = TestServer::start().await;
     let (_, admin) =
         server::keys::create(s.store.as_ref(), "admin", true, server::keys::operator())
             .expect("key");
     with_header(&s, "/Users", Some(&format!("Bearer {admin}")))
         .await
-        .assert_error(401, None);
+        .assert_error(403, None);
 }
 
 #[tokio::test]

@@ -177,3 +177,67 @@ fn wait(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> 
     let _ = child.kill();
     None
 }
+
+#[test]
+fn history_and_audit_from_the_command_line_with_and_without_the_server() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (mut child, base, key) = serve(dir.path());
+    let key = key.expect("key");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let id = rt.block_on(async {
+        let r = reqwest::Client::new()
+            .post(format!("{base}/Users"))
+            .bearer_auth(&key)
+            .header("Content-Type", "application/scim+json")
+            .body(r#"{"userName":"cli.history","active":true}"#)
+            .send()
+            .await
+            .expect("create");
+        let body: serde_json::Value = r.json().await.expect("json");
+        let id = body["id"].as_str().expect("id").to_string();
+        reqwest::Client::new()
+            .delete(format!("{base}/Users/{id}"))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .expect("delete");
+        id
+    });
+    let out = scim_server(dir.path(), &["history", &id]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(
+        lines[0].contains("Scim System User (key 'initial key') delete User"),
+        "{text}"
+    );
+    assert!(
+        lines[1].contains("create") && lines[1].contains("userName: - -> \"cli.history\""),
+        "{text}"
+    );
+    sigterm(&child);
+    assert!(wait(&mut child, Duration::from_secs(10)).is_some_and(|s| s.success()));
+    // Stopped: the command reads the store itself.
+    let out = scim_server(dir.path(), &["audit", "--after", "0", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let feed: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let actions: Vec<&str> = feed
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    assert_eq!(actions, ["key.create", "create", "delete"]);
+}

@@ -14,6 +14,8 @@ pub const SCIM: &str = "application/scim+json";
 /// A server running on a free port with its own store, and a valid SCIM key.
 pub struct TestServer {
     pub base: String,
+    /// `http://127.0.0.1:PORT`, for paths outside the SCIM base (the admin API).
+    pub origin: String,
     pub key: String,
     pub dir: tempfile::TempDir,
     pub store: Arc<dyn Store>,
@@ -57,6 +59,7 @@ impl TestServer {
         let running = server::http::start(app).await.expect("server starts");
         TestServer {
             base: format!("http://{}{base_path}", running.addr),
+            origin: format!("http://{}", running.addr),
             key,
             dir,
             store,

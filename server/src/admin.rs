@@ -1,0 +1,180 @@
+//! What the admin API does: users with their application profiles, an administrator's edit of a
+//! display name, revision histories and the audit feed, and key management. Like `service.rs`,
+//! synchronous and storage-bound; the HTTP layer runs it on the blocking pool.
+
+use serde_json::{json, Value};
+
+use crate::control::KeyInfo;
+use crate::error::{quote, Error, Result};
+use crate::keys;
+use crate::policy;
+use crate::scim::schema::Kind;
+use crate::service::{App, Context};
+use crate::store::{Actor, ApiKey, AttributeChange, CommitError, Record, Revision, Write, WriteOp};
+
+/// The most entries one page of a history or of the audit feed holds.
+pub const MAX_PAGE: usize = 1000;
+
+/// The actor recorded for an administrator: the admin key's label.
+pub fn admin_actor(key: &ApiKey) -> Actor {
+    Actor {
+        name: key.label.clone(),
+        key_id: Some(key.id.clone()),
+        key_label: Some(key.label.clone()),
+    }
+}
+
+/// A user as the admin API lists it: its profile, status and SCIM userName.
+fn summary(record: &Record) -> Value {
+    let profile = record
+        .profile
+        .clone()
+        .unwrap_or_else(|| policy::initial_profile(&record.doc));
+    json!({
+        "id": record.id,
+        "userName": record.doc.get("userName"),
+        "displayName": profile.display_name,
+        "role": profile.role,
+        "status": policy::status(&record.doc),
+        "created": record.created,
+        "lastModified": record.last_modified,
+    })
+}
+
+impl App {
+    /// Users in id order, paged (`start` is 1-based).
+    pub fn admin_users(&self, start: usize, count: usize) -> Result<Value> {
+        let total = self.store.count(Kind::User)?;
+        let users: Vec<Value> = self
+            .store
+            .page(Kind::User, start.saturating_sub(1), count.min(MAX_PAGE))?
+            .iter()
+            .map(summary)
+            .collect();
+        Ok(json!({ "total": total, "startIndex": start, "users": users }))
+    }
+
+    /// One user: its profile and status, and its SCIM resource.
+    pub fn admin_user(&self, id: &str, ctx: &Context) -> Result<Value> {
+        let record = self
+            .store
+            .get(Kind::User, id)?
+            .ok_or_else(|| not_found(id))?;
+        let mut out = summary(&record);
+        let scim = self.get(Kind::User, id, ctx, &Default::default())?;
+        out["scim"] = scim.body;
+        Ok(out)
+    }
+
+    /// An administrator changes a user's display name. The SCIM resource does not change, but its
+    /// version moves, so that no concurrent SCIM change computed before it can overwrite it.
+    pub fn admin_set_display_name(&self, id: &str, name: &str, ctx: &Context) -> Result<Value> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 200 {
+            return Err(Error::invalid_value(
+                "a display name must have 1 to 200 characters",
+            ));
+        }
+        loop {
+            let old = self
+                .store
+                .get(Kind::User, id)?
+                .ok_or_else(|| not_found(id))?;
+            let mut profile = old
+                .profile
+                .clone()
+                .unwrap_or_else(|| policy::initial_profile(&old.doc));
+            if profile.display_name == name {
+                return Ok(summary(&old));
+            }
+            let before = std::mem::replace(&mut profile.display_name, name.to_string());
+            let mut record = old.clone();
+            record.profile = Some(profile);
+            record.version += 1;
+            let revision = Revision {
+                seq: 0,
+                time: keys::now(),
+                actor: ctx.actor.clone(),
+                action: "profile".into(),
+                target_type: Kind::User.name().into(),
+                target_id: id.to_string(),
+                changes: vec![AttributeChange {
+                    attribute: "profile.displayName".into(),
+                    before: Some(Value::String(before)),
+                    after: Some(Value::String(name.to_string())),
+                }],
+                request_id: ctx.request_id.clone(),
+                related: Vec::new(),
+            };
+            let write = Write {
+                kind: Kind::User,
+                id: id.to_string(),
+                expected_version: Some(old.version),
+                op: WriteOp::Put {
+                    record: record.clone(),
+                    members: None,
+                },
+                revision,
+            };
+            match self.store.commit(write) {
+                Ok(_) => {
+                    self.durable()?;
+                    return Ok(summary(&record));
+                }
+                Err(CommitError::Stale) => continue,
+                Err(CommitError::Failed(e)) => return Err(e),
+            }
+        }
+    }
+
+    /// The history of a user or group, newest first, paged (`start` is 1-based). It outlives the
+    /// resource: a deleted user's history stays readable.
+    pub fn history(&self, kind: Kind, id: &str, start: usize, count: usize) -> Result<Value> {
+        let mut entries = self.store.revisions_of(kind.name(), id)?;
+        if entries.is_empty() && self.store.get(kind, id)?.is_none() {
+            return Err(Error::NotFound(format!(
+                "no {} {} and no history of one",
+                kind.name(),
+                quote(id)
+            )));
+        }
+        entries.reverse();
+        let total = entries.len();
+        let page: Vec<Revision> = entries
+            .into_iter()
+            .skip(start.saturating_sub(1))
+            .take(count.min(MAX_PAGE))
+            .collect();
+        Ok(json!({ "total": total, "startIndex": start, "entries": page }))
+    }
+
+    /// The whole feed, oldest first: entries after sequence number `after`, at most `limit`, and
+    /// the `after` to ask with next.
+    pub fn audit(&self, after: u64, limit: usize) -> Result<Value> {
+        let entries = self.store.revisions(after, limit.clamp(1, MAX_PAGE))?;
+        let next = entries.last().map_or(after, |e| e.seq);
+        Ok(json!({ "entries": entries, "next": next }))
+    }
+
+    pub fn admin_keys(&self) -> Result<Vec<KeyInfo>> {
+        Ok(self.store.keys()?.iter().map(KeyInfo::from).collect())
+    }
+
+    /// Mints a key; the answer holds it, once.
+    pub fn admin_create_key(&self, label: &str, admin: bool, ctx: &Context) -> Result<Value> {
+        let (entry, key) = keys::create(self.store.as_ref(), label, admin, ctx.actor.clone())?;
+        Ok(json!({ "key": key, "info": KeyInfo::from(&entry) }))
+    }
+
+    pub fn admin_revoke_key(&self, id: &str, ctx: &Context) -> Result<KeyInfo> {
+        Ok(KeyInfo::from(&keys::revoke(
+            self.store.as_ref(),
+            id,
+            ctx.actor.clone(),
+        )?))
+    }
+}
+
+fn not_found(id: &str) -> Error {
+    Error::NotFound(format!("User {} not found", quote(id)))
+}

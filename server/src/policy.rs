@@ -1,0 +1,102 @@
+//! The product's provisioning policies, beside the SCIM resource (which stays exactly what the
+//! identity provider sent): a user's application profile (display name set at the first sync
+//! only, the default role "Everyone"), its status, and how changes are named in the history.
+
+use serde_json::Value;
+
+use crate::store::Profile;
+
+/// The role every user provisioned through SCIM gets.
+pub const DEFAULT_ROLE: &str = "Everyone";
+
+/// The trimmed text of a string value, when there is any.
+fn text(v: Option<&Value>) -> Option<&str> {
+    v.and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+}
+
+/// The profile of a user at its first sync: the display name is `name.givenName` and
+/// `name.familyName`, falling back to `displayName`, then `userName`.
+pub fn initial_profile(doc: &Value) -> Profile {
+    let name = doc.get("name");
+    let parts: Vec<&str> = [
+        name.and_then(|n| n.get("givenName")),
+        name.and_then(|n| n.get("familyName")),
+    ]
+    .into_iter()
+    .filter_map(text)
+    .collect();
+    let display_name = if parts.is_empty() {
+        text(doc.get("displayName"))
+            .or_else(|| text(doc.get("userName")))
+            .unwrap_or_default()
+            .to_string()
+    } else {
+        parts.join(" ")
+    };
+    Profile {
+        display_name,
+        role: DEFAULT_ROLE.to_string(),
+    }
+}
+
+/// A user's status in the application: `active: false` suspends it.
+pub fn status(doc: &Value) -> &'static str {
+    if doc.get("active") == Some(&Value::Bool(false)) {
+        "suspended"
+    } else {
+        "active"
+    }
+}
+
+/// The action a change is recorded as: `suspend` or `reactivate` when it changes a user's
+/// status, otherwise the operation (`replace`, `patch`).
+pub fn action(operation: &str, before: &Value, after: &Value) -> String {
+    match (status(before), status(after)) {
+        ("active", "suspended") => "suspend".into(),
+        ("suspended", "active") => "reactivate".into(),
+        _ => operation.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn display_name_comes_from_names_then_display_name_then_user_name() {
+        let p = initial_profile(
+            &json!({"userName": "u", "displayName": "D", "name": {"givenName": "Ada", "familyName": " Lovelace"}}),
+        );
+        assert_eq!(p.display_name, "Ada Lovelace");
+        assert_eq!(p.role, "Everyone");
+        assert_eq!(
+            initial_profile(&json!({"userName": "u", "name": {"familyName": "Only"}})).display_name,
+            "Only"
+        );
+        assert_eq!(
+            initial_profile(&json!({"userName": "u", "displayName": "D", "name": {}})).display_name,
+            "D"
+        );
+        assert_eq!(
+            initial_profile(&json!({"userName": "u", "displayName": "  "})).display_name,
+            "u"
+        );
+    }
+
+    #[test]
+    fn status_changes_name_the_action() {
+        let on = json!({"active": true});
+        let off = json!({"active": false});
+        assert_eq!(action("patch", &on, &off), "suspend");
+        assert_eq!(action("replace", &off, &on), "reactivate");
+        assert_eq!(
+            action("replace", &json!({}), &off),
+            "suspend",
+            "absent active counts as active"
+        );
+        assert_eq!(action("patch", &on, &on), "patch");
+    }
+}
