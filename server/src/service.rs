@@ -2,7 +2,7 @@
 //! answers) and the store (which commits). Everything here is synchronous and may block on
 //! storage: the HTTP layer runs it on the blocking thread pool.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -731,6 +731,7 @@ impl App {
         }
         let raw = doc.as_object_mut().and_then(|o| o.remove("members"));
         let mut members: Vec<Member> = Vec::new();
+        let mut seen: HashSet<String> = HashSet::new();
         for item in raw.as_ref().and_then(Value::as_array).into_iter().flatten() {
             let value = item
                 .get("value")
@@ -739,7 +740,7 @@ impl App {
                 .ok_or_else(|| {
                     Error::invalid_value("every member needs a 'value' (the member's id)")
                 })?;
-            if members.iter().any(|m| m.value == value) {
+            if !seen.insert(value.to_string()) {
                 continue;
             }
             let declared = item.get("type").and_then(Value::as_str);
@@ -925,14 +926,16 @@ pub fn diff(before: &Value, after: &Value) -> Vec<AttributeChange> {
                     .unwrap_or_default()
             };
             let (old_ids, new_ids) = (ids(&old), ids(&new));
+            let (old_set, new_set): (HashSet<&String>, HashSet<&String>) =
+                (old_ids.iter().collect(), new_ids.iter().collect());
             let removed: Vec<Value> = old_ids
                 .iter()
-                .filter(|i| !new_ids.contains(i))
+                .filter(|i| !new_set.contains(i))
                 .map(|i| Value::String(i.clone()))
                 .collect();
             let added: Vec<Value> = new_ids
                 .iter()
-                .filter(|i| !old_ids.contains(i))
+                .filter(|i| !old_set.contains(i))
                 .map(|i| Value::String(i.clone()))
                 .collect();
             changes.push(AttributeChange {

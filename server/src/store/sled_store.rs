@@ -9,6 +9,7 @@
 //! - `revisions_by_target`: type, ':', id, 0, sequence number → ()
 //! - `api_keys`: key id → [`ApiKey`] (JSON)
 
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use sled::transaction::{
@@ -448,16 +449,39 @@ impl Store for SledStore {
                             }
                             records.insert(id.as_bytes(), tx_encode(record)?)?;
                             if let Some(change) = members {
-                                for m in &change.before {
-                                    if !change.after.iter().any(|a| a.value == m.value) {
-                                        related.push(member_ref(m));
-                                        group_members.remove(membership_key(id, &m.value))?;
-                                        let mut of = tx_groups_of(member_groups, &m.value)?;
-                                        of.retain(|g| g != id);
-                                        tx_set_groups_of(member_groups, &m.value, &of)?;
+                                // Only the difference is written: a member that stays costs nothing.
+                                let before: HashSet<&str> =
+                                    change.before.iter().map(|m| m.value.as_str()).collect();
+                                let after: HashSet<&str> =
+                                    change.after.iter().map(|m| m.value.as_str()).collect();
+                                for m in change
+                                    .before
+                                    .iter()
+                                    .filter(|m| !after.contains(m.value.as_str()))
+                                {
+                                    related.push(member_ref(m));
+                                    group_members.remove(membership_key(id, &m.value))?;
+                                    let mut of = tx_groups_of(member_groups, &m.value)?;
+                                    of.retain(|g| g != id);
+                                    tx_set_groups_of(member_groups, &m.value, &of)?;
+                                }
+                                let old: HashMap<&str, &Member> = change
+                                    .before
+                                    .iter()
+                                    .map(|m| (m.value.as_str(), m))
+                                    .collect();
+                                for m in &change.after {
+                                    // Staying, but its `type` or `display` may have changed.
+                                    if old.get(m.value.as_str()).is_some_and(|o| *o != m) {
+                                        group_members
+                                            .insert(membership_key(id, &m.value), tx_encode(m)?)?;
                                     }
                                 }
-                                for m in &change.after {
+                                for m in change
+                                    .after
+                                    .iter()
+                                    .filter(|m| !before.contains(m.value.as_str()))
+                                {
                                     let exists = match m.kind {
                                         StoredKind::User => {
                                             users.get(m.value.as_bytes())?.is_some()
@@ -474,9 +498,7 @@ impl Store for SledStore {
                                             Kind::from(m.kind).name()
                                         )));
                                     }
-                                    if !change.before.iter().any(|b| b.value == m.value) {
-                                        related.push(member_ref(m));
-                                    }
+                                    related.push(member_ref(m));
                                     group_members
                                         .insert(membership_key(id, &m.value), tx_encode(m)?)?;
                                     let mut of = tx_groups_of(member_groups, &m.value)?;
