@@ -16,6 +16,7 @@ use crate::scim::list::{self, ListQuery, Probe};
 use crate::scim::resource::{self, Meta, Projection};
 use crate::scim::schema::{Kind, Registry};
 use crate::scim::{bulk, filter, patch};
+use crate::store::group_commit::GroupCommit;
 use crate::store::{
     Actor, ApiKey, AttributeChange, CommitError, IndexKey, Member, MemberChange, Record, Revision,
     Store, StoredKind, Write, WriteOp,
@@ -52,6 +53,7 @@ pub struct App {
     pub registry: Registry,
     pub store: Arc<dyn Store>,
     touched: Mutex<HashMap<String, Instant>>,
+    group_commit: GroupCommit,
 }
 
 impl App {
@@ -61,6 +63,7 @@ impl App {
             registry: Registry::builtin(),
             store,
             touched: Mutex::new(HashMap::new()),
+            group_commit: GroupCommit::new(),
         }
     }
 
@@ -117,7 +120,7 @@ impl App {
 
     pub(crate) fn durable(&self) -> Result<()> {
         match self.config.durability {
-            Durability::PerRequest => self.store.flush(),
+            Durability::PerRequest => self.group_commit.wait_durable(|| self.store.flush()),
             Durability::Periodic => Ok(()),
         }
     }
