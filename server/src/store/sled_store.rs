@@ -9,8 +9,9 @@
 //! - `revisions_by_target`: type, ':', id, 0, sequence number → ()
 //! - `api_keys`: key id → [`ApiKey`] (JSON)
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use sled::transaction::{
     ConflictableTransactionError, TransactionError, TransactionalTree, UnabortableTransactionError,
@@ -53,6 +54,24 @@ pub struct SledStore {
     revisions: Tree,
     revisions_by_target: Tree,
     api_keys: Tree,
+    /// Sequence numbers handed to revisions whose transaction has not finished yet. The feed is
+    /// read only below the smallest, so that an entry that commits late is never skipped by a
+    /// reader that asked for "everything after N".
+    in_flight: Arc<Mutex<BTreeSet<u64>>>,
+}
+
+/// A sequence number reserved for a revision; released when its transaction is over.
+struct Reserved {
+    seq: u64,
+    in_flight: Arc<Mutex<BTreeSet<u64>>>,
+}
+
+impl Drop for Reserved {
+    fn drop(&mut self) {
+        if let Ok(mut set) = self.in_flight.lock() {
+            set.remove(&self.seq);
+        }
+    }
 }
 
 /// Why a data folder could not be opened.
@@ -114,6 +133,7 @@ impl SledStore {
             revisions: tree("revisions")?,
             revisions_by_target: tree("revisions_by_target")?,
             api_keys: tree("api_keys")?,
+            in_flight: Arc::default(),
             db,
         };
         let marker = store
@@ -149,6 +169,19 @@ impl SledStore {
 
     pub fn was_recovered(&self) -> bool {
         self.db.was_recovered()
+    }
+
+    /// Reserves the next revision sequence number (monotonic, assigned before the transaction).
+    fn reserve(&self) -> Result<Reserved> {
+        let seq = self.db.generate_id().map_err(storage)? + 1;
+        self.in_flight
+            .lock()
+            .map_err(|_| Error::internal("revision bookkeeping poisoned"))?
+            .insert(seq);
+        Ok(Reserved {
+            seq,
+            in_flight: Arc::clone(&self.in_flight),
+        })
     }
 
     fn records(&self, kind: Kind) -> &Tree {
@@ -270,13 +303,13 @@ fn tx_set_groups_of(
     Ok(())
 }
 
-/// Writes a revision entry and its per-target key; returns its sequence number.
+/// Writes a revision entry with its reserved sequence number, and its per-target keys.
 fn tx_revision(
     revisions: &TransactionalTree,
     by_target: &TransactionalTree,
     revision: &Revision,
+    seq: u64,
 ) -> TxResult<u64> {
-    let seq = revisions.generate_id()? + 1;
     let mut entry = revision.clone();
     entry.seq = seq;
     revisions.insert(&seq.to_be_bytes(), tx_encode(&entry)?)?;
@@ -380,6 +413,8 @@ impl Store for SledStore {
     }
 
     fn commit(&self, write: Write) -> Result<u64, CommitError> {
+        let reserved = self.reserve()?;
+        let seq = reserved.seq;
         let trees = (
             &self.users,
             &self.groups,
@@ -537,7 +572,7 @@ impl Store for SledStore {
                     }
                     let mut revision = write.revision.clone();
                     revision.related = related;
-                    tx_revision(revisions, by_target, &revision)
+                    tx_revision(revisions, by_target, &revision, seq)
                 },
             )
             .map_err(map_tx_error)
@@ -556,10 +591,12 @@ impl Store for SledStore {
     }
 
     fn put_key(&self, key: &ApiKey, revision: Revision) -> Result<()> {
+        let reserved = self.reserve()?;
+        let seq = reserved.seq;
         (&self.api_keys, &self.revisions, &self.revisions_by_target)
             .transaction(|(keys, revisions, by_target)| {
                 keys.insert(key.id.as_bytes(), tx_encode(key)?)?;
-                tx_revision(revisions, by_target, &revision)?;
+                tx_revision(revisions, by_target, &revision, seq)?;
                 Ok(())
             })
             .map_err(|e| match map_tx_error(e) {
@@ -581,9 +618,20 @@ impl Store for SledStore {
     }
 
     fn revisions(&self, after: u64, limit: usize) -> Result<Vec<Revision>> {
-        let start = after.saturating_add(1).to_be_bytes();
+        let horizon = self
+            .in_flight
+            .lock()
+            .map_err(|_| Error::internal("revision bookkeeping poisoned"))?
+            .first()
+            .copied()
+            .unwrap_or(u64::MAX);
+        let first = after.saturating_add(1);
+        if first >= horizon {
+            return Ok(Vec::new());
+        }
+        let (start, end) = (first.to_be_bytes(), horizon.to_be_bytes());
         self.revisions
-            .range(start..)
+            .range(start..end)
             .values()
             .take(limit)
             .map(|v| decode(&v.map_err(storage)?))
@@ -614,5 +662,72 @@ impl Store for SledStore {
 impl From<UnabortableTransactionError> for CommitError {
     fn from(e: UnabortableTransactionError) -> Self {
         CommitError::Failed(storage(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Actor;
+
+    fn revision(target: &str) -> Revision {
+        Revision {
+            seq: 0,
+            time: "2026-01-01T00:00:00Z".into(),
+            actor: Actor {
+                name: "test".into(),
+                key_id: None,
+                key_label: None,
+            },
+            action: "key.create".into(),
+            target_type: "ApiKey".into(),
+            target_id: target.into(),
+            changes: Vec::new(),
+            request_id: None,
+            related: Vec::new(),
+        }
+    }
+
+    fn key(id: &str) -> ApiKey {
+        ApiKey {
+            id: id.into(),
+            label: id.into(),
+            digest: String::new(),
+            admin: false,
+            created: String::new(),
+            last_used: None,
+            revoked: None,
+        }
+    }
+
+    #[test]
+    fn the_feed_stops_below_a_revision_still_in_flight() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = SledStore::open(dir.path(), &SledOptions::default()).expect("store");
+        store.put_key(&key("a"), revision("a")).expect("a");
+        let slow = store.reserve().expect("reserve"); // a transaction that has not committed yet
+        store.put_key(&key("b"), revision("b")).expect("b");
+        let seen: Vec<String> = store
+            .revisions(0, 10)
+            .expect("feed")
+            .into_iter()
+            .map(|r| r.target_id)
+            .collect();
+        assert_eq!(
+            seen,
+            ["a"],
+            "b committed after a reservation below it: not shown yet"
+        );
+        drop(slow);
+        let seen: Vec<String> = store
+            .revisions(0, 10)
+            .expect("feed")
+            .into_iter()
+            .map(|r| r.target_id)
+            .collect();
+        assert_eq!(seen, ["a", "b"]);
+        let after_a = store.revisions(0, 1).expect("feed")[0].seq;
+        assert_eq!(store.revisions(after_a, 10).expect("feed").len(), 1);
+        assert!(store.revisions(u64::MAX - 1, 10).expect("feed").is_empty());
     }
 }
