@@ -2,6 +2,7 @@
 //! grammar, resources, list queries and PATCH. Nothing here does I/O or knows Rocket or sled.
 
 pub mod filter;
+pub mod fuzzing;
 pub mod list;
 pub mod patch;
 pub mod resource;
