@@ -3,6 +3,7 @@
 
 pub mod bulk;
 pub mod filter;
+pub mod fuzzing;
 pub mod list;
 pub mod patch;
 pub mod resource;
