@@ -255,6 +255,25 @@ impl Filter {
         }
     }
 
+    /// How many levels of nesting (parentheses, `not (`, `[`) the printed form of this tree has,
+    /// counted as the parser counts them.
+    pub(crate) fn printed_depth(&self) -> usize {
+        let chain = |children: &[Filter], precedence: u8| {
+            children
+                .iter()
+                .map(|c| c.printed_depth() + usize::from(c.precedence() <= precedence))
+                .max()
+                .unwrap_or(0)
+        };
+        match self {
+            Filter::Present(_) | Filter::Compare { .. } => 0,
+            Filter::ValuePath { filter, .. } => 1 + filter.printed_depth(),
+            Filter::Not(inner) => 1 + inner.printed_depth(),
+            Filter::And(children) => chain(children, 2),
+            Filter::Or(children) => chain(children, 1),
+        }
+    }
+
     /// Writes the children of an `and`/`or` node, parenthesizing those that bind no tighter
     /// than the node itself (so nested groups keep their shape).
     fn fmt_chain(

@@ -128,7 +128,7 @@ fn rendered(kind: Kind) -> &'static Value {
             registry(),
             Kind::User,
             "2819c223-7f76-453a-919d-413861904646",
-            &targets[0].1,
+            targets[0].1.clone(),
             &meta,
             Some(json!([{
                 "value": "e9e30dba-f08f-4109-8486-d5c6a331660a",
@@ -141,7 +141,7 @@ fn rendered(kind: Kind) -> &'static Value {
             registry(),
             Kind::Group,
             "e9e30dba-f08f-4109-8486-d5c6a331660a",
-            &targets[2].1,
+            targets[2].1.clone(),
             &meta,
             None,
             "https://scim.example.com/scim/v2",
@@ -441,7 +441,7 @@ pub fn resource(data: &[u8]) {
                         last_modified: "2024-01-01T00:00:00Z".into(),
                         version: 1,
                     };
-                    let full = render(registry(), kind, "id-1", doc, &meta, None, "http://x");
+                    let full = render(registry(), kind, "id-1", doc.clone(), &meta, None, "http://x");
                     let shown = Projection::default().apply(registry(), kind, full);
                     assert_eq!(shown.get("id"), Some(&json!("id-1")), "{what}: {shown}");
                 }

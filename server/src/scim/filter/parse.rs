@@ -343,6 +343,7 @@ impl<'a> Parser<'a> {
                 "expected an operator: value filters cannot be nested",
             ));
         }
+        let open = self.pos;
         let mut inner = self.value_filter(&path)?;
         if self.peek() == Some('.') {
             // `emails[type eq "work"].value eq "x"` means `emails[type eq "work" and value eq "x"]`.
@@ -361,10 +362,21 @@ impl<'a> Parser<'a> {
                 other => Filter::And(vec![other, condition]),
             };
         }
-        Ok(Filter::ValuePath {
+        let node = Filter::ValuePath {
             path,
             filter: Box::new(inner),
-        })
+        };
+        // The rewrite above may need parentheses the input did not have: the printed form must
+        // stay within the depth limit too, or it would not parse back.
+        if self.depth + node.printed_depth() > MAX_DEPTH {
+            return Err(self.error(
+                open,
+                format_args!(
+                    "nesting deeper than {MAX_DEPTH} levels (parentheses, 'not' and value filters)"
+                ),
+            ));
+        }
+        Ok(node)
     }
 
     /// `"[" valFilter "]"` after `path`, the `[` being next.
