@@ -237,6 +237,21 @@ fn assert_canonical_value(
             attr.name
         ),
     }
+    // Read-only sub-attributes (a manager's `displayName`) belong to the server, never the client.
+    let elements: Vec<&Value> = match value {
+        Value::Array(items) => items.iter().collect(),
+        other => vec![other],
+    };
+    for (name, _) in elements.iter().filter_map(|e| e.as_object()).flatten() {
+        if let Some(sub) = attr.sub(name) {
+            assert!(
+                !matches!(sub.mutability, Mutability::ReadOnly | Mutability::WriteOnly),
+                "{what}: {}.{name} is {:?} but stored: {doc}",
+                attr.name,
+                sub.mutability
+            );
+        }
+    }
 }
 
 /// Filter text: parses, prints, parses back to the same tree; validates and evaluates (against a
