@@ -559,3 +559,35 @@ async fn index_scans_agree_with_full_scans() {
         assert_eq!(ids(&scanned), want, "{filter} (scan)");
     }
 }
+
+#[tokio::test]
+async fn projection_applies_to_post_put_and_patch_answers() {
+    let s = TestServer::start().await;
+    let r = s
+        .post("/Users?attributes=userName", user_body("projected"))
+        .await;
+    assert_eq!(r.status, 201);
+    let keys: Vec<&String> = r.body.as_object().expect("object").keys().collect();
+    assert_eq!(keys, ["schemas", "id", "userName"], "{}", r.text);
+    let id = r.id();
+    let r = s
+        .put(
+            &format!("/Users/{id}?excludedAttributes=emails,name"),
+            user_body("projected"),
+        )
+        .await;
+    assert!(
+        r.body.get("emails").is_none()
+            && r.body.get("name").is_none()
+            && r.body.get("userName").is_some()
+    );
+    let r = s
+        .patch(
+            &format!("/Users/{id}?attributes=title"),
+            json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": [{"op": "add", "path": "title", "value": "T"}]}),
+        )
+        .await;
+    let keys: Vec<&String> = r.body.as_object().expect("object").keys().collect();
+    assert_eq!(keys, ["schemas", "id", "title"], "{}", r.text);
+}
