@@ -10,6 +10,7 @@ pub mod control;
 pub mod error;
 pub mod http;
 pub mod keys;
+pub mod metrics;
 pub mod policy;
 pub mod scim;
 pub mod service;

@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 use crate::config::{Config, Durability};
 use crate::error::{quote, AuthFailure, Error, Result};
 use crate::keys;
+use crate::metrics::Metrics;
 use crate::policy;
 use crate::scim::list::{self, ListQuery, Probe};
 use crate::scim::resource::{self, Meta, Projection};
@@ -54,6 +55,7 @@ pub struct App {
     pub store: Arc<dyn Store>,
     touched: Mutex<HashMap<String, Instant>>,
     group_commit: GroupCommit,
+    pub metrics: Metrics,
 }
 
 impl App {
@@ -64,6 +66,7 @@ impl App {
             store,
             touched: Mutex::new(HashMap::new()),
             group_commit: GroupCommit::new(),
+            metrics: Metrics::default(),
         }
     }
 
@@ -106,6 +109,18 @@ impl App {
             if let Err(e) = self.store.touch_key(&key.id, &keys::now()) {
                 tracing::warn!(key_id = %key.id, error = %e, "could not record a key's last use");
             }
+        }
+    }
+
+    /// Why the server cannot serve SCIM now, if it cannot: the store does not answer, or no SCIM
+    /// key is active (every request would be refused).
+    pub fn unready(&self) -> Option<String> {
+        match self.store.keys() {
+            Err(e) => Some(format!("store: {e}")),
+            Ok(keys) if !keys.iter().any(|k| !k.admin && k.revoked.is_none()) => {
+                Some("no active SCIM key: mint one with `scim-server key create`".into())
+            }
+            Ok(_) => None,
         }
     }
 

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod discovery;
 pub mod guards;
+pub mod ops;
 pub mod respond;
 pub mod routes;
 
@@ -65,6 +66,13 @@ impl Fairing for RequestLog {
         let id = request_id(req);
         let elapsed = req.local_cache(|| Started(Instant::now())).0.elapsed();
         res.set_header(Header::new("X-Request-Id", id.clone()));
+        if let Some(app) = req.rocket().state::<Arc<App>>() {
+            let route = req
+                .route()
+                .map_or_else(|| "unmatched".to_string(), |r| r.uri.to_string());
+            app.metrics
+                .observe(req.method().as_str(), &route, res.status().code, elapsed);
+        }
         tracing::info!(
             request_id = %id,
             method = %req.method(),
@@ -144,6 +152,7 @@ pub fn build(app: Arc<App>) -> rocket::Rocket<rocket::Build> {
         .mount(base.as_str(), discovery::routes())
         .mount(base.as_str(), fallback_routes())
         .mount(admin::BASE, admin::routes())
+        .mount("/", ops::routes())
         .register("/", rocket::catchers![respond::default_catcher])
         .attach(RequestLog)
 }

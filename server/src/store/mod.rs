@@ -233,6 +233,8 @@ pub trait Store: Send + Sync + 'static {
     fn commit(&self, write: Write) -> Result<u64, CommitError>;
     /// Makes every committed change durable.
     fn flush(&self) -> Result<()>;
+    /// The size of the store's files on disk, in bytes.
+    fn size_on_disk(&self) -> u64;
 
     fn keys(&self) -> Result<Vec<ApiKey>>;
     /// Creates or updates a key, with its revision entry, atomically.

@@ -162,11 +162,6 @@ impl SledStore {
         Ok(store)
     }
 
-    /// The size of the store's files on disk, in bytes.
-    pub fn size_on_disk(&self) -> u64 {
-        self.db.size_on_disk().unwrap_or(0)
-    }
-
     pub fn was_recovered(&self) -> bool {
         self.db.was_recovered()
     }
@@ -580,6 +575,10 @@ impl Store for SledStore {
 
     fn flush(&self) -> Result<()> {
         self.db.flush().map(|_| ()).map_err(storage)
+    }
+
+    fn size_on_disk(&self) -> u64 {
+        self.db.size_on_disk().unwrap_or(0)
     }
 
     fn keys(&self) -> Result<Vec<ApiKey>> {

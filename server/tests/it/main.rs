@@ -12,5 +12,6 @@ mod errors;
 mod groups;
 mod idp;
 mod onelogin;
+mod ops;
 mod storage;
 mod users;
