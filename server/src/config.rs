@@ -50,6 +50,16 @@ pub struct Config {
     pub max_body_bytes: u64,
     /// The most operations one bulk request may carry (`SCIM_BULK_MAX_OPERATIONS`).
     pub bulk_max_operations: usize,
+    /// Requests per second each key may make, sustained; 0 turns the limit off
+    /// (`SCIM_RATE_LIMIT_PER_KEY`).
+    pub rate_limit_per_key: f64,
+    /// Requests a key may make at once above the sustained rate (`SCIM_RATE_LIMIT_BURST`).
+    pub rate_limit_burst: u32,
+    /// Requests per second that fail authentication, per client address; 0 turns it off
+    /// (`SCIM_RATE_LIMIT_UNAUTHENTICATED`).
+    pub rate_limit_unauthenticated: f64,
+    /// Failed authentications an address may make at once (`SCIM_RATE_LIMIT_UNAUTHENTICATED_BURST`).
+    pub rate_limit_unauthenticated_burst: u32,
     /// sled's page cache, in MiB (`SCIM_CACHE_MB`).
     pub cache_mb: u64,
     /// `text` or `json` log lines on stderr (`SCIM_LOG_FORMAT`).
@@ -70,6 +80,10 @@ impl Default for Config {
             max_results: 1000,
             max_body_bytes: 1024 * 1024,
             bulk_max_operations: 1000,
+            rate_limit_per_key: 200.0,
+            rate_limit_burst: 400,
+            rate_limit_unauthenticated: 10.0,
+            rate_limit_unauthenticated_burst: 20,
             cache_mb: 128,
             log_format: LogFormat::Text,
             shutdown_grace_secs: 5,

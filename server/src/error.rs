@@ -97,6 +97,9 @@ pub enum Error {
     UnsupportedMediaType(String),
     #[error("{0}")]
     NotImplemented(String),
+    /// 429: a rate limit; retry after this many seconds.
+    #[error("too many requests: retry after {0} s")]
+    TooManyRequests(u64),
     /// 500: storage or another internal fault. The detail is generic on the wire; the cause is logged.
     #[error("internal error: {0}")]
     Internal(String),
@@ -151,6 +154,7 @@ impl Error {
             Error::PreconditionFailed(_) => 412,
             Error::PayloadTooLarge(_) => 413,
             Error::UnsupportedMediaType(_) => 415,
+            Error::TooManyRequests(_) => 429,
             Error::Internal(_) => 500,
             Error::NotImplemented(_) => 501,
             Error::Unavailable(_) => 503,

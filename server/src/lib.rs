@@ -12,6 +12,7 @@ pub mod http;
 pub mod keys;
 pub mod metrics;
 pub mod policy;
+pub mod ratelimit;
 pub mod scim;
 pub mod service;
 pub mod store;

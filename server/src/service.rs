@@ -13,6 +13,7 @@ use crate::error::{quote, AuthFailure, Error, Result};
 use crate::keys;
 use crate::metrics::Metrics;
 use crate::policy;
+use crate::ratelimit::Limiter;
 use crate::scim::list::{self, ListQuery, Probe};
 use crate::scim::resource::{self, Meta, Projection};
 use crate::scim::schema::{Kind, Registry};
@@ -56,10 +57,17 @@ pub struct App {
     touched: Mutex<HashMap<String, Instant>>,
     group_commit: GroupCommit,
     pub metrics: Metrics,
+    key_limiter: Limiter,
+    unauthenticated_limiter: Limiter,
 }
 
 impl App {
     pub fn new(config: Config, store: Arc<dyn Store>) -> Self {
+        let key_limiter = Limiter::new(config.rate_limit_per_key, config.rate_limit_burst);
+        let (unauthenticated, unauthenticated_burst) = (
+            config.rate_limit_unauthenticated,
+            config.rate_limit_unauthenticated_burst,
+        );
         App {
             config,
             registry: Registry::builtin(),
@@ -67,11 +75,41 @@ impl App {
             touched: Mutex::new(HashMap::new()),
             group_commit: GroupCommit::new(),
             metrics: Metrics::default(),
+            key_limiter,
+            unauthenticated_limiter: Limiter::new(unauthenticated, unauthenticated_burst),
         }
     }
 
-    /// Checks an `Authorization` header against the active keys of the wanted kind.
-    pub fn authenticate(&self, header: Option<&str>, admin: bool) -> Result<ApiKey> {
+    /// Checks an `Authorization` header against the active keys of the wanted kind, within the
+    /// rate limits: per key once authenticated; per client address for failures, checked before
+    /// any key is looked at.
+    pub fn authenticate(&self, header: Option<&str>, admin: bool, client: &str) -> Result<ApiKey> {
+        if let Some(wait) = self.unauthenticated_limiter.empty_for(client) {
+            return Err(self.too_many(wait));
+        }
+        match self.check_key(header, admin) {
+            Ok(key) => {
+                self.key_limiter
+                    .take(&key.id)
+                    .map_err(|wait| self.too_many(wait))?;
+                Ok(key)
+            }
+            Err(e @ (Error::Unauthorized(_) | Error::Forbidden(_))) => {
+                self.unauthenticated_limiter
+                    .take(client)
+                    .map_err(|wait| self.too_many(wait))?;
+                Err(e)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn too_many(&self, wait: Duration) -> Error {
+        self.metrics.rate_limited();
+        Error::TooManyRequests(wait.as_secs_f64().ceil().max(1.0) as u64)
+    }
+
+    fn check_key(&self, header: Option<&str>, admin: bool) -> Result<ApiKey> {
         let header = header.ok_or(Error::Unauthorized(AuthFailure::Missing))?;
         let (scheme, token) = header.split_once(' ').unwrap_or((header, ""));
         if !scheme.eq_ignore_ascii_case("bearer") {

@@ -37,7 +37,8 @@ fn authenticate(req: &Request<'_>, admin: bool) -> request::Outcome<(ApiKey, Con
         return Outcome::Error((Status::InternalServerError, Error::internal("no app state")));
     };
     let header = req.headers().get_one("Authorization");
-    match app.authenticate(header, admin) {
+    let client = req.client_ip().map(|ip| ip.to_string()).unwrap_or_default();
+    match app.authenticate(header, admin, &client) {
         Ok(key) => {
             let actor = if admin {
                 crate::admin::admin_actor(&key)

@@ -122,6 +122,9 @@ fn rocket_config(app: &App) -> rocket::Config {
         log_level: LogLevel::Off,
         cli_colors: false,
         ident: Ident::none(),
+        // The client address is the peer's: a header naming it would let anyone pick their own
+        // rate-limit bucket. Behind a proxy, every request shares the proxy's bucket.
+        ip_header: None,
         limits: Limits::default()
             .limit("json", body)
             .limit("bytes", body)

@@ -71,6 +71,9 @@ impl<'r> Responder<'r, 'static> for Error {
             .status(status)
             .header(scim_content_type())
             .sized_body(bytes.len(), Cursor::new(bytes));
+        if let Error::TooManyRequests(secs) = &self {
+            builder.header(Header::new("Retry-After", secs.to_string()));
+        }
         if status == Status::Unauthorized {
             builder.header(Header::new("WWW-Authenticate", "Bearer realm=\"SCIM\""));
         }

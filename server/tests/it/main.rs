@@ -13,5 +13,6 @@ mod groups;
 mod idp;
 mod onelogin;
 mod ops;
+mod ratelimit;
 mod storage;
 mod users;

@@ -1,0 +1,77 @@
+//! Rate limits: 429 with `Retry-After` and a SCIM body, per key, and per address for requests
+//! that fail authentication.
+
+use crate::support::{Reply, TestServer};
+
+#[tokio::test]
+async fn each_key_has_its_own_bucket() {
+    let s = TestServer::start_with(|c| {
+        // One token a minute: nothing refills while the test runs, however slow the machine.
+        c.rate_limit_per_key = 1.0 / 60.0;
+        c.rate_limit_burst = 5;
+    })
+    .await;
+    let mut statuses = Vec::new();
+    for _ in 0..8 {
+        let r = s.get("/Users").await;
+        if r.status == 429 {
+            r.assert_error(429, None);
+            let wait: u64 = r
+                .header("retry-after")
+                .and_then(|v| v.parse().ok())
+                .expect("Retry-After in seconds");
+            assert!((1..=60).contains(&wait), "{wait}");
+        }
+        statuses.push(r.status.as_u16());
+    }
+    assert_eq!(&statuses[..5], [200; 5], "the burst");
+    assert!(statuses[5..].iter().all(|s| *s == 429), "{statuses:?}");
+    let (_, other) =
+        server::keys::create(s.store.as_ref(), "other", false, server::keys::operator())
+            .expect("key");
+    let r = s
+        .client
+        .get(s.url("/Users"))
+        .bearer_auth(other)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), 200, "another key is not limited by the first");
+    let metrics = s
+        .client
+        .get(format!("{}/metrics", s.origin))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(metrics.contains("scim_rate_limited_total 3"), "{metrics}");
+}
+
+#[tokio::test]
+async fn failed_authentications_are_limited_per_address_before_any_key_check() {
+    // Two failures a minute, four at once: nothing refills while the test runs.
+    let s = TestServer::start_with(|c| {
+        c.rate_limit_unauthenticated = 2.0 / 60.0;
+        c.rate_limit_unauthenticated_burst = 4;
+    })
+    .await;
+    let mut statuses = Vec::new();
+    for _ in 0..8 {
+        let r = Reply::from(
+            s.client
+                .get(s.url("/Users"))
+                .bearer_auth("scim_wrong")
+                .send()
+                .await
+                .expect("request"),
+        )
+        .await;
+        statuses.push(r.status.as_u16());
+    }
+    assert_eq!(&statuses[..4], [401; 4], "the burst: {statuses:?}");
+    assert!(statuses[4..].iter().all(|s| *s == 429), "{statuses:?}");
+    // While the address is limited, even a good key waits: the check comes before the lookup.
+    assert_eq!(s.get("/Users").await.status, 429);
+}
