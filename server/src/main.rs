@@ -40,6 +40,11 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Write a consistent copy of the store to FILE (works whether or not the server is running).
+    Export { file: PathBuf },
+    /// Load a copy written by `export` into an empty data folder (the server must be stopped),
+    /// then check every invariant.
+    Import { file: PathBuf },
     /// The revision feed of every change after a sequence number, oldest first (for export).
     Audit {
         #[arg(long, default_value_t = 0)]
@@ -102,6 +107,36 @@ fn main() -> ExitCode {
             }
         }
         Cmd::History { id, json } => report(&config, &Command::History { id }, json),
+        Cmd::Export { file } => {
+            let path = match std::path::absolute(&file) {
+                Ok(p) => p,
+                Err(e) => return fail(&e.to_string()),
+            };
+            match execute(&config, &Command::Export { path: path.clone() }) {
+                Ok(counts) => {
+                    println!("Exported to {}: {counts}", path.display());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(&e),
+            }
+        }
+        Cmd::Import { file } => match server::open_store(&config) {
+            Ok(store) => match control::import(&store, &file) {
+                Ok(counts) => {
+                    println!(
+                        "Imported {} into {}: {counts}; every invariant holds.",
+                        file.display(),
+                        config.data_dir.display()
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(&e),
+            },
+            Err(e) if e.is_locked() => fail(
+                "the server is running on this data folder: stop it, or import into another folder",
+            ),
+            Err(e) => fail(&e.to_string()),
+        },
         Cmd::Audit { after, limit, json } => {
             report(&config, &Command::Audit { after, limit }, json)
         }
@@ -226,7 +261,9 @@ fn run_key_command(config: &Config, command: &Command) -> Result<(), String> {
             let info: KeyInfo = serde_json::from_value(answer).map_err(|e| e.to_string())?;
             println!("Revoked key '{}' (id {}).", info.label, info.id);
         }
-        Command::History { .. } | Command::Audit { .. } => println!("{answer:#}"),
+        Command::History { .. } | Command::Audit { .. } | Command::Export { .. } => {
+            println!("{answer:#}")
+        }
     }
     Ok(())
 }

@@ -210,6 +210,24 @@ pub struct ApiKey {
     pub revoked: Option<String>,
 }
 
+/// A consistent copy of a whole store, as `export` writes it and `import` reads it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Dump {
+    /// The dump format; 1 so far.
+    pub format: u32,
+    pub users: Vec<Record>,
+    pub groups: Vec<GroupDump>,
+    pub keys: Vec<ApiKey>,
+    pub revisions: Vec<Revision>,
+}
+
+/// A group and its members.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupDump {
+    pub record: Record,
+    pub members: Vec<Member>,
+}
+
 /// The storage engine.
 pub trait Store: Send + Sync + 'static {
     fn get(&self, kind: Kind, id: &str) -> Result<Option<Record>>;
@@ -246,4 +264,11 @@ pub trait Store: Send + Sync + 'static {
     fn revisions(&self, after: u64, limit: usize) -> Result<Vec<Revision>>;
     /// Revision entries of one target (as the target or a related one), oldest first.
     fn revisions_of(&self, target_type: &str, target_id: &str) -> Result<Vec<Revision>>;
+
+    /// A consistent copy of everything: writes wait while it is taken.
+    fn export(&self) -> Result<Dump>;
+    /// Loads a dump into an empty store, rebuilding every index.
+    fn import(&self, dump: &Dump) -> Result<()>;
+    /// Checks that records, indexes, memberships and histories agree; returns what does not.
+    fn check(&self) -> Result<Vec<String>>;
 }

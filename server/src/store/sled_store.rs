@@ -11,7 +11,7 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 
 use sled::transaction::{
     ConflictableTransactionError, TransactionError, TransactionalTree, UnabortableTransactionError,
@@ -19,8 +19,8 @@ use sled::transaction::{
 use sled::{Transactional, Tree};
 
 use super::{
-    ApiKey, CommitError, IndexKey, Member, Record, Revision, Store, StoredKind, TargetRef, Write,
-    WriteOp,
+    ApiKey, CommitError, Dump, GroupDump, IndexKey, Member, Record, Revision, Store, StoredKind,
+    TargetRef, Write, WriteOp,
 };
 use crate::error::{Error, Result};
 use crate::scim::schema::Kind;
@@ -58,6 +58,8 @@ pub struct SledStore {
     /// read only below the smallest, so that an entry that commits late is never skipped by a
     /// reader that asked for "everything after N".
     in_flight: Arc<Mutex<BTreeSet<u64>>>,
+    /// Writes hold it shared; an export holds it alone, so that its copy is consistent.
+    barrier: Arc<RwLock<()>>,
 }
 
 /// A sequence number reserved for a revision; released when its transaction is over.
@@ -134,6 +136,7 @@ impl SledStore {
             revisions_by_target: tree("revisions_by_target")?,
             api_keys: tree("api_keys")?,
             in_flight: Arc::default(),
+            barrier: Arc::default(),
             db,
         };
         let marker = store
@@ -164,6 +167,13 @@ impl SledStore {
 
     pub fn was_recovered(&self) -> bool {
         self.db.was_recovered()
+    }
+
+    /// Held by every write, shared: an export waits for writes in progress and holds new ones.
+    fn writing(&self) -> Result<RwLockReadGuard<'_, ()>> {
+        self.barrier
+            .read()
+            .map_err(|_| Error::internal("write barrier poisoned"))
     }
 
     /// Reserves the next revision sequence number (monotonic, assigned before the transaction).
@@ -408,6 +418,7 @@ impl Store for SledStore {
     }
 
     fn commit(&self, write: Write) -> Result<u64, CommitError> {
+        let _writing = self.writing()?;
         let reserved = self.reserve()?;
         let seq = reserved.seq;
         let trees = (
@@ -590,6 +601,7 @@ impl Store for SledStore {
     }
 
     fn put_key(&self, key: &ApiKey, revision: Revision) -> Result<()> {
+        let _writing = self.writing()?;
         let reserved = self.reserve()?;
         let seq = reserved.seq;
         (&self.api_keys, &self.revisions, &self.revisions_by_target)
@@ -605,6 +617,7 @@ impl Store for SledStore {
     }
 
     fn touch_key(&self, id: &str, when: &str) -> Result<()> {
+        let _writing = self.writing()?;
         self.api_keys
             .update_and_fetch(id.as_bytes(), |old| {
                 let old = old?;
@@ -655,6 +668,204 @@ impl Store for SledStore {
             }
         }
         Ok(out)
+    }
+
+    fn export(&self) -> Result<Dump> {
+        let _alone = self
+            .barrier
+            .write()
+            .map_err(|_| Error::internal("write barrier poisoned"))?;
+        let all = |tree: &Tree| -> Result<Vec<Record>> {
+            tree.iter()
+                .values()
+                .map(|v| decode(&v.map_err(storage)?))
+                .collect()
+        };
+        let users = all(&self.users)?;
+        let groups = all(&self.groups)?
+            .into_iter()
+            .map(|record| {
+                Ok(GroupDump {
+                    members: self.members(&record.id)?,
+                    record,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let revisions = self
+            .revisions
+            .iter()
+            .values()
+            .map(|v| decode(&v.map_err(storage)?))
+            .collect::<Result<Vec<Revision>>>()?;
+        Ok(Dump {
+            format: 1,
+            users,
+            groups,
+            keys: self.keys()?,
+            revisions,
+        })
+    }
+
+    fn import(&self, dump: &Dump) -> Result<()> {
+        if dump.format != 1 {
+            return Err(Error::invalid_value(format!(
+                "unknown dump format {}",
+                dump.format
+            )));
+        }
+        let empty = [&self.users, &self.groups, &self.api_keys, &self.revisions]
+            .iter()
+            .all(|t| t.is_empty());
+        if !empty {
+            return Err(Error::invalid_value("import needs an empty store"));
+        }
+        let _writing = self.writing()?;
+        let mut member_of: HashMap<&str, Vec<String>> = HashMap::new();
+        for record in dump
+            .users
+            .iter()
+            .chain(dump.groups.iter().map(|g| &g.record))
+        {
+            let tree = self.records(record.kind.into());
+            tree.insert(record.id.as_bytes(), encode(record)?)
+                .map_err(storage)?;
+            for key in &record.index {
+                self.index
+                    .insert(index_key(key, Some(&record.id)), record.id.as_bytes())
+                    .map_err(storage)?;
+            }
+        }
+        for g in &dump.groups {
+            for m in &g.members {
+                self.group_members
+                    .insert(membership_key(&g.record.id, &m.value), encode(m)?)
+                    .map_err(storage)?;
+                member_of
+                    .entry(m.value.as_str())
+                    .or_default()
+                    .push(g.record.id.clone());
+            }
+        }
+        for (member, groups) in member_of {
+            self.member_groups
+                .insert(member.as_bytes(), encode(&groups)?)
+                .map_err(storage)?;
+        }
+        for key in &dump.keys {
+            self.api_keys
+                .insert(key.id.as_bytes(), encode(key)?)
+                .map_err(storage)?;
+        }
+        let mut last = 0;
+        for r in &dump.revisions {
+            self.revisions
+                .insert(r.seq.to_be_bytes(), encode(r)?)
+                .map_err(storage)?;
+            let targets = std::iter::once((r.target_type.as_str(), r.target_id.as_str())).chain(
+                r.related
+                    .iter()
+                    .map(|t| (t.target_type.as_str(), t.target_id.as_str())),
+            );
+            for (t, id) in targets {
+                self.revisions_by_target
+                    .insert(target_key(t, id, Some(r.seq)), &[] as &[u8])
+                    .map_err(storage)?;
+            }
+            last = last.max(r.seq);
+        }
+        // New sequence numbers continue after the imported ones.
+        while self.db.generate_id().map_err(storage)? < last {}
+        self.flush()
+    }
+
+    fn check(&self) -> Result<Vec<String>> {
+        let mut problems = Vec::new();
+        let mut owned: HashSet<Vec<u8>> = HashSet::new();
+        for kind in [Kind::User, Kind::Group] {
+            for v in self.records(kind).iter().values() {
+                let record: Record = decode(&v.map_err(storage)?)?;
+                if Kind::from(record.kind) != kind {
+                    problems.push(format!(
+                        "{} {} is stored as a {:?}",
+                        kind.name(),
+                        record.id,
+                        record.kind
+                    ));
+                }
+                for key in &record.index {
+                    let k = index_key(key, Some(&record.id));
+                    match self.index.get(&k).map_err(storage)? {
+                        Some(id) if id.as_ref() == record.id.as_bytes() => {}
+                        _ => problems.push(format!(
+                            "{} {}: index entry {key:?} missing",
+                            kind.name(),
+                            record.id
+                        )),
+                    }
+                    owned.insert(k);
+                }
+            }
+        }
+        for entry in self.index.iter() {
+            let (k, id) = entry.map_err(storage)?;
+            if !owned.contains(k.as_ref()) {
+                problems.push(format!(
+                    "index entry for {} points to no record that owns it",
+                    String::from_utf8_lossy(&id)
+                ));
+            }
+        }
+        for entry in self.group_members.iter() {
+            let (k, v) = entry.map_err(storage)?;
+            let text = String::from_utf8_lossy(&k).into_owned();
+            let Some((g, m)) = text.split_once('\0') else {
+                problems.push(format!("malformed membership key {text:?}"));
+                continue;
+            };
+            let member: Member = decode(&v)?;
+            if self.groups.get(g.as_bytes()).map_err(storage)?.is_none() {
+                problems.push(format!("membership of {m} in missing group {g}"));
+            }
+            if self
+                .records(member.kind.into())
+                .get(m.as_bytes())
+                .map_err(storage)?
+                .is_none()
+            {
+                problems.push(format!("group {g} has missing member {m}"));
+            }
+            if !self.groups_of(m)?.iter().any(|x| x == g) {
+                problems.push(format!(
+                    "{m} is a member of {g}, but its group list does not say so"
+                ));
+            }
+        }
+        for entry in self.member_groups.iter() {
+            let (m, groups) = entry.map_err(storage)?;
+            let m = String::from_utf8_lossy(&m).into_owned();
+            for g in decode::<Vec<String>>(&groups)? {
+                if self
+                    .group_members
+                    .get(membership_key(&g, &m))
+                    .map_err(storage)?
+                    .is_none()
+                {
+                    problems.push(format!("{m} lists group {g}, which does not list it"));
+                }
+            }
+        }
+        for key in self.revisions_by_target.iter().keys() {
+            let key = key.map_err(storage)?;
+            let seq = key
+                .len()
+                .checked_sub(8)
+                .map(|at| &key[at..])
+                .unwrap_or_default();
+            if self.revisions.get(seq).map_err(storage)?.is_none() {
+                problems.push("a history entry points to a missing revision".into());
+            }
+        }
+        Ok(problems)
     }
 }
 

@@ -57,7 +57,7 @@ fn get(url: &str, key: &str) -> u16 {
         .build()
         .expect("runtime");
     rt.block_on(async {
-        reqwest::Client::new()
+        client()
             .get(url)
             .bearer_auth(key)
             .send()
@@ -188,7 +188,7 @@ fn history_and_audit_from_the_command_line_with_and_without_the_server() {
         .build()
         .expect("runtime");
     let id = rt.block_on(async {
-        let r = reqwest::Client::new()
+        let r = client()
             .post(format!("{base}/Users"))
             .bearer_auth(&key)
             .header("Content-Type", "application/scim+json")
@@ -198,7 +198,7 @@ fn history_and_audit_from_the_command_line_with_and_without_the_server() {
             .expect("create");
         let body: serde_json::Value = r.json().await.expect("json");
         let id = body["id"].as_str().expect("id").to_string();
-        reqwest::Client::new()
+        client()
             .delete(format!("{base}/Users/{id}"))
             .bearer_auth(&key)
             .send()
@@ -240,4 +240,88 @@ fn history_and_audit_from_the_command_line_with_and_without_the_server() {
         .filter_map(|e| e["action"].as_str())
         .collect();
     assert_eq!(actions, ["key.create", "create", "delete"]);
+}
+
+#[test]
+fn export_while_running_then_import_into_a_new_folder_and_serve_it() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (mut child, base, key) = serve(dir.path());
+    let key = key.expect("key");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        client()
+            .post(format!("{base}/Users"))
+            .bearer_auth(&key)
+            .header("Content-Type", "application/scim+json")
+            .body(r#"{"userName":"exported.user"}"#)
+            .send()
+            .await
+            .expect("create");
+    });
+    let out = scim_server(dir.path(), &["export", "backup.json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\"users\":1"));
+    // Import refuses a folder a server holds.
+    let out = scim_server(dir.path(), &["import", "backup.json"]);
+    assert!(!out.status.success());
+    sigterm(&child);
+    assert!(wait(&mut child, Duration::from_secs(10)).is_some_and(|s| s.success()));
+    let out = scim_server(
+        dir.path(),
+        &["--data-dir", "restored", "import", "backup.json"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("every invariant holds"));
+    let mut child = Command::new(BIN)
+        .current_dir(dir.path())
+        .args(["--data-dir", "restored", "serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let base = lines
+        .find_map(|l| {
+            l.ok()
+                .and_then(|l| l.strip_prefix("SCIM base URL: ").map(str::to_string))
+        })
+        .expect("url");
+    let found = rt.block_on(async {
+        client()
+            .get(format!(
+                "{base}/Users?filter=userName+eq+%22exported.user%22"
+            ))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .expect("get")
+            .json::<serde_json::Value>()
+            .await
+            .expect("json")
+    });
+    assert_eq!(
+        found["totalResults"], 1,
+        "the restored server knows the user and the key: {found}"
+    );
+    sigterm(&child);
+    assert!(wait(&mut child, Duration::from_secs(10)).is_some_and(|s| s.success()));
+}
+
+/// A client that keeps no idle connection, so that a stopping server has none to wait for.
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .expect("client")
 }

@@ -5,6 +5,7 @@ mod support;
 
 mod admin;
 mod auth;
+mod backup;
 mod bulk;
 mod cli;
 mod discovery;
