@@ -129,6 +129,16 @@ fn main() -> ExitCode {
         ),
         Format::Json => println!("{}", json::render(&report)),
     }
+    if matches!(args.format, Format::Table) {
+        println!(
+            "Verdict: {}",
+            match (report.passed(false), report.passed(true)) {
+                (true, true) => "PASS (no check failed)",
+                (true, false) => "PASS (no MUST failed; SHOULD/MAY failures above)",
+                _ => "FAIL (a MUST failed)",
+            }
+        );
+    }
     if let Some(path) = &args.junit {
         if let Err(e) = std::fs::write(path, junit::render(&report)) {
             eprintln!("{}: {e}", path.display());

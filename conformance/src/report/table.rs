@@ -9,7 +9,7 @@ use crate::model::{Report, Totals, Verdict};
 pub struct Style {
     /// Show the full exchanges (headers, bodies) under failures, not one line each.
     pub verbose: bool,
-    /// Hide passing checks.
+    /// Show only the failing checks (every section keeps its totals line).
     pub failures_only: bool,
 }
 
@@ -28,9 +28,6 @@ pub fn render(report: &Report, style: Style) -> String {
     );
     for (section, outcomes) in by_section(report) {
         let t = Totals::of(outcomes.iter().copied());
-        if style.failures_only && t.fail == 0 {
-            continue;
-        }
         s.push_str(&format!(
             "\n{section}  ({} pass, {} fail, {} skip)\n",
             t.pass, t.fail, t.skip
@@ -81,13 +78,5 @@ pub fn render(report: &Report, style: Style) -> String {
             report.leftovers.join(", ")
         ));
     }
-    s.push_str(&format!(
-        "Verdict: {}\n",
-        if report.passed(false) {
-            "PASS (no MUST failed)"
-        } else {
-            "FAIL (a MUST failed)"
-        }
-    ));
     s
 }
