@@ -343,3 +343,17 @@ fn failed_tester(why: &str) -> Outcome {
         exchanges: Vec::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_deviations_name_real_checks() {
+        let ids: Vec<&str> = conformance::checks::all().iter().map(|c| c.id).collect();
+        for (id, why) in KNOWN_DEVIATIONS {
+            assert!(ids.contains(id), "{id} is not a check id");
+            assert!(!why.is_empty());
+        }
+    }
+}

@@ -83,8 +83,16 @@ pub fn run(py: &Path, base: &str, token: &str) -> Result<Vec<Outcome>, String> {
             String::from_utf8_lossy(&out.stderr)
         )
     })?;
+    parse(&doc)
+}
+
+/// The outcomes of the script's JSON document.
+pub fn parse(doc: &Value) -> Result<Vec<Outcome>, String> {
     if let Some(e) = doc["error"].as_str() {
         return Err(e.to_string());
+    }
+    if !doc["results"].is_array() {
+        return Err(format!("scim2-tester printed no results: {doc}"));
     }
     let mut outcomes = Vec::new();
     for (i, r) in doc["results"].as_array().into_iter().flatten().enumerate() {
@@ -119,4 +127,30 @@ pub fn run(py: &Path, base: &str, token: &str) -> Result<Vec<Outcome>, String> {
         });
     }
     Ok(outcomes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn statuses_map_to_verdicts() {
+        let doc = json!({"counts": {}, "failed": 1, "results": [
+            {"status": "SUCCESS", "title": "object_creation", "resource_type": "User", "reason": null, "tags": ["crud:create"]},
+            {"status": "ERROR", "title": "object_query", "resource_type": "Group", "reason": "404", "tags": []},
+            {"status": "SKIPPED", "title": "check_add_attribute", "resource_type": null, "reason": "patch off", "tags": []},
+        ]});
+        let o = parse(&doc).expect("outcomes");
+        let v: Vec<Verdict> = o.iter().map(|o| o.verdict).collect();
+        assert_eq!(v, vec![Verdict::Pass, Verdict::Fail, Verdict::Skip]);
+        assert_eq!(o[0].check.id, "scim2-tester.001.object_creation.User");
+        assert_eq!(o[1].reason, "404");
+    }
+
+    #[test]
+    fn an_error_document_is_an_error() {
+        assert!(parse(&json!({"error": "scim2-tester is not installed"})).is_err());
+        assert!(parse(&json!({})).is_err());
+    }
 }

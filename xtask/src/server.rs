@@ -189,3 +189,35 @@ impl Drop for Running {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    /// A stand-in for scim-server: prints the two lines, exits 0 on SIGTERM (or `code`).
+    fn fake(dir: &Path, code: u8) -> PathBuf {
+        let p = dir.join("fake-server");
+        let script = format!(
+            "#!/bin/sh\necho 'SCIM base URL: http://127.0.0.1:1/scim/v2'\necho 'No API key existed'\necho 'API key: scim_abc'\necho \"$SCIM_STRICT\" >&2\ntrap 'exit {code}' TERM\nwhile true; do sleep 0.05; done\n"
+        );
+        std::fs::write(&p, script).expect("write");
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        p
+    }
+
+    #[test]
+    fn start_reads_the_url_and_key_and_stop_expects_exit_0() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = start(&fake(dir.path(), 0), &[]).expect("started");
+        assert_eq!(s.base, "http://127.0.0.1:1/scim/v2");
+        assert_eq!(s.key, "scim_abc");
+        s.stop().expect("exit 0 on SIGTERM");
+
+        let s = start(&fake(dir.path(), 3), &[("SCIM_STRICT", "true")]).expect("started");
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(s.logs().contains("true"), "extra environment is passed");
+        let e = s.stop().expect_err("exit 3 is a failure");
+        assert!(e.contains("exit status: 3"), "{e}");
+    }
+}
