@@ -325,6 +325,26 @@ impl Cx {
                 left.push(format!("{endpoint}/{id} (DELETE → {})", ex.status));
             }
         }
+        // A sweep by name prefix, for anything created by a request that did not answer 201.
+        if self.disc.features.filter {
+            for (endpoint, key) in [(groups, "displayName"), (self.users(), "userName")] {
+                let Some(endpoint) = endpoint else { continue };
+                let f = crate::http::qs(&format!("{key} sw \"{}\"", self.prefix));
+                let ex = self.get(&format!("{endpoint}?filter={f}&count=1000")).await;
+                let ids: Vec<String> = ex.body()["Resources"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|r| r["id"].as_str().map(str::to_string))
+                    .collect();
+                for id in ids {
+                    let ex = self.delete(&endpoint, &id).await;
+                    if !matches!(ex.status, 200 | 204 | 404) {
+                        left.push(format!("{endpoint}/{id} (DELETE → {})", ex.status));
+                    }
+                }
+            }
+        }
         left
     }
 }

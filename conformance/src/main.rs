@@ -73,12 +73,17 @@ struct Args {
 fn main() -> ExitCode {
     let args = Args::parse();
     if args.list {
+        let mut s = String::new();
         for c in conformance::checks::all() {
-            println!("{:<44} {:<6} {:<18} {}", c.id, c.level, c.section, c.title);
+            s.push_str(&format!(
+                "{:<44} {:<6} {:<18} {}\n",
+                c.id, c.level, c.section, c.title
+            ));
         }
         for (id, section, level, title) in conformance::checks::FAMILIES {
-            println!("{id:<44} {level:<6} {section:<18} {title}");
+            s.push_str(&format!("{id:<44} {level:<6} {section:<18} {title}\n"));
         }
+        out(&s);
         return ExitCode::SUCCESS;
     }
     let (Some(url), Some(token)) = (args.url.clone(), args.token.clone()) else {
@@ -117,27 +122,24 @@ fn main() -> ExitCode {
         }
     };
     match args.format {
-        Format::Table => print!(
-            "{}",
-            table::render(
-                &report,
-                table::Style {
-                    verbose: args.verbose,
-                    failures_only: args.failures_only,
-                }
-            )
-        ),
-        Format::Json => println!("{}", json::render(&report)),
+        Format::Table => out(&table::render(
+            &report,
+            table::Style {
+                verbose: args.verbose,
+                failures_only: args.failures_only,
+            },
+        )),
+        Format::Json => out(&format!("{}\n", json::render(&report))),
     }
     if matches!(args.format, Format::Table) {
-        println!(
-            "Verdict: {}",
+        out(&format!(
+            "Verdict: {}\n",
             match (report.passed(false), report.passed(true)) {
                 (true, true) => "PASS (no check failed)",
                 (true, false) => "PASS (no MUST failed; SHOULD/MAY failures above)",
                 _ => "FAIL (a MUST failed)",
             }
-        );
+        ));
     }
     if let Some(path) = &args.junit {
         if let Err(e) = std::fs::write(path, junit::render(&report)) {
@@ -150,4 +152,10 @@ fn main() -> ExitCode {
     } else {
         ExitCode::FAILURE
     }
+}
+
+/// Writes to stdout, ignoring a closed pipe (`conformance … | head`).
+fn out(s: &str) {
+    use std::io::Write;
+    let _ = std::io::stdout().lock().write_all(s.as_bytes());
 }
