@@ -263,6 +263,11 @@ async fn an_etag_that_never_changes() {
 }
 
 #[tokio::test]
+async fn an_unadvertised_sort_silently_ignored() {
+    bites(Fault::IgnoresSort, &["sort.unadvertised"]).await;
+}
+
+#[tokio::test]
 async fn a_patch_that_is_not_atomic() {
     bites(Fault::PatchNotAtomic, &["patch.atomic"]).await;
 }

@@ -54,6 +54,8 @@ pub enum Fault {
     NumericErrorStatus,
     /// The ETag does not change when the resource does.
     StaleEtag,
+    /// sort is not advertised, and `sortBy` is silently ignored instead of refused.
+    IgnoresSort,
 }
 
 #[derive(Default)]
@@ -529,7 +531,7 @@ impl Stub {
                 }
             }
         }
-        if q.contains_key("sortBy") {
+        if q.contains_key("sortBy") && !self.has(Fault::IgnoresSort) {
             return err(501, None, "sorting is not supported");
         }
         let filter = match q.get("filter") {
