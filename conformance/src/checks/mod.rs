@@ -9,7 +9,7 @@ use crate::model::{CheckDef, Level};
 /// Declares a check constant: `check!(NAME, "id", "RFC 7644 §3.3", Must, "title", ["tag"])`.
 macro_rules! check {
     ($name:ident, $id:literal, $section:literal, $level:ident, $title:literal, [$($tag:literal),* $(,)?]) => {
-        #[doc = $title]
+        #[doc = concat!("Check `", $id, "` (", $section, ", ", stringify!($level), ").")]
         pub const $name: $crate::model::CheckDef = $crate::model::CheckDef {
             id: $id,
             section: $section,

@@ -1,4 +1,4 @@
-//! Renderers of a [`Report`](crate::model::Report): a table grouped by RFC section, JSON, and
+//! Renderers of a [`Report`]: a table grouped by RFC section, JSON, and
 //! JUnit XML for CI systems.
 
 pub mod json;
