@@ -45,7 +45,11 @@ const KNOWN_DEVIATIONS: &[(&str, &str)] = &[
 ];
 
 #[derive(Debug, Parser)]
-#[command(name = "cargo xtask", about = "Developer tasks")]
+#[command(
+    name = "cargo xtask",
+    about = "Developer tasks",
+    arg_required_else_help = true
+)]
 struct Cli {
     #[command(subcommand)]
     task: Task,
@@ -53,7 +57,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Task {
-    /// Format check, clippy -D warnings, tests, then conformance (what .ci/run runs).
+    /// Format check, clippy -D warnings, tests, then conformance: the CI gate.
     Ci(ConformanceArgs),
     /// Conformance suite, onelogin-sim scenarios and scim2-tester against our server (or --url).
     Conformance(ConformanceArgs),
