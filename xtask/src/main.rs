@@ -1,19 +1,104 @@
 //! `cargo xtask`: developer automation.
+//!
+//! * `cargo xtask ci`: format check, clippy with warnings denied, the whole test suite, then
+//!   `conformance` (what CI runs).
+//! * `cargo xtask conformance`: builds `scim-server` (debug profile, see below), starts it on a
+//!   free port with a fresh store and a freshly minted key, runs the conformance suite, every
+//!   onelogin-sim scenario and scim2-tester against it, stops it with SIGTERM (exit 0 expected)
+//!   and prints one report. `--url URL --token KEY` runs the same against any other server.
+//!
+//! The server is built in the debug profile: `cargo test --workspace` has already compiled every
+//! dependency in that profile, so the build takes seconds, where a release build recompiles
+//! Rocket and sled with optimisations (minutes on two cores). The suite's requests are not
+//! measured, so optimisation does not change a verdict; `--release` is there for those who want
+//! the shipped binary under test.
 
+mod scenarios;
+mod scim2_tester;
+mod server;
+
+use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 
+use clap::{Args, Parser, Subcommand};
+use conformance::model::{CheckInfo, Level, Outcome, Report, Totals, Verdict};
+use conformance::report::{json, junit, table};
+
+/// Failures of our own server that are understood and documented; any other failure fails the
+/// task. Each entry says why the server behaves so. Remove an entry as soon as the check passes
+/// (the task says so).
+const KNOWN_DEVIATIONS: &[(&str, &str)] = &[
+    (
+        "patch.replace-filter-no-match",
+        "by default the server creates the value when an `eq` value filter of an add/replace matches nothing, \
+         as Entra expects when it sets `emails[type eq \"work\"].value` on a user without one \
+         (server/src/scim/patch/mod.rs); with `strict = true` it answers 400 noTarget as RFC 7644 §3.5.2.3 says",
+    ),
+    (
+        "errors.405-allow-header",
+        "the server's 405 responses carry no Allow header (RFC 9110 §15.5.6): a server bug, to fix in server/src/http",
+    ),
+    (
+        "discovery.filter-403",
+        "GET /ServiceProviderConfig?filter=… answers 200 instead of the RFC's SHOULD 403 (/Schemas and /ResourceTypes do answer 403)",
+    ),
+];
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cargo xtask",
+    about = "Developer tasks",
+    arg_required_else_help = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Debug, Subcommand)]
+enum Task {
+    /// Format check, clippy -D warnings, tests, then conformance: the CI gate.
+    Ci(ConformanceArgs),
+    /// Conformance suite, onelogin-sim scenarios and scim2-tester against our server (or --url).
+    Conformance(ConformanceArgs),
+}
+
+#[derive(Debug, Args)]
+struct ConformanceArgs {
+    /// Check this SCIM base URL instead of starting our server.
+    #[arg(long, requires = "token")]
+    url: Option<String>,
+    /// The bearer token for --url.
+    #[arg(long, requires = "url")]
+    token: Option<String>,
+    /// Build and test the release binary instead of the debug one.
+    #[arg(long)]
+    release: bool,
+    /// Write a JUnit XML report (suite, scenarios, scim2-tester) to this file.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// Write the whole report as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Print every check, not only the failing ones.
+    #[arg(long)]
+    full: bool,
+    /// Print the full exchanges (headers, bodies) under failures.
+    #[arg(short, long)]
+    verbose: bool,
+    /// Do not run scim2-tester (it needs python3 and, the first time, PyPI).
+    #[arg(long)]
+    no_scim2_tester: bool,
+    /// With --url: fail on any failed check, not only on a MUST.
+    #[arg(long)]
+    strict: bool,
+}
+
 fn main() -> ExitCode {
-    let task = std::env::args().nth(1).unwrap_or_default();
-    match task.as_str() {
-        "ci" => ci(),
-        _ => {
-            eprintln!("usage: cargo xtask <task>\n\ntasks:\n  ci    format check and the whole test suite (what .ci/run does)");
-            if task.is_empty() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            }
-        }
+    let cli = Cli::parse();
+    match cli.task {
+        Task::Ci(args) => ci(&args),
+        Task::Conformance(args) => conformance_task(&args),
     }
 }
 
@@ -26,11 +111,253 @@ fn cargo(args: &[&str]) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-fn ci() -> ExitCode {
-    let ok = cargo(&["fmt", "--all", "--check"]) && cargo(&["test", "--workspace", "--locked"]);
-    if ok {
-        ExitCode::SUCCESS
+fn ci(args: &ConformanceArgs) -> ExitCode {
+    let steps: [&[&str]; 3] = [
+        &["fmt", "--all", "--check"],
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--locked",
+            "--",
+            "-D",
+            "warnings",
+        ],
+        &["test", "--workspace", "--locked"],
+    ];
+    for s in steps {
+        if !cargo(s) {
+            eprintln!("== ci: `cargo {}` failed", s.join(" "));
+            return ExitCode::FAILURE;
+        }
+    }
+    conformance_task(args)
+}
+
+fn conformance_task(args: &ConformanceArgs) -> ExitCode {
+    match conformance(args) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("== conformance: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs everything; Ok(passed).
+fn conformance(args: &ConformanceArgs) -> Result<bool, String> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("runtime: {e}"))?;
+    let own = match (&args.url, &args.token) {
+        (Some(_), Some(_)) => None,
+        _ => {
+            let bin = server::build(args.release)?;
+            eprintln!("== starting {} on a fresh store", bin.display());
+            let s = server::start(&bin, &[])?;
+            runtime.block_on(s.ready())?;
+            Some(s)
+        }
+    };
+    let (base, key) = match (&own, &args.url, &args.token) {
+        (Some(s), _, _) => (s.base.clone(), s.key.clone()),
+        (None, Some(u), Some(t)) => (u.clone(), t.clone()),
+        _ => return Err("--url and --token go together".into()),
+    };
+    eprintln!("== conformance suite against {base}");
+    let suite = runtime.block_on(conformance::run(
+        &base,
+        &key,
+        conformance::Options::default(),
+    ))?;
+    eprintln!("== onelogin-sim scenarios");
+    let (scenario_outcomes, failed_transcripts) = runtime.block_on(scenarios::run(&base, &key))?;
+    let tester = if args.no_scim2_tester {
+        vec![skipped_tester("skipped with --no-scim2-tester")]
     } else {
-        ExitCode::FAILURE
+        eprintln!("== scim2-tester");
+        match scim2_tester::ensure_venv().and_then(|py| scim2_tester::run(&py, &base, &key)) {
+            Ok(o) => o,
+            Err(e) => vec![failed_tester(&e)],
+        }
+    };
+    let logs = own.as_ref().map(server::Running::logs).unwrap_or_default();
+    let stopped = own.map(server::Running::stop);
+
+    let mut outcomes = suite.outcomes.clone();
+    outcomes.extend(scenario_outcomes);
+    outcomes.extend(tester);
+    let report = Report {
+        base_url: suite.base_url.clone(),
+        prefix: suite.prefix.clone(),
+        totals: Totals::of(&outcomes),
+        outcomes,
+        leftovers: suite.leftovers.clone(),
+    };
+
+    print!(
+        "{}",
+        table::render(
+            &report,
+            table::Style {
+                verbose: args.verbose,
+                failures_only: !args.full,
+            }
+        )
+    );
+    for t in &failed_transcripts {
+        println!("\n{t}");
+    }
+    if let Some(p) = &args.junit {
+        std::fs::write(p, junit::render(&report)).map_err(|e| format!("{}: {e}", p.display()))?;
+    }
+    if let Some(p) = &args.json {
+        std::fs::write(p, json::render(&report)).map_err(|e| format!("{}: {e}", p.display()))?;
+    }
+
+    let by_section = |s: &str| {
+        Totals::of(
+            report
+                .outcomes
+                .iter()
+                .filter(|o| o.check.section.starts_with(s)),
+        )
+    };
+    let sim = by_section("onelogin-sim");
+    let tst = by_section("scim2-tester");
+    println!();
+    println!(
+        "Conformance suite: {} checks, {} pass, {} fail ({} MUST), {} skip",
+        suite.totals.total(),
+        suite.totals.pass,
+        suite.totals.fail,
+        suite.totals.must_fail,
+        suite.totals.skip
+    );
+    println!(
+        "onelogin-sim: {} scenarios, {} pass, {} fail",
+        sim.total(),
+        sim.pass,
+        sim.fail
+    );
+    println!(
+        "scim2-tester 0.5.2: {} results, {} pass, {} fail, {} skip",
+        tst.total(),
+        tst.pass,
+        tst.fail,
+        tst.skip
+    );
+
+    let mut passed = true;
+    let failed: Vec<&Outcome> = report
+        .outcomes
+        .iter()
+        .filter(|o| o.verdict == Verdict::Fail)
+        .collect();
+    if stopped.is_some() {
+        let known = |id: &str| KNOWN_DEVIATIONS.iter().any(|(k, _)| *k == id);
+        let unexpected: Vec<&&Outcome> = failed.iter().filter(|o| !known(&o.check.id)).collect();
+        println!(
+            "\nKnown deviations of scim-server (allowed, documented in conformance/README.md):"
+        );
+        for (id, why) in KNOWN_DEVIATIONS {
+            match report.outcome(id).map(|o| o.verdict) {
+                Some(Verdict::Fail) => println!("  {id}: {why}"),
+                Some(v) => println!(
+                    "  {id}: now {v}: remove it from KNOWN_DEVIATIONS in xtask/src/main.rs"
+                ),
+                None => println!("  {id}: did not run"),
+            }
+        }
+        if !unexpected.is_empty() {
+            passed = false;
+            println!("\nUnexpected failures on scim-server:");
+            for o in unexpected {
+                println!("  {} [{}] {}", o.check.id, o.check.level, o.reason);
+            }
+        }
+        match stopped {
+            Some(Ok(())) => println!("scim-server stopped on SIGTERM with exit status 0"),
+            Some(Err(e)) => {
+                passed = false;
+                println!("scim-server: {e}");
+            }
+            None => {}
+        }
+        if !report.leftovers.is_empty() {
+            passed = false;
+            println!("the suite left resources behind: {:?}", report.leftovers);
+        }
+        if !passed {
+            let tail: Vec<&str> = logs.lines().rev().take(40).collect();
+            println!("\nLast lines of the server log:");
+            for l in tail.iter().rev() {
+                println!("  {l}");
+            }
+        }
+    } else {
+        let blocking: Vec<&&Outcome> = failed
+            .iter()
+            .filter(|o| {
+                args.strict
+                    || o.check.level == Level::Must
+                    || !o.check.section.starts_with("RFC") && !o.check.section.starts_with("IdP")
+            })
+            .collect();
+        passed = blocking.is_empty();
+    }
+    println!(
+        "\n{}",
+        if passed {
+            "cargo xtask conformance: PASS"
+        } else {
+            "cargo xtask conformance: FAIL"
+        }
+    );
+    Ok(passed)
+}
+
+fn tester_info() -> CheckInfo {
+    CheckInfo {
+        id: "scim2-tester.run".into(),
+        section: "scim2-tester 0.5.2".into(),
+        level: Level::Must,
+        title: "scim2-tester runs against the server".into(),
+        tags: vec!["scim2-tester".into()],
+    }
+}
+
+fn skipped_tester(why: &str) -> Outcome {
+    Outcome {
+        check: tester_info(),
+        verdict: Verdict::Skip,
+        reason: why.into(),
+        exchanges: Vec::new(),
+    }
+}
+
+fn failed_tester(why: &str) -> Outcome {
+    Outcome {
+        check: tester_info(),
+        verdict: Verdict::Fail,
+        reason: why.into(),
+        exchanges: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_deviations_name_real_checks() {
+        let ids: Vec<&str> = conformance::checks::all().iter().map(|c| c.id).collect();
+        for (id, why) in KNOWN_DEVIATIONS {
+            assert!(ids.contains(id), "{id} is not a check id");
+            assert!(!why.is_empty());
+        }
     }
 }
