@@ -78,8 +78,9 @@ pub enum Error {
     Forbidden(String),
     #[error("{0}")]
     NotFound(String),
-    #[error("method not allowed")]
-    MethodNotAllowed,
+    /// 405, with the methods the resource does take (the `Allow` header).
+    #[error("method not allowed: this resource takes {0}")]
+    MethodNotAllowed(&'static str),
     /// 409 `uniqueness`.
     #[error("{0}")]
     Conflict(String),
@@ -149,7 +150,7 @@ impl Error {
             Error::Unauthorized(_) => 401,
             Error::Forbidden(_) => 403,
             Error::NotFound(_) => 404,
-            Error::MethodNotAllowed => 405,
+            Error::MethodNotAllowed(_) => 405,
             Error::Conflict(_) | Error::BulkReference(_) => 409,
             Error::PreconditionFailed(_) => 412,
             Error::PayloadTooLarge(_) => 413,

@@ -34,14 +34,6 @@ const KNOWN_DEVIATIONS: &[(&str, &str)] = &[
          as Entra expects when it sets `emails[type eq \"work\"].value` on a user without one \
          (server/src/scim/patch/mod.rs); with `strict = true` it answers 400 noTarget as RFC 7644 §3.5.2.3 says",
     ),
-    (
-        "errors.405-allow-header",
-        "the server's 405 responses carry no Allow header (RFC 9110 §15.5.6): a server bug, to fix in server/src/http",
-    ),
-    (
-        "discovery.filter-403",
-        "GET /ServiceProviderConfig?filter=… answers 200 instead of the RFC's SHOULD 403 (/Schemas and /ResourceTypes do answer 403)",
-    ),
 ];
 
 #[derive(Debug, Parser)]

@@ -41,8 +41,12 @@ pub fn service_provider_config(app: &App, base_url: &str) -> Value {
 }
 
 #[get("/ServiceProviderConfig")]
-pub fn spc(app: &State<Arc<App>>, scim: Scim) -> ScimJson {
-    ScimJson::ok(service_provider_config(app, &scim.ctx.base_url))
+pub fn spc(app: &State<Arc<App>>, scim: Scim, q: Query) -> Result<ScimJson> {
+    refuse_filter(&q)?;
+    Ok(ScimJson::ok(service_provider_config(
+        app,
+        &scim.ctx.base_url,
+    )))
 }
 
 #[get("/ResourceTypes")]

@@ -71,6 +71,9 @@ impl<'r> Responder<'r, 'static> for Error {
             .status(status)
             .header(scim_content_type())
             .sized_body(bytes.len(), Cursor::new(bytes));
+        if let Error::MethodNotAllowed(allow) = &self {
+            builder.header(Header::new("Allow", *allow));
+        }
         if let Error::TooManyRequests(secs) = &self {
             builder.header(Header::new("Retry-After", secs.to_string()));
         }
@@ -95,7 +98,7 @@ pub fn default_catcher(status: Status, req: &Request<'_>) -> Error {
         400 => Error::BadRequestPlain("the request could not be understood".into()),
         401 => Error::Unauthorized(AuthFailure::Missing),
         404 => Error::NotFound("no resource at this path".into()),
-        405 => Error::MethodNotAllowed,
+        405 => Error::MethodNotAllowed("GET"),
         413 => Error::PayloadTooLarge("the request body is too large".into()),
         415 => Error::UnsupportedMediaType("send application/scim+json or application/json".into()),
         422 => Error::invalid_syntax("the request could not be parsed"),

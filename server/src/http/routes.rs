@@ -24,6 +24,12 @@ pub async fn blocking<T: Send + 'static>(
         .map_err(|e| Error::internal(format!("worker failed: {e}")))?
 }
 
+/// The methods each kind of path takes, for `Allow`.
+const COLLECTION: &str = "GET, POST";
+const RESOURCE: &str = "GET, PUT, PATCH, DELETE";
+const DISCOVERY: &str = "GET";
+const BULK: &str = "POST";
+
 /// What a first path segment names: a resource type, or an endpoint that takes no such method.
 fn kind_of(app: &App, segment: &str) -> Result<Kind> {
     let is = |name: &str| {
@@ -39,11 +45,13 @@ fn kind_of(app: &App, segment: &str) -> Result<Kind> {
         Err(Error::NotImplemented(
             "/Me is not supported: this server has no user sign-in".into(),
         ))
-    } else if ["ServiceProviderConfig", "ResourceTypes", "Schemas", "Bulk"]
+    } else if is("Bulk") {
+        Err(Error::MethodNotAllowed(BULK))
+    } else if ["ServiceProviderConfig", "ResourceTypes", "Schemas"]
         .iter()
         .any(|n| is(n))
     {
-        Err(Error::MethodNotAllowed)
+        Err(Error::MethodNotAllowed(DISCOVERY))
     } else {
         Err(Error::NotFound("no resource at this path".into()))
     }
@@ -279,19 +287,19 @@ pub async fn remove(
 #[put("/<rt>", rank = 2)]
 pub async fn collection_put(app: &State<Arc<App>>, _scim: Scim, rt: &str) -> Result<ScimJson> {
     kind_of(app, rt)?;
-    Err(Error::MethodNotAllowed)
+    Err(Error::MethodNotAllowed(COLLECTION))
 }
 
 #[patch("/<rt>", rank = 2)]
 pub async fn collection_patch(app: &State<Arc<App>>, _scim: Scim, rt: &str) -> Result<ScimJson> {
     kind_of(app, rt)?;
-    Err(Error::MethodNotAllowed)
+    Err(Error::MethodNotAllowed(COLLECTION))
 }
 
 #[delete("/<rt>", rank = 2)]
 pub async fn collection_delete(app: &State<Arc<App>>, _scim: Scim, rt: &str) -> Result<ScimJson> {
     kind_of(app, rt)?;
-    Err(Error::MethodNotAllowed)
+    Err(Error::MethodNotAllowed(COLLECTION))
 }
 
 #[post("/<rt>/<_id>", rank = 2)]
@@ -302,7 +310,7 @@ pub async fn resource_post(
     _id: &str,
 ) -> Result<ScimJson> {
     kind_of(app, rt)?;
-    Err(Error::MethodNotAllowed)
+    Err(Error::MethodNotAllowed(RESOURCE))
 }
 
 pub fn routes() -> Vec<rocket::Route> {

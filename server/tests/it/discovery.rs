@@ -61,3 +61,13 @@ async fn resource_types_and_schemas_are_served_and_linked() {
     assert_eq!(un["uniqueness"], "server");
     assert_eq!(un["caseExact"], false);
 }
+
+#[tokio::test]
+async fn discovery_documents_cannot_be_filtered() {
+    let s = TestServer::start().await;
+    for path in ["/ServiceProviderConfig", "/Schemas", "/ResourceTypes"] {
+        s.get(&format!("{path}?filter=id+eq+%22x%22"))
+            .await
+            .assert_error(403, None);
+    }
+}

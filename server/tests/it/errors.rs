@@ -146,3 +146,19 @@ async fn a_huge_value_is_not_echoed_in_errors() {
         r.text.len()
     );
 }
+
+#[tokio::test]
+async fn a_405_names_the_methods_the_resource_takes() {
+    let s = TestServer::start().await;
+    for (method, path, allow) in [
+        (Method::DELETE, "/Users", "GET, POST"),
+        (Method::PUT, "/Groups", "GET, POST"),
+        (Method::POST, "/Users/some-id", "GET, PUT, PATCH, DELETE"),
+        (Method::POST, "/ServiceProviderConfig", "GET"),
+        (Method::GET, "/Bulk", "POST"),
+    ] {
+        let r = s.send(method.clone(), path, Some(json!({}))).await;
+        r.assert_error(405, None);
+        assert_eq!(r.header("allow"), Some(allow), "{method} {path}");
+    }
+}
