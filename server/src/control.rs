@@ -40,6 +40,8 @@ pub enum Command {
     Export {
         path: PathBuf,
     },
+    /// Check that records, indexes, memberships and history agree.
+    Check,
 }
 
 /// What a key listing shows: never the key, nor its digest.
@@ -101,6 +103,9 @@ pub fn execute(store: &dyn Store, command: &Command) -> Result<Value, String> {
             json(serde_json::to_value(entries))
         }
         Command::Export { path } => export(store, path),
+        Command::Check => json(serde_json::to_value(
+            store.check().map_err(|e| e.to_string())?,
+        )),
     }
 }
 

@@ -40,6 +40,8 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Check that records, indexes, memberships and history agree (exit 1 when they do not).
+    Check,
     /// Write a consistent copy of the store to FILE (works whether or not the server is running).
     Export { file: PathBuf },
     /// Load a copy written by `export` into an empty data folder (the server must be stopped),
@@ -107,6 +109,19 @@ fn main() -> ExitCode {
             }
         }
         Cmd::History { id, json } => report(&config, &Command::History { id }, json),
+        Cmd::Check => match execute(&config, &Command::Check) {
+            Ok(serde_json::Value::Array(problems)) if problems.is_empty() => {
+                println!(
+                    "The store is consistent: records, indexes, memberships and history agree."
+                );
+                ExitCode::SUCCESS
+            }
+            Ok(problems) => {
+                println!("The store is inconsistent: {problems:#}");
+                ExitCode::FAILURE
+            }
+            Err(e) => fail(&e),
+        },
         Cmd::Export { file } => {
             let path = match std::path::absolute(&file) {
                 Ok(p) => p,
@@ -261,7 +276,10 @@ fn run_key_command(config: &Config, command: &Command) -> Result<(), String> {
             let info: KeyInfo = serde_json::from_value(answer).map_err(|e| e.to_string())?;
             println!("Revoked key '{}' (id {}).", info.label, info.id);
         }
-        Command::History { .. } | Command::Audit { .. } | Command::Export { .. } => {
+        Command::History { .. }
+        | Command::Audit { .. }
+        | Command::Export { .. }
+        | Command::Check => {
             println!("{answer:#}")
         }
     }

@@ -865,6 +865,46 @@ impl Store for SledStore {
                 problems.push("a history entry points to a missing revision".into());
             }
         }
+        // The history agrees with the state: a resource that exists was created and its last
+        // entry is not a delete; one whose last entry is a delete no longer exists.
+        let mut last: HashMap<(String, String), (String, bool)> = HashMap::new();
+        for v in self.revisions.iter().values() {
+            let r: Revision = decode(&v.map_err(storage)?)?;
+            if r.target_type != "User" && r.target_type != "Group" {
+                continue;
+            }
+            let entry = last
+                .entry((r.target_type.clone(), r.target_id.clone()))
+                .or_insert((String::new(), false));
+            entry.1 |= r.action == "create";
+            entry.0 = r.action;
+        }
+        for ((t, id), (action, created)) in &last {
+            let kind = if t == "User" { Kind::User } else { Kind::Group };
+            let exists = self
+                .records(kind)
+                .get(id.as_bytes())
+                .map_err(storage)?
+                .is_some();
+            if exists && (action == "delete" || !created) {
+                problems.push(format!(
+                    "{t} {id} exists, but its history ends with '{action}' (created: {created})"
+                ));
+            }
+            if !exists && action != "delete" {
+                problems.push(format!(
+                    "{t} {id} is gone, but its history ends with '{action}'"
+                ));
+            }
+        }
+        for kind in [Kind::User, Kind::Group] {
+            for k in self.records(kind).iter().keys() {
+                let id = String::from_utf8_lossy(&k.map_err(storage)?).into_owned();
+                if !last.contains_key(&(kind.name().to_string(), id.clone())) {
+                    problems.push(format!("{} {id} exists without any history", kind.name()));
+                }
+            }
+        }
         Ok(problems)
     }
 }

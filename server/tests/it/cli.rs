@@ -120,7 +120,7 @@ fn zero_configuration_start_prints_the_url_and_a_key_then_stops_cleanly_on_sigte
     );
 
     sigterm(&child);
-    let status = wait(&mut child, Duration::from_secs(10)).expect("exits after SIGTERM");
+    let status = wait(&mut child, Duration::from_secs(30)).expect("exits after SIGTERM");
     assert!(status.success(), "exit 0 on SIGTERM: {status:?}");
 
     // Stopped: key commands open the store themselves; no new key is minted on the next start.
@@ -136,7 +136,7 @@ fn zero_configuration_start_prints_the_url_and_a_key_then_stops_cleanly_on_sigte
     assert_eq!(get(&format!("{base}/Users"), &offline), 200);
     assert_eq!(get(&format!("{base}/Users"), &key), 200);
     sigterm(&child);
-    assert!(wait(&mut child, Duration::from_secs(10)).is_some_and(|s| s.success()));
+    assert!(wait(&mut child, Duration::from_secs(30)).is_some_and(|s| s.success()));
 }
 
 #[test]
@@ -148,7 +148,7 @@ fn a_second_server_on_the_same_folder_stops_with_a_clear_message() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("in use"), "{err}");
     sigterm(&child);
-    let _ = wait(&mut child, Duration::from_secs(10));
+    let _ = wait(&mut child, Duration::from_secs(30));
 }
 
 #[test]
@@ -224,7 +224,7 @@ fn history_and_audit_from_the_command_line_with_and_without_the_server() {
         "{text}"
     );
     sigterm(&child);
-    assert!(wait(&mut child, Duration::from_secs(10)).is_some_and(|s| s.success()));
+    assert!(wait(&mut child, Duration::from_secs(30)).is_some_and(|s| s.success()));
     // Stopped: the command reads the store itself.
     let out = scim_server(dir.path(), &["audit", "--after", "0", "--json"]);
     assert!(
@@ -272,7 +272,7 @@ fn export_while_running_then_import_into_a_new_folder_and_serve_it() {
     let out = scim_server(dir.path(), &["import", "backup.json"]);
     assert!(!out.status.success());
     sigterm(&child);
-    assert!(wait(&mut child, Duration::from_secs(10)).is_some_and(|s| s.success()));
+    assert!(wait(&mut child, Duration::from_secs(30)).is_some_and(|s| s.success()));
     let out = scim_server(
         dir.path(),
         &["--data-dir", "restored", "import", "backup.json"],
@@ -315,7 +315,7 @@ fn export_while_running_then_import_into_a_new_folder_and_serve_it() {
         "the restored server knows the user and the key: {found}"
     );
     sigterm(&child);
-    assert!(wait(&mut child, Duration::from_secs(10)).is_some_and(|s| s.success()));
+    assert!(wait(&mut child, Duration::from_secs(30)).is_some_and(|s| s.success()));
 }
 
 /// A client that keeps no idle connection, so that a stopping server has none to wait for.
