@@ -13,6 +13,7 @@
 //! measured, so optimisation does not change a verdict; `--release` is there for those who want
 //! the shipped binary under test.
 
+mod crash;
 mod scenarios;
 mod scim2_tester;
 mod server;
@@ -53,6 +54,25 @@ enum Task {
     Ci(ConformanceArgs),
     /// Conformance suite, onelogin-sim scenarios and scim2-tester against our server (or --url).
     Conformance(ConformanceArgs),
+    /// Kill the server at random moments under concurrent writes; verify nothing acknowledged
+    /// is lost and the store stays consistent.
+    Crash(CrashArgs),
+}
+
+#[derive(Debug, Args)]
+struct CrashArgs {
+    /// Kill-and-restart cycles (the last one stops with SIGTERM instead of SIGKILL).
+    #[arg(long, default_value_t = 20)]
+    cycles: usize,
+    /// Concurrent writing clients.
+    #[arg(long, default_value_t = 4)]
+    clients: usize,
+    /// Replay a run: the seed it printed.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Test the release binary instead of the debug one.
+    #[arg(long)]
+    release: bool,
 }
 
 #[derive(Debug, Args)]
@@ -91,6 +111,28 @@ fn main() -> ExitCode {
     match cli.task {
         Task::Ci(args) => ci(&args),
         Task::Conformance(args) => conformance_task(&args),
+        Task::Crash(args) => crash_task(&args),
+    }
+}
+
+fn crash_task(args: &CrashArgs) -> ExitCode {
+    let run = || -> Result<(), String> {
+        let bin = server::build(args.release)?;
+        crash::run(
+            &bin,
+            &crash::Options {
+                cycles: args.cycles,
+                clients: args.clients,
+                seed: args.seed,
+            },
+        )
+    };
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("== crash test: FAIL: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 
@@ -123,7 +165,16 @@ fn ci(args: &ConformanceArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
-    conformance_task(args)
+    if conformance_task(args) != ExitCode::SUCCESS {
+        return ExitCode::FAILURE;
+    }
+    // A short crash test: a few kill-and-restart cycles (`cargo xtask crash` runs more).
+    crash_task(&CrashArgs {
+        cycles: 5,
+        clients: 4,
+        seed: None,
+        release: false,
+    })
 }
 
 fn conformance_task(args: &ConformanceArgs) -> ExitCode {

@@ -1,0 +1,431 @@
+//! `cargo xtask crash`: proves that no acknowledged write is lost. The server runs as a child
+//! process on one data folder; clients create, patch and delete users concurrently while every
+//! acknowledged write is recorded; the server is killed with SIGKILL at random moments (also
+//! while it starts and recovers); after each restart every user is checked against the record,
+//! the index against the records, and `scim-server check` against the whole store. The last
+//! cycle stops the server with SIGTERM under load instead: it must exit 0 and lose nothing.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+/// What the clients know of one user.
+#[derive(Debug, Clone, PartialEq)]
+enum Known {
+    Absent,
+    Present { id: String, title: String },
+}
+
+/// A write that was sent but not acknowledged: it may or may not have happened.
+#[derive(Debug, Clone, PartialEq)]
+enum Pending {
+    Create { title: String },
+    Title(String),
+    Delete,
+}
+
+#[derive(Debug, Clone)]
+struct User {
+    known: Known,
+    pending: Option<Pending>,
+}
+
+impl User {
+    /// The states the server may hold: the acknowledged one, or that plus the pending write.
+    fn allowed(&self) -> Vec<Known> {
+        let mut out = vec![self.known.clone()];
+        match (&self.pending, &self.known) {
+            (Some(Pending::Create { title }), Known::Absent) => out.push(Known::Present {
+                id: String::new(),
+                title: title.clone(),
+            }),
+            (Some(Pending::Title(t)), Known::Present { id, .. }) => out.push(Known::Present {
+                id: id.clone(),
+                title: t.clone(),
+            }),
+            (Some(Pending::Delete), Known::Present { .. }) => out.push(Known::Absent),
+            _ => {}
+        }
+        out
+    }
+}
+
+type Model = Arc<Mutex<BTreeMap<String, User>>>;
+
+/// A small deterministic random source (xorshift), seeded from the command line or the clock.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+/// Starts the server on `dir`; returns it with its base URL, and the key if it minted one.
+fn start(bin: &Path, dir: &Path) -> Result<(Server, Option<String>), String> {
+    let mut child = Command::new(bin)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir)
+        .env("SCIM_RATE_LIMIT_PER_KEY", "0")
+        .env("SCIM_RATE_LIMIT_UNAUTHENTICATED", "0")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("{}: {e}", bin.display()))?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let (mut base, mut key) = (None, None);
+    loop {
+        match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(line) => {
+                if let Some(u) = line.strip_prefix("SCIM base URL: ") {
+                    base = Some(u.trim().to_string());
+                } else if let Some(k) = line.strip_prefix("API key: ") {
+                    key = Some(k.trim().to_string());
+                    break;
+                } else if line.starts_with("API keys:") {
+                    break;
+                }
+            }
+            Err(_) => {
+                let _ = child.kill();
+                let status = child.wait().map(|s| s.to_string()).unwrap_or_default();
+                return Err(format!("the server did not start ({status})"));
+            }
+        }
+    }
+    let base = base.ok_or("no base URL printed")?;
+    Ok((Server { child, base }, key))
+}
+
+fn kill9(server: &mut Server) {
+    let _ = server.child.kill();
+    let _ = server.child.wait();
+}
+
+/// The arguments of `cargo xtask crash`.
+pub struct Options {
+    pub cycles: usize,
+    pub clients: usize,
+    pub seed: Option<u64>,
+}
+
+pub fn run(bin: &Path, options: &Options) -> Result<(), String> {
+    let dir = tempfile::Builder::new()
+        .prefix("scim-crash-")
+        .tempdir()
+        .map_err(|e| e.to_string())?;
+    let data = dir.path().join("data");
+    let seed = options.seed.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_nanos() as u64)
+            | 1
+    });
+    println!(
+        "crash test: {} cycles, {} clients, seed {seed} (--seed {seed} replays it)",
+        options.cycles, options.clients
+    );
+    let mut rng = Rng(seed);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let (first, key) = start(bin, &data)?;
+    let key = key.ok_or("the first start minted no key")?;
+    let model: Model = Arc::default();
+    let mut server = first;
+    let mut totals = (0usize, 0usize);
+    for cycle in 1..=options.cycles {
+        let last = cycle == options.cycles;
+        // Sometimes, kill it again while it starts or recovers.
+        if cycle > 1 && rng.below(3) == 0 {
+            let mut early = Command::new(bin)
+                .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+                .arg(&data)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .map_err(|e| e.to_string())?;
+            std::thread::sleep(Duration::from_millis(rng.below(40)));
+            let _ = early.kill();
+            let _ = early.wait();
+        }
+        if cycle > 1 {
+            server = start(bin, &data)?.0;
+        }
+        let base = server.base.clone();
+        let verified = runtime.block_on(verify(&base, &key, &model))?;
+        check_store(bin, &data)?;
+        let window = Duration::from_millis(100 + rng.below(500));
+        let (acked, uncertain) = runtime.block_on(load(
+            &base,
+            &key,
+            &model,
+            options.clients,
+            cycle,
+            window,
+            &mut server,
+            last,
+        ))?;
+        totals.0 += acked;
+        totals.1 += uncertain;
+        println!(
+            "cycle {cycle}: verified {verified} users, then {acked} acknowledged writes, {uncertain} cut short by {} after {} ms",
+            if last { "SIGTERM" } else { "SIGKILL" },
+            window.as_millis()
+        );
+    }
+    // A last start: everything acknowledged is there, and the store is consistent.
+    let (mut server, _) = start(bin, &data)?;
+    let verified = runtime.block_on(verify(&server.base, &key, &model))?;
+    check_store(bin, &data)?;
+    kill9(&mut server);
+    println!(
+        "crash test: PASS: {} acknowledged writes over {} cycles, none lost ({} users verified at the end; {} writes were cut short and resolved either way)",
+        totals.0, options.cycles, verified, totals.1
+    );
+    Ok(())
+}
+
+/// Runs `scim-server check` on the data folder (through the running server's control socket).
+fn check_store(bin: &Path, data: &Path) -> Result<(), String> {
+    let out = Command::new(bin)
+        .arg("--data-dir")
+        .arg(data)
+        .arg("check")
+        .output()
+        .map_err(|e| e.to_string())?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "scim-server check: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
+fn client() -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+/// Checks every user against what was acknowledged (allowing pending writes either way), by
+/// filter (the index) and by id (the record), and resolves the pending writes to what is there.
+async fn verify(base: &str, key: &str, model: &Model) -> Result<usize, String> {
+    let http = client()?;
+    let users: Vec<(String, User)> = model
+        .lock()
+        .map_err(|e| e.to_string())?
+        .clone()
+        .into_iter()
+        .collect();
+    for (name, user) in &users {
+        let url = format!("{base}/Users?filter=userName+eq+%22{name}%22");
+        let found: Value = http
+            .get(&url)
+            .bearer_auth(key)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?
+            .json()
+            .await
+            .map_err(|e| e.to_string())?;
+        let truth = match found["totalResults"].as_u64() {
+            Some(0) => Known::Absent,
+            Some(1) => {
+                let r = &found["Resources"][0];
+                let id = r["id"].as_str().unwrap_or_default().to_string();
+                let by_id = http
+                    .get(format!("{base}/Users/{id}"))
+                    .bearer_auth(key)
+                    .send()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if by_id.status().as_u16() != 200 {
+                    return Err(format!(
+                        "{name}: the index names {id}, which answers {}",
+                        by_id.status()
+                    ));
+                }
+                Known::Present {
+                    id,
+                    title: r["title"].as_str().unwrap_or_default().to_string(),
+                }
+            }
+            _ => return Err(format!("{name}: filter answered {found}")),
+        };
+        let ok = user
+            .allowed()
+            .iter()
+            .any(|allowed| match (allowed, &truth) {
+                (Known::Present { id: a, title: t }, Known::Present { id: b, title: u }) => {
+                    t == u && (a.is_empty() || a == b)
+                }
+                (a, b) => a == b,
+            });
+        if !ok {
+            return Err(format!(
+                "{name}: acknowledged {:?} (pending {:?}), but the server holds {truth:?}: an acknowledged write was lost",
+                user.known, user.pending
+            ));
+        }
+        if let Some(u) = model.lock().map_err(|e| e.to_string())?.get_mut(name) {
+            u.known = truth;
+            u.pending = None;
+        }
+    }
+    Ok(users.len())
+}
+
+/// Drives the clients for `window`, then kills the server (SIGTERM in the last cycle) while they
+/// still write. Returns (acknowledged, cut short).
+#[allow(clippy::too_many_arguments)]
+async fn load(
+    base: &str,
+    key: &str,
+    model: &Model,
+    clients: usize,
+    cycle: usize,
+    window: Duration,
+    server: &mut Server,
+    graceful: bool,
+) -> Result<(usize, usize), String> {
+    let counts = Arc::new(Mutex::new((0usize, 0usize)));
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let (base, key, model, counts) = (
+            base.to_string(),
+            key.to_string(),
+            Arc::clone(model),
+            Arc::clone(&counts),
+        );
+        tasks.push(tokio::spawn(async move {
+            let http = match client() {
+                Ok(h) => h,
+                Err(_) => return,
+            };
+            let mut rng = Rng(((cycle as u64) << 32) | ((c as u64 + 1) * 0x9E37_79B9));
+            let mut n = 0u64;
+            loop {
+                n += 1;
+                let mine: Vec<(String, User)> = match model.lock() {
+                    Ok(m) => m.iter().filter(|(k, _)| k.starts_with(&format!("c{c}-"))).map(|(k, v)| (k.clone(), v.clone())).collect(),
+                    Err(_) => return,
+                };
+                let present: Vec<&(String, User)> = mine.iter().filter(|(_, u)| matches!(u.known, Known::Present { .. })).collect();
+                let choice = rng.below(10);
+                let (name, pending, request) = if present.is_empty() || choice < 4 {
+                    let name = format!("c{c}-{cycle}-{n}");
+                    let title = format!("t{cycle}.{n}");
+                    let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": name, "title": title});
+                    (name, Pending::Create { title }, http.post(format!("{base}/Users")).json(&body))
+                } else {
+                    let (name, user) = present[rng.below(present.len() as u64) as usize];
+                    let Known::Present { id, .. } = &user.known else { continue };
+                    if choice < 8 {
+                        let title = format!("t{cycle}.{n}");
+                        let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                            "Operations": [{"op": "replace", "path": "title", "value": title}]});
+                        (name.clone(), Pending::Title(title), http.patch(format!("{base}/Users/{id}")).json(&body))
+                    } else {
+                        (name.clone(), Pending::Delete, http.delete(format!("{base}/Users/{id}")))
+                    }
+                };
+                if let Ok(mut m) = model.lock() {
+                    let entry = m.entry(name.clone()).or_insert(User { known: Known::Absent, pending: None });
+                    entry.pending = Some(pending.clone());
+                }
+                let answer = request.bearer_auth(&key).header("Content-Type", "application/scim+json").send().await;
+                let ok = match answer {
+                    Ok(r) if r.status().is_success() => {
+                        let body: Value = r.json().await.unwrap_or(Value::Null);
+                        Some(body)
+                    }
+                    _ => None,
+                };
+                let Ok(mut m) = model.lock() else { return };
+                let Some(user) = m.get_mut(&name) else { return };
+                match ok {
+                    Some(body) => {
+                        user.known = match (&pending, &user.known) {
+                            (Pending::Create { title }, _) => Known::Present {
+                                id: body["id"].as_str().unwrap_or_default().to_string(),
+                                title: title.clone(),
+                            },
+                            (Pending::Title(t), Known::Present { id, .. }) => Known::Present { id: id.clone(), title: t.clone() },
+                            (Pending::Delete, _) => Known::Absent,
+                            (_, known) => known.clone(),
+                        };
+                        user.pending = None;
+                        if let Ok(mut k) = counts.lock() {
+                            k.0 += 1;
+                        }
+                    }
+                    None => {
+                        // Cut short (the server is gone): it may or may not have happened.
+                        if let Ok(mut k) = counts.lock() {
+                            k.1 += 1;
+                        }
+                        return;
+                    }
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(window).await;
+    if graceful {
+        let pid = server.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            match server.child.try_wait() {
+                Ok(Some(status)) if status.success() => break,
+                Ok(Some(status)) => {
+                    return Err(format!(
+                        "after SIGTERM under load the server exited with {status}"
+                    ))
+                }
+                Ok(None) if Instant::now() > deadline => {
+                    kill9(server);
+                    return Err("the server did not stop within 30 s of SIGTERM".into());
+                }
+                _ => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        }
+    } else {
+        kill9(server);
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+    let k = *counts.lock().map_err(|e| e.to_string())?;
+    Ok(k)
+}
