@@ -325,3 +325,67 @@ fn client() -> reqwest::Client {
         .build()
         .expect("client")
 }
+
+#[test]
+fn logs_never_carry_keys_passwords_filter_values_or_bodies() {
+    let dir = tempfile::tempdir().expect("dir");
+    let log = dir.path().join("server.log");
+    let mut child = Command::new(BIN)
+        .current_dir(dir.path())
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env_remove("SCIM_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(std::fs::File::create(&log).expect("log file")))
+        .spawn()
+        .expect("spawn");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let base = lines
+        .find_map(|l| {
+            l.ok()
+                .and_then(|l| l.strip_prefix("SCIM base URL: ").map(str::to_string))
+        })
+        .expect("url");
+    let key = lines
+        .find_map(|l| {
+            l.ok()
+                .and_then(|l| l.strip_prefix("API key: ").map(str::to_string))
+        })
+        .expect("key");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let c = client();
+        let body = r#"{"userName":"body.marker.user","password":"Password-Marker-7","title":"Title-Marker"}"#;
+        for _ in 0..2 {
+            c.post(format!("{base}/Users")).bearer_auth(&key).header("Content-Type", "application/scim+json").body(body).send().await.expect("post");
+        }
+        c.get(format!("{base}/Users?filter=userName+eq+%22Filter-Marker%22")).bearer_auth(&key).send().await.expect("get");
+        c.get(format!("{base}/Users?filter=bad+Filter-Marker")).bearer_auth(&key).send().await.expect("get");
+        c.get(format!("{base}/Users")).bearer_auth("scim_Wrong-Key-Marker").send().await.expect("get");
+        c.post(format!("{base}/Users")).bearer_auth(&key).body("{not json Body-Marker").send().await.expect("post");
+    });
+    sigterm(&child);
+    assert!(wait(&mut child, Duration::from_secs(30)).is_some_and(|s| s.success()));
+    let text = std::fs::read_to_string(&log).expect("log");
+    assert!(
+        text.contains("request"),
+        "the log has request lines: {text}"
+    );
+    for secret in [
+        key.as_str(),
+        &key[key.len() - 12..],
+        "Password-Marker-7",
+        "Title-Marker",
+        "body.marker.user",
+        "Filter-Marker",
+        "Wrong-Key-Marker",
+        "Body-Marker",
+    ] {
+        assert!(
+            !text.contains(secret),
+            "the log carries {secret:?}:\n{text}"
+        );
+    }
+}
