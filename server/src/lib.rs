@@ -72,14 +72,34 @@ pub async fn serve(config: Config) -> Result<(), String> {
         Arc::clone(&store),
         running.shutdown_handle(),
     ));
-    drop(store);
     let stop = running.shutdown_handle();
     tokio::spawn(async move {
         wait_for_signal().await;
         tracing::info!("shutting down: finishing requests in flight");
         stop.notify();
     });
+    // A write that failed for a storage reason leaves sled unusable in this process: stop, and
+    // let the supervisor start the server again once the disk is writable (sled then recovers
+    // every write that was acknowledged).
+    let watched = Arc::clone(&store);
+    let stop = running.shutdown_handle();
+    let failure = tokio::spawn(async move {
+        loop {
+            if let Some(reason) = watched.failure() {
+                tracing::error!(%reason, "the store cannot write: stopping");
+                stop.notify();
+                return Some(reason);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    });
     let served = running.wait().await;
+    failure.abort();
+    if let Some(reason) = store.failure() {
+        return Err(format!(
+            "stopped: the store cannot write ({reason}); start the server again once the disk is writable"
+        ));
+    }
     match control.await {
         Ok(Err(e)) => tracing::warn!(error = %e, "control socket"),
         Err(e) => tracing::warn!(error = %e, "control socket task"),

@@ -84,6 +84,11 @@ impl App {
     /// rate limits: per key once authenticated; per client address for failures, checked before
     /// any key is looked at.
     pub fn authenticate(&self, header: Option<&str>, admin: bool, client: &str) -> Result<ApiKey> {
+        if let Some(reason) = self.store.failure() {
+            return Err(Error::Unavailable(format!(
+                "the store cannot write ({reason}); the server is stopping: restart it once the disk is writable"
+            )));
+        }
         if let Some(wait) = self.unauthenticated_limiter.empty_for(client) {
             return Err(self.too_many(wait));
         }
@@ -153,6 +158,9 @@ impl App {
     /// Why the server cannot serve SCIM now, if it cannot: the store does not answer, or no SCIM
     /// key is active (every request would be refused).
     pub fn unready(&self) -> Option<String> {
+        if let Some(reason) = self.store.failure() {
+            return Some(format!("the store cannot write: {reason}"));
+        }
         match self.store.keys() {
             Err(e) => Some(format!("store: {e}")),
             Ok(keys) if !keys.iter().any(|k| !k.admin && k.revoked.is_none()) => {

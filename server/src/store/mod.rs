@@ -253,6 +253,9 @@ pub trait Store: Send + Sync + 'static {
     fn flush(&self) -> Result<()>;
     /// The size of the store's files on disk, in bytes.
     fn size_on_disk(&self) -> u64;
+    /// Why the store can no longer write, once a write has failed for a storage reason (disk
+    /// full, read-only, I/O error); `None` while it is healthy.
+    fn failure(&self) -> Option<String>;
 
     fn keys(&self) -> Result<Vec<ApiKey>>;
     /// Creates or updates a key, with its revision entry, atomically.

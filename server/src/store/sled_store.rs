@@ -60,6 +60,9 @@ pub struct SledStore {
     in_flight: Arc<Mutex<BTreeSet<u64>>>,
     /// Writes hold it shared; an export holds it alone, so that its copy is consistent.
     barrier: Arc<RwLock<()>>,
+    /// Set by the first write that fails for a storage reason (disk full, read-only, I/O): sled
+    /// does not recover from it in this process, so the server stops serving and exits.
+    failed: Arc<Mutex<Option<String>>>,
 }
 
 /// A sequence number reserved for a revision; released when its transaction is over.
@@ -137,6 +140,7 @@ impl SledStore {
             api_keys: tree("api_keys")?,
             in_flight: Arc::default(),
             barrier: Arc::default(),
+            failed: Arc::default(),
             db,
         };
         let marker = store
@@ -167,6 +171,16 @@ impl SledStore {
 
     pub fn was_recovered(&self) -> bool {
         self.db.was_recovered()
+    }
+
+    /// Records a storage failure of a write (the first one wins) and passes the error on.
+    fn note_failure(&self, e: Error) -> Error {
+        if let Error::Internal(reason) = &e {
+            if let Ok(mut failed) = self.failed.lock() {
+                failed.get_or_insert_with(|| reason.clone());
+            }
+        }
+        e
     }
 
     /// Held by every write, shared: an export waits for writes in progress and holds new ones.
@@ -581,11 +595,23 @@ impl Store for SledStore {
                     tx_revision(revisions, by_target, &revision, seq)
                 },
             )
-            .map_err(map_tx_error)
+            .map_err(|e| match map_tx_error(e) {
+                CommitError::Failed(e @ Error::Internal(_)) => {
+                    CommitError::Failed(self.note_failure(e))
+                }
+                other => other,
+            })
     }
 
     fn flush(&self) -> Result<()> {
-        self.db.flush().map(|_| ()).map_err(storage)
+        self.db
+            .flush()
+            .map(|_| ())
+            .map_err(|e| self.note_failure(storage(e)))
+    }
+
+    fn failure(&self) -> Option<String> {
+        self.failed.lock().ok().and_then(|f| f.clone())
     }
 
     fn size_on_disk(&self) -> u64 {

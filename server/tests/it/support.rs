@@ -51,6 +51,19 @@ impl TestServer {
         Self::launch(dir, config, store, key).await
     }
 
+    /// Starts with the sled store wrapped by `wrap` (to inject faults).
+    pub async fn start_wrapped(
+        wrap: impl FnOnce(server::store::SledStore) -> Arc<dyn Store>,
+    ) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = config_for(dir.path());
+        let store = wrap(server::open_store(&config).expect("store"));
+        let key = server::ensure_key(store.as_ref())
+            .expect("key")
+            .expect("a first key");
+        Self::launch(dir, config, store, key).await
+    }
+
     async fn launch(
         dir: tempfile::TempDir,
         config: Config,

@@ -1,0 +1,139 @@
+//! Storage faults: a write that fails for a storage reason (disk full, read-only, I/O) is never
+//! acknowledged; from then on the server answers 503 without touching the store, and reports
+//! itself unready (the `serve` command then stops, for its supervisor to restart it).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use server::error::{Error, Result};
+use server::scim::schema::Kind;
+use server::store::{
+    ApiKey, CommitError, Dump, IndexKey, Member, Record, Revision, SledStore, Store, Write,
+};
+
+use crate::support::{user_body, TestServer};
+
+/// The sled store, whose writes fail like a full disk once `full` is set.
+struct Filling {
+    inner: SledStore,
+    full: Arc<AtomicBool>,
+    failed: Mutex<Option<String>>,
+}
+
+impl Filling {
+    fn check(&self) -> Result<()> {
+        if self.full.load(Ordering::SeqCst) {
+            let reason = "storage: IO error: No space left on device (os error 28)".to_string();
+            *self.failed.lock().expect("lock") = Some(reason.clone());
+            return Err(Error::Internal(reason));
+        }
+        Ok(())
+    }
+}
+
+impl Store for Filling {
+    fn get(&self, kind: Kind, id: &str) -> Result<Option<Record>> {
+        self.inner.get(kind, id)
+    }
+    fn count(&self, kind: Kind) -> Result<usize> {
+        self.inner.count(kind)
+    }
+    fn page(&self, kind: Kind, skip: usize, take: usize) -> Result<Vec<Record>> {
+        self.inner.page(kind, skip, take)
+    }
+    fn scan(&self, kind: Kind, visit: &mut dyn FnMut(Record) -> Result<bool>) -> Result<()> {
+        self.inner.scan(kind, visit)
+    }
+    fn scan_index(&self, of: &IndexKey, visit: &mut dyn FnMut(&str, &str)) -> Result<()> {
+        self.inner.scan_index(of, visit)
+    }
+    fn lookup(&self, key: &IndexKey) -> Result<Vec<String>> {
+        self.inner.lookup(key)
+    }
+    fn members(&self, group_id: &str) -> Result<Vec<Member>> {
+        self.inner.members(group_id)
+    }
+    fn groups_of(&self, member_id: &str) -> Result<Vec<String>> {
+        self.inner.groups_of(member_id)
+    }
+    fn commit(&self, write: Write) -> Result<u64, CommitError> {
+        self.check()?;
+        self.inner.commit(write)
+    }
+    fn flush(&self) -> Result<()> {
+        self.check()?;
+        self.inner.flush()
+    }
+    fn size_on_disk(&self) -> u64 {
+        self.inner.size_on_disk()
+    }
+    fn failure(&self) -> Option<String> {
+        self.failed.lock().expect("lock").clone()
+    }
+    fn keys(&self) -> Result<Vec<ApiKey>> {
+        self.inner.keys()
+    }
+    fn put_key(&self, key: &ApiKey, revision: Revision) -> Result<()> {
+        self.check()?;
+        self.inner.put_key(key, revision)
+    }
+    fn touch_key(&self, id: &str, when: &str) -> Result<()> {
+        self.inner.touch_key(id, when)
+    }
+    fn revisions(&self, after: u64, limit: usize) -> Result<Vec<Revision>> {
+        self.inner.revisions(after, limit)
+    }
+    fn revisions_of(&self, target_type: &str, target_id: &str) -> Result<Vec<Revision>> {
+        self.inner.revisions_of(target_type, target_id)
+    }
+    fn export(&self) -> Result<Dump> {
+        self.inner.export()
+    }
+    fn import(&self, dump: &Dump) -> Result<()> {
+        self.inner.import(dump)
+    }
+    fn check(&self) -> Result<Vec<String>> {
+        self.inner.check()
+    }
+}
+
+#[tokio::test]
+async fn a_full_disk_is_never_acknowledged_and_turns_the_server_unready() {
+    let full = Arc::new(AtomicBool::new(false));
+    let switch = Arc::clone(&full);
+    let s = TestServer::start_wrapped(move |inner| {
+        Arc::new(Filling {
+            inner,
+            full: switch,
+            failed: Mutex::new(None),
+        })
+    })
+    .await;
+    let id = s.user("before.full").await;
+    full.store(true, Ordering::SeqCst);
+    let r = s.post("/Users", user_body("while.full")).await;
+    r.assert_error(500, None);
+    assert!(
+        !r.text.contains("No space"),
+        "internal causes stay in the log: {}",
+        r.text
+    );
+    // From now on: 503, without touching the store, for reads and writes alike.
+    s.get(&format!("/Users/{id}")).await.assert_error(503, None);
+    s.delete(&format!("/Users/{id}"))
+        .await
+        .assert_error(503, None);
+    let ready = s
+        .client
+        .get(format!("{}/readyz", s.origin))
+        .send()
+        .await
+        .expect("readyz");
+    assert_eq!(ready.status(), 503);
+    let body = ready.text().await.expect("body");
+    assert!(body.contains("cannot write"), "{body}");
+    // Nothing was written after the fault.
+    assert!(s.store.failure().is_some());
+    let users = s.store.count(Kind::User).expect("count");
+    assert_eq!(users, 1);
+}
