@@ -191,9 +191,18 @@ impl Running {
 /// Starts the server on `app.config.listen` (port 0 picks a free port) and returns once it
 /// accepts connections.
 pub async fn start(app: Arc<App>) -> Result<Running, String> {
+    let rocket = build(Arc::clone(&app));
+    launch(app, rocket).await
+}
+
+/// Starts a Rocket built by [`build`] (and perhaps extended, as tests do) for `app`.
+pub async fn launch(
+    app: Arc<App>,
+    rocket: rocket::Rocket<rocket::Build>,
+) -> Result<Running, String> {
     let (tx, rx) = oneshot::channel::<u16>();
     let tx = Mutex::new(Some(tx));
-    let rocket = build(Arc::clone(&app)).attach(AdHoc::on_liftoff("report port", move |r| {
+    let rocket = rocket.attach(AdHoc::on_liftoff("report port", move |r| {
         let port = r.config().port;
         Box::pin(async move {
             if let Some(tx) = tx.lock().ok().and_then(|mut t| t.take()) {

@@ -137,3 +137,45 @@ async fn a_full_disk_is_never_acknowledged_and_turns_the_server_unready() {
     let users = s.store.count(Kind::User).expect("count");
     assert_eq!(users, 1);
 }
+
+/// A handler that panics, mounted beside the real routes.
+#[rocket::get("/panic")]
+fn panics() -> &'static str {
+    panic!("a handler bug")
+}
+
+#[tokio::test]
+async fn a_panic_in_a_handler_is_a_scim_500_and_the_server_keeps_serving() {
+    let dir = tempfile::tempdir().expect("dir");
+    let config = crate::support::config_for(dir.path());
+    let store: Arc<dyn Store> = Arc::new(server::open_store(&config).expect("store"));
+    let key = server::ensure_key(store.as_ref())
+        .expect("key")
+        .expect("key");
+    let app = Arc::new(server::service::App::new(config, Arc::clone(&store)));
+    let rocket =
+        server::http::build(Arc::clone(&app)).mount("/scim/v2/test", rocket::routes![panics]);
+    let running = server::http::launch(app, rocket).await.expect("starts");
+    let base = format!("http://{}/scim/v2", running.addr);
+    // No idle connection, so that the stop need not wait for one.
+    let client = reqwest::Client::builder().pool_max_idle_per_host(0).build().expect("client");
+    for _ in 0..3 {
+        let r = crate::support::Reply::from(
+            client
+                .get(format!("{base}/test/panic"))
+                .send()
+                .await
+                .expect("request"),
+        )
+        .await;
+        r.assert_error(500, None);
+    }
+    let r = client
+        .get(format!("{base}/Users"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), 200, "still serving");
+    running.stop().await.expect("clean stop");
+}
