@@ -158,7 +158,10 @@ async fn a_panic_in_a_handler_is_a_scim_500_and_the_server_keeps_serving() {
     let running = server::http::launch(app, rocket).await.expect("starts");
     let base = format!("http://{}/scim/v2", running.addr);
     // No idle connection, so that the stop need not wait for one.
-    let client = reqwest::Client::builder().pool_max_idle_per_host(0).build().expect("client");
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .expect("client");
     for _ in 0..3 {
         let r = crate::support::Reply::from(
             client
@@ -178,4 +181,29 @@ async fn a_panic_in_a_handler_is_a_scim_500_and_the_server_keeps_serving() {
         .expect("request");
     assert_eq!(r.status(), 200, "still serving");
     running.stop().await.expect("clean stop");
+}
+
+#[tokio::test]
+async fn slow_and_idle_clients_do_not_starve_others() {
+    use tokio::io::AsyncWriteExt;
+    let s = TestServer::start().await;
+    let addr = s.origin.trim_start_matches("http://").to_string();
+    let mut idle = Vec::new();
+    for i in 0..200 {
+        let mut c = tokio::net::TcpStream::connect(&addr)
+            .await
+            .expect("connect");
+        if i % 2 == 0 {
+            // Half a request line and headers that never end (slowloris).
+            c.write_all(b"POST /scim/v2/Users HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n")
+                .await
+                .expect("write");
+        }
+        idle.push(c);
+    }
+    for i in 0..5 {
+        s.user(&format!("served.{i}")).await;
+    }
+    assert_eq!(s.get("/Users").await.body["totalResults"], 5);
+    drop(idle);
 }
