@@ -63,6 +63,10 @@ pub struct SledStore {
     /// Set by the first write that fails for a storage reason (disk full, read-only, I/O): sled
     /// does not recover from it in this process, so the server stops serving and exits.
     failed: Arc<Mutex<Option<String>>>,
+    /// The keys, decoded, as every request needs them; `keys_generation` moves with each key
+    /// write, so that a copy read before a write is never kept after it (revocation is immediate).
+    keys_cache: Arc<Mutex<Option<(u64, Vec<ApiKey>)>>>,
+    keys_generation: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// A sequence number reserved for a revision; released when its transaction is over.
@@ -141,6 +145,8 @@ impl SledStore {
             in_flight: Arc::default(),
             barrier: Arc::default(),
             failed: Arc::default(),
+            keys_cache: Arc::default(),
+            keys_generation: Arc::default(),
             db,
         };
         let marker = store
@@ -171,6 +177,15 @@ impl SledStore {
 
     pub fn was_recovered(&self) -> bool {
         self.db.was_recovered()
+    }
+
+    /// Forgets the cached keys after a key write.
+    fn keys_changed(&self) {
+        self.keys_generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if let Ok(mut cache) = self.keys_cache.lock() {
+            *cache = None;
+        }
     }
 
     /// Records a storage failure of a write (the first one wins) and passes the error on.
@@ -619,11 +634,28 @@ impl Store for SledStore {
     }
 
     fn keys(&self) -> Result<Vec<ApiKey>> {
-        self.api_keys
+        use std::sync::atomic::Ordering;
+        let generation = self.keys_generation.load(Ordering::SeqCst);
+        if let Ok(cache) = self.keys_cache.lock() {
+            if let Some((g, keys)) = cache.as_ref() {
+                if *g == generation {
+                    return Ok(keys.clone());
+                }
+            }
+        }
+        let keys: Vec<ApiKey> = self
+            .api_keys
             .iter()
             .values()
             .map(|v| decode(&v.map_err(storage)?))
-            .collect()
+            .collect::<Result<_>>()?;
+        if let Ok(mut cache) = self.keys_cache.lock() {
+            // Kept only if no key was written since this read began.
+            if self.keys_generation.load(Ordering::SeqCst) == generation {
+                *cache = Some((generation, keys.clone()));
+            }
+        }
+        Ok(keys)
     }
 
     fn put_key(&self, key: &ApiKey, revision: Revision) -> Result<()> {
@@ -639,7 +671,9 @@ impl Store for SledStore {
             .map_err(|e| match map_tx_error(e) {
                 CommitError::Failed(e) => e,
                 CommitError::Stale => storage("unexpected conflict"),
-            })
+            })?;
+        self.keys_changed();
+        Ok(())
     }
 
     fn touch_key(&self, id: &str, when: &str) -> Result<()> {
@@ -652,6 +686,7 @@ impl Store for SledStore {
                 serde_json::to_vec(&key).ok()
             })
             .map_err(storage)?;
+        self.keys_changed();
         Ok(())
     }
 
@@ -799,6 +834,7 @@ impl Store for SledStore {
             }
             last = last.max(r.seq);
         }
+        self.keys_changed();
         // New sequence numbers continue after the imported ones.
         while self.db.generate_id().map_err(storage)? < last {}
         self.flush()
