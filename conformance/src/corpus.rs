@@ -22,7 +22,7 @@ const STEP_KEYS: &[&str] = &[
 
 /// The corpus in this workspace (`fixtures/idp`), when it exists.
 pub fn default_dir() -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/idp");
+    let p = fixtures::idp();
     p.is_dir().then_some(p)
 }
 

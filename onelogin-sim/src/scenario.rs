@@ -331,10 +331,7 @@ impl Scenario {
 
 /// The directory holding the stored scenarios (`fixtures/onelogin/`).
 pub fn scenarios_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join("fixtures")
-        .join("onelogin")
+    fixtures::onelogin()
 }
 
 /// The stored scenario files, sorted by name.

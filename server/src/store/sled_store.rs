@@ -65,9 +65,12 @@ pub struct SledStore {
     failed: Arc<Mutex<Option<String>>>,
     /// The keys, decoded, as every request needs them; `keys_generation` moves with each key
     /// write, so that a copy read before a write is never kept after it (revocation is immediate).
-    keys_cache: Arc<Mutex<Option<(u64, Vec<ApiKey>)>>>,
+    keys_cache: KeysCache,
     keys_generation: Arc<std::sync::atomic::AtomicU64>,
 }
+
+/// The decoded keys, with the key-write generation they were read at.
+type KeysCache = Arc<Mutex<Option<(u64, Vec<ApiKey>)>>>;
 
 /// A sequence number reserved for a revision; released when its transaction is over.
 struct Reserved {

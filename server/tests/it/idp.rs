@@ -11,8 +11,6 @@ use serde_json::Value;
 
 use crate::support::{Reply, TestServer, SCIM};
 
-const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/idp/");
-
 const STEP_KEYS: &[&str] = &[
     "name",
     "method",
@@ -78,7 +76,7 @@ fixtures! {
 #[test]
 fn every_fixture_is_replayed() {
     let mut on_disk = BTreeSet::new();
-    list_json(Path::new(DIR), &mut on_disk);
+    list_json(&fixtures::idp(), &mut on_disk);
     let named: BTreeSet<String> = FIXTURES.iter().map(|(_, c)| c.to_string()).collect();
     let unreplayed: Vec<_> = on_disk.difference(&named).collect();
     assert!(
@@ -105,7 +103,7 @@ fn list_json(dir: &Path, out: &mut BTreeSet<String>) {
             list_json(&path, out);
         } else if path.extension().is_some_and(|e| e == "json") {
             let rel = path
-                .strip_prefix(DIR)
+                .strip_prefix(fixtures::idp())
                 .expect("under the fixture folder")
                 .with_extension("");
             out.insert(rel.to_string_lossy().replace('\\', "/"));
@@ -115,9 +113,10 @@ fn list_json(dir: &Path, out: &mut BTreeSet<String>) {
 
 /// Replays `fixtures/idp/<case>.json` against a fresh server, asserting every step.
 async fn replay(case: &str) {
-    let file = format!("{DIR}{case}.json");
-    let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{file}: {e}"));
-    let fixture: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{file}: {e}"));
+    let file = fixtures::idp().join(format!("{case}.json"));
+    let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    let fixture: Value =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
     for key in ["source", "description"] {
         assert!(
             fixture[key].as_str().is_some_and(|s| !s.is_empty()),
