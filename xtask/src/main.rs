@@ -13,6 +13,7 @@
 //! measured, so optimisation does not change a verdict; `--release` is there for those who want
 //! the shipped binary under test.
 
+mod bench;
 mod scenarios;
 mod scim2_tester;
 mod server;
@@ -53,6 +54,8 @@ enum Task {
     Ci(ConformanceArgs),
     /// Conformance suite, onelogin-sim scenarios and scim2-tester against our server (or --url).
     Conformance(ConformanceArgs),
+    /// Builds the release server and measures it: throughput, latency, memory, start time.
+    Bench(bench::BenchArgs),
 }
 
 #[derive(Debug, Args)]
@@ -91,6 +94,7 @@ fn main() -> ExitCode {
     match cli.task {
         Task::Ci(args) => ci(&args),
         Task::Conformance(args) => conformance_task(&args),
+        Task::Bench(args) => bench::run(&args),
     }
 }
 
