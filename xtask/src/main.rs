@@ -13,6 +13,7 @@
 //! measured, so optimisation does not change a verdict; `--release` is there for those who want
 //! the shipped binary under test.
 
+mod bench;
 mod crash;
 mod scenarios;
 mod scim2_tester;
@@ -57,6 +58,8 @@ enum Task {
     /// Kill the server at random moments under concurrent writes; verify nothing acknowledged
     /// is lost and the store stays consistent.
     Crash(CrashArgs),
+    /// Builds the release server and measures it: throughput, latency, memory, start time.
+    Bench(bench::BenchArgs),
 }
 
 #[derive(Debug, Args)]
@@ -112,6 +115,7 @@ fn main() -> ExitCode {
         Task::Ci(args) => ci(&args),
         Task::Conformance(args) => conformance_task(&args),
         Task::Crash(args) => crash_task(&args),
+        Task::Bench(args) => bench::run(&args),
     }
 }
 

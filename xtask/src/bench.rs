@@ -1,0 +1,908 @@
+//! `cargo xtask bench`: builds the release server, starts it on a fresh store in a temporary
+//! folder, pinned to one core while the load runs on another, and drives a fixed workload over
+//! HTTP on loopback with 16 keep-alive connections. Then the read phases again on stores of
+//! 1,000 and 100,000 users (and 1,000,000 with `--million`), loaded through `/Bulk`. It prints
+//! per phase requests per second, p50 and p99 latency and errors, with the server's peak memory,
+//! its start time on each store and the store's size on disk; and writes the same as JSON.
+//!
+//! Pinning: the parent process builds the server and a load generator of the same profile
+//! (release by default: a debug load generator would be slower than the server it measures),
+//! then re-executes that load generator under `taskset -c LOAD_CPU`; it starts every server
+//! under `taskset -c SERVER_CPU`. The figures are printed, never asserted; the task fails only
+//! when it cannot run, or when a request fails (a correctness problem, not a slow one).
+//!
+//! See `docs/performance.md` for what the phases do and what the figures were.
+
+mod http;
+mod load;
+mod proc;
+mod report;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::sync::Arc;
+use std::time::Instant;
+
+use clap::Args;
+use serde_json::{json, Value};
+
+use http::Target;
+use load::{Check, MakeOp, Op, Verdict};
+use proc::{ProcStatus, Server, Spawn};
+use report::{Phase, Run, Store};
+
+/// Set in the re-executed, pinned load generator: the CPU the servers go on.
+const CHILD_ENV: &str = "XTASK_BENCH_SERVER_CPU";
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Concurrent connections, each keep-alive with one request in flight.
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    /// A smoke run for CI: a few hundred requests a phase, stores of 1,000 and 3,000 users.
+    #[arg(long)]
+    quick: bool,
+    /// Also measure with 1,000,000 users stored (loading them takes minutes).
+    #[arg(long)]
+    million: bool,
+    /// Users created by the workload phases (the targets are for 10,000).
+    #[arg(long, value_name = "N")]
+    users: Option<usize>,
+    /// Skip the stores of 1,000 and 100,000 users: the workload phases only.
+    #[arg(long)]
+    no_scale: bool,
+    /// Write the figures as JSON here [default: target/bench/bench.json].
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Build and measure the debug server, with a debug load generator: figures that mean
+    /// nothing, in seconds of build instead of minutes (a CI smoke run with --quick).
+    #[arg(long)]
+    debug: bool,
+    /// Measure this server binary instead of building one.
+    #[arg(long, value_name = "PATH")]
+    server_bin: Option<PathBuf>,
+    /// Do not pin the server and the load to separate CPUs.
+    #[arg(long)]
+    no_pin: bool,
+    /// The measured server's durability: `per-request` (every write flushed before its answer,
+    /// the default) or `periodic` (flushed every 500 ms).
+    #[arg(long, default_value = "per-request", value_parser = ["per-request", "periodic"])]
+    durability: String,
+    /// A further setting of the measured server, such as `SCIM_LOG=warn` (repeatable).
+    #[arg(long = "server-env", value_name = "KEY=VALUE")]
+    server_env: Vec<String>,
+    /// Where the temporary stores go [default: target/bench/tmp]. Not a tmpfs: flushes would
+    /// cost nothing there.
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
+}
+
+/// How much each phase does.
+struct Sizes {
+    /// Users the workload creates (and then updates, and deletes).
+    users: usize,
+    /// Requests of each read phase of the workload.
+    reads: usize,
+    /// Pages of the list phase.
+    pages: usize,
+    /// Groups the member PATCH phase spreads its users over.
+    groups: usize,
+    /// Stores the read phases run on again.
+    stores: Vec<usize>,
+    /// Requests of each read phase on those stores.
+    store_reads: usize,
+}
+
+impl Sizes {
+    fn of(args: &BenchArgs) -> Sizes {
+        let mut s = if args.quick {
+            Sizes {
+                users: 300,
+                reads: 500,
+                pages: 100,
+                groups: 16,
+                stores: vec![1_000, 3_000],
+                store_reads: 300,
+            }
+        } else {
+            Sizes {
+                users: 10_000,
+                reads: 50_000,
+                pages: 3_000,
+                groups: 16,
+                stores: vec![1_000, 100_000],
+                store_reads: 20_000,
+            }
+        };
+        if args.million {
+            s.stores.push(report::MILLION as usize);
+        }
+        if let Some(u) = args.users {
+            s.users = u.max(1);
+        }
+        if args.no_scale {
+            s.stores.clear();
+        }
+        s
+    }
+}
+
+pub fn run(args: &BenchArgs) -> ExitCode {
+    match bench(args) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("== bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    here.parent().unwrap_or(here).to_path_buf()
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map_or_else(
+            || workspace_root().join("target"),
+            |d| workspace_root().join(d),
+        )
+}
+
+fn bench(args: &BenchArgs) -> Result<ExitCode, String> {
+    if let Ok(cpu) = std::env::var(CHILD_ENV) {
+        // The pinned load generator.
+        let bin = args
+            .server_bin
+            .clone()
+            .ok_or("the load generator needs --server-bin")?;
+        let cpu: usize = cpu
+            .parse()
+            .map_err(|_| format!("{CHILD_ENV}={cpu} is not a CPU number"))?;
+        let pinning = format!("server on CPU {cpu}, load on CPU {}", proc::own_cpus());
+        return measure(args, &bin, Some(cpu), pinning);
+    }
+    let profile: &[&str] = if args.debug { &[] } else { &["--release"] };
+    let server_bin = match &args.server_bin {
+        Some(b) => b.clone(),
+        None => {
+            let mut a = vec!["--package", "server", "--bin", "scim-server"];
+            a.extend_from_slice(profile);
+            proc::cargo_build(&a, "scim-server")?
+        }
+    };
+    let cpus = parse_cpu_list(&proc::own_cpus());
+    let pin = !args.no_pin && proc::can_pin() && cpus.len() >= 2;
+    if !pin {
+        let why = if args.no_pin {
+            "not pinned (--no-pin)"
+        } else {
+            "not pinned (fewer than 2 CPUs, or no taskset)"
+        };
+        if !args.debug {
+            eprintln!("== note: the load generator runs in this process's (debug) build, unpinned");
+        }
+        return measure(args, &server_bin, None, why.to_string());
+    }
+    // Re-execute a load generator of the server's profile, pinned to the second CPU.
+    let load_bin = if args.debug {
+        std::env::current_exe().map_err(|e| format!("own executable: {e}"))?
+    } else {
+        let mut a = vec!["--package", "xtask", "--bin", "xtask"];
+        a.extend_from_slice(profile);
+        proc::cargo_build(&a, "xtask")?
+    };
+    let (server_cpu, load_cpu) = (cpus[0], cpus[1]);
+    let mut cmd = Command::new("taskset");
+    cmd.arg("-c")
+        .arg(load_cpu.to_string())
+        .arg(&load_bin)
+        .args(std::env::args_os().skip(1))
+        .env(CHILD_ENV, server_cpu.to_string());
+    if args.server_bin.is_none() {
+        cmd.arg("--server-bin").arg(&server_bin);
+    }
+    eprintln!(
+        "== load generator {} on CPU {load_cpu}, servers on CPU {server_cpu}",
+        load_bin.display()
+    );
+    let status = cmd
+        .status()
+        .map_err(|e| format!("taskset {}: {e}", load_bin.display()))?;
+    Ok(match status.code() {
+        Some(0) => ExitCode::SUCCESS,
+        Some(c) => ExitCode::from(u8::try_from(c).unwrap_or(1)),
+        None => ExitCode::FAILURE,
+    })
+}
+
+/// The CPUs of a list such as `0-3,6`.
+fn parse_cpu_list(text: &str) -> Vec<usize> {
+    let mut out = Vec::new();
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                if let (Ok(a), Ok(b)) = (a.parse::<usize>(), b.parse::<usize>()) {
+                    out.extend(a..=b);
+                }
+            }
+            None => out.extend(part.parse::<usize>().ok()),
+        }
+    }
+    out
+}
+
+/// What every measured server gets: no rate limits (the bench is one key sending thousands of
+/// requests a second), the chosen durability, and the caller's extra settings.
+fn server_env(args: &BenchArgs, durability: &str) -> Result<Vec<(String, String)>, String> {
+    let mut env = vec![
+        ("SCIM_RATE_LIMIT_PER_KEY".to_string(), "0".to_string()),
+        (
+            "SCIM_RATE_LIMIT_UNAUTHENTICATED".to_string(),
+            "0".to_string(),
+        ),
+        ("SCIM_DURABILITY".to_string(), durability.to_string()),
+    ];
+    for kv in &args.server_env {
+        let (k, v) = kv
+            .split_once('=')
+            .ok_or_else(|| format!("--server-env {kv}: KEY=VALUE expected"))?;
+        env.push((k.to_string(), v.to_string()));
+    }
+    Ok(env)
+}
+
+/// Runs every phase against servers started from `bin`, prints and writes the figures.
+fn measure(
+    args: &BenchArgs,
+    bin: &Path,
+    server_cpu: Option<usize>,
+    pinning: String,
+) -> Result<ExitCode, String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("runtime: {e}"))?;
+    let root = args
+        .dir
+        .clone()
+        .unwrap_or_else(|| target_dir().join("bench/tmp"));
+    std::fs::create_dir_all(&root).map_err(|e| format!("{}: {e}", root.display()))?;
+    let tmp = tempfile::Builder::new()
+        .prefix("run-")
+        .tempdir_in(&root)
+        .map_err(|e| format!("temporary folder in {}: {e}", root.display()))?;
+    let sizes = Sizes::of(args);
+    // The servers run in the temporary folder: a relative path would not reach the binary.
+    let bin = &std::fs::canonicalize(bin).map_err(|e| format!("{}: {e}", bin.display()))?;
+    let mut bench = Bench {
+        args,
+        bin,
+        server_cpu,
+        tmp: tmp.path().to_path_buf(),
+        ticks: proc::clock_ticks(),
+        stage: "workload",
+        phases: Vec::new(),
+    };
+    eprintln!(
+        "== {pinning}; stores in {}; server log in {}",
+        bench.tmp.display(),
+        bench.tmp.join("server.log").display()
+    );
+    // Other processes skew every figure: say so before starting.
+    let (b0, t0) = (proc::machine_busy_ticks(), Instant::now());
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let busy = (proc::machine_busy_ticks().saturating_sub(b0)) as f64
+        / bench.ticks as f64
+        / t0.elapsed().as_secs_f64();
+    eprintln!(
+        "== CPU used by other processes before the start: {:.0} % of one CPU{}",
+        busy * 100.0,
+        if busy > 0.1 {
+            ": the figures will be lower than this machine can do"
+        } else {
+            ""
+        }
+    );
+    let log_tail = |e: String| {
+        let log = std::fs::read_to_string(tmp.path().join("server.log")).unwrap_or_default();
+        let tail: Vec<&str> = log.lines().rev().take(15).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        format!("{e}\nthe server log ends:\n{}", tail.join("\n"))
+    };
+    let (workload_peak, workload_disk) =
+        runtime.block_on(bench.workload(&sizes)).map_err(log_tail)?;
+    bench.stage = "store";
+    let stores = runtime.block_on(bench.scale(&sizes)).map_err(log_tail)?;
+    let run = Run {
+        mode: if args.quick { "quick" } else { "full" },
+        profile: if args.debug { "debug" } else { "release" },
+        concurrency: args.concurrency,
+        pinning,
+        durability: args.durability.clone(),
+        phases: bench.phases,
+        workload_peak_rss_mib: workload_peak,
+        workload_disk_mib: workload_disk,
+        stores,
+    };
+    println!("{}", run.table());
+    let json_path = args
+        .json
+        .clone()
+        .unwrap_or_else(|| target_dir().join("bench/bench.json"));
+    if let Some(dir) = json_path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    let text = serde_json::to_string_pretty(&run.to_json()).map_err(|e| e.to_string())?;
+    std::fs::write(&json_path, text + "\n").map_err(|e| format!("{}: {e}", json_path.display()))?;
+    println!("figures written to {}", json_path.display());
+    let errors: u64 = run.phases.iter().map(|p| p.errors).sum();
+    if errors > 0 {
+        println!("cargo xtask bench: {errors} requests failed (see above)");
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+struct Bench<'a> {
+    args: &'a BenchArgs,
+    bin: &'a Path,
+    server_cpu: Option<usize>,
+    tmp: PathBuf,
+    ticks: u64,
+    /// The stage of the phases being run (see [`Phase::stage`]).
+    stage: &'static str,
+    phases: Vec<Phase>,
+}
+
+const MIB: f64 = 1024.0 * 1024.0;
+
+impl Bench<'_> {
+    fn spawn(&self, data: &Path, durability: &str) -> Result<Server, String> {
+        let s = Spawn {
+            bin: self.bin,
+            data_dir: data,
+            log: &self.tmp.join("server.log"),
+            env: server_env(self.args, durability)?,
+            core: self.server_cpu,
+        }
+        .start()?;
+        eprintln!("== server pid {} (durability {durability})", s.pid);
+        Ok(s)
+    }
+
+    /// Runs one measured phase and records it.
+    async fn phase(
+        &mut self,
+        (server, target): (&Server, &Target),
+        name: &str,
+        users: usize,
+        n: usize,
+        make: MakeOp,
+        check: Check,
+    ) -> Vec<(usize, String)> {
+        eprint!("== {name} ({} users stored): {n} requests … ", users);
+        let (s0, c0, a0) = (
+            server.status(),
+            ProcStatus::own(),
+            proc::machine_busy_ticks(),
+        );
+        let m = load::run(target, n, self.args.concurrency, make, check).await;
+        let (s1, c1, a1) = (
+            server.status(),
+            ProcStatus::own(),
+            proc::machine_busy_ticks(),
+        );
+        let (server_ticks, load_ticks) = (
+            s1.cpu_ticks.saturating_sub(s0.cpu_ticks),
+            c1.cpu_ticks.saturating_sub(c0.cpu_ticks),
+        );
+        let other_ticks = a1
+            .saturating_sub(a0)
+            .saturating_sub(server_ticks + load_ticks);
+        let secs = m.elapsed.as_secs_f64();
+        let cpu = |ticks: u64| {
+            if secs > 0.0 {
+                ticks as f64 / self.ticks as f64 / secs
+            } else {
+                0.0
+            }
+        };
+        let p = Phase::new(
+            name,
+            users as u64,
+            m.latencies_ns,
+            m.errors,
+            secs,
+            (cpu(server_ticks), cpu(load_ticks), cpu(other_ticks)),
+            s1.write_bytes.saturating_sub(s0.write_bytes),
+        )
+        .in_stage(self.stage);
+        eprintln!(
+            "{:.0}/s, p50 {:.2} ms, p99 {:.2} ms, {} errors, CPU: server {:.0} %, load {:.0} %, other {:.0} %",
+            p.rps,
+            p.p50_ms,
+            p.p99_ms,
+            p.errors,
+            p.server_cpu * 100.0,
+            p.load_cpu * 100.0,
+            p.other_cpu * 100.0
+        );
+        for e in &m.error_samples {
+            eprintln!("   error: {e}");
+        }
+        self.phases.push(p);
+        m.kept
+    }
+
+    /// The workload on a fresh store: create, read, filter, change, list, group members, delete.
+    /// Returns the server's peak resident memory and the store's size on disk, in MiB.
+    async fn workload(&mut self, sizes: &Sizes) -> Result<(f64, f64), String> {
+        let data = self.tmp.join("workload");
+        let server = self.spawn(&data, &self.args.durability.clone())?;
+        let key = server
+            .minted_key
+            .clone()
+            .ok_or("the server minted no key on a fresh store")?;
+        let target = Target::from_base_url(&server.base, &key)?;
+        server.ready(&target).await?;
+        let n = sizes.users;
+
+        self.phase(
+            (&server, &target),
+            "livez",
+            0,
+            sizes.reads,
+            Arc::new(|_| Op {
+                absolute: true,
+                ..Op::get("/livez".into())
+            }),
+            load::success_with("live"),
+        )
+        .await;
+        let kept = self
+            .phase(
+                (&server, &target),
+                "create",
+                0,
+                n,
+                Arc::new(|i| Op::with_body("POST", "/Users".into(), &user("bench", i, false))),
+                load::keep_id(),
+            )
+            .await;
+        let by_index: Vec<(usize, String)> = kept;
+        if by_index.is_empty() {
+            return Err("no user was created".into());
+        }
+        let ids: Arc<Vec<String>> = Arc::new(by_index.iter().map(|(_, id)| id.clone()).collect());
+        let names: Arc<Vec<usize>> = Arc::new(by_index.iter().map(|(i, _)| *i).collect());
+        let stored = ids.len();
+        self.reads(&server, &target, stored, sizes.reads, &ids, &names, "bench")
+            .await;
+
+        for (name, active) in [("patch-suspend", false), ("patch-reactivate", true)] {
+            let ids = Arc::clone(&ids);
+            let body = json!({
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": [{"op": "replace", "path": "active", "value": active}],
+            })
+            .to_string();
+            self.phase(
+                (&server, &target),
+                name,
+                stored,
+                stored,
+                Arc::new(move |i| {
+                    Op::new(
+                        "PATCH",
+                        format!("/Users/{}", ids[i]),
+                        Some(body.clone().into_bytes()),
+                    )
+                }),
+                load::success_with(if active {
+                    "\"active\":true"
+                } else {
+                    "\"active\":false"
+                }),
+            )
+            .await;
+        }
+        {
+            let (ids, names) = (Arc::clone(&ids), Arc::clone(&names));
+            self.phase(
+                (&server, &target),
+                "put",
+                stored,
+                stored,
+                Arc::new(move |i| {
+                    Op::with_body(
+                        "PUT",
+                        format!("/Users/{}", ids[i]),
+                        &user("bench", names[i], true),
+                    )
+                }),
+                load::success_with("\"title\":\"Engineer\""),
+            )
+            .await;
+        }
+        {
+            // Page after page, as an admin tool or an IdP's import walks the directory; the
+            // workers take consecutive pages, and start again from the first at the end.
+            let pages = (stored / 100).max(1);
+            self.phase(
+                (&server, &target),
+                "list",
+                stored,
+                sizes.pages,
+                Arc::new(move |i| {
+                    let start = 1 + (i % pages) * 100;
+                    Op::get(format!("/Users?startIndex={start}&count=100"))
+                }),
+                load::success_with("\"Resources\""),
+            )
+            .await;
+        }
+        let groups = self.groups(&target, sizes.groups).await?;
+        {
+            let (ids, groups) = (Arc::clone(&ids), Arc::new(groups));
+            self.phase(
+                (&server, &target),
+                "group-patch",
+                stored,
+                stored,
+                Arc::new(move |i| {
+                    Op::with_body(
+                        "PATCH",
+                        format!("/Groups/{}", groups[i % groups.len()]),
+                        &json!({
+                            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                            "Operations": [{"op": "add", "path": "members", "value": [{"value": ids[i]}]}],
+                        }),
+                    )
+                }),
+                load::any_2xx(),
+            )
+            .await;
+        }
+        {
+            let ids = Arc::clone(&ids);
+            self.phase(
+                (&server, &target),
+                "delete",
+                stored,
+                stored,
+                Arc::new(move |i| Op::new("DELETE", format!("/Users/{}", ids[i]), None)),
+                load::any_2xx(),
+            )
+            .await;
+        }
+        let status = server.status();
+        server.stop()?;
+        Ok((
+            status.hwm_kib as f64 / 1024.0,
+            proc::disk_usage(&data) as f64 / MIB,
+        ))
+    }
+
+    /// GET by id and `userName eq` (hit, miss): `ids` and the numbers of their userNames.
+    #[allow(clippy::too_many_arguments)]
+    async fn reads(
+        &mut self,
+        server: &Server,
+        target: &Target,
+        stored: usize,
+        n: usize,
+        ids: &Arc<Vec<String>>,
+        names: &Arc<Vec<usize>>,
+        prefix: &'static str,
+    ) {
+        let ids2 = Arc::clone(ids);
+        self.phase(
+            (server, target),
+            "get",
+            stored,
+            n,
+            Arc::new(move |i| {
+                Op::get(format!(
+                    "/Users/{}",
+                    ids2[(mix(0x22, i) as usize) % ids2.len()]
+                ))
+            }),
+            load::success_with("\"userName\""),
+        )
+        .await;
+        let names = Arc::clone(names);
+        self.phase(
+            (server, target),
+            "filter-hit",
+            stored,
+            n,
+            Arc::new(move |i| {
+                let who = names[(mix(0x33, i) as usize) % names.len()];
+                Op::get(filter_path(&user_name(prefix, who)))
+            }),
+            load::success_with("\"totalResults\":1,"),
+        )
+        .await;
+        self.phase(
+            (server, target),
+            "filter-miss",
+            stored,
+            n,
+            Arc::new(move |i| Op::get(filter_path(&format!("nobody{i}@example.com")))),
+            load::success_with("\"totalResults\":0,"),
+        )
+        .await;
+    }
+
+    /// Creates the groups of the member PATCH phase (not measured).
+    async fn groups(&mut self, target: &Target, n: usize) -> Result<Vec<String>, String> {
+        let m = load::run(
+            target,
+            n,
+            1,
+            Arc::new(|i| {
+                Op::with_body(
+                    "POST",
+                    "/Groups".into(),
+                    &json!({
+                        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                        "displayName": format!("bench-group-{i}"),
+                    }),
+                )
+            }),
+            load::keep_id(),
+        )
+        .await;
+        if m.errors > 0 || m.kept.len() != n {
+            return Err(format!("creating the groups failed: {:?}", m.error_samples));
+        }
+        Ok(m.kept.into_iter().map(|(_, id)| id).collect())
+    }
+
+    /// The read phases again on stores of each size: each loaded through /Bulk by a server with
+    /// `durability = periodic`, which then stops; the measured server starts on the same folder.
+    async fn scale(&mut self, sizes: &Sizes) -> Result<Vec<Store>, String> {
+        let data = self.tmp.join("scale");
+        let mut key: Option<String> = None;
+        let mut loaded = 0usize;
+        // Ids of the loaded users, one in `stride`, with the numbers of their userNames.
+        let total = sizes.stores.iter().copied().max().unwrap_or(0);
+        let stride = (total / 200_000).max(1);
+        let (mut ids, mut names) = (Vec::new(), Vec::new());
+        let mut out = Vec::new();
+        for &size in &sizes.stores {
+            let t0 = Instant::now();
+            let loader = self.spawn(&data, "periodic")?;
+            if key.is_none() {
+                key = loader.minted_key.clone();
+            }
+            let k = key
+                .clone()
+                .ok_or("the server minted no key on a fresh store")?;
+            let target = Target::from_base_url(&loader.base, &k)?;
+            loader.ready(&target).await?;
+            eprint!("== loading users {loaded}..{size} through /Bulk … ");
+            let got = preload(&target, loaded, size).await?;
+            for (i, id) in got {
+                if i % stride == 0 {
+                    ids.push(id);
+                    names.push(i);
+                }
+            }
+            loaded = size;
+            loader.stop()?;
+            let preload_seconds = t0.elapsed().as_secs_f64();
+            eprintln!("{preload_seconds:.1} s");
+
+            let server = self.spawn(&data, &self.args.durability.clone())?;
+            let target = Target::from_base_url(&server.base, &k)?;
+            let start = server.ready(&target).await?;
+            eprintln!(
+                "== {size} users: ready {:.0} ms after spawn",
+                start.as_secs_f64() * 1000.0
+            );
+            let (ids_a, names_a) = (Arc::new(ids.clone()), Arc::new(names.clone()));
+            self.reads(
+                &server,
+                &target,
+                size,
+                sizes.store_reads,
+                &ids_a,
+                &names_a,
+                "scale",
+            )
+            .await;
+            let status = server.status();
+            server.stop()?;
+            out.push(Store {
+                users: size as u64,
+                preload_seconds,
+                start_ms: start.as_secs_f64() * 1000.0,
+                peak_rss_mib: status.hwm_kib as f64 / 1024.0,
+                rss_mib: status.rss_kib as f64 / 1024.0,
+                disk_mib: proc::disk_usage(&data) as f64 / MIB,
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// Loads users `from..to` through /Bulk, 1,000 a request, two requests in flight; returns their
+/// numbers and ids.
+async fn preload(target: &Target, from: usize, to: usize) -> Result<Vec<(usize, String)>, String> {
+    const PER: usize = 1_000;
+    let requests = (to.saturating_sub(from)).div_ceil(PER);
+    let m = load::run(
+        target,
+        requests,
+        2,
+        Arc::new(move |r| {
+            let first = from + r * PER;
+            let ops: Vec<Value> = (first..(first + PER).min(to))
+                .map(|i| {
+                    json!({
+                        "method": "POST",
+                        "path": "/Users",
+                        "bulkId": i.to_string(),
+                        "data": user("scale", i, false),
+                    })
+                })
+                .collect();
+            Op::with_body(
+                "POST",
+                "/Bulk".into(),
+                &json!({
+                    "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+                    "Operations": ops,
+                }),
+            )
+        }),
+        Arc::new(|_, status, body| {
+            if status != 200 {
+                return Verdict::Wrong(format!("status {status}"));
+            }
+            match bulk_ids(body) {
+                // "number id" lines, read back below.
+                Ok(lines) => Verdict::Keep(lines),
+                Err(e) => Verdict::Wrong(e),
+            }
+        }),
+    )
+    .await;
+    if m.errors > 0 {
+        return Err(format!("the preload failed: {:?}", m.error_samples));
+    }
+    let mut out = Vec::with_capacity(to - from);
+    for (_, lines) in m.kept {
+        for line in lines.lines() {
+            if let Some((i, id)) = line.split_once(' ') {
+                let i: usize = i.parse().map_err(|_| format!("unexpected bulkId {i}"))?;
+                out.push((i, id.to_string()));
+            }
+        }
+    }
+    if out.len() != to - from {
+        return Err(format!(
+            "the preload created {} users, not {}",
+            out.len(),
+            to - from
+        ));
+    }
+    out.sort_unstable_by_key(|(i, _)| *i);
+    Ok(out)
+}
+
+/// The created users of a BulkResponse, as "bulkId id" lines; an error if one failed.
+fn bulk_ids(body: &[u8]) -> Result<String, String> {
+    let v: Value = serde_json::from_slice(body).map_err(|e| format!("bulk response: {e}"))?;
+    let mut out = String::new();
+    for op in v["Operations"].as_array().into_iter().flatten() {
+        if op["status"] != "201" {
+            return Err(format!("a bulk create failed: {op}"));
+        }
+        let (Some(bulk_id), Some(location)) = (op["bulkId"].as_str(), op["location"].as_str())
+        else {
+            return Err(format!("a bulk operation without bulkId or location: {op}"));
+        };
+        let id = location.rsplit('/').next().unwrap_or_default();
+        out.push_str(bulk_id);
+        out.push(' ');
+        out.push_str(id);
+        out.push('\n');
+    }
+    Ok(out)
+}
+
+fn user_name(prefix: &str, i: usize) -> String {
+    format!("{prefix}{i:07}@example.com")
+}
+
+/// A user as an IdP sends it; `changed` is the PUT's version (new family name, a title).
+fn user(prefix: &str, i: usize, changed: bool) -> Value {
+    let name = user_name(prefix, i);
+    let family = if changed {
+        format!("Renamed{i}")
+    } else {
+        format!("Family{i}")
+    };
+    let mut u = json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": name,
+        "externalId": format!("{prefix}-ext-{i}"),
+        "name": {"givenName": format!("Given{i}"), "familyName": family},
+        "displayName": format!("Given{i} {family}"),
+        "emails": [{"value": name, "type": "work", "primary": true}],
+        "active": true,
+    });
+    if changed {
+        u["title"] = json!("Engineer");
+    }
+    u
+}
+
+/// `/Users?filter=userName eq "NAME"`, encoded.
+fn filter_path(name: &str) -> String {
+    format!(
+        "/Users?filter=userName%20eq%20%22{}%22",
+        name.replace('@', "%40")
+    )
+}
+
+/// A fixed pseudo-random number for request `i` of a phase (splitmix64), so that runs repeat.
+fn mix(seed: u64, i: usize) -> u64 {
+    let mut z = (i as u64)
+        .wrapping_add(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+        .wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_lists_are_parsed() {
+        assert_eq!(parse_cpu_list("0-1"), [0, 1]);
+        assert_eq!(parse_cpu_list("0,2-4,7\n"), [0, 2, 3, 4, 7]);
+        assert_eq!(parse_cpu_list(""), Vec::<usize>::new());
+    }
+
+    #[test]
+    fn requests_are_what_an_idp_sends() {
+        assert_eq!(
+            filter_path("bench0000042@example.com"),
+            "/Users?filter=userName%20eq%20%22bench0000042%40example.com%22"
+        );
+        let u = user("bench", 42, true);
+        assert_eq!(u["userName"], "bench0000042@example.com");
+        assert_eq!(u["title"], "Engineer");
+        assert!(user("bench", 42, false).get("title").is_none());
+        assert_ne!(mix(1, 0), mix(1, 1));
+        assert_eq!(mix(7, 3), mix(7, 3));
+    }
+
+    #[test]
+    fn quick_mode_is_small_and_million_is_opt_in() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            bench: BenchArgs,
+        }
+        let quick = Cli::parse_from(["bench", "--quick"]).bench;
+        let s = Sizes::of(&quick);
+        assert!(s.users <= 1_000 && s.reads <= 1_000 && s.store_reads <= 1_000);
+        assert!(s.stores.iter().all(|&n| n <= 10_000));
+        let full = Cli::parse_from(["bench"]).bench;
+        assert_eq!(full.concurrency, 16);
+        let s = Sizes::of(&full);
+        assert_eq!((s.users, s.stores.clone()), (10_000, vec![1_000, 100_000]));
+        let million = Cli::parse_from(["bench", "--million"]).bench;
+        assert_eq!(Sizes::of(&million).stores.last(), Some(&1_000_000));
+    }
+}

@@ -1,0 +1,711 @@
+//! Figures: percentiles, the per-phase and per-store rows, the targets of issue 7 with their
+//! verdicts, the printed table and the JSON document. Pure functions, tested below.
+
+use serde_json::{json, Value};
+
+/// The `p`-th percentile (0 < p ≤ 100) of `sorted` by the nearest-rank method: the smallest value
+/// such that at least p % of the values are at or below it. `None` when there are no values.
+pub fn percentile(sorted: &[u64], p: f64) -> Option<u64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let n = sorted.len();
+    let rank = ((p / 100.0) * n as f64).ceil() as usize;
+    Some(sorted[rank.clamp(1, n) - 1])
+}
+
+/// One measured phase.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Phase {
+    /// Such as `get`, `filter-hit`.
+    pub name: String,
+    /// `workload` (the phases on the store the workload fills) or `store` (the read phases on
+    /// the preloaded stores).
+    pub stage: &'static str,
+    /// Users stored while it ran (at its start, for phases that change the count).
+    pub users: u64,
+    pub requests: u64,
+    pub errors: u64,
+    pub seconds: f64,
+    pub rps: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+    /// The server's CPU time over the phase's wall time (1.0: one core busy all along).
+    pub server_cpu: f64,
+    /// The load generator's, likewise.
+    pub load_cpu: f64,
+    /// Every other process's, likewise: anything but noise near 0 disturbed the phase.
+    pub other_cpu: f64,
+    /// Bytes the server wrote to storage, per request.
+    pub written_per_request: f64,
+}
+
+impl Phase {
+    /// From latencies in nanoseconds (any order) and the rest of what was measured.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        name: &str,
+        users: u64,
+        mut latencies_ns: Vec<u64>,
+        errors: u64,
+        seconds: f64,
+        (server_cpu, load_cpu, other_cpu): (f64, f64, f64),
+        written: u64,
+    ) -> Phase {
+        latencies_ns.sort_unstable();
+        let ms = |p: f64| percentile(&latencies_ns, p).map_or(0.0, |v| v as f64 / 1e6);
+        let requests = latencies_ns.len() as u64;
+        Phase {
+            name: name.to_string(),
+            stage: "workload",
+            users,
+            requests,
+            errors,
+            seconds,
+            rps: if seconds > 0.0 {
+                requests as f64 / seconds
+            } else {
+                0.0
+            },
+            p50_ms: ms(50.0),
+            p99_ms: ms(99.0),
+            max_ms: ms(100.0),
+            server_cpu,
+            load_cpu,
+            other_cpu,
+            written_per_request: if requests > 0 {
+                written as f64 / requests as f64
+            } else {
+                0.0
+            },
+        }
+    }
+
+    /// The same, in another stage.
+    pub fn in_stage(self, stage: &'static str) -> Phase {
+        Phase { stage, ..self }
+    }
+
+    fn to_json(&self) -> Value {
+        json!({
+            "name": self.name,
+            "stage": self.stage,
+            "users_stored": self.users,
+            "requests": self.requests,
+            "errors": self.errors,
+            "seconds": round(self.seconds, 3),
+            "requests_per_second": round(self.rps, 1),
+            "p50_ms": round(self.p50_ms, 3),
+            "p99_ms": round(self.p99_ms, 3),
+            "max_ms": round(self.max_ms, 3),
+            "server_cpu": round(self.server_cpu, 3),
+            "load_cpu": round(self.load_cpu, 3),
+            "other_cpu": round(self.other_cpu, 3),
+            "server_bytes_written_per_request": round(self.written_per_request, 0),
+        })
+    }
+}
+
+/// A store the read phases ran on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Store {
+    pub users: u64,
+    /// Time to load it through /Bulk (with `durability = periodic`).
+    pub preload_seconds: f64,
+    /// From spawning the server on it to the first 200 of `/readyz`.
+    pub start_ms: f64,
+    /// The measuring server's peak resident set (VmHWM) and its resident set at the end, MiB.
+    pub peak_rss_mib: f64,
+    pub rss_mib: f64,
+    /// `du` of the data folder after a clean stop, MiB.
+    pub disk_mib: f64,
+}
+
+impl Store {
+    fn to_json(&self) -> Value {
+        json!({
+            "users": self.users,
+            "preload_seconds": round(self.preload_seconds, 2),
+            "start_to_ready_ms": round(self.start_ms, 1),
+            "peak_rss_mib": round(self.peak_rss_mib, 1),
+            "rss_mib": round(self.rss_mib, 1),
+            "disk_mib": round(self.disk_mib, 1),
+        })
+    }
+}
+
+/// Everything a run measured.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Run {
+    pub mode: &'static str,
+    pub profile: &'static str,
+    pub concurrency: usize,
+    /// Such as `server on CPU 0, load on CPU 1`, or why not.
+    pub pinning: String,
+    pub durability: String,
+    pub phases: Vec<Phase>,
+    /// The workload store of the first phases (peak memory of that server, its size on disk).
+    pub workload_peak_rss_mib: f64,
+    pub workload_disk_mib: f64,
+    pub stores: Vec<Store>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Met,
+    Missed,
+    NotRun,
+}
+
+impl Verdict {
+    fn text(self) -> &'static str {
+        match self {
+            Verdict::Met => "met",
+            Verdict::Missed => "NOT MET",
+            Verdict::NotRun => "not run",
+        }
+    }
+}
+
+/// A target of issue 7 and how this run did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target {
+    pub what: &'static str,
+    pub target: &'static str,
+    pub measured: String,
+    pub verdict: Verdict,
+}
+
+/// The store size of the scale targets.
+pub const MILLION: u64 = 1_000_000;
+
+impl Run {
+    /// The workload's phase of that name, or with `users`, the stores'.
+    fn phase(&self, name: &str, users: Option<u64>) -> Option<&Phase> {
+        self.phases.iter().find(|p| {
+            p.name == name
+                && match users {
+                    None => p.stage == "workload",
+                    Some(u) => p.stage == "store" && p.users == u,
+                }
+        })
+    }
+
+    /// The targets, judged against this run's figures (never asserted anywhere: shown).
+    pub fn targets(&self) -> Vec<Target> {
+        let mut out = Vec::new();
+        let rate = |name: &'static str,
+                    what: &'static str,
+                    target: &'static str,
+                    min_rps: f64,
+                    max_p99: Option<f64>| {
+            let p = self.phase(name, None);
+            Target {
+                what,
+                target,
+                measured: p.map_or_else(
+                    || "-".into(),
+                    |p| match max_p99 {
+                        Some(_) => format!(
+                            "{}/s, p99 {:.2} ms",
+                            thousands(p.rps.round() as u64),
+                            p.p99_ms
+                        ),
+                        None => format!("{}/s", thousands(p.rps.round() as u64)),
+                    },
+                ),
+                verdict: match p {
+                    None => Verdict::NotRun,
+                    Some(p) if p.rps >= min_rps && max_p99.is_none_or(|m| p.p99_ms <= m) => {
+                        Verdict::Met
+                    }
+                    Some(_) => Verdict::Missed,
+                },
+            }
+        };
+        let read = "≥ 25,000/s, p99 ≤ 5 ms";
+        let filter = "≥ 20,000/s, p99 ≤ 5 ms";
+        let write = "≥ 5,000/s, p99 ≤ 20 ms";
+        out.push(rate("get", "GET by id", read, 25_000.0, Some(5.0)));
+        out.push(rate(
+            "filter-hit",
+            "userName eq, hit",
+            filter,
+            20_000.0,
+            Some(5.0),
+        ));
+        out.push(rate(
+            "filter-miss",
+            "userName eq, miss",
+            filter,
+            20_000.0,
+            Some(5.0),
+        ));
+        out.push(rate(
+            "list",
+            "list, 100 per page",
+            "≥ 1,000 pages/s",
+            1_000.0,
+            None,
+        ));
+        out.push(rate("create", "create", write, 5_000.0, Some(20.0)));
+        out.push(rate(
+            "patch-suspend",
+            "PATCH (suspend)",
+            write,
+            5_000.0,
+            Some(20.0),
+        ));
+        out.push(rate(
+            "patch-reactivate",
+            "PATCH (reactivate)",
+            write,
+            5_000.0,
+            Some(20.0),
+        ));
+        out.push(rate("delete", "DELETE", write, 5_000.0, Some(20.0)));
+
+        // The scale targets are for 1,000,000 users; without --million the largest store's
+        // figures are shown, and the verdict says "not run".
+        let smallest = self.stores.iter().min_by_key(|s| s.users);
+        let largest = self.stores.iter().max_by_key(|s| s.users);
+        let million = largest.filter(|s| s.users >= MILLION);
+        let at = |s: &Store| {
+            if s.users >= MILLION {
+                String::new()
+            } else {
+                format!("at {}: ", thousands(s.users))
+            }
+        };
+        let judged = |ok: bool| match (million, ok) {
+            (None, _) => Verdict::NotRun,
+            (Some(_), true) => Verdict::Met,
+            (Some(_), false) => Verdict::Missed,
+        };
+        // Hit and miss are judged apart: each must keep 0.8 of its rate at the smallest store.
+        let ratios = match (smallest, largest) {
+            (Some(small), Some(big)) if big.users > small.users => {
+                let ratio = |name: &str| {
+                    let a = self.phase(name, Some(small.users))?.rps;
+                    let b = self.phase(name, Some(big.users))?.rps;
+                    (a > 0.0).then(|| b / a)
+                };
+                ratio("filter-hit")
+                    .zip(ratio("filter-miss"))
+                    .map(|r| (big, r))
+            }
+            _ => None,
+        };
+        out.push(Target {
+            what: "filter rate at 1,000,000 users",
+            target: "≥ 0.8 × the rate at 1,000",
+            measured: ratios.map_or_else(
+                || "-".into(),
+                |(big, (hit, miss))| format!("{}hit {hit:.2} ×, miss {miss:.2} ×", at(big)),
+            ),
+            verdict: judged(ratios.is_some_and(|(_, (h, m))| h >= 0.8 && m >= 0.8)),
+        });
+        out.push(Target {
+            what: "memory at 1,000,000 users",
+            target: "≤ 300 MiB resident",
+            measured: largest.map_or_else(
+                || "-".into(),
+                |s| format!("{}{:.0} MiB peak", at(s), s.peak_rss_mib),
+            ),
+            verdict: judged(largest.is_some_and(|s| s.peak_rss_mib <= 300.0)),
+        });
+        out.push(Target {
+            what: "start with 1,000,000 users",
+            target: "≤ 3 s to ready",
+            measured: largest.map_or_else(
+                || "-".into(),
+                |s| format!("{}{:.2} s", at(s), s.start_ms / 1000.0),
+            ),
+            verdict: judged(largest.is_some_and(|s| s.start_ms <= 3000.0)),
+        });
+        out
+    }
+
+    pub fn to_json(&self) -> Value {
+        json!({
+            "format": 1,
+            "mode": self.mode,
+            "profile": self.profile,
+            "concurrency": self.concurrency,
+            "pinning": self.pinning,
+            "durability": self.durability,
+            "phases": self.phases.iter().map(Phase::to_json).collect::<Vec<_>>(),
+            "workload_server": {
+                "peak_rss_mib": round(self.workload_peak_rss_mib, 1),
+                "disk_mib": round(self.workload_disk_mib, 1),
+            },
+            "stores": self.stores.iter().map(Store::to_json).collect::<Vec<_>>(),
+            "targets": self.targets().iter().map(|t| json!({
+                "what": t.what,
+                "target": t.target,
+                "measured": t.measured,
+                "verdict": match t.verdict {
+                    Verdict::Met => "met",
+                    Verdict::Missed => "not met",
+                    Verdict::NotRun => "not run",
+                },
+            })).collect::<Vec<_>>(),
+        })
+    }
+
+    /// The printed report: phases, stores, targets.
+    pub fn table(&self) -> String {
+        let mut s = String::new();
+        s.push_str(&format!(
+            "cargo xtask bench ({} mode, {} build): {} connections, {}, durability {}\n\n",
+            self.mode, self.profile, self.concurrency, self.pinning, self.durability
+        ));
+        let head = [
+            "phase",
+            "users",
+            "requests",
+            "errors",
+            "req/s",
+            "p50 ms",
+            "p99 ms",
+            "max ms",
+            "srv CPU",
+            "load CPU",
+            "other CPU",
+            "written/req",
+        ];
+        let rows: Vec<Vec<String>> = self
+            .phases
+            .iter()
+            .map(|p| {
+                vec![
+                    p.name.clone(),
+                    thousands(p.users),
+                    thousands(p.requests),
+                    thousands(p.errors),
+                    thousands(p.rps.round() as u64),
+                    format!("{:.2}", p.p50_ms),
+                    format!("{:.2}", p.p99_ms),
+                    format!("{:.1}", p.max_ms),
+                    format!("{:.0} %", p.server_cpu * 100.0),
+                    format!("{:.0} %", p.load_cpu * 100.0),
+                    format!("{:.0} %", p.other_cpu * 100.0),
+                    bytes(p.written_per_request),
+                ]
+            })
+            .collect();
+        s.push_str(&grid(&head, &rows));
+        s.push_str(&format!(
+            "\nworkload server: peak resident {:.0} MiB, store on disk after the phases {:.1} MiB\n\n",
+            self.workload_peak_rss_mib, self.workload_disk_mib
+        ));
+        let head = [
+            "store",
+            "preload s",
+            "start to ready",
+            "peak RSS",
+            "RSS at end",
+            "on disk",
+        ];
+        let rows: Vec<Vec<String>> = self
+            .stores
+            .iter()
+            .map(|st| {
+                vec![
+                    format!("{} users", thousands(st.users)),
+                    format!("{:.1}", st.preload_seconds),
+                    format!("{:.0} ms", st.start_ms),
+                    format!("{:.0} MiB", st.peak_rss_mib),
+                    format!("{:.0} MiB", st.rss_mib),
+                    format!("{:.1} MiB", st.disk_mib),
+                ]
+            })
+            .collect();
+        s.push_str(&grid(&head, &rows));
+        s.push('\n');
+        let head = ["target (issue 7)", "wanted", "measured", "verdict"];
+        let rows: Vec<Vec<String>> = self
+            .targets()
+            .into_iter()
+            .map(|t| {
+                vec![
+                    t.what.to_string(),
+                    t.target.to_string(),
+                    t.measured,
+                    t.verdict.text().to_string(),
+                ]
+            })
+            .collect();
+        s.push_str(&grid(&head, &rows));
+        s
+    }
+}
+
+fn round(v: f64, places: i32) -> f64 {
+    let f = 10f64.powi(places);
+    (v * f).round() / f
+}
+
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn bytes(b: f64) -> String {
+    if b >= 1024.0 * 1024.0 {
+        format!("{:.1} MiB", b / 1024.0 / 1024.0)
+    } else if b >= 1024.0 {
+        format!("{:.1} KiB", b / 1024.0)
+    } else {
+        format!("{b:.0} B")
+    }
+}
+
+/// A plain-text table: left-aligned first column, right-aligned others.
+fn grid(head: &[&str], rows: &[Vec<String>]) -> String {
+    let mut width: Vec<usize> = head.iter().map(|h| h.chars().count()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            width[i] = width[i].max(c.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| -> String {
+        let mut l = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            let pad = width[i] - c.chars().count();
+            if i == 0 {
+                l.push_str(c);
+                l.push_str(&" ".repeat(pad));
+            } else {
+                l.push_str("  ");
+                l.push_str(&" ".repeat(pad));
+                l.push_str(c);
+            }
+        }
+        l.trim_end().to_string() + "\n"
+    };
+    let mut s = line(head.to_vec());
+    s.push_str(&line(
+        width
+            .iter()
+            .map(|w| "-".repeat(*w))
+            .collect::<Vec<_>>()
+            .iter()
+            .map(String::as_str)
+            .collect(),
+    ));
+    for r in rows {
+        s.push_str(&line(r.iter().map(String::as_str).collect()));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_use_the_nearest_rank() {
+        assert_eq!(percentile(&[], 50.0), None);
+        assert_eq!(percentile(&[7], 50.0), Some(7));
+        assert_eq!(percentile(&[7], 99.0), Some(7));
+        let v: Vec<u64> = (1..=100).collect();
+        assert_eq!(percentile(&v, 50.0), Some(50));
+        assert_eq!(percentile(&v, 99.0), Some(99));
+        assert_eq!(percentile(&v, 100.0), Some(100));
+        assert_eq!(percentile(&v, 0.5), Some(1));
+        let v: Vec<u64> = (1..=1000).collect();
+        assert_eq!(percentile(&v, 99.0), Some(990));
+        assert_eq!(percentile(&[1, 2, 3, 4], 50.0), Some(2));
+        assert_eq!(percentile(&[1, 2, 3, 4], 51.0), Some(3));
+    }
+
+    fn phase(name: &str, users: u64, rps: f64, p99_ms: f64) -> Phase {
+        Phase {
+            name: name.into(),
+            stage: if users == 10_000 || users == 0 {
+                "workload"
+            } else {
+                "store"
+            },
+            users,
+            requests: 1000,
+            errors: 0,
+            seconds: 1000.0 / rps,
+            rps,
+            p50_ms: p99_ms / 2.0,
+            p99_ms,
+            max_ms: p99_ms * 2.0,
+            server_cpu: 1.0,
+            load_cpu: 0.4,
+            other_cpu: 0.0,
+            written_per_request: 2048.0,
+        }
+    }
+
+    fn run() -> Run {
+        Run {
+            mode: "full",
+            profile: "release",
+            concurrency: 16,
+            pinning: "server on CPU 0, load on CPU 1".into(),
+            durability: "per-request".into(),
+            phases: vec![
+                phase("create", 0, 6000.0, 10.0),
+                phase("get", 10_000, 30_000.0, 1.0),
+                phase("filter-hit", 10_000, 10_000.0, 1.0),
+                phase("filter-hit", 1_000, 10_000.0, 1.0),
+                phase("filter-miss", 1_000, 12_000.0, 1.0),
+                phase("filter-hit", 1_000_000, 9_000.0, 1.0),
+                phase("filter-miss", 1_000_000, 9_000.0, 1.0),
+            ],
+            workload_peak_rss_mib: 80.0,
+            workload_disk_mib: 12.5,
+            stores: vec![
+                Store {
+                    users: 1_000,
+                    preload_seconds: 0.2,
+                    start_ms: 30.0,
+                    peak_rss_mib: 40.0,
+                    rss_mib: 38.0,
+                    disk_mib: 2.0,
+                },
+                Store {
+                    users: 1_000_000,
+                    preload_seconds: 200.0,
+                    start_ms: 4000.0,
+                    peak_rss_mib: 250.0,
+                    rss_mib: 200.0,
+                    disk_mib: 900.0,
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn phases_compute_rates_and_percentiles() {
+        let p = Phase::new(
+            "get",
+            10,
+            (1..=100).rev().map(|ms| ms * 1_000_000).collect(),
+            1,
+            2.0,
+            (0.9, 0.3, 0.0),
+            1000,
+        );
+        assert_eq!(p.requests, 100);
+        assert!((p.rps - 50.0).abs() < 1e-9);
+        assert!((p.p50_ms - 50.0).abs() < 1e-9);
+        assert!((p.p99_ms - 99.0).abs() < 1e-9);
+        assert!((p.max_ms - 100.0).abs() < 1e-9);
+        assert!((p.written_per_request - 10.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn targets_are_judged_not_asserted() {
+        let t = run().targets();
+        let verdict = |what: &str| {
+            t.iter()
+                .find(|t| t.what == what)
+                .map(|t| t.verdict)
+                .expect(what)
+        };
+        assert_eq!(verdict("create"), Verdict::Met);
+        assert_eq!(verdict("GET by id"), Verdict::Met);
+        assert_eq!(verdict("userName eq, hit"), Verdict::Missed);
+        assert_eq!(verdict("userName eq, miss"), Verdict::NotRun);
+        assert_eq!(verdict("list, 100 per page"), Verdict::NotRun);
+        // Hit 9,000 against 10,000 (0.9), miss 9,000 against 12,000 (0.75).
+        assert_eq!(verdict("filter rate at 1,000,000 users"), Verdict::Missed);
+        assert_eq!(verdict("memory at 1,000,000 users"), Verdict::Met);
+        assert_eq!(verdict("start with 1,000,000 users"), Verdict::Missed);
+    }
+
+    #[test]
+    fn without_a_million_the_scale_targets_are_not_run_but_shown() {
+        let mut r = run();
+        r.stores[1].users = 100_000;
+        for p in &mut r.phases {
+            if p.users == 1_000_000 {
+                p.users = 100_000;
+            }
+        }
+        let t = r.targets();
+        let scale: Vec<&Target> = t.iter().rev().take(3).collect();
+        assert!(scale.iter().all(|t| t.verdict == Verdict::NotRun));
+        assert!(scale.iter().all(|t| t.measured.starts_with("at 100,000: ")));
+        assert!(scale[2].measured.contains("hit 0.90 ×, miss 0.75 ×"));
+    }
+
+    #[test]
+    fn json_has_the_documented_shape() {
+        let j = run().to_json();
+        assert_eq!(j["format"], 1);
+        assert_eq!(j["mode"], "full");
+        assert_eq!(j["concurrency"], 16);
+        let phases = j["phases"].as_array().expect("phases");
+        assert_eq!(phases.len(), 7);
+        for key in [
+            "name",
+            "stage",
+            "users_stored",
+            "requests",
+            "errors",
+            "seconds",
+            "requests_per_second",
+            "p50_ms",
+            "p99_ms",
+            "max_ms",
+            "server_cpu",
+            "load_cpu",
+            "other_cpu",
+            "server_bytes_written_per_request",
+        ] {
+            assert!(phases[0].get(key).is_some(), "phase field {key}");
+        }
+        assert_eq!(phases[1]["requests_per_second"], 30000.0);
+        let stores = j["stores"].as_array().expect("stores");
+        for key in [
+            "users",
+            "preload_seconds",
+            "start_to_ready_ms",
+            "peak_rss_mib",
+            "rss_mib",
+            "disk_mib",
+        ] {
+            assert!(stores[1].get(key).is_some(), "store field {key}");
+        }
+        assert_eq!(j["workload_server"]["peak_rss_mib"], 80.0);
+        let targets = j["targets"].as_array().expect("targets");
+        assert_eq!(targets.len(), 11);
+        assert!(targets
+            .iter()
+            .all(|t| ["met", "not met", "not run"].contains(&t["verdict"].as_str().unwrap_or(""))));
+    }
+
+    #[test]
+    fn the_table_names_every_phase_and_target() {
+        let t = run().table();
+        for needle in [
+            "filter-miss",
+            "1,000,000 users",
+            "NOT MET",
+            "30,000",
+            "start with 1,000,000 users",
+        ] {
+            assert!(t.contains(needle), "{needle} in\n{t}");
+        }
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(1234567), "1,234,567");
+    }
+}
