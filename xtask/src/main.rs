@@ -173,12 +173,23 @@ fn ci(args: &ConformanceArgs) -> ExitCode {
         return ExitCode::FAILURE;
     }
     // A short crash test: a few kill-and-restart cycles (`cargo xtask crash` runs more).
-    crash_task(&CrashArgs {
+    let crash = crash_task(&CrashArgs {
         cycles: 5,
         clients: 4,
         seed: None,
         release: false,
-    })
+    });
+    if crash != ExitCode::SUCCESS {
+        return crash;
+    }
+    // A smoke run of the benchmark (debug build, small stores): it prints figures and asserts
+    // none; `cargo xtask bench` measures the release build.
+    match Cli::try_parse_from(["xtask", "bench", "--quick", "--debug"]) {
+        Ok(Cli {
+            task: Task::Bench(args),
+        }) => bench::run(&args),
+        _ => ExitCode::FAILURE,
+    }
 }
 
 fn conformance_task(args: &ConformanceArgs) -> ExitCode {
