@@ -334,6 +334,7 @@ mod tests {
         assert_eq!(cpu_ticks("garbage"), 0);
     }
 
+    #[cfg(target_os = "linux")]
     #[test]
     fn own_status_is_readable() {
         let s = ProcStatus::own();
