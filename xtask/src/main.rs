@@ -1,7 +1,11 @@
 //! `cargo xtask`: developer automation.
 //!
 //! * `cargo xtask ci`: format check, clippy with warnings denied, the whole test suite, then
-//!   `conformance` (what CI runs).
+//!   `conformance`, a short `crash` run and a `bench --quick --debug` smoke run (what CI runs).
+//! * `cargo xtask crash`: SIGKILL at random moments under concurrent writes; nothing acknowledged
+//!   may be lost (`crash.rs`).
+//! * `cargo xtask bench`: throughput, latency, memory and start time of the release server
+//!   (`bench/`, figures in `docs/performance.md`).
 //! * `cargo xtask conformance`: builds `scim-server` (debug profile, see below), starts it on a
 //!   free port with a fresh store and a freshly minted key, runs the conformance suite, every
 //!   onelogin-sim scenario and scim2-tester against it, stops it with SIGTERM (exit 0 expected)
