@@ -149,35 +149,44 @@ impl Running {
 
     /// Sends SIGTERM and waits up to 20 s: Ok when it exits with status 0.
     pub fn stop(mut self) -> Result<(), String> {
-        let pid = self.child.id().to_string();
-        let sent = Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .map_err(|e| format!("kill -TERM {pid}: {e}"))?;
-        if !sent.success() {
-            return Err(format!("kill -TERM {pid} failed"));
-        }
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            match self.child.try_wait() {
-                Ok(Some(status)) if status.success() => return Ok(()),
-                Ok(Some(status)) => {
-                    return Err(format!("the server exited with {status} after SIGTERM"))
-                }
-                Ok(None) if Instant::now() > deadline => {
-                    let _ = self.child.kill();
-                    let _ = self.child.wait();
-                    return Err("the server did not stop within 20 s of SIGTERM".into());
-                }
-                Ok(None) => std::thread::sleep(Duration::from_millis(50)),
-                Err(e) => return Err(format!("waiting for the server: {e}")),
-            }
-        }
+        terminate(&mut self.child, Duration::from_secs(20))
     }
 
     /// The server's log so far.
     pub fn logs(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+/// Sends SIGTERM to a server and waits up to `within`: Ok when it exits with status 0 (it
+/// flushes its store on the way out); killed, and an error, when it takes longer.
+pub fn terminate(child: &mut Child, within: Duration) -> Result<(), String> {
+    let pid = child.id().to_string();
+    let sent = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .map_err(|e| format!("kill -TERM {pid}: {e}"))?;
+    if !sent.success() {
+        return Err(format!("kill -TERM {pid} failed"));
+    }
+    let deadline = Instant::now() + within;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) if status.success() => return Ok(()),
+            Ok(Some(status)) => {
+                return Err(format!("the server exited with {status} after SIGTERM"))
+            }
+            Ok(None) if Instant::now() > deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!(
+                    "the server did not stop within {} s of SIGTERM",
+                    within.as_secs()
+                ));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => return Err(format!("waiting for the server: {e}")),
+        }
     }
 }
 

@@ -137,30 +137,7 @@ impl Server {
 
     /// Sends SIGTERM and waits for a clean exit (the server flushes its store on the way out).
     pub fn stop(mut self) -> Result<(), String> {
-        let pid = self.pid.to_string();
-        let sent = Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .map_err(|e| format!("kill -TERM {pid}: {e}"))?;
-        if !sent.success() {
-            return Err(format!("kill -TERM {pid} failed"));
-        }
-        let deadline = Instant::now() + Duration::from_secs(120);
-        loop {
-            match self.child.try_wait() {
-                Ok(Some(status)) if status.success() => return Ok(()),
-                Ok(Some(status)) => {
-                    return Err(format!("the server exited with {status} after SIGTERM"))
-                }
-                Ok(None) if Instant::now() > deadline => {
-                    let _ = self.child.kill();
-                    let _ = self.child.wait();
-                    return Err("the server did not stop within 120 s of SIGTERM".into());
-                }
-                Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-                Err(e) => return Err(format!("waiting for the server: {e}")),
-            }
-        }
+        crate::server::terminate(&mut self.child, Duration::from_secs(120))
     }
 
     pub fn status(&self) -> ProcStatus {
