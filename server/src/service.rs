@@ -33,6 +33,16 @@ const MAX_ATTEMPTS: usize = 32;
 /// How often a key's last use is written down, at most.
 const TOUCH_EVERY: Duration = Duration::from_secs(60);
 
+/// At most this many records found by index probes are kept in memory between the filter test
+/// and the page; larger matches are read again for their page.
+const KEEP_RECORDS: usize = 100;
+
+/// A resource that matched a list query: its id, and its record when it was kept.
+struct Matched {
+    id: String,
+    record: Option<Record>,
+}
+
 /// Who is asking, and where the answer will be read.
 #[derive(Debug, Clone)]
 pub struct Context {
@@ -423,7 +433,7 @@ impl App {
         }
         let matched = self.matching(kind, query, ctx)?;
         let total = matched.len();
-        let page = self.page(kind, &matched, skip, query.count, &query.projection, ctx)?;
+        let page = self.page(kind, matched, skip, query.count, &query.projection, ctx)?;
         Ok(list::list_response(total, query.start_index, page))
     }
 
@@ -439,28 +449,34 @@ impl App {
         let mut page = Vec::new();
         for (kind, query) in queries {
             let matched = self.matching(*kind, query, ctx)?;
-            total += matched.len();
-            let here = matched.len().saturating_sub(skip).min(room);
-            page.extend(self.page(*kind, &matched, skip, here, &query.projection, ctx)?);
-            skip = skip.saturating_sub(matched.len());
+            let n = matched.len();
+            total += n;
+            let here = n.saturating_sub(skip).min(room);
+            page.extend(self.page(*kind, matched, skip, here, &query.projection, ctx)?);
+            skip = skip.saturating_sub(n);
             room -= here;
         }
         Ok(list::list_response(total, first.start_index, page))
     }
 
-    /// Reads and renders one page of matched ids. A resource deleted since the match is skipped.
+    /// Reads and renders one page of matches; a match that kept its record is not read again.
+    /// A resource deleted since the match is skipped.
     fn page(
         &self,
         kind: Kind,
-        ids: &[String],
+        matched: Vec<Matched>,
         skip: usize,
         take: usize,
         projection: &Projection,
         ctx: &Context,
     ) -> Result<Vec<Value>> {
-        let mut out = Vec::with_capacity(take.min(ids.len()));
-        for id in ids.iter().skip(skip).take(take) {
-            if let Some(record) = self.store.get(kind, id)? {
+        let mut out = Vec::with_capacity(take.min(matched.len()));
+        for m in matched.into_iter().skip(skip).take(take) {
+            let record = match m.record {
+                Some(record) => Some(record),
+                None => self.store.get(kind, &m.id)?,
+            };
+            if let Some(record) = record {
                 out.push(self.render(kind, record, ctx, projection, None)?.body);
             }
         }
@@ -471,7 +487,7 @@ impl App {
     /// come from index probes when the filter allows, else from a streaming scan. Each candidate
     /// is rendered for the test without `groups` / `members` unless the filter or the sort names
     /// them, and only its id (and sort key) is kept.
-    fn matching(&self, kind: Kind, query: &ListQuery, ctx: &Context) -> Result<Vec<String>> {
+    fn matching(&self, kind: Kind, query: &ListQuery, ctx: &Context) -> Result<Vec<Matched>> {
         let related = match kind {
             Kind::User => "groups",
             Kind::Group => "members",
@@ -489,9 +505,12 @@ impl App {
         } else {
             Projection::without(related)
         };
-        let mut matched: Vec<(String, Option<Value>)> = Vec::new();
+        let mut matched: Vec<(Matched, Option<Value>)> = Vec::new();
+        // Records found by a few index probes are kept for the page, so that a hit is read once.
+        let keep_records = std::cell::Cell::new(false);
         let mut visit = |record: Record| -> Result<bool> {
             let id = record.id.clone();
+            let kept = keep_records.get().then(|| record.clone());
             let rendered = self.render(kind, record, ctx, &test, None)?.body;
             let keep = match &query.filter {
                 Some(f) => filter::matches(f, &rendered, &self.registry, kind),
@@ -502,7 +521,7 @@ impl App {
                     .sort_by
                     .as_ref()
                     .and_then(|by| list::sort_key(&self.registry, kind, &rendered, by));
-                matched.push((id, key));
+                matched.push((Matched { id, record: kept }, key));
             }
             Ok(true)
         };
@@ -512,7 +531,9 @@ impl App {
             .and_then(|f| list::probes(&self.registry, kind, f))
         {
             Some(probes) => {
-                for id in self.probe(kind, probes)? {
+                let ids = self.probe(kind, probes)?;
+                keep_records.set(ids.len() <= KEEP_RECORDS);
+                for id in ids {
                     if let Some(record) = self.store.get(kind, &id)? {
                         visit(record)?;
                     }
@@ -530,7 +551,7 @@ impl App {
                 query.sort_order,
             );
         }
-        Ok(matched.into_iter().map(|(id, _)| id).collect())
+        Ok(matched.into_iter().map(|(m, _)| m).collect())
     }
 
     /// The ids index probes find, in id order, once each.

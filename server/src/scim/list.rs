@@ -229,6 +229,24 @@ pub fn probes(registry: &Registry, kind: Kind, f: &Filter) -> Option<Vec<Probe>>
     }
 }
 
+/// Whether a query can only ever touch a handful of records: no sort, and a filter that index
+/// probes answer with single entries (`id eq`, `userName eq`, `externalId eq`, or an `or` of them).
+/// Such a query reads a few index entries and records and nothing else, whatever the store's size.
+pub fn is_point_query(registry: &Registry, kind: Kind, query: &ListQuery) -> bool {
+    if query.sort_by.is_some() {
+        return false;
+    }
+    let Some(f) = &query.filter else {
+        return false;
+    };
+    probes(registry, kind, f).is_some_and(|ps| {
+        ps.len() <= 8
+            && ps
+                .iter()
+                .all(|p| matches!(p, Probe::Id(_) | Probe::Equal(..)))
+    })
+}
+
 /// The value a resource sorts by (RFC 7644 §3.4.2.3): the attribute's value; for a multi-valued
 /// attribute its primary value, or its first; for a complex one its `value`.
 pub fn sort_key(registry: &Registry, kind: Kind, resource: &Value, by: &AttrPath) -> Option<Value> {

@@ -6,6 +6,7 @@
 //! directions) and a revision entry, together. Durability (flushing) is the caller's choice through
 //! [`Store::flush`], which the service layer awaits before any 2xx.
 
+mod census;
 pub mod group_commit;
 pub mod sled_store;
 

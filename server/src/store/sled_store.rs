@@ -18,6 +18,7 @@ use sled::transaction::{
 };
 use sled::{Transactional, Tree};
 
+use super::census::Census;
 use super::{
     ApiKey, CommitError, Dump, GroupDump, IndexKey, Member, Record, Revision, Store, StoredKind,
     TargetRef, Write, WriteOp,
@@ -67,6 +68,8 @@ pub struct SledStore {
     /// write, so that a copy read before a write is never kept after it (revocation is immediate).
     keys_cache: KeysCache,
     keys_generation: Arc<std::sync::atomic::AtomicU64>,
+    /// Record counts and page cursors, so that a list page reads only its own records.
+    census: Arc<Census>,
 }
 
 /// The decoded keys, with the key-write generation they were read at.
@@ -150,6 +153,7 @@ impl SledStore {
             failed: Arc::default(),
             keys_cache: Arc::default(),
             keys_generation: Arc::default(),
+            census: Arc::default(),
             db,
         };
         let marker = store
@@ -379,17 +383,49 @@ impl Store for SledStore {
     }
 
     fn count(&self, kind: Kind) -> Result<usize> {
-        Ok(self.records(kind).len())
+        if let Some(n) = self.census.count(kind) {
+            return Ok(n);
+        }
+        // Counted once, with writes held (as an export holds them), then kept by each commit.
+        let _alone = self
+            .barrier
+            .write()
+            .map_err(|_| Error::internal("write barrier poisoned"))?;
+        if let Some(n) = self.census.count(kind) {
+            return Ok(n);
+        }
+        let n = self.records(kind).len();
+        self.census.set_count(kind, n);
+        Ok(n)
     }
 
     fn page(&self, kind: Kind, skip: usize, take: usize) -> Result<Vec<Record>> {
-        self.records(kind)
-            .iter()
-            .values()
-            .skip(skip)
-            .take(take)
-            .map(|v| decode(&v.map_err(storage)?))
-            .collect()
+        use std::ops::Bound::{Excluded, Unbounded};
+        let tree = self.records(kind);
+        let began = self.census.stable();
+        let mut walk = match (skip, self.census.cursor(kind, skip)) {
+            (0, _) => tree.iter(),
+            (_, Some(after)) => tree.range::<&[u8], _>((Excluded(after.as_slice()), Unbounded)),
+            _ => {
+                let mut walk = tree.iter();
+                for entry in walk.by_ref().take(skip) {
+                    entry.map_err(storage)?;
+                }
+                walk
+            }
+        };
+        let mut out = Vec::with_capacity(take.min(1024));
+        let mut last = None;
+        for entry in walk.by_ref().take(take) {
+            let (key, value) = entry.map_err(storage)?;
+            out.push(decode(&value)?);
+            last = Some(key);
+        }
+        if let (Some(began), Some(last)) = (began, last) {
+            self.census
+                .remember(kind, skip + out.len(), began, last.to_vec());
+        }
+        Ok(out)
     }
 
     fn scan(&self, kind: Kind, visit: &mut dyn FnMut(Record) -> Result<bool>) -> Result<()> {
@@ -453,6 +489,10 @@ impl Store for SledStore {
         let _writing = self.writing()?;
         let reserved = self.reserve()?;
         let seq = reserved.seq;
+        // A create or a delete changes the count and every position after it.
+        let creates = write.expected_version.is_none();
+        let deletes = matches!(write.op, WriteOp::Delete { .. });
+        let _changing = (creates || deletes).then(|| self.census.changing());
         let trees = (
             &self.users,
             &self.groups,
@@ -618,7 +658,11 @@ impl Store for SledStore {
                     CommitError::Failed(self.note_failure(e))
                 }
                 other => other,
-            })
+            })?;
+        if creates || deletes {
+            self.census.adjust(write.kind, creates);
+        }
+        Ok(seq)
     }
 
     fn flush(&self) -> Result<()> {
@@ -784,6 +828,7 @@ impl Store for SledStore {
             return Err(Error::invalid_value("import needs an empty store"));
         }
         let _writing = self.writing()?;
+        self.census.reset();
         let mut member_of: HashMap<&str, Vec<String>> = HashMap::new();
         for record in dump
             .users

@@ -591,3 +591,55 @@ async fn projection_applies_to_post_put_and_patch_answers() {
     let keys: Vec<&String> = r.body.as_object().expect("object").keys().collect();
     assert_eq!(keys, ["schemas", "id", "title"], "{}", r.text);
 }
+
+/// Pages are served from remembered positions and counts kept in memory (`store/census.rs`):
+/// after creates and deletes, every page (asked for in any order) and `totalResults` must still
+/// be what a walk of the current store gives.
+#[tokio::test]
+async fn list_pages_and_counts_follow_creates_and_deletes() {
+    let s = TestServer::start().await;
+    let mut ids = Vec::new();
+    for i in 0..10 {
+        ids.push(s.user(&format!("walker{i}")).await);
+    }
+    async fn walk(s: &TestServer, total: usize, backwards: bool) -> Vec<String> {
+        let starts: Vec<usize> = (0..total.div_ceil(3)).map(|p| 1 + 3 * p).collect();
+        let mut pages = Vec::new();
+        for start in starts.iter().copied() {
+            let order = if backwards {
+                *starts.last().unwrap_or(&1) + 1 - start
+            } else {
+                start
+            };
+            let page = s.get(&format!("/Users?startIndex={order}&count=3")).await;
+            assert_eq!(page.body["totalResults"], total, "totalResults at {order}");
+            let got: Vec<String> = page.body["Resources"]
+                .as_array()
+                .expect("list")
+                .iter()
+                .map(|r| r["id"].as_str().unwrap_or("").to_string())
+                .collect();
+            pages.push((order, got));
+        }
+        pages.sort();
+        pages.into_iter().flat_map(|(_, p)| p).collect()
+    }
+    let mut expected = ids.clone();
+    expected.sort();
+    assert_eq!(walk(&s, 10, false).await, expected);
+    // The forward walk left a cursor at every page; creates and deletes move what follows them.
+    for i in 10..13 {
+        ids.push(s.user(&format!("walker{i}")).await);
+    }
+    for gone in [ids.remove(0), ids.remove(4)] {
+        assert_eq!(s.delete(&format!("/Users/{gone}")).await.status, 204);
+    }
+    let mut expected = ids.clone();
+    expected.sort();
+    assert_eq!(
+        walk(&s, 11, true).await,
+        expected,
+        "pages asked for last to first"
+    );
+    assert_eq!(walk(&s, 11, false).await, expected, "and first to last");
+}
