@@ -17,6 +17,9 @@ use crate::scim::schema::Kind;
 /// At most this many cursors are kept; the map starts afresh when full.
 const MAX_CURSORS: usize = 256;
 
+/// (kind, position) → (generation, the key of the record just before that position).
+type Cursors = HashMap<(usize, usize), (u64, Vec<u8>)>;
+
 #[derive(Default)]
 pub struct Census {
     /// The number of records of each kind, once known.
@@ -25,8 +28,7 @@ pub struct Census {
     generation: AtomicU64,
     /// Creates and deletes in flight.
     pending: AtomicUsize,
-    /// (kind, position) → (generation, the key of the record just before that position).
-    cursors: Mutex<HashMap<(usize, usize), (u64, Vec<u8>)>>,
+    cursors: Mutex<Cursors>,
 }
 
 /// Held around a create or delete: while it lives, no cursor is recorded or used.
