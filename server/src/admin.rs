@@ -116,11 +116,8 @@ impl App {
                 },
                 revision,
             };
-            match self.store.commit(write) {
-                Ok(_) => {
-                    self.durable()?;
-                    return Ok(summary(&record));
-                }
+            match self.commit(write) {
+                Ok(_) => return Ok(summary(&record)),
                 Err(CommitError::Stale) => continue,
                 Err(CommitError::Failed(e)) => return Err(e),
             }

@@ -18,7 +18,6 @@ use crate::scim::list::{self, ListQuery, Probe};
 use crate::scim::resource::{self, Meta, Projection};
 use crate::scim::schema::{Kind, Registry};
 use crate::scim::{bulk, filter, patch};
-use crate::store::group_commit::GroupCommit;
 use crate::store::{
     Actor, ApiKey, AttributeChange, CommitError, IndexKey, Member, MemberChange, Record, Revision,
     Store, StoredKind, Write, WriteOp,
@@ -65,7 +64,6 @@ pub struct App {
     pub registry: Registry,
     pub store: Arc<dyn Store>,
     touched: Mutex<HashMap<String, Instant>>,
-    group_commit: GroupCommit,
     pub metrics: Metrics,
     key_limiter: Limiter,
     unauthenticated_limiter: Limiter,
@@ -83,7 +81,6 @@ impl App {
             registry: Registry::builtin(),
             store,
             touched: Mutex::new(HashMap::new()),
-            group_commit: GroupCommit::new(),
             metrics: Metrics::default(),
             key_limiter,
             unauthenticated_limiter: Limiter::new(unauthenticated, unauthenticated_burst),
@@ -189,10 +186,12 @@ impl App {
         }
     }
 
-    pub(crate) fn durable(&self) -> Result<()> {
+    /// Commits a write; with `durability = "per-request"`, returns once it is flushed
+    /// (concurrent writers share the flush).
+    pub(crate) fn commit(&self, write: Write) -> std::result::Result<u64, CommitError> {
         match self.config.durability {
-            Durability::PerRequest => self.group_commit.wait_durable(|| self.store.flush()),
-            Durability::Periodic => Ok(()),
+            Durability::PerRequest => self.store.commit_durable(write),
+            Durability::Periodic => self.store.commit(write),
         }
     }
 
@@ -250,11 +249,10 @@ impl App {
             },
             revision,
         };
-        self.store.commit(write).map_err(|e| match e {
+        self.commit(write).map_err(|e| match e {
             CommitError::Stale => Error::internal("id collision"),
             CommitError::Failed(e) => e,
         })?;
-        self.durable()?;
         self.render(kind, record, ctx, projection, None)
     }
 
@@ -360,11 +358,8 @@ impl App {
                 },
                 revision,
             };
-            match self.store.commit(write) {
-                Ok(_) => {
-                    self.durable()?;
-                    return self.render(kind, record, ctx, projection, members_after);
-                }
+            match self.commit(write) {
+                Ok(_) => return self.render(kind, record, ctx, projection, members_after),
                 Err(CommitError::Stale) => continue,
                 Err(CommitError::Failed(e)) => return Err(e),
             }
@@ -402,8 +397,8 @@ impl App {
                 op: WriteOp::Delete { members_before },
                 revision,
             };
-            match self.store.commit(write) {
-                Ok(_) => return self.durable(),
+            match self.commit(write) {
+                Ok(_) => return Ok(()),
                 Err(CommitError::Stale) => continue,
                 Err(CommitError::Failed(e)) => return Err(e),
             }

@@ -6,8 +6,8 @@
 //! directions) and a revision entry, together. Durability (flushing) is the caller's choice through
 //! [`Store::flush`], which the service layer awaits before any 2xx.
 
+mod batch;
 mod census;
-pub mod group_commit;
 pub mod sled_store;
 
 use serde::{Deserialize, Serialize};
@@ -250,6 +250,14 @@ pub trait Store: Send + Sync + 'static {
     fn groups_of(&self, member_id: &str) -> Result<Vec<String>>;
     /// Commits one mutation atomically. Returns the committed revision's sequence number.
     fn commit(&self, write: Write) -> Result<u64, CommitError>;
+    /// Commits one mutation atomically and returns once it is durable: flushed by a flush that
+    /// started after the commit. This default flushes once per write; a store may share one
+    /// flush between concurrent writers.
+    fn commit_durable(&self, write: Write) -> Result<u64, CommitError> {
+        let seq = self.commit(write)?;
+        self.flush()?;
+        Ok(seq)
+    }
     /// Makes every committed change durable.
     fn flush(&self) -> Result<()>;
     /// The size of the store's files on disk, in bytes.

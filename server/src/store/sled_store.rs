@@ -18,6 +18,7 @@ use sled::transaction::{
 };
 use sled::{Transactional, Tree};
 
+use super::batch::Batcher;
 use super::census::Census;
 use super::{
     ApiKey, CommitError, Dump, GroupDump, IndexKey, Member, Record, Revision, Store, StoredKind,
@@ -70,7 +71,20 @@ pub struct SledStore {
     keys_generation: Arc<std::sync::atomic::AtomicU64>,
     /// Record counts and page cursors, so that a list page reads only its own records.
     census: Arc<Census>,
+    /// Concurrent commits share one transaction.
+    batcher: Arc<Batcher<Pending, Result<u64, CommitError>>>,
 }
+
+/// A write waiting for its batch, with its revision's sequence number.
+struct Pending {
+    write: Write,
+    seq: u64,
+    /// Its writer waits for a flush.
+    durable: bool,
+}
+
+/// The most writes one transaction holds.
+const MAX_BATCH: usize = 64;
 
 /// The decoded keys, with the key-write generation they were read at.
 type KeysCache = Arc<Mutex<Option<(u64, Vec<ApiKey>)>>>;
@@ -154,6 +168,11 @@ impl SledStore {
             keys_cache: Arc::default(),
             keys_generation: Arc::default(),
             census: Arc::default(),
+            batcher: Arc::new(Batcher::new(MAX_BATCH, || {
+                Err(CommitError::Failed(Error::internal(
+                    "the commit's batch ended without an answer",
+                )))
+            })),
             db,
         };
         let marker = store
@@ -223,6 +242,85 @@ impl SledStore {
             seq,
             in_flight: Arc::clone(&self.in_flight),
         })
+    }
+
+    /// Commits `write` as part of the next batch; with `durable`, returns once the batch is
+    /// flushed.
+    fn commit_with(&self, write: Write, durable: bool) -> Result<u64, CommitError> {
+        let _writing = self.writing()?;
+        let reserved = self.reserve()?;
+        // A create or a delete changes the count and every position after it.
+        let creates = write.expected_version.is_none();
+        let deletes = matches!(write.op, WriteOp::Delete { .. });
+        let _changing = (creates || deletes).then(|| self.census.changing());
+        let kind = write.kind;
+        let seq = self.batcher.submit(
+            Pending {
+                write,
+                seq: reserved.seq,
+                durable,
+            },
+            |batch| self.commit_batch(&batch),
+        )?;
+        if creates || deletes {
+            self.census.adjust(kind, creates);
+        }
+        Ok(seq)
+    }
+
+    /// Commits a batch of writes in one transaction, then flushes it if any of its writers
+    /// asked for durability: the leader holds the batch open while it flushes, so writers that
+    /// arrive meanwhile gather into the next batch (group commit). If any write is refused, the
+    /// batch is abandoned (nothing of it is written) and each write is committed on its own,
+    /// so that each gets exactly the answer it would have had alone.
+    fn commit_batch(&self, batch: &[Pending]) -> Vec<Result<u64, CommitError>> {
+        let mut results = self.commit_all(batch);
+        if batch.iter().any(|p| p.durable) && results.iter().any(Result::is_ok) {
+            if let Err(e) = self.flush() {
+                for (r, p) in results.iter_mut().zip(batch) {
+                    if r.is_ok() && p.durable {
+                        *r = Err(CommitError::Failed(e.clone()));
+                    }
+                }
+            }
+        }
+        results
+    }
+
+    fn commit_all(&self, batch: &[Pending]) -> Vec<Result<u64, CommitError>> {
+        if batch.len() > 1 && self.transact(batch).is_ok() {
+            return batch.iter().map(|p| Ok(p.seq)).collect();
+        }
+        batch
+            .iter()
+            .map(|one| self.transact(std::slice::from_ref(one)).map(|()| one.seq))
+            .collect()
+    }
+
+    /// Runs writes in one sled transaction.
+    fn transact(&self, batch: &[Pending]) -> Result<(), CommitError> {
+        let trees = (
+            &self.users,
+            &self.groups,
+            &self.index,
+            &self.group_members,
+            &self.member_groups,
+            &self.revisions,
+            &self.revisions_by_target,
+        );
+        trees
+            .transaction(|trees| {
+                for p in batch {
+                    apply_write(trees, &p.write, p.seq)?;
+                }
+                Ok(())
+            })
+            .map_err(|e| match map_tx_error(e) {
+                CommitError::Failed(e @ Error::Internal(_)) => {
+                    CommitError::Failed(self.note_failure(e))
+                }
+                other => other,
+            })
     }
 
     fn records(&self, kind: Kind) -> &Tree {
@@ -367,6 +465,160 @@ fn tx_revision(
     Ok(seq)
 }
 
+/// The trees a write's transaction spans, as the transaction sees them.
+type Trees = (
+    TransactionalTree,
+    TransactionalTree,
+    TransactionalTree,
+    TransactionalTree,
+    TransactionalTree,
+    TransactionalTree,
+    TransactionalTree,
+);
+
+/// One write inside a transaction: the record, its index entries, its memberships and its
+/// revision entry. Any refusal (stale version, taken name, missing member) aborts the whole
+/// transaction.
+fn apply_write(trees: &Trees, write: &Write, seq: u64) -> TxResult<u64> {
+    let (users, groups, index, group_members, member_groups, revisions, by_target) = trees;
+    let records = match write.kind {
+        Kind::User => users,
+        Kind::Group => groups,
+    };
+    let id = write.id.as_str();
+    let old: Option<Record> = match records.get(id.as_bytes())? {
+        Some(bytes) => Some(tx_decode(&bytes)?),
+        None => None,
+    };
+    match (&old, write.expected_version) {
+        (Some(_), None) => {
+            return abort(Error::Conflict(format!("a resource with id {id} exists")))
+        }
+        (None, Some(_)) => {
+            return abort(Error::NotFound(format!(
+                "{} {id} not found",
+                write.kind.name()
+            )))
+        }
+        (Some(old), Some(v)) if old.version != v => {
+            return Err(ConflictableTransactionError::Abort(CommitError::Stale))
+        }
+        _ => {}
+    }
+    let mut related: Vec<TargetRef> = Vec::new();
+    let member_ref = |m: &Member| TargetRef {
+        target_type: Kind::from(m.kind).name().to_string(),
+        target_id: m.value.clone(),
+    };
+    // Remove the old index entries.
+    if let Some(old) = &old {
+        for key in &old.index {
+            index.remove(index_key(key, Some(id)))?;
+        }
+    }
+    match &write.op {
+        WriteOp::Put { record, members } => {
+            for key in &record.index {
+                let k = index_key(key, Some(id));
+                if key.is_unique() {
+                    if let Some(owner) = index.get(&k)? {
+                        if owner.as_ref() != id.as_bytes() {
+                            return abort(Error::Conflict(match key {
+                                IndexKey::UserName(_) => "userName is already taken".into(),
+                                _ => "displayName is already taken".into(),
+                            }));
+                        }
+                    }
+                }
+                index.insert(k, id.as_bytes())?;
+            }
+            records.insert(id.as_bytes(), tx_encode(record)?)?;
+            if let Some(change) = members {
+                // Only the difference is written: a member that stays costs nothing.
+                let before: HashSet<&str> =
+                    change.before.iter().map(|m| m.value.as_str()).collect();
+                let after: HashSet<&str> = change.after.iter().map(|m| m.value.as_str()).collect();
+                for m in change
+                    .before
+                    .iter()
+                    .filter(|m| !after.contains(m.value.as_str()))
+                {
+                    related.push(member_ref(m));
+                    group_members.remove(membership_key(id, &m.value))?;
+                    let mut of = tx_groups_of(member_groups, &m.value)?;
+                    of.retain(|g| g != id);
+                    tx_set_groups_of(member_groups, &m.value, &of)?;
+                }
+                let old: HashMap<&str, &Member> = change
+                    .before
+                    .iter()
+                    .map(|m| (m.value.as_str(), m))
+                    .collect();
+                for m in &change.after {
+                    // Staying, but its `type` or `display` may have changed.
+                    if old.get(m.value.as_str()).is_some_and(|o| *o != m) {
+                        group_members.insert(membership_key(id, &m.value), tx_encode(m)?)?;
+                    }
+                }
+                for m in change
+                    .after
+                    .iter()
+                    .filter(|m| !before.contains(m.value.as_str()))
+                {
+                    let exists = match m.kind {
+                        StoredKind::User => users.get(m.value.as_bytes())?.is_some(),
+                        StoredKind::Group => {
+                            m.value != id && groups.get(m.value.as_bytes())?.is_some()
+                        }
+                    };
+                    if !exists {
+                        return abort(Error::invalid_value(format!(
+                            "member {} is not an existing {}",
+                            crate::error::quote(&m.value),
+                            Kind::from(m.kind).name()
+                        )));
+                    }
+                    related.push(member_ref(m));
+                    group_members.insert(membership_key(id, &m.value), tx_encode(m)?)?;
+                    let mut of = tx_groups_of(member_groups, &m.value)?;
+                    if !of.iter().any(|g| g == id) {
+                        of.push(id.to_string());
+                        tx_set_groups_of(member_groups, &m.value, &of)?;
+                    }
+                }
+            }
+        }
+        WriteOp::Delete { members_before } => {
+            records.remove(id.as_bytes())?;
+            // Its own members (a group).
+            for m in members_before {
+                group_members.remove(membership_key(id, &m.value))?;
+                let mut of = tx_groups_of(member_groups, &m.value)?;
+                of.retain(|g| g != id);
+                tx_set_groups_of(member_groups, &m.value, &of)?;
+            }
+            // Its memberships in groups: each group loses it and moves to a new version.
+            for gid in tx_groups_of(member_groups, id)? {
+                related.push(TargetRef {
+                    target_type: Kind::Group.name().to_string(),
+                    target_id: gid.clone(),
+                });
+                group_members.remove(membership_key(&gid, id))?;
+                if let Some(bytes) = groups.get(gid.as_bytes())? {
+                    let mut g: Record = tx_decode(&bytes)?;
+                    g.version += 1;
+                    g.last_modified = write.revision.time.clone();
+                    groups.insert(gid.as_bytes(), tx_encode(&g)?)?;
+                }
+            }
+            member_groups.remove(id.as_bytes())?;
+        }
+    }
+    let mut revision = write.revision.clone();
+    revision.related = related;
+    tx_revision(revisions, by_target, &revision, seq)
+}
+
 fn map_tx_error(e: TransactionError<CommitError>) -> CommitError {
     match e {
         TransactionError::Abort(e) => e,
@@ -486,183 +738,11 @@ impl Store for SledStore {
     }
 
     fn commit(&self, write: Write) -> Result<u64, CommitError> {
-        let _writing = self.writing()?;
-        let reserved = self.reserve()?;
-        let seq = reserved.seq;
-        // A create or a delete changes the count and every position after it.
-        let creates = write.expected_version.is_none();
-        let deletes = matches!(write.op, WriteOp::Delete { .. });
-        let _changing = (creates || deletes).then(|| self.census.changing());
-        let trees = (
-            &self.users,
-            &self.groups,
-            &self.index,
-            &self.group_members,
-            &self.member_groups,
-            &self.revisions,
-            &self.revisions_by_target,
-        );
-        trees
-            .transaction(
-                |(users, groups, index, group_members, member_groups, revisions, by_target)| {
-                    let records = match write.kind {
-                        Kind::User => users,
-                        Kind::Group => groups,
-                    };
-                    let id = write.id.as_str();
-                    let old: Option<Record> = match records.get(id.as_bytes())? {
-                        Some(bytes) => Some(tx_decode(&bytes)?),
-                        None => None,
-                    };
-                    match (&old, write.expected_version) {
-                        (Some(_), None) => {
-                            return abort(Error::Conflict(format!(
-                                "a resource with id {id} exists"
-                            )))
-                        }
-                        (None, Some(_)) => {
-                            return abort(Error::NotFound(format!(
-                                "{} {id} not found",
-                                write.kind.name()
-                            )))
-                        }
-                        (Some(old), Some(v)) if old.version != v => {
-                            return Err(ConflictableTransactionError::Abort(CommitError::Stale))
-                        }
-                        _ => {}
-                    }
-                    let mut related: Vec<TargetRef> = Vec::new();
-                    let member_ref = |m: &Member| TargetRef {
-                        target_type: Kind::from(m.kind).name().to_string(),
-                        target_id: m.value.clone(),
-                    };
-                    // Remove the old index entries.
-                    if let Some(old) = &old {
-                        for key in &old.index {
-                            index.remove(index_key(key, Some(id)))?;
-                        }
-                    }
-                    match &write.op {
-                        WriteOp::Put { record, members } => {
-                            for key in &record.index {
-                                let k = index_key(key, Some(id));
-                                if key.is_unique() {
-                                    if let Some(owner) = index.get(&k)? {
-                                        if owner.as_ref() != id.as_bytes() {
-                                            return abort(Error::Conflict(match key {
-                                                IndexKey::UserName(_) => {
-                                                    "userName is already taken".into()
-                                                }
-                                                _ => "displayName is already taken".into(),
-                                            }));
-                                        }
-                                    }
-                                }
-                                index.insert(k, id.as_bytes())?;
-                            }
-                            records.insert(id.as_bytes(), tx_encode(record)?)?;
-                            if let Some(change) = members {
-                                // Only the difference is written: a member that stays costs nothing.
-                                let before: HashSet<&str> =
-                                    change.before.iter().map(|m| m.value.as_str()).collect();
-                                let after: HashSet<&str> =
-                                    change.after.iter().map(|m| m.value.as_str()).collect();
-                                for m in change
-                                    .before
-                                    .iter()
-                                    .filter(|m| !after.contains(m.value.as_str()))
-                                {
-                                    related.push(member_ref(m));
-                                    group_members.remove(membership_key(id, &m.value))?;
-                                    let mut of = tx_groups_of(member_groups, &m.value)?;
-                                    of.retain(|g| g != id);
-                                    tx_set_groups_of(member_groups, &m.value, &of)?;
-                                }
-                                let old: HashMap<&str, &Member> = change
-                                    .before
-                                    .iter()
-                                    .map(|m| (m.value.as_str(), m))
-                                    .collect();
-                                for m in &change.after {
-                                    // Staying, but its `type` or `display` may have changed.
-                                    if old.get(m.value.as_str()).is_some_and(|o| *o != m) {
-                                        group_members
-                                            .insert(membership_key(id, &m.value), tx_encode(m)?)?;
-                                    }
-                                }
-                                for m in change
-                                    .after
-                                    .iter()
-                                    .filter(|m| !before.contains(m.value.as_str()))
-                                {
-                                    let exists = match m.kind {
-                                        StoredKind::User => {
-                                            users.get(m.value.as_bytes())?.is_some()
-                                        }
-                                        StoredKind::Group => {
-                                            m.value != id
-                                                && groups.get(m.value.as_bytes())?.is_some()
-                                        }
-                                    };
-                                    if !exists {
-                                        return abort(Error::invalid_value(format!(
-                                            "member {} is not an existing {}",
-                                            crate::error::quote(&m.value),
-                                            Kind::from(m.kind).name()
-                                        )));
-                                    }
-                                    related.push(member_ref(m));
-                                    group_members
-                                        .insert(membership_key(id, &m.value), tx_encode(m)?)?;
-                                    let mut of = tx_groups_of(member_groups, &m.value)?;
-                                    if !of.iter().any(|g| g == id) {
-                                        of.push(id.to_string());
-                                        tx_set_groups_of(member_groups, &m.value, &of)?;
-                                    }
-                                }
-                            }
-                        }
-                        WriteOp::Delete { members_before } => {
-                            records.remove(id.as_bytes())?;
-                            // Its own members (a group).
-                            for m in members_before {
-                                group_members.remove(membership_key(id, &m.value))?;
-                                let mut of = tx_groups_of(member_groups, &m.value)?;
-                                of.retain(|g| g != id);
-                                tx_set_groups_of(member_groups, &m.value, &of)?;
-                            }
-                            // Its memberships in groups: each group loses it and moves to a new version.
-                            for gid in tx_groups_of(member_groups, id)? {
-                                related.push(TargetRef {
-                                    target_type: Kind::Group.name().to_string(),
-                                    target_id: gid.clone(),
-                                });
-                                group_members.remove(membership_key(&gid, id))?;
-                                if let Some(bytes) = groups.get(gid.as_bytes())? {
-                                    let mut g: Record = tx_decode(&bytes)?;
-                                    g.version += 1;
-                                    g.last_modified = write.revision.time.clone();
-                                    groups.insert(gid.as_bytes(), tx_encode(&g)?)?;
-                                }
-                            }
-                            member_groups.remove(id.as_bytes())?;
-                        }
-                    }
-                    let mut revision = write.revision.clone();
-                    revision.related = related;
-                    tx_revision(revisions, by_target, &revision, seq)
-                },
-            )
-            .map_err(|e| match map_tx_error(e) {
-                CommitError::Failed(e @ Error::Internal(_)) => {
-                    CommitError::Failed(self.note_failure(e))
-                }
-                other => other,
-            })?;
-        if creates || deletes {
-            self.census.adjust(write.kind, creates);
-        }
-        Ok(seq)
+        self.commit_with(write, false)
+    }
+
+    fn commit_durable(&self, write: Write) -> Result<u64, CommitError> {
+        self.commit_with(write, true)
     }
 
     fn flush(&self) -> Result<()> {
