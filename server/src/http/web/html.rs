@@ -111,6 +111,7 @@ pub fn page(title: &str, nav: Nav, signed_in: Option<&str>, body: &str) -> Strin
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <meta name=\"referrer\" content=\"no-referrer\">\n\
          <title>{} · SCIM server admin</title>\n\
+         <link rel=\"icon\" href=\"/admin/assets/favicon.svg\" type=\"image/svg+xml\">\n\
          <link rel=\"stylesheet\" href=\"/admin/assets/admin.css\">\n\
          <script src=\"/admin/assets/admin.js\" defer></script>\n</head>\n<body>\n\
          <a class=\"skip\" href=\"#main\">Skip to content</a>\n\

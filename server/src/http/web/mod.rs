@@ -856,6 +856,7 @@ pub async fn revoke_key(
 
 const CSS: &str = include_str!("../../../assets/admin.css");
 const JS: &str = include_str!("../../../assets/admin.js");
+const ICON: &str = include_str!("../../../assets/favicon.svg");
 
 #[get("/assets/admin.css")]
 pub fn css() -> (ContentType, &'static str) {
@@ -865,6 +866,11 @@ pub fn css() -> (ContentType, &'static str) {
 #[get("/assets/admin.js")]
 pub fn js() -> (ContentType, &'static str) {
     (ContentType::JavaScript, JS)
+}
+
+#[get("/assets/favicon.svg")]
+pub fn icon() -> (ContentType, &'static str) {
+    (ContentType::SVG, ICON)
 }
 
 pub fn routes() -> Vec<rocket::Route> {
@@ -882,7 +888,8 @@ pub fn routes() -> Vec<rocket::Route> {
         create_key,
         revoke_key,
         css,
-        js
+        js,
+        icon
     ]
 }
 

@@ -207,7 +207,8 @@ impl<'r> FromRequest<'r> for Session {
 
 /// Whether a POST comes from our own pages, by the headers browsers add: `Sec-Fetch-Site` must
 /// be `same-origin` (or `none`: typed by the user), and `Origin`, when sent, must be this host.
-/// Defence in depth beside the CSRF token.
+/// Defence in depth beside the CSRF token. Under `Referrer-Policy: no-referrer`, browsers send
+/// `Origin: null` with a form POST: that tells nothing, so it counts as absent.
 pub struct SameOrigin(pub bool);
 
 #[rocket::async_trait]
@@ -220,7 +221,7 @@ impl<'r> FromRequest<'r> for SameOrigin {
             s.eq_ignore_ascii_case("same-origin") || s.eq_ignore_ascii_case("none")
         });
         let origin_ok = match h("Origin") {
-            None => true,
+            None | Some("null") => true,
             Some(origin) => {
                 let public = req
                     .rocket()
