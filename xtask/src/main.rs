@@ -1,7 +1,10 @@
 //! `cargo xtask`: developer automation.
 //!
 //! * `cargo xtask ci`: format check, clippy with warnings denied, the whole test suite, then
-//!   `conformance`, a short `crash` run and a `bench --quick --debug` smoke run (what CI runs).
+//!   `conformance`, `browser`, a short `crash` run and a `bench --quick --debug` smoke run (what
+//!   CI runs).
+//! * `cargo xtask browser`: the admin web page in headless Chromium, driven over WebDriver by
+//!   Debian's chromedriver (`browser.rs`); fails when either is missing.
 //! * `cargo xtask crash`: SIGKILL at random moments under concurrent writes; nothing acknowledged
 //!   may be lost (`crash.rs`).
 //! * `cargo xtask bench`: throughput, latency, memory and start time of the release server
