@@ -231,7 +231,14 @@ pub fn signin_form(
     if s.is_ok() {
         return Ok(Page::Redirect(BASE.into()));
     }
-    let token = session::random_token()?;
+    // Another tab's sign-in form keeps working: an existing token is reused.
+    let token = match jar
+        .get(session::SIGNIN_COOKIE)
+        .map(|c| c.value().to_string())
+    {
+        Some(t) if t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()) => t,
+        _ => session::random_token()?,
+    };
     jar.add(session::cookie(
         session::SIGNIN_COOKIE,
         token.clone(),
