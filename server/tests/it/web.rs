@@ -386,6 +386,21 @@ async fn a_post_without_the_session_token_changes_nothing() {
     .assert_html(403);
     let page = web.get(&format!("/admin/users/{id}")).await;
     assert!(!page.text.contains("Forged"));
+    // Under `Referrer-Policy: no-referrer`, browsers send `Origin: null` with their own forms.
+    let p = web
+        .send_with(
+            Method::POST,
+            &format!("/admin/users/{id}/display-name"),
+            Some(&[("csrf", &csrf), ("display_name", "Own form")]),
+            &[("Origin", "null"), ("Sec-Fetch-Site", "same-origin")],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.text);
+    assert!(web
+        .get(&format!("/admin/users/{id}"))
+        .await
+        .text
+        .contains("<h1>Own form</h1>"));
 
     // With the token, from this page: revoked.
     let origin = s.origin.clone();
