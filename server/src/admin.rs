@@ -175,3 +175,97 @@ impl App {
 fn not_found(id: &str) -> Error {
     Error::NotFound(format!("User {} not found", quote(id)))
 }
+
+/// A group as the admin web page lists it.
+fn group_summary(record: &Record) -> Value {
+    json!({
+        "id": record.id,
+        "displayName": record.doc.get("displayName"),
+        "created": record.created,
+        "lastModified": record.last_modified,
+    })
+}
+
+impl App {
+    /// Users whose `userName` or profile display name contains `q` (case-insensitive), in id
+    /// order, paged like [`App::admin_users`]. Without `q`, every user. A search visits every user:
+    /// fine for the few thousand accounts of a small team's directory.
+    pub fn admin_search_users(&self, q: &str, start: usize, count: usize) -> Result<Value> {
+        let q = q.trim().to_lowercase();
+        if q.is_empty() {
+            return self.admin_users(start, count);
+        }
+        let (skip, take) = (start.saturating_sub(1), count.min(MAX_PAGE));
+        let (mut total, mut users) = (0usize, Vec::new());
+        self.store.scan(Kind::User, &mut |record| {
+            let row = summary(&record);
+            let hit = ["userName", "displayName"]
+                .iter()
+                .filter_map(|f| row[*f].as_str())
+                .any(|v| v.to_lowercase().contains(&q));
+            if hit {
+                if total >= skip && users.len() < take {
+                    users.push(row);
+                }
+                total += 1;
+            }
+            Ok(true)
+        })?;
+        Ok(json!({ "total": total, "startIndex": start, "users": users }))
+    }
+
+    /// Groups in id order, paged (`start` is 1-based), with their member counts.
+    pub fn admin_groups(&self, start: usize, count: usize) -> Result<Value> {
+        let total = self.store.count(Kind::Group)?;
+        let groups: Vec<Value> = self
+            .store
+            .page(Kind::Group, start.saturating_sub(1), count.min(MAX_PAGE))?
+            .iter()
+            .map(|r| {
+                let mut g = group_summary(r);
+                g["members"] = json!(self.store.members(&r.id)?.len());
+                Ok(g)
+            })
+            .collect::<Result<_>>()?;
+        Ok(json!({ "total": total, "startIndex": start, "groups": groups }))
+    }
+
+    /// One group: its SCIM resource, and its members with their userName and display name.
+    pub fn admin_group(&self, id: &str, ctx: &Context) -> Result<Value> {
+        let record = self
+            .store
+            .get(Kind::Group, id)?
+            .ok_or_else(|| Error::NotFound(format!("Group {} not found", quote(id))))?;
+        let mut out = group_summary(&record);
+        let scim = self.get(Kind::Group, id, ctx, &Default::default())?;
+        let mut members = Vec::new();
+        if let Some(list) = scim.body.get("members").and_then(Value::as_array) {
+            for m in list {
+                let value = m.get("value").and_then(Value::as_str).unwrap_or_default();
+                let user = self.store.get(Kind::User, value)?;
+                members.push(match user {
+                    Some(u) => {
+                        let s = summary(&u);
+                        json!({"id": value, "type": "User", "userName": s["userName"],
+                               "displayName": s["displayName"]})
+                    }
+                    None => json!({"id": value, "type": m.get("type"),
+                                   "displayName": m.get("display")}),
+                });
+            }
+        }
+        out["members"] = Value::Array(members);
+        out["scim"] = scim.body;
+        Ok(out)
+    }
+
+    /// The active admin key with this id, if any: a web session stays valid only while the key it
+    /// was opened with does.
+    pub fn admin_session_key(&self, id: &str) -> Result<Option<ApiKey>> {
+        Ok(self
+            .store
+            .keys()?
+            .into_iter()
+            .find(|k| k.id == id && k.admin && k.revoked.is_none()))
+    }
+}

@@ -1,7 +1,10 @@
 //! `cargo xtask`: developer automation.
 //!
 //! * `cargo xtask ci`: format check, clippy with warnings denied, the whole test suite, then
-//!   `conformance`, a short `crash` run and a `bench --quick --debug` smoke run (what CI runs).
+//!   `conformance`, `browser`, a short `crash` run and a `bench --quick --debug` smoke run (what
+//!   CI runs).
+//! * `cargo xtask browser`: the admin web page in headless Chromium, driven over WebDriver by
+//!   Debian's chromedriver (`browser.rs`); fails when either is missing.
 //! * `cargo xtask crash`: SIGKILL at random moments under concurrent writes; nothing acknowledged
 //!   may be lost (`crash.rs`).
 //! * `cargo xtask bench`: throughput, latency, memory and start time of the release server
@@ -18,6 +21,7 @@
 //! the shipped binary under test.
 
 mod bench;
+mod browser;
 mod crash;
 mod scenarios;
 mod scim2_tester;
@@ -64,6 +68,15 @@ enum Task {
     Crash(CrashArgs),
     /// Builds the release server and measures it: throughput, latency, memory, start time.
     Bench(bench::BenchArgs),
+    /// The admin web page in headless Chromium (chromedriver): sign in, keys, users, history.
+    Browser(BrowserArgs),
+}
+
+#[derive(Debug, Args)]
+struct BrowserArgs {
+    /// Test the release binary instead of the debug one.
+    #[arg(long)]
+    release: bool,
 }
 
 #[derive(Debug, Args)]
@@ -120,6 +133,18 @@ fn main() -> ExitCode {
         Task::Conformance(args) => conformance_task(&args),
         Task::Crash(args) => crash_task(&args),
         Task::Bench(args) => bench::run(&args),
+        Task::Browser(args) => browser_task(&args),
+    }
+}
+
+fn browser_task(args: &BrowserArgs) -> ExitCode {
+    eprintln!("== admin web page in headless Chromium");
+    match browser::run(args.release) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("== browser test: FAIL: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 
@@ -174,6 +199,12 @@ fn ci(args: &ConformanceArgs) -> ExitCode {
         }
     }
     if conformance_task(args) != ExitCode::SUCCESS {
+        return ExitCode::FAILURE;
+    }
+    if browser_task(&BrowserArgs {
+        release: args.release,
+    }) != ExitCode::SUCCESS
+    {
         return ExitCode::FAILURE;
     }
     // A short crash test: a few kill-and-restart cycles (`cargo xtask crash` runs more).

@@ -152,6 +152,11 @@ impl Running {
         terminate(&mut self.child, Duration::from_secs(20))
     }
 
+    /// The server's data folder.
+    pub fn data_dir(&self) -> PathBuf {
+        self._dir.path().join("data")
+    }
+
     /// The server's log so far.
     pub fn logs(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()

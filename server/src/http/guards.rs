@@ -79,7 +79,7 @@ impl<'r> FromRequest<'r> for Admin {
 }
 
 /// The SCIM base URL as the client sees it: the configured public URL, or the `Host` header.
-fn base_url(req: &Request<'_>, app: &App) -> String {
+pub(crate) fn base_url(req: &Request<'_>, app: &App) -> String {
     let base_path = &app.config.base_path;
     if let Some(public) = &app.config.public_url {
         return format!("{public}{base_path}");

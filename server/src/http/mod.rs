@@ -6,6 +6,7 @@ pub mod guards;
 pub mod ops;
 pub mod respond;
 pub mod routes;
+pub mod web;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -155,9 +156,15 @@ pub fn build(app: Arc<App>) -> rocket::Rocket<rocket::Build> {
         .mount(base.as_str(), discovery::routes())
         .mount(base.as_str(), fallback_routes())
         .mount(admin::BASE, admin::routes())
+        .manage(web::Sessions::default())
+        .mount(web::BASE, web::routes())
         .mount("/", ops::routes())
         .register("/", rocket::catchers![respond::default_catcher])
+        // The web page answers its errors in HTML; the JSON admin API below it keeps SCIM errors.
+        .register(web::BASE, web::catchers())
+        .register(admin::BASE, rocket::catchers![respond::default_catcher])
         .attach(RequestLog)
+        .attach(web::SecurityHeaders)
 }
 
 /// A running server.

@@ -366,9 +366,37 @@ fn logs_never_carry_keys_passwords_filter_values_or_bodies() {
         c.get(format!("{base}/Users")).bearer_auth("scim_Wrong-Key-Marker").send().await.expect("get");
         c.post(format!("{base}/Users")).bearer_auth(&key).body("{not json Body-Marker").send().await.expect("post");
     });
+    // The admin web page: the admin key goes in a form body, the session in a cookie, the
+    // search term in the query string; none of them reaches the log.
+    let minted = scim_server(dir.path(), &["key", "create", "--admin", "--label", "web"]);
+    assert!(minted.status.success(), "{minted:?}");
+    let admin = String::from_utf8_lossy(&minted.stdout)
+        .lines()
+        .last()
+        .expect("the key")
+        .trim()
+        .to_string();
+    let origin = base.trim_end_matches("/scim/v2").to_string();
+    let web = rt.block_on(web_session(&origin, &admin));
     sigterm(&child);
     assert!(wait(&mut child, Duration::from_secs(30)).is_some_and(|s| s.success()));
     let text = std::fs::read_to_string(&log).expect("log");
+    assert!(
+        text.contains("/admin/signin"),
+        "the web requests are logged: {text}"
+    );
+    for secret in [
+        admin.as_str(),
+        &web.session,
+        &web.csrf,
+        "Search-Marker",
+        "Web-Key-Marker",
+    ] {
+        assert!(
+            !text.contains(secret),
+            "the log carries {secret:?}:\n{text}"
+        );
+    }
     assert!(
         text.contains("request"),
         "the log has request lines: {text}"
@@ -388,4 +416,69 @@ fn logs_never_carry_keys_passwords_filter_values_or_bodies() {
             "the log carries {secret:?}:\n{text}"
         );
     }
+}
+
+/// What a web sign-in produced: the session cookie's value and the session's CSRF token.
+struct WebSession {
+    session: String,
+    csrf: String,
+}
+
+/// Signs in on the admin web page with `admin` (after a failed attempt with a wrong key), and
+/// loads a few pages, among them a search.
+async fn web_session(origin: &str, admin: &str) -> WebSession {
+    let c = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_max_idle_per_host(0)
+        .build()
+        .expect("client");
+    let cookie_of = |r: &reqwest::Response, name: &str| {
+        r.headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(|v| v.strip_prefix(&format!("{name}=")))
+            .and_then(|v| v.split(';').next())
+            .map(str::to_string)
+            .unwrap_or_default()
+    };
+    let csrf_of = |html: &str| {
+        html.split("name=\"csrf\" value=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .expect("a CSRF token")
+            .to_string()
+    };
+    let form = c
+        .get(format!("{origin}/admin/signin"))
+        .send()
+        .await
+        .expect("sign-in form");
+    let signin = cookie_of(&form, "scim_admin_signin");
+    let token = csrf_of(&form.text().await.expect("body"));
+    let mut session = String::new();
+    for key in ["scim_Web-Key-Marker", admin] {
+        let r = c
+            .post(format!("{origin}/admin/signin"))
+            .header("Cookie", format!("scim_admin_signin={signin}"))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(format!("csrf={token}&key={key}"))
+            .send()
+            .await
+            .expect("sign in");
+        session = cookie_of(&r, "scim_admin_session");
+    }
+    assert!(!session.is_empty(), "signed in");
+    let mut csrf = String::new();
+    for path in ["/admin", "/admin/users?q=Search-Marker", "/admin/keys"] {
+        let r = c
+            .get(format!("{origin}{path}"))
+            .header("Cookie", format!("scim_admin_session={session}"))
+            .send()
+            .await
+            .expect("page");
+        assert_eq!(r.status(), 200, "{path}");
+        csrf = csrf_of(&r.text().await.expect("body"));
+    }
+    WebSession { session, csrf }
 }

@@ -18,3 +18,4 @@ mod ops;
 mod ratelimit;
 mod storage;
 mod users;
+mod web;

@@ -1,0 +1,338 @@
+//! Web sessions: a random id in an `HttpOnly`, `SameSite=Strict` cookie, kept in memory only as
+//! its SHA-256 digest, tied to the admin key it was opened with; a per-session CSRF token that
+//! every form carries; the checks a state-changing POST must pass.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rocket::data::{self, Data, FromData, ToByteUnit};
+use rocket::http::{Cookie, CookieJar, SameSite, Status};
+use rocket::outcome::Outcome;
+use rocket::request::{self, FromRequest, Request};
+use subtle::ConstantTimeEq;
+
+use super::WebError;
+use crate::error::{Error, Result};
+use crate::http::guards::{base_url, parse_query};
+use crate::http::routes::blocking;
+use crate::keys;
+use crate::service::{App, Context};
+use crate::store::ApiKey;
+
+/// The session cookie.
+pub const COOKIE: &str = "scim_admin_session";
+/// The cookie that carries the sign-in form's CSRF token (before there is a session).
+pub const SIGNIN_COOKIE: &str = "scim_admin_signin";
+/// A session unused this long ends.
+pub const IDLE: Duration = Duration::from_secs(8 * 3600);
+/// A session ends this long after sign-in, used or not.
+pub const LIFETIME: Duration = Duration::from_secs(24 * 3600);
+/// The most sessions kept at once; past it, the least recently used one ends.
+const MAX_SESSIONS: usize = 1000;
+/// The largest form body read.
+const MAX_FORM_BYTES: u64 = 16 * 1024;
+
+struct Entry {
+    key_id: String,
+    csrf: String,
+    opened: Instant,
+    seen: Instant,
+}
+
+/// Every open session, by the SHA-256 digest of its id. In memory: a restart signs everyone out.
+#[derive(Default)]
+pub struct Sessions(Mutex<HashMap<String, Entry>>);
+
+impl Sessions {
+    /// Opens a session for an admin key: returns the id for the cookie (never stored).
+    pub fn open(&self, key_id: &str) -> Result<String> {
+        let id = random_token()?;
+        let csrf = random_token()?;
+        let now = Instant::now();
+        let mut map = self.lock()?;
+        map.retain(|_, e| alive(e, now));
+        if map.len() >= MAX_SESSIONS {
+            if let Some(oldest) = map
+                .iter()
+                .min_by_key(|(_, e)| e.seen)
+                .map(|(k, _)| k.clone())
+            {
+                map.remove(&oldest);
+            }
+        }
+        map.insert(
+            keys::digest(&id),
+            Entry {
+                key_id: key_id.to_string(),
+                csrf,
+                opened: now,
+                seen: now,
+            },
+        );
+        Ok(id)
+    }
+
+    /// The key id and CSRF token of a live session, marking it used.
+    fn touch(&self, id: &str) -> Result<Option<(String, String)>> {
+        let digest = keys::digest(id);
+        let now = Instant::now();
+        let mut map = self.lock()?;
+        match map.get_mut(&digest) {
+            Some(e) if alive(e, now) => {
+                e.seen = now;
+                Ok(Some((e.key_id.clone(), e.csrf.clone())))
+            }
+            Some(_) => {
+                map.remove(&digest);
+                Ok(None)
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Ends a session.
+    pub fn close(&self, id: &str) {
+        if let Ok(mut map) = self.lock() {
+            map.remove(&keys::digest(id));
+        }
+    }
+
+    /// How many sessions are open.
+    pub fn len(&self) -> usize {
+        self.lock().map(|m| m.len()).unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, HashMap<String, Entry>>> {
+        self.0
+            .lock()
+            .map_err(|_| Error::internal("the session table is poisoned"))
+    }
+}
+
+fn alive(e: &Entry, now: Instant) -> bool {
+    now.duration_since(e.seen) < IDLE && now.duration_since(e.opened) < LIFETIME
+}
+
+/// 256 bits from the OS, hex-encoded.
+pub fn random_token() -> Result<String> {
+    let mut bytes = [0u8; 32];
+    getrandom::getrandom(&mut bytes).map_err(|e| Error::internal(format!("random source: {e}")))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Constant-time equality of two tokens.
+pub fn same_token(a: &str, b: &str) -> bool {
+    !a.is_empty() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
+/// Whether cookies get `Secure`: when the configured public URL is `https://`.
+pub fn secure(app: &App) -> bool {
+    app.config
+        .public_url
+        .as_deref()
+        .is_some_and(|u| u.to_ascii_lowercase().starts_with("https://"))
+}
+
+/// A cookie scoped to `/admin`, `HttpOnly`, `SameSite=Strict`, `Secure` behind TLS.
+pub fn cookie(name: &'static str, value: String, secure: bool) -> Cookie<'static> {
+    Cookie::build((name, value))
+        .path("/admin")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(secure)
+        .build()
+}
+
+/// Removes a cookie set by [`cookie`].
+pub fn remove(jar: &CookieJar<'_>, name: &'static str) {
+    jar.remove(Cookie::build(name).path("/admin"));
+}
+
+/// A signed-in administrator: the admin key the session was opened with (still active), the
+/// context the service needs, and the session's CSRF token.
+pub struct Session {
+    pub key: ApiKey,
+    pub ctx: Context,
+    pub csrf: String,
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for Session {
+    type Error = WebError;
+
+    async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, WebError> {
+        let fail = |e: WebError| Outcome::Error((Status::Unauthorized, e));
+        let (Some(app), Some(sessions)) = (
+            req.rocket().state::<Arc<App>>(),
+            req.rocket().state::<Sessions>(),
+        ) else {
+            return fail(WebError::Failed(Error::internal("no app state")));
+        };
+        let Some(id) = req.cookies().get(COOKIE).map(|c| c.value().to_string()) else {
+            return fail(WebError::SignIn);
+        };
+        let (key_id, csrf) = match sessions.touch(&id) {
+            Ok(Some(found)) => found,
+            Ok(None) => return fail(WebError::SignIn),
+            Err(e) => return fail(WebError::Failed(e)),
+        };
+        let lookup = {
+            let app = Arc::clone(app);
+            let key_id = key_id.clone();
+            blocking(move || app.admin_session_key(&key_id)).await
+        };
+        match lookup {
+            Ok(Some(key)) => {
+                let ctx = Context {
+                    actor: crate::admin::admin_actor(&key),
+                    request_id: Some(crate::http::request_id(req)),
+                    base_url: base_url(req, app),
+                };
+                Outcome::Success(Session { key, ctx, csrf })
+            }
+            Ok(None) => {
+                // The key was revoked (or lost its admin role): the session ends with it.
+                sessions.close(&id);
+                fail(WebError::SignIn)
+            }
+            Err(e) => fail(WebError::Failed(e)),
+        }
+    }
+}
+
+/// Whether a POST comes from our own pages, by the headers browsers add: `Sec-Fetch-Site` must
+/// be `same-origin` (or `none`: typed by the user), and `Origin`, when sent, must be this host.
+/// Defence in depth beside the CSRF token. Under `Referrer-Policy: no-referrer`, browsers send
+/// `Origin: null` with a form POST: that tells nothing, so it counts as absent.
+pub struct SameOrigin(pub bool);
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for SameOrigin {
+    type Error = std::convert::Infallible;
+
+    async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, Self::Error> {
+        let h = |name| req.headers().get_one(name);
+        let site_ok = h("Sec-Fetch-Site").is_none_or(|s| {
+            s.eq_ignore_ascii_case("same-origin") || s.eq_ignore_ascii_case("none")
+        });
+        let origin_ok = match h("Origin") {
+            None | Some("null") => true,
+            Some(origin) => {
+                let public = req
+                    .rocket()
+                    .state::<Arc<App>>()
+                    .and_then(|a| a.config.public_url.clone());
+                let host = h("Host").unwrap_or_default();
+                public.is_some_and(|p| p.eq_ignore_ascii_case(origin))
+                    || (!host.is_empty()
+                        && (origin.eq_ignore_ascii_case(&format!("http://{host}"))
+                            || origin.eq_ignore_ascii_case(&format!("https://{host}"))))
+            }
+        };
+        Outcome::Success(SameOrigin(site_ok && origin_ok))
+    }
+}
+
+/// A URL-encoded form body (at most 16 KiB), as name/value pairs. Never fails: a body that is
+/// too large or unreadable is an empty form, which no check passes.
+pub struct Form(Vec<(String, String)>);
+
+impl Form {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+#[rocket::async_trait]
+impl<'r> FromData<'r> for Form {
+    type Error = std::convert::Infallible;
+
+    async fn from_data(_: &'r Request<'_>, data: Data<'r>) -> data::Outcome<'r, Self> {
+        let pairs = match data.open(MAX_FORM_BYTES.bytes()).into_string().await {
+            Ok(text) if text.is_complete() => parse_query(&text),
+            _ => Vec::new(),
+        };
+        Outcome::Success(Form(pairs))
+    }
+}
+
+impl Session {
+    /// Refuses (403, nothing changed) a form without this session's CSRF token or from
+    /// another site.
+    pub fn check(&self, form: &Form, origin: &SameOrigin) -> std::result::Result<(), WebError> {
+        let token = form.get("csrf").unwrap_or_default();
+        if origin.0 && same_token(token, &self.csrf) {
+            Ok(())
+        } else {
+            Err(WebError::Csrf)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sessions_open_find_and_close() {
+        let s = Sessions::default();
+        let id = s.open("key-1").expect("open");
+        assert_eq!(id.len(), 64);
+        let (key, csrf) = s.touch(&id).expect("touch").expect("found");
+        assert_eq!(key, "key-1");
+        assert_eq!(csrf.len(), 64);
+        assert_ne!(csrf, id);
+        assert!(s.touch("other").expect("touch").is_none());
+        s.close(&id);
+        assert!(s.touch(&id).expect("touch").is_none());
+        assert!(s.is_empty());
+    }
+
+    #[test]
+    fn the_table_keeps_only_digests_and_is_bounded() {
+        let s = Sessions::default();
+        let id = s.open("k").expect("open");
+        let map = s.lock().expect("lock");
+        assert!(!map.contains_key(&id), "the id itself is not stored");
+        assert!(map.contains_key(&keys::digest(&id)));
+        drop(map);
+        for _ in 0..MAX_SESSIONS + 5 {
+            s.open("k").expect("open");
+        }
+        assert_eq!(s.len(), MAX_SESSIONS);
+    }
+
+    #[test]
+    fn idle_and_old_sessions_are_dead() {
+        let now = Instant::now();
+        let fresh = Entry {
+            key_id: String::new(),
+            csrf: String::new(),
+            opened: now,
+            seen: now,
+        };
+        assert!(alive(&fresh, now));
+        assert!(!alive(&fresh, now + IDLE));
+        let busy = Entry {
+            seen: now + LIFETIME - Duration::from_secs(1),
+            ..fresh
+        };
+        assert!(!alive(&busy, now + LIFETIME));
+    }
+
+    #[test]
+    fn tokens_compare_exactly() {
+        assert!(same_token("abc", "abc"));
+        assert!(!same_token("abc", "abd"));
+        assert!(!same_token("", ""));
+        assert!(!same_token("ab", "abc"));
+    }
+}

@@ -1,0 +1,648 @@
+//! `cargo xtask browser`: the admin web page in a real browser. Builds and starts the real
+//! server (fresh store, as `conformance` does), mints an admin key with the `scim-server key
+//! create --admin` command, starts Debian's `chromedriver` driving headless `chromium`, and walks
+//! through what an administrator does: sign in, mint a key and read it once, copy it, find a user
+//! provisioned through SCIM, read its history ("Scim System User"), override its display name,
+//! look at a group, revoke a key (which SCIM then refuses), sign out. Any JavaScript error or
+//! content-security-policy violation in the browser's log fails the run.
+//!
+//! The WebDriver client is the few W3C WebDriver commands this needs, over reqwest.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::server;
+
+pub const CHROMIUM: &str = "/usr/bin/chromium";
+pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// The W3C name of an element reference.
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+/// Runs the scenario; Ok when every step passed.
+pub fn run(release: bool) -> Result<(), String> {
+    for (path, package) in [(CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")] {
+        if !Path::new(path).exists() {
+            return Err(format!(
+                "{path} is missing: install it with `apt-get install -y {package}` \
+                 (.ci/run does); the browser test does not skip"
+            ));
+        }
+    }
+    let bin = server::build(release)?;
+    eprintln!("== starting {} on a fresh store", bin.display());
+    let s = server::start(&bin, &[])?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("runtime: {e}"))?;
+    runtime.block_on(s.ready())?;
+    let admin_key = mint_admin_key(&bin, &s.data_dir())?;
+    let driver = Driver::start()?;
+    let outcome = runtime.block_on(scenario(&driver, &s, &admin_key));
+    drop(driver);
+    let logs = s.logs();
+    let stopped = s.stop();
+    match outcome {
+        Ok(steps) => {
+            for step in &steps {
+                eprintln!("   ok  {step}");
+            }
+            stopped?;
+            if logs.contains(&admin_key) {
+                return Err("the server log carries the admin key".into());
+            }
+            eprintln!("== browser: {} steps passed", steps.len());
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// `scim-server key create --admin` against the running server's data folder (over its
+/// control socket); the key is the last line printed.
+fn mint_admin_key(bin: &Path, data_dir: &Path) -> Result<String, String> {
+    let out = Command::new(bin)
+        .args([
+            "key",
+            "create",
+            "--admin",
+            "--label",
+            "Browser admin",
+            "--data-dir",
+        ])
+        .arg(data_dir)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("{}: {e}", bin.display()))?;
+    if !out.status.success() {
+        return Err(format!(
+            "scim-server key create --admin failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .map(|l| l.trim().to_string())
+        .filter(|k| k.starts_with("scim_"))
+        .ok_or_else(|| "scim-server key create printed no key".to_string())
+}
+
+/// A chromedriver process on a free loopback port.
+struct Driver {
+    child: Child,
+    url: String,
+    _profile: tempfile::TempDir,
+}
+
+impl Driver {
+    fn start() -> Result<Driver, String> {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| format!("a free port: {e}"))?
+            .port();
+        let profile = tempfile::Builder::new()
+            .prefix("scim-browser-")
+            .tempdir()
+            .map_err(|e| format!("temporary folder: {e}"))?;
+        let child = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("{CHROMEDRIVER}: {e}"))?;
+        Ok(Driver {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            _profile: profile,
+        })
+    }
+
+    fn profile(&self) -> String {
+        self._profile.path().display().to_string()
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One WebDriver session: a headless Chromium.
+struct Browser {
+    http: reqwest::Client,
+    session: String,
+}
+
+impl Browser {
+    async fn open(driver: &Driver) -> Result<Browser, String> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .map_err(|e| e.to_string())?;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let ready = http
+                .get(format!("{}/status", driver.url))
+                .send()
+                .await
+                .ok()
+                .map(|r| r.json::<Value>());
+            if let Some(body) = ready {
+                if body.await.is_ok_and(|v| v["value"]["ready"] == true) {
+                    break;
+                }
+            }
+            if Instant::now() > deadline {
+                return Err("chromedriver did not become ready within 20 s".into());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let caps = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:loggingPrefs": {"browser": "ALL"},
+            "goog:chromeOptions": {
+                "binary": CHROMIUM,
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
+                         "--disable-dev-shm-usage", "--window-size=1280,900",
+                         format!("--user-data-dir={}", driver.profile())]
+            }
+        }}});
+        let r = http
+            .post(format!("{}/session", driver.url))
+            .json(&caps)
+            .send()
+            .await
+            .map_err(|e| format!("new session: {e}"))?;
+        let body: Value = r.json().await.map_err(|e| format!("new session: {e}"))?;
+        let session = body["value"]["sessionId"]
+            .as_str()
+            .ok_or_else(|| format!("chromedriver refused a session: {body}"))?
+            .to_string();
+        let b = Browser {
+            http,
+            session: format!("{}/session/{session}", driver.url),
+        };
+        b.cmd(
+            "POST",
+            "/timeouts",
+            json!({"implicit": 3000, "pageLoad": 30000, "script": 10000}),
+        )
+        .await?;
+        Ok(b)
+    }
+
+    async fn cmd(&self, method: &str, path: &str, body: Value) -> Result<Value, String> {
+        let url = format!("{}{path}", self.session);
+        let r = match method {
+            "GET" => self.http.get(&url),
+            "DELETE" => self.http.delete(&url),
+            _ => self.http.post(&url).json(&body),
+        }
+        .send()
+        .await
+        .map_err(|e| format!("{method} {path}: {e}"))?;
+        let status = r.status();
+        let v: Value = r
+            .json()
+            .await
+            .map_err(|e| format!("{method} {path}: {e}"))?;
+        if !status.is_success() {
+            return Err(format!(
+                "{method} {path}: {} {}",
+                v["value"]["error"].as_str().unwrap_or("error"),
+                v["value"]["message"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+            ));
+        }
+        Ok(v["value"].clone())
+    }
+
+    async fn go(&self, url: &str) -> Result<(), String> {
+        self.cmd("POST", "/url", json!({ "url": url }))
+            .await
+            .map(drop)
+    }
+
+    async fn url(&self) -> Result<String, String> {
+        Ok(self
+            .cmd("GET", "/url", Value::Null)
+            .await?
+            .as_str()
+            .unwrap_or_default()
+            .to_string())
+    }
+
+    async fn source(&self) -> Result<String, String> {
+        Ok(self
+            .cmd("GET", "/source", Value::Null)
+            .await?
+            .as_str()
+            .unwrap_or_default()
+            .to_string())
+    }
+
+    async fn find(&self, css: &str) -> Result<String, String> {
+        let v = self
+            .cmd(
+                "POST",
+                "/element",
+                json!({"using": "css selector", "value": css}),
+            )
+            .await
+            .map_err(|e| format!("find {css:?}: {e}"))?;
+        v[ELEMENT]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| format!("find {css:?}: no element reference in {v}"))
+    }
+
+    async fn all(&self, css: &str) -> Result<Vec<String>, String> {
+        let v = self
+            .cmd(
+                "POST",
+                "/elements",
+                json!({"using": "css selector", "value": css}),
+            )
+            .await?;
+        Ok(v.as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|e| e[ELEMENT].as_str().map(str::to_string))
+            .collect())
+    }
+
+    async fn click(&self, css: &str) -> Result<(), String> {
+        let e = self.find(css).await?;
+        self.cmd("POST", &format!("/element/{e}/click"), json!({}))
+            .await
+            .map_err(|err| format!("click {css:?}: {err}"))
+            .map(drop)
+    }
+
+    /// Clicks something that loads a new page, and waits until the new page has loaded.
+    async fn submit(&self, css: &str) -> Result<(), String> {
+        self.script("window.__scimOldPage = true; return true;")
+            .await?;
+        self.click(css).await?;
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let loaded = self
+                .script("return !window.__scimOldPage && document.readyState === 'complete';")
+                .await
+                .unwrap_or(Value::Bool(false));
+            if loaded == true {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(format!("clicking {css:?} loaded no new page within 15 s"));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn type_into(&self, css: &str, text: &str) -> Result<(), String> {
+        let e = self.find(css).await?;
+        self.cmd("POST", &format!("/element/{e}/clear"), json!({}))
+            .await?;
+        self.cmd(
+            "POST",
+            &format!("/element/{e}/value"),
+            json!({ "text": text }),
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn text_of(&self, element: &str) -> Result<String, String> {
+        Ok(self
+            .cmd("GET", &format!("/element/{element}/text"), Value::Null)
+            .await?
+            .as_str()
+            .unwrap_or_default()
+            .to_string())
+    }
+
+    async fn text(&self, css: &str) -> Result<String, String> {
+        let e = self.find(css).await?;
+        self.text_of(&e).await
+    }
+
+    async fn value(&self, css: &str) -> Result<String, String> {
+        let e = self.find(css).await?;
+        Ok(self
+            .cmd("GET", &format!("/element/{e}/property/value"), Value::Null)
+            .await?
+            .as_str()
+            .unwrap_or_default()
+            .to_string())
+    }
+
+    async fn script(&self, script: &str) -> Result<Value, String> {
+        self.cmd(
+            "POST",
+            "/execute/sync",
+            json!({"script": script, "args": []}),
+        )
+        .await
+    }
+
+    /// The browser console since the last call (errors include CSP violations).
+    async fn log(&self) -> Result<Vec<Value>, String> {
+        let v = self
+            .cmd("POST", "/se/log", json!({"type": "browser"}))
+            .await?;
+        Ok(v.as_array().cloned().unwrap_or_default())
+    }
+
+    async fn close(&self) {
+        let _ = self.cmd("DELETE", "", Value::Null).await;
+    }
+}
+
+fn check(ok: bool, what: &str) -> Result<(), String> {
+    if ok {
+        Ok(())
+    } else {
+        Err(what.to_string())
+    }
+}
+
+async fn scenario(
+    driver: &Driver,
+    s: &server::Running,
+    admin_key: &str,
+) -> Result<Vec<String>, String> {
+    let browser = Browser::open(driver).await?;
+    let result = steps(&browser, s, admin_key).await;
+    let result = match result {
+        Ok(steps) => Ok(steps),
+        Err(e) => {
+            let url = browser.url().await.unwrap_or_default();
+            let source = browser.source().await.unwrap_or_default();
+            let tail: String = source.chars().take(4000).collect();
+            Err(format!("{e}\n   at {url}\n   page:\n{tail}"))
+        }
+    };
+    browser.close().await;
+    result
+}
+
+async fn steps(b: &Browser, s: &server::Running, admin_key: &str) -> Result<Vec<String>, String> {
+    let mut done = Vec::new();
+    let origin = s
+        .base
+        .split("/scim/")
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let http = reqwest::Client::new();
+
+    // A user and a group provisioned through SCIM, as OneLogin would.
+    let r = http
+        .post(format!("{}/Users", s.base))
+        .bearer_auth(&s.key)
+        .header("Content-Type", "application/scim+json")
+        .body(
+            json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "userName": "jane.browser@example.com",
+                "name": {"givenName": "Jane", "familyName": "Browser"},
+                "emails": [{"value": "jane.browser@example.com", "primary": true}],
+                "active": true})
+            .to_string(),
+        )
+        .send()
+        .await
+        .map_err(|e| format!("POST /Users: {e}"))?;
+    check(r.status() == 201, "POST /Users through SCIM answers 201")?;
+    let user: Value = r.json().await.map_err(|e| e.to_string())?;
+    let user_id = user["id"].as_str().unwrap_or_default().to_string();
+    let r = http
+        .post(format!("{}/Groups", s.base))
+        .bearer_auth(&s.key)
+        .header("Content-Type", "application/scim+json")
+        .body(
+            json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                "displayName": "Browser testers", "members": [{"value": user_id}]})
+            .to_string(),
+        )
+        .send()
+        .await
+        .map_err(|e| format!("POST /Groups: {e}"))?;
+    check(r.status() == 201, "POST /Groups through SCIM answers 201")?;
+    done.push("a user and a group provisioned through SCIM".to_string());
+
+    // Signing in.
+    b.go(&format!("{origin}/admin")).await?;
+    check(
+        b.url().await?.ends_with("/admin/signin"),
+        "/admin without a session leads to the sign-in page",
+    )?;
+    b.type_into("#key", &s.key).await?;
+    b.submit("form[action='/admin/signin'] button[type=submit]")
+        .await?;
+    check(
+        b.text(".msg.error").await?.contains("SCIM key"),
+        "a SCIM key is refused at sign-in with a clear message",
+    )?;
+    b.type_into("#key", admin_key).await?;
+    b.submit("form[action='/admin/signin'] button[type=submit]")
+        .await?;
+    check(
+        b.url().await? == format!("{origin}/admin"),
+        "signing in with the admin key opens /admin",
+    )?;
+    check(!b.url().await?.contains(admin_key), "the key is in no URL")?;
+    check(
+        b.value("#scim-url").await? == s.base,
+        "the home page shows the SCIM base URL to paste into OneLogin",
+    )?;
+    check(
+        b.text("ol.howto").await?.contains("Enable"),
+        "the home page explains OneLogin's Enable button",
+    )?;
+    done.push(
+        "sign-in: SCIM key refused, admin key accepted; SCIM base URL and how-to shown".into(),
+    );
+
+    // Minting a key, shown once, with its copy button.
+    b.go(&format!("{origin}/admin/keys")).await?;
+    b.type_into("#label", "OneLogin").await?;
+    b.submit("form[action='/admin/keys'] button[type=submit]")
+        .await?;
+    let key = b.value("#new-key").await?;
+    check(
+        key.starts_with("scim_") && key.len() == 69,
+        "the minted key is shown",
+    )?;
+    b.click("button[data-copy='new-key']").await?;
+    let mut copied = String::new();
+    for _ in 0..50 {
+        copied = b.text("#new-key-status").await?;
+        if !copied.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    check(
+        copied == "Copied." || copied == "Select the text and copy it.",
+        &format!("the Copy API Key button runs (status {copied:?})"),
+    )?;
+    let r = http
+        .get(format!("{}/Users", s.base))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    check(r.status() == 200, "the minted key works on SCIM")?;
+    b.go(&format!("{origin}/admin/keys")).await?;
+    let list = b.source().await?;
+    check(
+        list.contains("OneLogin") && !list.contains(&key),
+        "the key list shows the new key's label, never the key",
+    )?;
+    done.push(format!(
+        "key minted and read back once; Copy API Key button answered {copied:?}; the list no longer shows it"
+    ));
+
+    // Finding the SCIM user and reading its history.
+    b.go(&format!("{origin}/admin/users")).await?;
+    b.type_into("#q", "jane.browser").await?;
+    b.submit("form.search button[type=submit]").await?;
+    let rows = b.all("main table tbody tr").await?;
+    check(rows.len() == 1, "the search finds exactly the SCIM user")?;
+    let row = b.text_of(&rows[0]).await?;
+    check(
+        row.contains("Jane Browser")
+            && row.contains("jane.browser@example.com")
+            && row.contains("active")
+            && row.contains("Everyone"),
+        &format!("the row shows display name, userName, status, role: {row:?}"),
+    )?;
+    b.submit("main table tbody tr a").await?;
+    check(
+        b.url().await?.ends_with(&format!("/admin/users/{user_id}")),
+        "the user's page opens",
+    )?;
+    let mut actors = Vec::new();
+    for cell in b
+        .all("section[aria-labelledby=history] tbody td:nth-child(2)")
+        .await?
+    {
+        actors.push(b.text_of(&cell).await?);
+    }
+    check(
+        actors.iter().any(|a| a.starts_with("Scim System User")),
+        &format!("the history's actor column shows Scim System User: {actors:?}"),
+    )?;
+    check(
+        b.text("pre.json")
+            .await?
+            .contains("\"userName\": \"jane.browser@example.com\""),
+        "the user's SCIM resource is shown",
+    )?;
+    done.push("user found by search; its history shows the actor \"Scim System User\"".into());
+
+    // Overriding the display name.
+    b.type_into("#display_name", "Jane B. (override)").await?;
+    b.submit("form[action$='/display-name'] button[type=submit]")
+        .await?;
+    check(
+        b.text("h1").await? == "Jane B. (override)",
+        "the new display name is the page title",
+    )?;
+    let history = b.text("section[aria-labelledby=history] table").await?;
+    check(
+        history.contains("profile.displayName")
+            && history.contains("Jane Browser")
+            && history.contains("Jane B. (override)")
+            && history.contains("Browser admin"),
+        &format!("the history records the override, from what to what, by the admin: {history}"),
+    )?;
+    done.push("display name overridden; the history shows the change and the admin actor".into());
+
+    // Groups.
+    b.go(&format!("{origin}/admin/groups")).await?;
+    b.submit("main table tbody tr a").await?;
+    check(
+        b.text("section[aria-labelledby=members] table")
+            .await?
+            .contains("jane.browser@example.com"),
+        "the group page lists its member",
+    )?;
+    done.push("group page lists its members".into());
+
+    // Revoking the key minted above.
+    b.go(&format!("{origin}/admin/keys")).await?;
+    b.submit("button[aria-label='Revoke key OneLogin']").await?;
+    let mut revoked = false;
+    for row in b.all("main table tbody tr").await? {
+        let text = b.text_of(&row).await?;
+        if text.starts_with("OneLogin") {
+            revoked = text.contains("revoked");
+        }
+    }
+    check(revoked, "the revoked key is marked revoked")?;
+    let r = http
+        .get(format!("{}/Users", s.base))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    check(r.status() == 401, "the revoked key gets 401 on SCIM")?;
+    done.push("key revoked in the page; SCIM answers it 401".into());
+
+    // On a phone-sized window nothing overflows sideways.
+    b.cmd("POST", "/window/rect", json!({"width": 390, "height": 844}))
+        .await?;
+    b.go(&format!("{origin}/admin/users/{user_id}")).await?;
+    let fits = b
+        .script("return document.documentElement.scrollWidth <= window.innerWidth + 1;")
+        .await?;
+    check(fits == true, "a user's page fits a 390 px wide window")?;
+    done.push("a user's page fits a phone-sized window".into());
+
+    // Signing out.
+    b.submit("form.signout button").await?;
+    check(
+        b.url().await?.ends_with("/admin/signin"),
+        "signing out leads to the sign-in page",
+    )?;
+    b.go(&format!("{origin}/admin/keys")).await?;
+    check(
+        b.url().await?.ends_with("/admin/signin"),
+        "after signing out, pages need a new sign-in",
+    )?;
+    done.push("signed out; pages need a new sign-in".into());
+
+    let problems: Vec<String> = b
+        .log()
+        .await?
+        .iter()
+        .filter(|e| e["level"] == "SEVERE")
+        .map(|e| e["message"].as_str().unwrap_or_default().to_string())
+        // A page answered 401 or 403 on purpose (the refused SCIM key) is logged as a failed load.
+        .filter(|m| !(m.contains("/admin/signin") && m.contains("status of 403")))
+        .collect();
+    check(
+        problems.is_empty(),
+        &format!("no JavaScript error or CSP violation in the browser: {problems:?}"),
+    )?;
+    done.push("no JavaScript error or CSP violation in the browser log".into());
+    Ok(done)
+}
