@@ -324,13 +324,14 @@ pub fn mentions(f: &Filter, name: &str) -> bool {
 
 /// A `ListResponse` message (RFC 7644 §3.4.2).
 pub fn list_response(total: usize, start_index: usize, resources: Vec<Value>) -> Value {
-    serde_json::json!({
-        "schemas": [urn::LIST_RESPONSE],
-        "totalResults": total,
-        "startIndex": start_index,
-        "itemsPerPage": resources.len(),
-        "Resources": resources,
-    })
+    // Built by hand: `json!` would serialise `resources` into a deep copy of itself.
+    let mut body = serde_json::Map::new();
+    body.insert("schemas".into(), serde_json::json!([urn::LIST_RESPONSE]));
+    body.insert("totalResults".into(), total.into());
+    body.insert("startIndex".into(), start_index.into());
+    body.insert("itemsPerPage".into(), resources.len().into());
+    body.insert("Resources".into(), Value::Array(resources));
+    Value::Object(body)
 }
 
 #[cfg(test)]
