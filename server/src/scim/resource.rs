@@ -428,17 +428,16 @@ pub fn render(
     base_url: &str,
 ) -> Value {
     let endpoint = kind.endpoint();
-    let mut fields = match doc {
+    // The document's own map, reordered in place: `schemas`, `id`, then the rest.
+    let mut out = match doc {
         Value::Object(fields) => fields,
         _ => Map::new(),
     };
-    let mut out = Map::new();
-    let schemas = fields
+    let schemas = out
         .shift_remove("schemas")
         .unwrap_or_else(|| Value::Array(vec![Value::String(registry.core(kind).id.clone())]));
-    out.insert("schemas".into(), schemas);
-    out.insert("id".into(), Value::String(id.to_string()));
-    out.extend(fields);
+    out.shift_insert(0, "schemas".into(), schemas);
+    out.shift_insert(1, "id".into(), Value::String(id.to_string()));
     if let Some(related) = related {
         let name = match kind {
             Kind::User => "groups",
@@ -558,43 +557,41 @@ impl Projection {
         self.excluded.iter().any(|s| matches!(s, Selector::Attribute { extension: None, name: n, sub: None } if n == name))
     }
 
-    /// Applies the projection and the `returned` rules to a rendered resource.
+    /// Applies the projection and the `returned` rules to a rendered resource, in place.
     pub fn apply(&self, registry: &Registry, kind: Kind, resource: Value) -> Value {
-        let Value::Object(fields) = resource else {
+        let Value::Object(mut fields) = resource else {
             return resource;
         };
-        let mut out = Map::new();
-        for (key, value) in fields {
+        // `select` takes each value and gives back what is kept of it.
+        let keep = |value: &mut Value, pick: &dyn Fn(Value) -> Option<Value>| match pick(
+            std::mem::take(value),
+        ) {
+            Some(kept) => {
+                *value = kept;
+                true
+            }
+            None => false,
+        };
+        fields.retain(|key, value| {
             if key == "schemas" {
-                out.insert(key, value);
-                continue;
+                return true;
             }
-            if let Some(ext) = registry.extensions(kind).find(|s| s.id == key) {
+            if let Some(ext) = registry.extensions(kind).find(|s| s.id == *key) {
                 let Value::Object(inner) = value else {
-                    continue;
+                    return false;
                 };
-                let mut kept = Map::new();
-                for (name, v) in inner {
-                    let Some(attr) = ext.attribute(&name) else {
-                        continue;
-                    };
-                    if let Some(v) = self.select(Some(&ext.id), attr, v) {
-                        kept.insert(name, v);
-                    }
-                }
-                if !kept.is_empty() {
-                    out.insert(key, Value::Object(kept));
-                }
-                continue;
+                inner.retain(|name, v| match ext.attribute(name) {
+                    Some(attr) => keep(v, &|v| self.select(Some(&ext.id), attr, v)),
+                    None => false,
+                });
+                return !inner.is_empty();
             }
-            let Some(r) = registry.resolve(kind, &AttrPath::simple(&key)) else {
-                continue;
-            };
-            if let Some(v) = self.select(None, r.attribute, value) {
-                out.insert(key, v);
+            match registry.resolve(kind, &AttrPath::simple(key)) {
+                Some(r) => keep(value, &|v| self.select(None, r.attribute, v)),
+                None => false,
             }
-        }
-        Value::Object(out)
+        });
+        Value::Object(fields)
     }
 
     fn select(&self, extension: Option<&str>, attr: &Attribute, value: Value) -> Option<Value> {
