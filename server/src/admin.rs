@@ -261,11 +261,16 @@ impl App {
 
     /// The active admin key with this id, if any: a web session stays valid only while the key it
     /// was opened with does.
+    /// A page served to the session counts as a use of its key (`lastUsed`).
     pub fn admin_session_key(&self, id: &str) -> Result<Option<ApiKey>> {
-        Ok(self
+        let key = self
             .store
             .keys()?
             .into_iter()
-            .find(|k| k.id == id && k.admin && k.revoked.is_none()))
+            .find(|k| k.id == id && k.admin && k.revoked.is_none());
+        if let Some(key) = &key {
+            self.touch(key);
+        }
+        Ok(key)
     }
 }

@@ -66,6 +66,10 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Seconds that requests in flight get to finish at shutdown (`SCIM_SHUTDOWN_GRACE_SECS`).
     pub shutdown_grace_secs: u32,
+    /// Seconds between SIGTERM and the stop during which `/readyz` answers 503 while every
+    /// request is still served, for a load balancer to route traffic away first
+    /// (`SCIM_SHUTDOWN_DRAIN_SECS`; 0, the default, stops at once).
+    pub shutdown_drain_secs: u32,
 }
 
 impl Default for Config {
@@ -87,6 +91,7 @@ impl Default for Config {
             cache_mb: 128,
             log_format: LogFormat::Text,
             shutdown_grace_secs: 5,
+            shutdown_drain_secs: 0,
         }
     }
 }

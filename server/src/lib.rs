@@ -57,6 +57,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
         Some(u) => format!("{u}{}", app.config.base_path),
         None => format!("http://{}{}", running.addr, app.config.base_path),
     };
+    let draining = Arc::downgrade(&app);
     drop(app);
     tracing::info!(addr = %running.addr, data_dir = %data_dir.display(), "listening");
     println!("SCIM base URL: {base_url}");
@@ -75,6 +76,18 @@ pub async fn serve(config: Config) -> Result<(), String> {
     let stop = running.shutdown_handle();
     tokio::spawn(async move {
         wait_for_signal().await;
+        if let Some(app) = draining.upgrade() {
+            app.begin_shutdown();
+            let drain = app.config.shutdown_drain_secs;
+            drop(app);
+            if drain > 0 {
+                tracing::info!(
+                    seconds = drain,
+                    "draining: /readyz answers 503, requests are still served"
+                );
+                tokio::time::sleep(std::time::Duration::from_secs(drain.into())).await;
+            }
+        }
         tracing::info!("shutting down: finishing requests in flight");
         stop.notify();
     });

@@ -67,6 +67,9 @@ pub struct App {
     pub metrics: Metrics,
     key_limiter: Limiter,
     unauthenticated_limiter: Limiter,
+    /// Set when the server begins to stop: `/readyz` then answers 503, so that a load balancer
+    /// sends no new work while requests in flight finish.
+    shutting_down: std::sync::atomic::AtomicBool,
 }
 
 impl App {
@@ -84,7 +87,14 @@ impl App {
             metrics: Metrics::default(),
             key_limiter,
             unauthenticated_limiter: Limiter::new(unauthenticated, unauthenticated_burst),
+            shutting_down: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// Marks the server as stopping (readiness turns false).
+    pub fn begin_shutdown(&self) {
+        self.shutting_down
+            .store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Checks an `Authorization` header against the active keys of the wanted kind, within the
@@ -143,7 +153,7 @@ impl App {
         Ok(key.clone())
     }
 
-    fn touch(&self, key: &ApiKey) {
+    pub(crate) fn touch(&self, key: &ApiKey) {
         let now = Instant::now();
         let due = match self.touched.lock() {
             Ok(mut map) => match map.get(&key.id) {
@@ -162,9 +172,12 @@ impl App {
         }
     }
 
-    /// Why the server cannot serve SCIM now, if it cannot: the store does not answer, or no SCIM
-    /// key is active (every request would be refused).
+    /// Why the server cannot serve SCIM now, if it cannot: it is stopping, the store does not
+    /// answer, or no SCIM key is active (every request would be refused).
     pub fn unready(&self) -> Option<String> {
+        if self.shutting_down.load(std::sync::atomic::Ordering::SeqCst) {
+            return Some("shutting down: finishing the requests in flight".into());
+        }
         if let Some(reason) = self.store.failure() {
             return Some(format!("the store cannot write: {reason}"));
         }

@@ -165,6 +165,14 @@ pub fn build(app: Arc<App>) -> rocket::Rocket<rocket::Build> {
         .register(admin::BASE, rocket::catchers![respond::default_catcher])
         .attach(RequestLog)
         .attach(web::SecurityHeaders)
+        // Every way of stopping (signal, control socket, storage failure) passes through here.
+        .attach(AdHoc::on_shutdown("readiness off", |rocket| {
+            Box::pin(async move {
+                if let Some(app) = rocket.state::<Arc<App>>() {
+                    app.begin_shutdown();
+                }
+            })
+        }))
 }
 
 /// A running server.

@@ -18,9 +18,15 @@ fn scim_server(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
 
 /// Starts `scim-server serve` on a free port; returns the child, the base URL and the first key.
 fn serve(dir: &std::path::Path) -> (Child, String, Option<String>) {
+    serve_with(dir, &[])
+}
+
+/// [`serve`] with `SCIM_` settings.
+fn serve_with(dir: &std::path::Path, env: &[(&str, &str)]) -> (Child, String, Option<String>) {
     let mut child = Command::new(BIN)
         .current_dir(dir)
         .args(["serve", "--listen", "127.0.0.1:0"])
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -481,4 +487,38 @@ async fn web_session(origin: &str, admin: &str) -> WebSession {
         csrf = csrf_of(&r.text().await.expect("body"));
     }
     WebSession { session, csrf }
+}
+
+/// With `shutdown_drain_secs`, SIGTERM first turns readiness false while requests are still
+/// served (a load balancer routes traffic away), then stops cleanly.
+#[test]
+fn sigterm_with_a_drain_period_turns_readiness_false_while_still_serving() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (mut child, base, key) = serve_with(dir.path(), &[("SCIM_SHUTDOWN_DRAIN_SECS", "3")]);
+    let key = key.expect("a key is printed on first start");
+    let origin = base.trim_end_matches("/scim/v2").to_string();
+    let readyz = || get(&format!("{origin}/readyz"), "");
+    assert_eq!(readyz(), 200);
+    sigterm(&child);
+    let started = std::time::Instant::now();
+    let mut ready = 200;
+    while started.elapsed() < Duration::from_secs(2) {
+        ready = readyz();
+        if ready == 503 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(ready, 503, "readiness turns false on SIGTERM");
+    assert_eq!(
+        get(&format!("{base}/Users"), &key),
+        200,
+        "requests are still served while draining"
+    );
+    let status = wait(&mut child, Duration::from_secs(30)).expect("exits after the drain");
+    assert!(status.success(), "exit 0: {status:?}");
+    assert!(
+        started.elapsed() >= Duration::from_secs(3),
+        "it waited for the drain period"
+    );
 }
