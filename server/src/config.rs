@@ -88,7 +88,7 @@ impl Default for Config {
             rate_limit_burst: 400,
             rate_limit_unauthenticated: 10.0,
             rate_limit_unauthenticated_burst: 20,
-            cache_mb: 128,
+            cache_mb: 48,
             log_format: LogFormat::Text,
             shutdown_grace_secs: 5,
             shutdown_drain_secs: 0,

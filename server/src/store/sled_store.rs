@@ -39,7 +39,7 @@ pub struct SledOptions {
 impl Default for SledOptions {
     fn default() -> Self {
         SledOptions {
-            cache_capacity: 128 * 1024 * 1024,
+            cache_capacity: 48 * 1024 * 1024,
             flush_every_ms: Some(500),
         }
     }
