@@ -71,6 +71,8 @@ pub struct SledStore {
     keys_generation: Arc<std::sync::atomic::AtomicU64>,
     /// Record counts and page cursors, so that a list page reads only its own records.
     census: Arc<Census>,
+    /// sled's log file, synced with `fdatasync` after each flush (see [`SledStore::flush`]).
+    log_file: Arc<std::fs::File>,
     /// Concurrent commits share one transaction.
     batcher: Arc<Batcher<Pending, Result<u64, CommitError>>>,
 }
@@ -153,6 +155,19 @@ impl SledStore {
             db.open_tree(name)
                 .map_err(|e| classify_open_error(&shown, e))
         };
+        // sled makes its writes stable with `sync_file_range`, which writes the data pages but not
+        // the file's size or block allocation: an append that the file system's journal has not
+        // committed yet is lost if the file system aborts (a disk error turning ext4 read-only) or
+        // the power fails, even though sled called it flushed. `fdatasync` on the same file after
+        // each flush commits them. The folder is synced once, so that the files' names are stable.
+        let io = |e: std::io::Error| OpenError::Io {
+            path: shown.clone(),
+            reason: e.to_string(),
+        };
+        let log_file = std::fs::File::open(path.join("db")).map_err(io)?;
+        std::fs::File::open(path)
+            .and_then(|dir| dir.sync_all())
+            .map_err(io)?;
         let store = SledStore {
             users: tree("users")?,
             groups: tree("groups")?,
@@ -168,6 +183,7 @@ impl SledStore {
             keys_cache: Arc::default(),
             keys_generation: Arc::default(),
             census: Arc::default(),
+            log_file: Arc::new(log_file),
             batcher: Arc::new(Batcher::new(MAX_BATCH, || {
                 Err(CommitError::Failed(Error::internal(
                     "the commit's batch ended without an answer",
@@ -749,6 +765,9 @@ impl Store for SledStore {
         self.db
             .flush()
             .map(|_| ())
+            .map_err(|e| self.note_failure(storage(e)))?;
+        self.log_file
+            .sync_data()
             .map_err(|e| self.note_failure(storage(e)))
     }
 

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# The disk under a running server turns read-only (ext4 with errors=remount-ro after an error, as
+# a failing disk does): no write may be acknowledged falsely, the server must stop with a non-zero
+# exit, and once the disk is writable again a restart must find every acknowledged write and a
+# consistent store. Needs root, loop devices and ext4 (not a tmpfs: it cannot be made read-only
+# under open files). Usage: docs/faults/read-only-disk.sh [path/to/scim-server]
+set -euo pipefail
+BIN=${1:-target/release/scim-server}
+[ -x "$BIN" ] || { echo "build it first: cargo build --release -p server" >&2; exit 2; }
+BIN=$(realpath "$BIN")
+WORK=$(mktemp -d)
+IMG=$WORK/disk.img
+MNT=$WORK/mnt
+PORT=${PORT:-18555}
+URL=http://127.0.0.1:$PORT
+LOOP=
+cleanup() {
+  pkill -f -- "--listen 127.0.0.1:$PORT" 2>/dev/null || true
+  sleep 0.5
+  mountpoint -q "$MNT" && umount "$MNT"
+  [ -n "$LOOP" ] && losetup -d "$LOOP" 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+mkdir -p "$MNT"
+truncate -s 256M "$IMG"
+mkfs.ext4 -q "$IMG"
+LOOP=$(losetup -f --show "$IMG")
+mount -o errors=remount-ro "$LOOP" "$MNT"
+DEV=$(basename "$LOOP")
+
+start() {
+  "$BIN" serve --data-dir "$MNT/data" --listen "127.0.0.1:$PORT" >"$WORK/out.txt" 2>"$WORK/err.txt" &
+  PID=$!
+  for _ in $(seq 1 50); do curl -sf "$URL/livez" >/dev/null && return; sleep 0.1; done
+  echo "the server did not start" >&2; exit 1
+}
+create() {
+  curl -s -o /dev/null -w "%{http_code}" -X POST -H "Authorization: Bearer $KEY" \
+    -H "Content-Type: application/scim+json" "$URL/scim/v2/Users" \
+    -d "{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:User\"],\"userName\":\"ro$1@example.com\"}"
+}
+
+start
+KEY=$(awk '/^API key:/ {print $3}' "$WORK/out.txt")
+acked=()
+for i in $(seq 1 50); do [ "$(create "$i")" = 201 ] && acked+=("$i"); done
+echo "before the fault: ${#acked[@]} creates acknowledged"
+echo "test: disk turns read-only" >"/sys/fs/ext4/$DEV/trigger_fs_error"
+grep -q "$LOOP .*emergency_ro\|$LOOP .* ro[ ,]" /proc/mounts || { echo "FAIL: the file system did not turn read-only" >&2; exit 1; }
+for i in $(seq 51 60); do
+  code=$(create "$i")
+  case $code in
+    201) echo "FAIL: a create was acknowledged on a read-only disk" >&2; exit 1 ;;
+    5??|000) ;;
+    *) echo "FAIL: unexpected answer $code" >&2; exit 1 ;;
+  esac
+done
+set +e
+for _ in $(seq 1 50); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
+wait "$PID"; status=$?
+set -e
+[ "$status" -ne 0 ] || { echo "FAIL: the server did not exit non-zero" >&2; exit 1; }
+echo "on the read-only disk: writes answered 5xx, the server exited with $status: $(tail -1 "$WORK/err.txt")"
+
+umount "$MNT"
+e2fsck -fy "$LOOP" >/dev/null 2>&1 || true
+mount -o errors=remount-ro "$LOOP" "$MNT"
+"$BIN" check --data-dir "$MNT/data" 2>/dev/null | tail -1
+start
+missing=0
+for i in "${acked[@]}"; do
+  total=$(curl -s -H "Authorization: Bearer $KEY" \
+    "$URL/scim/v2/Users?filter=userName%20eq%20%22ro$i@example.com%22" |
+    python3 -c 'import sys, json; d = json.load(sys.stdin); print(d.get("totalResults", d))')
+  [ "$total" = 1 ] || { missing=$((missing + 1)); echo "ro$i: $total" >&2; }
+done
+[ "$missing" = 0 ] || { echo "FAIL: $missing acknowledged creates lost" >&2; exit 1; }
+echo "after the disk is writable again: all ${#acked[@]} acknowledged creates are there: PASS"
