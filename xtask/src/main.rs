@@ -1,12 +1,14 @@
 //! `cargo xtask`: developer automation.
 //!
 //! * `cargo xtask ci`: format check, clippy with warnings denied, the whole test suite, then
-//!   `conformance`, `browser`, a short `crash` run and a `bench --quick --debug` smoke run (what
-//!   CI runs).
+//!   `conformance`, `browser`, a short `crash` run, `faults` (where root) and a `bench --quick
+//!   --debug` smoke run (what CI runs).
 //! * `cargo xtask browser`: the admin web page in headless Chromium, driven over WebDriver by
 //!   Debian's chromedriver (`browser.rs`); fails when either is missing.
 //! * `cargo xtask crash`: SIGKILL at random moments under concurrent writes; nothing acknowledged
 //!   may be lost (`crash.rs`).
+//! * `cargo xtask faults`: the disk turns read-only under the running server; nothing
+//!   acknowledged may be lost (`docs/faults/read-only-disk.sh`; needs root and loop devices).
 //! * `cargo xtask bench`: throughput, latency, memory and start time of the release server
 //!   (`bench/`, figures in `docs/performance.md`).
 //! * `cargo xtask conformance`: builds `scim-server` (debug profile, see below), starts it on a
@@ -70,6 +72,9 @@ enum Task {
     Bench(bench::BenchArgs),
     /// The admin web page in headless Chromium (chromedriver): sign in, keys, users, history.
     Browser(BrowserArgs),
+    /// Storage faults on a real file system: the disk turns read-only under the running server
+    /// (`docs/faults/read-only-disk.sh`; needs root, loop devices and ext4).
+    Faults(BrowserArgs),
 }
 
 #[derive(Debug, Args)]
@@ -134,6 +139,57 @@ fn main() -> ExitCode {
         Task::Crash(args) => crash_task(&args),
         Task::Bench(args) => bench::run(&args),
         Task::Browser(args) => browser_task(&args),
+        Task::Faults(args) => faults_task(args.release),
+    }
+}
+
+/// Whether this machine can run the storage-fault scripts: root, loop devices, ext4 tools.
+fn can_run_faults() -> Result<(), String> {
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    if !root {
+        return Err("needs root (it mounts a loop device)".into());
+    }
+    for tool in [
+        "/dev/loop-control",
+        "/sbin/losetup",
+        "/sbin/mkfs.ext4",
+        "/sbin/e2fsck",
+    ] {
+        if !std::path::Path::new(tool).exists() {
+            return Err(format!("needs {tool}"));
+        }
+    }
+    Ok(())
+}
+
+fn faults_task(release: bool) -> ExitCode {
+    eprintln!("== storage faults: the disk turns read-only under the running server");
+    let run = || -> Result<(), String> {
+        can_run_faults()?;
+        let bin = server::build(release)?;
+        let script =
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/faults/read-only-disk.sh");
+        let ok = Command::new("bash")
+            .arg(&script)
+            .arg(&bin)
+            .status()
+            .map_err(|e| format!("{}: {e}", script.display()))?
+            .success();
+        if ok {
+            Ok(())
+        } else {
+            Err(format!("{} failed", script.display()))
+        }
+    };
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("== faults: FAIL: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 
@@ -216,6 +272,15 @@ fn ci(args: &ConformanceArgs) -> ExitCode {
     });
     if crash != ExitCode::SUCCESS {
         return crash;
+    }
+    // The read-only disk needs root and loop devices, as on the CI machine; elsewhere it says so.
+    match can_run_faults() {
+        Ok(()) => {
+            if faults_task(false) != ExitCode::SUCCESS {
+                return ExitCode::FAILURE;
+            }
+        }
+        Err(why) => eprintln!("== faults: not run here: {why} (`sudo cargo xtask faults`)"),
     }
     // A smoke run of the benchmark (debug build, small stores): it prints figures and asserts
     // none; `cargo xtask bench` measures the release build. It runs as its own process, since the
