@@ -48,6 +48,9 @@ pub struct Config {
     /// The largest request body accepted, in bytes (`SCIM_MAX_BODY_BYTES`); also the bulk
     /// `maxPayloadSize`.
     pub max_body_bytes: u64,
+    /// Seconds a request's body may take to arrive once its headers are in; a slower client
+    /// gets 408 (`SCIM_BODY_TIMEOUT_SECS`; 0 waits without limit).
+    pub body_timeout_secs: u32,
     /// The most operations one bulk request may carry (`SCIM_BULK_MAX_OPERATIONS`).
     pub bulk_max_operations: usize,
     /// Requests per second each key may make, sustained; 0 turns the limit off
@@ -83,6 +86,7 @@ impl Default for Config {
             strict: false,
             max_results: 1000,
             max_body_bytes: 1024 * 1024,
+            body_timeout_secs: 30,
             bulk_max_operations: 1000,
             rate_limit_per_key: 200.0,
             rate_limit_burst: 400,

@@ -212,14 +212,23 @@ async fn read_body(req: &Request<'_>, data: Data<'_>) -> Result<Value> {
             ));
         }
     }
-    let limit = app(req)
-        .map(|a| a.config.max_body_bytes)
-        .unwrap_or(1024 * 1024);
-    let text = data
-        .open(limit.bytes())
-        .into_string()
-        .await
-        .map_err(|e| Error::BadRequestPlain(format!("could not read the request body: {e}")))?;
+    let (limit, timeout) = app(req).map_or((1024 * 1024, 30), |a| {
+        (a.config.max_body_bytes, a.config.body_timeout_secs)
+    });
+    let reading = data.open(limit.bytes()).into_string();
+    let read = if timeout == 0 {
+        reading.await
+    } else {
+        // A client that trickles its body holds a task and a connection: bound how long.
+        tokio::time::timeout(std::time::Duration::from_secs(timeout.into()), reading)
+            .await
+            .map_err(|_| Error::Other {
+                status: 408,
+                detail: format!("the request body did not arrive within {timeout} s"),
+            })?
+    };
+    let text =
+        read.map_err(|e| Error::BadRequestPlain(format!("could not read the request body: {e}")))?;
     if !text.is_complete() {
         return Err(Error::PayloadTooLarge(format!(
             "the request body exceeds {limit} bytes"

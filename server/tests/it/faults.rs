@@ -207,3 +207,56 @@ async fn slow_and_idle_clients_do_not_starve_others() {
     assert_eq!(s.get("/Users").await.body["totalResults"], 5);
     drop(idle);
 }
+
+/// A client that sends its headers and then trickles (or stops sending) its body gets a SCIM 408
+/// once `body_timeout_secs` has passed, and the server goes on serving others meanwhile. (Rocket
+/// itself waits for the first 14 bytes of every body before routing, to look for a `_method`
+/// override; the body here goes past them.)
+#[tokio::test]
+async fn a_body_that_does_not_arrive_in_time_gets_408() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = TestServer::start_with(|c| c.body_timeout_secs = 1).await;
+    let addr = s.origin.trim_start_matches("http://").to_string();
+    let mut c = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    let head = format!(
+        "POST /scim/v2/Users HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/scim+json\r\nContent-Length: 100\r\n\r\n{{\"userName\": \"slow",
+        s.key
+    );
+    c.write_all(head.as_bytes()).await.expect("write");
+    let started = std::time::Instant::now();
+    s.user("served.meanwhile").await;
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        let mut buf = [0u8; 4096];
+        loop {
+            match c.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    answer.extend_from_slice(&buf[..n]);
+                    if answer.windows(4).any(|w| w == b"\r\n\r\n") && answer.ends_with(b"}") {
+                        break;
+                    }
+                }
+            }
+        }
+    })
+    .await;
+    assert!(
+        read.is_ok(),
+        "no complete answer within 10 s: {}",
+        String::from_utf8_lossy(&answer)
+    );
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains("application/scim+json"), "{text}");
+    assert!(text.contains("\"status\":\"408\""), "{text}");
+    assert!(started.elapsed() >= std::time::Duration::from_millis(900));
+    assert_eq!(
+        s.get("/Users").await.body["totalResults"],
+        1,
+        "only the other client's user was created"
+    );
+}

@@ -255,9 +255,20 @@ impl Form {
 impl<'r> FromData<'r> for Form {
     type Error = std::convert::Infallible;
 
-    async fn from_data(_: &'r Request<'_>, data: Data<'r>) -> data::Outcome<'r, Self> {
-        let pairs = match data.open(MAX_FORM_BYTES.bytes()).into_string().await {
-            Ok(text) if text.is_complete() => parse_query(&text),
+    async fn from_data(req: &'r Request<'_>, data: Data<'r>) -> data::Outcome<'r, Self> {
+        // A form that does not arrive in time is an empty form: its checks refuse it.
+        let timeout = req
+            .rocket()
+            .state::<Arc<App>>()
+            .map_or(30, |a| a.config.body_timeout_secs);
+        let reading = data.open(MAX_FORM_BYTES.bytes()).into_string();
+        let read = if timeout == 0 {
+            Ok(reading.await)
+        } else {
+            tokio::time::timeout(Duration::from_secs(timeout.into()), reading).await
+        };
+        let pairs = match read {
+            Ok(Ok(text)) if text.is_complete() => parse_query(&text),
             _ => Vec::new(),
         };
         Outcome::Success(Form(pairs))
