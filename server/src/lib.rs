@@ -57,10 +57,17 @@ pub async fn serve(config: Config) -> Result<(), String> {
         Some(u) => format!("{u}{}", app.config.base_path),
         None => format!("http://{}{}", running.addr, app.config.base_path),
     };
+    let app_base_path = app.config.base_path.clone();
     let draining = Arc::downgrade(&app);
     drop(app);
     tracing::info!(addr = %running.addr, data_dir = %data_dir.display(), "listening");
     println!("SCIM base URL: {base_url}");
+    let origin = base_url
+        .strip_suffix(app_base_path.as_str())
+        .unwrap_or(&base_url);
+    println!(
+        "Admin web page: {origin}/admin (sign in with an admin key: `scim-server key create --admin --label NAME`)"
+    );
     match first_key {
         Some(key) => {
             println!("No API key existed, so one was minted. Copy it now: it is not shown again.");

@@ -35,9 +35,17 @@ fn serve_with(dir: &std::path::Path, env: &[(&str, &str)]) -> (Child, String, Op
     let mut lines = BufReader::new(stdout).lines();
     let mut base = String::new();
     let mut key = None;
+    let mut admin_page = false;
     while let Some(Ok(line)) = lines.next() {
         if let Some(url) = line.strip_prefix("SCIM base URL: ") {
             base = url.to_string();
+        }
+        if let Some(page) = line.strip_prefix("Admin web page: ") {
+            admin_page = true;
+            assert!(
+                page.starts_with(&format!("{}/admin ", base.trim_end_matches("/scim/v2"))),
+                "the admin page's address is printed after the base URL: {page}"
+            );
         }
         if let Some(k) = line.strip_prefix("API key: ") {
             key = Some(k.to_string());
@@ -46,6 +54,7 @@ fn serve_with(dir: &std::path::Path, env: &[(&str, &str)]) -> (Child, String, Op
             break;
         }
     }
+    assert!(admin_page, "the admin web page's address is printed");
     (child, base, key)
 }
 
