@@ -12,11 +12,23 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Durability {
-    /// Every mutation is flushed (fsync) before its 2xx is sent. The default.
+    /// Every mutation is flushed (`fdatasync`) before its 2xx is sent. The default.
     PerRequest,
-    /// Mutations are flushed in the background every 500 ms: faster, but a crash may lose the
-    /// last half second of acknowledged writes.
+    /// Mutations are flushed in the background every 500 ms: a crash may lose the last half
+    /// second of acknowledged writes.
     Periodic,
+}
+
+/// Whether connections come in through the front door (`http::front`), which closes those that
+/// are slow to send their headers or sit idle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FrontDoor {
+    /// On unless the server listens on a loopback address only, where its clients come through
+    /// a local proxy that has its own timeouts (TLS termination needs one). The default.
+    Auto,
+    On,
+    Off,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,6 +85,16 @@ pub struct Config {
     /// request is still served, for a load balancer to route traffic away first
     /// (`SCIM_SHUTDOWN_DRAIN_SECS`; 0, the default, stops at once).
     pub shutdown_drain_secs: u32,
+    /// `auto`, `on` or `off` (`SCIM_FRONT_DOOR`): whether connections come in through a relay
+    /// that enforces `header_timeout_secs` and `idle_timeout_secs` (Rocket 0.5.2 enforces
+    /// neither). `auto` turns it on unless `listen` is a loopback address.
+    pub front_door: FrontDoor,
+    /// Seconds from a request's first byte to the end of its headers before the front door
+    /// closes the connection (`SCIM_HEADER_TIMEOUT_SECS`).
+    pub header_timeout_secs: u32,
+    /// Seconds a connection may sit with no byte moving either way before the front door closes
+    /// it (`SCIM_IDLE_TIMEOUT_SECS`).
+    pub idle_timeout_secs: u32,
 }
 
 impl Default for Config {
@@ -96,6 +118,9 @@ impl Default for Config {
             log_format: LogFormat::Text,
             shutdown_grace_secs: 5,
             shutdown_drain_secs: 0,
+            front_door: FrontDoor::Auto,
+            header_timeout_secs: 10,
+            idle_timeout_secs: 60,
         }
     }
 }

@@ -330,11 +330,13 @@ fn conformance(args: &ConformanceArgs) -> Result<bool, String> {
             eprintln!("== starting {} on a fresh store", bin.display());
             // The suite checks the protocol, and sends far more requests a second than an IdP
             // does: the rate limits (tested in server/tests/it/ratelimit.rs) are turned off.
+            // Its requests come through the front door, as they would on a public address.
             let s = server::start(
                 &bin,
                 &[
                     ("SCIM_RATE_LIMIT_PER_KEY", "0"),
                     ("SCIM_RATE_LIMIT_UNAUTHENTICATED", "0"),
+                    ("SCIM_FRONT_DOOR", "on"),
                 ],
             )?;
             runtime.block_on(s.ready())?;

@@ -31,13 +31,23 @@ pub struct Admin {
     pub ctx: Context,
 }
 
+/// The client's address: the peer's, or behind the front door (`http::front`) the address of the
+/// client it relays.
+pub fn client_ip(req: &Request<'_>) -> Option<std::net::IpAddr> {
+    let remote = req.remote()?;
+    req.rocket()
+        .state::<Arc<super::front::Clients>>()
+        .and_then(|c| c.client_of(remote))
+        .or_else(|| req.client_ip())
+}
+
 /// Checks the bearer key for the wanted API; a failure is kept for the catcher.
 fn authenticate(req: &Request<'_>, admin: bool) -> request::Outcome<(ApiKey, Context), Error> {
     let Some(app) = app(req) else {
         return Outcome::Error((Status::InternalServerError, Error::internal("no app state")));
     };
     let header = req.headers().get_one("Authorization");
-    let client = req.client_ip().map(|ip| ip.to_string()).unwrap_or_default();
+    let client = client_ip(req).map(|ip| ip.to_string()).unwrap_or_default();
     match app.authenticate(header, admin, &client) {
         Ok(key) => {
             let actor = if admin {

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod discovery;
+pub mod front;
 pub mod guards;
 pub mod ops;
 pub mod respond;
@@ -117,9 +118,14 @@ fn fallback_routes() -> Vec<rocket::Route> {
 fn rocket_config(app: &App) -> rocket::Config {
     let c = &app.config;
     let body = c.max_body_bytes.bytes();
+    // Behind the front door (`front.rs`), Rocket listens on a loopback port of its own.
+    let (address, port) = match front_timeouts(app) {
+        Some(_) => (std::net::Ipv4Addr::LOCALHOST.into(), 0),
+        None => (c.listen.ip(), c.listen.port()),
+    };
     rocket::Config {
-        address: c.listen.ip(),
-        port: c.listen.port(),
+        address,
+        port,
         log_level: LogLevel::Off,
         cli_colors: false,
         ident: Ident::none(),
@@ -142,6 +148,24 @@ fn rocket_config(app: &App) -> rocket::Config {
     }
 }
 
+/// The front door's timeouts, if connections come in through it.
+fn front_timeouts(app: &App) -> Option<front::Timeouts> {
+    use crate::config::FrontDoor;
+    let c = &app.config;
+    let on = match c.front_door {
+        FrontDoor::On => true,
+        FrontDoor::Off => false,
+        FrontDoor::Auto => !c.listen.ip().is_loopback(),
+    };
+    // A timeout of 0 would close every connection at once: it means "no limit" instead.
+    let secs =
+        |s: u32| std::time::Duration::from_secs(if s == 0 { 30 * 365 * 86_400 } else { s.into() });
+    on.then(|| front::Timeouts {
+        header: secs(c.header_timeout_secs),
+        idle: secs(c.idle_timeout_secs),
+    })
+}
+
 /// The Rocket application, ready to ignite.
 pub fn build(app: Arc<App>) -> rocket::Rocket<rocket::Build> {
     let base = app.config.base_path.clone();
@@ -152,6 +176,7 @@ pub fn build(app: Arc<App>) -> rocket::Rocket<rocket::Build> {
     };
     rocket::custom(rocket_config(&app))
         .manage(app)
+        .manage(Arc::new(front::Clients::default()))
         .mount(base.as_str(), routes::routes())
         .mount(base.as_str(), discovery::routes())
         .mount(base.as_str(), fallback_routes())
@@ -225,11 +250,27 @@ pub async fn launch(
             }
         })
     }));
+    // The front door binds the public address first, so that a taken port is reported at once.
+    let front = match front_timeouts(&app) {
+        Some(timeouts) => Some((
+            tokio::net::TcpListener::bind(app.config.listen)
+                .await
+                .map_err(|e| {
+                    format!("cannot start: cannot listen on {}: {e}", app.config.listen)
+                })?,
+            timeouts,
+        )),
+        None => None,
+    };
     let ignited = rocket
         .ignite()
         .await
         .map_err(|e| format!("cannot start: {e}"))?;
     let shutdown = ignited.shutdown();
+    let clients = ignited
+        .state::<Arc<front::Clients>>()
+        .cloned()
+        .unwrap_or_default();
     let store = Arc::clone(&app.store);
     let ip = app.config.listen.ip();
     drop(app);
@@ -246,11 +287,30 @@ pub async fn launch(
         launched.and(flushed)
     });
     match rx.await {
-        Ok(port) => Ok(Running {
-            addr: SocketAddr::new(ip, port),
-            shutdown,
-            task,
-        }),
+        Ok(port) => {
+            let addr = match front {
+                Some((listener, timeouts)) => {
+                    let addr = listener
+                        .local_addr()
+                        .map_err(|e| format!("cannot start: {e}"))?;
+                    let backend = SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), port);
+                    tokio::spawn(front::serve(
+                        listener,
+                        backend,
+                        clients,
+                        timeouts,
+                        shutdown.clone(),
+                    ));
+                    addr
+                }
+                None => SocketAddr::new(ip, port),
+            };
+            Ok(Running {
+                addr,
+                shutdown,
+                task,
+            })
+        }
         Err(_) => Err(task
             .await
             .map_err(|e| e.to_string())?

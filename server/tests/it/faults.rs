@@ -260,3 +260,86 @@ async fn a_body_that_does_not_arrive_in_time_gets_408() {
         "only the other client's user was created"
     );
 }
+
+/// Reads until the server closes the connection (or `limit` passes): how long that took, and
+/// what was read.
+async fn until_closed(
+    c: &mut tokio::net::TcpStream,
+    limit: std::time::Duration,
+) -> (std::time::Duration, Vec<u8>) {
+    use tokio::io::AsyncReadExt;
+    let started = std::time::Instant::now();
+    let mut got = Vec::new();
+    let _ = tokio::time::timeout(limit, async {
+        let mut buf = [0u8; 4096];
+        loop {
+            match c.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    (started.elapsed(), got)
+}
+
+/// Through the front door, a client that sends its headers too slowly (slowloris), or sits idle,
+/// is disconnected after the configured time, while others are served meanwhile.
+#[tokio::test]
+async fn slow_headers_and_idle_connections_are_closed() {
+    use tokio::io::AsyncWriteExt;
+    let s = TestServer::start_with(|c| {
+        c.header_timeout_secs = 1;
+        c.idle_timeout_secs = 2;
+    })
+    .await;
+    let addr = s.origin.trim_start_matches("http://").to_string();
+    let connect = || tokio::net::TcpStream::connect(addr.clone());
+    let limit = std::time::Duration::from_secs(10);
+
+    // Headers that never end, a byte every 300 ms: the idle timer never fires, the header one does.
+    let mut slow = connect().await.expect("connect");
+    let trickle = async {
+        for b in b"GET /livez HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaa" {
+            if slow.write_all(&[*b]).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        }
+    };
+    let started = std::time::Instant::now();
+    let mut idle = connect().await.expect("connect");
+    let mut used = connect().await.expect("connect");
+    used.write_all(b"GET /livez HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("write");
+    let ((), (idle_for, idle_got), (used_for, used_got), served) = tokio::join!(
+        trickle,
+        until_closed(&mut idle, limit),
+        until_closed(&mut used, limit),
+        async { s.user("served.meanwhile").await },
+    );
+    assert!(!served.is_empty());
+    assert!(idle_got.is_empty());
+    assert!(
+        (1_900..5_000).contains(&idle_for.as_millis()),
+        "an idle connection is closed after idle_timeout_secs: {idle_for:?}"
+    );
+    let text = String::from_utf8_lossy(&used_got);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(
+        (1_900..5_000).contains(&used_for.as_millis()),
+        "a kept-alive connection is closed once idle for idle_timeout_secs: {used_for:?}"
+    );
+    let (_, slow_got) = until_closed(&mut slow, limit).await;
+    assert!(
+        slow_got.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&slow_got)
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(6),
+        "slow headers are cut at header_timeout_secs, not left to trickle for 15 s ({:?})",
+        started.elapsed()
+    );
+}

@@ -30,6 +30,9 @@ pub fn config_for(dir: &Path) -> Config {
         // Tests send many failing requests from one address on purpose; `ratelimit.rs` tests
         // the limit itself.
         rate_limit_unauthenticated: 0.0,
+        // Every test goes through the front door (`http::front`), as clients of a server on a
+        // public address do; on loopback it would be off by default.
+        front_door: server::config::FrontDoor::On,
         ..Config::default()
     }
 }
