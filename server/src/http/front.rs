@@ -151,16 +151,22 @@ async fn pump(
     let mut phase = Phase::Between;
     let mut matched = 0usize;
     let mut last = Instant::now();
+    // The client has closed its sending side: the answer may still be coming.
+    let mut client_done = false;
+    // A peer that does not take what is written to it counts as idle too.
+    let timed_out = || std::io::Error::new(std::io::ErrorKind::TimedOut, "peer too slow");
     loop {
         let mut deadline = last + timeouts.idle;
         if let Phase::Headers(since) = phase {
             deadline = deadline.min(since + timeouts.header);
         }
         tokio::select! {
-            read = from_client.read(&mut up) => {
+            read = from_client.read(&mut up), if !client_done => {
                 let n = read?;
                 if n == 0 {
-                    return Ok(());
+                    client_done = true;
+                    to_server.shutdown().await?;
+                    continue;
                 }
                 last = Instant::now();
                 let mut rest = &up[..n];
@@ -181,7 +187,9 @@ async fn pump(
                         Phase::Exchange => rest = &[],
                     }
                 }
-                to_server.write_all(&up[..n]).await?;
+                tokio::time::timeout_at(last + timeouts.idle, to_server.write_all(&up[..n]))
+                    .await
+                    .map_err(|_| timed_out())??;
             }
             read = from_server.read(&mut down) => {
                 let n = read?;
@@ -192,7 +200,9 @@ async fn pump(
                 if phase == Phase::Exchange {
                     phase = Phase::Between;
                 }
-                to_client.write_all(&down[..n]).await?;
+                tokio::time::timeout_at(last + timeouts.idle, to_client.write_all(&down[..n]))
+                    .await
+                    .map_err(|_| timed_out())??;
             }
             _ = tokio::time::sleep_until(deadline) => {
                 return Ok(());

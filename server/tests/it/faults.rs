@@ -343,3 +343,22 @@ async fn slow_headers_and_idle_connections_are_closed() {
         started.elapsed()
     );
 }
+
+/// A client that closes its sending side after its request (as `nc -q` or some HTTP/1.0 clients
+/// do) still gets its answer through the front door.
+#[tokio::test]
+async fn a_half_closed_client_still_gets_its_answer() {
+    use tokio::io::AsyncWriteExt;
+    let s = TestServer::start().await;
+    let addr = s.origin.trim_start_matches("http://").to_string();
+    let mut c = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    c.write_all(b"GET /livez HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .expect("write");
+    c.shutdown().await.expect("half-close");
+    let (_, got) = until_closed(&mut c, std::time::Duration::from_secs(10)).await;
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text:?}");
+}
