@@ -971,7 +971,9 @@ pub fn none_match(if_none_match: Option<&str>, version: u64) -> bool {
 /// The attributes that differ between two documents, with their values. Extension attributes are
 /// named `urn:...:name`; for `members`, `before` lists the ids removed and `after` those added.
 pub fn diff(before: &Value, after: &Value) -> Vec<AttributeChange> {
-    fn flatten(doc: &Value) -> Vec<(String, Value)> {
+    use std::borrow::Cow;
+    // Borrowed: a group's member list can hold thousands of entries, and only changes are kept.
+    fn flatten(doc: &Value) -> Vec<(Cow<'_, str>, &Value)> {
         let mut out = Vec::new();
         if let Value::Object(o) = doc {
             for (k, v) in o {
@@ -981,26 +983,31 @@ pub fn diff(before: &Value, after: &Value) -> Vec<AttributeChange> {
                 match v {
                     Value::Object(inner) if k.contains(':') => {
                         for (ik, iv) in inner {
-                            out.push((format!("{k}:{ik}"), iv.clone()));
+                            out.push((Cow::Owned(format!("{k}:{ik}")), iv));
                         }
                     }
-                    _ => out.push((k.clone(), v.clone())),
+                    _ => out.push((Cow::Borrowed(k.as_str()), v)),
                 }
             }
         }
         out
     }
     let (b, a) = (flatten(before), flatten(after));
-    let mut names: Vec<&String> = b
+    let mut names: Vec<&str> = b
         .iter()
-        .map(|(k, _)| k)
-        .chain(a.iter().map(|(k, _)| k))
+        .map(|(k, _)| k.as_ref())
+        .chain(a.iter().map(|(k, _)| k.as_ref()))
         .collect();
-    names.sort();
+    names.sort_unstable();
     names.dedup();
-    let find = |list: &[(String, Value)], name: &str| {
-        list.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
-    };
+    fn find<'v>(list: &[(Cow<'_, str>, &'v Value)], name: &str) -> Option<&'v Value> {
+        list.iter().find(|(k, _)| k == name).map(|(_, v)| *v)
+    }
+    fn ids(v: Option<&Value>) -> Vec<&str> {
+        v.and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(|m| m.get("value")?.as_str()).collect())
+            .unwrap_or_default()
+    }
     let mut changes = Vec::new();
     for name in names {
         let (old, new) = (find(&b, name), find(&a, name));
@@ -1008,40 +1015,32 @@ pub fn diff(before: &Value, after: &Value) -> Vec<AttributeChange> {
             continue;
         }
         if name == "members" {
-            let ids = |v: &Option<Value>| -> Vec<String> {
-                v.as_ref()
-                    .and_then(Value::as_array)
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(|m| m.get("value")?.as_str().map(str::to_string))
-                            .collect()
-                    })
-                    .unwrap_or_default()
-            };
-            let (old_ids, new_ids) = (ids(&old), ids(&new));
-            let (old_set, new_set): (HashSet<&String>, HashSet<&String>) =
-                (old_ids.iter().collect(), new_ids.iter().collect());
+            let (old_ids, new_ids) = (ids(old), ids(new));
+            let (old_set, new_set): (HashSet<&str>, HashSet<&str>) = (
+                old_ids.iter().copied().collect(),
+                new_ids.iter().copied().collect(),
+            );
             let removed: Vec<Value> = old_ids
                 .iter()
-                .filter(|i| !new_set.contains(i))
-                .map(|i| Value::String(i.clone()))
+                .filter(|i| !new_set.contains(*i))
+                .map(|i| Value::String((*i).to_string()))
                 .collect();
             let added: Vec<Value> = new_ids
                 .iter()
-                .filter(|i| !old_set.contains(i))
-                .map(|i| Value::String(i.clone()))
+                .filter(|i| !old_set.contains(*i))
+                .map(|i| Value::String((*i).to_string()))
                 .collect();
             changes.push(AttributeChange {
-                attribute: name.clone(),
+                attribute: name.to_string(),
                 before: (!removed.is_empty()).then_some(Value::Array(removed)),
                 after: (!added.is_empty()).then_some(Value::Array(added)),
             });
             continue;
         }
         changes.push(AttributeChange {
-            attribute: name.clone(),
-            before: old,
-            after: new,
+            attribute: name.to_string(),
+            before: old.cloned(),
+            after: new.cloned(),
         });
     }
     changes
