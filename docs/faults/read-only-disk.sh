@@ -44,6 +44,30 @@ create() {
 
 start
 KEY=$(awk '/^API key:/ {print $3}' "$WORK/out.txt")
+# A group of 3,500 members: its revision is larger than sled's blob threshold (about 128 KiB),
+# so sled writes it to a file of its own under blobs/, which it never syncs.
+GID=$(python3 - "$URL/scim/v2" "$KEY" <<'PY'
+import json, sys, urllib.request
+base, key = sys.argv[1], sys.argv[2]
+def req(method, path, body):
+    r = urllib.request.Request(base + path, method=method, data=json.dumps(body).encode(),
+        headers={"Authorization": "Bearer " + key, "Content-Type": "application/scim+json"})
+    with urllib.request.urlopen(r, timeout=600) as resp:
+        return resp.status, json.loads(resp.read() or b"null")
+ids = []
+for b in range(4):
+    ops = [{"method": "POST", "path": "/Users", "bulkId": f"b{b}_{i}", "data": {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": f"member{b}_{i}@example.com"}}
+        for i in range(875)]
+    _, out = req("POST", "/Bulk", {"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": ops})
+    ids += [o["location"].rsplit("/", 1)[1] for o in out["Operations"] if o["status"] == "201"]
+status, g = req("POST", "/Groups", {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+    "displayName": "Everyone big", "members": [{"value": i} for i in ids]})
+assert status == 201 and len(ids) == 3500, (status, len(ids))
+print(g["id"])
+PY
+)
+echo "before the fault: a group of 3,500 members created (blobs: $(ls "$MNT/data/blobs" | wc -l))"
 acked=()
 for i in $(seq 1 50); do [ "$(create "$i")" = 201 ] && acked+=("$i"); done
 echo "before the fault: ${#acked[@]} creates acknowledged"
@@ -67,7 +91,9 @@ echo "on the read-only disk: writes answered 5xx, the server exited with $status
 umount "$MNT"
 e2fsck -fy "$LOOP" >/dev/null 2>&1 || true
 mount -o errors=remount-ro "$LOOP" "$MNT"
-"$BIN" check --data-dir "$MNT/data" 2>/dev/null | tail -1
+"$BIN" check --data-dir "$MNT/data" >"$WORK/check.txt" 2>&1 || true
+grep -q "The store is consistent" "$WORK/check.txt" || { echo "FAIL: check: $(tail -3 "$WORK/check.txt")" >&2; exit 1; }
+tail -1 "$WORK/check.txt"
 start
 missing=0
 for i in "${acked[@]}"; do
@@ -77,4 +103,8 @@ for i in "${acked[@]}"; do
   [ "$total" = 1 ] || { missing=$((missing + 1)); echo "ro$i: $total" >&2; }
 done
 [ "$missing" = 0 ] || { echo "FAIL: $missing acknowledged creates lost" >&2; exit 1; }
+members=$(curl -s -H "Authorization: Bearer $KEY" "$URL/scim/v2/Groups/$GID" |
+  python3 -c 'import sys, json; print(len(json.load(sys.stdin).get("members", [])))')
+[ "$members" = 3500 ] || { echo "FAIL: the acknowledged group has $members members, not 3500" >&2; exit 1; }
+echo "the acknowledged 3,500-member group is there"
 echo "after the disk is writable again: all ${#acked[@]} acknowledged creates are there: PASS"

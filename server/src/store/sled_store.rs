@@ -73,6 +73,10 @@ pub struct SledStore {
     census: Arc<Census>,
     /// sled's log file, synced with `fdatasync` after each flush (see [`SledStore::flush`]).
     log_file: Arc<std::fs::File>,
+    /// sled's folder of large values (over about 128 KiB, such as the revision of a group created
+    /// with thousands of members), which sled writes without syncing them, and the blob files
+    /// already synced.
+    blobs: Arc<(std::path::PathBuf, Mutex<HashSet<std::ffi::OsString>>)>,
     /// Concurrent commits share one transaction.
     batcher: Arc<Batcher<Pending, Result<u64, CommitError>>>,
 }
@@ -165,9 +169,21 @@ impl SledStore {
             reason: e.to_string(),
         };
         let log_file = std::fs::File::open(path.join("db")).map_err(io)?;
-        std::fs::File::open(path)
-            .and_then(|dir| dir.sync_all())
-            .map_err(io)?;
+        for dir in [path.to_path_buf(), path.join("blobs")] {
+            if dir.is_dir() {
+                std::fs::File::open(&dir)
+                    .and_then(|d| d.sync_all())
+                    .map_err(io)?;
+            }
+        }
+        // Blobs that exist at open were recovered from disk: nothing of theirs is pending.
+        let known_blobs: HashSet<std::ffi::OsString> = std::fs::read_dir(path.join("blobs"))
+            .map(|entries| {
+                entries
+                    .filter_map(|e| e.ok().map(|e| e.file_name()))
+                    .collect()
+            })
+            .unwrap_or_default();
         let store = SledStore {
             users: tree("users")?,
             groups: tree("groups")?,
@@ -184,6 +200,7 @@ impl SledStore {
             keys_generation: Arc::default(),
             census: Arc::default(),
             log_file: Arc::new(log_file),
+            blobs: Arc::new((path.join("blobs"), Mutex::new(known_blobs))),
             batcher: Arc::new(Batcher::new(MAX_BATCH, || {
                 Err(CommitError::Failed(Error::internal(
                     "the commit's batch ended without an answer",
@@ -337,6 +354,41 @@ impl SledStore {
                 }
                 other => other,
             })
+    }
+
+    /// Syncs the blob files sled wrote since the last flush (and their folder). Usually the
+    /// folder is empty and this is one directory read.
+    fn sync_new_blobs(&self) -> std::io::Result<()> {
+        let (dir, synced) = &*self.blobs;
+        let entries = match std::fs::read_dir(dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let mut synced = synced
+            .lock()
+            .map_err(|_| std::io::Error::other("blob bookkeeping poisoned"))?;
+        let mut present = HashSet::new();
+        let mut any = false;
+        for entry in entries {
+            let entry = entry?;
+            let name = entry.file_name();
+            if !synced.contains(&name) {
+                match std::fs::File::open(entry.path()) {
+                    Ok(f) => f.sync_data()?,
+                    // Removed by sled meanwhile (a rewritten page frees its old blob).
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(e),
+                }
+                any = true;
+            }
+            present.insert(name);
+        }
+        if any {
+            std::fs::File::open(dir)?.sync_all()?;
+        }
+        *synced = present;
+        Ok(())
     }
 
     fn records(&self, kind: Kind) -> &Tree {
@@ -762,6 +814,9 @@ impl Store for SledStore {
     }
 
     fn flush(&self) -> Result<()> {
+        // Large values first: the log entries that point at them must not be durable without them.
+        self.sync_new_blobs()
+            .map_err(|e| self.note_failure(storage(e)))?;
         self.db
             .flush()
             .map(|_| ())
