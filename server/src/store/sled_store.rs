@@ -169,6 +169,10 @@ impl SledStore {
             reason: e.to_string(),
         };
         let log_file = std::fs::File::open(path.join("db")).map_err(io)?;
+        // sled writes its `conf` at open without syncing it (a disk error left it empty).
+        if let Ok(conf) = std::fs::File::open(path.join("conf")) {
+            conf.sync_all().map_err(io)?;
+        }
         for dir in [path.to_path_buf(), path.join("blobs")] {
             if dir.is_dir() {
                 std::fs::File::open(&dir)
