@@ -507,6 +507,17 @@ fn history_table(history: &Value, own_id: &str) -> String {
     )
 }
 
+/// A resource's history: its table and pager, under `{BASE}/{endpoint}/{id}`.
+fn history_section(history: &Value, id: &str, start: usize, endpoint: &str) -> String {
+    format!(
+        "<section aria-labelledby=\"history\"><h2 id=\"history\">History</h2>{}{}</section>",
+        history_table(history, id),
+        html::pager(start, HISTORY_PAGE, as_usize(&history["total"]), |n| {
+            format!("{BASE}/{endpoint}/{}?start={n}", url(id))
+        })
+    )
+}
+
 fn pretty(v: &Value) -> String {
     let text = serde_json::to_string_pretty(v).unwrap_or_default();
     format!("<pre class=\"json\"><code>{}</code></pre>", esc(&text))
@@ -571,15 +582,7 @@ pub async fn user(
             "Deleted user".to_string()
         }
     };
-    body.push_str("<section aria-labelledby=\"history\"><h2 id=\"history\">History</h2>");
-    body.push_str(&history_table(&history, id));
-    body.push_str(&html::pager(
-        start,
-        HISTORY_PAGE,
-        as_usize(&history["total"]),
-        |n| format!("{BASE}/users/{}?start={n}", url(id)),
-    ));
-    body.push_str("</section>");
+    body.push_str(&history_section(&history, id, start, "users"));
     if let Some(u) = &user {
         body.push_str("<section aria-labelledby=\"scim\"><h2 id=\"scim\">SCIM resource</h2>");
         body.push_str(&pretty(&u["scim"]));
@@ -705,15 +708,9 @@ pub async fn group(
             &rows,
         ));
     }
-    body.push_str("</section><section aria-labelledby=\"history\"><h2 id=\"history\">History</h2>");
-    body.push_str(&history_table(&history, id));
-    body.push_str(&html::pager(
-        start,
-        HISTORY_PAGE,
-        as_usize(&history["total"]),
-        |n| format!("{BASE}/groups/{}?start={n}", url(id)),
-    ));
-    body.push_str("</section><section aria-labelledby=\"scim\"><h2 id=\"scim\">SCIM resource</h2>");
+    body.push_str("</section>");
+    body.push_str(&history_section(&history, id, start, "groups"));
+    body.push_str("<section aria-labelledby=\"scim\"><h2 id=\"scim\">SCIM resource</h2>");
     body.push_str(&pretty(&group["scim"]));
     body.push_str("</section>");
     Ok(signed(
