@@ -22,12 +22,15 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
+# Exit 77 when this machine cannot set the experiment up (no free loop device, no ext4): the
+# caller tells that apart from a failure of the server.
 mkdir -p "$MNT"
 truncate -s 256M "$IMG"
-mkfs.ext4 -q "$IMG"
-LOOP=$(losetup -f --show "$IMG")
-mount -o errors=remount-ro "$LOOP" "$MNT"
+mkfs.ext4 -q "$IMG" || { echo "cannot make an ext4 image" >&2; exit 77; }
+LOOP=$(losetup -f --show "$IMG") || { echo "cannot attach a loop device" >&2; LOOP=; exit 77; }
+mount -o errors=remount-ro "$LOOP" "$MNT" || { echo "cannot mount the loop device" >&2; exit 77; }
 DEV=$(basename "$LOOP")
+[ -w "/sys/fs/ext4/$DEV/trigger_fs_error" ] || { echo "this kernel cannot trigger an ext4 error" >&2; exit 77; }
 
 start() {
   "$BIN" serve --data-dir "$MNT/data" --listen "127.0.0.1:$PORT" >"$WORK/out.txt" 2>"$WORK/err.txt" &
