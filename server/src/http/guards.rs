@@ -211,25 +211,14 @@ impl<'r> FromData<'r> for Body {
     }
 }
 
-async fn read_body(req: &Request<'_>, data: Data<'_>) -> Result<Value> {
-    if let Some(ct) = req.content_type() {
-        let json = ct.top().as_str().eq_ignore_ascii_case("application")
-            && (ct.sub().as_str().eq_ignore_ascii_case("json")
-                || ct.sub().as_str().to_ascii_lowercase().ends_with("+json"));
-        if !json {
-            return Err(Error::UnsupportedMediaType(
-                "the request body must be application/scim+json or application/json".into(),
-            ));
-        }
-    }
-    let (limit, timeout) = app(req).map_or((1024 * 1024, 30), |a| {
-        (a.config.max_body_bytes, a.config.body_timeout_secs)
-    });
+/// Reads a request body as text: at most `limit` bytes (413 beyond), within `body_timeout_secs`
+/// (408 after: a client that trickles its body holds a task and a connection).
+pub async fn read_text(req: &Request<'_>, data: Data<'_>, limit: u64) -> Result<String> {
+    let timeout = app(req).map_or(30, |a| a.config.body_timeout_secs);
     let reading = data.open(limit.bytes()).into_string();
     let read = if timeout == 0 {
         reading.await
     } else {
-        // A client that trickles its body holds a task and a connection: bound how long.
         tokio::time::timeout(std::time::Duration::from_secs(timeout.into()), reading)
             .await
             .map_err(|_| Error::Other {
@@ -244,6 +233,22 @@ async fn read_body(req: &Request<'_>, data: Data<'_>) -> Result<Value> {
             "the request body exceeds {limit} bytes"
         )));
     }
+    Ok(text.into_inner())
+}
+
+async fn read_body(req: &Request<'_>, data: Data<'_>) -> Result<Value> {
+    if let Some(ct) = req.content_type() {
+        let json = ct.top().as_str().eq_ignore_ascii_case("application")
+            && (ct.sub().as_str().eq_ignore_ascii_case("json")
+                || ct.sub().as_str().to_ascii_lowercase().ends_with("+json"));
+        if !json {
+            return Err(Error::UnsupportedMediaType(
+                "the request body must be application/scim+json or application/json".into(),
+            ));
+        }
+    }
+    let limit = app(req).map_or(1024 * 1024, |a| a.config.max_body_bytes);
+    let text = read_text(req, data, limit).await?;
     if text.trim().is_empty() {
         return Err(Error::invalid_syntax("the request body is empty"));
     }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rocket::data::{self, Data, FromData, ToByteUnit};
+use rocket::data::{self, Data, FromData};
 use rocket::http::{Cookie, CookieJar, SameSite, Status};
 use rocket::outcome::Outcome;
 use rocket::request::{self, FromRequest, Request};
@@ -14,7 +14,7 @@ use subtle::ConstantTimeEq;
 
 use super::WebError;
 use crate::error::{Error, Result};
-use crate::http::guards::{base_url, parse_query};
+use crate::http::guards::{base_url, parse_query, read_text};
 use crate::http::routes::blocking;
 use crate::keys;
 use crate::service::{App, Context};
@@ -256,20 +256,11 @@ impl<'r> FromData<'r> for Form {
     type Error = std::convert::Infallible;
 
     async fn from_data(req: &'r Request<'_>, data: Data<'r>) -> data::Outcome<'r, Self> {
-        // A form that does not arrive in time is an empty form: its checks refuse it.
-        let timeout = req
-            .rocket()
-            .state::<Arc<App>>()
-            .map_or(30, |a| a.config.body_timeout_secs);
-        let reading = data.open(MAX_FORM_BYTES.bytes()).into_string();
-        let read = if timeout == 0 {
-            Ok(reading.await)
-        } else {
-            tokio::time::timeout(Duration::from_secs(timeout.into()), reading).await
-        };
-        let pairs = match read {
-            Ok(Ok(text)) if text.is_complete() => parse_query(&text),
-            _ => Vec::new(),
+        // A form that is too large or does not arrive in time is an empty form: its checks
+        // refuse it.
+        let pairs = match read_text(req, data, MAX_FORM_BYTES).await {
+            Ok(text) => parse_query(&text),
+            Err(_) => Vec::new(),
         };
         Outcome::Success(Form(pairs))
     }
