@@ -92,12 +92,7 @@ pub async fn user_history(
     id: &str,
     q: Query,
 ) -> Result<Json> {
-    let (start, count) = paging(&q)?;
-    let (app, id) = (Arc::clone(app), id.to_string());
-    Ok(ok(blocking(move || {
-        app.history(Kind::User, &id, start, count)
-    })
-    .await?))
+    history(app, Kind::User, id, &q).await
 }
 
 #[get("/groups/<id>/history")]
@@ -107,12 +102,16 @@ pub async fn group_history(
     id: &str,
     q: Query,
 ) -> Result<Json> {
-    let (start, count) = paging(&q)?;
+    history(app, Kind::Group, id, &q).await
+}
+
+/// A resource's history, a page at a time (`startIndex`, `count`).
+async fn history(app: &Arc<App>, kind: Kind, id: &str, q: &Query) -> Result<Json> {
+    let (start, count) = paging(q)?;
     let (app, id) = (Arc::clone(app), id.to_string());
-    Ok(ok(blocking(move || {
-        app.history(Kind::Group, &id, start, count)
-    })
-    .await?))
+    Ok(ok(
+        blocking(move || app.history(kind, &id, start, count)).await?
+    ))
 }
 
 /// The whole feed, oldest first: `after` a sequence number, at most `limit` entries.
