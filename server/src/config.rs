@@ -95,6 +95,11 @@ pub struct Config {
     /// Seconds a connection may sit with no byte moving either way before the front door closes
     /// it (`SCIM_IDLE_TIMEOUT_SECS`).
     pub idle_timeout_secs: u32,
+    /// Once the server listens, it writes a JSON object to this file (mode 0600): `addr`,
+    /// `scim_base_url`, `admin_url` and `api_key` (the key minted at this start, or null), for
+    /// programs that start the server and must not scrape its human-readable output
+    /// (`SCIM_READY_FILE`, `serve --ready-file`). Written whole or not at all.
+    pub ready_file: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -121,6 +126,7 @@ impl Default for Config {
             front_door: FrontDoor::Auto,
             header_timeout_secs: 10,
             idle_timeout_secs: 60,
+            ready_file: None,
         }
     }
 }
@@ -130,6 +136,7 @@ impl Default for Config {
 pub struct Overrides {
     pub data_dir: Option<PathBuf>,
     pub listen: Option<SocketAddr>,
+    pub ready_file: Option<PathBuf>,
 }
 
 impl Config {
@@ -155,6 +162,9 @@ impl Config {
         }
         if let Some(listen) = overrides.listen {
             config.listen = listen;
+        }
+        if let Some(file) = &overrides.ready_file {
+            config.ready_file = Some(file.clone());
         }
         config.validate()?;
         Ok(config)
@@ -205,7 +215,7 @@ mod tests {
             );
             let o = Overrides {
                 data_dir: Some("/tmp/x".into()),
-                listen: None,
+                ..Overrides::default()
             };
             let c =
                 Config::load(Some(Path::new("custom.toml")), &o).map_err(figment::Error::from)?;

@@ -51,6 +51,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
     let store: Arc<dyn Store> = Arc::new(open_store(&config).map_err(|e| e.to_string())?);
     let first_key = ensure_key(store.as_ref()).map_err(|e| e.to_string())?;
     let data_dir = config.data_dir.clone();
+    let config_ready_file = config.ready_file.clone();
     let app = Arc::new(service::App::new(config, Arc::clone(&store)));
     let running = http::start(Arc::clone(&app)).await?;
     let base_url = match &app.config.public_url {
@@ -68,12 +69,21 @@ pub async fn serve(config: Config) -> Result<(), String> {
     println!(
         "Admin web page: {origin}/admin (sign in with an admin key: `scim-server key create --admin --label NAME`)"
     );
-    match first_key {
+    match &first_key {
         Some(key) => {
             println!("No API key existed, so one was minted. Copy it now: it is not shown again.");
             println!("API key: {key}");
         }
         None => println!("API keys: already configured (see `scim-server key list`)."),
+    }
+    if let Some(path) = &config_ready_file {
+        let ready = Ready {
+            addr: running.addr.to_string(),
+            scim_base_url: base_url.clone(),
+            admin_url: format!("{origin}/admin"),
+            api_key: first_key.clone(),
+        };
+        write_ready_file(path, &ready)?;
     }
     let control = tokio::spawn(control::serve(
         data_dir,
@@ -128,6 +138,38 @@ pub async fn serve(config: Config) -> Result<(), String> {
     served?;
     tracing::info!("stopped; store flushed");
     Ok(())
+}
+
+/// What `--ready-file` holds: where the server listens, and the key minted at this start.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Ready {
+    /// The address it listens on (the real port when 0 was asked for).
+    pub addr: String,
+    pub scim_base_url: String,
+    pub admin_url: String,
+    /// The SCIM key minted because none existed, or null.
+    pub api_key: Option<String>,
+}
+
+/// Writes the ready file whole (a temporary file in the same folder, mode 0600, synced, renamed),
+/// so that a reader never sees half of it.
+fn write_ready_file(path: &std::path::Path, ready: &Ready) -> Result<(), String> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt;
+    let fail = |e: std::io::Error| format!("cannot write the ready file {}: {e}", path.display());
+    let tmp = path.with_extension("partial");
+    let mut bytes = serde_json::to_vec(ready).map_err(|e| e.to_string())?;
+    bytes.push(b'\n');
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(fail)?;
+    f.write_all(&bytes).map_err(fail)?;
+    f.sync_all().map_err(fail)?;
+    std::fs::rename(&tmp, path).map_err(fail)
 }
 
 async fn wait_for_signal() {

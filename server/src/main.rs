@@ -29,7 +29,12 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Run the server (the default).
-    Serve,
+    Serve {
+        /// Once listening, write a JSON object (`addr`, `scim_base_url`, `admin_url`, `api_key`)
+        /// to this file, for programs that start the server.
+        #[arg(long, value_name = "FILE")]
+        ready_file: Option<PathBuf>,
+    },
     /// Manage API keys (works whether or not the server is running).
     #[command(subcommand)]
     Key(KeyCmd),
@@ -77,17 +82,22 @@ enum KeyCmd {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let command = cli.command.unwrap_or(Cmd::Serve { ready_file: None });
     let overrides = Overrides {
         data_dir: cli.data_dir,
         listen: cli.listen,
+        ready_file: match &command {
+            Cmd::Serve { ready_file } => ready_file.clone(),
+            _ => None,
+        },
     };
     let config = match Config::load(cli.config.as_deref(), &overrides) {
         Ok(c) => c,
         Err(e) => return fail(&e),
     };
     init_logging(config.log_format);
-    match cli.command.unwrap_or(Cmd::Serve) {
-        Cmd::Serve => {
+    match command {
+        Cmd::Serve { .. } => {
             let runtime = match tokio::runtime::Runtime::new() {
                 Ok(r) => r,
                 Err(e) => return fail(&format!("cannot start the runtime: {e}")),
