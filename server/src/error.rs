@@ -3,43 +3,7 @@
 
 use std::fmt;
 
-/// `scimType` values of RFC 7644 §3.12 (table 9), plus the ones RFC 7644 §3.7 (bulk) uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ScimType {
-    InvalidFilter,
-    TooMany,
-    Uniqueness,
-    Mutability,
-    InvalidSyntax,
-    InvalidPath,
-    NoTarget,
-    InvalidValue,
-    InvalidVers,
-    Sensitive,
-}
-
-impl ScimType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ScimType::InvalidFilter => "invalidFilter",
-            ScimType::TooMany => "tooMany",
-            ScimType::Uniqueness => "uniqueness",
-            ScimType::Mutability => "mutability",
-            ScimType::InvalidSyntax => "invalidSyntax",
-            ScimType::InvalidPath => "invalidPath",
-            ScimType::NoTarget => "noTarget",
-            ScimType::InvalidValue => "invalidValue",
-            ScimType::InvalidVers => "invalidVers",
-            ScimType::Sensitive => "sensitive",
-        }
-    }
-}
-
-impl fmt::Display for ScimType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use scim_proto::error::{quote, ScimType};
 
 /// Why authentication failed. Kept apart so the 401 body can say what to fix without
 /// ever echoing the credential.
@@ -175,18 +139,7 @@ impl Error {
 
     /// The SCIM Error message (RFC 7644 §3.12): `status` as a string, `scimType` where one applies.
     pub fn body(&self) -> serde_json::Value {
-        let mut body = serde_json::json!({
-            "schemas": [crate::scim::urn::ERROR],
-            "status": self.status().to_string(),
-            "detail": self.detail(),
-        });
-        if let (Some(t), serde_json::Value::Object(o)) = (self.scim_type(), &mut body) {
-            o.insert(
-                "scimType".into(),
-                serde_json::Value::String(t.as_str().into()),
-            );
-        }
-        body
+        scim_proto::error::error_body(self.status(), self.scim_type(), &self.detail())
     }
 
     /// The `detail` sent to the client. Internal faults are not described on the wire.
@@ -198,13 +151,14 @@ impl Error {
     }
 }
 
-/// Shortens client-supplied text quoted in an error detail, so a huge input is never echoed.
-pub fn quote(s: &str) -> String {
-    const MAX: usize = 64;
-    if s.chars().count() <= MAX {
-        format!("{s:?}")
-    } else {
-        let head: String = s.chars().take(MAX).collect();
-        format!("{head:?}…")
+impl From<scim_proto::Error> for Error {
+    fn from(e: scim_proto::Error) -> Self {
+        match e {
+            scim_proto::Error::Invalid { scim_type, detail } => {
+                Error::BadRequest { scim_type, detail }
+            }
+            scim_proto::Error::TooManyOperations(detail) => Error::PayloadTooLarge(detail),
+            scim_proto::Error::Bug(detail) => Error::Internal(detail),
+        }
     }
 }

@@ -13,11 +13,12 @@ pub mod keys;
 pub mod metrics;
 pub mod policy;
 pub mod ratelimit;
-pub mod scim;
 pub mod service;
 pub mod store;
 
 use std::sync::Arc;
+
+pub use scim_proto as scim;
 
 use config::Config;
 use store::{SledStore, Store};

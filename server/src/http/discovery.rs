@@ -24,20 +24,12 @@ fn refuse_filter(q: &Query) -> Result<()> {
 
 /// The ServiceProviderConfig, with the configured limits.
 pub fn service_provider_config(app: &App, base_url: &str) -> Value {
-    let mut doc: Value =
-        serde_json::from_str(include_str!("../../schemas/ServiceProviderConfig.json"))
-            .unwrap_or(Value::Null);
-    doc["filter"]["maxResults"] = Value::from(app.config.max_results);
-    doc["bulk"] = serde_json::json!({
-        "supported": true,
-        "maxOperations": app.config.bulk_max_operations,
-        "maxPayloadSize": app.config.max_body_bytes,
-    });
-    doc["meta"] = serde_json::json!({
-        "resourceType": "ServiceProviderConfig",
-        "location": format!("{base_url}/ServiceProviderConfig"),
-    });
-    doc
+    let limits = crate::scim::schema::Limits {
+        max_results: app.config.max_results,
+        bulk_max_operations: app.config.bulk_max_operations,
+        max_payload_bytes: app.config.max_body_bytes,
+    };
+    crate::scim::schema::service_provider_config(limits, base_url)
 }
 
 #[get("/ServiceProviderConfig")]

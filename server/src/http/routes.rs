@@ -72,12 +72,12 @@ fn kind_of(app: &App, segment: &str) -> Result<Kind> {
 }
 
 fn projection(app: &App, kind: Kind, q: &Query) -> Result<Projection> {
-    Projection::parse(
+    Ok(Projection::parse(
         &app.registry,
         kind,
         &q.all("attributes"),
         &q.all("excludedAttributes"),
-    )
+    )?)
 }
 
 #[get("/<rt>")]
@@ -112,7 +112,7 @@ pub async fn search_root(app: &State<Arc<App>>, scim: Scim, body: Body) -> Resul
         match ListQuery::parse(&app.registry, kind, &raw, app.config.max_results) {
             Ok(q) => queries.push((kind, q)),
             // An attribute that one resource type does not define matches nothing there.
-            Err(e) => first_error = first_error.or(Some(e)),
+            Err(e) => first_error = first_error.or(Some(Error::from(e))),
         }
     }
     if queries.is_empty() {

@@ -126,11 +126,5 @@ pub struct Operation {
 
 /// Prefixes a client error's detail with where it happened (`Operations[2]: …`).
 fn located(place: impl std::fmt::Display, err: Error) -> Error {
-    match err {
-        Error::BadRequest { scim_type, detail } => Error::BadRequest {
-            scim_type,
-            detail: format!("{place}: {detail}"),
-        },
-        other => other,
-    }
+    err.located(place)
 }

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use super::parse::Parser;
 use super::*;
 use crate::error::ScimType;
-use crate::scim::urn;
+use crate::urn;
 
 fn parse(s: &str) -> Filter {
     parse_filter(s).unwrap_or_else(|e| panic!("{s:?} should parse: {e}"))

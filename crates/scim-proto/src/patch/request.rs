@@ -4,8 +4,8 @@ use serde_json::{Map, Value};
 
 use super::{located, Op, Operation};
 use crate::error::{quote, Error, Result};
-use crate::scim::filter::{self, AttrPath, CompareOp, Filter, Literal, PatchPath};
-use crate::scim::urn;
+use crate::filter::{self, AttrPath, CompareOp, Filter, Literal, PatchPath};
+use crate::urn;
 
 /// The most operations one request may carry.
 pub const MAX_OPERATIONS: usize = 1000;
@@ -160,7 +160,7 @@ fn parse_op(name: &str, strict: bool) -> Result<Op> {
 /// Any client error from the path grammar is reported as `invalidPath`.
 fn as_invalid_path(err: Error) -> Error {
     match err {
-        Error::BadRequest { detail, .. } => Error::invalid_path(detail),
+        Error::Invalid { detail, .. } => Error::invalid_path(detail),
         other => other,
     }
 }

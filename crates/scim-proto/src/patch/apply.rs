@@ -5,9 +5,9 @@ use serde_json::{Map, Value};
 use super::matcher::ValueFilter;
 use super::{located, Op, Operation};
 use crate::error::{quote, Error, Result};
-use crate::scim::filter::{self, AttrPath, CompareOp, Filter, Literal, PatchPath};
-use crate::scim::resource::coerce;
-use crate::scim::schema::{AttrType, Attribute, Kind, Mutability, Registry};
+use crate::filter::{self, AttrPath, CompareOp, Filter, Literal, PatchPath};
+use crate::resource::coerce;
+use crate::schema::{AttrType, Attribute, Kind, Mutability, Registry};
 
 type Object = Map<String, Value>;
 
@@ -22,7 +22,7 @@ pub fn apply(
     strict: bool,
 ) -> Result<()> {
     let Value::Object(original) = &*doc else {
-        return Err(Error::internal("the PATCH target is not a JSON object"));
+        return Err(Error::Bug("the PATCH target is not a JSON object".into()));
     };
     let engine = Engine {
         registry,
@@ -801,7 +801,7 @@ fn container<'d>(doc: &'d mut Object, ext: Option<&str>) -> Result<&'d mut Objec
         .or_insert_with(|| Value::Object(Object::new()))
     {
         Value::Object(object) => Ok(object),
-        _ => Err(Error::internal(format!(
+        _ => Err(Error::Bug(format!(
             "stored extension {urn} is not an object"
         ))),
     }

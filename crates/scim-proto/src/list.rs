@@ -404,7 +404,7 @@ mod tests {
         ] {
             let err =
                 ListQuery::parse(&r, Kind::User, &raw(&[(name, value)]), 100).expect_err(value);
-            assert_eq!(err.status(), 400);
+            assert!(err.is_client_error());
             assert_eq!(err.scim_type(), Some(crate::error::ScimType::InvalidValue));
         }
     }

@@ -168,7 +168,7 @@ pub fn parse(body: &Value, max_operations: usize, strict: bool) -> Result<Reques
         .and_then(Value::as_array)
         .ok_or_else(|| Error::invalid_syntax("'Operations' must be an array"))?;
     if ops.len() > max_operations {
-        return Err(Error::PayloadTooLarge(format!(
+        return Err(Error::TooManyOperations(format!(
             "the bulk request has {} operations; the maximum is {max_operations}",
             ops.len()
         )));
@@ -176,13 +176,8 @@ pub fn parse(body: &Value, max_operations: usize, strict: bool) -> Result<Reques
     let mut seen = BTreeSet::new();
     let mut operations = Vec::with_capacity(ops.len());
     for (i, op) in ops.iter().enumerate() {
-        let op = parse_operation(op, strict).map_err(|e| match e {
-            Error::BadRequest { scim_type, detail } => Error::BadRequest {
-                scim_type,
-                detail: format!("Operations[{i}]: {detail}"),
-            },
-            other => other,
-        })?;
+        let op =
+            parse_operation(op, strict).map_err(|e| e.located(format_args!("Operations[{i}]")))?;
         if let Some(b) = &op.bulk_id {
             if !seen.insert(b.clone()) {
                 return Err(Error::invalid_value(format!(
@@ -299,6 +294,7 @@ pub fn response(outcomes: &[Outcome]) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ScimType;
     use serde_json::json;
 
     #[test]
@@ -335,11 +331,17 @@ mod tests {
     fn limits_and_shape_are_checked_before_anything_runs() {
         let op = json!({"method": "DELETE", "path": "/Users/x"});
         let too_many = json!({"Operations": [op, op, op]});
-        assert_eq!(parse(&too_many, 2, false).map_err(|e| e.status()), Err(413));
+        assert!(matches!(
+            parse(&too_many, 2, false),
+            Err(Error::TooManyOperations(_))
+        ));
         let twice = json!({"Operations": [
             {"method": "POST", "path": "/Users", "bulkId": "a", "data": {}},
             {"method": "POST", "path": "/Users", "bulkId": "a", "data": {}}]});
-        assert_eq!(parse(&twice, 10, false).map_err(|e| e.status()), Err(400));
+        assert_eq!(
+            parse(&twice, 10, false).map_err(|e| e.scim_type()),
+            Err(Some(ScimType::InvalidValue))
+        );
         for bad in [
             json!({"Operations": [{"method": "POST", "path": "/Users", "data": {}}]}),
             json!({"Operations": [{"method": "GET", "path": "/Users"}]}),
@@ -347,9 +349,8 @@ mod tests {
             json!({"Operations": "no"}),
             json!({"failOnErrors": 0, "Operations": []}),
         ] {
-            assert_eq!(
-                parse(&bad, 10, false).map_err(|e| e.status()),
-                Err(400),
+            assert!(
+                parse(&bad, 10, false).is_err_and(|e| e.scim_type().is_some()),
                 "{bad}"
             );
         }

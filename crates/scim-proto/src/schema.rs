@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::filter::AttrPath;
+use super::path::AttrPath;
 use super::urn;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -189,7 +189,7 @@ const LEGACY_SUB_NAMES: &[(&str, &str, &str)] = &[("manager", "managerId", "valu
 
 /// The attributes common to every resource (RFC 7643 §3.1), which no schema file lists.
 fn common_attributes() -> Vec<Attribute> {
-    let text = include_str!("../../schemas/common.json");
+    let text = include_str!("../schemas/common.json");
     serde_json::from_str(text).unwrap_or_default()
 }
 
@@ -231,12 +231,12 @@ impl Registry {
                 .unwrap_or_else(|e| panic!("built-in schema file is invalid: {e}"))
         };
         let schemas = vec![
-            load(include_str!("../../schemas/User.json")),
-            load(include_str!("../../schemas/EnterpriseUser.json")),
-            load(include_str!("../../schemas/Group.json")),
+            load(include_str!("../schemas/User.json")),
+            load(include_str!("../schemas/EnterpriseUser.json")),
+            load(include_str!("../schemas/Group.json")),
         ];
         let resource_types: Vec<ResourceType> =
-            serde_json::from_str(include_str!("../../schemas/ResourceTypes.json"))
+            serde_json::from_str(include_str!("../schemas/ResourceTypes.json"))
                 .unwrap_or_else(|e| panic!("built-in resource types file is invalid: {e}"));
         Registry {
             schemas,
@@ -404,6 +404,36 @@ impl Registry {
         }
         doc
     }
+}
+
+/// The limits a ServiceProviderConfig advertises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// `filter.maxResults`: the largest page a list returns.
+    pub max_results: usize,
+    /// `bulk.maxOperations`.
+    pub bulk_max_operations: usize,
+    /// `bulk.maxPayloadSize`, in bytes.
+    pub max_payload_bytes: u64,
+}
+
+/// The ServiceProviderConfig (RFC 7643 §5), from `schemas/ServiceProviderConfig.json` with the
+/// given limits.
+pub fn service_provider_config(limits: Limits, base_url: &str) -> Value {
+    let mut doc: Value =
+        serde_json::from_str(include_str!("../schemas/ServiceProviderConfig.json"))
+            .unwrap_or(Value::Null);
+    doc["filter"]["maxResults"] = Value::from(limits.max_results);
+    doc["bulk"] = serde_json::json!({
+        "supported": true,
+        "maxOperations": limits.bulk_max_operations,
+        "maxPayloadSize": limits.max_payload_bytes,
+    });
+    doc["meta"] = serde_json::json!({
+        "resourceType": "ServiceProviderConfig",
+        "location": format!("{base_url}/ServiceProviderConfig"),
+    });
+    doc
 }
 
 #[cfg(test)]

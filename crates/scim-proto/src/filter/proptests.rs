@@ -10,7 +10,7 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use super::*;
-use crate::scim::urn;
+use crate::urn;
 
 // --- round trip ------------------------------------------------------------------------------
 

@@ -5,8 +5,8 @@
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
-use crate::scim::filter::{self, AttrPath, Filter};
-use crate::scim::schema::{Kind, Registry};
+use crate::filter::{self, AttrPath, Filter};
+use crate::schema::{Kind, Registry};
 
 /// A value filter bound to its attribute, ready to test elements.
 pub(super) struct ValueFilter<'a> {
@@ -41,7 +41,7 @@ impl<'a> ValueFilter<'a> {
             filter: Box::new(filter.clone()),
         };
         filter::validate(&whole, registry, kind).map_err(|e| match e {
-            Error::BadRequest { detail, .. } => Error::invalid_path(detail),
+            Error::Invalid { detail, .. } => Error::invalid_path(detail),
             other => other,
         })?;
         Ok(ValueFilter {

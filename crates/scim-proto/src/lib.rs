@@ -1,13 +1,21 @@
-//! The SCIM protocol (RFC 7643, RFC 7644) as pure functions: schemas, the filter and path
-//! grammar, resources, list queries and PATCH. Nothing here does I/O or knows Rocket or sled.
+//! The SCIM protocol (RFC 7643, RFC 7644) as pure functions: schemas, attribute paths, the
+//! filter and PATCH-path grammar, resources, list queries, PATCH and bulk messages, and the
+//! protocol's refusals ([`error`]). Nothing here does I/O, keeps state, or knows HTTP or storage.
+//!
+//! The fuzz harness ([`fuzzing`]) is compiled for tests and with the `fuzzing` feature only.
 
 pub mod bulk;
+pub mod error;
 pub mod filter;
+#[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 pub mod list;
 pub mod patch;
+pub mod path;
 pub mod resource;
 pub mod schema;
+
+pub use error::{Error, Result, ScimType};
 
 /// Schema and message URNs.
 pub mod urn {

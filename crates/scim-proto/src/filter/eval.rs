@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 
 use super::{AttrPath, CompareOp, Filter, Literal};
 use crate::error::{quote, Error, Result};
-use crate::scim::schema::{AttrType, Attribute, Kind, Registry};
+use crate::schema::{AttrType, Attribute, Kind, Registry};
 
 /// The attribute whose elements a value filter (`emails[…]`) tests: inside it, paths name
 /// sub-attributes of this attribute.

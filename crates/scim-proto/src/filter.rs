@@ -13,6 +13,7 @@ use std::fmt;
 
 use serde_json::Value;
 
+pub use super::path::AttrPath;
 use super::schema::{Attribute, Kind, Registry};
 use crate::error::{Error, Result};
 
@@ -28,28 +29,6 @@ pub const MAX_LEN: usize = 8192;
 
 /// How deeply parentheses, `not (…)` and value filters (`emails[…]`) may nest.
 pub const MAX_DEPTH: usize = 64;
-
-/// An attribute path: `[urn:...:]name[.sub]` (RFC 7644 §3.10).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct AttrPath {
-    /// The schema URN prefix, as written (for example `urn:ietf:params:scim:schemas:core:2.0:User`).
-    pub urn: Option<String>,
-    /// The attribute name, as written (names are matched case-insensitively).
-    pub name: String,
-    /// The sub-attribute name, as written, when the path names one.
-    pub sub: Option<String>,
-}
-
-impl AttrPath {
-    /// A path naming a top-level attribute without schema prefix or sub-attribute.
-    pub fn simple(name: &str) -> Self {
-        AttrPath {
-            urn: None,
-            name: name.to_string(),
-            sub: None,
-        }
-    }
-}
 
 /// Comparison operators (RFC 7644 §3.4.2.2, table 3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -213,19 +192,6 @@ pub fn order(attribute: &Attribute, a: &Value, b: &Value) -> Option<std::cmp::Or
 /// the schema's spelling; clients may not).
 pub fn member<'v>(value: &'v Value, key: &str) -> Option<&'v Value> {
     eval::member(value, key)
-}
-
-impl fmt::Display for AttrPath {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(urn) = &self.urn {
-            write!(f, "{urn}:")?;
-        }
-        f.write_str(&self.name)?;
-        if let Some(sub) = &self.sub {
-            write!(f, ".{sub}")?;
-        }
-        Ok(())
-    }
 }
 
 impl fmt::Display for CompareOp {
