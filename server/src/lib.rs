@@ -16,6 +16,7 @@ pub mod ratelimit;
 pub mod scim;
 pub mod service;
 pub mod store;
+pub mod views;
 
 use std::sync::Arc;
 

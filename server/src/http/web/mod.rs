@@ -175,6 +175,11 @@ fn start_param(q: &Query) -> usize {
         .unwrap_or(1)
 }
 
+/// A typed view as JSON, for the pages below until they read the views' fields.
+fn json<T: serde::Serialize>(view: T) -> crate::error::Result<Value> {
+    serde_json::to_value(view).map_err(Error::internal)
+}
+
 fn as_usize(v: &Value) -> usize {
     v.as_u64()
         .and_then(|n| usize::try_from(n).ok())
@@ -320,8 +325,8 @@ pub async fn home(app: &State<Arc<App>>, s: std::result::Result<Session, WebErro
     let counts = {
         let app = Arc::clone(app);
         blocking(move || {
-            let users = app.admin_users(1, 0)?;
-            let groups = app.admin_groups(1, 0)?;
+            let users = json(app.admin_users(1, 0)?)?;
+            let groups = json(app.admin_groups(1, 0)?)?;
             let keys = app.admin_keys()?;
             Ok((users, groups, keys))
         })
@@ -391,7 +396,7 @@ pub async fn users(
     let start = start_param(&q);
     let list = {
         let (app, term) = (Arc::clone(app), term.clone());
-        blocking(move || app.admin_search_users(&term, start, PAGE_SIZE)).await?
+        blocking(move || json(app.admin_search_users(&term, start, PAGE_SIZE)?)).await?
     };
     let rows: Vec<Vec<String>> = list["users"]
         .as_array()
@@ -536,11 +541,11 @@ pub async fn user(
         let (app, id, ctx) = (Arc::clone(app), id.to_string(), s.ctx.clone());
         blocking(move || {
             let user = match app.admin_user(&id, &ctx) {
-                Ok(u) => Some(u),
+                Ok(u) => Some(json(u)?),
                 Err(Error::NotFound(_)) => None,
                 Err(e) => return Err(e),
             };
-            let history = app.history(Kind::User, &id, start, HISTORY_PAGE)?;
+            let history = json(app.history(Kind::User, &id, start, HISTORY_PAGE)?)?;
             Ok((user, history))
         })
         .await?
@@ -621,7 +626,7 @@ pub async fn groups(
     let start = start_param(&q);
     let list = {
         let app = Arc::clone(app);
-        blocking(move || app.admin_groups(start, PAGE_SIZE)).await?
+        blocking(move || json(app.admin_groups(start, PAGE_SIZE)?)).await?
     };
     let rows: Vec<Vec<String>> = list["groups"]
         .as_array()
@@ -671,8 +676,8 @@ pub async fn group(
     let (group, history) = {
         let (app, id, ctx) = (Arc::clone(app), id.to_string(), s.ctx.clone());
         blocking(move || {
-            let group = app.admin_group(&id, &ctx)?;
-            let history = app.history(Kind::Group, &id, start, HISTORY_PAGE)?;
+            let group = json(app.admin_group(&id, &ctx)?)?;
+            let history = json(app.history(Kind::Group, &id, start, HISTORY_PAGE)?)?;
             Ok((group, history))
         })
         .await?
@@ -811,7 +816,7 @@ pub async fn create_key(
     let admin = form.get("admin").is_some_and(|v| v == "on");
     let created = {
         let (app, ctx) = (Arc::clone(app), s.ctx.clone());
-        blocking(move || app.admin_create_key(&label, admin, &ctx)).await?
+        blocking(move || json(app.admin_create_key(&label, admin, &ctx)?)).await?
     };
     let key = created["key"].as_str().unwrap_or_default();
     let info = &created["info"];
