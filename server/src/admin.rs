@@ -2,15 +2,18 @@
 //! display name, revision histories and the audit feed, and key management. Like `service.rs`,
 //! synchronous and storage-bound; the HTTP layer runs it on the blocking pool.
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use crate::control::KeyInfo;
 use crate::error::{quote, Error, Result};
 use crate::keys;
 use crate::policy;
 use crate::scim::schema::Kind;
 use crate::service::{App, Context};
 use crate::store::{Actor, ApiKey, AttributeChange, CommitError, Record, Revision, Write, WriteOp};
+use crate::views::{
+    AuditPage, GroupDetail, GroupInfo, GroupPage, GroupSummary, HistoryPage, KeyInfo, MemberView,
+    MintedKey, UserDetail, UserPage, UserSummary,
+};
 
 /// The most entries one page of a history or of the audit feed holds.
 pub const MAX_PAGE: usize = 1000;
@@ -24,51 +27,79 @@ pub fn admin_actor(key: &ApiKey) -> Actor {
     }
 }
 
+/// A string attribute of a SCIM resource.
+fn text(doc: &Value, name: &str) -> Option<String> {
+    doc.get(name).and_then(Value::as_str).map(str::to_string)
+}
+
 /// A user as the admin API lists it: its profile, status and SCIM userName.
-fn summary(record: &Record) -> Value {
+fn summary(record: &Record) -> UserSummary {
     let profile = record
         .profile
         .clone()
         .unwrap_or_else(|| policy::initial_profile(&record.doc));
-    json!({
-        "id": record.id,
-        "userName": record.doc.get("userName"),
-        "displayName": profile.display_name,
-        "role": profile.role,
-        "status": policy::status(&record.doc),
-        "created": record.created,
-        "lastModified": record.last_modified,
-    })
+    UserSummary {
+        id: record.id.clone(),
+        user_name: text(&record.doc, "userName"),
+        display_name: profile.display_name,
+        role: profile.role,
+        status: policy::status(&record.doc),
+        created: record.created.clone(),
+        last_modified: record.last_modified.clone(),
+    }
+}
+
+impl From<&ApiKey> for KeyInfo {
+    fn from(k: &ApiKey) -> Self {
+        KeyInfo {
+            id: k.id.clone(),
+            label: k.label.clone(),
+            admin: k.admin,
+            created: k.created.clone(),
+            last_used: k.last_used.clone(),
+            revoked: k.revoked.clone(),
+        }
+    }
 }
 
 impl App {
     /// Users in id order, paged (`start` is 1-based).
-    pub fn admin_users(&self, start: usize, count: usize) -> Result<Value> {
+    pub fn admin_users(&self, start: usize, count: usize) -> Result<UserPage> {
         let total = self.store.count(Kind::User)?;
-        let users: Vec<Value> = self
+        let users = self
             .store
             .page(Kind::User, start.saturating_sub(1), count.min(MAX_PAGE))?
             .iter()
             .map(summary)
             .collect();
-        Ok(json!({ "total": total, "startIndex": start, "users": users }))
+        Ok(UserPage {
+            total,
+            start_index: start,
+            users,
+        })
     }
 
     /// One user: its profile and status, and its SCIM resource.
-    pub fn admin_user(&self, id: &str, ctx: &Context) -> Result<Value> {
+    pub fn admin_user(&self, id: &str, ctx: &Context) -> Result<UserDetail> {
         let record = self
             .store
             .get(Kind::User, id)?
             .ok_or_else(|| not_found(id))?;
-        let mut out = summary(&record);
         let scim = self.get(Kind::User, id, ctx, &Default::default())?;
-        out["scim"] = scim.body;
-        Ok(out)
+        Ok(UserDetail {
+            summary: summary(&record),
+            scim: scim.body,
+        })
     }
 
     /// An administrator changes a user's display name. The SCIM resource does not change, but its
     /// version moves, so that no concurrent SCIM change computed before it can overwrite it.
-    pub fn admin_set_display_name(&self, id: &str, name: &str, ctx: &Context) -> Result<Value> {
+    pub fn admin_set_display_name(
+        &self,
+        id: &str,
+        name: &str,
+        ctx: &Context,
+    ) -> Result<UserSummary> {
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 200 {
             return Err(Error::invalid_value(
@@ -126,7 +157,7 @@ impl App {
 
     /// The history of a user or group, newest first, paged (`start` is 1-based). It outlives the
     /// resource: a deleted user's history stays readable.
-    pub fn history(&self, kind: Kind, id: &str, start: usize, count: usize) -> Result<Value> {
+    pub fn history(&self, kind: Kind, id: &str, start: usize, count: usize) -> Result<HistoryPage> {
         let mut entries = self.store.revisions_of(kind.name(), id)?;
         if entries.is_empty() && self.store.get(kind, id)?.is_none() {
             return Err(Error::NotFound(format!(
@@ -137,20 +168,24 @@ impl App {
         }
         entries.reverse();
         let total = entries.len();
-        let page: Vec<Revision> = entries
+        let entries = entries
             .into_iter()
             .skip(start.saturating_sub(1))
             .take(count.min(MAX_PAGE))
             .collect();
-        Ok(json!({ "total": total, "startIndex": start, "entries": page }))
+        Ok(HistoryPage {
+            total,
+            start_index: start,
+            entries,
+        })
     }
 
     /// The whole feed, oldest first: entries after sequence number `after`, at most `limit`, and
     /// the `after` to ask with next.
-    pub fn audit(&self, after: u64, limit: usize) -> Result<Value> {
+    pub fn audit(&self, after: u64, limit: usize) -> Result<AuditPage> {
         let entries = self.store.revisions(after, limit.clamp(1, MAX_PAGE))?;
         let next = entries.last().map_or(after, |e| e.seq);
-        Ok(json!({ "entries": entries, "next": next }))
+        Ok(AuditPage { entries, next })
     }
 
     pub fn admin_keys(&self) -> Result<Vec<KeyInfo>> {
@@ -158,9 +193,12 @@ impl App {
     }
 
     /// Mints a key; the answer holds it, once.
-    pub fn admin_create_key(&self, label: &str, admin: bool, ctx: &Context) -> Result<Value> {
+    pub fn admin_create_key(&self, label: &str, admin: bool, ctx: &Context) -> Result<MintedKey> {
         let (entry, key) = keys::create(self.store.as_ref(), label, admin, ctx.actor.clone())?;
-        Ok(json!({ "key": key, "info": KeyInfo::from(&entry) }))
+        Ok(MintedKey {
+            key,
+            info: KeyInfo::from(&entry),
+        })
     }
 
     pub fn admin_revoke_key(&self, id: &str, ctx: &Context) -> Result<KeyInfo> {
@@ -176,21 +214,21 @@ fn not_found(id: &str) -> Error {
     Error::NotFound(format!("User {} not found", quote(id)))
 }
 
-/// A group as the admin web page lists it.
-fn group_summary(record: &Record) -> Value {
-    json!({
-        "id": record.id,
-        "displayName": record.doc.get("displayName"),
-        "created": record.created,
-        "lastModified": record.last_modified,
-    })
+/// What every view of a group starts with.
+fn group_info(record: &Record) -> GroupInfo {
+    GroupInfo {
+        id: record.id.clone(),
+        display_name: text(&record.doc, "displayName"),
+        created: record.created.clone(),
+        last_modified: record.last_modified.clone(),
+    }
 }
 
 impl App {
     /// Users whose `userName` or profile display name contains `q` (case-insensitive), in id
     /// order, paged like [`App::admin_users`]. Without `q`, every user. A search visits every user:
     /// fine for the few thousand accounts of a small team's directory.
-    pub fn admin_search_users(&self, q: &str, start: usize, count: usize) -> Result<Value> {
+    pub fn admin_search_users(&self, q: &str, start: usize, count: usize) -> Result<UserPage> {
         let q = q.trim().to_lowercase();
         if q.is_empty() {
             return self.admin_users(start, count);
@@ -199,9 +237,9 @@ impl App {
         let (mut total, mut users) = (0usize, Vec::new());
         self.store.scan(Kind::User, &mut |record| {
             let row = summary(&record);
-            let hit = ["userName", "displayName"]
-                .iter()
-                .filter_map(|f| row[*f].as_str())
+            let hit = [row.user_name.as_deref(), Some(row.display_name.as_str())]
+                .into_iter()
+                .flatten()
                 .any(|v| v.to_lowercase().contains(&q));
             if hit {
                 if total >= skip && users.len() < take {
@@ -211,32 +249,40 @@ impl App {
             }
             Ok(true)
         })?;
-        Ok(json!({ "total": total, "startIndex": start, "users": users }))
+        Ok(UserPage {
+            total,
+            start_index: start,
+            users,
+        })
     }
 
     /// Groups in id order, paged (`start` is 1-based), with their member counts.
-    pub fn admin_groups(&self, start: usize, count: usize) -> Result<Value> {
+    pub fn admin_groups(&self, start: usize, count: usize) -> Result<GroupPage> {
         let total = self.store.count(Kind::Group)?;
-        let groups: Vec<Value> = self
+        let groups = self
             .store
             .page(Kind::Group, start.saturating_sub(1), count.min(MAX_PAGE))?
             .iter()
             .map(|r| {
-                let mut g = group_summary(r);
-                g["members"] = json!(self.store.members(&r.id)?.len());
-                Ok(g)
+                Ok(GroupSummary {
+                    group: group_info(r),
+                    members: self.store.members(&r.id)?.len(),
+                })
             })
             .collect::<Result<_>>()?;
-        Ok(json!({ "total": total, "startIndex": start, "groups": groups }))
+        Ok(GroupPage {
+            total,
+            start_index: start,
+            groups,
+        })
     }
 
     /// One group: its SCIM resource, and its members with their userName and display name.
-    pub fn admin_group(&self, id: &str, ctx: &Context) -> Result<Value> {
+    pub fn admin_group(&self, id: &str, ctx: &Context) -> Result<GroupDetail> {
         let record = self
             .store
             .get(Kind::Group, id)?
             .ok_or_else(|| Error::NotFound(format!("Group {} not found", quote(id))))?;
-        let mut out = group_summary(&record);
         let scim = self.get(Kind::Group, id, ctx, &Default::default())?;
         let mut members = Vec::new();
         if let Some(list) = scim.body.get("members").and_then(Value::as_array) {
@@ -246,17 +292,26 @@ impl App {
                 members.push(match user {
                     Some(u) => {
                         let s = summary(&u);
-                        json!({"id": value, "type": "User", "userName": s["userName"],
-                               "displayName": s["displayName"]})
+                        MemberView::User {
+                            id: value.to_string(),
+                            kind: Kind::User.name().to_string(),
+                            user_name: s.user_name,
+                            display_name: s.display_name,
+                        }
                     }
-                    None => json!({"id": value, "type": m.get("type"),
-                                   "displayName": m.get("display")}),
+                    None => MemberView::Other {
+                        id: value.to_string(),
+                        kind: text(m, "type"),
+                        display_name: text(m, "display"),
+                    },
                 });
             }
         }
-        out["members"] = Value::Array(members);
-        out["scim"] = scim.body;
-        Ok(out)
+        Ok(GroupDetail {
+            group: group_info(&record),
+            members,
+            scim: scim.body,
+        })
     }
 
     /// The active admin key with this id, if any: a web session stays valid only while the key it

@@ -11,7 +11,8 @@ use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 
 use crate::keys;
-use crate::store::{ApiKey, Dump, Store};
+use crate::store::{Dump, Store};
+use crate::views::{KeyInfo, MintedKey};
 
 pub const SOCKET: &str = "control.sock";
 
@@ -44,30 +45,6 @@ pub enum Command {
     Check,
 }
 
-/// What a key listing shows: never the key, nor its digest.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct KeyInfo {
-    pub id: String,
-    pub label: String,
-    pub admin: bool,
-    pub created: String,
-    pub last_used: Option<String>,
-    pub revoked: Option<String>,
-}
-
-impl From<&ApiKey> for KeyInfo {
-    fn from(k: &ApiKey) -> Self {
-        KeyInfo {
-            id: k.id.clone(),
-            label: k.label.clone(),
-            admin: k.admin,
-            created: k.created.clone(),
-            last_used: k.last_used.clone(),
-            revoked: k.revoked.clone(),
-        }
-    }
-}
-
 /// Runs a command against a store.
 pub fn execute(store: &dyn Store, command: &Command) -> Result<Value, String> {
     let json = |v: serde_json::Result<Value>| v.map_err(|e| e.to_string());
@@ -75,7 +52,8 @@ pub fn execute(store: &dyn Store, command: &Command) -> Result<Value, String> {
         Command::KeyCreate { label, admin } => {
             let (entry, key) =
                 keys::create(store, label, *admin, keys::operator()).map_err(|e| e.to_string())?;
-            Ok(serde_json::json!({ "key": key, "info": KeyInfo::from(&entry) }))
+            let info = KeyInfo::from(&entry);
+            json(serde_json::to_value(MintedKey { key, info }))
         }
         Command::KeyList => {
             let list: Vec<KeyInfo> = store

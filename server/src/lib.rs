@@ -15,6 +15,7 @@ pub mod policy;
 pub mod ratelimit;
 pub mod service;
 pub mod store;
+pub mod views;
 
 use std::sync::Arc;
 

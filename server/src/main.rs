@@ -6,8 +6,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use server::config::{Config, LogFormat, Overrides};
-use server::control::{self, Command, KeyInfo};
+use server::control::{self, Command};
 use server::store::Revision;
+use server::views::{KeyInfo, MintedKey};
 
 /// A self-hostable SCIM 2.0 service provider.
 #[derive(Parser)]
@@ -250,9 +251,8 @@ fn run_key_command(config: &Config, command: &Command) -> Result<(), String> {
     let answer = execute(config, command)?;
     match command {
         Command::KeyCreate { .. } => {
-            let info: KeyInfo =
-                serde_json::from_value(answer["info"].clone()).map_err(|e| e.to_string())?;
-            let key = answer["key"].as_str().unwrap_or_default();
+            let MintedKey { key, info } =
+                serde_json::from_value(answer).map_err(|e| e.to_string())?;
             let kind = if info.admin { "admin" } else { "SCIM" };
             println!(
                 "Created {kind} key '{}' (id {}). Copy it now: it is not shown again.",

@@ -5,6 +5,7 @@
 use serde_json::Value;
 
 use crate::store::Profile;
+use crate::views::Status;
 
 /// The role every user provisioned through SCIM gets.
 pub const DEFAULT_ROLE: &str = "Everyone";
@@ -42,11 +43,11 @@ pub fn initial_profile(doc: &Value) -> Profile {
 }
 
 /// A user's status in the application: `active: false` suspends it.
-pub fn status(doc: &Value) -> &'static str {
+pub fn status(doc: &Value) -> Status {
     if doc.get("active") == Some(&Value::Bool(false)) {
-        "suspended"
+        Status::Suspended
     } else {
-        "active"
+        Status::Active
     }
 }
 
@@ -54,8 +55,8 @@ pub fn status(doc: &Value) -> &'static str {
 /// status, otherwise the operation (`replace`, `patch`).
 pub fn action(operation: &str, before: &Value, after: &Value) -> String {
     match (status(before), status(after)) {
-        ("active", "suspended") => "suspend".into(),
-        ("suspended", "active") => "reactivate".into(),
+        (Status::Active, Status::Suspended) => "suspend".into(),
+        (Status::Suspended, Status::Active) => "reactivate".into(),
         _ => operation.into(),
     }
 }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use rocket::http::{ContentType, Status};
 use rocket::response::{self, Responder, Response};
 use rocket::{delete, get, patch, post, Request, State};
+use serde::Serialize;
 use serde_json::Value;
 
 use super::guards::{Admin, Body, Query};
@@ -15,14 +16,15 @@ use super::routes::blocking;
 use crate::error::{quote, Error, Result};
 use crate::scim::schema::Kind;
 use crate::service::App;
+use crate::views::{AuditPage, HistoryPage, KeyInfo, MintedKey, UserDetail, UserPage, UserSummary};
 
 /// The path the admin API is mounted at.
 pub const BASE: &str = "/admin/v1";
 
-/// A JSON answer.
-pub struct Json(Status, Value);
+/// A JSON answer: any view, serialised.
+pub struct Json<T>(Status, T);
 
-impl<'r> Responder<'r, 'static> for Json {
+impl<'r, T: Serialize> Responder<'r, 'static> for Json<T> {
     fn respond_to(self, _: &'r Request<'_>) -> response::Result<'static> {
         let bytes = serde_json::to_vec(&self.1).map_err(|_| Status::InternalServerError)?;
         Response::build()
@@ -33,7 +35,7 @@ impl<'r> Responder<'r, 'static> for Json {
     }
 }
 
-fn ok(v: Value) -> Json {
+fn ok<T>(v: T) -> Json<T> {
     Json(Status::Ok, v)
 }
 
@@ -57,21 +59,26 @@ fn paging(q: &Query) -> Result<(usize, usize)> {
 }
 
 #[get("/users")]
-pub async fn users(app: &State<Arc<App>>, _admin: Admin, q: Query) -> Result<Json> {
+pub async fn users(app: &State<Arc<App>>, _admin: Admin, q: Query) -> Result<Json<UserPage>> {
     let (start, count) = paging(&q)?;
     let app = Arc::clone(app);
     Ok(ok(blocking(move || app.admin_users(start, count)).await?))
 }
 
 #[get("/users/<id>")]
-pub async fn user(app: &State<Arc<App>>, admin: Admin, id: &str) -> Result<Json> {
+pub async fn user(app: &State<Arc<App>>, admin: Admin, id: &str) -> Result<Json<UserDetail>> {
     let (app, id) = (Arc::clone(app), id.to_string());
     Ok(ok(blocking(move || app.admin_user(&id, &admin.ctx)).await?))
 }
 
 /// `{"displayName": "..."}`: the administrator's override of the profile's display name.
 #[patch("/users/<id>", data = "<body>")]
-pub async fn edit_user(app: &State<Arc<App>>, admin: Admin, id: &str, body: Body) -> Result<Json> {
+pub async fn edit_user(
+    app: &State<Arc<App>>,
+    admin: Admin,
+    id: &str,
+    body: Body,
+) -> Result<Json<UserSummary>> {
     let body = body.0?;
     let name = body
         .get("displayName")
@@ -91,7 +98,7 @@ pub async fn user_history(
     _admin: Admin,
     id: &str,
     q: Query,
-) -> Result<Json> {
+) -> Result<Json<HistoryPage>> {
     history(app, Kind::User, id, &q).await
 }
 
@@ -101,12 +108,12 @@ pub async fn group_history(
     _admin: Admin,
     id: &str,
     q: Query,
-) -> Result<Json> {
+) -> Result<Json<HistoryPage>> {
     history(app, Kind::Group, id, &q).await
 }
 
 /// A resource's history, a page at a time (`startIndex`, `count`).
-async fn history(app: &Arc<App>, kind: Kind, id: &str, q: &Query) -> Result<Json> {
+async fn history(app: &Arc<App>, kind: Kind, id: &str, q: &Query) -> Result<Json<HistoryPage>> {
     let (start, count) = paging(q)?;
     let (app, id) = (Arc::clone(app), id.to_string());
     Ok(ok(
@@ -116,7 +123,7 @@ async fn history(app: &Arc<App>, kind: Kind, id: &str, q: &Query) -> Result<Json
 
 /// The whole feed, oldest first: `after` a sequence number, at most `limit` entries.
 #[get("/audit")]
-pub async fn audit(app: &State<Arc<App>>, _admin: Admin, q: Query) -> Result<Json> {
+pub async fn audit(app: &State<Arc<App>>, _admin: Admin, q: Query) -> Result<Json<AuditPage>> {
     let after = number(&q, "after", 0)?;
     let limit = usize::try_from(number(&q, "limit", 100)?).unwrap_or(usize::MAX);
     let app = Arc::clone(app);
@@ -124,15 +131,18 @@ pub async fn audit(app: &State<Arc<App>>, _admin: Admin, q: Query) -> Result<Jso
 }
 
 #[get("/keys")]
-pub async fn keys(app: &State<Arc<App>>, _admin: Admin) -> Result<Json> {
+pub async fn keys(app: &State<Arc<App>>, _admin: Admin) -> Result<Json<Vec<KeyInfo>>> {
     let app = Arc::clone(app);
-    let keys = blocking(move || app.admin_keys()).await?;
-    Ok(ok(serde_json::to_value(keys).map_err(Error::internal)?))
+    Ok(ok(blocking(move || app.admin_keys()).await?))
 }
 
 /// `{"label": "...", "admin": false}`: the answer shows the new key, once.
 #[post("/keys", data = "<body>")]
-pub async fn create_key(app: &State<Arc<App>>, admin: Admin, body: Body) -> Result<Json> {
+pub async fn create_key(
+    app: &State<Arc<App>>,
+    admin: Admin,
+    body: Body,
+) -> Result<Json<MintedKey>> {
     let body = body.0?;
     let label = body
         .get("label")
@@ -150,10 +160,11 @@ pub async fn create_key(app: &State<Arc<App>>, admin: Admin, body: Body) -> Resu
 }
 
 #[delete("/keys/<id>")]
-pub async fn revoke_key(app: &State<Arc<App>>, admin: Admin, id: &str) -> Result<Json> {
+pub async fn revoke_key(app: &State<Arc<App>>, admin: Admin, id: &str) -> Result<Json<KeyInfo>> {
     let (app, id) = (Arc::clone(app), id.to_string());
-    let info = blocking(move || app.admin_revoke_key(&id, &admin.ctx)).await?;
-    Ok(ok(serde_json::to_value(info).map_err(Error::internal)?))
+    Ok(ok(
+        blocking(move || app.admin_revoke_key(&id, &admin.ctx)).await?
+    ))
 }
 
 pub fn routes() -> Vec<rocket::Route> {

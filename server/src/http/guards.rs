@@ -139,44 +139,13 @@ impl Query {
     }
 }
 
+/// Decodes a query string or a form body as HTML forms do (`application/x-www-form-urlencoded`):
+/// `+` is a space, `%XX` is decoded and a malformed `%` kept as it is, empty pairs are skipped,
+/// and bytes that are not UTF-8 become U+FFFD.
 pub fn parse_query(raw: &str) -> Vec<(String, String)> {
-    raw.split('&')
-        .filter(|p| !p.is_empty())
-        .map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (decode_component(k), decode_component(v))
-        })
+    form_urlencoded::parse(raw.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect()
-}
-
-fn decode_component(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                (Some(h), Some(l)) => {
-                    out.push(h * 16 + l);
-                    i += 2;
-                }
-                _ => out.push(b'%'),
-            },
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn hex(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
 }
 
 /// `If-Match` and `If-None-Match`.
@@ -279,5 +248,10 @@ mod tests {
         );
         assert_eq!(parse_query("a=%zz%4"), vec![("a".into(), "%zz%4".into())]);
         assert_eq!(parse_query("flag"), vec![("flag".into(), "".into())]);
+        assert_eq!(
+            parse_query("q=%C3%A9%FF&a=b=c"),
+            vec![("q".into(), "é\u{FFFD}".into()), ("a".into(), "b=c".into())],
+            "lossy UTF-8; a value keeps its later '='"
+        );
     }
 }

@@ -396,3 +396,99 @@ async fn the_audit_feed_pages_by_sequence_number() {
         .await
         .assert_error(404, None);
 }
+
+/// The names of an object's fields, in order.
+fn fields(v: &Value) -> Vec<&str> {
+    v.as_object()
+        .expect("an object")
+        .keys()
+        .map(String::as_str)
+        .collect()
+}
+
+#[tokio::test]
+async fn every_answer_keeps_its_field_names_order_and_types() {
+    let s = TestServer::start().await;
+    let admin = Console::new(&s);
+    let id = s.user("shape").await;
+    let summary = [
+        "id",
+        "userName",
+        "displayName",
+        "role",
+        "status",
+        "created",
+        "lastModified",
+    ];
+
+    let list = admin.get("/users").await;
+    assert_eq!(fields(&list), ["total", "startIndex", "users"]);
+    assert_eq!(
+        (list["total"].as_u64(), list["startIndex"].as_u64()),
+        (Some(1), Some(1))
+    );
+    let row = &list["users"][0];
+    assert_eq!(fields(row), summary);
+    assert_eq!(row["userName"], "shape");
+    for f in [
+        "id",
+        "displayName",
+        "role",
+        "status",
+        "created",
+        "lastModified",
+    ] {
+        assert!(row[f].is_string(), "{f}: {row}");
+    }
+
+    let detail = admin.get(&format!("/users/{id}")).await;
+    let mut with_scim = summary.to_vec();
+    with_scim.push("scim");
+    assert_eq!(fields(&detail), with_scim);
+    assert_eq!(detail["scim"]["id"], id.as_str());
+
+    let r = admin
+        .send(
+            Method::PATCH,
+            &format!("/users/{id}"),
+            Some(json!({"displayName": "Shaped"})),
+        )
+        .await;
+    assert_eq!(fields(&r.body), summary, "{}", r.text);
+
+    let h = admin.get(&format!("/users/{id}/history?count=1")).await;
+    assert_eq!(fields(&h), ["total", "startIndex", "entries"]);
+    assert_eq!(h["total"], 2);
+    assert_eq!(h["entries"].as_array().map(Vec::len), Some(1));
+
+    let feed = admin.get("/audit?limit=1").await;
+    assert_eq!(fields(&feed), ["entries", "next"]);
+    assert!(feed["next"].as_u64().is_some_and(|n| n > 0));
+
+    let minted = admin
+        .send(
+            Method::POST,
+            "/keys",
+            Some(json!({"label": "shape", "admin": true})),
+        )
+        .await;
+    assert_eq!(fields(&minted.body), ["key", "info"]);
+    let info = ["id", "label", "admin", "created", "last_used", "revoked"];
+    assert_eq!(fields(&minted.body["info"]), info);
+    assert_eq!(minted.body["info"]["admin"], true);
+    assert!(minted.body["info"]["last_used"].is_null());
+    assert!(minted.body["info"]["revoked"].is_null());
+    let listed = admin.get("/keys").await;
+    for k in listed.as_array().expect("keys") {
+        assert_eq!(fields(k), info);
+    }
+    let revoked = admin
+        .send(
+            Method::DELETE,
+            &format!("/keys/{}", minted.body["info"]["id"].as_str().expect("id")),
+            None,
+        )
+        .await;
+    assert_eq!(fields(&revoked.body), info);
+    assert!(revoked.body["revoked"].is_string());
+}

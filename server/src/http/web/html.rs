@@ -1,74 +1,65 @@
-//! HTML by hand: one escaping function that every interpolated value goes through, the page
-//! layout, and a few helpers. No template engine, no build step.
+//! The pieces every page is made of, as maud templates (checked at compile time; every spliced
+//! value is escaped unless it is `Markup`): the page layout, tables, messages, pagers, times,
+//! copy fields, the CSRF field, and path segments for links.
 
-use std::fmt::Write as _;
+use maud::{html, Markup, Render, DOCTYPE};
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
-use serde_json::Value;
+/// Text from the directory or a client (names, labels, SCIM values): maud's escaping
+/// (`& < > "`), and `'` as `&#39;` too, so that no quote in a name can end an attribute,
+/// whichever quotes it has.
+pub struct Text<'a>(pub &'a str);
 
-/// Escapes text for HTML element content and quoted attribute values: `& < > " '`.
-pub fn esc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
+impl Render for Text<'_> {
+    fn render_to(&self, buffer: &mut String) {
+        for (i, part) in self.0.split('\'').enumerate() {
+            if i > 0 {
+                buffer.push_str("&#39;");
+            }
+            part.render_to(buffer);
         }
     }
-    out
 }
 
-/// Percent-encodes text for a URL path segment or query value (everything but unreserved bytes).
-pub fn url(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(char::from(b));
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
-    out
+/// What a page shows for a value that is absent.
+pub const ABSENT: &str = "—";
+
+/// Text, or an em dash when absent.
+pub fn or_dash(text: Option<&str>) -> Text<'_> {
+    Text(text.unwrap_or(ABSENT))
 }
 
-/// A JSON value as a person reads it: strings bare, absent as an em dash, the rest as JSON.
-pub fn value(v: Option<&Value>) -> String {
-    match v {
-        None | Some(Value::Null) => "—".to_string(),
-        Some(Value::String(s)) => s.clone(),
-        Some(other) => other.to_string(),
-    }
-}
+/// Everything but unreserved bytes (`A-Z a-z 0-9 - . _ ~`): what a path segment or a query value
+/// in a link may hold as it is.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
-/// A JSON field as text (an em dash when absent).
-pub fn field(v: &Value, name: &str) -> String {
-    value(v.get(name))
+/// Percent-encodes text for a URL path segment or query value.
+pub fn segment(text: &str) -> String {
+    utf8_percent_encode(text, SEGMENT).to_string()
 }
 
 /// An RFC 3339 time as `2024-05-01 12:34:56 UTC`, in a `<time>` element.
-pub fn time(v: Option<&Value>) -> String {
-    match v.and_then(Value::as_str) {
+pub fn time(t: Option<&str>) -> Markup {
+    match t {
         Some(t) => {
             let shown = t
                 .split_once('.')
                 .map_or(t, |(head, _)| head)
                 .trim_end_matches('Z')
                 .replacen('T', " ", 1);
-            format!("<time datetime=\"{}\">{} UTC</time>", esc(t), esc(&shown))
+            html! { time datetime=(Text(t)) { (Text(&shown)) " UTC" } }
         }
-        None => "—".to_string(),
+        None => html! { (ABSENT) },
     }
 }
 
 /// The hidden CSRF field every form carries.
-pub fn csrf_field(token: &str) -> String {
-    format!(
-        "<input type=\"hidden\" name=\"csrf\" value=\"{}\">",
-        esc(token)
-    )
+pub fn csrf_field(token: &str) -> Markup {
+    html! { input type="hidden" name="csrf" value=(Text(token)); }
 }
 
 /// Which navigation entry is current.
@@ -83,100 +74,139 @@ pub enum Nav {
 
 /// A whole page. `signed_in` holds the session's CSRF token: then the navigation and the
 /// sign-out button are shown.
-pub fn page(title: &str, nav: Nav, signed_in: Option<&str>, body: &str) -> String {
-    let mut header = String::new();
-    if let Some(token) = signed_in {
-        let item = |n: Nav, href: &str, label: &str| {
-            let current = if n == nav {
-                " aria-current=\"page\""
-            } else {
-                ""
-            };
-            format!("<li><a href=\"{href}\"{current}>{label}</a></li>")
-        };
-        let _ = write!(
-            header,
-            "<nav aria-label=\"Main\"><ul>{}{}{}{}</ul></nav>\
-             <form method=\"post\" action=\"/admin/signout\" class=\"signout\">{}\
-             <button type=\"submit\">Sign out</button></form>",
-            item(Nav::Home, "/admin", "Home"),
-            item(Nav::Users, "/admin/users", "Users"),
-            item(Nav::Groups, "/admin/groups", "Groups"),
-            item(Nav::Keys, "/admin/keys", "API keys"),
-            csrf_field(token)
-        );
+pub fn page(title: &str, nav: Nav, signed_in: Option<&str>, body: Markup) -> String {
+    let items = [
+        (Nav::Home, "/admin", "Home"),
+        (Nav::Users, "/admin/users", "Users"),
+        (Nav::Groups, "/admin/groups", "Groups"),
+        (Nav::Keys, "/admin/keys", "API keys"),
+    ];
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta name="referrer" content="no-referrer";
+                title { (Text(title)) " · SCIM server admin" }
+                link rel="icon" href="/admin/assets/favicon.svg" type="image/svg+xml";
+                link rel="stylesheet" href="/admin/assets/admin.css";
+                script src="/admin/assets/admin.js" defer {}
+            }
+            body {
+                a class="skip" href="#main" { "Skip to content" }
+                header {
+                    p class="brand" { "SCIM server" }
+                    @if let Some(token) = signed_in {
+                        nav aria-label="Main" {
+                            ul {
+                                @for (n, href, label) in items {
+                                    li {
+                                        a href=(href) aria-current=[(n == nav).then_some("page")] {
+                                            (label)
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                        form method="post" action="/admin/signout" class="signout" {
+                            (csrf_field(token))
+                            button type="submit" { "Sign out" }
+                        }
+                    }
+                }
+                main id="main" {
+                    h1 { (Text(title)) }
+                    (body)
+                }
+            }
+        }
     }
-    format!(
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <meta name=\"referrer\" content=\"no-referrer\">\n\
-         <title>{} · SCIM server admin</title>\n\
-         <link rel=\"icon\" href=\"/admin/assets/favicon.svg\" type=\"image/svg+xml\">\n\
-         <link rel=\"stylesheet\" href=\"/admin/assets/admin.css\">\n\
-         <script src=\"/admin/assets/admin.js\" defer></script>\n</head>\n<body>\n\
-         <a class=\"skip\" href=\"#main\">Skip to content</a>\n\
-         <header><p class=\"brand\">SCIM server</p>{header}</header>\n\
-         <main id=\"main\">\n<h1>{}</h1>\n{body}\n</main>\n</body>\n</html>\n",
-        esc(title),
-        esc(title)
-    )
+    .into_string()
 }
 
-/// A table: a caption, column headers (`scope="col"`) and rows of ready HTML cells, in a
-/// wrapper that scrolls sideways on a narrow screen.
-pub fn table(caption: &str, headers: &[&str], rows: &[Vec<String>]) -> String {
-    let mut out = format!(
-        "<div class=\"table-wrap\"><table>\n<caption>{}</caption>\n<thead><tr>",
-        esc(caption)
-    );
-    for h in headers {
-        let _ = write!(out, "<th scope=\"col\">{}</th>", esc(h));
-    }
-    out.push_str("</tr></thead>\n<tbody>\n");
-    for row in rows {
-        out.push_str("<tr>");
-        for cell in row {
-            let _ = write!(out, "<td>{cell}</td>");
+/// A table: a caption, column headers (`scope="col"`) and its rows, in a wrapper that scrolls
+/// sideways on a narrow screen.
+pub fn table(caption: &str, headers: &[&str], rows: Markup) -> Markup {
+    html! {
+        div class="table-wrap" {
+            table {
+                caption { (Text(caption)) }
+                thead { tr { @for h in headers { th scope="col" { (h) } } } }
+                tbody { (rows) }
+            }
         }
-        out.push_str("</tr>\n");
     }
-    out.push_str("</tbody>\n</table></div>\n");
-    out
+}
+
+/// A section under a second-level heading, which names it for assistive technology.
+pub fn section(id: &str, heading: &str, body: Markup) -> Markup {
+    html! {
+        section aria-labelledby=(id) {
+            h2 id=(id) { (heading) }
+            (body)
+        }
+    }
+}
+
+/// A table with a row for each item; with no item, a notice instead.
+pub fn table_or<T>(
+    notice: &str,
+    caption: &str,
+    headers: &[&str],
+    items: &[T],
+    row: impl Fn(&T) -> Markup,
+) -> Markup {
+    if items.is_empty() {
+        message("notice", notice)
+    } else {
+        table(
+            caption,
+            headers,
+            html! { @for item in items { (row(item)) } },
+        )
+    }
 }
 
 /// A message block: `kind` is `error`, `notice` or `ok`.
-pub fn message(kind: &str, text: &str) -> String {
+pub fn message(kind: &str, text: &str) -> Markup {
     let role = if kind == "error" { "alert" } else { "status" };
-    format!("<p class=\"msg {kind}\" role=\"{role}\">{}</p>", esc(text))
+    html! { p class={ "msg " (kind) } role=(role) { (Text(text)) } }
+}
+
+/// A read-only text field with a "Copy" button (the button appears when the script runs; the
+/// text can always be selected by hand).
+pub fn copyable(id: &str, label: &str, value: &str, button: &str) -> Markup {
+    let status = format!("{id}-status");
+    html! {
+        div class="copyable" {
+            label for=(id) { (label) }
+            input id=(id) type="text" readonly value=(Text(value)) spellcheck="false" autocomplete="off";
+            button type="button" class="copy" data-copy=(id) data-status=(status) hidden { (button) }
+            span id=(status) class="copy-status" role="status" aria-live="polite" {}
+        }
+    }
 }
 
 /// Previous and next links for a paged list. `link(start)` builds the URL of a page.
-pub fn pager(start: usize, count: usize, total: usize, link: impl Fn(usize) -> String) -> String {
-    let mut out = String::from("<nav class=\"pager\" aria-label=\"Pages\">");
+pub fn pager(start: usize, count: usize, total: usize, link: impl Fn(usize) -> String) -> Markup {
     let first = start.max(1);
     let last = (first + count).saturating_sub(1).min(total);
-    if total == 0 {
-        out.push_str("<p>None.</p>");
-    } else {
-        let _ = write!(out, "<p>{first}–{last} of {total}</p>");
+    html! {
+        nav class="pager" aria-label="Pages" {
+            @if total == 0 {
+                p { "None." }
+            } @else {
+                p { (first) "–" (last) " of " (total) }
+            }
+            @if first > 1 {
+                a href=(link(first.saturating_sub(count).max(1))) rel="prev" { "Previous" }
+            }
+            @if last < total {
+                a href=(link(last + 1)) rel="next" { "Next" }
+            }
+        }
     }
-    if first > 1 {
-        let prev = first.saturating_sub(count).max(1);
-        let _ = write!(
-            out,
-            "<a href=\"{}\" rel=\"prev\">Previous</a>",
-            esc(&link(prev))
-        );
-    }
-    if last < total {
-        let _ = write!(
-            out,
-            "<a href=\"{}\" rel=\"next\">Next</a>",
-            esc(&link(last + 1))
-        );
-    }
-    out.push_str("</nav>");
-    out
 }
 
 #[cfg(test)]
@@ -184,35 +214,72 @@ mod tests {
     use super::*;
 
     #[test]
-    fn esc_escapes_the_five_characters() {
+    fn text_escapes_the_five_characters() {
         assert_eq!(
-            esc("<script>alert('x')</script> & \"y\""),
+            html! { (Text("<script>alert('x')</script> & \"y\"")) }.into_string(),
             "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;y&quot;"
         );
-        assert_eq!(esc("plain é"), "plain é");
+        assert_eq!(html! { (Text("plain é")) }.into_string(), "plain é");
+        assert_eq!(html! { (Text("'")) (Text("")) }.into_string(), "&#39;");
     }
 
     #[test]
-    fn url_encodes_all_but_unreserved() {
-        assert_eq!(url("a b&c=d/é"), "a%20b%26c%3Dd%2F%C3%A9");
-        assert_eq!(url("A-z_0.9~"), "A-z_0.9~");
+    fn segments_encode_all_but_unreserved() {
+        assert_eq!(
+            segment("a b&c=d/é'?#%"),
+            "a%20b%26c%3Dd%2F%C3%A9%27%3F%23%25"
+        );
+        assert_eq!(segment("A-z_0.9~"), "A-z_0.9~");
     }
 
     #[test]
     fn pager_links_pages() {
-        let p = pager(1, 10, 25, |s| format!("/x?start={s}"));
+        let p = pager(1, 10, 25, |s| format!("/x?q=a&start={s}")).into_string();
         assert!(p.contains("1–10 of 25"));
-        assert!(p.contains("start=11"));
+        assert!(p.contains("href=\"/x?q=a&amp;start=11\""), "{p}");
         assert!(!p.contains("Previous"));
-        let p = pager(21, 10, 25, |s| format!("/x?start={s}"));
+        let p = pager(21, 10, 25, |s| format!("/x?start={s}")).into_string();
         assert!(p.contains("21–25 of 25"));
         assert!(p.contains("start=11"));
         assert!(!p.contains("Next"));
+        assert!(pager(1, 10, 0, |s| s.to_string())
+            .into_string()
+            .contains("<p>None.</p>"));
     }
 
     #[test]
     fn time_is_readable() {
-        let v = Value::String("2024-05-01T12:34:56.123Z".into());
-        assert!(time(Some(&v)).contains(">2024-05-01 12:34:56 UTC<"));
+        let t = time(Some("2024-05-01T12:34:56.123Z")).into_string();
+        assert_eq!(
+            t,
+            "<time datetime=\"2024-05-01T12:34:56.123Z\">2024-05-01 12:34:56 UTC</time>"
+        );
+        assert_eq!(time(None).into_string(), "—");
+    }
+
+    #[test]
+    fn the_layout_marks_the_current_page_and_escapes_the_title() {
+        let p = page("<O'Hara>", Nav::Users, Some("tok"), html! { p { "body" } });
+        assert!(p.starts_with("<!DOCTYPE html><html lang=\"en\">"), "{p}");
+        assert!(p.contains("<title>&lt;O&#39;Hara&gt; · SCIM server admin</title>"));
+        assert!(p.contains("<h1>&lt;O&#39;Hara&gt;</h1><p>body</p>"));
+        assert!(p.contains("<a href=\"/admin/users\" aria-current=\"page\">Users</a>"));
+        assert!(p.contains("<a href=\"/admin\">Home</a>"));
+        assert!(p.contains("<input type=\"hidden\" name=\"csrf\" value=\"tok\">"));
+        assert!(p.contains("<script src=\"/admin/assets/admin.js\" defer></script>"));
+        let p = page("Sign in", Nav::None, None, html! {});
+        assert!(!p.contains("<nav") && !p.contains("csrf"), "{p}");
+    }
+
+    #[test]
+    fn a_copy_field_names_its_button_and_status() {
+        let c = copyable("k", "Key", "v\"", "Copy").into_string();
+        assert_eq!(
+            c,
+            "<div class=\"copyable\"><label for=\"k\">Key</label>\
+             <input id=\"k\" type=\"text\" readonly value=\"v&quot;\" spellcheck=\"false\" autocomplete=\"off\">\
+             <button type=\"button\" class=\"copy\" data-copy=\"k\" data-status=\"k-status\" hidden>Copy</button>\
+             <span id=\"k-status\" class=\"copy-status\" role=\"status\" aria-live=\"polite\"></span></div>"
+        );
     }
 }

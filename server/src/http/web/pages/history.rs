@@ -1,0 +1,80 @@
+//! A resource's revision history: time, actor, action, and each attribute from what to what.
+
+use maud::{html, Markup};
+use serde_json::Value;
+
+use crate::http::web::html::{pager, section, segment, table_or, time, Text, ABSENT};
+use crate::http::web::{BASE, HISTORY_PAGE};
+use crate::store::Revision;
+use crate::views::HistoryPage;
+
+/// A JSON value as a person reads it: strings bare, absent as an em dash, the rest as JSON.
+fn shown(v: Option<&Value>) -> String {
+    match v {
+        None | Some(Value::Null) => ABSENT.to_string(),
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    }
+}
+
+/// One entry as a table row. An entry about another resource (a group that took this user in,
+/// a member a group lost) links to it.
+fn row(e: &Revision, own_id: &str) -> Markup {
+    let target = e.target_id.as_str();
+    let link = match e.target_type.as_str() {
+        "User" => format!("{BASE}/users/{}", segment(target)),
+        "Group" => format!("{BASE}/groups/{}", segment(target)),
+        _ => String::new(),
+    };
+    html! {
+        tr {
+            td { (time(Some(&e.time))) }
+            td {
+                (Text(&e.actor.name))
+                @if let Some(label) = &e.actor.key_label {
+                    " " small { "(key “" (Text(label)) "”)" }
+                }
+            }
+            td {
+                (Text(&e.action))
+                @if target != own_id {
+                    " " small {
+                        "(on " (Text(&e.target_type)) " "
+                        a href=(link) { (Text(target.get(..8).unwrap_or(target))) }
+                        ")"
+                    }
+                }
+            }
+            td {
+                ul class="changes" {
+                    @for c in &e.changes {
+                        li {
+                            code { (Text(&c.attribute)) } ": "
+                            span class="before" { (Text(&shown(c.before.as_ref()))) }
+                            " → "
+                            span class="after" { (Text(&shown(c.after.as_ref()))) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A resource's history, newest first, with its pager, under `{BASE}/{endpoint}/{id}`.
+pub fn listing(history: &HistoryPage, id: &str, start: usize, endpoint: &str) -> Markup {
+    html! {
+        (section("history", "History", html! {
+            (table_or(
+                "No history.",
+                "Revision history, newest first",
+                &["Time", "Actor", "Action", "Changes"],
+                &history.entries,
+                |e| row(e, id),
+            ))
+            (pager(start, HISTORY_PAGE, history.total, |n| {
+                format!("{BASE}/{endpoint}/{}?start={n}", segment(id))
+            }))
+        }))
+    }
+}
