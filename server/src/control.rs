@@ -1,6 +1,7 @@
-//! Key management while the server runs. sled admits one process per data folder, so the
-//! `key` commands open the store themselves when it is free, and otherwise ask the running
-//! server over a Unix socket in the data folder (mode 0600: only the folder's owner can ask).
+//! The command line's operations on the store (keys, histories, the audit feed, export, the
+//! integrity check), run through the core. sled admits one process per data folder, so the
+//! commands open the store themselves when it is free, and otherwise ask the running server over
+//! a Unix socket in the data folder (mode 0600: only the folder's owner can ask).
 
 use std::io::{BufRead, BufReader, Write as _};
 use std::path::{Path, PathBuf};
@@ -10,9 +11,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 
-use crate::keys;
-use crate::store::{Dump, Store};
-use crate::views::{KeyInfo, MintedKey};
+use scim_core::auth::{self, KeyKind};
+use scim_core::model::Dump;
+use scim_core::views::MintedKey;
+use scim_core::Core;
 
 pub const SOCKET: &str = "control.sock";
 
@@ -45,52 +47,70 @@ pub enum Command {
     Check,
 }
 
-/// Runs a command against a store.
-pub fn execute(store: &dyn Store, command: &Command) -> Result<Value, String> {
-    let json = |v: serde_json::Result<Value>| v.map_err(|e| e.to_string());
+/// What a dump holds, counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DumpSummary {
+    pub users: usize,
+    pub groups: usize,
+    pub memberships: usize,
+    pub keys: usize,
+    pub revisions: usize,
+}
+
+impl From<&Dump> for DumpSummary {
+    fn from(dump: &Dump) -> Self {
+        DumpSummary {
+            users: dump.users.len(),
+            groups: dump.groups.len(),
+            memberships: dump.groups.iter().map(|g| g.members.len()).sum(),
+            keys: dump.keys.len(),
+            revisions: dump.revisions.len(),
+        }
+    }
+}
+
+fn json(v: &impl Serialize) -> Result<Value, String> {
+    serde_json::to_value(v).map_err(|e| e.to_string())
+}
+
+/// Runs a command through the core; the answer is the typed result, serialised.
+pub async fn execute(core: &Core, command: &Command) -> Result<Value, String> {
+    let text = |e: scim_core::Error| e.to_string();
     match command {
         Command::KeyCreate { label, admin } => {
-            let (entry, key) =
-                keys::create(store, label, *admin, keys::operator()).map_err(|e| e.to_string())?;
-            let info = KeyInfo::from(&entry);
-            json(serde_json::to_value(MintedKey { key, info }))
+            let kind = if *admin {
+                KeyKind::Admin
+            } else {
+                KeyKind::Scim
+            };
+            let (info, key) = core
+                .mint_key(label, kind, auth::operator())
+                .await
+                .map_err(text)?;
+            json(&MintedKey { key, info })
         }
-        Command::KeyList => {
-            let list: Vec<KeyInfo> = store
-                .keys()
-                .map_err(|e| e.to_string())?
-                .iter()
-                .map(KeyInfo::from)
-                .collect();
-            json(serde_json::to_value(list))
-        }
+        Command::KeyList => json(&core.keys().await.map_err(text)?),
         Command::KeyRevoke { id } => {
-            let entry = keys::revoke(store, id, keys::operator()).map_err(|e| e.to_string())?;
-            json(serde_json::to_value(KeyInfo::from(&entry)))
+            json(&core.revoke_key(id, auth::operator()).await.map_err(text)?)
         }
-        Command::History { id } => {
-            let mut entries = store.revisions_of("User", id).map_err(|e| e.to_string())?;
-            if entries.is_empty() {
-                entries = store.revisions_of("Group", id).map_err(|e| e.to_string())?;
-            }
-            entries.reverse();
-            json(serde_json::to_value(entries))
-        }
+        Command::History { id } => json(&core.history_of_any(id).await.map_err(text)?),
         Command::Audit { after, limit } => {
-            let entries = store.revisions(*after, *limit).map_err(|e| e.to_string())?;
-            json(serde_json::to_value(entries))
+            let entries = core
+                .store()
+                .revisions(*after, *limit)
+                .await
+                .map_err(|e| e.to_string())?;
+            json(&entries)
         }
-        Command::Export { path } => export(store, path),
-        Command::Check => json(serde_json::to_value(
-            store.check().map_err(|e| e.to_string())?,
-        )),
+        Command::Export { path } => json(&export(core, path).await?),
+        Command::Check => json(&core.check().await.map_err(text)?),
     }
 }
 
 /// Writes a consistent copy of the store to `path` (through a temporary file, fsynced, renamed),
 /// and says what it holds.
-pub fn export(store: &dyn Store, path: &Path) -> Result<Value, String> {
-    let dump = store.export().map_err(|e| e.to_string())?;
+pub async fn export(core: &Core, path: &Path) -> Result<DumpSummary, String> {
+    let dump = core.store().export().await.map_err(|e| e.to_string())?;
     let bytes = serde_json::to_vec(&dump).map_err(|e| e.to_string())?;
     let tmp = path.with_extension("partial");
     let write = || -> std::io::Result<()> {
@@ -100,34 +120,27 @@ pub fn export(store: &dyn Store, path: &Path) -> Result<Value, String> {
         std::fs::rename(&tmp, path)
     };
     write().map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    Ok(summary(&dump))
-}
-
-/// Counts of what a dump holds.
-pub fn summary(dump: &Dump) -> Value {
-    serde_json::json!({
-        "users": dump.users.len(),
-        "groups": dump.groups.len(),
-        "memberships": dump.groups.iter().map(|g| g.members.len()).sum::<usize>(),
-        "keys": dump.keys.len(),
-        "revisions": dump.revisions.len(),
-    })
+    Ok(DumpSummary::from(&dump))
 }
 
 /// Loads a dump file into an empty store, then checks every invariant.
-pub fn import(store: &dyn Store, path: &Path) -> Result<Value, String> {
+pub async fn import(core: &Core, path: &Path) -> Result<DumpSummary, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let dump: Dump = serde_json::from_slice(&bytes)
         .map_err(|e| format!("{} is not a dump: {e}", path.display()))?;
-    store.import(&dump).map_err(|e| e.to_string())?;
-    let problems = store.check().map_err(|e| e.to_string())?;
+    let summary = DumpSummary::from(&dump);
+    core.store()
+        .import(dump)
+        .await
+        .map_err(|e| scim_core::Error::from(e).to_string())?;
+    let problems = core.check().await.map_err(|e| e.to_string())?;
     if !problems.is_empty() {
         return Err(format!(
             "the imported store is inconsistent: {}",
             problems.join("; ")
         ));
     }
-    Ok(summary(&dump))
+    Ok(summary)
 }
 
 pub fn socket_path(data_dir: &Path) -> PathBuf {
@@ -170,7 +183,7 @@ pub fn request(data_dir: &Path, command: &Command) -> Result<Value, String> {
 /// Serves commands on the socket until `stop` resolves, then removes the socket.
 pub async fn serve(
     data_dir: PathBuf,
-    store: Arc<dyn Store>,
+    core: Arc<Core>,
     stop: rocket::Shutdown,
 ) -> Result<(), String> {
     use std::os::unix::fs::PermissionsExt;
@@ -186,7 +199,7 @@ pub async fn serve(
             _ = &mut stop => break,
             accepted = listener.accept() => {
                 let Ok((stream, _)) = accepted else { continue };
-                let store = Arc::clone(&store);
+                let core = Arc::clone(&core);
                 tokio::spawn(async move {
                     let (read, mut write) = stream.into_split();
                     let mut line = String::new();
@@ -196,11 +209,9 @@ pub async fn serve(
                     }
                     let reply = match serde_json::from_str::<Command>(&line) {
                         Ok(command) => {
-                            let outcome = tokio::task::spawn_blocking(move || execute(store.as_ref(), &command)).await;
-                            match outcome {
-                                Ok(Ok(v)) => Reply { ok: Some(v), error: None },
-                                Ok(Err(e)) => Reply { ok: None, error: Some(e) },
-                                Err(e) => Reply { ok: None, error: Some(e.to_string()) },
+                            match execute(&core, &command).await {
+                                Ok(v) => Reply { ok: Some(v), error: None },
+                                Err(e) => Reply { ok: None, error: Some(e) },
                             }
                         }
                         Err(e) => Reply { ok: None, error: Some(format!("unknown command: {e}")) },

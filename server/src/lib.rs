@@ -1,49 +1,43 @@
-//! A self-hostable SCIM 2.0 service provider (RFC 7643, RFC 7644).
+//! A self-hostable SCIM 2.0 service provider (RFC 7643, RFC 7644): the server binary's library.
 //!
-//! Layers, kept apart: [`scim`] is the protocol as pure functions; [`store`] is storage behind one
-//! trait; [`http`] is Rocket (routes, guards, responders, catchers). [`error::Error`] is the one
-//! error type, mapped to SCIM error responses in `http::respond`.
+//! This crate is the edge: [`http`] (Rocket: routes, guards, the one error mapping, the admin web
+//! page), [`control`] (the command line's socket), [`config`], [`metrics`] and [`ratelimit`].
+//! What each operation means is the domain core's (`scim_core`), over the storage engine
+//! (`scim_sled`); the SCIM protocol itself is `scim_proto`.
 
-pub mod admin;
+pub mod app;
 pub mod config;
 pub mod control;
-pub mod error;
 pub mod http;
-pub mod keys;
 pub mod metrics;
-pub mod policy;
 pub mod ratelimit;
-pub mod service;
-pub mod store;
-pub mod views;
 
 use std::sync::Arc;
 
-pub use scim_proto as scim;
+use scim_core::store::Store;
+use scim_core::{Core, Settings};
+use scim_sled::{OpenError, SledOptions, SledStore};
 
-use config::Config;
-use store::{SledStore, Store};
+use config::{Config, Durability};
 
 /// Opens the store of a configuration (sled, with the configured cache and durability).
-pub fn open_store(config: &Config) -> Result<SledStore, store::sled_store::OpenError> {
-    let options = store::sled_store::SledOptions {
+pub fn open_store(config: &Config) -> Result<SledStore, OpenError> {
+    let options = SledOptions {
         cache_capacity: config.cache_mb.saturating_mul(1024 * 1024),
         flush_every_ms: Some(500),
+        durable: config.durability == Durability::PerRequest,
     };
     SledStore::open(&config.data_dir, &options)
 }
 
-/// Mints a SCIM key when the store holds no active one, and returns it (to be shown once).
-pub fn ensure_key(store: &dyn Store) -> error::Result<Option<String>> {
-    let active = store
-        .keys()?
-        .iter()
-        .any(|k| !k.admin && k.revoked.is_none());
-    if active {
-        return Ok(None);
-    }
-    let (_, key) = keys::create(store, "initial key", false, keys::operator())?;
-    Ok(Some(key))
+/// The core over a store, with the configuration's settings.
+pub fn core(config: &Config, store: Arc<dyn Store>) -> Arc<Core> {
+    Arc::new(Core::new(
+        store,
+        Settings {
+            strict: config.strict,
+        },
+    ))
 }
 
 /// Runs the server until SIGINT or SIGTERM: opens the store (refusing a corrupt or locked one),
@@ -51,10 +45,11 @@ pub fn ensure_key(store: &dyn Store) -> error::Result<Option<String>> {
 /// signal stops accepting, lets requests in flight finish, and flushes the store.
 pub async fn serve(config: Config) -> Result<(), String> {
     let store: Arc<dyn Store> = Arc::new(open_store(&config).map_err(|e| e.to_string())?);
-    let first_key = ensure_key(store.as_ref()).map_err(|e| e.to_string())?;
+    let core = core(&config, Arc::clone(&store));
+    let first_key = core.ensure_scim_key().await.map_err(|e| e.to_string())?;
     let data_dir = config.data_dir.clone();
     let config_ready_file = config.ready_file.clone();
-    let app = Arc::new(service::App::new(config, Arc::clone(&store)));
+    let app = Arc::new(app::App::new(config, Arc::clone(&core)));
     let running = http::start(Arc::clone(&app)).await?;
     let base_url = match &app.config.public_url {
         Some(u) => format!("{u}{}", app.config.base_path),
@@ -89,7 +84,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
     }
     let control = tokio::spawn(control::serve(
         data_dir,
-        Arc::clone(&store),
+        Arc::clone(&core),
         running.shutdown_handle(),
     ));
     let stop = running.shutdown_handle();

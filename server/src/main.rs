@@ -5,10 +5,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use scim_core::model::{rfc3339, Revision};
+use scim_core::views::{KeyInfo, MintedKey};
 use server::config::{Config, LogFormat, Overrides};
 use server::control::{self, Command};
-use server::store::Revision;
-use server::views::{KeyInfo, MintedKey};
 
 /// A self-hostable SCIM 2.0 service provider.
 #[derive(Parser)]
@@ -147,8 +147,12 @@ fn main() -> ExitCode {
             }
         }
         Cmd::Import { file } => match server::open_store(&config) {
-            Ok(store) => match control::import(&store, &file) {
+            Ok(store) => match block_on(control::import(
+                &server::core(&config, std::sync::Arc::new(store)),
+                &file,
+            )) {
                 Ok(counts) => {
+                    let counts = serde_json::to_string(&counts).unwrap_or_default();
                     println!(
                         "Imported {} into {}: {counts}; every invariant holds.",
                         file.display(),
@@ -188,10 +192,27 @@ fn init_logging(format: LogFormat) {
     }
 }
 
+/// Runs a future of a command to its end, on a runtime of its own.
+fn block_on<T>(work: impl std::future::Future<Output = Result<T, String>>) -> Result<T, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?
+        .block_on(work)
+}
+
 /// Runs a command on the store directly, or through the running server's control socket.
 fn execute(config: &Config, command: &Command) -> Result<serde_json::Value, String> {
     match server::open_store(config) {
-        Ok(store) => control::execute(&store, command),
+        Ok(store) => {
+            let core = server::core(config, std::sync::Arc::new(store));
+            block_on(async move {
+                let answer = control::execute(&core, command).await;
+                // Durable before the process ends.
+                core.store().flush().await.map_err(|e| e.to_string())?;
+                answer
+            })
+        }
         Err(e) if e.is_locked() => control::request(&config.data_dir, command),
         Err(e) => Err(e.to_string()),
     }
@@ -231,11 +252,11 @@ fn report(config: &Config, command: &Command, as_json: bool) -> ExitCode {
         println!(
             "#{} {} {}{} {} {} {}  {}",
             e.seq,
-            e.time,
+            rfc3339(e.time),
             e.actor.name,
             key,
-            e.action,
-            e.target_type,
+            e.action.as_str(),
+            e.target_type.as_str(),
             e.target_id,
             changes.join("; ")
         );
@@ -267,8 +288,8 @@ fn run_key_command(config: &Config, command: &Command) -> Result<(), String> {
                 "ID", "KIND", "STATUS", "CREATED", "LAST USED"
             );
             for k in keys {
-                let status = match &k.revoked {
-                    Some(t) => format!("revoked {}", &t[..t.len().min(10)]),
+                let status = match k.revoked {
+                    Some(t) => format!("revoked {}", t.date()),
                     None => "active".into(),
                 };
                 println!(
@@ -276,8 +297,8 @@ fn run_key_command(config: &Config, command: &Command) -> Result<(), String> {
                     k.id,
                     if k.admin { "admin" } else { "scim" },
                     status,
-                    k.created,
-                    k.last_used.as_deref().unwrap_or("never"),
+                    rfc3339(k.created),
+                    k.last_used.map_or_else(|| "never".to_string(), rfc3339),
                     k.label
                 );
             }

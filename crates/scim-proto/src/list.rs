@@ -5,7 +5,7 @@ use std::cmp::Ordering;
 
 use serde_json::Value;
 
-use super::filter::{self, AttrPath, CompareOp, Filter, Literal};
+use super::filter::{self, AttrPath, Filter};
 use super::resource::Projection;
 use super::schema::{AttrType, Kind, Registry};
 use super::urn;
@@ -150,101 +150,6 @@ impl ListQuery {
             projection,
         })
     }
-}
-
-/// An indexed attribute: the name (`userName` of a user, `displayName` of a group, held folded)
-/// or `externalId` (held as sent).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Indexed {
-    Name,
-    ExternalId,
-}
-
-/// An index lookup that finds every resource a filter can match, or a superset of them. Values
-/// are in the index's form (folded for [`Indexed::Name`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Probe {
-    Id(String),
-    /// One index entry: `eq`.
-    Equal(Indexed, String),
-    /// Every index entry whose text satisfies `op value`: `co`, `sw`, `ew`, `gt`, `ge`, `lt`, `le`.
-    /// A scan of the index's keys, far smaller than the records.
-    Matching(Indexed, CompareOp, String),
-}
-
-/// The folded form of a case-insensitive value, as indexes hold it.
-pub fn fold(s: &str) -> String {
-    s.to_lowercase()
-}
-
-/// Whether an index entry's text satisfies `op value`, both in the index's form. It agrees with
-/// the filter evaluator on the attribute (which folds both sides when not `caseExact`).
-pub fn index_text_matches(text: &str, op: CompareOp, value: &str) -> bool {
-    match op {
-        CompareOp::Eq => text == value,
-        CompareOp::Ne => text != value,
-        CompareOp::Co => text.contains(value),
-        CompareOp::Sw => text.starts_with(value),
-        CompareOp::Ew => text.ends_with(value),
-        CompareOp::Gt => text > value,
-        CompareOp::Ge => text >= value,
-        CompareOp::Lt => text < value,
-        CompareOp::Le => text <= value,
-    }
-}
-
-/// The index probes whose union holds every resource the filter can match, when there are such
-/// probes; `None` means a scan is needed. The filter is still evaluated on every candidate.
-pub fn probes(registry: &Registry, kind: Kind, f: &Filter) -> Option<Vec<Probe>> {
-    match f {
-        Filter::Compare {
-            path,
-            op,
-            value: Literal::String(s),
-        } if path.sub.is_none() && *op != CompareOp::Ne => {
-            let r = registry.resolve(kind, path)?;
-            if r.extension {
-                return None;
-            }
-            let (indexed, text) = match (kind, r.attribute.name.as_str()) {
-                (_, "id") if *op == CompareOp::Eq => return Some(vec![Probe::Id(s.clone())]),
-                (_, "externalId") => (Indexed::ExternalId, s.clone()),
-                (Kind::User, "userName") | (Kind::Group, "displayName") => (Indexed::Name, fold(s)),
-                _ => return None,
-            };
-            Some(vec![match op {
-                CompareOp::Eq => Probe::Equal(indexed, text),
-                other => Probe::Matching(indexed, *other, text),
-            }])
-        }
-        Filter::And(children) => children.iter().find_map(|c| probes(registry, kind, c)),
-        Filter::Or(children) => {
-            let mut all = Vec::new();
-            for c in children {
-                all.extend(probes(registry, kind, c)?);
-            }
-            Some(all)
-        }
-        _ => None,
-    }
-}
-
-/// Whether a query can only ever touch a handful of records: no sort, and a filter that index
-/// probes answer with single entries (`id eq`, `userName eq`, `externalId eq`, or an `or` of them).
-/// Such a query reads a few index entries and records and nothing else, whatever the store's size.
-pub fn is_point_query(registry: &Registry, kind: Kind, query: &ListQuery) -> bool {
-    if query.sort_by.is_some() {
-        return false;
-    }
-    let Some(f) = &query.filter else {
-        return false;
-    };
-    probes(registry, kind, f).is_some_and(|ps| {
-        ps.len() <= 8
-            && ps
-                .iter()
-                .all(|p| matches!(p, Probe::Id(_) | Probe::Equal(..)))
-    })
 }
 
 /// The value a resource sorts by (RFC 7644 §3.4.2.3): the attribute's value; for a multi-valued
@@ -410,48 +315,6 @@ mod tests {
     }
 
     #[test]
-    fn equality_on_indexed_attributes_becomes_probes() {
-        let r = Registry::builtin();
-        let eq = |name: &str, v: &str| Filter::Compare {
-            path: AttrPath::simple(name),
-            op: CompareOp::Eq,
-            value: Literal::String(v.into()),
-        };
-        assert_eq!(
-            probes(&r, Kind::User, &eq("USERNAME", "Bob")),
-            Some(vec![Probe::Equal(Indexed::Name, "bob".into())])
-        );
-        assert_eq!(
-            probes(&r, Kind::User, &eq("externalId", "X1")),
-            Some(vec![Probe::Equal(Indexed::ExternalId, "X1".into())])
-        );
-        assert_eq!(
-            probes(&r, Kind::Group, &eq("displayName", "Ops")),
-            Some(vec![Probe::Equal(Indexed::Name, "ops".into())])
-        );
-        assert_eq!(
-            probes(&r, Kind::User, &eq("displayName", "Bob")),
-            None,
-            "not indexed for users"
-        );
-        let and = Filter::And(vec![eq("title", "x"), eq("userName", "a")]);
-        assert_eq!(
-            probes(&r, Kind::User, &and),
-            Some(vec![Probe::Equal(Indexed::Name, "a".into())])
-        );
-        let or = Filter::Or(vec![eq("userName", "a"), eq("title", "x")]);
-        assert_eq!(probes(&r, Kind::User, &or), None, "one branch needs a scan");
-        let or = Filter::Or(vec![eq("userName", "a"), eq("id", "b")]);
-        assert_eq!(
-            probes(&r, Kind::User, &or),
-            Some(vec![
-                Probe::Equal(Indexed::Name, "a".into()),
-                Probe::Id("b".into())
-            ])
-        );
-    }
-
-    #[test]
     fn sorting_puts_missing_values_last_and_folds_case() {
         let r = Registry::builtin();
         let mut v = vec![
@@ -477,46 +340,6 @@ mod tests {
         );
         let ids: Vec<&str> = v.iter().filter_map(|x| x["id"].as_str()).collect();
         assert_eq!(ids, ["2", "1", "3"]);
-    }
-
-    #[test]
-    fn ordering_and_substring_operators_on_indexed_attributes_scan_the_index() {
-        let r = Registry::builtin();
-        let f = |text: &str| filter::parse_filter(text).expect("filter");
-        assert_eq!(
-            probes(&r, Kind::User, &f("userName co \"ALI\"")),
-            Some(vec![Probe::Matching(
-                Indexed::Name,
-                CompareOp::Co,
-                "ali".into()
-            )])
-        );
-        assert_eq!(
-            probes(&r, Kind::Group, &f("displayName sw \"Eng\"")),
-            Some(vec![Probe::Matching(
-                Indexed::Name,
-                CompareOp::Sw,
-                "eng".into()
-            )])
-        );
-        assert_eq!(
-            probes(&r, Kind::User, &f("externalId gt \"A\"")),
-            Some(vec![Probe::Matching(
-                Indexed::ExternalId,
-                CompareOp::Gt,
-                "A".into()
-            )]),
-            "externalId is case-exact: not folded"
-        );
-        assert_eq!(
-            probes(&r, Kind::User, &f("userName ne \"a\"")),
-            None,
-            "ne needs a scan"
-        );
-        assert_eq!(probes(&r, Kind::User, &f("id co \"a\"")), None);
-        assert!(index_text_matches("alice", CompareOp::Co, "lic"));
-        assert!(index_text_matches("alice", CompareOp::Ge, "alice"));
-        assert!(!index_text_matches("alice", CompareOp::Lt, "alice"));
     }
 
     #[test]

@@ -405,14 +405,47 @@ pub fn etag(version: u64) -> String {
     format!("W/\"{version}\"")
 }
 
+/// An `If-Match` or `If-None-Match` header, parsed (RFC 7232 §3.1, §3.2): `*`, or the
+/// comma-separated entity tags it lists, compared weakly (RFC 7232 §2.3.2: `W/` is ignored).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EntityTags {
+    /// `*`: any current version.
+    Any,
+    /// The opaque tags listed (quotes kept, `W/` removed).
+    Listed(Vec<String>),
+}
+
+impl EntityTags {
+    /// Parses a header's text; any list member that is `*` makes it [`EntityTags::Any`].
+    pub fn parse(header: &str) -> Self {
+        let items: Vec<&str> = header.split(',').map(str::trim).collect();
+        if items.contains(&"*") {
+            return EntityTags::Any;
+        }
+        EntityTags::Listed(items.into_iter().map(opaque).collect())
+    }
+
+    /// Whether the tags name this version.
+    pub fn matches(&self, version: u64) -> bool {
+        match self {
+            EntityTags::Any => true,
+            EntityTags::Listed(tags) => {
+                let current = opaque(&etag(version));
+                tags.contains(&current)
+            }
+        }
+    }
+}
+
+/// An entity tag without its weakness indicator.
+fn opaque(tag: &str) -> String {
+    tag.trim().trim_start_matches("W/").to_string()
+}
+
 /// Whether an `If-Match` / `If-None-Match` header names a version: `*`, or one of its
 /// comma-separated tags under weak comparison (RFC 7232 §2.3.2: `W/` is ignored).
 pub fn etag_matches(header: &str, version: u64) -> bool {
-    let current = etag(version);
-    let opaque = |t: &str| t.trim().trim_start_matches("W/").to_string();
-    header
-        .split(',')
-        .any(|t| t.trim() == "*" || opaque(t) == opaque(&current))
+    EntityTags::parse(header).matches(version)
 }
 
 /// The full representation of a resource, as a client sees it before projection. It takes the

@@ -2,49 +2,38 @@
 //! display-name overrides, revision histories, the audit feed and API keys. Admin keys only.
 //! Answers are `application/json`; errors have the one shape every error has.
 
-use std::io::Cursor;
 use std::sync::Arc;
 
-use rocket::http::{ContentType, Status};
-use rocket::response::{self, Responder, Response};
-use rocket::{delete, get, patch, post, Request, State};
-use serde::Serialize;
+use rocket::http::Status;
+use rocket::{delete, get, patch, post, State};
+use scim_core::auth::KeyKind;
+use scim_core::error::quote;
+use scim_core::views::MintedKey;
+use scim_proto::schema::Kind;
 use serde_json::Value;
 
+use super::error::ApiResult;
 use super::guards::{Admin, Body, Query};
-use super::routes::blocking;
-use crate::error::{quote, Error, Result};
-use crate::scim::schema::Kind;
-use crate::service::App;
-use crate::views::{AuditPage, HistoryPage, KeyInfo, MintedKey, UserDetail, UserPage, UserSummary};
+use super::respond::Answer;
+use crate::app::App;
 
 /// The path the admin API is mounted at.
 pub const BASE: &str = "/admin/v1";
 
-/// A JSON answer: any view, serialised.
-pub struct Json<T>(Status, T);
-
-impl<'r, T: Serialize> Responder<'r, 'static> for Json<T> {
-    fn respond_to(self, _: &'r Request<'_>) -> response::Result<'static> {
-        let bytes = serde_json::to_vec(&self.1).map_err(|_| Status::InternalServerError)?;
-        Response::build()
-            .status(self.0)
-            .header(ContentType::JSON)
-            .sized_body(bytes.len(), Cursor::new(bytes))
-            .ok()
-    }
+fn ok(value: &impl serde::Serialize) -> ApiResult<Answer> {
+    Answer::json(Status::Ok, value)
 }
 
-fn ok<T>(v: T) -> Json<T> {
-    Json(Status::Ok, v)
+fn invalid(detail: impl Into<String>) -> super::error::ApiError {
+    scim_proto::Error::invalid_value(detail).into()
 }
 
 /// A non-negative integer query parameter, `default` when absent (400 when malformed).
-fn number(q: &Query, name: &str, default: u64) -> Result<u64> {
+fn number(q: &Query, name: &str, default: u64) -> ApiResult<u64> {
     match q.get(name) {
         None | Some("") => Ok(default),
         Some(text) => text.trim().parse().map_err(|_| {
-            Error::invalid_value(format!(
+            invalid(format!(
                 "{name} must be a non-negative integer, not {}",
                 quote(text)
             ))
@@ -52,23 +41,21 @@ fn number(q: &Query, name: &str, default: u64) -> Result<u64> {
     }
 }
 
-fn paging(q: &Query) -> Result<(usize, usize)> {
+fn paging(q: &Query) -> ApiResult<(usize, usize)> {
     let start = usize::try_from(number(q, "startIndex", 1)?.max(1)).unwrap_or(usize::MAX);
     let count = usize::try_from(number(q, "count", 100)?).unwrap_or(usize::MAX);
     Ok((start, count))
 }
 
 #[get("/users")]
-pub async fn users(app: &State<Arc<App>>, _admin: Admin, q: Query) -> Result<Json<UserPage>> {
+pub async fn users(app: &State<Arc<App>>, _admin: Admin, q: Query) -> ApiResult<Answer> {
     let (start, count) = paging(&q)?;
-    let app = Arc::clone(app);
-    Ok(ok(blocking(move || app.admin_users(start, count)).await?))
+    ok(&app.core.admin_users(start, count).await?)
 }
 
 #[get("/users/<id>")]
-pub async fn user(app: &State<Arc<App>>, admin: Admin, id: &str) -> Result<Json<UserDetail>> {
-    let (app, id) = (Arc::clone(app), id.to_string());
-    Ok(ok(blocking(move || app.admin_user(&id, &admin.ctx)).await?))
+pub async fn user(app: &State<Arc<App>>, admin: Admin, id: &str) -> ApiResult<Answer> {
+    ok(&app.core.admin_user(id, &admin.ctx).await?)
 }
 
 /// `{"displayName": "..."}`: the administrator's override of the profile's display name.
@@ -78,18 +65,16 @@ pub async fn edit_user(
     admin: Admin,
     id: &str,
     body: Body,
-) -> Result<Json<UserSummary>> {
+) -> ApiResult<Answer> {
     let body = body.0?;
     let name = body
         .get("displayName")
         .and_then(Value::as_str)
-        .ok_or_else(|| Error::invalid_value("send {\"displayName\": \"...\"}"))?
-        .to_string();
-    let (app, id) = (Arc::clone(app), id.to_string());
-    Ok(ok(blocking(move || {
-        app.admin_set_display_name(&id, &name, &admin.ctx)
-    })
-    .await?))
+        .ok_or_else(|| invalid("send {\"displayName\": \"...\"}"))?;
+    ok(&app
+        .core
+        .admin_set_display_name(id, name, &admin.ctx)
+        .await?)
 }
 
 #[get("/users/<id>/history")]
@@ -98,7 +83,7 @@ pub async fn user_history(
     _admin: Admin,
     id: &str,
     q: Query,
-) -> Result<Json<HistoryPage>> {
+) -> ApiResult<Answer> {
     history(app, Kind::User, id, &q).await
 }
 
@@ -108,63 +93,52 @@ pub async fn group_history(
     _admin: Admin,
     id: &str,
     q: Query,
-) -> Result<Json<HistoryPage>> {
+) -> ApiResult<Answer> {
     history(app, Kind::Group, id, &q).await
 }
 
 /// A resource's history, a page at a time (`startIndex`, `count`).
-async fn history(app: &Arc<App>, kind: Kind, id: &str, q: &Query) -> Result<Json<HistoryPage>> {
+async fn history(app: &App, kind: Kind, id: &str, q: &Query) -> ApiResult<Answer> {
     let (start, count) = paging(q)?;
-    let (app, id) = (Arc::clone(app), id.to_string());
-    Ok(ok(
-        blocking(move || app.history(kind, &id, start, count)).await?
-    ))
+    ok(&app.core.history(kind, id, start, count).await?)
 }
 
 /// The whole feed, oldest first: `after` a sequence number, at most `limit` entries.
 #[get("/audit")]
-pub async fn audit(app: &State<Arc<App>>, _admin: Admin, q: Query) -> Result<Json<AuditPage>> {
+pub async fn audit(app: &State<Arc<App>>, _admin: Admin, q: Query) -> ApiResult<Answer> {
     let after = number(&q, "after", 0)?;
     let limit = usize::try_from(number(&q, "limit", 100)?).unwrap_or(usize::MAX);
-    let app = Arc::clone(app);
-    Ok(ok(blocking(move || app.audit(after, limit)).await?))
+    ok(&app.core.audit(after, limit).await?)
 }
 
 #[get("/keys")]
-pub async fn keys(app: &State<Arc<App>>, _admin: Admin) -> Result<Json<Vec<KeyInfo>>> {
-    let app = Arc::clone(app);
-    Ok(ok(blocking(move || app.admin_keys()).await?))
+pub async fn keys(app: &State<Arc<App>>, _admin: Admin) -> ApiResult<Answer> {
+    ok(&app.core.keys().await?)
 }
 
 /// `{"label": "...", "admin": false}`: the answer shows the new key, once.
 #[post("/keys", data = "<body>")]
-pub async fn create_key(
-    app: &State<Arc<App>>,
-    admin: Admin,
-    body: Body,
-) -> Result<Json<MintedKey>> {
+pub async fn create_key(app: &State<Arc<App>>, admin: Admin, body: Body) -> ApiResult<Answer> {
     let body = body.0?;
     let label = body
         .get("label")
         .and_then(Value::as_str)
-        .ok_or_else(|| Error::invalid_value("send {\"label\": \"...\", \"admin\": false}"))?
-        .to_string();
-    let is_admin = match body.get("admin") {
-        None | Some(Value::Null) => false,
-        Some(Value::Bool(b)) => *b,
-        Some(_) => return Err(Error::invalid_value("'admin' must be a boolean")),
+        .ok_or_else(|| invalid("send {\"label\": \"...\", \"admin\": false}"))?;
+    let kind = match body.get("admin") {
+        None | Some(Value::Null) | Some(Value::Bool(false)) => KeyKind::Scim,
+        Some(Value::Bool(true)) => KeyKind::Admin,
+        Some(_) => return Err(invalid("'admin' must be a boolean")),
     };
-    let app = Arc::clone(app);
-    let created = blocking(move || app.admin_create_key(&label, is_admin, &admin.ctx)).await?;
-    Ok(Json(Status::Created, created))
+    let (info, key) = app
+        .core
+        .mint_key(label, kind, admin.ctx.actor.clone())
+        .await?;
+    Answer::json(Status::Created, &MintedKey { key, info })
 }
 
 #[delete("/keys/<id>")]
-pub async fn revoke_key(app: &State<Arc<App>>, admin: Admin, id: &str) -> Result<Json<KeyInfo>> {
-    let (app, id) = (Arc::clone(app), id.to_string());
-    Ok(ok(
-        blocking(move || app.admin_revoke_key(&id, &admin.ctx)).await?
-    ))
+pub async fn revoke_key(app: &State<Arc<App>>, admin: Admin, id: &str) -> ApiResult<Answer> {
+    ok(&app.core.revoke_key(id, admin.ctx.actor.clone()).await?)
 }
 
 pub fn routes() -> Vec<rocket::Route> {

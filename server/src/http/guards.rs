@@ -10,10 +10,15 @@ use rocket::outcome::Outcome;
 use rocket::request::{self, FromRequest, Request};
 use serde_json::Value;
 
+use scim_core::auth::{self, KeyKind};
+use scim_core::error::AuthFailure;
+use scim_core::model::ApiKey;
+use scim_core::Context;
+use scim_proto::resource::EntityTags;
+
+use super::error::{ApiError, ApiResult};
 use super::respond::GuardFailure;
-use crate::error::{Error, Result};
-use crate::service::{App, Context};
-use crate::store::ApiKey;
+use crate::app::App;
 
 fn app<'r>(req: &'r Request<'_>) -> Option<&'r Arc<App>> {
     req.rocket().state::<Arc<App>>()
@@ -41,22 +46,34 @@ pub fn client_ip(req: &Request<'_>) -> Option<std::net::IpAddr> {
         .or_else(|| req.client_ip())
 }
 
+/// The bearer token of an `Authorization` header, or why there is none.
+pub fn bearer(header: Option<&str>) -> Result<&str, AuthFailure> {
+    let header = header.ok_or(AuthFailure::Missing)?;
+    let (scheme, token) = header.split_once(' ').unwrap_or((header, ""));
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(AuthFailure::WrongScheme);
+    }
+    if token.is_empty() {
+        return Err(AuthFailure::Empty);
+    }
+    Ok(token)
+}
+
 /// Checks the bearer key for the wanted API; a failure is kept for the catcher.
-fn authenticate(req: &Request<'_>, admin: bool) -> request::Outcome<(ApiKey, Context), Error> {
+async fn authenticate(
+    req: &Request<'_>,
+    want: KeyKind,
+) -> request::Outcome<(ApiKey, Context), ApiError> {
     let Some(app) = app(req) else {
-        return Outcome::Error((Status::InternalServerError, Error::internal("no app state")));
+        let e = ApiError::Core(scim_core::Error::Internal("no app state".into()));
+        return Outcome::Error((Status::InternalServerError, e));
     };
-    let header = req.headers().get_one("Authorization");
+    let token = bearer(req.headers().get_one("Authorization"));
     let client = client_ip(req).map(|ip| ip.to_string()).unwrap_or_default();
-    match app.authenticate(header, admin, &client) {
+    match app.authenticate(token, want, &client).await {
         Ok(key) => {
-            let actor = if admin {
-                crate::admin::admin_actor(&key)
-            } else {
-                App::scim_actor(&key)
-            };
             let ctx = Context {
-                actor,
+                actor: auth::actor(&key),
                 request_id: Some(super::request_id(req)),
                 base_url: base_url(req, app),
             };
@@ -72,19 +89,23 @@ fn authenticate(req: &Request<'_>, admin: bool) -> request::Outcome<(ApiKey, Con
 
 #[rocket::async_trait]
 impl<'r> FromRequest<'r> for Scim {
-    type Error = Error;
+    type Error = ApiError;
 
-    async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, Error> {
-        authenticate(req, false).map(|(key, ctx)| Scim { key, ctx })
+    async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, ApiError> {
+        authenticate(req, KeyKind::Scim)
+            .await
+            .map(|(key, ctx)| Scim { key, ctx })
     }
 }
 
 #[rocket::async_trait]
 impl<'r> FromRequest<'r> for Admin {
-    type Error = Error;
+    type Error = ApiError;
 
-    async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, Error> {
-        authenticate(req, true).map(|(key, ctx)| Admin { key, ctx })
+    async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, ApiError> {
+        authenticate(req, KeyKind::Admin)
+            .await
+            .map(|(key, ctx)| Admin { key, ctx })
     }
 }
 
@@ -148,10 +169,10 @@ pub fn parse_query(raw: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// `If-Match` and `If-None-Match`.
+/// `If-Match` and `If-None-Match`, parsed.
 pub struct Preconditions {
-    pub if_match: Option<String>,
-    pub if_none_match: Option<String>,
+    pub if_match: Option<EntityTags>,
+    pub if_none_match: Option<EntityTags>,
 }
 
 #[rocket::async_trait]
@@ -159,7 +180,7 @@ impl<'r> FromRequest<'r> for Preconditions {
     type Error = std::convert::Infallible;
 
     async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, Self::Error> {
-        let h = |name| req.headers().get_one(name).map(str::to_string);
+        let h = |name| req.headers().get_one(name).map(EntityTags::parse);
         Outcome::Success(Preconditions {
             if_match: h("If-Match"),
             if_none_match: h("If-None-Match"),
@@ -169,7 +190,7 @@ impl<'r> FromRequest<'r> for Preconditions {
 
 /// A JSON request body, or why there is none: 415 for a media type other than JSON, 413 past the
 /// size limit, 400 `invalidSyntax` for text that is not JSON. The body is never quoted back.
-pub struct Body(pub Result<Value>);
+pub struct Body(pub ApiResult<Value>);
 
 #[rocket::async_trait]
 impl<'r> FromData<'r> for Body {
@@ -182,7 +203,7 @@ impl<'r> FromData<'r> for Body {
 
 /// Reads a request body as text: at most `limit` bytes (413 beyond), within `body_timeout_secs`
 /// (408 after: a client that trickles its body holds a task and a connection).
-pub async fn read_text(req: &Request<'_>, data: Data<'_>, limit: u64) -> Result<String> {
+pub async fn read_text(req: &Request<'_>, data: Data<'_>, limit: u64) -> ApiResult<String> {
     let timeout = app(req).map_or(30, |a| a.config.body_timeout_secs);
     let reading = data.open(limit.bytes()).into_string();
     let read = if timeout == 0 {
@@ -190,28 +211,25 @@ pub async fn read_text(req: &Request<'_>, data: Data<'_>, limit: u64) -> Result<
     } else {
         tokio::time::timeout(std::time::Duration::from_secs(timeout.into()), reading)
             .await
-            .map_err(|_| Error::Other {
-                status: 408,
-                detail: format!("the request body did not arrive within {timeout} s"),
-            })?
+            .map_err(|_| ApiError::Timeout(timeout))?
     };
     let text =
-        read.map_err(|e| Error::BadRequestPlain(format!("could not read the request body: {e}")))?;
+        read.map_err(|e| ApiError::BadRequest(format!("could not read the request body: {e}")))?;
     if !text.is_complete() {
-        return Err(Error::PayloadTooLarge(format!(
+        return Err(ApiError::PayloadTooLarge(format!(
             "the request body exceeds {limit} bytes"
         )));
     }
     Ok(text.into_inner())
 }
 
-async fn read_body(req: &Request<'_>, data: Data<'_>) -> Result<Value> {
+async fn read_body(req: &Request<'_>, data: Data<'_>) -> ApiResult<Value> {
     if let Some(ct) = req.content_type() {
         let json = ct.top().as_str().eq_ignore_ascii_case("application")
             && (ct.sub().as_str().eq_ignore_ascii_case("json")
                 || ct.sub().as_str().to_ascii_lowercase().ends_with("+json"));
         if !json {
-            return Err(Error::UnsupportedMediaType(
+            return Err(ApiError::UnsupportedMediaType(
                 "the request body must be application/scim+json or application/json".into(),
             ));
         }
@@ -219,20 +237,31 @@ async fn read_body(req: &Request<'_>, data: Data<'_>) -> Result<Value> {
     let limit = app(req).map_or(1024 * 1024, |a| a.config.max_body_bytes);
     let text = read_text(req, data, limit).await?;
     if text.trim().is_empty() {
-        return Err(Error::invalid_syntax("the request body is empty"));
+        return Err(scim_proto::Error::invalid_syntax("the request body is empty").into());
     }
     serde_json::from_str(&text).map_err(|e| {
-        Error::invalid_syntax(format!(
+        scim_proto::Error::invalid_syntax(format!(
             "the request body is not valid JSON (line {}, column {})",
             e.line(),
             e.column()
         ))
+        .into()
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bearer_tokens_and_why_there_is_none() {
+        assert_eq!(bearer(Some("Bearer abc")), Ok("abc"));
+        assert_eq!(bearer(Some("bearer abc")), Ok("abc"));
+        assert_eq!(bearer(None), Err(AuthFailure::Missing));
+        assert_eq!(bearer(Some("Basic abc")), Err(AuthFailure::WrongScheme));
+        assert_eq!(bearer(Some("Bearer")), Err(AuthFailure::Empty));
+        assert_eq!(bearer(Some("Bearer ")), Err(AuthFailure::Empty));
+    }
 
     #[test]
     fn query_decoding_follows_html_forms_and_tolerates_onelogin() {

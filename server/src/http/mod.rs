@@ -1,7 +1,9 @@
 //! HTTP: Rocket routes, guards, responders and catchers, and starting and stopping the server.
 
 pub mod admin;
+mod bulk;
 pub mod discovery;
+pub mod error;
 pub mod front;
 pub mod guards;
 pub mod ops;
@@ -23,8 +25,7 @@ use rocket::{Data, Request, Response};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::error::Error;
-use crate::service::App;
+use crate::app::App;
 use guards::Scim;
 
 /// The request id: the client's `X-Request-Id` when it is short and plain, otherwise a new UUID.
@@ -93,9 +94,9 @@ struct Fallback;
 #[rocket::async_trait]
 impl rocket::route::Handler for Fallback {
     async fn handle<'r>(&self, req: &'r Request<'_>, _: Data<'r>) -> rocket::route::Outcome<'r> {
-        let error = match Scim::from_request(req).await {
+        let error: error::ApiError = match Scim::from_request(req).await {
             Outcome::Error((_, e)) => e,
-            _ => Error::NotFound("no resource at this path".into()),
+            _ => scim_core::Error::NotFound("no resource at this path".into()).into(),
         };
         rocket::route::Outcome::from(req, error)
     }
@@ -271,7 +272,7 @@ pub async fn launch(
         .state::<Arc<front::Clients>>()
         .cloned()
         .unwrap_or_default();
-    let store = Arc::clone(&app.store);
+    let store = Arc::clone(app.core.store());
     let ip = app.config.listen.ip();
     drop(app);
     let task = tokio::spawn(async move {
@@ -280,10 +281,10 @@ pub async fn launch(
             .await
             .map(drop)
             .map_err(|e| format!("server failed: {e}"));
-        let flushed = tokio::task::spawn_blocking(move || store.flush())
+        let flushed = store
+            .flush()
             .await
-            .map_err(|e| format!("flush failed: {e}"))
-            .and_then(|r| r.map_err(|e| format!("flush failed: {e}")));
+            .map_err(|e| format!("flush failed: {e}"));
         launched.and(flushed)
     });
     match rx.await {

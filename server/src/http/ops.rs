@@ -6,9 +6,7 @@ use std::sync::Arc;
 use rocket::http::{ContentType, Status};
 use rocket::{get, State};
 
-use super::routes::blocking;
-use crate::error::Result;
-use crate::service::App;
+use crate::app::App;
 
 #[get("/livez")]
 pub fn livez() -> (ContentType, &'static str) {
@@ -16,10 +14,8 @@ pub fn livez() -> (ContentType, &'static str) {
 }
 
 #[get("/readyz")]
-pub async fn readyz(app: &State<Arc<App>>) -> Result<(Status, (ContentType, String))> {
-    let app = Arc::clone(app);
-    let unready = blocking(move || Ok(app.unready())).await?;
-    Ok(match unready {
+pub async fn readyz(app: &State<Arc<App>>) -> (Status, (ContentType, String)) {
+    match app.unready().await {
         None => (
             Status::Ok,
             (ContentType::JSON, "{\"status\":\"ready\"}".into()),
@@ -31,17 +27,16 @@ pub async fn readyz(app: &State<Arc<App>>) -> Result<(Status, (ContentType, Stri
                 serde_json::json!({"status": "unready", "reason": reason}).to_string(),
             ),
         ),
-    })
+    }
 }
 
 #[get("/metrics")]
-pub async fn metrics(app: &State<Arc<App>>) -> Result<(ContentType, String)> {
-    let app = Arc::clone(app);
-    let text = blocking(move || Ok(app.metrics.render(app.store.size_on_disk()))).await?;
-    Ok((
+pub fn metrics(app: &State<Arc<App>>) -> (ContentType, String) {
+    let text = app.metrics.render(app.core.store().size_on_disk());
+    (
         ContentType::new("text", "plain").with_params(("version", "0.0.4")),
         text,
-    ))
+    )
 }
 
 pub fn routes() -> Vec<rocket::Route> {

@@ -1,45 +1,94 @@
-//! Responders and catchers: every response is `application/scim+json`, and every error, Rocket's
-//! own included, is a SCIM Error message (RFC 7644 §3.12). The one mapping from [`Error`] to HTTP.
+//! The one responder for every JSON answer (`application/scim+json` for SCIM,
+//! `application/json` for the admin API and the operations endpoints), and the catcher that turns
+//! every answer Rocket makes itself into a SCIM Error message (through [`super::error`]).
 
 use std::io::Cursor;
 
 use rocket::http::{ContentType, Header, Status};
 use rocket::response::{self, Responder, Response};
 use rocket::Request;
+use serde::Serialize;
 use serde_json::Value;
 
-use crate::error::{AuthFailure, Error};
+use super::error::{from_status, ApiError, ApiResult};
 
 /// `application/scim+json`.
 pub fn scim_content_type() -> ContentType {
     ContentType::new("application", "scim+json")
 }
 
-/// A successful SCIM response.
+/// Which JSON media type an answer is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Media {
+    /// `application/scim+json`.
+    Scim,
+    /// `application/json`.
+    Json,
+}
+
+/// A successful JSON answer.
 #[derive(Debug)]
-pub struct ScimJson {
+pub struct Answer {
     pub status: Status,
+    pub media: Media,
     pub body: Option<Value>,
     pub etag: Option<String>,
     pub location: Option<String>,
 }
 
-impl ScimJson {
-    pub fn ok(body: Value) -> Self {
-        ScimJson {
+impl Answer {
+    /// 200 with a SCIM body.
+    pub fn scim(body: Value) -> Self {
+        Answer {
             status: Status::Ok,
+            media: Media::Scim,
             body: Some(body),
             etag: None,
             location: None,
         }
     }
+
+    /// A SCIM answer without a body (204, 304).
+    pub fn empty(status: Status) -> Self {
+        Answer {
+            status,
+            media: Media::Scim,
+            body: None,
+            etag: None,
+            location: None,
+        }
+    }
+
+    /// An `application/json` answer of a typed value.
+    pub fn json(status: Status, value: &impl Serialize) -> ApiResult<Self> {
+        let body = serde_json::to_value(value)
+            .map_err(|e| ApiError::Core(scim_core::Error::Internal(e.to_string())))?;
+        Ok(Answer {
+            status,
+            media: Media::Json,
+            body: Some(body),
+            etag: None,
+            location: None,
+        })
+    }
+
+    pub fn with_status(mut self, status: Status) -> Self {
+        self.status = status;
+        self
+    }
+
     pub fn with_etag(mut self, etag: String) -> Self {
         self.etag = Some(etag);
         self
     }
+
+    pub fn with_location(mut self, location: String) -> Self {
+        self.location = Some(location);
+        self
+    }
 }
 
-impl<'r> Responder<'r, 'static> for ScimJson {
+impl<'r> Responder<'r, 'static> for Answer {
     fn respond_to(self, _: &'r Request<'_>) -> response::Result<'static> {
         let mut builder = Response::build();
         builder.status(self.status);
@@ -47,12 +96,16 @@ impl<'r> Responder<'r, 'static> for ScimJson {
             // A list's size is known roughly in advance: one buffer instead of a dozen regrowths.
             let hint = body
                 .get("Resources")
-                .and_then(serde_json::Value::as_array)
+                .and_then(Value::as_array)
                 .map_or(1024, |r| 1024 + r.len() * 1024);
             let mut bytes = Vec::with_capacity(hint);
             serde_json::to_writer(&mut bytes, &body).map_err(|_| Status::InternalServerError)?;
+            let media = match self.media {
+                Media::Scim => scim_content_type(),
+                Media::Json => ContentType::JSON,
+            };
             builder
-                .header(scim_content_type())
+                .header(media)
                 .sized_body(bytes.len(), Cursor::new(bytes));
         }
         if let Some(etag) = self.etag {
@@ -65,53 +118,15 @@ impl<'r> Responder<'r, 'static> for ScimJson {
     }
 }
 
-impl<'r> Responder<'r, 'static> for Error {
-    fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
-        if let Error::Internal(cause) = &self {
-            tracing::error!(request_id = %super::request_id(req), cause = %cause, "internal error");
-        }
-        let status = Status::new(self.status());
-        let bytes = serde_json::to_vec(&self.body()).map_err(|_| Status::InternalServerError)?;
-        let mut builder = Response::build();
-        builder
-            .status(status)
-            .header(scim_content_type())
-            .sized_body(bytes.len(), Cursor::new(bytes));
-        if let Error::MethodNotAllowed(allow) = &self {
-            builder.header(Header::new("Allow", *allow));
-        }
-        if let Error::TooManyRequests(secs) = &self {
-            builder.header(Header::new("Retry-After", secs.to_string()));
-        }
-        if status == Status::Unauthorized {
-            builder.header(Header::new("WWW-Authenticate", "Bearer realm=\"SCIM\""));
-        }
-        Ok(builder.finalize())
-    }
-}
-
 /// The error a guard failed with, kept for the catcher (catchers cannot see a guard's error).
-pub struct GuardFailure(pub Option<Error>);
+pub struct GuardFailure(pub Option<ApiError>);
 
 /// Rocket's catcher for every status it produces itself: unmatched routes, failed guards, bodies
-/// over the limit, panics. A 422 (Rocket's answer to a parameter it could not parse) becomes 400.
+/// over the limit, panics.
 #[rocket::catch(default)]
-pub fn default_catcher(status: Status, req: &Request<'_>) -> Error {
+pub fn default_catcher(status: Status, req: &Request<'_>) -> ApiError {
     if let Some(e) = &req.local_cache(|| GuardFailure(None)).0 {
         return e.clone();
     }
-    match status.code {
-        400 => Error::BadRequestPlain("the request could not be understood".into()),
-        401 => Error::Unauthorized(AuthFailure::Missing),
-        404 => Error::NotFound("no resource at this path".into()),
-        405 => Error::MethodNotAllowed("GET"),
-        413 => Error::PayloadTooLarge("the request body is too large".into()),
-        415 => Error::UnsupportedMediaType("send application/scim+json or application/json".into()),
-        422 => Error::invalid_syntax("the request could not be parsed"),
-        500 => Error::internal("unhandled failure (a panic or a responder error)"),
-        code => Error::Other {
-            status: code,
-            detail: status.reason_lossy().to_string(),
-        },
-    }
+    from_status(status)
 }

@@ -5,38 +5,16 @@ use std::sync::Arc;
 
 use rocket::http::Status;
 use rocket::{delete, get, patch, post, put, State};
+use scim_core::Rendered;
+use scim_proto::list::{ListQuery, RawListParams};
+use scim_proto::resource::{self, Projection};
+use scim_proto::schema::Kind;
 use serde_json::Value;
 
+use super::error::{ApiError, ApiResult};
 use super::guards::{Body, Preconditions, Query, Scim};
-use super::respond::ScimJson;
-use crate::error::{Error, Result};
-use crate::scim::list::{is_point_query, ListQuery, RawListParams};
-use crate::scim::resource::{self, Projection};
-use crate::scim::schema::Kind;
-use crate::service::{self, App};
-
-/// Runs service work on the blocking pool: storage may wait on locks and on the disk.
-pub async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T> + Send + 'static,
-) -> Result<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| Error::internal(format!("worker failed: {e}")))?
-}
-
-/// Runs a point read: inline when `inline` (a few index entries and one small record, read from
-/// sled's cache or at worst the page cache, take microseconds: less than the hop to the blocking
-/// pool, which costs a third of a GET), else on the blocking pool.
-async fn point_read<T: Send + 'static>(
-    inline: bool,
-    f: impl FnOnce() -> Result<T> + Send + 'static,
-) -> Result<T> {
-    if inline {
-        f()
-    } else {
-        blocking(f).await
-    }
-}
+use super::respond::Answer;
+use crate::app::App;
 
 /// The methods each kind of path takes, for `Allow`.
 const COLLECTION: &str = "GET, POST";
@@ -45,7 +23,7 @@ const DISCOVERY: &str = "GET";
 const BULK: &str = "POST";
 
 /// What a first path segment names: a resource type, or an endpoint that takes no such method.
-fn kind_of(app: &App, segment: &str) -> Result<Kind> {
+fn kind_of(app: &App, segment: &str) -> ApiResult<Kind> {
     let is = |name: &str| {
         if app.config.strict {
             segment == name
@@ -56,24 +34,24 @@ fn kind_of(app: &App, segment: &str) -> Result<Kind> {
     if let Some(kind) = Kind::from_endpoint(segment, app.config.strict) {
         Ok(kind)
     } else if is("Me") {
-        Err(Error::NotImplemented(
+        Err(ApiError::NotImplemented(
             "/Me is not supported: this server has no user sign-in".into(),
         ))
     } else if is("Bulk") {
-        Err(Error::MethodNotAllowed(BULK))
+        Err(ApiError::MethodNotAllowed(BULK))
     } else if ["ServiceProviderConfig", "ResourceTypes", "Schemas"]
         .iter()
         .any(|n| is(n))
     {
-        Err(Error::MethodNotAllowed(DISCOVERY))
+        Err(ApiError::MethodNotAllowed(DISCOVERY))
     } else {
-        Err(Error::NotFound("no resource at this path".into()))
+        Err(scim_core::Error::NotFound("no resource at this path".into()).into())
     }
 }
 
-fn projection(app: &App, kind: Kind, q: &Query) -> Result<Projection> {
+fn projection(app: &App, kind: Kind, q: &Query) -> ApiResult<Projection> {
     Ok(Projection::parse(
-        &app.registry,
+        app.core.registry(),
         kind,
         &q.all("attributes"),
         &q.all("excludedAttributes"),
@@ -81,76 +59,79 @@ fn projection(app: &App, kind: Kind, q: &Query) -> Result<Projection> {
 }
 
 #[get("/<rt>")]
-pub async fn list(app: &State<Arc<App>>, scim: Scim, rt: &str, q: Query) -> Result<ScimJson> {
+pub async fn list(app: &State<Arc<App>>, scim: Scim, rt: &str, q: Query) -> ApiResult<Answer> {
     let kind = kind_of(app, rt)?;
     let raw = RawListParams::from_pairs(&q.0);
-    let query = ListQuery::parse(&app.registry, kind, &raw, app.config.max_results)?;
-    let inline = kind == Kind::User && is_point_query(&app.registry, kind, &query);
-    let app = Arc::clone(app);
-    let body = point_read(inline, move || app.list(kind, &query, &scim.ctx)).await?;
-    Ok(ScimJson::ok(body))
+    let query = ListQuery::parse(app.core.registry(), kind, &raw, app.config.max_results)?;
+    Ok(Answer::scim(app.core.list(kind, &query, &scim.ctx).await?))
 }
 
 /// `POST /{Users|Groups}/.search` (RFC 7644 §3.4.3).
 #[post("/<rt>/.search", data = "<body>")]
-pub async fn search(app: &State<Arc<App>>, scim: Scim, rt: &str, body: Body) -> Result<ScimJson> {
+pub async fn search(app: &State<Arc<App>>, scim: Scim, rt: &str, body: Body) -> ApiResult<Answer> {
     let kind = kind_of(app, rt)?;
     let raw = search_params(&body.0?)?;
-    let query = ListQuery::parse(&app.registry, kind, &raw, app.config.max_results)?;
-    let app = Arc::clone(app);
-    let body = blocking(move || app.list(kind, &query, &scim.ctx)).await?;
-    Ok(ScimJson::ok(body))
+    let query = ListQuery::parse(app.core.registry(), kind, &raw, app.config.max_results)?;
+    Ok(Answer::scim(app.core.list(kind, &query, &scim.ctx).await?))
 }
 
 /// `POST /.search` (RFC 7644 §3.4.3): a search across every resource type.
 #[post("/.search", data = "<body>")]
-pub async fn search_root(app: &State<Arc<App>>, scim: Scim, body: Body) -> Result<ScimJson> {
+pub async fn search_root(app: &State<Arc<App>>, scim: Scim, body: Body) -> ApiResult<Answer> {
     let raw = search_params(&body.0?)?;
     let mut queries = Vec::new();
     let mut first_error = None;
     for kind in [Kind::User, Kind::Group] {
-        match ListQuery::parse(&app.registry, kind, &raw, app.config.max_results) {
+        match ListQuery::parse(app.core.registry(), kind, &raw, app.config.max_results) {
             Ok(q) => queries.push((kind, q)),
             // An attribute that one resource type does not define matches nothing there.
-            Err(e) => first_error = first_error.or(Some(Error::from(e))),
+            Err(e) => first_error = first_error.or(Some(e)),
         }
     }
     if queries.is_empty() {
         return Err(first_error
-            .unwrap_or_else(|| Error::invalid_filter("the filter fits no resource type")));
+            .unwrap_or_else(|| {
+                scim_proto::Error::invalid_filter("the filter fits no resource type")
+            })
+            .into());
     }
-    let app = Arc::clone(app);
-    let body = blocking(move || app.search_all(&queries, &scim.ctx)).await?;
-    Ok(ScimJson::ok(body))
+    Ok(Answer::scim(
+        app.core.search_all(&queries, &scim.ctx).await?,
+    ))
 }
 
 /// `POST /Bulk` (RFC 7644 §3.7).
 #[post("/Bulk", data = "<body>")]
-pub async fn bulk(app: &State<Arc<App>>, scim: Scim, body: Body) -> Result<ScimJson> {
-    let request =
-        crate::scim::bulk::parse(&body.0?, app.config.bulk_max_operations, app.config.strict)?;
-    let app = Arc::clone(app);
-    let body = blocking(move || Ok(app.bulk(&request, &scim.ctx))).await?;
-    Ok(ScimJson::ok(body))
+pub async fn bulk(app: &State<Arc<App>>, scim: Scim, body: Body) -> ApiResult<Answer> {
+    let request = scim_proto::bulk::parse(
+        &body.0?,
+        app.config.bulk_max_operations,
+        app.core.settings().strict,
+    )?;
+    let outcomes = app.core.bulk(&request, &scim.ctx).await;
+    Ok(Answer::scim(super::bulk::response(
+        &outcomes,
+        &scim.ctx.base_url,
+    )))
 }
 
 /// The parameters of a SearchRequest body.
-fn search_params(body: &Value) -> Result<RawListParams> {
-    let obj = body
-        .as_object()
-        .ok_or_else(|| Error::invalid_syntax("a SearchRequest must be a JSON object"))?;
+fn search_params(body: &Value) -> ApiResult<RawListParams> {
+    let obj = body.as_object().ok_or_else(|| {
+        scim_proto::Error::invalid_syntax("a SearchRequest must be a JSON object")
+    })?;
     let text = |v: &Value| match v {
         Value::String(s) => Ok(s.clone()),
         Value::Number(n) => Ok(n.to_string()),
-        _ => Err(Error::invalid_value(
+        _ => Err(scim_proto::Error::invalid_value(
             "search parameters must be strings or numbers",
         )),
     };
-    let list = |v: &Value| -> Result<Vec<String>> {
+    let list = |v: &Value| -> Result<Vec<String>, scim_proto::Error> {
         match v {
             Value::Array(items) => items.iter().map(text).collect(),
             Value::String(s) => Ok(vec![s.clone()]),
-            _ => Err(Error::invalid_value(
+            _ => Err(scim_proto::Error::invalid_value(
                 "attributes must be an array of strings",
             )),
         }
@@ -178,20 +159,16 @@ pub async fn create(
     rt: &str,
     q: Query,
     body: Body,
-) -> Result<ScimJson> {
+) -> ApiResult<Answer> {
     let kind = kind_of(app, rt)?;
     let body = body.0?;
     let projection = projection(app, kind, &q)?;
-    let app = Arc::clone(app);
-    let ctx = scim.ctx.clone();
-    let r = blocking(move || app.create(kind, &body, &ctx, &projection)).await?;
+    let r = app.core.create(kind, &body, &scim.ctx, &projection).await?;
     let location = format!("{}/{}/{}", scim.ctx.base_url, kind.endpoint(), r.id);
-    Ok(ScimJson {
-        status: Status::Created,
-        body: Some(r.body),
-        etag: Some(resource::etag(r.version)),
-        location: Some(location),
-    })
+    Ok(Answer::scim(r.body)
+        .with_status(Status::Created)
+        .with_etag(resource::etag(r.version))
+        .with_location(location))
 }
 
 #[get("/<rt>/<id>")]
@@ -202,57 +179,23 @@ pub async fn read(
     id: &str,
     q: Query,
     pre: Preconditions,
-) -> Result<ScimJson> {
+) -> ApiResult<Answer> {
     let kind = kind_of(app, rt)?;
     let projection = projection(app, kind, &q)?;
-    let (app, id) = (Arc::clone(app), id.to_string());
-    // A user is one small record; a group renders every member, so it takes the blocking pool.
-    let inline = kind == Kind::User;
-    let r = point_read(inline, move || app.get(kind, &id, &scim.ctx, &projection)).await?;
+    let r = app.core.get(kind, id, &scim.ctx, &projection).await?;
     let etag = resource::etag(r.version);
-    if service::none_match(pre.if_none_match.as_deref(), r.version) {
-        return Ok(ScimJson {
-            status: Status::NotModified,
-            body: None,
-            etag: Some(etag),
-            location: None,
-        });
+    if pre
+        .if_none_match
+        .is_some_and(|tags| tags.matches(r.version))
+    {
+        return Ok(Answer::empty(Status::NotModified).with_etag(etag));
     }
-    Ok(ScimJson::ok(r.body).with_etag(etag))
+    Ok(Answer::scim(r.body).with_etag(etag))
 }
 
-/// The two ways to change a resource.
-#[derive(Clone, Copy)]
-enum Change {
-    Replace,
-    Patch,
-}
-
-/// PUT and PATCH: the same request handling, a different service operation.
-#[allow(clippy::too_many_arguments)]
-async fn change(
-    app: &State<Arc<App>>,
-    scim: Scim,
-    rt: &str,
-    id: &str,
-    q: Query,
-    pre: Preconditions,
-    body: Body,
-    how: Change,
-) -> Result<ScimJson> {
-    let kind = kind_of(app, rt)?;
-    let body = body.0?;
-    let projection = projection(app, kind, &q)?;
-    let (app, id) = (Arc::clone(app), id.to_string());
-    let r = blocking(move || {
-        let if_match = pre.if_match.as_deref();
-        match how {
-            Change::Replace => app.replace(kind, &id, &body, if_match, &scim.ctx, &projection),
-            Change::Patch => app.patch(kind, &id, &body, if_match, &scim.ctx, &projection),
-        }
-    })
-    .await?;
-    Ok(ScimJson::ok(r.body).with_etag(resource::etag(r.version)))
+fn changed(r: Rendered) -> Answer {
+    let etag = resource::etag(r.version);
+    Answer::scim(r.body).with_etag(etag)
 }
 
 #[put("/<rt>/<id>", data = "<body>")]
@@ -264,8 +207,16 @@ pub async fn replace(
     q: Query,
     pre: Preconditions,
     body: Body,
-) -> Result<ScimJson> {
-    change(app, scim, rt, id, q, pre, body, Change::Replace).await
+) -> ApiResult<Answer> {
+    let kind = kind_of(app, rt)?;
+    let body = body.0?;
+    let projection = projection(app, kind, &q)?;
+    let if_match = pre.if_match.as_ref();
+    let r = app
+        .core
+        .replace(kind, id, &body, if_match, &scim.ctx, &projection)
+        .await?;
+    Ok(changed(r))
 }
 
 #[patch("/<rt>/<id>", data = "<body>")]
@@ -277,8 +228,16 @@ pub async fn modify(
     q: Query,
     pre: Preconditions,
     body: Body,
-) -> Result<ScimJson> {
-    change(app, scim, rt, id, q, pre, body, Change::Patch).await
+) -> ApiResult<Answer> {
+    let kind = kind_of(app, rt)?;
+    let body = body.0?;
+    let projection = projection(app, kind, &q)?;
+    let if_match = pre.if_match.as_ref();
+    let r = app
+        .core
+        .patch(kind, id, &body, if_match, &scim.ctx, &projection)
+        .await?;
+    Ok(changed(r))
 }
 
 #[delete("/<rt>/<id>")]
@@ -288,35 +247,31 @@ pub async fn remove(
     rt: &str,
     id: &str,
     pre: Preconditions,
-) -> Result<ScimJson> {
+) -> ApiResult<Answer> {
     let kind = kind_of(app, rt)?;
-    let (app, id) = (Arc::clone(app), id.to_string());
-    blocking(move || app.delete(kind, &id, pre.if_match.as_deref(), &scim.ctx)).await?;
-    Ok(ScimJson {
-        status: Status::NoContent,
-        body: None,
-        etag: None,
-        location: None,
-    })
+    app.core
+        .delete(kind, id, pre.if_match.as_ref(), &scim.ctx)
+        .await?;
+    Ok(Answer::empty(Status::NoContent))
 }
 
 /// Methods a collection does not take.
 #[put("/<rt>", rank = 2)]
-pub async fn collection_put(app: &State<Arc<App>>, _scim: Scim, rt: &str) -> Result<ScimJson> {
+pub async fn collection_put(app: &State<Arc<App>>, _scim: Scim, rt: &str) -> ApiResult<Answer> {
     kind_of(app, rt)?;
-    Err(Error::MethodNotAllowed(COLLECTION))
+    Err(ApiError::MethodNotAllowed(COLLECTION))
 }
 
 #[patch("/<rt>", rank = 2)]
-pub async fn collection_patch(app: &State<Arc<App>>, _scim: Scim, rt: &str) -> Result<ScimJson> {
+pub async fn collection_patch(app: &State<Arc<App>>, _scim: Scim, rt: &str) -> ApiResult<Answer> {
     kind_of(app, rt)?;
-    Err(Error::MethodNotAllowed(COLLECTION))
+    Err(ApiError::MethodNotAllowed(COLLECTION))
 }
 
 #[delete("/<rt>", rank = 2)]
-pub async fn collection_delete(app: &State<Arc<App>>, _scim: Scim, rt: &str) -> Result<ScimJson> {
+pub async fn collection_delete(app: &State<Arc<App>>, _scim: Scim, rt: &str) -> ApiResult<Answer> {
     kind_of(app, rt)?;
-    Err(Error::MethodNotAllowed(COLLECTION))
+    Err(ApiError::MethodNotAllowed(COLLECTION))
 }
 
 #[post("/<rt>/<_id>", rank = 2)]
@@ -325,9 +280,9 @@ pub async fn resource_post(
     _scim: Scim,
     rt: &str,
     _id: &str,
-) -> Result<ScimJson> {
+) -> ApiResult<Answer> {
     kind_of(app, rt)?;
-    Err(Error::MethodNotAllowed(RESOURCE))
+    Err(ApiError::MethodNotAllowed(RESOURCE))
 }
 
 pub fn routes() -> Vec<rocket::Route> {

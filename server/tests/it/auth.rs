@@ -53,18 +53,12 @@ async fn the_auth_matrix() {
 #[tokio::test]
 async fn several_keys_work_at_once_and_revocation_applies_to_the_next_request() {
     let s = TestServer::start().await;
-    let (second, key2) = server::keys::create(
-        s.store.as_ref(),
-        "rotation",
-        false,
-        server::keys::operator(),
-    )
-    .expect("key");
+    let (second, key2) = s.mint("rotation", false).await;
     for key in [&s.key, &key2] {
         let r = with_header(&s, "/Users", Some(&format!("Bearer {key}"))).await;
         assert_eq!(r.status, 200);
     }
-    server::keys::revoke(s.store.as_ref(), &second.id, server::keys::operator()).expect("revoke");
+    s.revoke(&second.id).await;
     with_header(&s, "/Users", Some(&format!("Bearer {key2}")))
         .await
         .assert_error(401, None);
@@ -75,8 +69,8 @@ async fn several_keys_work_at_once_and_revocation_applies_to_the_next_request() 
 #[tokio::test]
 async fn with_no_usable_key_every_request_is_refused() {
     let s = TestServer::start().await;
-    for k in s.store.keys().expect("keys") {
-        server::keys::revoke(s.store.as_ref(), &k.id, server::keys::operator()).expect("revoke");
+    for k in s.store.keys().await.expect("keys") {
+        s.revoke(&k.id).await;
     }
     for (method, path) in [
         (Method::GET, "/Users"),
@@ -91,9 +85,7 @@ async fn with_no_usable_key_every_request_is_refused() {
 #[tokio::test]
 async fn an_admin_key_is_refused_on_scim_routes_with_403() {
     let s = TestServer::start().await;
-    let (_, admin) =
-        server::keys::create(s.store.as_ref(), "admin", true, server::keys::operator())
-            .expect("key");
+    let (_, admin) = s.mint("admin", true).await;
     with_header(&s, "/Users", Some(&format!("Bearer {admin}")))
         .await
         .assert_error(403, None);
@@ -104,9 +96,9 @@ async fn keys_are_stored_only_as_digests_and_last_use_is_recorded() {
     let s = TestServer::start().await;
     let r = s.get("/Users").await;
     assert_eq!(r.status, 200);
-    let keys = s.store.keys().expect("keys");
+    let keys = s.store.keys().await.expect("keys");
     assert_eq!(keys.len(), 1);
-    assert_eq!(keys[0].digest, server::keys::digest(&s.key));
+    assert_eq!(keys[0].digest, scim_core::secret::digest(&s.key));
     assert!(keys[0].last_used.is_some(), "last use recorded");
     let key = s.key.clone();
     let dir = tempfile::tempdir().expect("dir");

@@ -33,11 +33,8 @@ async fn an_export_taken_under_concurrent_writes_restores_consistently() {
     let mut dumps = Vec::new();
     for n in 0..5 {
         let path = out.path().join(format!("dump{n}.json"));
-        let store = Arc::clone(&s.store);
-        let p = path.clone();
-        tokio::task::spawn_blocking(move || server::control::export(store.as_ref(), &p))
+        server::control::export(&s.core, &path)
             .await
-            .expect("task")
             .expect("export");
         dumps.push(path);
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
@@ -46,37 +43,48 @@ async fn an_export_taken_under_concurrent_writes_restores_consistently() {
         w.await.expect("writer");
     }
     let last = out.path().join("final.json");
-    server::control::export(s.store.as_ref(), &last).expect("export");
+    server::control::export(&s.core, &last)
+        .await
+        .expect("export");
     dumps.push(last.clone());
     for path in &dumps {
         let dir = tempfile::tempdir().expect("dir");
-        let restored = server::open_store(&config_for(dir.path())).expect("store");
+        let restored = restored(dir.path());
         server::control::import(&restored, path)
+            .await
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        assert!(server::store::Store::check(&restored)
-            .expect("check")
-            .is_empty());
+        assert!(restored.check().await.expect("check").is_empty());
     }
     // The final copy holds exactly what the live store holds.
-    let live = s.store.export().expect("export");
+    let live = s.store.export().await.expect("export");
     let dir = tempfile::tempdir().expect("dir");
-    let restored = server::open_store(&config_for(dir.path())).expect("store");
-    server::control::import(&restored, &last).expect("import");
-    let again = server::store::Store::export(&restored).expect("export");
+    let restored = restored(dir.path());
+    server::control::import(&restored, &last)
+        .await
+        .expect("import");
+    let again = restored.store().export().await.expect("export");
     assert_eq!(again, live);
     assert_eq!(live.users.len(), 40, "60 created, 20 deleted");
     assert!(
-        s.store.check().expect("check").is_empty(),
+        s.core.check().await.expect("check").is_empty(),
         "the live store is consistent too"
     );
 }
 
-#[test]
-fn import_refuses_a_store_that_is_not_empty() {
+#[tokio::test]
+async fn import_refuses_a_store_that_is_not_empty() {
     let dir = tempfile::tempdir().expect("dir");
-    let store = server::open_store(&config_for(dir.path())).expect("store");
-    server::ensure_key(&store).expect("key");
-    let dump = server::store::Store::export(&store).expect("export");
-    let err = server::store::Store::import(&store, &dump).expect_err("not empty");
+    let core = restored(dir.path());
+    core.ensure_scim_key().await.expect("key");
+    let dump = core.store().export().await.expect("export");
+    let err = core.store().import(dump).await.expect_err("not empty");
+    let err = server::http::error::ApiError::from(scim_core::Error::from(err));
     assert_eq!(err.status(), 400);
+}
+
+/// A core over a fresh store in `dir`.
+fn restored(dir: &std::path::Path) -> Arc<scim_core::Core> {
+    let config = config_for(dir);
+    let store = Arc::new(server::open_store(&config).expect("store"));
+    server::core(&config, store)
 }

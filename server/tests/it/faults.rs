@@ -5,11 +5,11 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use server::error::{Error, Result};
-use server::scim::schema::Kind;
-use server::store::{
-    ApiKey, CommitError, Dump, IndexKey, Member, Record, Revision, SledStore, Store, Write,
-};
+use async_trait::async_trait;
+use scim_core::model::{ApiKey, Dump, IndexKey, Kind, Member, Record, Revision, TargetRef};
+use scim_core::store::{Found, Query, Selection, Store, StoreError, Write};
+use scim_sled::SledStore;
+use time::OffsetDateTime;
 
 use crate::support::{user_body, TestServer};
 
@@ -21,79 +21,71 @@ struct Filling {
 }
 
 impl Filling {
-    fn check(&self) -> Result<()> {
+    fn check_space(&self) -> Result<(), StoreError> {
         if self.full.load(Ordering::SeqCst) {
-            let reason = "storage: IO error: No space left on device (os error 28)".to_string();
+            let reason = "IO error: No space left on device (os error 28)".to_string();
             *self.failed.lock().expect("lock") = Some(reason.clone());
-            return Err(Error::Internal(reason));
+            return Err(StoreError::Io(reason));
         }
         Ok(())
     }
 }
 
+#[async_trait]
 impl Store for Filling {
-    fn get(&self, kind: Kind, id: &str) -> Result<Option<Record>> {
-        self.inner.get(kind, id)
+    async fn get(&self, kind: Kind, id: &str) -> Result<Option<Record>, StoreError> {
+        self.inner.get(kind, id).await
     }
-    fn count(&self, kind: Kind) -> Result<usize> {
-        self.inner.count(kind)
+    async fn members(&self, group_id: &str) -> Result<Vec<Member>, StoreError> {
+        self.inner.members(group_id).await
     }
-    fn page(&self, kind: Kind, skip: usize, take: usize) -> Result<Vec<Record>> {
-        self.inner.page(kind, skip, take)
+    async fn groups_of(&self, member_id: &str) -> Result<Vec<String>, StoreError> {
+        self.inner.groups_of(member_id).await
     }
-    fn scan(&self, kind: Kind, visit: &mut dyn FnMut(Record) -> Result<bool>) -> Result<()> {
-        self.inner.scan(kind, visit)
+    async fn lookup(&self, key: &IndexKey) -> Result<Vec<String>, StoreError> {
+        self.inner.lookup(key).await
     }
-    fn scan_index(&self, of: &IndexKey, visit: &mut dyn FnMut(&str, &str)) -> Result<()> {
-        self.inner.scan_index(of, visit)
+    async fn query(&self, query: Query) -> Result<Found, StoreError> {
+        self.inner.query(query).await
     }
-    fn lookup(&self, key: &IndexKey) -> Result<Vec<String>> {
-        self.inner.lookup(key)
+    async fn commit(&self, write: Write) -> Result<u64, StoreError> {
+        self.check_space()?;
+        self.inner.commit(write).await
     }
-    fn members(&self, group_id: &str) -> Result<Vec<Member>> {
-        self.inner.members(group_id)
+    async fn keys(&self) -> Result<Vec<ApiKey>, StoreError> {
+        self.inner.keys().await
     }
-    fn groups_of(&self, member_id: &str) -> Result<Vec<String>> {
-        self.inner.groups_of(member_id)
+    async fn put_key(&self, key: ApiKey, revision: Revision) -> Result<u64, StoreError> {
+        self.check_space()?;
+        self.inner.put_key(key, revision).await
     }
-    fn commit(&self, write: Write) -> Result<u64, CommitError> {
-        self.check()?;
-        self.inner.commit(write)
+    async fn touch_key(&self, id: &str, when: OffsetDateTime) -> Result<(), StoreError> {
+        self.inner.touch_key(id, when).await
     }
-    fn flush(&self) -> Result<()> {
-        self.check()?;
-        self.inner.flush()
+    async fn revisions(&self, after: u64, limit: usize) -> Result<Vec<Revision>, StoreError> {
+        self.inner.revisions(after, limit).await
+    }
+    async fn revisions_of(&self, target: &TargetRef) -> Result<Vec<Revision>, StoreError> {
+        self.inner.revisions_of(target).await
+    }
+    async fn export(&self) -> Result<Dump, StoreError> {
+        self.inner.export().await
+    }
+    async fn import(&self, dump: Dump) -> Result<(), StoreError> {
+        self.inner.import(dump).await
+    }
+    async fn check(&self) -> Result<Vec<String>, StoreError> {
+        self.inner.check().await
+    }
+    async fn flush(&self) -> Result<(), StoreError> {
+        self.check_space()?;
+        self.inner.flush().await
     }
     fn size_on_disk(&self) -> u64 {
         self.inner.size_on_disk()
     }
     fn failure(&self) -> Option<String> {
         self.failed.lock().expect("lock").clone()
-    }
-    fn keys(&self) -> Result<Vec<ApiKey>> {
-        self.inner.keys()
-    }
-    fn put_key(&self, key: &ApiKey, revision: Revision) -> Result<()> {
-        self.check()?;
-        self.inner.put_key(key, revision)
-    }
-    fn touch_key(&self, id: &str, when: &str) -> Result<()> {
-        self.inner.touch_key(id, when)
-    }
-    fn revisions(&self, after: u64, limit: usize) -> Result<Vec<Revision>> {
-        self.inner.revisions(after, limit)
-    }
-    fn revisions_of(&self, target_type: &str, target_id: &str) -> Result<Vec<Revision>> {
-        self.inner.revisions_of(target_type, target_id)
-    }
-    fn export(&self) -> Result<Dump> {
-        self.inner.export()
-    }
-    fn import(&self, dump: &Dump) -> Result<()> {
-        self.inner.import(dump)
-    }
-    fn check(&self) -> Result<Vec<String>> {
-        self.inner.check()
     }
 }
 
@@ -134,7 +126,17 @@ async fn a_full_disk_is_never_acknowledged_and_turns_the_server_unready() {
     assert!(body.contains("cannot write"), "{body}");
     // Nothing was written after the fault.
     assert!(s.store.failure().is_some());
-    let users = s.store.count(Kind::User).expect("count");
+    let users = s
+        .store
+        .query(Query {
+            kind: Kind::User,
+            selection: Selection::All,
+            skip: 0,
+            take: 0,
+        })
+        .await
+        .expect("count")
+        .total;
     assert_eq!(users, 1);
 }
 
@@ -149,10 +151,9 @@ async fn a_panic_in_a_handler_is_a_scim_500_and_the_server_keeps_serving() {
     let dir = tempfile::tempdir().expect("dir");
     let config = crate::support::config_for(dir.path());
     let store: Arc<dyn Store> = Arc::new(server::open_store(&config).expect("store"));
-    let key = server::ensure_key(store.as_ref())
-        .expect("key")
-        .expect("key");
-    let app = Arc::new(server::service::App::new(config, Arc::clone(&store)));
+    let core = server::core(&config, store);
+    let key = core.ensure_scim_key().await.expect("key").expect("key");
+    let app = Arc::new(server::app::App::new(config, core));
     let rocket =
         server::http::build(Arc::clone(&app)).mount("/scim/v2/test", rocket::routes![panics]);
     let running = server::http::launch(app, rocket).await.expect("starts");

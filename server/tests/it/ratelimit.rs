@@ -26,9 +26,7 @@ async fn each_key_has_its_own_bucket() {
     }
     assert_eq!(&statuses[..5], [200; 5], "the burst");
     assert!(statuses[5..].iter().all(|s| *s == 429), "{statuses:?}");
-    let (_, other) =
-        server::keys::create(s.store.as_ref(), "other", false, server::keys::operator())
-            .expect("key");
+    let (_, other) = s.mint("other", false).await;
     let r = s
         .client
         .get(s.url("/Users"))

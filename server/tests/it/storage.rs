@@ -78,7 +78,7 @@ async fn every_committed_change_has_one_revision_entry_with_its_actor() {
     body["title"] = json!("Lead");
     s.put(&format!("/Users/{id}"), body).await;
     s.delete(&format!("/Users/{id}")).await;
-    let revs = s.store.revisions_of("User", &id).expect("revisions");
+    let revs = s.revisions_of(scim_core::model::Kind::User, &id).await;
     let actions: Vec<&str> = revs.iter().map(|r| r.action.as_str()).collect();
     assert_eq!(actions, ["create", "replace", "delete"]);
     for r in &revs {
@@ -96,9 +96,9 @@ async fn every_committed_change_has_one_revision_entry_with_its_actor() {
         (None, Some(json!("Lead")))
     );
     // A refused request records nothing.
-    let n = s.store.revisions(0, 1000).expect("all").len();
+    let n = s.store.revisions(0, 1000).await.expect("all").len();
     s.post("/Users", json!({"userName": 1})).await;
-    assert_eq!(s.store.revisions(0, 1000).expect("all").len(), n);
+    assert_eq!(s.store.revisions(0, 1000).await.expect("all").len(), n);
 }
 
 #[test]
@@ -111,12 +111,14 @@ fn a_folder_with_foreign_files_is_refused() {
     assert!(err.to_string().contains("no store"), "{err}");
 }
 
-#[test]
-fn a_store_whose_files_are_damaged_does_not_open_empty() {
+#[tokio::test]
+async fn a_store_whose_files_are_damaged_does_not_open_empty() {
     let dir = tempfile::tempdir().expect("dir");
     {
-        let store = server::open_store(&config_for(dir.path())).expect("store");
-        server::ensure_key(&store).expect("key");
+        let config = config_for(dir.path());
+        let store = std::sync::Arc::new(server::open_store(&config).expect("store"));
+        let core = server::core(&config, store);
+        core.ensure_scim_key().await.expect("key");
     }
     // Truncate every file of the store.
     for e in std::fs::read_dir(dir.path()).expect("dir").flatten() {

@@ -4,10 +4,12 @@ use std::path::Path;
 use std::sync::Arc;
 
 use reqwest::{Method, StatusCode};
+use scim_core::model::{Kind, Revision, TargetRef};
+use scim_core::store::Store;
+use scim_core::Core;
 use serde_json::Value;
+use server::app::App;
 use server::config::Config;
-use server::service::App;
-use server::store::Store;
 
 pub const SCIM: &str = "application/scim+json";
 
@@ -19,6 +21,7 @@ pub struct TestServer {
     pub key: String,
     pub dir: tempfile::TempDir,
     pub store: Arc<dyn Store>,
+    pub core: Arc<Core>,
     running: Option<server::http::Running>,
     pub client: reqwest::Client,
 }
@@ -48,33 +51,35 @@ impl TestServer {
         let mut config = config_for(dir.path());
         tweak(&mut config);
         let store: Arc<dyn Store> = Arc::new(server::open_store(&config).expect("store"));
-        let key = server::ensure_key(store.as_ref())
-            .expect("key")
-            .expect("a first key");
-        Self::launch(dir, config, store, key).await
+        Self::launch(dir, config, store, None).await
     }
 
     /// Starts with the sled store wrapped by `wrap` (to inject faults).
-    pub async fn start_wrapped(
-        wrap: impl FnOnce(server::store::SledStore) -> Arc<dyn Store>,
-    ) -> Self {
+    pub async fn start_wrapped(wrap: impl FnOnce(scim_sled::SledStore) -> Arc<dyn Store>) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let config = config_for(dir.path());
         let store = wrap(server::open_store(&config).expect("store"));
-        let key = server::ensure_key(store.as_ref())
-            .expect("key")
-            .expect("a first key");
-        Self::launch(dir, config, store, key).await
+        Self::launch(dir, config, store, None).await
     }
 
+    /// Starts a server on `store`, minting its first key unless `key` is the one it has.
     async fn launch(
         dir: tempfile::TempDir,
         config: Config,
         store: Arc<dyn Store>,
-        key: String,
+        key: Option<String>,
     ) -> Self {
         let base_path = config.base_path.clone();
-        let app = Arc::new(App::new(config, Arc::clone(&store)));
+        let core = server::core(&config, Arc::clone(&store));
+        let key = match key {
+            Some(k) => k,
+            None => core
+                .ensure_scim_key()
+                .await
+                .expect("key")
+                .expect("a first key"),
+        };
+        let app = Arc::new(App::new(config, Arc::clone(&core)));
         let running = server::http::start(app).await.expect("server starts");
         TestServer {
             base: format!("http://{}{base_path}", running.addr),
@@ -82,6 +87,7 @@ impl TestServer {
             key,
             dir,
             store,
+            core,
             running: Some(running),
             client: reqwest::Client::new(),
         }
@@ -93,12 +99,17 @@ impl TestServer {
             r.stop().await.expect("clean stop");
         }
         let TestServer {
-            dir, key, store, ..
+            dir,
+            key,
+            store,
+            core,
+            ..
         } = self;
+        drop(core);
         drop(store);
         let config = config_for(dir.path());
         let store: Arc<dyn Store> = Arc::new(server::open_store(&config).expect("store reopens"));
-        Self::launch(dir, config, store, key).await
+        Self::launch(dir, config, store, Some(key)).await
     }
 
     /// Stops the server and copies its data folder to `to` (the store closed and flushed).
@@ -106,9 +117,43 @@ impl TestServer {
         if let Some(r) = self.running.take() {
             r.stop().await.expect("clean stop");
         }
-        let TestServer { dir, store, .. } = self;
+        let TestServer {
+            dir, store, core, ..
+        } = self;
+        drop(core);
         drop(store);
         copy_dir(dir.path(), to);
+    }
+
+    /// Mints a key (an admin key when `admin`) as the operator would; returns its listing and the
+    /// key.
+    pub async fn mint(&self, label: &str, admin: bool) -> (scim_core::views::KeyInfo, String) {
+        let kind = if admin {
+            scim_core::auth::KeyKind::Admin
+        } else {
+            scim_core::auth::KeyKind::Scim
+        };
+        self.core
+            .mint_key(label, kind, scim_core::auth::operator())
+            .await
+            .expect("key")
+    }
+
+    /// Revokes a key as the operator would.
+    pub async fn revoke(&self, id: &str) {
+        self.core
+            .revoke_key(id, scim_core::auth::operator())
+            .await
+            .expect("revoke");
+    }
+
+    /// A resource's revision entries, oldest first (as the store holds them).
+    pub async fn revisions_of(&self, kind: Kind, id: &str) -> Vec<Revision> {
+        let target = TargetRef {
+            target_type: kind.into(),
+            target_id: id.to_string(),
+        };
+        self.store.revisions_of(&target).await.expect("revisions")
     }
 
     pub fn url(&self, path: &str) -> String {

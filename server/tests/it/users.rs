@@ -49,13 +49,14 @@ async fn the_password_is_never_stored() {
     let id = s.post("/Users", body).await.id();
     let record = s
         .store
-        .get(server::scim::schema::Kind::User, &id)
+        .get(scim_core::model::Kind::User, &id)
+        .await
         .expect("get")
         .expect("record");
     assert!(!serde_json::to_string(&record)
         .expect("json")
         .contains("Pa55-w0rd-marker"));
-    let revs = s.store.revisions_of("User", &id).expect("revisions");
+    let revs = s.revisions_of(scim_core::model::Kind::User, &id).await;
     assert!(!serde_json::to_string(&revs)
         .expect("json")
         .contains("Pa55-w0rd-marker"));

@@ -182,23 +182,20 @@ fn enc(s: &str) -> String {
         .collect()
 }
 
-fn admin_key(s: &TestServer, label: &str) -> (String, String) {
-    let (entry, key) =
-        server::keys::create(s.store.as_ref(), label, true, server::keys::operator())
-            .expect("admin key");
+async fn admin_key(s: &TestServer, label: &str) -> (String, String) {
+    let (entry, key) = s.mint(label, true).await;
     (entry.id, key)
 }
 
-fn scim_key(s: &TestServer, label: &str) -> (String, String) {
-    let (entry, key) =
-        server::keys::create(s.store.as_ref(), label, false, server::keys::operator())
-            .expect("scim key");
+async fn scim_key(s: &TestServer, label: &str) -> (String, String) {
+    let (entry, key) = s.mint(label, false).await;
     (entry.id, key)
 }
 
-fn revoked(s: &TestServer, id: &str) -> bool {
+async fn revoked(s: &TestServer, id: &str) -> bool {
     s.store
         .keys()
+        .await
         .expect("keys")
         .iter()
         .any(|k| k.id == id && k.revoked.is_some())
@@ -207,7 +204,7 @@ fn revoked(s: &TestServer, id: &str) -> bool {
 #[tokio::test]
 async fn sign_in_sets_a_strict_http_only_cookie_and_every_page_needs_it() {
     let s = TestServer::start().await;
-    let (_, admin) = admin_key(&s, "Ada");
+    let (_, admin) = admin_key(&s, "Ada").await;
     let mut web = Web::new(&s);
     for path in [
         "/admin",
@@ -285,7 +282,7 @@ async fn sign_in_sets_a_strict_http_only_cookie_and_every_page_needs_it() {
 async fn the_cookie_is_secure_when_the_public_url_is_https() {
     let s =
         TestServer::start_with(|c| c.public_url = Some("https://scim.example.com".into())).await;
-    let (_, admin) = admin_key(&s, "Ada");
+    let (_, admin) = admin_key(&s, "Ada").await;
     let mut web = Web::new(&s);
     let p = web.sign_in(&admin).await;
     assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.text);
@@ -312,7 +309,7 @@ async fn scim_keys_wrong_keys_and_forms_without_a_token_are_refused() {
     p.assert_html(401);
 
     // Without the sign-in form's token (a cross-site sign-in), the key is not even checked.
-    let (_, admin) = admin_key(&s, "Ada");
+    let (_, admin) = admin_key(&s, "Ada").await;
     let p = web
         .post("/admin/signin", &[("csrf", "forged"), ("key", &admin)])
         .await;
@@ -345,8 +342,8 @@ async fn failed_sign_ins_count_against_the_unauthenticated_rate_limit() {
 #[tokio::test]
 async fn a_post_without_the_session_token_changes_nothing() {
     let s = TestServer::start().await;
-    let (_, admin) = admin_key(&s, "Ada");
-    let (victim, _) = scim_key(&s, "okta");
+    let (_, admin) = admin_key(&s, "Ada").await;
+    let (victim, _) = scim_key(&s, "okta").await;
     let mut web = Web::new(&s);
     let csrf = web.signed_in(&admin).await;
     let path = format!("/admin/keys/{victim}/revoke");
@@ -369,13 +366,17 @@ async fn a_post_without_the_session_token_changes_nothing() {
             .await
             .assert_html(403);
     }
-    assert!(!revoked(&s, &victim), "nothing changed");
+    assert!(!revoked(&s, &victim).await, "nothing changed");
 
-    let before = s.store.keys().expect("keys").len();
+    let before = s.store.keys().await.expect("keys").len();
     web.post("/admin/keys", &[("label", "sneaky")])
         .await
         .assert_html(403);
-    assert_eq!(s.store.keys().expect("keys").len(), before, "no key minted");
+    assert_eq!(
+        s.store.keys().await.expect("keys").len(),
+        before,
+        "no key minted"
+    );
 
     let id = s.user("csrf.user").await;
     web.post(
@@ -414,13 +415,13 @@ async fn a_post_without_the_session_token_changes_nothing() {
         .await;
     assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.text);
     assert_eq!(p.location(), Some("/admin/keys"));
-    assert!(revoked(&s, &victim));
+    assert!(revoked(&s, &victim).await);
 }
 
 #[tokio::test]
 async fn a_minted_key_is_shown_once_and_works() {
     let s = TestServer::start().await;
-    let (_, admin) = admin_key(&s, "Ada");
+    let (_, admin) = admin_key(&s, "Ada").await;
     let mut web = Web::new(&s);
     let csrf = web.signed_in(&admin).await;
     let p = web
@@ -477,7 +478,7 @@ async fn a_minted_key_is_shown_once_and_works() {
 #[tokio::test]
 async fn user_names_are_escaped_and_found_by_search() {
     let s = TestServer::start().await;
-    let (_, admin) = admin_key(&s, "Ada");
+    let (_, admin) = admin_key(&s, "Ada").await;
     let evil = "<script>alert(1)</script>@x";
     let mut body = user_body(evil);
     body["emails"] = json!([{"value": "evil@example.com", "primary": true}]);
@@ -517,7 +518,7 @@ async fn user_names_are_escaped_and_found_by_search() {
 #[tokio::test]
 async fn a_user_page_shows_the_history_with_the_scim_actor_and_takes_a_display_name() {
     let s = TestServer::start().await;
-    let (_, admin) = admin_key(&s, "Ada");
+    let (_, admin) = admin_key(&s, "Ada").await;
     let id = s.user("jdoe").await;
     let r = s
         .patch(
@@ -595,17 +596,17 @@ async fn a_user_page_shows_the_history_with_the_scim_actor_and_takes_a_display_n
 #[tokio::test]
 async fn a_session_ends_with_its_key_and_at_sign_out() {
     let s = TestServer::start().await;
-    let (ada_id, ada) = admin_key(&s, "Ada");
+    let (ada_id, ada) = admin_key(&s, "Ada").await;
     let mut web = Web::new(&s);
     web.signed_in(&ada).await;
-    server::keys::revoke(s.store.as_ref(), &ada_id, server::keys::operator()).expect("revoke");
+    s.revoke(&ada_id).await;
     let p = web.get("/admin").await;
     assert_eq!(p.status, StatusCode::SEE_OTHER);
     assert_eq!(p.location(), Some("/admin/signin"));
     web.sign_in(&ada).await.assert_html(401);
 
     // Revoking one's own key on the keys page ends the session too.
-    let (grace_id, grace) = admin_key(&s, "Grace");
+    let (grace_id, grace) = admin_key(&s, "Grace").await;
     let mut web = Web::new(&s);
     let csrf = web.signed_in(&grace).await;
     let p = web
@@ -621,7 +622,7 @@ async fn a_session_ends_with_its_key_and_at_sign_out() {
     );
 
     // Signing out ends the session, even for a client that kept the cookie.
-    let (_, hopper) = admin_key(&s, "Hopper");
+    let (_, hopper) = admin_key(&s, "Hopper").await;
     let mut web = Web::new(&s);
     let csrf = web.signed_in(&hopper).await;
     let kept = web.cookies.clone();
@@ -636,7 +637,7 @@ async fn a_session_ends_with_its_key_and_at_sign_out() {
 #[tokio::test]
 async fn assets_are_served_and_the_pages_use_no_inline_script() {
     let s = TestServer::start().await;
-    let (_, admin) = admin_key(&s, "Ada");
+    let (_, admin) = admin_key(&s, "Ada").await;
     let mut web = Web::new(&s);
     let css = web.get("/admin/assets/admin.css").await;
     assert_eq!(css.status, 200);

@@ -4,6 +4,8 @@
 
 use maud::{html, Markup, Render, DOCTYPE};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use scim_core::model::rfc3339;
+use time::OffsetDateTime;
 
 /// Text from the directory or a client (names, labels, SCIM values): maud's escaping
 /// (`& < > "`), and `'` as `&#39;` too, so that no quote in a name can end an attribute,
@@ -42,10 +44,11 @@ pub fn segment(text: &str) -> String {
     utf8_percent_encode(text, SEGMENT).to_string()
 }
 
-/// An RFC 3339 time as `2024-05-01 12:34:56 UTC`, in a `<time>` element.
-pub fn time(t: Option<&str>) -> Markup {
-    match t {
+/// A time as `2024-05-01 12:34:56 UTC`, in a `<time>` element carrying its RFC 3339 form.
+pub fn time(t: Option<OffsetDateTime>) -> Markup {
+    match t.map(rfc3339) {
         Some(t) => {
+            let t = t.as_str();
             let shown = t
                 .split_once('.')
                 .map_or(t, |(head, _)| head)
@@ -249,7 +252,12 @@ mod tests {
 
     #[test]
     fn time_is_readable() {
-        let t = time(Some("2024-05-01T12:34:56.123Z")).into_string();
+        let at = OffsetDateTime::parse(
+            "2024-05-01T12:34:56.123Z",
+            &time::format_description::well_known::Rfc3339,
+        )
+        .expect("time");
+        let t = time(Some(at)).into_string();
         assert_eq!(
             t,
             "<time datetime=\"2024-05-01T12:34:56.123Z\">2024-05-01 12:34:56 UTC</time>"

@@ -2,8 +2,8 @@
 //! revision histories, groups, API keys, and how to connect OneLogin. Server-rendered HTML:
 //! maud templates over the typed admin views (`pages/`, with the layout and shared pieces in
 //! `html.rs`), one stylesheet and one small script served from the binary, sessions and CSRF
-//! tokens in `session.rs`. Every datum comes from the same `App` methods as the JSON admin API
-//! (`/admin/v1`, which keeps its own JSON errors); storage calls run on the blocking pool.
+//! tokens in `session.rs`. Every datum comes from the same core operations as the JSON admin API
+//! (`/admin/v1`, which keeps its own JSON errors).
 //!
 //! Errors under `/admin` (but not `/admin/v1`) are HTML pages with the right status: the one
 //! exception to "every error is a SCIM Error body", since a browser shows them.
@@ -21,11 +21,12 @@ use rocket::http::{ContentType, CookieJar, Header, Status};
 use rocket::response::{self, Responder, Response};
 use rocket::{catch, get, post, Request, State};
 
-use super::guards::Query;
-use super::routes::blocking;
-use crate::error::Error;
-use crate::scim::schema::Kind;
-use crate::service::App;
+use scim_core::auth::KeyKind;
+use scim_proto::schema::Kind;
+
+use super::error::ApiError;
+use super::guards::{bearer, Query};
+use crate::app::App;
 use html::{page, segment, Nav};
 use maud::Markup;
 pub use session::Sessions;
@@ -71,12 +72,18 @@ impl<'r> Responder<'r, 'static> for Page {
 pub enum WebError {
     SignIn,
     Csrf,
-    Failed(Error),
+    Failed(ApiError),
 }
 
-impl From<Error> for WebError {
-    fn from(e: Error) -> Self {
+impl From<ApiError> for WebError {
+    fn from(e: ApiError) -> Self {
         WebError::Failed(e)
+    }
+}
+
+impl From<scim_core::Error> for WebError {
+    fn from(e: scim_core::Error) -> Self {
+        WebError::Failed(e.into())
     }
 }
 
@@ -93,13 +100,15 @@ impl<'r> Responder<'r, 'static> for WebError {
             )
             .respond_to(req),
             WebError::Failed(e) => {
-                if let Error::Internal(cause) = &e {
+                if let Some(cause) = e.internal_cause() {
                     tracing::error!(request_id = %super::request_id(req), cause = %cause, "internal error");
                 }
                 let status = Status::new(e.status());
                 let mut res = error_page(status, &e.detail()).respond_to(req)?;
-                if let Error::TooManyRequests(secs) = &e {
-                    res.set_header(Header::new("Retry-After", secs.to_string()));
+                for h in e.headers() {
+                    if h.name() == "Retry-After" {
+                        res.set_header(h);
+                    }
                 }
                 Ok(res)
             }
@@ -201,7 +210,7 @@ pub fn signin_form(
         .map(|c| c.value().to_string())
     {
         Some(t) if t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()) => t,
-        _ => session::random_token()?,
+        _ => scim_core::secret::token()?,
     };
     jar.add(session::cookie(
         session::SIGNIN_COOKIE,
@@ -230,10 +239,9 @@ pub async fn signin(
     }
     let header = format!("Bearer {}", form.get("key").unwrap_or_default().trim());
     let client = client.map(|ip| ip.to_string()).unwrap_or_default();
-    let checked = {
-        let app = Arc::clone(app);
-        blocking(move || app.authenticate(Some(&header), true, &client)).await
-    };
+    let checked = app
+        .authenticate(bearer(Some(&header)), KeyKind::Admin, &client)
+        .await;
     match checked {
         Ok(key) => {
             let id = sessions.open(&key.id)?;
@@ -241,12 +249,12 @@ pub async fn signin(
             session::remove(jar, session::SIGNIN_COOKIE);
             Ok(Page::Redirect(BASE.into()))
         }
-        Err(Error::Unauthorized(_)) => Ok(signin_page(
+        Err(e) if e.status() == 401 => Ok(signin_page(
             Status::Unauthorized,
             &token,
             Some("That is not an active API key."),
         )),
-        Err(Error::Forbidden(_)) => Ok(signin_page(
+        Err(e) if e.status() == 403 => Ok(signin_page(
             Status::Forbidden,
             &token,
             Some(
@@ -281,21 +289,17 @@ pub fn signout(
 #[get("/")]
 pub async fn home(app: &State<Arc<App>>, s: std::result::Result<Session, WebError>) -> WebResult {
     let s = s?;
-    let counts = {
-        let app = Arc::clone(app);
-        blocking(move || {
-            let scim_keys = app
-                .admin_keys()?
-                .iter()
-                .filter(|k| !k.admin && k.revoked.is_none())
-                .count();
-            Ok(pages::Counts {
-                users: app.admin_users(1, 0)?.total,
-                groups: app.admin_groups(1, 0)?.total,
-                scim_keys,
-            })
-        })
+    let core = &app.core;
+    let scim_keys = core
+        .keys()
         .await?
+        .iter()
+        .filter(|k| !k.admin && k.revoked.is_none())
+        .count();
+    let counts = pages::Counts {
+        users: core.admin_users(1, 0).await?.total,
+        groups: core.admin_groups(1, 0).await?.total,
+        scim_keys,
     };
     let body = pages::home(&counts, &s.ctx.base_url);
     Ok(signed(&s, "Admin", Nav::Home, body))
@@ -313,10 +317,7 @@ pub async fn users(
     let s = s?;
     let term = q.get("q").unwrap_or_default().trim().to_string();
     let start = start_param(&q);
-    let list = {
-        let (app, term) = (Arc::clone(app), term.clone());
-        blocking(move || app.admin_search_users(&term, start, PAGE_SIZE)).await?
-    };
+    let list = app.core.admin_search_users(&term, start, PAGE_SIZE).await?;
     let body = pages::users::list(&list, &term, start);
     Ok(signed(&s, "Users", Nav::Users, body))
 }
@@ -330,19 +331,15 @@ pub async fn user(
 ) -> WebResult {
     let s = s?;
     let start = start_param(&q);
-    let (user, history) = {
-        let (app, id, ctx) = (Arc::clone(app), id.to_string(), s.ctx.clone());
-        blocking(move || {
-            let user = match app.admin_user(&id, &ctx) {
-                Ok(u) => Some(u),
-                Err(Error::NotFound(_)) => None,
-                Err(e) => return Err(e),
-            };
-            let history = app.history(Kind::User, &id, start, HISTORY_PAGE)?;
-            Ok((user, history))
-        })
-        .await?
+    let user = match app.core.admin_user(id, &s.ctx).await {
+        Ok(u) => Some(u),
+        Err(scim_core::Error::NotFound(_)) => None,
+        Err(e) => return Err(e.into()),
     };
+    let history = app
+        .core
+        .history(Kind::User, id, start, HISTORY_PAGE)
+        .await?;
     let title = user
         .as_ref()
         .map_or("Deleted user", |u| u.summary.display_name.as_str());
@@ -361,10 +358,8 @@ pub async fn set_display_name(
     let s = s?;
     s.check(&form, &origin)?;
     let name = form.get("display_name").unwrap_or_default().to_string();
-    let (app, id, ctx) = (Arc::clone(app), id.to_string(), s.ctx.clone());
-    let target = format!("{BASE}/users/{}", segment(&id));
-    blocking(move || app.admin_set_display_name(&id, &name, &ctx)).await?;
-    Ok(Page::Redirect(target))
+    app.core.admin_set_display_name(id, &name, &s.ctx).await?;
+    Ok(Page::Redirect(format!("{BASE}/users/{}", segment(id))))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -378,10 +373,7 @@ pub async fn groups(
 ) -> WebResult {
     let s = s?;
     let start = start_param(&q);
-    let list = {
-        let app = Arc::clone(app);
-        blocking(move || app.admin_groups(start, PAGE_SIZE)).await?
-    };
+    let list = app.core.admin_groups(start, PAGE_SIZE).await?;
     Ok(signed(
         &s,
         "Groups",
@@ -399,15 +391,11 @@ pub async fn group(
 ) -> WebResult {
     let s = s?;
     let start = start_param(&q);
-    let (group, history) = {
-        let (app, id, ctx) = (Arc::clone(app), id.to_string(), s.ctx.clone());
-        blocking(move || {
-            let group = app.admin_group(&id, &ctx)?;
-            let history = app.history(Kind::Group, &id, start, HISTORY_PAGE)?;
-            Ok((group, history))
-        })
-        .await?
-    };
+    let group = app.core.admin_group(id, &s.ctx).await?;
+    let history = app
+        .core
+        .history(Kind::Group, id, start, HISTORY_PAGE)
+        .await?;
     let title = group.group.display_name.as_deref().unwrap_or(html::ABSENT);
     let body = pages::groups::page(&group, &history, id, start);
     Ok(signed(&s, title, Nav::Groups, body))
@@ -419,10 +407,7 @@ pub async fn group(
 #[get("/keys")]
 pub async fn keys(app: &State<Arc<App>>, s: std::result::Result<Session, WebError>) -> WebResult {
     let s = s?;
-    let list = {
-        let app = Arc::clone(app);
-        blocking(move || app.admin_keys()).await?
-    };
+    let list = app.core.keys().await?;
     let body = pages::keys::list(&list, &s.key.id, &s.csrf);
     Ok(signed(&s, "API keys", Nav::Keys, body))
 }
@@ -438,10 +423,9 @@ pub async fn create_key(
     s.check(&form, &origin)?;
     let label = form.get("label").unwrap_or_default().to_string();
     let admin = form.get("admin").is_some_and(|v| v == "on");
-    let minted = {
-        let (app, ctx) = (Arc::clone(app), s.ctx.clone());
-        blocking(move || app.admin_create_key(&label, admin, &ctx)).await?
-    };
+    let kind = if admin { KeyKind::Admin } else { KeyKind::Scim };
+    let (info, key) = app.core.mint_key(&label, kind, s.ctx.actor.clone()).await?;
+    let minted = scim_core::views::MintedKey { key, info };
     let body = pages::keys::minted(&minted, &s.ctx.base_url);
     Ok(signed(&s, "Key minted", Nav::Keys, body))
 }
@@ -456,8 +440,7 @@ pub async fn revoke_key(
 ) -> WebResult {
     let s = s?;
     s.check(&form, &origin)?;
-    let (app, id, ctx) = (Arc::clone(app), id.to_string(), s.ctx.clone());
-    blocking(move || app.admin_revoke_key(&id, &ctx)).await?;
+    app.core.revoke_key(id, s.ctx.actor.clone()).await?;
     Ok(Page::Redirect(format!("{BASE}/keys")))
 }
 

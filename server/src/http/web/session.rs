@@ -10,15 +10,15 @@ use rocket::data::{self, Data, FromData};
 use rocket::http::{Cookie, CookieJar, SameSite, Status};
 use rocket::outcome::Outcome;
 use rocket::request::{self, FromRequest, Request};
-use subtle::ConstantTimeEq;
+use scim_core::model::ApiKey;
+use scim_core::secret::{self, digest};
+use scim_core::{auth, Context};
 
 use super::WebError;
-use crate::error::{Error, Result};
+use crate::app::App;
 use crate::http::guards::{base_url, parse_query, read_text};
-use crate::http::routes::blocking;
-use crate::keys;
-use crate::service::{App, Context};
-use crate::store::ApiKey;
+
+type Result<T> = std::result::Result<T, scim_core::Error>;
 
 /// The session cookie.
 pub const COOKIE: &str = "scim_admin_session";
@@ -47,8 +47,8 @@ pub struct Sessions(Mutex<HashMap<String, Entry>>);
 impl Sessions {
     /// Opens a session for an admin key: returns the id for the cookie (never stored).
     pub fn open(&self, key_id: &str) -> Result<String> {
-        let id = random_token()?;
-        let csrf = random_token()?;
+        let id = secret::token()?;
+        let csrf = secret::token()?;
         let now = Instant::now();
         let mut map = self.lock()?;
         map.retain(|_, e| alive(e, now));
@@ -62,7 +62,7 @@ impl Sessions {
             }
         }
         map.insert(
-            keys::digest(&id),
+            digest(&id),
             Entry {
                 key_id: key_id.to_string(),
                 csrf,
@@ -75,7 +75,7 @@ impl Sessions {
 
     /// The key id and CSRF token of a live session, marking it used.
     fn touch(&self, id: &str) -> Result<Option<(String, String)>> {
-        let digest = keys::digest(id);
+        let digest = digest(id);
         let now = Instant::now();
         let mut map = self.lock()?;
         match map.get_mut(&digest) {
@@ -94,7 +94,7 @@ impl Sessions {
     /// Ends a session.
     pub fn close(&self, id: &str) {
         if let Ok(mut map) = self.lock() {
-            map.remove(&keys::digest(id));
+            map.remove(&digest(id));
         }
     }
 
@@ -110,7 +110,7 @@ impl Sessions {
     fn lock(&self) -> Result<std::sync::MutexGuard<'_, HashMap<String, Entry>>> {
         self.0
             .lock()
-            .map_err(|_| Error::internal("the session table is poisoned"))
+            .map_err(|_| scim_core::Error::Internal("the session table is poisoned".into()))
     }
 }
 
@@ -118,16 +118,9 @@ fn alive(e: &Entry, now: Instant) -> bool {
     now.duration_since(e.seen) < IDLE && now.duration_since(e.opened) < LIFETIME
 }
 
-/// 256 bits from the OS, hex-encoded.
-pub fn random_token() -> Result<String> {
-    let mut bytes = [0u8; 32];
-    getrandom::getrandom(&mut bytes).map_err(|e| Error::internal(format!("random source: {e}")))?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
-}
-
 /// Constant-time equality of two tokens.
 pub fn same_token(a: &str, b: &str) -> bool {
-    !a.is_empty() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+    secret::same(a, b)
 }
 
 /// Whether cookies get `Secure`: when the configured public URL is `https://`.
@@ -171,7 +164,9 @@ impl<'r> FromRequest<'r> for Session {
             req.rocket().state::<Arc<App>>(),
             req.rocket().state::<Sessions>(),
         ) else {
-            return fail(WebError::Failed(Error::internal("no app state")));
+            return fail(WebError::from(scim_core::Error::Internal(
+                "no app state".into(),
+            )));
         };
         let Some(id) = req.cookies().get(COOKIE).map(|c| c.value().to_string()) else {
             return fail(WebError::SignIn);
@@ -179,17 +174,13 @@ impl<'r> FromRequest<'r> for Session {
         let (key_id, csrf) = match sessions.touch(&id) {
             Ok(Some(found)) => found,
             Ok(None) => return fail(WebError::SignIn),
-            Err(e) => return fail(WebError::Failed(e)),
+            Err(e) => return fail(WebError::from(e)),
         };
-        let lookup = {
-            let app = Arc::clone(app);
-            let key_id = key_id.clone();
-            blocking(move || app.admin_session_key(&key_id)).await
-        };
+        let lookup = app.core.session_key(&key_id).await;
         match lookup {
             Ok(Some(key)) => {
                 let ctx = Context {
-                    actor: crate::admin::admin_actor(&key),
+                    actor: auth::actor(&key),
                     request_id: Some(crate::http::request_id(req)),
                     base_url: base_url(req, app),
                 };
@@ -200,7 +191,7 @@ impl<'r> FromRequest<'r> for Session {
                 sessions.close(&id);
                 fail(WebError::SignIn)
             }
-            Err(e) => fail(WebError::Failed(e)),
+            Err(e) => fail(WebError::from(e)),
         }
     }
 }
@@ -304,7 +295,7 @@ mod tests {
         let id = s.open("k").expect("open");
         let map = s.lock().expect("lock");
         assert!(!map.contains_key(&id), "the id itself is not stored");
-        assert!(map.contains_key(&keys::digest(&id)));
+        assert!(map.contains_key(&digest(&id)));
         drop(map);
         for _ in 0..MAX_SESSIONS + 5 {
             s.open("k").expect("open");

@@ -5,7 +5,7 @@ use maud::{html, Markup};
 use super::{history, scim_section};
 use crate::http::web::html::{or_dash, pager, section, segment, table_or, time, Text};
 use crate::http::web::{BASE, PAGE_SIZE};
-use crate::views::{GroupDetail, GroupPage, GroupSummary, HistoryPage, MemberView};
+use scim_core::views::{GroupDetail, GroupPage, GroupSummary, HistoryPage, MemberView};
 
 /// A group as a table row, linking to its page.
 fn row(g: &GroupSummary) -> Markup {
@@ -17,7 +17,7 @@ fn row(g: &GroupSummary) -> Markup {
                 }
             }
             td { (g.members) }
-            td { (time(Some(&g.group.last_modified))) }
+            td { (time(Some(g.group.last_modified))) }
         }
     }
 }

@@ -5,8 +5,8 @@ use serde_json::Value;
 
 use crate::http::web::html::{pager, section, segment, table_or, time, Text, ABSENT};
 use crate::http::web::{BASE, HISTORY_PAGE};
-use crate::store::Revision;
-use crate::views::HistoryPage;
+use scim_core::model::{Revision, TargetType};
+use scim_core::views::HistoryPage;
 
 /// A JSON value as a person reads it: strings bare, absent as an em dash, the rest as JSON.
 fn shown(v: Option<&Value>) -> String {
@@ -21,14 +21,14 @@ fn shown(v: Option<&Value>) -> String {
 /// a member a group lost) links to it.
 fn row(e: &Revision, own_id: &str) -> Markup {
     let target = e.target_id.as_str();
-    let link = match e.target_type.as_str() {
-        "User" => format!("{BASE}/users/{}", segment(target)),
-        "Group" => format!("{BASE}/groups/{}", segment(target)),
-        _ => String::new(),
+    let link = match e.target_type {
+        TargetType::User => format!("{BASE}/users/{}", segment(target)),
+        TargetType::Group => format!("{BASE}/groups/{}", segment(target)),
+        TargetType::ApiKey => String::new(),
     };
     html! {
         tr {
-            td { (time(Some(&e.time))) }
+            td { (time(Some(e.time))) }
             td {
                 (Text(&e.actor.name))
                 @if let Some(label) = &e.actor.key_label {
@@ -36,10 +36,10 @@ fn row(e: &Revision, own_id: &str) -> Markup {
                 }
             }
             td {
-                (Text(&e.action))
+                (Text(e.action.as_str()))
                 @if target != own_id {
                     " " small {
-                        "(on " (Text(&e.target_type)) " "
+                        "(on " (Text(e.target_type.as_str())) " "
                         a href=(link) { (Text(target.get(..8).unwrap_or(target))) }
                         ")"
                     }

@@ -4,7 +4,7 @@ use maud::{html, Markup};
 
 use crate::http::web::html::{copyable, csrf_field, message, section, segment, table, time, Text};
 use crate::http::web::BASE;
-use crate::views::{KeyInfo, MintedKey};
+use scim_core::views::{KeyInfo, MintedKey};
 
 fn kind(admin: bool) -> &'static str {
     if admin {
@@ -26,11 +26,11 @@ fn row(k: &KeyInfo, own: bool, csrf: &str) -> Markup {
             }
             td { (kind(k.admin)) }
             td { code { (Text(&k.id)) } }
-            td { (time(Some(&k.created))) }
-            td { (time(k.last_used.as_deref())) }
+            td { (time(Some(k.created))) }
+            td { (time(k.last_used)) }
             td {
                 @if let Some(t) = &k.revoked {
-                    span class="status revoked" { "revoked" } " " (time(Some(t)))
+                    span class="status revoked" { "revoked" } " " (time(Some(*t)))
                 } @else {
                     span class="status active" { "active" }
                 }

@@ -1,4 +1,4 @@
-//! The pages' bodies, as maud templates over the typed admin views (`crate::views`): each
+//! The pages' bodies, as maud templates over the typed admin views (`scim_core::views`): each
 //! function returns the content of `<main>` below its heading; `html::page` lays it out.
 
 pub mod groups;

@@ -7,7 +7,7 @@ use crate::http::web::html::{
     csrf_field, message, or_dash, pager, section, segment, table_or, time, Text,
 };
 use crate::http::web::{BASE, PAGE_SIZE};
-use crate::views::{HistoryPage, UserDetail, UserPage, UserSummary};
+use scim_core::views::{HistoryPage, UserDetail, UserPage, UserSummary};
 
 /// A user as a table row, linking to its page.
 fn row(u: &UserSummary) -> Markup {
@@ -17,7 +17,7 @@ fn row(u: &UserSummary) -> Markup {
             td { (or_dash(u.user_name.as_deref())) }
             td { span class={ "status " (u.status.as_str()) } { (u.status.as_str()) } }
             td { (Text(&u.role)) }
-            td { (time(Some(&u.last_modified))) }
+            td { (time(Some(u.last_modified))) }
         }
     }
 }
@@ -72,8 +72,8 @@ pub fn page(
                 dt { "User name" } dd { (or_dash(s.user_name.as_deref())) }
                 dt { "Status" } dd { (s.status.as_str()) }
                 dt { "Role" } dd { (Text(&s.role)) }
-                dt { "Created" } dd { (time(Some(&s.created))) }
-                dt { "Last change" } dd { (time(Some(&s.last_modified))) }
+                dt { "Created" } dd { (time(Some(s.created))) }
+                dt { "Last change" } dd { (time(Some(s.last_modified))) }
                 dt { "id" } dd { code { (Text(id)) } }
             }
             (section("profile", "Display name", html! {

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use crate::scim::schema::Kind;
+use scim_core::model::Kind;
 
 /// At most this many cursors are kept; the map starts afresh when full.
 const MAX_CURSORS: usize = 256;

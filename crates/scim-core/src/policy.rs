@@ -4,8 +4,7 @@
 
 use serde_json::Value;
 
-use crate::store::Profile;
-use crate::views::Status;
+use crate::model::{Action, Profile};
 
 /// The role every user provisioned through SCIM gets.
 pub const DEFAULT_ROLE: &str = "Everyone";
@@ -43,6 +42,23 @@ pub fn initial_profile(doc: &Value) -> Profile {
 }
 
 /// A user's status in the application: `active: false` suspends it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Active,
+    Suspended,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Active => "active",
+            Status::Suspended => "suspended",
+        }
+    }
+}
+
+/// A user's status, from its SCIM document.
 pub fn status(doc: &Value) -> Status {
     if doc.get("active") == Some(&Value::Bool(false)) {
         Status::Suspended
@@ -51,13 +67,13 @@ pub fn status(doc: &Value) -> Status {
     }
 }
 
-/// The action a change is recorded as: `suspend` or `reactivate` when it changes a user's
+/// How a change of a user is recorded: `suspend` or `reactivate` when it changes the user's
 /// status, otherwise the operation (`replace`, `patch`).
-pub fn action(operation: &str, before: &Value, after: &Value) -> String {
+pub fn action(operation: Action, before: &Value, after: &Value) -> Action {
     match (status(before), status(after)) {
-        (Status::Active, Status::Suspended) => "suspend".into(),
-        (Status::Suspended, Status::Active) => "reactivate".into(),
-        _ => operation.into(),
+        (Status::Active, Status::Suspended) => Action::Suspend,
+        (Status::Suspended, Status::Active) => Action::Reactivate,
+        _ => operation,
     }
 }
 
@@ -91,13 +107,13 @@ mod tests {
     fn status_changes_name_the_action() {
         let on = json!({"active": true});
         let off = json!({"active": false});
-        assert_eq!(action("patch", &on, &off), "suspend");
-        assert_eq!(action("replace", &off, &on), "reactivate");
+        assert_eq!(action(Action::Patch, &on, &off), Action::Suspend);
+        assert_eq!(action(Action::Replace, &off, &on), Action::Reactivate);
         assert_eq!(
-            action("replace", &json!({}), &off),
-            "suspend",
+            action(Action::Replace, &json!({}), &off),
+            Action::Suspend,
             "absent active counts as active"
         );
-        assert_eq!(action("patch", &on, &on), "patch");
+        assert_eq!(action(Action::Patch, &on, &on), Action::Patch);
     }
 }

@@ -1,30 +1,15 @@
 //! What the admin operations answer, as typed views: the JSON admin API serialises them, the web
-//! page reads their fields, the control socket and the command line pass key views along. Plain
-//! data (no Rocket, no sled), built from records by `admin.rs`. Field names are the admin API's
-//! JSON: camelCase for users and groups, snake_case for keys and revisions.
+//! page reads their fields, the control socket and the command line pass key views along. No
+//! `json!` between the core and any caller. Field names are the admin API's JSON: camelCase for
+//! users and groups, snake_case for keys and revisions; times are RFC 3339.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use time::OffsetDateTime;
 
-use crate::store::Revision;
-
-/// A user's status in the application: `active: false` in SCIM suspends it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    Active,
-    Suspended,
-}
-
-impl Status {
-    /// `active` or `suspended`, as the JSON has it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Active => "active",
-            Status::Suspended => "suspended",
-        }
-    }
-}
+use crate::model::{ApiKey, Record, Revision};
+use crate::policy;
+pub use crate::policy::Status;
 
 /// A user as the admin API lists it: its application profile, status and SCIM `userName`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -37,10 +22,10 @@ pub struct UserSummary {
     pub display_name: String,
     pub role: String,
     pub status: Status,
-    /// RFC 3339.
-    pub created: String,
-    /// RFC 3339.
-    pub last_modified: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_modified: OffsetDateTime,
 }
 
 /// One user: its summary and its SCIM resource as SCIM returns it.
@@ -69,10 +54,10 @@ pub struct GroupInfo {
     pub id: String,
     /// The SCIM `displayName`; null when the resource has none.
     pub display_name: Option<String>,
-    /// RFC 3339.
-    pub created: String,
-    /// RFC 3339.
-    pub last_modified: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_modified: OffsetDateTime,
 }
 
 /// A group in a list: its member count.
@@ -153,12 +138,12 @@ pub struct KeyInfo {
     pub id: String,
     pub label: String,
     pub admin: bool,
-    /// RFC 3339.
-    pub created: String,
-    /// RFC 3339.
-    pub last_used: Option<String>,
-    /// RFC 3339.
-    pub revoked: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_used: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub revoked: Option<OffsetDateTime>,
 }
 
 /// A key just minted: the key itself, shown this once, and what listings show of it.
@@ -168,10 +153,63 @@ pub struct MintedKey {
     pub info: KeyInfo,
 }
 
+impl From<&Record> for UserSummary {
+    fn from(record: &Record) -> Self {
+        let profile = record
+            .profile
+            .clone()
+            .unwrap_or_else(|| policy::initial_profile(&record.doc));
+        UserSummary {
+            id: record.id.clone(),
+            user_name: text(&record.doc, "userName"),
+            display_name: profile.display_name,
+            role: profile.role,
+            status: policy::status(&record.doc),
+            created: record.created,
+            last_modified: record.last_modified,
+        }
+    }
+}
+
+impl From<&Record> for GroupInfo {
+    fn from(record: &Record) -> Self {
+        GroupInfo {
+            id: record.id.clone(),
+            display_name: text(&record.doc, "displayName"),
+            created: record.created,
+            last_modified: record.last_modified,
+        }
+    }
+}
+
+impl From<&ApiKey> for KeyInfo {
+    fn from(k: &ApiKey) -> Self {
+        KeyInfo {
+            id: k.id.clone(),
+            label: k.label.clone(),
+            admin: k.admin,
+            created: k.created,
+            last_used: k.last_used,
+            revoked: k.revoked,
+        }
+    }
+}
+
+/// A string attribute of a document.
+fn text(doc: &Value, name: &str) -> Option<String> {
+    doc.get(name).and_then(Value::as_str).map(str::to_string)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn at(text: &str) -> OffsetDateTime {
+        OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).expect("time")
+    }
+    const C: &str = "2026-01-01T00:00:00Z";
+    const M: &str = "2026-01-02T00:00:00Z";
 
     fn user() -> UserSummary {
         UserSummary {
@@ -180,8 +218,8 @@ mod tests {
             display_name: "Ada".into(),
             role: "Everyone".into(),
             status: Status::Suspended,
-            created: "c".into(),
-            last_modified: "m".into(),
+            created: at(C),
+            last_modified: at(M),
         }
     }
 
@@ -189,8 +227,8 @@ mod tests {
         GroupInfo {
             id: "g1".into(),
             display_name: Some("Team".into()),
-            created: "c".into(),
-            last_modified: "m".into(),
+            created: at(C),
+            last_modified: at(M),
         }
     }
 
@@ -208,7 +246,7 @@ mod tests {
     #[test]
     fn users_have_the_admin_api_shape() {
         let summary = json!({"id": "u1", "userName": null, "displayName": "Ada",
-            "role": "Everyone", "status": "suspended", "created": "c", "lastModified": "m"});
+            "role": "Everyone", "status": "suspended", "created": C, "lastModified": M});
         round_trip(&user(), summary.clone());
         let mut detail = summary.clone();
         detail["scim"] = json!({"userName": "ada"});
@@ -233,7 +271,7 @@ mod tests {
 
     #[test]
     fn a_group_list_counts_members_and_a_group_lists_them() {
-        let head = json!({"id": "g1", "displayName": "Team", "created": "c", "lastModified": "m"});
+        let head = json!({"id": "g1", "displayName": "Team", "created": C, "lastModified": M});
         let mut row = head.clone();
         row["members"] = json!(2);
         round_trip(
@@ -288,12 +326,12 @@ mod tests {
             id: "k".into(),
             label: "okta".into(),
             admin: false,
-            created: "c".into(),
+            created: at(C),
             last_used: None,
-            revoked: Some("r".into()),
+            revoked: Some(at(M)),
         };
-        let info_json = json!({"id": "k", "label": "okta", "admin": false, "created": "c",
-            "last_used": null, "revoked": "r"});
+        let info_json = json!({"id": "k", "label": "okta", "admin": false, "created": C,
+            "last_used": null, "revoked": M});
         round_trip(
             &MintedKey {
                 key: "scim_x".into(),

@@ -1,0 +1,244 @@
+//! API keys and authentication: keys minted from the OS's random source, stored only as SHA-256
+//! digests, compared in constant time. Several keys may be active at once; a revoked key fails
+//! on the next request. Minting and revoking are recorded in the revision history.
+
+use std::time::{Duration, Instant};
+
+use crate::error::{quote, AuthFailure, Error, Result};
+use crate::model::{Action, Actor, ApiKey, AttributeChange, TargetType};
+use crate::views::KeyInfo;
+use crate::{secret, Context, Core, SCIM_ACTOR};
+
+/// The prefix of every key, so that secret scanners can spot leaked keys.
+pub const PREFIX: &str = "scim_";
+
+/// How often a key's last use is written down, at most.
+const TOUCH_EVERY: Duration = Duration::from_secs(60);
+
+/// Which API a key opens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    /// The SCIM API, for an identity provider.
+    Scim,
+    /// The admin API and the admin web page.
+    Admin,
+}
+
+/// Finds the active key whose digest matches `presented`. Every active key is compared, in
+/// constant time, whatever matches: the time taken does not tell how close a guess was.
+pub fn find<'k>(keys: &'k [ApiKey], presented: &str) -> Option<&'k ApiKey> {
+    let wanted = secret::digest(presented);
+    let mut found = None;
+    for key in keys.iter().filter(|k| k.revoked.is_none()) {
+        if secret::same(&key.digest, &wanted) && found.is_none() {
+            found = Some(key);
+        }
+    }
+    found
+}
+
+/// The actor recorded for key management done by the operator on the command line.
+pub fn operator() -> Actor {
+    Actor {
+        name: "Operator".into(),
+        key_id: None,
+        key_label: None,
+    }
+}
+
+/// The actor of changes made with a key: "Scim System User" for a SCIM key, the key's label
+/// for an administrator's.
+pub fn actor(key: &ApiKey) -> Actor {
+    Actor {
+        name: if key.admin {
+            key.label.clone()
+        } else {
+            SCIM_ACTOR.into()
+        },
+        key_id: Some(key.id.clone()),
+        key_label: Some(key.label.clone()),
+    }
+}
+
+impl Core {
+    /// The active key of the wanted kind that `token` is, refreshing its last use. A key of the
+    /// other kind is 403; an unknown or revoked one 401.
+    pub async fn authenticate(&self, token: &str, want: KeyKind) -> Result<ApiKey> {
+        if let Some(reason) = self.store.failure() {
+            return Err(Error::Unavailable(format!(
+                "the store cannot write ({reason}); the server is stopping: restart it once the disk is writable"
+            )));
+        }
+        if token.is_empty() {
+            return Err(Error::Unauthorized(AuthFailure::Empty));
+        }
+        let all = self.store.keys().await?;
+        let key = find(&all, token).ok_or(Error::Unauthorized(AuthFailure::Invalid))?;
+        if key.admin != (want == KeyKind::Admin) {
+            return Err(Error::Forbidden(match want {
+                KeyKind::Admin => "this is a SCIM key: the admin API takes an admin key".into(),
+                KeyKind::Scim => "this is an admin key: the SCIM API takes a SCIM key".into(),
+            }));
+        }
+        self.touch(key).await;
+        Ok(key.clone())
+    }
+
+    /// The active admin key with this id, if any: a web session stays valid only while the key
+    /// it was opened with does. A page served to the session counts as a use of its key.
+    pub async fn session_key(&self, id: &str) -> Result<Option<ApiKey>> {
+        let key = self
+            .store
+            .keys()
+            .await?
+            .into_iter()
+            .find(|k| k.id == id && k.admin && k.revoked.is_none());
+        if let Some(key) = &key {
+            self.touch(key).await;
+        }
+        Ok(key)
+    }
+
+    /// Writes down a key's last use, at most once a minute per key (best effort).
+    async fn touch(&self, key: &ApiKey) {
+        let now = Instant::now();
+        let due = match self.touched.lock() {
+            Ok(mut map) => match map.get(&key.id) {
+                Some(last) if now.duration_since(*last) < TOUCH_EVERY => false,
+                _ => {
+                    map.insert(key.id.clone(), now);
+                    true
+                }
+            },
+            Err(_) => false,
+        };
+        if due {
+            if let Err(e) = self.store.touch_key(&key.id, self.now()).await {
+                tracing::warn!(key_id = %key.id, error = %e, "could not record a key's last use");
+            }
+        }
+    }
+
+    /// Every key, as listings show them (never the key, nor its digest).
+    pub async fn keys(&self) -> Result<Vec<KeyInfo>> {
+        Ok(self.store.keys().await?.iter().map(KeyInfo::from).collect())
+    }
+
+    /// Whether a SCIM key is active (without one, every SCIM request is refused).
+    pub async fn has_active_scim_key(&self) -> Result<bool> {
+        Ok(self
+            .store
+            .keys()
+            .await?
+            .iter()
+            .any(|k| !k.admin && k.revoked.is_none()))
+    }
+
+    /// Mints a key and stores its digest. Returns the stored entry and the key, which is shown
+    /// once.
+    pub async fn mint_key(
+        &self,
+        label: &str,
+        kind: KeyKind,
+        actor: Actor,
+    ) -> Result<(KeyInfo, String)> {
+        let label = label.trim();
+        if label.is_empty() || label.chars().count() > 100 {
+            return Err(Error::invalid_value(
+                "a key's label must have 1 to 100 characters",
+            ));
+        }
+        let key = format!("{PREFIX}{}", secret::token()?);
+        let entry = ApiKey {
+            id: uuid::Uuid::new_v4().to_string(),
+            label: label.to_string(),
+            digest: secret::digest(&key),
+            admin: kind == KeyKind::Admin,
+            created: self.now(),
+            last_used: None,
+            revoked: None,
+        };
+        let revision = self.key_revision(Action::KeyCreate, &entry, actor);
+        self.store.put_key(entry.clone(), revision).await?;
+        Ok((KeyInfo::from(&entry), key))
+    }
+
+    /// Mints a SCIM key when the store holds no active one, and returns it (to be shown once).
+    pub async fn ensure_scim_key(&self) -> Result<Option<String>> {
+        if self.has_active_scim_key().await? {
+            return Ok(None);
+        }
+        let (_, key) = self
+            .mint_key("initial key", KeyKind::Scim, operator())
+            .await?;
+        Ok(Some(key))
+    }
+
+    /// Revokes a key; it fails from the next request on.
+    pub async fn revoke_key(&self, id: &str, actor: Actor) -> Result<KeyInfo> {
+        let mut entry = self
+            .store
+            .keys()
+            .await?
+            .into_iter()
+            .find(|k| k.id == id)
+            .ok_or_else(|| Error::NotFound(format!("no key with id {}", quote(id))))?;
+        if entry.revoked.is_none() {
+            entry.revoked = Some(self.now());
+            let revision = self.key_revision(Action::KeyRevoke, &entry, actor);
+            self.store.put_key(entry.clone(), revision).await?;
+        }
+        Ok(KeyInfo::from(&entry))
+    }
+
+    fn key_revision(&self, action: Action, key: &ApiKey, actor: Actor) -> crate::model::Revision {
+        let ctx = Context {
+            actor,
+            request_id: None,
+            base_url: String::new(),
+        };
+        self.revision(
+            &ctx,
+            action,
+            TargetType::ApiKey,
+            &key.id,
+            vec![AttributeChange {
+                attribute: "label".into(),
+                before: None,
+                after: Some(serde_json::Value::String(key.label.clone())),
+            }],
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(id: &str, secret: &str, revoked: bool) -> ApiKey {
+        let now = time::OffsetDateTime::now_utc();
+        ApiKey {
+            id: id.into(),
+            label: id.into(),
+            digest: secret::digest(secret),
+            admin: false,
+            created: now,
+            last_used: None,
+            revoked: revoked.then_some(now),
+        }
+    }
+
+    #[test]
+    fn find_matches_only_active_keys() {
+        let keys = vec![
+            key("a", "one", false),
+            key("b", "two", true),
+            key("c", "three", false),
+        ];
+        assert_eq!(find(&keys, "one").map(|k| k.id.as_str()), Some("a"));
+        assert_eq!(find(&keys, "three").map(|k| k.id.as_str()), Some("c"));
+        assert!(find(&keys, "two").is_none(), "revoked");
+        assert!(find(&keys, "four").is_none());
+        assert!(find(&[], "one").is_none());
+    }
+}

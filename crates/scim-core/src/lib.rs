@@ -1,0 +1,111 @@
+//! The domain core: what each operation means. Provisioning (create, replace, patch, delete,
+//! membership, bulk), list planning, revisions and their diffs, the application's profile
+//! policy, API keys and authentication, the admin views, and the integrity rules, written once,
+//! over the storage seam ([`store::Store`]) that every engine implements.
+//!
+//! The core takes typed values (parsed by the edge) and returns typed values; it knows neither
+//! HTTP nor any storage engine. Its one error type is [`error::Error`].
+
+pub mod admin;
+pub mod auth;
+pub mod bulk;
+pub mod clock;
+pub mod diff;
+pub mod error;
+pub mod integrity;
+mod lists;
+pub mod model;
+pub mod policy;
+mod provision;
+pub mod query;
+pub mod render;
+mod retry;
+pub mod secret;
+pub mod store;
+#[cfg(feature = "testkit")]
+pub mod testkit;
+pub mod views;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+pub use scim_proto;
+use scim_proto::schema::Registry;
+use serde_json::Value;
+
+use clock::{Clock, SystemClock};
+pub use error::{Error, Result};
+use model::Actor;
+use store::Store;
+
+/// The actor of every change made through SCIM, as the product's revision history shows it.
+pub const SCIM_ACTOR: &str = "Scim System User";
+
+/// How the core interprets what clients send.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    /// Refuse what real identity providers send but the RFC does not allow.
+    pub strict: bool,
+}
+
+/// Who is asking, and where the answer will be read.
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub actor: Actor,
+    pub request_id: Option<String>,
+    /// The SCIM base URL as the client sees it, for `Location` and `meta.location`.
+    pub base_url: String,
+}
+
+/// A resource as sent to the client.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub id: String,
+    pub version: u64,
+    pub body: Value,
+}
+
+/// The core: the schemas, the store, the clock, and every operation (in `provision`, `lists`,
+/// `bulk`, `auth` and `admin`).
+pub struct Core {
+    registry: Arc<Registry>,
+    store: Arc<dyn Store>,
+    settings: Settings,
+    clock: Arc<dyn Clock>,
+    /// When each key's last use was last written down (see [`auth`]).
+    touched: Mutex<HashMap<String, Instant>>,
+}
+
+impl Core {
+    pub fn new(store: Arc<dyn Store>, settings: Settings) -> Self {
+        Core::with_clock(store, settings, Arc::new(SystemClock))
+    }
+
+    pub fn with_clock(store: Arc<dyn Store>, settings: Settings, clock: Arc<dyn Clock>) -> Self {
+        Core {
+            registry: Arc::new(Registry::builtin()),
+            store,
+            settings,
+            clock,
+            touched: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The store, for what the core does not interpret: flushing, its size, its health.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    fn now(&self) -> time::OffsetDateTime {
+        self.clock.now()
+    }
+}

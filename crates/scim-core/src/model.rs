@@ -1,0 +1,369 @@
+//! What the core decides and the engines store: records with their index keys and profiles,
+//! memberships, revision entries, API keys, and a whole store's dump. Their serialised forms are
+//! the stored forms (and the export file's), so field names and encodings only ever grow.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use time::OffsetDateTime;
+
+pub use scim_proto::schema::Kind;
+
+/// A stored resource: its canonical document (without `members` for groups) and its bookkeeping.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    pub id: String,
+    pub kind: StoredKind,
+    /// Incremented by every committed change; `meta.version` is `W/"<version>"`.
+    pub version: u64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_modified: OffsetDateTime,
+    pub doc: Value,
+    /// The index entries this record owns, as the core computed them from `doc`.
+    #[serde(default)]
+    pub index: Vec<IndexKey>,
+    /// The application's own view of a user, beside the SCIM resource (users only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<Profile>,
+}
+
+/// A user's application profile: what the product shows, set from SCIM at the first sync and
+/// owned by administrators after that. Its status is not stored: it follows SCIM `active`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Profile {
+    pub display_name: String,
+    pub role: String,
+}
+
+/// [`Kind`] as stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum StoredKind {
+    User,
+    Group,
+}
+
+impl From<Kind> for StoredKind {
+    fn from(k: Kind) -> Self {
+        match k {
+            Kind::User => StoredKind::User,
+            Kind::Group => StoredKind::Group,
+        }
+    }
+}
+
+impl From<StoredKind> for Kind {
+    fn from(k: StoredKind) -> Self {
+        match k {
+            StoredKind::User => Kind::User,
+            StoredKind::Group => Kind::Group,
+        }
+    }
+}
+
+/// An index entry, its text already in the index's form (the core folds what is
+/// case-insensitive). Unique indexes refuse a second record with the same key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum IndexKey {
+    /// Folded-case `userName` (unique).
+    UserName(String),
+    /// `externalId` of a user, case-exact (not unique).
+    UserExternalId(String),
+    /// Folded-case group `displayName` (unique).
+    GroupDisplayName(String),
+    /// `externalId` of a group, case-exact (not unique).
+    GroupExternalId(String),
+}
+
+/// Which index an [`IndexKey`] belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Index {
+    UserName,
+    UserExternalId,
+    GroupDisplayName,
+    GroupExternalId,
+}
+
+impl Index {
+    pub fn is_unique(self) -> bool {
+        matches!(self, Index::UserName | Index::GroupDisplayName)
+    }
+
+    /// The entry of this index for `text` (already in the index's form).
+    pub fn key(self, text: String) -> IndexKey {
+        match self {
+            Index::UserName => IndexKey::UserName(text),
+            Index::UserExternalId => IndexKey::UserExternalId(text),
+            Index::GroupDisplayName => IndexKey::GroupDisplayName(text),
+            Index::GroupExternalId => IndexKey::GroupExternalId(text),
+        }
+    }
+}
+
+impl IndexKey {
+    pub fn index(&self) -> Index {
+        match self {
+            IndexKey::UserName(_) => Index::UserName,
+            IndexKey::UserExternalId(_) => Index::UserExternalId,
+            IndexKey::GroupDisplayName(_) => Index::GroupDisplayName,
+            IndexKey::GroupExternalId(_) => Index::GroupExternalId,
+        }
+    }
+
+    pub fn is_unique(&self) -> bool {
+        self.index().is_unique()
+    }
+
+    /// The entry's text, in the index's form.
+    pub fn text(&self) -> &str {
+        match self {
+            IndexKey::UserName(s)
+            | IndexKey::UserExternalId(s)
+            | IndexKey::GroupDisplayName(s)
+            | IndexKey::GroupExternalId(s) => s,
+        }
+    }
+}
+
+/// A member of a group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    /// The member's `id`.
+    pub value: String,
+    pub kind: StoredKind,
+    /// The `display` the client sent, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display: Option<String>,
+}
+
+/// Who made a change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    /// "Scim System User" for changes made through SCIM.
+    pub name: String,
+    pub key_id: Option<String>,
+    pub key_label: Option<String>,
+}
+
+/// One attribute that a change touched, with its values before and after (secrets never appear:
+/// the canonical form holds none).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttributeChange {
+    pub attribute: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<Value>,
+}
+
+/// What a change did, as the history names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Action {
+    #[serde(rename = "create")]
+    Create,
+    #[serde(rename = "replace")]
+    Replace,
+    #[serde(rename = "patch")]
+    Patch,
+    /// A change that turned SCIM `active` to false.
+    #[serde(rename = "suspend")]
+    Suspend,
+    /// A change that turned SCIM `active` back to true.
+    #[serde(rename = "reactivate")]
+    Reactivate,
+    #[serde(rename = "delete")]
+    Delete,
+    /// An administrator's change of the application profile.
+    #[serde(rename = "profile")]
+    Profile,
+    #[serde(rename = "key.create")]
+    KeyCreate,
+    #[serde(rename = "key.revoke")]
+    KeyRevoke,
+}
+
+impl Action {
+    /// The name the history shows.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Replace => "replace",
+            Action::Patch => "patch",
+            Action::Suspend => "suspend",
+            Action::Reactivate => "reactivate",
+            Action::Delete => "delete",
+            Action::Profile => "profile",
+            Action::KeyCreate => "key.create",
+            Action::KeyRevoke => "key.revoke",
+        }
+    }
+}
+
+/// What a revision entry is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum TargetType {
+    User,
+    Group,
+    ApiKey,
+}
+
+impl TargetType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetType::User => "User",
+            TargetType::Group => "Group",
+            TargetType::ApiKey => "ApiKey",
+        }
+    }
+
+    /// The resource kind, for users and groups.
+    pub fn kind(self) -> Option<Kind> {
+        match self {
+            TargetType::User => Some(Kind::User),
+            TargetType::Group => Some(Kind::Group),
+            TargetType::ApiKey => None,
+        }
+    }
+}
+
+impl From<Kind> for TargetType {
+    fn from(k: Kind) -> Self {
+        match k {
+            Kind::User => TargetType::User,
+            Kind::Group => TargetType::Group,
+        }
+    }
+}
+
+impl From<StoredKind> for TargetType {
+    fn from(k: StoredKind) -> Self {
+        TargetType::from(Kind::from(k))
+    }
+}
+
+/// A resource a revision entry concerns.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TargetRef {
+    pub target_type: TargetType,
+    pub target_id: String,
+}
+
+/// One entry of the revision history. The engine assigns `seq` when it commits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Revision {
+    #[serde(default)]
+    pub seq: u64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub time: OffsetDateTime,
+    pub actor: Actor,
+    pub action: Action,
+    pub target_type: TargetType,
+    pub target_id: String,
+    #[serde(default)]
+    pub changes: Vec<AttributeChange>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// Other resources the change touched (members added to or removed from a group, the groups
+    /// a deleted user left): the entry belongs to their histories too.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub related: Vec<TargetRef>,
+}
+
+impl Revision {
+    /// Every resource whose history holds this entry: its target, then the related ones.
+    pub fn targets(&self) -> impl Iterator<Item = TargetRef> + '_ {
+        std::iter::once(TargetRef {
+            target_type: self.target_type,
+            target_id: self.target_id.clone(),
+        })
+        .chain(self.related.iter().cloned())
+    }
+}
+
+/// A stored API key. The key itself is never stored: only its SHA-256 digest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKey {
+    pub id: String,
+    pub label: String,
+    /// Lower-case hex SHA-256 of the key.
+    pub digest: String,
+    /// `true` for an admin key (the admin API), `false` for a SCIM key.
+    #[serde(default)]
+    pub admin: bool,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created: OffsetDateTime,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub last_used: Option<OffsetDateTime>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub revoked: Option<OffsetDateTime>,
+}
+
+/// A consistent copy of a whole store, as `export` writes it and `import` reads it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Dump {
+    /// The dump format; 1 so far.
+    pub format: u32,
+    pub users: Vec<Record>,
+    pub groups: Vec<GroupDump>,
+    pub keys: Vec<ApiKey>,
+    pub revisions: Vec<Revision>,
+}
+
+/// A group and its members.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupDump {
+    pub record: Record,
+    pub members: Vec<Member>,
+}
+
+impl Dump {
+    /// The dump format this build writes and reads.
+    pub const FORMAT: u32 = 1;
+}
+
+/// RFC 3339, as every time is shown (`meta.created`, histories, key listings).
+pub fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn revisions_read_and_write_the_stored_form() {
+        let stored = json!({"seq": 7, "time": "2026-01-02T03:04:05.123456789Z",
+            "actor": {"name": "Scim System User", "key_id": "k", "key_label": "okta"},
+            "action": "key.create", "target_type": "ApiKey", "target_id": "x",
+            "changes": [{"attribute": "label", "after": "okta"}]});
+        let r: Revision = serde_json::from_value(stored.clone()).expect("decodes");
+        assert_eq!(r.action, Action::KeyCreate);
+        assert_eq!(r.target_type, TargetType::ApiKey);
+        assert_eq!(rfc3339(r.time), "2026-01-02T03:04:05.123456789Z");
+        assert_eq!(serde_json::to_value(&r).expect("encodes"), stored);
+        for a in [
+            Action::Create,
+            Action::Suspend,
+            Action::Profile,
+            Action::KeyRevoke,
+        ] {
+            assert_eq!(serde_json::to_value(a).expect("encodes"), json!(a.as_str()));
+        }
+    }
+
+    #[test]
+    fn keys_keep_absent_times_absent() {
+        let stored = json!({"id": "a", "label": "l", "digest": "d", "admin": false,
+            "created": "2026-01-01T00:00:00Z", "last_used": null, "revoked": null});
+        let k: ApiKey = serde_json::from_value(stored.clone()).expect("decodes");
+        assert_eq!(k.revoked, None);
+        assert_eq!(serde_json::to_value(&k).expect("encodes"), stored);
+        let old: ApiKey = serde_json::from_value(
+            json!({"id": "a", "label": "l", "digest": "d", "created": "2026-01-01T00:00:00Z"}),
+        )
+        .expect("a key written before last_used existed");
+        assert!(!old.admin && old.last_used.is_none());
+    }
+}

@@ -1,0 +1,436 @@
+//! Provisioning: what reading, creating, replacing, patching and deleting a user or group means.
+//! Each change is computed from what was read, then committed as one [`Write`] (record, index
+//! keys, memberships, revision entry) if nothing moved meanwhile, else recomputed. A change that
+//! changes nothing commits nothing, and `meta.version` stays.
+
+use std::collections::HashSet;
+
+use scim_proto::patch;
+use scim_proto::resource::{self, EntityTags, Projection};
+use serde_json::Value;
+
+use crate::diff::diff;
+use crate::error::{no_such_member, quote, Error, Result};
+use crate::model::{Action, Kind, Member, Record, Revision, StoredKind, TargetRef, TargetType};
+use crate::query::index_keys;
+use crate::render::{self, with_members};
+use crate::store::{Expect, MemberChange, StoreError, Write, WriteOp};
+use crate::{policy, retry, Context, Core, Rendered};
+
+impl Core {
+    pub async fn get(
+        &self,
+        kind: Kind,
+        id: &str,
+        ctx: &Context,
+        projection: &Projection,
+    ) -> Result<Rendered> {
+        let record = self
+            .store
+            .get(kind, id)
+            .await?
+            .ok_or_else(|| Error::not_found(kind, id))?;
+        self.render(kind, record, ctx, projection, None).await
+    }
+
+    pub async fn create(
+        &self,
+        kind: Kind,
+        body: &Value,
+        ctx: &Context,
+        projection: &Projection,
+    ) -> Result<Rendered> {
+        let doc = resource::from_request(&self.registry, kind, body, self.settings.strict)?;
+        let (doc, members) = self.split_members(kind, doc).await?;
+        let now = self.now();
+        let id = uuid::Uuid::new_v4().to_string();
+        let record = Record {
+            id: id.clone(),
+            kind: kind.into(),
+            version: 1,
+            created: now,
+            last_modified: now,
+            index: index_keys(kind, &doc),
+            profile: (kind == Kind::User).then(|| policy::initial_profile(&doc)),
+            doc,
+        };
+        let after = with_members(&record.doc, members.as_deref());
+        let mut revision =
+            self.revision(ctx, Action::Create, kind, &id, diff(&Value::Null, &after));
+        revision.related = members.iter().flatten().map(member_ref).collect();
+        let write = Write {
+            kind,
+            id: id.clone(),
+            expect: Expect::Absent,
+            op: WriteOp::Put {
+                record: record.clone(),
+                members: members.map(|after| MemberChange {
+                    before: Vec::new(),
+                    after,
+                }),
+            },
+            touch: Vec::new(),
+            revision,
+        };
+        self.store.commit(write).await.map_err(|e| match e {
+            StoreError::Exists => Error::Internal("id collision".into()),
+            other => Error::from_store(other, kind, &id),
+        })?;
+        self.render(kind, record, ctx, projection, None).await
+    }
+
+    pub async fn replace(
+        &self,
+        kind: Kind,
+        id: &str,
+        body: &Value,
+        if_match: Option<&EntityTags>,
+        ctx: &Context,
+        projection: &Projection,
+    ) -> Result<Rendered> {
+        let new = resource::from_request(&self.registry, kind, body, self.settings.strict)?;
+        let change = |current: &Value| -> Result<Value> {
+            resource::check_immutable(&self.registry, kind, current, &new)?;
+            Ok(new.clone())
+        };
+        self.update(
+            kind,
+            id,
+            if_match,
+            ctx,
+            projection,
+            Action::Replace,
+            &change,
+        )
+        .await
+    }
+
+    pub async fn patch(
+        &self,
+        kind: Kind,
+        id: &str,
+        body: &Value,
+        if_match: Option<&EntityTags>,
+        ctx: &Context,
+        projection: &Projection,
+    ) -> Result<Rendered> {
+        let strict = self.settings.strict;
+        let ops = patch::parse_request(body, strict)?;
+        let change = |current: &Value| -> Result<Value> {
+            let mut doc = current.clone();
+            patch::apply(&mut doc, &ops, &self.registry, kind, strict)?;
+            resource::check_required(&self.registry, kind, &doc)?;
+            Ok(doc)
+        };
+        self.update(kind, id, if_match, ctx, projection, Action::Patch, &change)
+            .await
+    }
+
+    /// Reads, recomputes with `change`, and commits, again when a concurrent change wins.
+    #[allow(clippy::too_many_arguments)]
+    async fn update(
+        &self,
+        kind: Kind,
+        id: &str,
+        if_match: Option<&EntityTags>,
+        ctx: &Context,
+        projection: &Projection,
+        operation: Action,
+        change: &(dyn Fn(&Value) -> Result<Value> + Sync),
+    ) -> Result<Rendered> {
+        retry::optimistic(|| async move {
+            let old = self
+                .store
+                .get(kind, id)
+                .await?
+                .ok_or_else(|| Error::not_found(kind, id))?;
+            check_if_match(if_match, old.version)?;
+            let members_before = match kind {
+                Kind::Group => Some(self.store.members(id).await?),
+                Kind::User => None,
+            };
+            let current = with_members(&old.doc, members_before.as_deref());
+            let new = change(&current)?;
+            if new == current {
+                return self
+                    .render(kind, old, ctx, projection, members_before)
+                    .await
+                    .map(Some);
+            }
+            let (doc, members_after) = self.split_members(kind, new).await?;
+            if let Some(own) = members_after.iter().flatten().find(|m| m.value == id) {
+                return Err(Error::invalid_value(no_such_member(&own.value, own.kind)));
+            }
+            let now = self.now();
+            let after = with_members(&doc, members_after.as_deref());
+            let action = match kind {
+                Kind::User => policy::action(operation, &current, &after),
+                Kind::Group => operation,
+            };
+            let mut revision = self.revision(ctx, action, kind, id, diff(&current, &after));
+            // The profile was set at the first sync; later SCIM changes never touch it.
+            let profile = match kind {
+                Kind::User => old
+                    .profile
+                    .clone()
+                    .or_else(|| Some(policy::initial_profile(&doc))),
+                Kind::Group => None,
+            };
+            let record = Record {
+                id: id.to_string(),
+                kind: kind.into(),
+                version: old.version + 1,
+                created: old.created,
+                last_modified: now,
+                index: index_keys(kind, &doc),
+                profile,
+                doc,
+            };
+            let members = members_before.map(|before| MemberChange {
+                before,
+                after: members_after.clone().unwrap_or_default(),
+            });
+            if let Some(change) = &members {
+                revision.related = membership_delta(change);
+            }
+            let write = Write {
+                kind,
+                id: id.to_string(),
+                expect: Expect::Version(old.version),
+                op: WriteOp::Put {
+                    record: record.clone(),
+                    members,
+                },
+                touch: Vec::new(),
+                revision,
+            };
+            match self.store.commit(write).await {
+                Ok(_) => self
+                    .render(kind, record, ctx, projection, members_after)
+                    .await
+                    .map(Some),
+                Err(StoreError::Stale) => Ok(None),
+                Err(e) => Err(Error::from_store(e, kind, id)),
+            }
+        })
+        .await
+    }
+
+    pub async fn delete(
+        &self,
+        kind: Kind,
+        id: &str,
+        if_match: Option<&EntityTags>,
+        ctx: &Context,
+    ) -> Result<()> {
+        retry::optimistic(|| async move {
+            let old = self
+                .store
+                .get(kind, id)
+                .await?
+                .ok_or_else(|| Error::not_found(kind, id))?;
+            check_if_match(if_match, old.version)?;
+            let members = match kind {
+                Kind::Group => self.store.members(id).await?,
+                Kind::User => Vec::new(),
+            };
+            // The groups it leaves: each moves to a new version, and the entry is in their history.
+            let member_of = self.store.groups_of(id).await?;
+            let before = with_members(&old.doc, Some(&members));
+            let mut revision =
+                self.revision(ctx, Action::Delete, kind, id, diff(&before, &Value::Null));
+            revision.related = member_of
+                .iter()
+                .map(|g| TargetRef {
+                    target_type: TargetType::Group,
+                    target_id: g.clone(),
+                })
+                .collect();
+            let write = Write {
+                kind,
+                id: id.to_string(),
+                expect: Expect::Version(old.version),
+                touch: member_of.iter().map(|g| (Kind::Group, g.clone())).collect(),
+                op: WriteOp::Delete { members, member_of },
+                revision,
+            };
+            match self.store.commit(write).await {
+                Ok(_) => Ok(Some(())),
+                Err(StoreError::Stale | StoreError::Missing) => Ok(None),
+                Err(e) => Err(Error::from_store(e, kind, id)),
+            }
+        })
+        .await
+    }
+
+    /// Renders a record with its `groups` (user) or `members` (group), unless the projection
+    /// leaves them out. `members` may be passed when already loaded.
+    pub(crate) async fn render(
+        &self,
+        kind: Kind,
+        record: Record,
+        ctx: &Context,
+        projection: &Projection,
+        members: Option<Vec<Member>>,
+    ) -> Result<Rendered> {
+        let base = &ctx.base_url;
+        let related = if projection.omits(&self.registry, kind, render::related_name(kind)) {
+            None
+        } else {
+            Some(match kind {
+                Kind::User => {
+                    let mut groups = Vec::new();
+                    for gid in self.store.groups_of(&record.id).await? {
+                        let display = self
+                            .store
+                            .get(Kind::Group, &gid)
+                            .await?
+                            .and_then(|g| render::group_display(&g));
+                        groups.push((gid, display));
+                    }
+                    render::groups_value(groups, base)
+                }
+                Kind::Group => {
+                    let members = match members {
+                        Some(m) => m,
+                        None => self.store.members(&record.id).await?,
+                    };
+                    render::members_value(&members, base)
+                }
+            })
+        };
+        let (id, version) = (record.id.clone(), record.version);
+        let body = render::resource(&self.registry, kind, record, related, base, projection);
+        Ok(Rendered { id, version, body })
+    }
+
+    /// Takes `members` out of a group's document and resolves each member's kind.
+    async fn split_members(
+        &self,
+        kind: Kind,
+        mut doc: Value,
+    ) -> Result<(Value, Option<Vec<Member>>)> {
+        if kind != Kind::Group {
+            return Ok((doc, None));
+        }
+        let raw = doc.as_object_mut().and_then(|o| o.remove("members"));
+        let mut members: Vec<Member> = Vec::new();
+        let mut seen: HashSet<String> = HashSet::new();
+        for item in raw.as_ref().and_then(Value::as_array).into_iter().flatten() {
+            let value = item
+                .get("value")
+                .and_then(Value::as_str)
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| {
+                    Error::invalid_value("every member needs a 'value' (the member's id)")
+                })?;
+            if !seen.insert(value.to_string()) {
+                continue;
+            }
+            let declared = item.get("type").and_then(Value::as_str);
+            let kind = match declared {
+                Some(t) if t.eq_ignore_ascii_case("user") => StoredKind::User,
+                Some(t) if t.eq_ignore_ascii_case("group") => StoredKind::Group,
+                Some(t) => {
+                    return Err(Error::invalid_value(format!(
+                        "member type must be 'User' or 'Group', not {}",
+                        quote(t)
+                    )))
+                }
+                None if self.store.get(Kind::User, value).await?.is_some() => StoredKind::User,
+                None if self.store.get(Kind::Group, value).await?.is_some() => StoredKind::Group,
+                None => {
+                    return Err(Error::invalid_value(format!(
+                        "member {} is not an existing User or Group",
+                        quote(value)
+                    )))
+                }
+            };
+            let display = item
+                .get("display")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            members.push(Member {
+                value: value.to_string(),
+                kind,
+                display,
+            });
+        }
+        Ok((doc, Some(members)))
+    }
+
+    /// A revision entry of a change made now by the context's actor.
+    pub(crate) fn revision(
+        &self,
+        ctx: &Context,
+        action: Action,
+        kind: impl Into<TargetType>,
+        id: &str,
+        changes: Vec<crate::model::AttributeChange>,
+    ) -> Revision {
+        Revision {
+            seq: 0,
+            time: self.now(),
+            actor: ctx.actor.clone(),
+            action,
+            target_type: kind.into(),
+            target_id: id.to_string(),
+            changes,
+            request_id: ctx.request_id.clone(),
+            related: Vec::new(),
+        }
+    }
+}
+
+fn member_ref(m: &Member) -> TargetRef {
+    TargetRef {
+        target_type: m.kind.into(),
+        target_id: m.value.clone(),
+    }
+}
+
+/// The members a change removes, then those it adds: the resources whose history the group's
+/// entry joins.
+fn membership_delta(change: &MemberChange) -> Vec<TargetRef> {
+    let before: HashSet<&str> = change.before.iter().map(|m| m.value.as_str()).collect();
+    let after: HashSet<&str> = change.after.iter().map(|m| m.value.as_str()).collect();
+    let removed = change
+        .before
+        .iter()
+        .filter(|m| !after.contains(m.value.as_str()));
+    let added = change
+        .after
+        .iter()
+        .filter(|m| !before.contains(m.value.as_str()));
+    removed.chain(added).map(member_ref).collect()
+}
+
+/// Evaluates `If-Match` (RFC 7232 §3.1): absent, or naming the current version.
+fn check_if_match(if_match: Option<&EntityTags>, version: u64) -> Result<()> {
+    match if_match {
+        Some(tags) if !tags.matches(version) => Err(Error::PreconditionFailed(format!(
+            "the resource is at version {}",
+            resource::etag(version)
+        ))),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn if_match_uses_weak_comparison_and_star() {
+        let tags = |h: &str| EntityTags::parse(h);
+        assert!(check_if_match(None, 3).is_ok());
+        assert!(check_if_match(Some(&tags("W/\"3\"")), 3).is_ok());
+        assert!(check_if_match(Some(&tags("\"3\"")), 3).is_ok());
+        assert!(check_if_match(Some(&tags("*")), 3).is_ok());
+        assert!(check_if_match(Some(&tags("W/\"1\", W/\"3\"")), 3).is_ok());
+        assert!(matches!(
+            check_if_match(Some(&tags("W/\"2\"")), 3),
+            Err(Error::PreconditionFailed(_))
+        ));
+    }
+}

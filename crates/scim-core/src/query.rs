@@ -1,0 +1,444 @@
+//! Query planning: from a validated SCIM list query to the [`Query`] an engine answers. The
+//! [`Matcher`] decides which records belong to the answer and how they sort (the authority every
+//! engine defers to); [`probes`] name the index entries whose union holds every possible match,
+//! so that an engine with those indexes reads only candidates; [`Collector`] sorts and pages
+//! what an engine selected, the same way for every engine.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use scim_proto::filter::{self, AttrPath, CompareOp, Filter, Literal};
+use scim_proto::list::{self, SortOrder};
+use scim_proto::resource::Projection;
+use scim_proto::schema::Registry;
+use serde_json::Value;
+
+use crate::model::{Index, IndexKey, Kind, Record};
+use crate::policy;
+use crate::render;
+use crate::store::{Found, Lookup, StoreError};
+
+/// The folded form of a case-insensitive value, as indexes hold it: the one folding every engine
+/// uses (uniqueness of `userName` and group `displayName`, and their lookups).
+pub fn fold(s: &str) -> String {
+    s.to_lowercase()
+}
+
+/// The index entries a document owns.
+pub fn index_keys(kind: Kind, doc: &Value) -> Vec<IndexKey> {
+    let text = |name: &str| doc.get(name).and_then(Value::as_str).map(str::to_string);
+    let mut keys = Vec::new();
+    match kind {
+        Kind::User => {
+            if let Some(u) = text("userName") {
+                keys.push(IndexKey::UserName(fold(&u)));
+            }
+            if let Some(e) = text("externalId") {
+                keys.push(IndexKey::UserExternalId(e));
+            }
+        }
+        Kind::Group => {
+            if let Some(d) = text("displayName") {
+                keys.push(IndexKey::GroupDisplayName(fold(&d)));
+            }
+            if let Some(e) = text("externalId") {
+                keys.push(IndexKey::GroupExternalId(e));
+            }
+        }
+    }
+    keys
+}
+
+/// An index lookup that finds every resource a filter can match, or a superset of them. Values
+/// are in the index's form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Probe {
+    Id(String),
+    /// One index entry: `eq`.
+    Equal(IndexKey),
+    /// Every entry of an index whose text satisfies `op value`: `co`, `sw`, `ew`, `gt`, `ge`,
+    /// `lt`, `le`. A scan of the index's keys, far smaller than the records.
+    Matching(Index, CompareOp, String),
+}
+
+/// Whether an index entry's text satisfies `op value`, both in the index's form. It agrees with
+/// the filter evaluator on the attribute (which folds both sides when not `caseExact`).
+pub fn index_text_matches(text: &str, op: CompareOp, value: &str) -> bool {
+    match op {
+        CompareOp::Eq => text == value,
+        CompareOp::Ne => text != value,
+        CompareOp::Co => text.contains(value),
+        CompareOp::Sw => text.starts_with(value),
+        CompareOp::Ew => text.ends_with(value),
+        CompareOp::Gt => text > value,
+        CompareOp::Ge => text >= value,
+        CompareOp::Lt => text < value,
+        CompareOp::Le => text <= value,
+    }
+}
+
+/// The index probes whose union holds every resource the filter can match, when there are such
+/// probes; `None` means a scan is needed. The filter is still evaluated on every candidate.
+pub fn probes(registry: &Registry, kind: Kind, f: &Filter) -> Option<Vec<Probe>> {
+    match f {
+        Filter::Compare {
+            path,
+            op,
+            value: Literal::String(s),
+        } if path.sub.is_none() && *op != CompareOp::Ne => {
+            let r = registry.resolve(kind, path)?;
+            if r.extension {
+                return None;
+            }
+            let (index, text) = match (kind, r.attribute.name.as_str()) {
+                (_, "id") if *op == CompareOp::Eq => return Some(vec![Probe::Id(s.clone())]),
+                (Kind::User, "externalId") => (Index::UserExternalId, s.clone()),
+                (Kind::Group, "externalId") => (Index::GroupExternalId, s.clone()),
+                (Kind::User, "userName") => (Index::UserName, fold(s)),
+                (Kind::Group, "displayName") => (Index::GroupDisplayName, fold(s)),
+                _ => return None,
+            };
+            Some(vec![match op {
+                CompareOp::Eq => Probe::Equal(index.key(text)),
+                other => Probe::Matching(index, *other, text),
+            }])
+        }
+        Filter::And(children) => children.iter().find_map(|c| probes(registry, kind, c)),
+        Filter::Or(children) => {
+            let mut all = Vec::new();
+            for c in children {
+                all.extend(probes(registry, kind, c)?);
+            }
+            Some(all)
+        }
+        _ => None,
+    }
+}
+
+/// Whether probes touch only a handful of records: single entries (`id eq`, `userName eq`,
+/// `externalId eq`, or an `or` of a few of them), whatever the store's size.
+pub fn is_point(probes: &[Probe]) -> bool {
+    probes.len() <= 8
+        && probes
+            .iter()
+            .all(|p| matches!(p, Probe::Id(_) | Probe::Equal(..)))
+}
+
+/// What a matcher tests.
+#[derive(Debug, Clone)]
+enum Test {
+    /// Every record.
+    All,
+    /// A SCIM filter, on the record as a client would see it.
+    Filter(Filter),
+    /// The admin page's search: `userName` or the profile's display name contains this
+    /// (lower-cased) text.
+    Text(String),
+}
+
+/// Decides which records a list holds and how they sort: for every engine, the authority.
+#[derive(Debug, Clone)]
+pub struct Matcher {
+    registry: Arc<Registry>,
+    kind: Kind,
+    test: Test,
+    sort: Option<(AttrPath, SortOrder)>,
+    /// Where resources are said to live (`meta.location`), which a filter may name.
+    base_url: String,
+    /// The filter or the sort names `groups` (users) or `members` (groups).
+    related: bool,
+}
+
+impl Matcher {
+    /// A SCIM list's matcher: its filter (if any) and its sort (if any).
+    pub fn scim(
+        registry: Arc<Registry>,
+        kind: Kind,
+        filter: Option<Filter>,
+        sort: Option<(AttrPath, SortOrder)>,
+        base_url: &str,
+    ) -> Self {
+        let related_name = render::related_name(kind);
+        let related = filter
+            .as_ref()
+            .is_some_and(|f| list::mentions(f, related_name))
+            || sort
+                .as_ref()
+                .is_some_and(|(p, _)| p.name.eq_ignore_ascii_case(related_name));
+        Matcher {
+            registry,
+            kind,
+            test: filter.map_or(Test::All, Test::Filter),
+            sort,
+            base_url: base_url.to_string(),
+            related,
+        }
+    }
+
+    /// The admin search over users: `userName` or display name contains `text`, any case.
+    pub fn text(registry: Arc<Registry>, text: &str) -> Self {
+        Matcher {
+            registry,
+            kind: Kind::User,
+            test: Test::Text(text.trim().to_lowercase()),
+            sort: None,
+            base_url: String::new(),
+            related: false,
+        }
+    }
+
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    /// The SCIM filter, for an engine that can answer (part of) it itself.
+    pub fn filter(&self) -> Option<&Filter> {
+        match &self.test {
+            Test::Filter(f) => Some(f),
+            _ => None,
+        }
+    }
+
+    /// The sort, for an engine that can sort itself.
+    pub fn sort(&self) -> Option<&(AttrPath, SortOrder)> {
+        self.sort.as_ref()
+    }
+
+    /// Whether testing a record reads its groups (users) or members (groups) through the
+    /// [`Lookup`].
+    pub fn needs_related(&self) -> bool {
+        self.related
+    }
+
+    /// Whether `record` belongs to the answer; if so, its sort key (`None` without a sort, or
+    /// when it has no value to sort by).
+    pub fn test(
+        &self,
+        record: &Record,
+        lookup: &dyn Lookup,
+    ) -> Result<Option<Option<Value>>, StoreError> {
+        match &self.test {
+            Test::All if self.sort.is_none() => Ok(Some(None)),
+            Test::Text(q) => {
+                let profile = record
+                    .profile
+                    .clone()
+                    .unwrap_or_else(|| policy::initial_profile(&record.doc));
+                let user_name = record.doc.get("userName").and_then(Value::as_str);
+                let hit = [user_name, Some(profile.display_name.as_str())]
+                    .into_iter()
+                    .flatten()
+                    .any(|v| v.to_lowercase().contains(q.as_str()));
+                Ok(hit.then_some(None))
+            }
+            Test::All | Test::Filter(_) => {
+                let related = if self.related {
+                    Some(render::related_from(
+                        lookup,
+                        self.kind,
+                        &record.id,
+                        &self.base_url,
+                    )?)
+                } else {
+                    None
+                };
+                let projection = if self.related {
+                    Projection::default()
+                } else {
+                    Projection::without(render::related_name(self.kind))
+                };
+                let resource = render::resource(
+                    &self.registry,
+                    self.kind,
+                    record.clone(),
+                    related,
+                    &self.base_url,
+                    &projection,
+                );
+                if let Test::Filter(f) = &self.test {
+                    if !filter::matches(f, &resource, &self.registry, self.kind) {
+                        return Ok(None);
+                    }
+                }
+                let key = self
+                    .sort
+                    .as_ref()
+                    .and_then(|(by, _)| list::sort_key(&self.registry, self.kind, &resource, by));
+                Ok(Some(key))
+            }
+        }
+    }
+}
+
+/// At most this many matched records are kept between the test and the page; beyond it, the
+/// page's records are read again.
+const KEEP_RECORDS: usize = 100;
+
+/// Gathers what a matcher accepted, then sorts and pages it: the part of a query every engine
+/// that selects candidates itself does the same way.
+pub struct Collector<'m> {
+    matcher: &'m Matcher,
+    matched: Vec<(String, Option<Value>)>,
+    kept: HashMap<String, Record>,
+}
+
+impl<'m> Collector<'m> {
+    pub fn new(matcher: &'m Matcher) -> Self {
+        Collector {
+            matcher,
+            matched: Vec::new(),
+            kept: HashMap::new(),
+        }
+    }
+
+    /// Tests a candidate and keeps it if it matches.
+    pub fn offer(&mut self, record: Record, lookup: &dyn Lookup) -> Result<(), StoreError> {
+        if let Some(key) = self.matcher.test(&record, lookup)? {
+            self.matched.push((record.id.clone(), key));
+            if self.matched.len() <= KEEP_RECORDS {
+                self.kept.insert(record.id.clone(), record);
+            } else {
+                self.kept.clear();
+            }
+        }
+        Ok(())
+    }
+
+    /// Orders the matches (by sort key, then by id), counts them, and reads the page.
+    pub fn finish(
+        mut self,
+        skip: usize,
+        take: usize,
+        lookup: &dyn Lookup,
+    ) -> Result<Found, StoreError> {
+        if !self.matched.windows(2).all(|w| w[0].0 <= w[1].0) {
+            self.matched.sort_by(|a, b| a.0.cmp(&b.0));
+        }
+        if let Some((by, order)) = &self.matcher.sort {
+            list::sort_by_key(
+                &self.matcher.registry,
+                self.matcher.kind,
+                &mut self.matched,
+                |(_, k)| k.as_ref(),
+                by,
+                *order,
+            );
+        }
+        let total = self.matched.len();
+        let mut records = Vec::with_capacity(take.min(total));
+        for (id, _) in self.matched.into_iter().skip(skip).take(take) {
+            let record = match self.kept.remove(&id) {
+                Some(r) => Some(r),
+                None => lookup.record(self.matcher.kind, &id)?,
+            };
+            // A record deleted since it matched is left out.
+            records.extend(record);
+        }
+        Ok(Found { total, records })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use scim_proto::filter::Literal;
+
+    #[test]
+    fn equality_on_indexed_attributes_becomes_probes() {
+        let r = Registry::builtin();
+        let eq = |name: &str, v: &str| Filter::Compare {
+            path: AttrPath::simple(name),
+            op: CompareOp::Eq,
+            value: Literal::String(v.into()),
+        };
+        assert_eq!(
+            probes(&r, Kind::User, &eq("USERNAME", "Bob")),
+            Some(vec![Probe::Equal(IndexKey::UserName("bob".into()))])
+        );
+        assert_eq!(
+            probes(&r, Kind::User, &eq("externalId", "X1")),
+            Some(vec![Probe::Equal(IndexKey::UserExternalId("X1".into()))])
+        );
+        assert_eq!(
+            probes(&r, Kind::Group, &eq("displayName", "Ops")),
+            Some(vec![Probe::Equal(IndexKey::GroupDisplayName("ops".into()))])
+        );
+        assert_eq!(
+            probes(&r, Kind::User, &eq("displayName", "Bob")),
+            None,
+            "not indexed for users"
+        );
+        let and = Filter::And(vec![eq("title", "x"), eq("userName", "a")]);
+        assert_eq!(
+            probes(&r, Kind::User, &and),
+            Some(vec![Probe::Equal(IndexKey::UserName("a".into()))])
+        );
+        let or = Filter::Or(vec![eq("userName", "a"), eq("title", "x")]);
+        assert_eq!(probes(&r, Kind::User, &or), None, "one branch needs a scan");
+        let or = Filter::Or(vec![eq("userName", "a"), eq("id", "b")]);
+        assert_eq!(
+            probes(&r, Kind::User, &or),
+            Some(vec![
+                Probe::Equal(IndexKey::UserName("a".into())),
+                Probe::Id("b".into())
+            ])
+        );
+    }
+
+    #[test]
+    fn ordering_and_substring_operators_on_indexed_attributes_scan_the_index() {
+        let r = Registry::builtin();
+        let f = |text: &str| filter::parse_filter(text).expect("filter");
+        assert_eq!(
+            probes(&r, Kind::User, &f("userName co \"ALI\"")),
+            Some(vec![Probe::Matching(
+                Index::UserName,
+                CompareOp::Co,
+                "ali".into()
+            )])
+        );
+        assert_eq!(
+            probes(&r, Kind::Group, &f("displayName sw \"Eng\"")),
+            Some(vec![Probe::Matching(
+                Index::GroupDisplayName,
+                CompareOp::Sw,
+                "eng".into()
+            )])
+        );
+        assert_eq!(
+            probes(&r, Kind::User, &f("externalId gt \"A\"")),
+            Some(vec![Probe::Matching(
+                Index::UserExternalId,
+                CompareOp::Gt,
+                "A".into()
+            )]),
+            "externalId is case-exact: not folded"
+        );
+        assert_eq!(
+            probes(&r, Kind::User, &f("userName ne \"a\"")),
+            None,
+            "ne needs a scan"
+        );
+        assert_eq!(probes(&r, Kind::User, &f("id co \"a\"")), None);
+        assert!(index_text_matches("alice", CompareOp::Co, "lic"));
+        assert!(index_text_matches("alice", CompareOp::Ge, "alice"));
+        assert!(!index_text_matches("alice", CompareOp::Lt, "alice"));
+    }
+
+    #[test]
+    fn index_keys_fold_names_and_keep_external_ids() {
+        let doc = serde_json::json!({"userName": "Ada@X", "externalId": "E1"});
+        assert_eq!(
+            index_keys(Kind::User, &doc),
+            [
+                IndexKey::UserName("ada@x".into()),
+                IndexKey::UserExternalId("E1".into())
+            ]
+        );
+        let doc = serde_json::json!({"displayName": "Ops"});
+        assert_eq!(
+            index_keys(Kind::Group, &doc),
+            [IndexKey::GroupDisplayName("ops".into())]
+        );
+    }
+}

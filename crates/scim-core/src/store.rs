@@ -1,0 +1,186 @@
+//! The storage seam: what the core asks of an engine. An engine stores what the core decided and
+//! keeps its promises atomically; it decides no product rule.
+//!
+//! - Every mutation is one [`Write`]: a record (or its removal), its index entries, its
+//!   membership changes, the other records whose version moves with it, and its revision entry,
+//!   committed in one transaction, or not at all. A commit is durable when it returns, unless the
+//!   engine was opened for periodic durability.
+//! - The engine enforces the constraints the core declares: a unique [`IndexKey`] belongs to one
+//!   record ([`StoreError::Taken`]); a member added to a group exists ([`StoreError::NoSuchMember`]);
+//!   what a write was computed from is still current ([`StoreError::Stale`]).
+//! - The revision feed ([`Store::revisions`]) is gap-free: a reader that asked for everything
+//!   after `n` never misses an entry that commits later with a sequence number at or below the
+//!   ones it was given.
+//! - Lists are answered by the engine from a [`Query`]: it may answer the filter itself or select
+//!   a superset and test it with the query's [`Matcher`], which is the authority.
+//!
+//! The engine test suite ([`crate::testkit`], feature `testkit`) checks these promises.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use crate::model::{ApiKey, Dump, IndexKey, Kind, Member, Record, Revision, TargetRef};
+use crate::query::{Matcher, Probe};
+
+/// What a write expects of the record it names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// A create: no record has this id.
+    Absent,
+    /// The record is at this version (and so are its members, for a group).
+    Version(u64),
+}
+
+/// A mutation of one resource, committed atomically with its indexes and revision entry.
+#[derive(Debug, Clone)]
+pub struct Write {
+    pub kind: Kind,
+    pub id: String,
+    pub expect: Expect,
+    pub op: WriteOp,
+    /// Records whose version moves by one with this write (their `last_modified` becomes the
+    /// revision's time): the groups a deleted member leaves.
+    pub touch: Vec<(Kind, String)>,
+    /// The entry, `related` filled in; the engine assigns its sequence number.
+    pub revision: Revision,
+}
+
+// One `Write` exists per request, briefly: the size of its variants does not matter.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone)]
+pub enum WriteOp {
+    /// Create or replace the record. For a group, `members` holds the member set as read at the
+    /// expected version and as it becomes.
+    Put {
+        record: Record,
+        members: Option<MemberChange>,
+    },
+    /// Delete the record, its index entries and memberships: `members` are a group's own members
+    /// as read, `member_of` the groups it is a member of as read (the commit is [`StoreError::Stale`]
+    /// if that is no longer so).
+    Delete {
+        members: Vec<Member>,
+        member_of: Vec<String>,
+    },
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct MemberChange {
+    pub before: Vec<Member>,
+    pub after: Vec<Member>,
+}
+
+/// Why an engine did not do what it was asked. Engine-neutral: the core words each for clients.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum StoreError {
+    /// What the write was computed from changed meanwhile: recompute and try again.
+    #[error("the resource changed concurrently")]
+    Stale,
+    /// A create named an id that exists.
+    #[error("a record with this id exists")]
+    Exists,
+    /// The write names a record that does not exist (any more).
+    #[error("no such record")]
+    Missing,
+    /// A unique index entry belongs to another record.
+    #[error("index entry {0:?} is taken")]
+    Taken(IndexKey),
+    /// A member added to a group does not exist as the kind it was given.
+    #[error("member {} does not exist", .0.value)]
+    NoSuchMember(Member),
+    /// The storage itself failed (I/O, disk full or read-only, the database unreachable): the
+    /// engine may refuse writes from now on (see [`Store::failure`]).
+    #[error("storage: {0}")]
+    Io(String),
+    /// Stored data that cannot be read back.
+    #[error("storage: undecodable entry: {0}")]
+    Corrupt(String),
+    /// A request the engine cannot serve (an import into a store that is not empty, an unknown
+    /// dump format).
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// A list query, handed whole to the engine.
+#[derive(Debug, Clone)]
+pub struct Query {
+    pub kind: Kind,
+    pub selection: Selection,
+    /// How many of the selected, ordered records to skip.
+    pub skip: usize,
+    /// How many to return after that.
+    pub take: usize,
+}
+
+/// Which records a query selects, in which order.
+#[derive(Debug, Clone)]
+pub enum Selection {
+    /// Every record of the kind, in `id` order.
+    All,
+    /// The records the matcher accepts, ordered by its sort key (then by `id`). `probes`, when
+    /// present, are index entries whose union holds every record the matcher can accept.
+    Matching {
+        matcher: Arc<Matcher>,
+        probes: Option<Vec<Probe>>,
+    },
+}
+
+/// What a query found: how many records it selects in all, and the requested page of them.
+#[derive(Debug, Clone, Default)]
+pub struct Found {
+    pub total: usize,
+    pub records: Vec<Record>,
+}
+
+/// Reads a matcher needs to test a record whose filter names its groups or members; an engine
+/// provides them synchronously inside its query.
+pub trait Lookup {
+    fn record(&self, kind: Kind, id: &str) -> Result<Option<Record>, StoreError>;
+    fn members(&self, group_id: &str) -> Result<Vec<Member>, StoreError>;
+    fn groups_of(&self, member_id: &str) -> Result<Vec<String>, StoreError>;
+}
+
+/// A storage engine.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    async fn get(&self, kind: Kind, id: &str) -> Result<Option<Record>, StoreError>;
+    /// The members of a group.
+    async fn members(&self, group_id: &str) -> Result<Vec<Member>, StoreError>;
+    /// The ids of the groups a resource is a direct member of.
+    async fn groups_of(&self, member_id: &str) -> Result<Vec<String>, StoreError>;
+    /// The ids an index entry points to.
+    async fn lookup(&self, key: &IndexKey) -> Result<Vec<String>, StoreError>;
+    /// Answers a list query.
+    async fn query(&self, query: Query) -> Result<Found, StoreError>;
+    /// Commits one mutation atomically; returns the revision's sequence number.
+    async fn commit(&self, write: Write) -> Result<u64, StoreError>;
+
+    async fn keys(&self) -> Result<Vec<ApiKey>, StoreError>;
+    /// Creates or updates a key with its revision entry, atomically and durably.
+    async fn put_key(&self, key: ApiKey, revision: Revision) -> Result<u64, StoreError>;
+    /// Records the last use of a key (no revision; best effort, not flushed).
+    async fn touch_key(&self, id: &str, when: OffsetDateTime) -> Result<(), StoreError>;
+
+    /// Revision entries with `seq > after`, oldest first, at most `limit`, gap-free.
+    async fn revisions(&self, after: u64, limit: usize) -> Result<Vec<Revision>, StoreError>;
+    /// The entries whose [`Revision::targets`] include `target`, oldest first.
+    async fn revisions_of(&self, target: &TargetRef) -> Result<Vec<Revision>, StoreError>;
+
+    /// A consistent copy of everything: writes wait while it is taken.
+    async fn export(&self) -> Result<Dump, StoreError>;
+    /// Loads a dump into an empty store, building every index.
+    async fn import(&self, dump: Dump) -> Result<(), StoreError>;
+    /// Checks the engine's own structures (its indexes agree with its records); returns what
+    /// does not. The core checks the rest ([`crate::integrity`]).
+    async fn check(&self) -> Result<Vec<String>, StoreError>;
+    /// Makes every committed change durable.
+    async fn flush(&self) -> Result<(), StoreError>;
+
+    /// The size of the store's files on disk, in bytes (0 when it does not know).
+    fn size_on_disk(&self) -> u64;
+    /// Why the store can no longer write, once a write failed for a storage reason; `None`
+    /// while it is healthy.
+    fn failure(&self) -> Option<String>;
+}

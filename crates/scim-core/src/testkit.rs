@@ -1,0 +1,545 @@
+//! The engine test suite: what every storage engine must do, checked through the seam and the
+//! core, each check on a fresh, empty store. An engine's tests call [`run`] with a factory of
+//! fresh stores and assert that every check passes; a deliberately broken engine must fail some.
+//!
+//! | check | promise |
+//! | --- | --- |
+//! | `refused-writes-change-nothing` | a refused write (taken name, missing member, stale version) leaves no trace: no record, index entry, membership or revision |
+//! | `uniqueness-under-concurrency` | of concurrent creates of one `userName` in different cases, exactly one wins |
+//! | `feed-is-gap-free` | a reader polling `after=N` during concurrent writes misses no entry, however late it commits |
+//! | `membership-both-ways` | members and the groups of a member agree through adds, removals and deletes; a deleted member's groups move to a new version and record it |
+//! | `history-outlives-deletion` | a resource's history (its own entries and those that name it) stays after it is deleted |
+//! | `index-follows-changes` | index lookups find a record by its current keys only |
+//! | `stale-writes-are-refused` | a write computed from an old version is refused; with `If-Match`, one of two concurrent changes wins |
+//! | `queries-select-sort-and-page` | filters, sorts and pages answer what the matcher says, with exact totals |
+//! | `export-import-round-trip` | an export imported into an empty store exports the same, and every integrity rule holds |
+
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use scim_proto::list::{ListQuery, RawListParams};
+use scim_proto::resource::{EntityTags, Projection};
+use serde_json::{json, Value};
+
+use crate::auth::operator;
+use crate::error::Error;
+use crate::model::{Action, IndexKey, Kind, Revision, TargetRef, TargetType};
+use crate::store::{Expect, Store, StoreError, Write, WriteOp};
+use crate::{Context, Core, Settings};
+
+/// A fresh, empty store.
+pub type Fresh<'f> = &'f (dyn Fn() -> Arc<dyn Store> + Sync);
+
+/// One check's outcome.
+#[derive(Debug)]
+pub struct Outcome {
+    pub name: &'static str,
+    pub result: Result<(), String>,
+}
+
+type Checked = Result<(), String>;
+/// A check: given a core over a fresh store, and a second one (for those that copy a store).
+type CheckFn = fn(Arc<Core>, Arc<Core>) -> Pin<Box<dyn Future<Output = Checked> + Send>>;
+
+/// Every check, by name.
+pub const CHECKS: &[(&str, CheckFn)] = &[
+    ("refused-writes-change-nothing", |c, _| {
+        Box::pin(refused_writes_change_nothing(c))
+    }),
+    ("uniqueness-under-concurrency", |c, _| {
+        Box::pin(uniqueness_under_concurrency(c))
+    }),
+    ("feed-is-gap-free", |c, _| Box::pin(feed_is_gap_free(c))),
+    ("membership-both-ways", |c, _| {
+        Box::pin(membership_both_ways(c))
+    }),
+    ("history-outlives-deletion", |c, _| {
+        Box::pin(history_outlives_deletion(c))
+    }),
+    ("index-follows-changes", |c, _| {
+        Box::pin(index_follows_changes(c))
+    }),
+    ("stale-writes-are-refused", |c, _| {
+        Box::pin(stale_writes_are_refused(c))
+    }),
+    ("queries-select-sort-and-page", |c, _| {
+        Box::pin(queries_select_sort_and_page(c))
+    }),
+    ("export-import-round-trip", |c, into| {
+        Box::pin(export_import_round_trip(c, into))
+    }),
+];
+
+/// Runs every check, each on fresh stores from `fresh`.
+pub async fn run(fresh: Fresh<'_>) -> Vec<Outcome> {
+    let mut out = Vec::new();
+    for (name, check) in CHECKS {
+        let result = check(core(fresh()), core(fresh())).await;
+        out.push(Outcome { name, result });
+    }
+    out
+}
+
+/// The names of the checks that failed, with why.
+pub fn failures(outcomes: &[Outcome]) -> Vec<String> {
+    outcomes
+        .iter()
+        .filter_map(|o| o.result.as_ref().err().map(|e| format!("{}: {e}", o.name)))
+        .collect()
+}
+
+fn core(store: Arc<dyn Store>) -> Arc<Core> {
+    Arc::new(Core::new(store, Settings::default()))
+}
+
+fn ctx() -> Context {
+    Context {
+        actor: operator(),
+        request_id: None,
+        base_url: "http://engine.test/scim/v2".into(),
+    }
+}
+
+fn user(name: &str) -> Value {
+    json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": name,
+        "name": {"givenName": "G", "familyName": name}, "title": name, "active": true})
+}
+
+fn group(name: &str, members: &[&str]) -> Value {
+    let members: Vec<Value> = members.iter().map(|m| json!({"value": m})).collect();
+    json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": name,
+        "members": members})
+}
+
+fn patch(ops: Value) -> Value {
+    json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops})
+}
+
+fn ensure(cond: bool, what: impl Into<String>) -> Checked {
+    if cond {
+        Ok(())
+    } else {
+        Err(what.into())
+    }
+}
+
+fn text(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+async fn create(core: &Core, kind: Kind, body: Value) -> Result<String, String> {
+    let full = Projection::default();
+    core.create(kind, &body, &ctx(), &full)
+        .await
+        .map(|r| r.id)
+        .map_err(text)
+}
+
+async fn history(core: &Core, kind: Kind, id: &str) -> Result<Vec<Revision>, String> {
+    let target = TargetRef {
+        target_type: kind.into(),
+        target_id: id.to_string(),
+    };
+    core.store().revisions_of(&target).await.map_err(text)
+}
+
+async fn set(
+    v: impl Future<Output = Result<Vec<String>, StoreError>>,
+) -> Result<BTreeSet<String>, String> {
+    Ok(v.await.map_err(text)?.into_iter().collect())
+}
+
+async fn refused_writes_change_nothing(core: Arc<Core>) -> Checked {
+    let ada = create(&core, Kind::User, user("ada")).await?;
+    let before = core.store().export().await.map_err(text)?;
+    let taken = core
+        .create(Kind::User, &user("ADA"), &ctx(), &Projection::default())
+        .await;
+    ensure(
+        matches!(taken, Err(Error::Conflict(_))),
+        format!("a taken userName: {taken:?}"),
+    )?;
+    // A member that does not exist, named with its type so that the core cannot catch it
+    // before the engine does.
+    let ghost = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+        "displayName": "ghosts", "members": [{"value": ada}, {"value": "no-such-user", "type": "User"}]});
+    let refused = core
+        .create(Kind::Group, &ghost, &ctx(), &Projection::default())
+        .await;
+    ensure(
+        refused.is_err(),
+        "a group with a missing member was created",
+    )?;
+    let stale = Write {
+        kind: Kind::User,
+        id: ada.clone(),
+        expect: Expect::Version(99),
+        op: WriteOp::Delete {
+            members: Vec::new(),
+            member_of: Vec::new(),
+        },
+        touch: Vec::new(),
+        revision: before.revisions[0].clone(),
+    };
+    let r = core.store().commit(stale).await;
+    ensure(
+        r == Err(StoreError::Stale),
+        format!("a stale delete: {r:?}"),
+    )?;
+    let after = core.store().export().await.map_err(text)?;
+    ensure(after == before, "a refused write changed the store")?;
+    let names = core
+        .store()
+        .lookup(&IndexKey::GroupDisplayName("ghosts".into()))
+        .await
+        .map_err(text)?;
+    ensure(names.is_empty(), "a refused group left its index entry")
+}
+
+async fn uniqueness_under_concurrency(core: Arc<Core>) -> Checked {
+    let mut tasks = Vec::new();
+    for i in 0..24 {
+        let core = Arc::clone(&core);
+        let name = ["alice", "Alice", "ALICE"][i % 3];
+        tasks.push(tokio::spawn(async move {
+            core.create(Kind::User, &user(name), &ctx(), &Projection::default())
+                .await
+        }));
+    }
+    let (mut won, mut conflicts) = (0, 0);
+    for t in tasks {
+        match t.await.map_err(text)? {
+            Ok(_) => won += 1,
+            Err(Error::Conflict(_)) => conflicts += 1,
+            Err(e) => return Err(format!("unexpected refusal: {e}")),
+        }
+    }
+    ensure(
+        (won, conflicts) == (1, 23),
+        format!("{won} won, {conflicts} conflicts"),
+    )?;
+    let ids = core
+        .store()
+        .lookup(&IndexKey::UserName("alice".into()))
+        .await
+        .map_err(text)?;
+    ensure(ids.len() == 1, format!("the index holds {ids:?}"))
+}
+
+async fn feed_is_gap_free(core: Arc<Core>) -> Checked {
+    const WRITERS: usize = 8;
+    const EACH: usize = 25;
+    let mut writers = Vec::new();
+    for w in 0..WRITERS {
+        let core = Arc::clone(&core);
+        writers.push(tokio::spawn(async move {
+            for i in 0..EACH {
+                create(&core, Kind::User, user(&format!("feed-{w}-{i}"))).await?;
+            }
+            Ok::<(), String>(())
+        }));
+    }
+    let reader = {
+        let core = Arc::clone(&core);
+        tokio::spawn(async move {
+            let (mut after, mut seen) = (0u64, Vec::new());
+            while seen.len() < WRITERS * EACH {
+                let batch = core.store().revisions(after, 7).await.map_err(text)?;
+                for r in &batch {
+                    if r.seq <= after {
+                        return Err(format!("entry {} came after {after}", r.seq));
+                    }
+                    after = r.seq;
+                    seen.push(r.seq);
+                }
+                if batch.is_empty() {
+                    tokio::task::yield_now().await;
+                }
+            }
+            Ok::<Vec<u64>, String>(seen)
+        })
+    };
+    for w in writers {
+        w.await.map_err(text)??;
+    }
+    let seen = tokio::time::timeout(std::time::Duration::from_secs(60), reader)
+        .await
+        .map_err(|_| "the reader never saw every entry".to_string())?
+        .map_err(text)??;
+    let all: Vec<u64> = core
+        .store()
+        .revisions(0, usize::MAX)
+        .await
+        .map_err(text)?
+        .iter()
+        .map(|r| r.seq)
+        .collect();
+    ensure(
+        seen == all,
+        format!("the reader saw {} of {} entries", seen.len(), all.len()),
+    )
+}
+
+async fn membership_both_ways(core: Arc<Core>) -> Checked {
+    let u1 = create(&core, Kind::User, user("m1")).await?;
+    let u2 = create(&core, Kind::User, user("m2")).await?;
+    let g = create(&core, Kind::Group, group("team", &[&u1, &u2])).await?;
+    let s = core.store();
+    let members = |g: String| async move {
+        Ok::<BTreeSet<String>, String>(
+            s.members(&g)
+                .await
+                .map_err(text)?
+                .into_iter()
+                .map(|m| m.value)
+                .collect(),
+        )
+    };
+    ensure(
+        members(g.clone()).await? == [u1.clone(), u2.clone()].into(),
+        "members after create",
+    )?;
+    ensure(
+        set(s.groups_of(&u1)).await? == [g.clone()].into(),
+        "groups of a member",
+    )?;
+    let remove = patch(json!([{"op": "remove", "path": format!("members[value eq \"{u1}\"]")}]));
+    core.patch(
+        Kind::Group,
+        &g,
+        &remove,
+        None,
+        &ctx(),
+        &Projection::default(),
+    )
+    .await
+    .map_err(text)?;
+    ensure(
+        set(s.groups_of(&u1)).await?.is_empty(),
+        "a removed member still lists the group",
+    )?;
+    let version = s
+        .get(Kind::Group, &g)
+        .await
+        .map_err(text)?
+        .map(|r| r.version);
+    core.delete(Kind::User, &u2, None, &ctx())
+        .await
+        .map_err(text)?;
+    ensure(
+        members(g.clone()).await?.is_empty(),
+        "a deleted member is still a member",
+    )?;
+    let moved = s
+        .get(Kind::Group, &g)
+        .await
+        .map_err(text)?
+        .map(|r| r.version);
+    ensure(
+        moved > version,
+        "a group that lost a deleted member kept its version",
+    )?;
+    let entries = history(&core, Kind::Group, &g).await?;
+    ensure(
+        entries
+            .iter()
+            .any(|r| r.action == Action::Delete && r.target_id == u2),
+        "the group's history lacks its member's deletion",
+    )
+}
+
+async fn history_outlives_deletion(core: Arc<Core>) -> Checked {
+    let id = create(&core, Kind::User, user("ephemeral")).await?;
+    let suspend = patch(json!([{"op": "replace", "path": "active", "value": false}]));
+    core.patch(
+        Kind::User,
+        &id,
+        &suspend,
+        None,
+        &ctx(),
+        &Projection::default(),
+    )
+    .await
+    .map_err(text)?;
+    core.delete(Kind::User, &id, None, &ctx())
+        .await
+        .map_err(text)?;
+    ensure(
+        core.store()
+            .get(Kind::User, &id)
+            .await
+            .map_err(text)?
+            .is_none(),
+        "deleted, yet still there",
+    )?;
+    let actions: Vec<Action> = history(&core, Kind::User, &id)
+        .await?
+        .iter()
+        .map(|r| r.action)
+        .collect();
+    ensure(
+        actions == [Action::Create, Action::Suspend, Action::Delete],
+        format!("history {actions:?}"),
+    )
+}
+
+async fn index_follows_changes(core: Arc<Core>) -> Checked {
+    let id = create(&core, Kind::User, user("Before")).await?;
+    let find = |name: &str| {
+        let (store, key) = (Arc::clone(core.store()), IndexKey::UserName(name.into()));
+        async move { store.lookup(&key).await.map_err(text) }
+    };
+    ensure(
+        find("before").await? == [id.clone()],
+        "lookup by folded name",
+    )?;
+    let rename = patch(json!([{"op": "replace", "path": "userName", "value": "After"}]));
+    core.patch(
+        Kind::User,
+        &id,
+        &rename,
+        None,
+        &ctx(),
+        &Projection::default(),
+    )
+    .await
+    .map_err(text)?;
+    ensure(
+        find("before").await?.is_empty(),
+        "the old name still finds it",
+    )?;
+    ensure(
+        find("after").await? == [id.clone()],
+        "the new name does not",
+    )?;
+    // The old name is free again.
+    create(&core, Kind::User, user("before")).await.map(drop)
+}
+
+async fn stale_writes_are_refused(core: Arc<Core>) -> Checked {
+    let id = create(&core, Kind::User, user("contended")).await?;
+    let tags = EntityTags::parse("W/\"1\"");
+    let mut tasks = Vec::new();
+    for title in ["one", "two"] {
+        let (core, id, tags) = (Arc::clone(&core), id.clone(), tags.clone());
+        tasks.push(tokio::spawn(async move {
+            let body = patch(json!([{"op": "replace", "path": "title", "value": title}]));
+            core.patch(
+                Kind::User,
+                &id,
+                &body,
+                Some(&tags),
+                &ctx(),
+                &Projection::default(),
+            )
+            .await
+        }));
+    }
+    let (mut ok, mut refused) = (0, 0);
+    for t in tasks {
+        match t.await.map_err(text)? {
+            Ok(_) => ok += 1,
+            Err(Error::PreconditionFailed(_)) => refused += 1,
+            Err(e) => return Err(format!("unexpected: {e}")),
+        }
+    }
+    ensure(
+        (ok, refused) == (1, 1),
+        format!("{ok} applied, {refused} refused"),
+    )
+}
+
+async fn queries_select_sort_and_page(core: Arc<Core>) -> Checked {
+    for name in ["carol", "alice", "bob", "dave", "erin"] {
+        create(&core, Kind::User, user(name)).await?;
+    }
+    let list = |pairs: &[(&str, &str)]| {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+        let q = ListQuery::parse(
+            core.registry(),
+            Kind::User,
+            &RawListParams::from_pairs(&pairs),
+            100,
+        );
+        let core = Arc::clone(&core);
+        async move {
+            let q = q.map_err(text)?;
+            let page = core.list(Kind::User, &q, &ctx()).await.map_err(text)?;
+            let names: Vec<String> = page["Resources"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|r| r["userName"].as_str().map(str::to_string))
+                .collect();
+            Ok::<(u64, Vec<String>), String>((page["totalResults"].as_u64().unwrap_or(0), names))
+        }
+    };
+    let (total, names) = list(&[("filter", "userName eq \"BOB\"")]).await?;
+    ensure(
+        (total, names.clone()) == (1, vec!["bob".into()]),
+        format!("eq: {total} {names:?}"),
+    )?;
+    let (total, names) = list(&[("filter", "title co \"a\""), ("sortBy", "userName")]).await?;
+    ensure(
+        (total, names.clone()) == (3, vec!["alice".into(), "carol".into(), "dave".into()]),
+        format!("scan and sort: {total} {names:?}"),
+    )?;
+    let (total, names) = list(&[
+        ("sortBy", "userName"),
+        ("sortOrder", "descending"),
+        ("startIndex", "2"),
+        ("count", "2"),
+    ])
+    .await?;
+    ensure(
+        (total, names.clone()) == (5, vec!["dave".into(), "carol".into()]),
+        format!("sorted page: {total} {names:?}"),
+    )?;
+    let (total, names) = list(&[("startIndex", "4"), ("count", "10")]).await?;
+    ensure(
+        (total, names.len()) == (5, 2),
+        format!("unsorted page: {total} {names:?}"),
+    )
+}
+
+async fn export_import_round_trip(core: Arc<Core>, into: Arc<Core>) -> Checked {
+    let a = create(&core, Kind::User, user("exported")).await?;
+    let b = create(&core, Kind::User, user("kept")).await?;
+    let g = create(&core, Kind::Group, group("crew", &[&a, &b])).await?;
+    core.delete(Kind::User, &a, None, &ctx())
+        .await
+        .map_err(text)?;
+    let nested = create(&core, Kind::Group, group("outer", &[&g])).await?;
+    core.mint_key("a key", crate::auth::KeyKind::Scim, operator())
+        .await
+        .map_err(text)?;
+    let dump = core.store().export().await.map_err(text)?;
+    into.store().import(dump.clone()).await.map_err(text)?;
+    let again = into.store().export().await.map_err(text)?;
+    ensure(
+        again == dump,
+        "the import does not export what was imported",
+    )?;
+    for c in [&core, &into] {
+        let problems = c.check().await.map_err(text)?;
+        ensure(problems.is_empty(), format!("integrity: {problems:?}"))?;
+    }
+    let groups = set(into.store().groups_of(&g)).await?;
+    ensure(
+        groups == [nested].into(),
+        "memberships were not rebuilt both ways",
+    )?;
+    // New entries continue after the imported ones.
+    let last = dump.revisions.iter().map(|r| r.seq).max().unwrap_or(0);
+    create(&into, Kind::User, user("after-import")).await?;
+    let newest = into.store().revisions(last, 10).await.map_err(text)?;
+    ensure(
+        newest.len() == 1 && newest[0].target_type == TargetType::User,
+        format!("after the import, the feed holds {newest:?}"),
+    )
+}

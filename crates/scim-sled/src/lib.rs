@@ -1,0 +1,437 @@
+//! The embedded storage engine: sled 0.34. It stores what the core decided (records with their
+//! index keys, memberships, revision entries, keys) and keeps the seam's promises
+//! ([`scim_core::store`]): one sled transaction per write (or per batch of concurrent writes),
+//! durable before the commit returns, a gap-free revision feed, and the declared constraints.
+//!
+//! Trees:
+//! - `users`, `groups`: id → [`Record`] (JSON)
+//! - `index`: tag, length-prefixed key [, id] → id ([`keys::index_key`])
+//! - `group_members`: group id, 0, member id → [`Member`] (JSON), one key per membership
+//! - `member_groups`: member id → JSON array of group ids (small: a user is in few groups)
+//! - `revisions`: sequence number (big-endian) → [`Revision`] (JSON)
+//! - `revisions_by_target`: type, ':', id, 0, sequence number → ()
+//! - `api_keys`: key id → [`ApiKey`] (JSON)
+//!
+//! Modules: [`write`] (what a write does inside a transaction), [`read`] (the [`Store`]
+//! implementation), [`whole`] (export, import, the engine's own checks), [`batch`] (concurrent
+//! commits share a transaction), [`census`] (list counts and page positions).
+
+mod batch;
+mod census;
+mod keys;
+mod read;
+mod whole;
+mod write;
+
+use std::collections::{BTreeSet, HashSet};
+use std::path::Path;
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
+
+use scim_core::model::{ApiKey, Kind, Member, Record, Revision};
+use scim_core::store::StoreError;
+use sled::Tree;
+
+use batch::Batcher;
+use census::Census;
+
+/// How the store is opened.
+#[derive(Debug, Clone)]
+pub struct SledOptions {
+    /// sled's page cache, in bytes.
+    pub cache_capacity: u64,
+    /// Background flush period; `None` disables it.
+    pub flush_every_ms: Option<u64>,
+    /// Whether a commit returns only once it is flushed (`per-request` durability). Without it, a
+    /// crash may lose what the background flush had not written yet.
+    pub durable: bool,
+}
+
+impl Default for SledOptions {
+    fn default() -> Self {
+        SledOptions {
+            cache_capacity: 48 * 1024 * 1024,
+            flush_every_ms: Some(500),
+            durable: true,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct SledStore {
+    db: sled::Db,
+    users: Tree,
+    groups: Tree,
+    index: Tree,
+    group_members: Tree,
+    member_groups: Tree,
+    revisions: Tree,
+    revisions_by_target: Tree,
+    api_keys: Tree,
+    durable: bool,
+    /// Sequence numbers handed to revisions whose transaction has not finished yet. The feed is
+    /// read only below the smallest, so that an entry that commits late is never skipped by a
+    /// reader that asked for "everything after N".
+    in_flight: Arc<Mutex<BTreeSet<u64>>>,
+    /// Writes hold it shared; an export holds it alone, so that its copy is consistent.
+    barrier: Arc<RwLock<()>>,
+    /// Set by the first write that fails for a storage reason (disk full, read-only, I/O): sled
+    /// does not recover from it in this process, so the server stops serving and exits.
+    failed: Arc<Mutex<Option<String>>>,
+    /// The keys, decoded, as every request needs them; `keys_generation` moves with each key
+    /// write, so that a copy read before a write is never kept after it (revocation is immediate).
+    keys_cache: KeysCache,
+    keys_generation: Arc<std::sync::atomic::AtomicU64>,
+    /// Record counts and page cursors, so that a list page reads only its own records.
+    census: Arc<Census>,
+    /// sled's log file, synced with `fdatasync` after each flush (see [`SledStore::flush_now`]).
+    log_file: Arc<std::fs::File>,
+    /// sled's folder of large values (over about 128 KiB, such as the revision of a group created
+    /// with thousands of members), which sled writes without syncing them, and the blob files
+    /// already synced.
+    blobs: Arc<(std::path::PathBuf, Mutex<HashSet<std::ffi::OsString>>)>,
+    /// Concurrent commits share one transaction.
+    batcher: Arc<Batcher<write::Pending, Result<u64, StoreError>>>,
+}
+
+/// The most writes one transaction holds.
+const MAX_BATCH: usize = 64;
+
+/// The decoded keys, with the key-write generation they were read at.
+type KeysCache = Arc<Mutex<Option<(u64, Vec<ApiKey>)>>>;
+
+/// A sequence number reserved for a revision; released when its transaction is over.
+struct Reserved {
+    seq: u64,
+    in_flight: Arc<Mutex<BTreeSet<u64>>>,
+}
+
+impl Drop for Reserved {
+    fn drop(&mut self) {
+        if let Ok(mut set) = self.in_flight.lock() {
+            set.remove(&self.seq);
+        }
+    }
+}
+
+/// Why a data folder could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("the data folder {0} is in use by another process (is scim-server already running?)")]
+    Locked(String),
+    #[error("the data folder {path} is corrupt or unreadable: {reason}. Restore it from a backup; the server will not start on it")]
+    Corrupt { path: String, reason: String },
+    #[error("cannot open the data folder {path}: {reason}")]
+    Io { path: String, reason: String },
+}
+
+impl OpenError {
+    pub fn is_locked(&self) -> bool {
+        matches!(self, OpenError::Locked(_))
+    }
+}
+
+const MARKER: &[u8] = b"__scim_server_store__";
+
+impl SledStore {
+    /// Opens (or creates) the store in `path`. A folder that holds files but no store of ours, a
+    /// corrupt store, or one locked by another process is an error: never a silently empty store.
+    pub fn open(path: &Path, options: &SledOptions) -> Result<Self, OpenError> {
+        let shown = path.display().to_string();
+        let existed = path.join("db").exists() || path.join("conf").exists();
+        if !existed && path.is_dir() {
+            let foreign = std::fs::read_dir(path)
+                .map_err(|e| OpenError::Io {
+                    path: shown.clone(),
+                    reason: e.to_string(),
+                })?
+                .filter_map(|e| e.ok())
+                .any(|e| e.file_name() != "control.sock");
+            if foreign {
+                return Err(OpenError::Corrupt {
+                    path: shown,
+                    reason: "it holds files but no store (missing 'db' and 'conf')".into(),
+                });
+            }
+        }
+        let db = sled::Config::new()
+            .path(path)
+            .cache_capacity(options.cache_capacity)
+            .flush_every_ms(options.flush_every_ms)
+            .open()
+            .map_err(|e| classify_open_error(&shown, e))?;
+        let tree = |name: &str| {
+            db.open_tree(name)
+                .map_err(|e| classify_open_error(&shown, e))
+        };
+        // sled makes its writes stable with `sync_file_range`, which writes the data pages but not
+        // the file's size or block allocation: an append that the file system's journal has not
+        // committed yet is lost if the file system aborts (a disk error turning ext4 read-only) or
+        // the power fails, even though sled called it flushed. `fdatasync` on the same file after
+        // each flush commits them. The folder is synced once, so that the files' names are stable.
+        let io = |e: std::io::Error| OpenError::Io {
+            path: shown.clone(),
+            reason: e.to_string(),
+        };
+        let log_file = std::fs::File::open(path.join("db")).map_err(io)?;
+        // sled writes its `conf` at open without syncing it (a disk error left it empty).
+        if let Ok(conf) = std::fs::File::open(path.join("conf")) {
+            conf.sync_all().map_err(io)?;
+        }
+        for dir in [path.to_path_buf(), path.join("blobs")] {
+            if dir.is_dir() {
+                std::fs::File::open(&dir)
+                    .and_then(|d| d.sync_all())
+                    .map_err(io)?;
+            }
+        }
+        // Blobs that exist at open were recovered from disk: nothing of theirs is pending.
+        let known_blobs: HashSet<std::ffi::OsString> = std::fs::read_dir(path.join("blobs"))
+            .map(|entries| {
+                entries
+                    .filter_map(|e| e.ok().map(|e| e.file_name()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let store = SledStore {
+            users: tree("users")?,
+            groups: tree("groups")?,
+            index: tree("index")?,
+            group_members: tree("group_members")?,
+            member_groups: tree("member_groups")?,
+            revisions: tree("revisions")?,
+            revisions_by_target: tree("revisions_by_target")?,
+            api_keys: tree("api_keys")?,
+            durable: options.durable,
+            in_flight: Arc::default(),
+            barrier: Arc::default(),
+            failed: Arc::default(),
+            keys_cache: Arc::default(),
+            keys_generation: Arc::default(),
+            census: Arc::default(),
+            log_file: Arc::new(log_file),
+            blobs: Arc::new((path.join("blobs"), Mutex::new(known_blobs))),
+            batcher: Arc::new(Batcher::new(MAX_BATCH, || {
+                Err(StoreError::Io(
+                    "the commit's batch ended without an answer".into(),
+                ))
+            })),
+            db,
+        };
+        let marker = store
+            .db
+            .get(MARKER)
+            .map_err(|e| classify_open_error(&shown, e))?;
+        match (existed, marker) {
+            (_, Some(_)) => {}
+            (false, None) => {
+                store
+                    .db
+                    .insert(MARKER, b"1".as_slice())
+                    .map_err(|e| classify_open_error(&shown, e))?;
+                store
+                    .db
+                    .flush()
+                    .map_err(|e| classify_open_error(&shown, e))?;
+            }
+            (true, None) => {
+                return Err(OpenError::Corrupt {
+                    path: shown,
+                    reason: "the store opened empty although its files exist".into(),
+                })
+            }
+        }
+        Ok(store)
+    }
+
+    pub fn was_recovered(&self) -> bool {
+        self.db.was_recovered()
+    }
+
+    /// Runs storage work on the blocking pool: it may wait on locks and on the disk.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(SledStore) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || work(store))
+            .await
+            .map_err(|e| StoreError::Io(format!("storage worker failed: {e}")))?
+    }
+
+    /// Forgets the cached keys after a key write.
+    fn keys_changed(&self) {
+        self.keys_generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if let Ok(mut cache) = self.keys_cache.lock() {
+            *cache = None;
+        }
+    }
+
+    /// Records a storage failure of a write (the first one wins) and passes the error on. Only a
+    /// failure of the storage itself stops writes; an entry that does not decode does not.
+    fn note_failure(&self, e: StoreError) -> StoreError {
+        if let StoreError::Io(reason) = &e {
+            if let Ok(mut failed) = self.failed.lock() {
+                failed.get_or_insert_with(|| reason.clone());
+            }
+        }
+        e
+    }
+
+    /// Held by every write, shared: an export waits for writes in progress and holds new ones.
+    fn writing(&self) -> Result<RwLockReadGuard<'_, ()>, StoreError> {
+        self.barrier
+            .read()
+            .map_err(|_| StoreError::Io("write barrier poisoned".into()))
+    }
+
+    /// Reserves the next revision sequence number (monotonic, assigned before the transaction).
+    fn reserve(&self) -> Result<Reserved, StoreError> {
+        let seq = self.db.generate_id().map_err(storage)? + 1;
+        self.in_flight
+            .lock()
+            .map_err(|_| StoreError::Io("revision bookkeeping poisoned".into()))?
+            .insert(seq);
+        Ok(Reserved {
+            seq,
+            in_flight: Arc::clone(&self.in_flight),
+        })
+    }
+
+    /// The smallest sequence number still in flight: the feed is read only below it.
+    fn horizon(&self) -> Result<u64, StoreError> {
+        Ok(self
+            .in_flight
+            .lock()
+            .map_err(|_| StoreError::Io("revision bookkeeping poisoned".into()))?
+            .first()
+            .copied()
+            .unwrap_or(u64::MAX))
+    }
+
+    /// Makes every committed change durable: large values first (the log entries that point at
+    /// them must not be durable without them), then sled's flush, then `fdatasync` on its log.
+    fn flush_now(&self) -> Result<(), StoreError> {
+        self.sync_new_blobs()
+            .map_err(|e| self.note_failure(storage(e)))?;
+        self.db
+            .flush()
+            .map(|_| ())
+            .map_err(|e| self.note_failure(storage(e)))?;
+        self.log_file
+            .sync_data()
+            .map_err(|e| self.note_failure(storage(e)))
+    }
+
+    /// Syncs the blob files sled wrote since the last flush (and their folder). Usually the
+    /// folder is empty and this is one directory read.
+    fn sync_new_blobs(&self) -> std::io::Result<()> {
+        let (dir, synced) = &*self.blobs;
+        let entries = match std::fs::read_dir(dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let mut synced = synced
+            .lock()
+            .map_err(|_| std::io::Error::other("blob bookkeeping poisoned"))?;
+        let mut present = HashSet::new();
+        let mut any = false;
+        for entry in entries {
+            let entry = entry?;
+            let name = entry.file_name();
+            if !synced.contains(&name) {
+                match std::fs::File::open(entry.path()) {
+                    Ok(f) => f.sync_data()?,
+                    // Removed by sled meanwhile (a rewritten page frees its old blob).
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(e),
+                }
+                any = true;
+            }
+            present.insert(name);
+        }
+        if any {
+            std::fs::File::open(dir)?.sync_all()?;
+        }
+        *synced = present;
+        Ok(())
+    }
+
+    fn records(&self, kind: Kind) -> &Tree {
+        match kind {
+            Kind::User => &self.users,
+            Kind::Group => &self.groups,
+        }
+    }
+
+    fn get_now(&self, kind: Kind, id: &str) -> Result<Option<Record>, StoreError> {
+        match self.records(kind).get(id.as_bytes()).map_err(storage)? {
+            Some(bytes) => Ok(Some(decode(&bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn members_now(&self, group_id: &str) -> Result<Vec<Member>, StoreError> {
+        let mut prefix = group_id.as_bytes().to_vec();
+        prefix.push(0);
+        self.group_members
+            .scan_prefix(prefix)
+            .values()
+            .map(|v| decode(&v.map_err(storage)?))
+            .collect()
+    }
+
+    fn groups_of_now(&self, member_id: &str) -> Result<Vec<String>, StoreError> {
+        match self
+            .member_groups
+            .get(member_id.as_bytes())
+            .map_err(storage)?
+        {
+            Some(bytes) => decode(&bytes),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    fn revision_at(&self, seq: &[u8]) -> Result<Option<Revision>, StoreError> {
+        match self.revisions.get(seq).map_err(storage)? {
+            Some(bytes) => Ok(Some(decode(&bytes)?)),
+            None => Ok(None),
+        }
+    }
+}
+
+fn classify_open_error(path: &str, e: sled::Error) -> OpenError {
+    match e {
+        sled::Error::Io(io)
+            if io.kind() == std::io::ErrorKind::WouldBlock
+                || io.to_string().contains("could not acquire lock") =>
+        {
+            OpenError::Locked(path.to_string())
+        }
+        sled::Error::Io(io) => OpenError::Io {
+            path: path.to_string(),
+            reason: io.to_string(),
+        },
+        other => OpenError::Corrupt {
+            path: path.to_string(),
+            reason: other.to_string(),
+        },
+    }
+}
+
+/// A failure of sled or of the file system.
+fn storage(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Io(e.to_string())
+}
+
+fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,298 @@
+//! The [`Store`] implementation: point reads on the caller's task (a few index entries and one
+//! small record, from sled's cache, cost less than a hop to the blocking pool), everything that
+//! may scan, wait on locks or on the disk on the blocking pool.
+
+use std::collections::BTreeSet;
+
+use async_trait::async_trait;
+use scim_core::model::{ApiKey, Dump, IndexKey, Kind, Member, Record, Revision, TargetRef};
+use scim_core::query::{self, Collector, Probe};
+use scim_core::store::{Found, Lookup, Query, Selection, Store, StoreError, Write};
+use time::OffsetDateTime;
+
+use crate::keys::{index_key, seq_of_target_key, split_index_key, tag, target_key};
+use crate::{decode, storage, SledStore};
+
+impl Lookup for SledStore {
+    fn record(&self, kind: Kind, id: &str) -> Result<Option<Record>, StoreError> {
+        self.get_now(kind, id)
+    }
+    fn members(&self, group_id: &str) -> Result<Vec<Member>, StoreError> {
+        self.members_now(group_id)
+    }
+    fn groups_of(&self, member_id: &str) -> Result<Vec<String>, StoreError> {
+        self.groups_of_now(member_id)
+    }
+}
+
+impl SledStore {
+    /// The ids an index entry points to.
+    fn lookup_now(&self, key: &IndexKey) -> Result<Vec<String>, StoreError> {
+        if key.is_unique() {
+            return match self.index.get(index_key(key, None)).map_err(storage)? {
+                Some(id) => Ok(vec![String::from_utf8_lossy(&id).into_owned()]),
+                None => Ok(Vec::new()),
+            };
+        }
+        self.index
+            .scan_prefix(index_key(key, None))
+            .values()
+            .map(|v| Ok(String::from_utf8_lossy(&v.map_err(storage)?).into_owned()))
+            .collect()
+    }
+
+    /// The ids index probes find, in id order, once each.
+    fn probe(&self, probes: &[Probe]) -> Result<BTreeSet<String>, StoreError> {
+        let mut ids = BTreeSet::new();
+        for probe in probes {
+            match probe {
+                Probe::Id(id) => {
+                    ids.insert(id.clone());
+                }
+                Probe::Equal(key) => ids.extend(self.lookup_now(key)?),
+                Probe::Matching(index, op, value) => {
+                    for entry in self.index.scan_prefix([tag(*index)]) {
+                        let (key, id) = entry.map_err(storage)?;
+                        let Some((text, rest)) = split_index_key(&key) else {
+                            continue;
+                        };
+                        let id = if index.is_unique() { &id[..] } else { rest };
+                        if query::index_text_matches(&String::from_utf8_lossy(text), *op, value) {
+                            ids.insert(String::from_utf8_lossy(id).into_owned());
+                        }
+                    }
+                }
+            }
+        }
+        Ok(ids)
+    }
+
+    /// Answers a query: every record of a kind through the census (count and page without
+    /// reading the rest), or the candidates of index probes (else a scan) through the matcher.
+    fn query_now(&self, q: &Query) -> Result<Found, StoreError> {
+        let (matcher, probes) = match &q.selection {
+            Selection::All => {
+                return Ok(Found {
+                    total: self.count(q.kind)?,
+                    records: self.page(q.kind, q.skip, q.take)?,
+                })
+            }
+            Selection::Matching { matcher, probes } => (matcher, probes),
+        };
+        let mut collector = Collector::new(matcher);
+        match probes {
+            Some(probes) => {
+                for id in self.probe(probes)? {
+                    if let Some(record) = self.get_now(q.kind, &id)? {
+                        collector.offer(record, self)?;
+                    }
+                }
+            }
+            None => {
+                for v in self.records(q.kind).iter().values() {
+                    collector.offer(decode(&v.map_err(storage)?)?, self)?;
+                }
+            }
+        }
+        collector.finish(q.skip, q.take, self)
+    }
+
+    /// How many records of a kind there are: counted once with writes held (as an export holds
+    /// them), then kept by each commit.
+    fn count(&self, kind: Kind) -> Result<usize, StoreError> {
+        if let Some(n) = self.census.count(kind) {
+            return Ok(n);
+        }
+        let _alone = self
+            .barrier
+            .write()
+            .map_err(|_| StoreError::Io("write barrier poisoned".into()))?;
+        if let Some(n) = self.census.count(kind) {
+            return Ok(n);
+        }
+        let n = self.records(kind).len();
+        self.census.set_count(kind, n);
+        Ok(n)
+    }
+
+    /// Records of a kind in id order, skipping `skip`, at most `take`: from a remembered position
+    /// when nothing was created or deleted since.
+    fn page(&self, kind: Kind, skip: usize, take: usize) -> Result<Vec<Record>, StoreError> {
+        use std::ops::Bound::{Excluded, Unbounded};
+        let tree = self.records(kind);
+        let began = self.census.stable();
+        let mut walk = match (skip, self.census.cursor(kind, skip)) {
+            (0, _) => tree.iter(),
+            (_, Some(after)) => tree.range::<&[u8], _>((Excluded(after.as_slice()), Unbounded)),
+            _ => {
+                let mut walk = tree.iter();
+                for entry in walk.by_ref().take(skip) {
+                    entry.map_err(storage)?;
+                }
+                walk
+            }
+        };
+        let mut out = Vec::with_capacity(take.min(1024));
+        let mut last = None;
+        for entry in walk.by_ref().take(take) {
+            let (key, value) = entry.map_err(storage)?;
+            out.push(decode(&value)?);
+            last = Some(key);
+        }
+        if let (Some(began), Some(last)) = (began, last) {
+            self.census
+                .remember(kind, skip + out.len(), began, last.to_vec());
+        }
+        Ok(out)
+    }
+
+    fn keys_now(&self) -> Result<Vec<ApiKey>, StoreError> {
+        use std::sync::atomic::Ordering;
+        let generation = self.keys_generation.load(Ordering::SeqCst);
+        if let Ok(cache) = self.keys_cache.lock() {
+            if let Some((g, keys)) = cache.as_ref() {
+                if *g == generation {
+                    return Ok(keys.clone());
+                }
+            }
+        }
+        let keys: Vec<ApiKey> = self
+            .api_keys
+            .iter()
+            .values()
+            .map(|v| decode(&v.map_err(storage)?))
+            .collect::<Result<_, _>>()?;
+        if let Ok(mut cache) = self.keys_cache.lock() {
+            // Kept only if no key was written since this read began.
+            if self.keys_generation.load(Ordering::SeqCst) == generation {
+                *cache = Some((generation, keys.clone()));
+            }
+        }
+        Ok(keys)
+    }
+
+    fn touch_key_now(&self, id: &str, when: OffsetDateTime) -> Result<(), StoreError> {
+        let _writing = self.writing()?;
+        self.api_keys
+            .update_and_fetch(id.as_bytes(), |old| {
+                let mut key: ApiKey = serde_json::from_slice(old?).ok()?;
+                key.last_used = Some(when);
+                serde_json::to_vec(&key).ok()
+            })
+            .map_err(storage)?;
+        self.keys_changed();
+        Ok(())
+    }
+
+    /// The feed after `after`, read only below the oldest sequence number still in flight.
+    pub(crate) fn revisions_now(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<Revision>, StoreError> {
+        let horizon = self.horizon()?;
+        let first = after.saturating_add(1);
+        if first >= horizon {
+            return Ok(Vec::new());
+        }
+        let (start, end) = (first.to_be_bytes(), horizon.to_be_bytes());
+        self.revisions
+            .range(start..end)
+            .values()
+            .take(limit)
+            .map(|v| decode(&v.map_err(storage)?))
+            .collect()
+    }
+
+    fn revisions_of_now(&self, target: &TargetRef) -> Result<Vec<Revision>, StoreError> {
+        let mut out = Vec::new();
+        for key in self
+            .revisions_by_target
+            .scan_prefix(target_key(target, None))
+            .keys()
+        {
+            let key = key.map_err(storage)?;
+            out.extend(self.revision_at(seq_of_target_key(&key))?);
+        }
+        Ok(out)
+    }
+}
+
+#[async_trait]
+impl Store for SledStore {
+    async fn get(&self, kind: Kind, id: &str) -> Result<Option<Record>, StoreError> {
+        self.get_now(kind, id)
+    }
+
+    async fn members(&self, group_id: &str) -> Result<Vec<Member>, StoreError> {
+        let id = group_id.to_string();
+        self.blocking(move |s| s.members_now(&id)).await
+    }
+
+    async fn groups_of(&self, member_id: &str) -> Result<Vec<String>, StoreError> {
+        self.groups_of_now(member_id)
+    }
+
+    async fn lookup(&self, key: &IndexKey) -> Result<Vec<String>, StoreError> {
+        self.lookup_now(key)
+    }
+
+    async fn query(&self, q: Query) -> Result<Found, StoreError> {
+        let point = matches!(&q.selection, Selection::Matching { probes: Some(p), matcher }
+            if query::is_point(p) && !matcher.needs_related());
+        if point {
+            self.query_now(&q)
+        } else {
+            self.blocking(move |s| s.query_now(&q)).await
+        }
+    }
+
+    async fn commit(&self, write: Write) -> Result<u64, StoreError> {
+        self.blocking(move |s| s.commit_now(write)).await
+    }
+
+    async fn keys(&self) -> Result<Vec<ApiKey>, StoreError> {
+        self.keys_now()
+    }
+
+    async fn put_key(&self, key: ApiKey, revision: Revision) -> Result<u64, StoreError> {
+        self.blocking(move |s| s.put_key_now(&key, &revision)).await
+    }
+
+    async fn touch_key(&self, id: &str, when: OffsetDateTime) -> Result<(), StoreError> {
+        self.touch_key_now(id, when)
+    }
+
+    async fn revisions(&self, after: u64, limit: usize) -> Result<Vec<Revision>, StoreError> {
+        self.blocking(move |s| s.revisions_now(after, limit)).await
+    }
+
+    async fn revisions_of(&self, target: &TargetRef) -> Result<Vec<Revision>, StoreError> {
+        let target = target.clone();
+        self.blocking(move |s| s.revisions_of_now(&target)).await
+    }
+
+    async fn export(&self) -> Result<Dump, StoreError> {
+        self.blocking(|s| s.export_now()).await
+    }
+
+    async fn import(&self, dump: Dump) -> Result<(), StoreError> {
+        self.blocking(move |s| s.import_now(&dump)).await
+    }
+
+    async fn check(&self) -> Result<Vec<String>, StoreError> {
+        self.blocking(|s| s.check_now()).await
+    }
+
+    async fn flush(&self) -> Result<(), StoreError> {
+        self.blocking(|s| s.flush_now()).await
+    }
+
+    fn size_on_disk(&self) -> u64 {
+        self.db.size_on_disk().unwrap_or(0)
+    }
+
+    fn failure(&self) -> Option<String> {
+        self.failed.lock().ok().and_then(|f| f.clone())
+    }
+}

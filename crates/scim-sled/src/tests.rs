@@ -1,0 +1,246 @@
+//! The engine test suite on sled, its teeth (engines broken on purpose fail it), and what only
+//! this engine can be asked directly.
+
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use scim_core::model::{
+    Action, Actor, ApiKey, Dump, IndexKey, Kind, Member, Record, Revision, TargetRef, TargetType,
+};
+use scim_core::store::{Found, Query, Store, StoreError, Write, WriteOp};
+use scim_core::testkit::{self, Outcome};
+use time::OffsetDateTime;
+
+use crate::{SledOptions, SledStore};
+
+/// Fresh sled stores, each in a folder that lives as long as the factory.
+struct Folders(Mutex<Vec<tempfile::TempDir>>);
+
+impl Folders {
+    fn new() -> Self {
+        Folders(Mutex::new(Vec::new()))
+    }
+
+    fn open(&self) -> SledStore {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = SledStore::open(dir.path(), &SledOptions::default()).expect("store");
+        self.0.lock().expect("lock").push(dir);
+        store
+    }
+}
+
+fn failed(outcomes: &[Outcome]) -> Vec<&'static str> {
+    outcomes
+        .iter()
+        .filter(|o| o.result.is_err())
+        .map(|o| o.name)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sled_passes_the_engine_suite() {
+    let folders = Folders::new();
+    let outcomes = testkit::run(&|| Arc::new(folders.open()) as Arc<dyn Store>).await;
+    assert_eq!(outcomes.len(), testkit::CHECKS.len());
+    assert!(
+        testkit::failures(&outcomes).is_empty(),
+        "{:#?}",
+        testkit::failures(&outcomes)
+    );
+}
+
+/// Passes everything to sled, but for what `break_write` does to each write.
+struct Broken {
+    inner: SledStore,
+    break_write: fn(&mut Write),
+}
+
+#[async_trait]
+impl Store for Broken {
+    async fn get(&self, kind: Kind, id: &str) -> Result<Option<Record>, StoreError> {
+        self.inner.get(kind, id).await
+    }
+    async fn members(&self, group_id: &str) -> Result<Vec<Member>, StoreError> {
+        self.inner.members(group_id).await
+    }
+    async fn groups_of(&self, member_id: &str) -> Result<Vec<String>, StoreError> {
+        self.inner.groups_of(member_id).await
+    }
+    async fn lookup(&self, key: &IndexKey) -> Result<Vec<String>, StoreError> {
+        self.inner.lookup(key).await
+    }
+    async fn query(&self, query: Query) -> Result<Found, StoreError> {
+        self.inner.query(query).await
+    }
+    async fn commit(&self, mut write: Write) -> Result<u64, StoreError> {
+        (self.break_write)(&mut write);
+        self.inner.commit(write).await
+    }
+    async fn keys(&self) -> Result<Vec<ApiKey>, StoreError> {
+        self.inner.keys().await
+    }
+    async fn put_key(&self, key: ApiKey, revision: Revision) -> Result<u64, StoreError> {
+        self.inner.put_key(key, revision).await
+    }
+    async fn touch_key(&self, id: &str, when: OffsetDateTime) -> Result<(), StoreError> {
+        self.inner.touch_key(id, when).await
+    }
+    async fn revisions(&self, after: u64, limit: usize) -> Result<Vec<Revision>, StoreError> {
+        self.inner.revisions(after, limit).await
+    }
+    async fn revisions_of(&self, target: &TargetRef) -> Result<Vec<Revision>, StoreError> {
+        self.inner.revisions_of(target).await
+    }
+    async fn export(&self) -> Result<Dump, StoreError> {
+        self.inner.export().await
+    }
+    async fn import(&self, dump: Dump) -> Result<(), StoreError> {
+        self.inner.import(dump).await
+    }
+    async fn check(&self) -> Result<Vec<String>, StoreError> {
+        self.inner.check().await
+    }
+    async fn flush(&self) -> Result<(), StoreError> {
+        self.inner.flush().await
+    }
+    fn size_on_disk(&self) -> u64 {
+        self.inner.size_on_disk()
+    }
+    fn failure(&self) -> Option<String> {
+        self.inner.failure()
+    }
+}
+
+async fn run_broken(break_write: fn(&mut Write)) -> Vec<Outcome> {
+    let folders = Folders::new();
+    testkit::run(&|| {
+        Arc::new(Broken {
+            inner: folders.open(),
+            break_write,
+        }) as Arc<dyn Store>
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_engine_that_commits_records_without_their_index_entries_fails_the_suite() {
+    let outcomes = run_broken(|w| {
+        if let WriteOp::Put { record, .. } = &mut w.op {
+            record.index.clear();
+        }
+    })
+    .await;
+    let failed = failed(&outcomes);
+    for check in [
+        "uniqueness-under-concurrency",
+        "index-follows-changes",
+        "queries-select-sort-and-page",
+        "export-import-round-trip",
+    ] {
+        assert!(failed.contains(&check), "{check} passed: {failed:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_engine_that_drops_revision_entries_from_histories_fails_the_suite() {
+    let outcomes = run_broken(|w| {
+        w.revision.target_id = format!("elsewhere-{}", w.revision.target_id);
+        w.revision.related.clear();
+    })
+    .await;
+    let failed = failed(&outcomes);
+    for check in [
+        "membership-both-ways",
+        "history-outlives-deletion",
+        "export-import-round-trip",
+    ] {
+        assert!(failed.contains(&check), "{check} passed: {failed:?}");
+    }
+}
+
+fn revision(target: &str) -> Revision {
+    Revision {
+        seq: 0,
+        time: OffsetDateTime::now_utc(),
+        actor: Actor {
+            name: "test".into(),
+            key_id: None,
+            key_label: None,
+        },
+        action: Action::KeyCreate,
+        target_type: TargetType::ApiKey,
+        target_id: target.into(),
+        changes: Vec::new(),
+        request_id: None,
+        related: Vec::new(),
+    }
+}
+
+fn key(id: &str) -> ApiKey {
+    ApiKey {
+        id: id.into(),
+        label: id.into(),
+        digest: String::new(),
+        admin: false,
+        created: OffsetDateTime::now_utc(),
+        last_used: None,
+        revoked: None,
+    }
+}
+
+#[test]
+fn the_feed_stops_below_a_revision_still_in_flight() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = SledStore::open(dir.path(), &SledOptions::default()).expect("store");
+    store.put_key_now(&key("a"), &revision("a")).expect("a");
+    let slow = store.reserve().expect("reserve"); // a transaction that has not committed yet
+    store.put_key_now(&key("b"), &revision("b")).expect("b");
+    let seen = |after| -> Vec<String> {
+        store
+            .revisions_now(after, 10)
+            .expect("feed")
+            .into_iter()
+            .map(|r| r.target_id)
+            .collect()
+    };
+    assert_eq!(
+        seen(0),
+        ["a"],
+        "b committed after a reservation below it: not shown yet"
+    );
+    drop(slow);
+    assert_eq!(seen(0), ["a", "b"]);
+    let after_a = store.revisions_now(0, 1).expect("feed")[0].seq;
+    assert_eq!(store.revisions_now(after_a, 10).expect("feed").len(), 1);
+    assert!(store
+        .revisions_now(u64::MAX - 1, 10)
+        .expect("feed")
+        .is_empty());
+}
+
+#[test]
+fn an_undecodable_entry_fails_its_write_but_does_not_stop_writes() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = SledStore::open(dir.path(), &SledOptions::default()).expect("store");
+    store
+        .users
+        .insert(b"broken", b"not json".as_slice())
+        .expect("insert");
+    let delete = Write {
+        kind: Kind::User,
+        id: "broken".into(),
+        expect: scim_core::store::Expect::Version(1),
+        op: WriteOp::Delete {
+            members: Vec::new(),
+            member_of: Vec::new(),
+        },
+        touch: Vec::new(),
+        revision: revision("broken"),
+    };
+    let e = store.commit_now(delete).expect_err("undecodable");
+    assert!(matches!(e, StoreError::Corrupt(_)), "{e:?}");
+    assert_eq!(store.failure(), None, "only a storage failure stops writes");
+    store
+        .put_key_now(&key("k"), &revision("k"))
+        .expect("later writes go through");
+}

@@ -1,0 +1,105 @@
+//! The server's state: its configuration, the core, and what only the edge keeps (metrics, rate
+//! limits, whether it is stopping). Authentication is the core's; the rate limits around it are
+//! the edge's: per key once authenticated, per client address for failures, checked before any
+//! key is looked at.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use scim_core::auth::KeyKind;
+use scim_core::error::AuthFailure;
+use scim_core::model::ApiKey;
+use scim_core::Core;
+
+use crate::config::Config;
+use crate::http::error::{ApiError, ApiResult};
+use crate::metrics::Metrics;
+use crate::ratelimit::Limiter;
+
+pub struct App {
+    pub config: Config,
+    pub core: Arc<Core>,
+    pub metrics: Metrics,
+    key_limiter: Limiter,
+    unauthenticated_limiter: Limiter,
+    /// Set when the server begins to stop: `/readyz` then answers 503, so that a load balancer
+    /// sends no new work while requests in flight finish.
+    shutting_down: AtomicBool,
+}
+
+impl App {
+    pub fn new(config: Config, core: Arc<Core>) -> Self {
+        let key_limiter = Limiter::new(config.rate_limit_per_key, config.rate_limit_burst);
+        let unauthenticated_limiter = Limiter::new(
+            config.rate_limit_unauthenticated,
+            config.rate_limit_unauthenticated_burst,
+        );
+        App {
+            config,
+            core,
+            metrics: Metrics::default(),
+            key_limiter,
+            unauthenticated_limiter,
+            shutting_down: AtomicBool::new(false),
+        }
+    }
+
+    /// Marks the server as stopping (readiness turns false).
+    pub fn begin_shutdown(&self) {
+        self.shutting_down.store(true, Ordering::SeqCst);
+    }
+
+    /// Checks a bearer token (or why the request has none) for the wanted API, within the rate
+    /// limits.
+    pub async fn authenticate(
+        &self,
+        token: Result<&str, AuthFailure>,
+        want: KeyKind,
+        client: &str,
+    ) -> ApiResult<ApiKey> {
+        if let Some(wait) = self.unauthenticated_limiter.empty_for(client) {
+            return Err(self.too_many(wait));
+        }
+        let checked = match token {
+            Ok(token) => self.core.authenticate(token, want).await,
+            Err(why) => Err(scim_core::Error::Unauthorized(why)),
+        };
+        match checked {
+            Ok(key) => {
+                self.key_limiter
+                    .take(&key.id)
+                    .map_err(|wait| self.too_many(wait))?;
+                Ok(key)
+            }
+            Err(e @ (scim_core::Error::Unauthorized(_) | scim_core::Error::Forbidden(_))) => {
+                self.unauthenticated_limiter
+                    .take(client)
+                    .map_err(|wait| self.too_many(wait))?;
+                Err(e.into())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn too_many(&self, wait: Duration) -> ApiError {
+        self.metrics.rate_limited();
+        ApiError::TooManyRequests(wait.as_secs_f64().ceil().max(1.0) as u64)
+    }
+
+    /// Why the server cannot serve SCIM now, if it cannot: it is stopping, the store cannot
+    /// write or does not answer, or no SCIM key is active (every request would be refused).
+    pub async fn unready(&self) -> Option<String> {
+        if self.shutting_down.load(Ordering::SeqCst) {
+            return Some("shutting down: finishing the requests in flight".into());
+        }
+        if let Some(reason) = self.core.store().failure() {
+            return Some(format!("the store cannot write: {reason}"));
+        }
+        match self.core.has_active_scim_key().await {
+            Err(e) => Some(format!("store: {e}")),
+            Ok(false) => Some("no active SCIM key: mint one with `scim-server key create`".into()),
+            Ok(true) => None,
+        }
+    }
+}
