@@ -44,7 +44,7 @@ const KNOWN_DEVIATIONS: &[(&str, &str)] = &[
         "patch.replace-filter-no-match",
         "by default the server creates the value when an `eq` value filter of an add/replace matches nothing, \
          as Entra expects when it sets `emails[type eq \"work\"].value` on a user without one \
-         (server/src/scim/patch/mod.rs); with `strict = true` it answers 400 noTarget as RFC 7644 §3.5.2.3 says",
+         (crates/scim-proto/src/patch/mod.rs); with `strict = true` it answers 400 noTarget as RFC 7644 §3.5.2.3 says",
     ),
 ];
 

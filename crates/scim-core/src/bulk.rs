@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::error::{quote, Error, Result};
 use crate::model::Kind;
-use crate::{Context, Core};
+use crate::{Change, Context, Core};
 
 /// What one operation did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -159,11 +159,12 @@ impl Core {
         })?;
         Ok(match op.method {
             Method::Put | Method::Patch => {
-                let r = if op.method == Method::Put {
-                    self.replace(kind, &id, &data, if_match, ctx, &full).await?
+                let change = if op.method == Method::Put {
+                    Change::Replace(&data)
                 } else {
-                    self.patch(kind, &id, &data, if_match, ctx, &full).await?
+                    Change::Patch(&data)
                 };
+                let r = self.change(kind, &id, change, if_match, ctx, &full).await?;
                 Applied::Updated {
                     kind,
                     id: r.id,

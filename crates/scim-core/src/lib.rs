@@ -37,6 +37,7 @@ use serde_json::Value;
 use clock::{Clock, SystemClock};
 pub use error::{Error, Result};
 use model::Actor;
+pub use provision::Change;
 use store::Store;
 
 /// The actor of every change made through SCIM, as the product's revision history shows it.

@@ -17,6 +17,13 @@ use crate::render::{self, with_members};
 use crate::store::{Expect, MemberChange, StoreError, Write, WriteOp};
 use crate::{policy, retry, Context, Core, Rendered};
 
+/// How a request changes a resource: a whole new representation (PUT), or PATCH operations.
+#[derive(Debug, Clone, Copy)]
+pub enum Change<'b> {
+    Replace(&'b Value),
+    Patch(&'b Value),
+}
+
 impl Core {
     pub async fn get(
         &self,
@@ -79,51 +86,47 @@ impl Core {
         self.render(kind, record, ctx, projection, None).await
     }
 
-    pub async fn replace(
+    /// Replaces (PUT) or patches (PATCH) a resource.
+    pub async fn change(
         &self,
         kind: Kind,
         id: &str,
-        body: &Value,
-        if_match: Option<&EntityTags>,
-        ctx: &Context,
-        projection: &Projection,
-    ) -> Result<Rendered> {
-        let new = resource::from_request(&self.registry, kind, body, self.settings.strict)?;
-        let change = |current: &Value| -> Result<Value> {
-            resource::check_immutable(&self.registry, kind, current, &new)?;
-            Ok(new.clone())
-        };
-        self.update(
-            kind,
-            id,
-            if_match,
-            ctx,
-            projection,
-            Action::Replace,
-            &change,
-        )
-        .await
-    }
-
-    pub async fn patch(
-        &self,
-        kind: Kind,
-        id: &str,
-        body: &Value,
+        change: Change<'_>,
         if_match: Option<&EntityTags>,
         ctx: &Context,
         projection: &Projection,
     ) -> Result<Rendered> {
         let strict = self.settings.strict;
-        let ops = patch::parse_request(body, strict)?;
-        let change = |current: &Value| -> Result<Value> {
-            let mut doc = current.clone();
-            patch::apply(&mut doc, &ops, &self.registry, kind, strict)?;
-            resource::check_required(&self.registry, kind, &doc)?;
-            Ok(doc)
-        };
-        self.update(kind, id, if_match, ctx, projection, Action::Patch, &change)
-            .await
+        match change {
+            Change::Replace(body) => {
+                let new = resource::from_request(&self.registry, kind, body, strict)?;
+                let compute = |current: &Value| -> Result<Value> {
+                    resource::check_immutable(&self.registry, kind, current, &new)?;
+                    Ok(new.clone())
+                };
+                self.update(
+                    kind,
+                    id,
+                    if_match,
+                    ctx,
+                    projection,
+                    Action::Replace,
+                    &compute,
+                )
+                .await
+            }
+            Change::Patch(body) => {
+                let ops = patch::parse_request(body, strict)?;
+                let compute = |current: &Value| -> Result<Value> {
+                    let mut doc = current.clone();
+                    patch::apply(&mut doc, &ops, &self.registry, kind, strict)?;
+                    resource::check_required(&self.registry, kind, &doc)?;
+                    Ok(doc)
+                };
+                self.update(kind, id, if_match, ctx, projection, Action::Patch, &compute)
+                    .await
+            }
+        }
     }
 
     /// Reads, recomputes with `change`, and commits, again when a concurrent change wins.
@@ -139,16 +142,7 @@ impl Core {
         change: &(dyn Fn(&Value) -> Result<Value> + Sync),
     ) -> Result<Rendered> {
         retry::optimistic(|| async move {
-            let old = self
-                .store
-                .get(kind, id)
-                .await?
-                .ok_or_else(|| Error::not_found(kind, id))?;
-            check_if_match(if_match, old.version)?;
-            let members_before = match kind {
-                Kind::Group => Some(self.store.members(id).await?),
-                Kind::User => None,
-            };
+            let (old, members_before) = self.current(kind, id, if_match).await?;
             let current = with_members(&old.doc, members_before.as_deref());
             let new = change(&current)?;
             if new == current {
@@ -224,16 +218,8 @@ impl Core {
         ctx: &Context,
     ) -> Result<()> {
         retry::optimistic(|| async move {
-            let old = self
-                .store
-                .get(kind, id)
-                .await?
-                .ok_or_else(|| Error::not_found(kind, id))?;
-            check_if_match(if_match, old.version)?;
-            let members = match kind {
-                Kind::Group => self.store.members(id).await?,
-                Kind::User => Vec::new(),
-            };
+            let (old, members) = self.current(kind, id, if_match).await?;
+            let members = members.unwrap_or_default();
             // The groups it leaves: each moves to a new version, and the entry is in their history.
             let member_of = self.store.groups_of(id).await?;
             let before = with_members(&old.doc, Some(&members));
@@ -261,6 +247,26 @@ impl Core {
             }
         })
         .await
+    }
+
+    /// A resource as a change starts from: its record, under `If-Match`, and a group's members.
+    async fn current(
+        &self,
+        kind: Kind,
+        id: &str,
+        if_match: Option<&EntityTags>,
+    ) -> Result<(Record, Option<Vec<Member>>)> {
+        let old = self
+            .store
+            .get(kind, id)
+            .await?
+            .ok_or_else(|| Error::not_found(kind, id))?;
+        check_if_match(if_match, old.version)?;
+        let members = match kind {
+            Kind::Group => Some(self.store.members(id).await?),
+            Kind::User => None,
+        };
+        Ok((old, members))
     }
 
     /// Renders a record with its `groups` (user) or `members` (group), unless the projection

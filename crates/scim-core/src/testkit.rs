@@ -25,9 +25,11 @@ use serde_json::{json, Value};
 
 use crate::auth::operator;
 use crate::error::Error;
-use crate::model::{Action, IndexKey, Kind, Revision, TargetRef, TargetType};
-use crate::store::{Expect, Store, StoreError, Write, WriteOp};
-use crate::{Context, Core, Settings};
+use crate::model::{
+    Action, ApiKey, Dump, IndexKey, Kind, Member, Record, Revision, TargetRef, TargetType,
+};
+use crate::store::{Expect, Found, Query, Store, StoreError, Write, WriteOp};
+use crate::{Change, Context, Core, Settings};
 
 /// A fresh, empty store.
 pub type Fresh<'f> = &'f (dyn Fn() -> Arc<dyn Store> + Sync);
@@ -137,12 +139,38 @@ async fn create(core: &Core, kind: Kind, body: Value) -> Result<String, String> 
         .map_err(text)
 }
 
+/// Applies PATCH operations to a resource.
+async fn apply(core: &Core, kind: Kind, id: &str, body: &Value) -> Checked {
+    let full = Projection::default();
+    core.change(kind, id, Change::Patch(body), None, &ctx(), &full)
+        .await
+        .map(drop)
+        .map_err(text)
+}
+
 async fn history(core: &Core, kind: Kind, id: &str) -> Result<Vec<Revision>, String> {
     let target = TargetRef {
         target_type: kind.into(),
         target_id: id.to_string(),
     };
     core.store().revisions_of(&target).await.map_err(text)
+}
+
+/// How many concurrent operations succeeded, and how many were refused as `expected` says; any
+/// other refusal fails the check.
+async fn tally<T>(
+    tasks: Vec<tokio::task::JoinHandle<crate::Result<T>>>,
+    expected: fn(&Error) -> bool,
+) -> Result<(usize, usize), String> {
+    let (mut ok, mut refused) = (0, 0);
+    for t in tasks {
+        match t.await.map_err(text)? {
+            Ok(_) => ok += 1,
+            Err(e) if expected(&e) => refused += 1,
+            Err(e) => return Err(format!("unexpected refusal: {e}")),
+        }
+    }
+    Ok((ok, refused))
 }
 
 async fn set(
@@ -208,14 +236,7 @@ async fn uniqueness_under_concurrency(core: Arc<Core>) -> Checked {
                 .await
         }));
     }
-    let (mut won, mut conflicts) = (0, 0);
-    for t in tasks {
-        match t.await.map_err(text)? {
-            Ok(_) => won += 1,
-            Err(Error::Conflict(_)) => conflicts += 1,
-            Err(e) => return Err(format!("unexpected refusal: {e}")),
-        }
-    }
+    let (won, conflicts) = tally(tasks, |e| matches!(e, Error::Conflict(_))).await?;
     ensure(
         (won, conflicts) == (1, 23),
         format!("{won} won, {conflicts} conflicts"),
@@ -306,16 +327,7 @@ async fn membership_both_ways(core: Arc<Core>) -> Checked {
         "groups of a member",
     )?;
     let remove = patch(json!([{"op": "remove", "path": format!("members[value eq \"{u1}\"]")}]));
-    core.patch(
-        Kind::Group,
-        &g,
-        &remove,
-        None,
-        &ctx(),
-        &Projection::default(),
-    )
-    .await
-    .map_err(text)?;
+    apply(&core, Kind::Group, &g, &remove).await?;
     ensure(
         set(s.groups_of(&u1)).await?.is_empty(),
         "a removed member still lists the group",
@@ -353,16 +365,7 @@ async fn membership_both_ways(core: Arc<Core>) -> Checked {
 async fn history_outlives_deletion(core: Arc<Core>) -> Checked {
     let id = create(&core, Kind::User, user("ephemeral")).await?;
     let suspend = patch(json!([{"op": "replace", "path": "active", "value": false}]));
-    core.patch(
-        Kind::User,
-        &id,
-        &suspend,
-        None,
-        &ctx(),
-        &Projection::default(),
-    )
-    .await
-    .map_err(text)?;
+    apply(&core, Kind::User, &id, &suspend).await?;
     core.delete(Kind::User, &id, None, &ctx())
         .await
         .map_err(text)?;
@@ -396,16 +399,7 @@ async fn index_follows_changes(core: Arc<Core>) -> Checked {
         "lookup by folded name",
     )?;
     let rename = patch(json!([{"op": "replace", "path": "userName", "value": "After"}]));
-    core.patch(
-        Kind::User,
-        &id,
-        &rename,
-        None,
-        &ctx(),
-        &Projection::default(),
-    )
-    .await
-    .map_err(text)?;
+    apply(&core, Kind::User, &id, &rename).await?;
     ensure(
         find("before").await?.is_empty(),
         "the old name still finds it",
@@ -426,10 +420,10 @@ async fn stale_writes_are_refused(core: Arc<Core>) -> Checked {
         let (core, id, tags) = (Arc::clone(&core), id.clone(), tags.clone());
         tasks.push(tokio::spawn(async move {
             let body = patch(json!([{"op": "replace", "path": "title", "value": title}]));
-            core.patch(
+            core.change(
                 Kind::User,
                 &id,
-                &body,
+                Change::Patch(&body),
                 Some(&tags),
                 &ctx(),
                 &Projection::default(),
@@ -437,14 +431,7 @@ async fn stale_writes_are_refused(core: Arc<Core>) -> Checked {
             .await
         }));
     }
-    let (mut ok, mut refused) = (0, 0);
-    for t in tasks {
-        match t.await.map_err(text)? {
-            Ok(_) => ok += 1,
-            Err(Error::PreconditionFailed(_)) => refused += 1,
-            Err(e) => return Err(format!("unexpected: {e}")),
-        }
-    }
+    let (ok, refused) = tally(tasks, |e| matches!(e, Error::PreconditionFailed(_))).await?;
     ensure(
         (ok, refused) == (1, 1),
         format!("{ok} applied, {refused} refused"),
@@ -542,4 +529,85 @@ async fn export_import_round_trip(core: Arc<Core>, into: Arc<Core>) -> Checked {
         newest.len() == 1 && newest[0].target_type == TargetType::User,
         format!("after the import, the feed holds {newest:?}"),
     )
+}
+
+/// What a test does to a store's operations, by default nothing: an engine broken on purpose,
+/// or a disk that fills up.
+pub trait Intercept: Send + Sync + 'static {
+    /// Before a commit reaches the store: change the write, or refuse it.
+    fn write(&self, _write: &mut Write) -> Result<(), StoreError> {
+        self.storage()
+    }
+    /// Before anything else is written (a key, a flush).
+    fn storage(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+    /// The store's health as the test sees it.
+    fn failure(&self) -> Option<String> {
+        None
+    }
+}
+
+/// A store whose writes pass through an [`Intercept`] first; reads go straight through.
+pub struct Intercepted<I> {
+    pub inner: Arc<dyn Store>,
+    pub intercept: I,
+}
+
+#[async_trait::async_trait]
+impl<I: Intercept> Store for Intercepted<I> {
+    async fn get(&self, kind: Kind, id: &str) -> Result<Option<Record>, StoreError> {
+        self.inner.get(kind, id).await
+    }
+    async fn members(&self, group_id: &str) -> Result<Vec<Member>, StoreError> {
+        self.inner.members(group_id).await
+    }
+    async fn groups_of(&self, member_id: &str) -> Result<Vec<String>, StoreError> {
+        self.inner.groups_of(member_id).await
+    }
+    async fn lookup(&self, key: &IndexKey) -> Result<Vec<String>, StoreError> {
+        self.inner.lookup(key).await
+    }
+    async fn query(&self, query: Query) -> Result<Found, StoreError> {
+        self.inner.query(query).await
+    }
+    async fn commit(&self, mut write: Write) -> Result<u64, StoreError> {
+        self.intercept.write(&mut write)?;
+        self.inner.commit(write).await
+    }
+    async fn keys(&self) -> Result<Vec<ApiKey>, StoreError> {
+        self.inner.keys().await
+    }
+    async fn put_key(&self, key: ApiKey, revision: Revision) -> Result<u64, StoreError> {
+        self.intercept.storage()?;
+        self.inner.put_key(key, revision).await
+    }
+    async fn touch_key(&self, id: &str, when: time::OffsetDateTime) -> Result<(), StoreError> {
+        self.inner.touch_key(id, when).await
+    }
+    async fn revisions(&self, after: u64, limit: usize) -> Result<Vec<Revision>, StoreError> {
+        self.inner.revisions(after, limit).await
+    }
+    async fn revisions_of(&self, target: &TargetRef) -> Result<Vec<Revision>, StoreError> {
+        self.inner.revisions_of(target).await
+    }
+    async fn export(&self) -> Result<Dump, StoreError> {
+        self.inner.export().await
+    }
+    async fn import(&self, dump: Dump) -> Result<(), StoreError> {
+        self.inner.import(dump).await
+    }
+    async fn check(&self) -> Result<Vec<String>, StoreError> {
+        self.inner.check().await
+    }
+    async fn flush(&self) -> Result<(), StoreError> {
+        self.intercept.storage()?;
+        self.inner.flush().await
+    }
+    fn size_on_disk(&self) -> u64 {
+        self.inner.size_on_disk()
+    }
+    fn failure(&self) -> Option<String> {
+        self.intercept.failure().or_else(|| self.inner.failure())
+    }
 }

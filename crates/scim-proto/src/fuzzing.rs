@@ -1,5 +1,7 @@
 //! Fuzz targets: one function per target, each taking raw bytes and checking invariants with
 //! assertions. They panic only on a real bug; any input that does not parse is simply dropped.
+//! (Over 600 lines: the four targets share the generators and invariant checks below, and none
+//! of it is compiled into the server: tests and the `fuzzing` feature only.)
 //!
 //! The same functions run three ways (see `docs/fuzzing.md`):
 //! - under libFuzzer, from the cargo-fuzz crate in `fuzz/` beside this crate (`cargo fuzz run <target>`);

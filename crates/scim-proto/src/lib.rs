@@ -12,6 +12,7 @@ pub mod fuzzing;
 pub mod list;
 pub mod patch;
 pub mod path;
+pub mod projection;
 pub mod resource;
 pub mod schema;
 

@@ -3,12 +3,9 @@
 
 use std::sync::{Arc, Mutex};
 
-use async_trait::async_trait;
-use scim_core::model::{
-    Action, Actor, ApiKey, Dump, IndexKey, Kind, Member, Record, Revision, TargetRef, TargetType,
-};
-use scim_core::store::{Found, Query, Store, StoreError, Write, WriteOp};
-use scim_core::testkit::{self, Outcome};
+use scim_core::model::{Action, Actor, ApiKey, Kind, Revision, TargetType};
+use scim_core::store::{Store, StoreError, Write, WriteOp};
+use scim_core::testkit::{self, Intercept, Intercepted, Outcome};
 use time::OffsetDateTime;
 
 use crate::{SledOptions, SledStore};
@@ -49,74 +46,22 @@ async fn sled_passes_the_engine_suite() {
     );
 }
 
-/// Passes everything to sled, but for what `break_write` does to each write.
-struct Broken {
-    inner: SledStore,
-    break_write: fn(&mut Write),
-}
+/// An engine broken on purpose: sled, but for what the function does to each write.
+struct Breaks(fn(&mut Write));
 
-#[async_trait]
-impl Store for Broken {
-    async fn get(&self, kind: Kind, id: &str) -> Result<Option<Record>, StoreError> {
-        self.inner.get(kind, id).await
-    }
-    async fn members(&self, group_id: &str) -> Result<Vec<Member>, StoreError> {
-        self.inner.members(group_id).await
-    }
-    async fn groups_of(&self, member_id: &str) -> Result<Vec<String>, StoreError> {
-        self.inner.groups_of(member_id).await
-    }
-    async fn lookup(&self, key: &IndexKey) -> Result<Vec<String>, StoreError> {
-        self.inner.lookup(key).await
-    }
-    async fn query(&self, query: Query) -> Result<Found, StoreError> {
-        self.inner.query(query).await
-    }
-    async fn commit(&self, mut write: Write) -> Result<u64, StoreError> {
-        (self.break_write)(&mut write);
-        self.inner.commit(write).await
-    }
-    async fn keys(&self) -> Result<Vec<ApiKey>, StoreError> {
-        self.inner.keys().await
-    }
-    async fn put_key(&self, key: ApiKey, revision: Revision) -> Result<u64, StoreError> {
-        self.inner.put_key(key, revision).await
-    }
-    async fn touch_key(&self, id: &str, when: OffsetDateTime) -> Result<(), StoreError> {
-        self.inner.touch_key(id, when).await
-    }
-    async fn revisions(&self, after: u64, limit: usize) -> Result<Vec<Revision>, StoreError> {
-        self.inner.revisions(after, limit).await
-    }
-    async fn revisions_of(&self, target: &TargetRef) -> Result<Vec<Revision>, StoreError> {
-        self.inner.revisions_of(target).await
-    }
-    async fn export(&self) -> Result<Dump, StoreError> {
-        self.inner.export().await
-    }
-    async fn import(&self, dump: Dump) -> Result<(), StoreError> {
-        self.inner.import(dump).await
-    }
-    async fn check(&self) -> Result<Vec<String>, StoreError> {
-        self.inner.check().await
-    }
-    async fn flush(&self) -> Result<(), StoreError> {
-        self.inner.flush().await
-    }
-    fn size_on_disk(&self) -> u64 {
-        self.inner.size_on_disk()
-    }
-    fn failure(&self) -> Option<String> {
-        self.inner.failure()
+impl Intercept for Breaks {
+    fn write(&self, write: &mut Write) -> Result<(), StoreError> {
+        (self.0)(write);
+        Ok(())
     }
 }
 
 async fn run_broken(break_write: fn(&mut Write)) -> Vec<Outcome> {
     let folders = Folders::new();
     testkit::run(&|| {
-        Arc::new(Broken {
-            inner: folders.open(),
-            break_write,
+        Arc::new(Intercepted {
+            inner: Arc::new(folders.open()),
+            intercept: Breaks(break_write),
         }) as Arc<dyn Store>
     })
     .await

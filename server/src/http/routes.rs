@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use rocket::http::Status;
 use rocket::{delete, get, patch, post, put, State};
-use scim_core::Rendered;
+use scim_core::Change;
 use scim_proto::list::{ListQuery, RawListParams};
 use scim_proto::resource::{self, Projection};
 use scim_proto::schema::Kind;
@@ -193,11 +193,6 @@ pub async fn read(
     Ok(Answer::scim(r.body).with_etag(etag))
 }
 
-fn changed(r: Rendered) -> Answer {
-    let etag = resource::etag(r.version);
-    Answer::scim(r.body).with_etag(etag)
-}
-
 #[put("/<rt>/<id>", data = "<body>")]
 pub async fn replace(
     app: &State<Arc<App>>,
@@ -208,15 +203,8 @@ pub async fn replace(
     pre: Preconditions,
     body: Body,
 ) -> ApiResult<Answer> {
-    let kind = kind_of(app, rt)?;
     let body = body.0?;
-    let projection = projection(app, kind, &q)?;
-    let if_match = pre.if_match.as_ref();
-    let r = app
-        .core
-        .replace(kind, id, &body, if_match, &scim.ctx, &projection)
-        .await?;
-    Ok(changed(r))
+    change(app, scim, rt, id, q, pre, Change::Replace(&body)).await
 }
 
 #[patch("/<rt>/<id>", data = "<body>")]
@@ -229,15 +217,34 @@ pub async fn modify(
     pre: Preconditions,
     body: Body,
 ) -> ApiResult<Answer> {
-    let kind = kind_of(app, rt)?;
     let body = body.0?;
+    change(app, scim, rt, id, q, pre, Change::Patch(&body)).await
+}
+
+/// PUT and PATCH: the same handling, a different change.
+async fn change(
+    app: &App,
+    scim: Scim,
+    rt: &str,
+    id: &str,
+    q: Query,
+    pre: Preconditions,
+    change: Change<'_>,
+) -> ApiResult<Answer> {
+    let kind = kind_of(app, rt)?;
     let projection = projection(app, kind, &q)?;
-    let if_match = pre.if_match.as_ref();
     let r = app
         .core
-        .patch(kind, id, &body, if_match, &scim.ctx, &projection)
+        .change(
+            kind,
+            id,
+            change,
+            pre.if_match.as_ref(),
+            &scim.ctx,
+            &projection,
+        )
         .await?;
-    Ok(changed(r))
+    Ok(Answer::scim(r.body).with_etag(resource::etag(r.version)))
 }
 
 #[delete("/<rt>/<id>")]

@@ -5,84 +5,26 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use async_trait::async_trait;
-use scim_core::model::{ApiKey, Dump, IndexKey, Kind, Member, Record, Revision, TargetRef};
-use scim_core::store::{Found, Query, Selection, Store, StoreError, Write};
-use scim_sled::SledStore;
-use time::OffsetDateTime;
+use scim_core::model::Kind;
+use scim_core::store::{Query, Selection, Store, StoreError};
+use scim_core::testkit::{Intercept, Intercepted};
 
 use crate::support::{user_body, TestServer};
 
-/// The sled store, whose writes fail like a full disk once `full` is set.
+/// Writes fail like a full disk once `full` is set.
 struct Filling {
-    inner: SledStore,
     full: Arc<AtomicBool>,
     failed: Mutex<Option<String>>,
 }
 
-impl Filling {
-    fn check_space(&self) -> Result<(), StoreError> {
+impl Intercept for Filling {
+    fn storage(&self) -> Result<(), StoreError> {
         if self.full.load(Ordering::SeqCst) {
             let reason = "IO error: No space left on device (os error 28)".to_string();
             *self.failed.lock().expect("lock") = Some(reason.clone());
             return Err(StoreError::Io(reason));
         }
         Ok(())
-    }
-}
-
-#[async_trait]
-impl Store for Filling {
-    async fn get(&self, kind: Kind, id: &str) -> Result<Option<Record>, StoreError> {
-        self.inner.get(kind, id).await
-    }
-    async fn members(&self, group_id: &str) -> Result<Vec<Member>, StoreError> {
-        self.inner.members(group_id).await
-    }
-    async fn groups_of(&self, member_id: &str) -> Result<Vec<String>, StoreError> {
-        self.inner.groups_of(member_id).await
-    }
-    async fn lookup(&self, key: &IndexKey) -> Result<Vec<String>, StoreError> {
-        self.inner.lookup(key).await
-    }
-    async fn query(&self, query: Query) -> Result<Found, StoreError> {
-        self.inner.query(query).await
-    }
-    async fn commit(&self, write: Write) -> Result<u64, StoreError> {
-        self.check_space()?;
-        self.inner.commit(write).await
-    }
-    async fn keys(&self) -> Result<Vec<ApiKey>, StoreError> {
-        self.inner.keys().await
-    }
-    async fn put_key(&self, key: ApiKey, revision: Revision) -> Result<u64, StoreError> {
-        self.check_space()?;
-        self.inner.put_key(key, revision).await
-    }
-    async fn touch_key(&self, id: &str, when: OffsetDateTime) -> Result<(), StoreError> {
-        self.inner.touch_key(id, when).await
-    }
-    async fn revisions(&self, after: u64, limit: usize) -> Result<Vec<Revision>, StoreError> {
-        self.inner.revisions(after, limit).await
-    }
-    async fn revisions_of(&self, target: &TargetRef) -> Result<Vec<Revision>, StoreError> {
-        self.inner.revisions_of(target).await
-    }
-    async fn export(&self) -> Result<Dump, StoreError> {
-        self.inner.export().await
-    }
-    async fn import(&self, dump: Dump) -> Result<(), StoreError> {
-        self.inner.import(dump).await
-    }
-    async fn check(&self) -> Result<Vec<String>, StoreError> {
-        self.inner.check().await
-    }
-    async fn flush(&self) -> Result<(), StoreError> {
-        self.check_space()?;
-        self.inner.flush().await
-    }
-    fn size_on_disk(&self) -> u64 {
-        self.inner.size_on_disk()
     }
     fn failure(&self) -> Option<String> {
         self.failed.lock().expect("lock").clone()
@@ -94,10 +36,12 @@ async fn a_full_disk_is_never_acknowledged_and_turns_the_server_unready() {
     let full = Arc::new(AtomicBool::new(false));
     let switch = Arc::clone(&full);
     let s = TestServer::start_wrapped(move |inner| {
-        Arc::new(Filling {
-            inner,
-            full: switch,
-            failed: Mutex::new(None),
+        Arc::new(Intercepted {
+            inner: Arc::new(inner),
+            intercept: Filling {
+                full: switch,
+                failed: Mutex::new(None),
+            },
         })
     })
     .await;

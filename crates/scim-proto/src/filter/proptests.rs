@@ -1,5 +1,7 @@
 //! Property tests: printing round-trips random trees; the evaluator agrees with a naive
-//! reference evaluator on random resources and filters; the parsers never panic.
+//! reference evaluator on random resources and filters; the parsers never panic. (Over 600
+//! lines because the reference evaluator lives here, written independently of `eval.rs`; test
+//! code only.)
 
 use proptest::collection::vec;
 use proptest::option;

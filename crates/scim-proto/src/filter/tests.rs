@@ -1,5 +1,6 @@
 //! Unit tests: one group per grammar rule, the bounds, the printer, PATCH and attribute paths,
-//! validation, and one test per evaluation rule.
+//! validation, and one test per evaluation rule. (Long because it is a table of cases, one per
+//! rule of RFC 7644 §3.4.2.2; test code only.)
 
 use std::time::{Duration, Instant};
 

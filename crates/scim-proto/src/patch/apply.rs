@@ -1,4 +1,8 @@
 //! Application of parsed operations to a document in canonical form.
+//!
+//! Longer than 600 lines on purpose: it is one algorithm (the table of RFC 7644 §3.5.2 in
+//! `patch/mod.rs`, target by target), whose cases share the same few helpers for containers,
+//! value filters and canonical form; split by case, each file would re-import the others.
 
 use serde_json::{Map, Value};
 

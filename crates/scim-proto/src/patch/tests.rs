@@ -1,5 +1,6 @@
 //! Tests of the PATCH engine: request parsing, each rule of RFC 7644 §3.5.2, the IdP dialects
-//! (Entra, Okta, OneLogin) and atomicity.
+//! (Entra, Okta, OneLogin) and atomicity. (Long because it is a table of cases, one or more per
+//! rule and per IdP quirk; test code only.)
 
 #![allow(clippy::unwrap_used)]
 

@@ -234,7 +234,7 @@ pub async fn signin(
         .map(|c| c.value().to_string())
         .unwrap_or_default();
     let token = form.get("csrf").unwrap_or_default().to_string();
-    if !origin.0 || !session::same_token(&token, &expected) {
+    if !origin.0 || !scim_core::secret::same(&token, &expected) {
         return Err(WebError::Csrf);
     }
     let header = format!("Bearer {}", form.get("key").unwrap_or_default().trim());
