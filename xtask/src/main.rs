@@ -28,6 +28,7 @@ mod crash;
 mod scenarios;
 mod scim2_tester;
 mod server;
+mod tidy;
 
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
