@@ -62,19 +62,17 @@ pub fn run(release: bool) -> Result<(), String> {
         }
     }
     let bin = server::build(release)?;
-    eprintln!("== starting {} on a fresh store", bin.display());
-    let s = server::start(&bin, &[])?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|e| format!("runtime: {e}"))?;
-    runtime.block_on(s.ready())?;
-    let admin_key = mint_admin_key(&bin, &s.data_dir())?;
+    let s = server::start_fresh(&runtime, &bin, &[])?;
+    let admin_key = mint_admin_key(&bin, &s.data_dir)?;
     let driver = Driver::start()?;
     let outcome = runtime.block_on(scenario(&driver, &s, &admin_key));
     drop(driver);
-    let logs = s.logs();
+    let logs = s.server.logs();
     let stopped = s.stop();
     match outcome {
         Ok(steps) => {
@@ -413,7 +411,7 @@ fn check(ok: bool, what: &str) -> Result<(), String> {
 
 async fn scenario(
     driver: &Driver,
-    s: &server::Running,
+    s: &server::Fresh,
     admin_key: &str,
 ) -> Result<Vec<String>, String> {
     let browser = Browser::open(driver).await?;
@@ -431,19 +429,19 @@ async fn scenario(
     result
 }
 
-async fn steps(b: &Browser, s: &server::Running, admin_key: &str) -> Result<Vec<String>, String> {
+async fn steps(b: &Browser, s: &server::Fresh, admin_key: &str) -> Result<Vec<String>, String> {
     let mut done = Vec::new();
+    let base = &s.server.base;
     let origin = s
-        .base
-        .split("/scim/")
-        .next()
-        .unwrap_or_default()
-        .to_string();
+        .server
+        .admin_url
+        .strip_suffix("/admin")
+        .ok_or_else(|| format!("an admin URL without /admin: {}", s.server.admin_url))?;
     let http = reqwest::Client::new();
 
     // A user and a group provisioned through SCIM, as OneLogin would.
     let r = http
-        .post(format!("{}/Users", s.base))
+        .post(format!("{base}/Users"))
         .bearer_auth(&s.key)
         .header("Content-Type", "application/scim+json")
         .body(
@@ -461,7 +459,7 @@ async fn steps(b: &Browser, s: &server::Running, admin_key: &str) -> Result<Vec<
     let user: Value = r.json().await.map_err(|e| e.to_string())?;
     let user_id = user["id"].as_str().unwrap_or_default().to_string();
     let r = http
-        .post(format!("{}/Groups", s.base))
+        .post(format!("{base}/Groups"))
         .bearer_auth(&s.key)
         .header("Content-Type", "application/scim+json")
         .body(
@@ -497,7 +495,7 @@ async fn steps(b: &Browser, s: &server::Running, admin_key: &str) -> Result<Vec<
     )?;
     check(!b.url().await?.contains(admin_key), "the key is in no URL")?;
     check(
-        b.value("#scim-url").await? == s.base,
+        b.value("#scim-url").await? == *base,
         "the home page shows the SCIM base URL to paste into OneLogin",
     )?;
     check(
@@ -532,7 +530,7 @@ async fn steps(b: &Browser, s: &server::Running, admin_key: &str) -> Result<Vec<
         &format!("the Copy API Key button runs (status {copied:?})"),
     )?;
     let r = http
-        .get(format!("{}/Users", s.base))
+        .get(format!("{base}/Users"))
         .bearer_auth(&key)
         .send()
         .await
@@ -627,7 +625,7 @@ async fn steps(b: &Browser, s: &server::Running, admin_key: &str) -> Result<Vec<
     }
     check(revoked, "the revoked key is marked revoked")?;
     let r = http
-        .get(format!("{}/Users", s.base))
+        .get(format!("{base}/Users"))
         .bearer_auth(&key)
         .send()
         .await
