@@ -4,7 +4,8 @@
 //!   `conformance`, `browser`, a short `crash` run, `faults` (where root) and a `bench --quick
 //!   --debug` smoke run (what CI runs).
 //! * `cargo xtask browser`: the admin web page in headless Chromium, driven over WebDriver by
-//!   Debian's chromedriver (`browser.rs`); fails when either is missing.
+//!   Debian's chromedriver, through the fantoccini client (`browser.rs`); fails when either is
+//!   missing.
 //! * `cargo xtask crash`: SIGKILL at random moments under concurrent writes; nothing acknowledged
 //!   may be lost (`crash.rs`).
 //! * `cargo xtask faults`: the disk turns read-only under the running server; nothing
