@@ -428,22 +428,27 @@ mod tests {
     const READY: &str = r#"{"addr":"127.0.0.1:1","scim_base_url":"http://127.0.0.1:1/scim/v2","admin_url":"http://127.0.0.1:1/admin","api_key":"scim_abc"}"#;
 
     /// A stand-in for scim-server: logs `$SCIM_STRICT` and its folder, then writes the ready file
-    /// (unless `ready` is false) and exits `code` on SIGTERM, or exits `code` at once if `stay`
-    /// is false.
+    /// (unless `ready` is false) and exits `code` on SIGTERM (set up before the ready file is
+    /// written, as the server does), or exits `code` at once if `stay` is false.
     fn fake(dir: &Path, name: &str, ready: bool, stay: bool, code: u8) -> PathBuf {
         let p = dir.join(name);
+        let trap = if stay {
+            format!("trap 'exit {code}' TERM\n")
+        } else {
+            String::new()
+        };
         let write = if ready {
             format!("printf '%s\\n' '{READY}' > \"$ready.tmp\" && mv \"$ready.tmp\" \"$ready\"\n")
         } else {
             String::new()
         };
         let end = if stay {
-            format!("trap 'exit {code}' TERM\nwhile true; do sleep 0.05; done\n")
+            "while true; do sleep 0.05; done\n".to_string()
         } else {
             format!("exit {code}\n")
         };
         let script = format!(
-            "#!/bin/sh\nwhile [ $# -gt 0 ]; do [ \"$1\" = --ready-file ] && ready=$2; shift; done\n\
+            "#!/bin/sh\n{trap}while [ $# -gt 0 ]; do [ \"$1\" = --ready-file ] && ready=$2; shift; done\n\
              echo \"strict=$SCIM_STRICT in $(pwd)\" >&2\n{write}{end}"
         );
         std::fs::write(&p, script).expect("write");
