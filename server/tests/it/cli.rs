@@ -58,7 +58,7 @@ fn start(dir: &Path, global: &[&str], env: &[(&str, &str)], stdout: Stdio) -> (C
                 std::fs::read_to_string(&log).unwrap_or_default()
             );
         }
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(2));
     }
 }
 
@@ -546,6 +546,19 @@ fn the_ready_file_is_private_and_carries_a_working_key_minted_only_once() {
     assert_eq!(get(&format!("{}/Users", again.scim_base_url), &key), 200);
     sigterm(&child);
     assert!(wait(&mut child, Duration::from_secs(30)).is_some_and(|s| s.success()));
+}
+
+/// Once the ready file is there, SIGTERM stops the server gracefully (exit 0), however soon it
+/// comes: the server listens for it before it says it is ready.
+#[test]
+fn sigterm_right_after_the_ready_file_stops_the_server_with_exit_0() {
+    let dir = tempfile::tempdir().expect("dir");
+    for i in 0..20 {
+        let (mut child, _) = start(dir.path(), &[], &[], Stdio::null());
+        sigterm(&child);
+        let status = wait(&mut child, Duration::from_secs(30)).expect("exits after SIGTERM");
+        assert!(status.success(), "start {i}: {status:?}");
+    }
 }
 
 /// What `serve` prints for people (the README shows it): the base URL, the admin page, and the
