@@ -32,11 +32,19 @@ mount -o errors=remount-ro "$LOOP" "$MNT" || { echo "cannot mount the loop devic
 DEV=$(basename "$LOOP")
 [ -w "/sys/fs/ext4/$DEV/trigger_fs_error" ] || { echo "this kernel cannot trigger an ext4 error" >&2; exit 77; }
 
+# The server writes its ready file (JSON: address, URLs, the key minted at this start) once it
+# listens; its stdout is for people.
 start() {
-  "$BIN" serve --data-dir "$MNT/data" --listen "127.0.0.1:$PORT" >"$WORK/out.txt" 2>"$WORK/err.txt" &
+  rm -f "$WORK/ready.json"
+  "$BIN" serve --data-dir "$MNT/data" --listen "127.0.0.1:$PORT" --ready-file "$WORK/ready.json" \
+    >"$WORK/out.txt" 2>"$WORK/err.txt" &
   PID=$!
-  for _ in $(seq 1 50); do curl -sf "$URL/livez" >/dev/null && return; sleep 0.1; done
-  echo "the server did not start" >&2; exit 1
+  for _ in $(seq 1 50); do
+    [ -f "$WORK/ready.json" ] && return
+    kill -0 "$PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "the server did not start; its log:" >&2; cat "$WORK/err.txt" >&2; exit 1
 }
 create() {
   curl -s -o /dev/null -w "%{http_code}" -X POST -H "Authorization: Bearer $KEY" \
@@ -46,7 +54,8 @@ create() {
 }
 
 start
-KEY=$(awk '/^API key:/ {print $3}' "$WORK/out.txt")
+KEY=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["api_key"] or "")' "$WORK/ready.json")
+[ -n "$KEY" ] || { echo "the first start minted no key" >&2; exit 1; }
 # A group of 3,500 members: its revision is larger than sled's blob threshold (about 128 KiB),
 # so sled writes it to a file of its own under blobs/, which it never syncs.
 GID=$(python3 - "$URL/scim/v2" "$KEY" <<'PY'

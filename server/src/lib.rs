@@ -50,6 +50,9 @@ pub async fn serve(config: Config) -> Result<(), String> {
     let data_dir = config.data_dir.clone();
     let config_ready_file = config.ready_file.clone();
     let app = Arc::new(app::App::new(config, Arc::clone(&core)));
+    // Listened to before the server says it is ready (stdout, the ready file): a SIGTERM sent
+    // as soon as the ready file appears stops it gracefully instead of killing it.
+    let signals = stop_signals();
     let running = http::start(Arc::clone(&app)).await?;
     let base_url = match &app.config.public_url {
         Some(u) => format!("{u}{}", app.config.base_path),
@@ -89,7 +92,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
     ));
     let stop = running.shutdown_handle();
     tokio::spawn(async move {
-        wait_for_signal().await;
+        wait_for_signal(signals).await;
         if let Some(app) = draining.upgrade() {
             app.begin_shutdown();
             let drain = app.config.shutdown_drain_secs;
@@ -169,19 +172,30 @@ fn write_ready_file(path: &std::path::Path, ready: &Ready) -> Result<(), String>
     std::fs::rename(&tmp, path).map_err(fail)
 }
 
-async fn wait_for_signal() {
+/// SIGINT and SIGTERM, caught from now on (a signal that arrives before the wait is kept for
+/// it); None where they cannot be listened to.
+fn stop_signals() -> Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)> {
     use tokio::signal::unix::{signal, SignalKind};
     match (
         signal(SignalKind::interrupt()),
         signal(SignalKind::terminate()),
     ) {
-        (Ok(mut int), Ok(mut term)) => {
+        (Ok(int), Ok(term)) => Some((int, term)),
+        _ => None,
+    }
+}
+
+async fn wait_for_signal(
+    signals: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+) {
+    match signals {
+        Some((mut int, mut term)) => {
             tokio::select! {
                 _ = int.recv() => {}
                 _ = term.recv() => {}
             }
         }
-        _ => {
+        None => {
             let _ = tokio::signal::ctrl_c().await;
         }
     }

@@ -21,14 +21,15 @@ mod report;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use clap::Args;
 use serde_json::{json, Value};
 
-use http::Target;
+use crate::server::{self, Launch, Server};
+use http::{Conn, Target};
 use load::{Check, MakeOp, Op, Verdict};
-use proc::{ProcStatus, Server, Spawn};
+use proc::ProcStatus;
 use report::{Phase, Run, Store};
 
 /// Set in the re-executed, pinned load generator: the CPU the servers go on.
@@ -164,14 +165,9 @@ fn bench(args: &BenchArgs) -> Result<ExitCode, String> {
         let pinning = format!("server on CPU {cpu}, load on CPU {}", proc::own_cpus());
         return measure(args, &bin, Some(cpu), pinning);
     }
-    let profile: &[&str] = if args.debug { &[] } else { &["--release"] };
     let server_bin = match &args.server_bin {
         Some(b) => b.clone(),
-        None => {
-            let mut a = vec!["--package", "server", "--bin", "scim-server"];
-            a.extend_from_slice(profile);
-            proc::cargo_build(&a, "scim-server")?
-        }
+        None => server::build(!args.debug)?,
     };
     let cpus = parse_cpu_list(&proc::own_cpus());
     let pin = !args.no_pin && proc::can_pin() && cpus.len() >= 2;
@@ -190,9 +186,7 @@ fn bench(args: &BenchArgs) -> Result<ExitCode, String> {
     let load_bin = if args.debug {
         std::env::current_exe().map_err(|e| format!("own executable: {e}"))?
     } else {
-        let mut a = vec!["--package", "xtask", "--bin", "xtask"];
-        a.extend_from_slice(profile);
-        proc::cargo_build(&a, "xtask")?
+        server::cargo_build("xtask", "xtask", true)?
     };
     let (server_cpu, load_cpu) = (cpus[0], cpus[1]);
     let mut cmd = Command::new("taskset");
@@ -275,8 +269,6 @@ fn measure(
         .tempdir_in(&root)
         .map_err(|e| format!("temporary folder in {}: {e}", root.display()))?;
     let sizes = Sizes::of(args);
-    // The servers run in the temporary folder: a relative path would not reach the binary.
-    let bin = &std::fs::canonicalize(bin).map_err(|e| format!("{}: {e}", bin.display()))?;
     let mut bench = Bench {
         args,
         bin,
@@ -293,7 +285,7 @@ fn measure(
     );
     // Other processes skew every figure: say so before starting.
     let (b0, t0) = (proc::machine_busy_ticks(), Instant::now());
-    std::thread::sleep(std::time::Duration::from_millis(500));
+    std::thread::sleep(Duration::from_millis(500));
     let busy = (proc::machine_busy_ticks().saturating_sub(b0)) as f64
         / bench.ticks as f64
         / t0.elapsed().as_secs_f64();
@@ -306,12 +298,8 @@ fn measure(
             ""
         }
     );
-    let log_tail = |e: String| {
-        let log = std::fs::read_to_string(tmp.path().join("server.log")).unwrap_or_default();
-        let tail: Vec<&str> = log.lines().rev().take(15).collect();
-        let tail: Vec<&str> = tail.into_iter().rev().collect();
-        format!("{e}\nthe server log ends:\n{}", tail.join("\n"))
-    };
+    let log = tmp.path().join("server.log");
+    let log_tail = |e: String| format!("{e}\n{}", server::log_tail(&log, 15));
     let (workload_peak, workload_disk) =
         runtime.block_on(bench.workload(&sizes)).map_err(log_tail)?;
     bench.stage = "store";
@@ -360,15 +348,14 @@ struct Bench<'a> {
 const MIB: f64 = 1024.0 * 1024.0;
 
 impl Bench<'_> {
+    /// Starts a server on `data` (its log in `server.log` of the run's folder), pinned to the
+    /// server's CPU; a store of a million users takes a while to open.
     fn spawn(&self, data: &Path, durability: &str) -> Result<Server, String> {
-        let s = Spawn {
-            bin: self.bin,
-            data_dir: data,
-            log: &self.tmp.join("server.log"),
-            env: server_env(self.args, durability)?,
-            core: self.server_cpu,
-        }
-        .start()?;
+        let mut launch = Launch::new(self.bin, &self.tmp, data);
+        launch.env = server_env(self.args, durability)?;
+        launch.core = self.server_cpu;
+        launch.within = Duration::from_secs(600);
+        let s = launch.start()?;
         eprintln!("== server pid {} (durability {durability})", s.pid);
         Ok(s)
     }
@@ -385,13 +372,13 @@ impl Bench<'_> {
     ) -> Vec<(usize, String)> {
         eprint!("== {name} ({} users stored): {n} requests … ", users);
         let (s0, c0, a0) = (
-            server.status(),
+            ProcStatus::of(server.pid),
             ProcStatus::own(),
             proc::machine_busy_ticks(),
         );
         let m = load::run(target, n, self.args.concurrency, make, check).await;
         let (s1, c1, a1) = (
-            server.status(),
+            ProcStatus::of(server.pid),
             ProcStatus::own(),
             proc::machine_busy_ticks(),
         );
@@ -447,7 +434,7 @@ impl Bench<'_> {
             .clone()
             .ok_or("the server minted no key on a fresh store")?;
         let target = Target::from_base_url(&server.base, &key)?;
-        server.ready(&target).await?;
+        ready(&server, &target).await?;
         let n = sizes.users;
 
         self.phase(
@@ -578,8 +565,8 @@ impl Bench<'_> {
             )
             .await;
         }
-        let status = server.status();
-        server.stop()?;
+        let status = ProcStatus::of(server.pid);
+        server.stop(STOP_WITHIN)?;
         Ok((
             status.hwm_kib as f64 / 1024.0,
             proc::disk_usage(&data) as f64 / MIB,
@@ -683,7 +670,7 @@ impl Bench<'_> {
                 .clone()
                 .ok_or("the server minted no key on a fresh store")?;
             let target = Target::from_base_url(&loader.base, &k)?;
-            loader.ready(&target).await?;
+            ready(&loader, &target).await?;
             eprint!("== loading users {loaded}..{size} through /Bulk … ");
             let got = preload(&target, loaded, size).await?;
             for (i, id) in got {
@@ -693,13 +680,13 @@ impl Bench<'_> {
                 }
             }
             loaded = size;
-            loader.stop()?;
+            loader.stop(STOP_WITHIN)?;
             let preload_seconds = t0.elapsed().as_secs_f64();
             eprintln!("{preload_seconds:.1} s");
 
             let server = self.spawn(&data, &self.args.durability.clone())?;
             let target = Target::from_base_url(&server.base, &k)?;
-            let start = server.ready(&target).await?;
+            let start = ready(&server, &target).await?;
             eprintln!(
                 "== {size} users: ready {:.0} ms after spawn",
                 start.as_secs_f64() * 1000.0
@@ -715,8 +702,8 @@ impl Bench<'_> {
                 "scale",
             )
             .await;
-            let status = server.status();
-            server.stop()?;
+            let status = ProcStatus::of(server.pid);
+            server.stop(STOP_WITHIN)?;
             out.push(Store {
                 users: size as u64,
                 preload_seconds,
@@ -727,6 +714,28 @@ impl Bench<'_> {
             });
         }
         Ok(out)
+    }
+}
+
+/// How long a measured server may take to stop on SIGTERM (it flushes its store).
+const STOP_WITHIN: Duration = Duration::from_secs(120);
+
+/// Polls `GET /readyz` until it answers 200; returns the time since the server was spawned (its
+/// start time).
+async fn ready(server: &Server, target: &Target) -> Result<Duration, String> {
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        if let Ok(mut c) = Conn::connect(target).await {
+            if let Ok(r) = c.send("GET", "/readyz", None).await {
+                if r.status == 200 {
+                    return Ok(server.spawned.elapsed());
+                }
+            }
+        }
+        if Instant::now() > deadline {
+            return Err("the server is not ready after 600 s".into());
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
     }
 }
 

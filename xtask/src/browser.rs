@@ -6,22 +6,24 @@
 //! look at a group, revoke a key (which SCIM then refuses), sign out. Any JavaScript error or
 //! content-security-policy violation in the browser's log fails the run.
 //!
-//! The WebDriver client is the few W3C WebDriver commands this needs, over reqwest.
+//! The WebDriver client is fantoccini, over plain HTTP (chromedriver listens on loopback).
 
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use fantoccini::elements::Element;
+use fantoccini::error::NewSessionError;
+use fantoccini::wd::{TimeoutConfiguration, WebDriverCompatibleCommand};
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{json, Value};
 
 use crate::server;
 
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-
-/// The W3C name of an element reference.
-const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 /// Installs Debian's chromium and chromium-driver when either is missing and this runs as root
 /// with apt-get (as on a fresh CI machine or container), so that `cargo xtask ci` sets up what it
@@ -62,19 +64,17 @@ pub fn run(release: bool) -> Result<(), String> {
         }
     }
     let bin = server::build(release)?;
-    eprintln!("== starting {} on a fresh store", bin.display());
-    let s = server::start(&bin, &[])?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|e| format!("runtime: {e}"))?;
-    runtime.block_on(s.ready())?;
-    let admin_key = mint_admin_key(&bin, &s.data_dir())?;
+    let s = server::start_fresh(&runtime, &bin, &[])?;
+    let admin_key = mint_admin_key(&bin, &s.data_dir)?;
     let driver = Driver::start()?;
     let outcome = runtime.block_on(scenario(&driver, &s, &admin_key));
     drop(driver);
-    let logs = s.logs();
+    let logs = s.server.logs();
     let stopped = s.stop();
     match outcome {
         Ok(steps) => {
@@ -166,37 +166,37 @@ impl Drop for Driver {
     }
 }
 
-/// One WebDriver session: a headless Chromium.
+/// ChromeDriver's command for the browser's console log (`POST /session/{id}/se/log`), which
+/// is not a W3C command, so fantoccini has no method for it.
+#[derive(Debug)]
+struct BrowserLog;
+
+impl WebDriverCompatibleCommand for BrowserLog {
+    fn endpoint(
+        &self,
+        base: &url::Url,
+        session: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base.join(&format!("session/{}/se/log", session.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (
+            http::Method::POST,
+            Some(json!({"type": "browser"}).to_string()),
+        )
+    }
+}
+
+/// One WebDriver session: a headless Chromium, through fantoccini.
 struct Browser {
-    http: reqwest::Client,
-    session: String,
+    client: Client,
 }
 
 impl Browser {
+    /// Opens a session, retrying while chromedriver does not listen yet (20 s at most).
     async fn open(driver: &Driver) -> Result<Browser, String> {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(60))
-            .build()
-            .map_err(|e| e.to_string())?;
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let ready = http
-                .get(format!("{}/status", driver.url))
-                .send()
-                .await
-                .ok()
-                .map(|r| r.json::<Value>());
-            if let Some(body) = ready {
-                if body.await.is_ok_and(|v| v["value"]["ready"] == true) {
-                    break;
-                }
-            }
-            if Instant::now() > deadline {
-                return Err("chromedriver did not become ready within 20 s".into());
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        let caps = json!({"capabilities": {"alwaysMatch": {
+        let caps = json!({
             "browserName": "chrome",
             "goog:loggingPrefs": {"browser": "ALL"},
             "goog:chromeOptions": {
@@ -205,122 +205,79 @@ impl Browser {
                          "--disable-dev-shm-usage", "--window-size=1280,900",
                          format!("--user-data-dir={}", driver.profile())]
             }
-        }}});
-        let r = http
-            .post(format!("{}/session", driver.url))
-            .json(&caps)
-            .send()
-            .await
-            .map_err(|e| format!("new session: {e}"))?;
-        let body: Value = r.json().await.map_err(|e| format!("new session: {e}"))?;
-        let session = body["value"]["sessionId"]
-            .as_str()
-            .ok_or_else(|| format!("chromedriver refused a session: {body}"))?
-            .to_string();
-        let b = Browser {
-            http,
-            session: format!("{}/session/{session}", driver.url),
+        });
+        let Value::Object(caps) = caps else {
+            return Err("capabilities are not an object".into());
         };
-        b.cmd(
-            "POST",
-            "/timeouts",
-            json!({"implicit": 3000, "pageLoad": 30000, "script": 10000}),
-        )
-        .await?;
+        let mut builder = ClientBuilder::new(HttpConnector::new());
+        builder.capabilities(caps);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let client = loop {
+            match builder.connect(&driver.url).await {
+                Ok(c) => break c,
+                // Not listening yet.
+                Err(NewSessionError::Failed(_) | NewSessionError::FailedC(_))
+                    if Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(Duration::from_millis(100)).await
+                }
+                Err(e) => return Err(format!("chromedriver: no session within 20 s: {e}")),
+            }
+        };
+        let b = Browser { client };
+        b.client
+            .update_timeouts(TimeoutConfiguration::new(
+                Some(Duration::from_secs(10)),
+                Some(Duration::from_secs(30)),
+                Some(Duration::from_secs(3)),
+            ))
+            .await
+            .map_err(|e| format!("timeouts: {e}"))?;
         Ok(b)
     }
 
-    async fn cmd(&self, method: &str, path: &str, body: Value) -> Result<Value, String> {
-        let url = format!("{}{path}", self.session);
-        let r = match method {
-            "GET" => self.http.get(&url),
-            "DELETE" => self.http.delete(&url),
-            _ => self.http.post(&url).json(&body),
-        }
-        .send()
-        .await
-        .map_err(|e| format!("{method} {path}: {e}"))?;
-        let status = r.status();
-        let v: Value = r
-            .json()
-            .await
-            .map_err(|e| format!("{method} {path}: {e}"))?;
-        if !status.is_success() {
-            return Err(format!(
-                "{method} {path}: {} {}",
-                v["value"]["error"].as_str().unwrap_or("error"),
-                v["value"]["message"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .lines()
-                    .next()
-                    .unwrap_or_default()
-            ));
-        }
-        Ok(v["value"].clone())
-    }
-
     async fn go(&self, url: &str) -> Result<(), String> {
-        self.cmd("POST", "/url", json!({ "url": url }))
+        self.client
+            .goto(url)
             .await
-            .map(drop)
+            .map_err(|e| format!("go to {url}: {e}"))
     }
 
     async fn url(&self) -> Result<String, String> {
-        Ok(self
-            .cmd("GET", "/url", Value::Null)
-            .await?
-            .as_str()
-            .unwrap_or_default()
-            .to_string())
+        self.client
+            .current_url()
+            .await
+            .map(String::from)
+            .map_err(|e| format!("current URL: {e}"))
     }
 
     async fn source(&self) -> Result<String, String> {
-        Ok(self
-            .cmd("GET", "/source", Value::Null)
-            .await?
-            .as_str()
-            .unwrap_or_default()
-            .to_string())
-    }
-
-    async fn find(&self, css: &str) -> Result<String, String> {
-        let v = self
-            .cmd(
-                "POST",
-                "/element",
-                json!({"using": "css selector", "value": css}),
-            )
+        self.client
+            .source()
             .await
-            .map_err(|e| format!("find {css:?}: {e}"))?;
-        v[ELEMENT]
-            .as_str()
-            .map(str::to_string)
-            .ok_or_else(|| format!("find {css:?}: no element reference in {v}"))
+            .map_err(|e| format!("page source: {e}"))
     }
 
-    async fn all(&self, css: &str) -> Result<Vec<String>, String> {
-        let v = self
-            .cmd(
-                "POST",
-                "/elements",
-                json!({"using": "css selector", "value": css}),
-            )
-            .await?;
-        Ok(v.as_array()
-            .map(Vec::as_slice)
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|e| e[ELEMENT].as_str().map(str::to_string))
-            .collect())
+    async fn find(&self, css: &str) -> Result<Element, String> {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .map_err(|e| format!("find {css:?}: {e}"))
+    }
+
+    async fn all(&self, css: &str) -> Result<Vec<Element>, String> {
+        self.client
+            .find_all(Locator::Css(css))
+            .await
+            .map_err(|e| format!("find all {css:?}: {e}"))
     }
 
     async fn click(&self, css: &str) -> Result<(), String> {
-        let e = self.find(css).await?;
-        self.cmd("POST", &format!("/element/{e}/click"), json!({}))
+        self.find(css)
+            .await?
+            .click()
             .await
-            .map_err(|err| format!("click {css:?}: {err}"))
-            .map(drop)
+            .map_err(|e| format!("click {css:?}: {e}"))
     }
 
     /// Clicks something that loads a new page, and waits until the new page has loaded.
@@ -346,24 +303,14 @@ impl Browser {
 
     async fn type_into(&self, css: &str, text: &str) -> Result<(), String> {
         let e = self.find(css).await?;
-        self.cmd("POST", &format!("/element/{e}/clear"), json!({}))
-            .await?;
-        self.cmd(
-            "POST",
-            &format!("/element/{e}/value"),
-            json!({ "text": text }),
-        )
-        .await
-        .map(drop)
+        e.clear().await.map_err(|e| format!("clear {css:?}: {e}"))?;
+        e.send_keys(text)
+            .await
+            .map_err(|e| format!("type into {css:?}: {e}"))
     }
 
-    async fn text_of(&self, element: &str) -> Result<String, String> {
-        Ok(self
-            .cmd("GET", &format!("/element/{element}/text"), Value::Null)
-            .await?
-            .as_str()
-            .unwrap_or_default()
-            .to_string())
+    async fn text_of(&self, element: &Element) -> Result<String, String> {
+        element.text().await.map_err(|e| format!("text: {e}"))
     }
 
     async fn text(&self, css: &str) -> Result<String, String> {
@@ -373,33 +320,38 @@ impl Browser {
 
     async fn value(&self, css: &str) -> Result<String, String> {
         let e = self.find(css).await?;
-        Ok(self
-            .cmd("GET", &format!("/element/{e}/property/value"), Value::Null)
-            .await?
-            .as_str()
-            .unwrap_or_default()
-            .to_string())
+        e.prop("value")
+            .await
+            .map(Option::unwrap_or_default)
+            .map_err(|e| format!("value of {css:?}: {e}"))
     }
 
     async fn script(&self, script: &str) -> Result<Value, String> {
-        self.cmd(
-            "POST",
-            "/execute/sync",
-            json!({"script": script, "args": []}),
-        )
-        .await
+        self.client
+            .execute(script, Vec::new())
+            .await
+            .map_err(|e| format!("script: {e}"))
+    }
+
+    async fn window_size(&self, width: u32, height: u32) -> Result<(), String> {
+        self.client
+            .set_window_size(width, height)
+            .await
+            .map_err(|e| format!("window size: {e}"))
     }
 
     /// The browser console since the last call (errors include CSP violations).
     async fn log(&self) -> Result<Vec<Value>, String> {
         let v = self
-            .cmd("POST", "/se/log", json!({"type": "browser"}))
-            .await?;
+            .client
+            .issue_cmd(BrowserLog)
+            .await
+            .map_err(|e| format!("browser log: {e}"))?;
         Ok(v.as_array().cloned().unwrap_or_default())
     }
 
-    async fn close(&self) {
-        let _ = self.cmd("DELETE", "", Value::Null).await;
+    async fn close(self) {
+        let _ = self.client.close().await;
     }
 }
 
@@ -413,7 +365,7 @@ fn check(ok: bool, what: &str) -> Result<(), String> {
 
 async fn scenario(
     driver: &Driver,
-    s: &server::Running,
+    s: &server::Fresh,
     admin_key: &str,
 ) -> Result<Vec<String>, String> {
     let browser = Browser::open(driver).await?;
@@ -431,19 +383,19 @@ async fn scenario(
     result
 }
 
-async fn steps(b: &Browser, s: &server::Running, admin_key: &str) -> Result<Vec<String>, String> {
+async fn steps(b: &Browser, s: &server::Fresh, admin_key: &str) -> Result<Vec<String>, String> {
     let mut done = Vec::new();
+    let base = &s.server.base;
     let origin = s
-        .base
-        .split("/scim/")
-        .next()
-        .unwrap_or_default()
-        .to_string();
+        .server
+        .admin_url
+        .strip_suffix("/admin")
+        .ok_or_else(|| format!("an admin URL without /admin: {}", s.server.admin_url))?;
     let http = reqwest::Client::new();
 
     // A user and a group provisioned through SCIM, as OneLogin would.
     let r = http
-        .post(format!("{}/Users", s.base))
+        .post(format!("{base}/Users"))
         .bearer_auth(&s.key)
         .header("Content-Type", "application/scim+json")
         .body(
@@ -461,7 +413,7 @@ async fn steps(b: &Browser, s: &server::Running, admin_key: &str) -> Result<Vec<
     let user: Value = r.json().await.map_err(|e| e.to_string())?;
     let user_id = user["id"].as_str().unwrap_or_default().to_string();
     let r = http
-        .post(format!("{}/Groups", s.base))
+        .post(format!("{base}/Groups"))
         .bearer_auth(&s.key)
         .header("Content-Type", "application/scim+json")
         .body(
@@ -497,7 +449,7 @@ async fn steps(b: &Browser, s: &server::Running, admin_key: &str) -> Result<Vec<
     )?;
     check(!b.url().await?.contains(admin_key), "the key is in no URL")?;
     check(
-        b.value("#scim-url").await? == s.base,
+        b.value("#scim-url").await? == *base,
         "the home page shows the SCIM base URL to paste into OneLogin",
     )?;
     check(
@@ -532,7 +484,7 @@ async fn steps(b: &Browser, s: &server::Running, admin_key: &str) -> Result<Vec<
         &format!("the Copy API Key button runs (status {copied:?})"),
     )?;
     let r = http
-        .get(format!("{}/Users", s.base))
+        .get(format!("{base}/Users"))
         .bearer_auth(&key)
         .send()
         .await
@@ -627,7 +579,7 @@ async fn steps(b: &Browser, s: &server::Running, admin_key: &str) -> Result<Vec<
     }
     check(revoked, "the revoked key is marked revoked")?;
     let r = http
-        .get(format!("{}/Users", s.base))
+        .get(format!("{base}/Users"))
         .bearer_auth(&key)
         .send()
         .await
@@ -636,8 +588,7 @@ async fn steps(b: &Browser, s: &server::Running, admin_key: &str) -> Result<Vec<
     done.push("key revoked in the page; SCIM answers it 401".into());
 
     // On a phone-sized window nothing overflows sideways.
-    b.cmd("POST", "/window/rect", json!({"width": 390, "height": 844}))
-        .await?;
+    b.window_size(390, 844).await?;
     b.go(&format!("{origin}/admin/users/{user_id}")).await?;
     let fits = b
         .script("return document.documentElement.scrollWidth <= window.innerWidth + 1;")

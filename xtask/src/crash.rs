@@ -4,15 +4,19 @@
 //! while it starts and recovers); after each restart every user is checked against the record,
 //! the index against the records, and `scim-server check` against the whole store. The last
 //! cycle stops the server with SIGTERM under load instead: it must exit 0 and lose nothing.
+//!
+//! The server gets the caller's settings (`SCIM_DURABILITY=periodic cargo xtask crash` must
+//! fail), without rate limits; its log goes to `server.log` beside the data folder.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::{mpsc, Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use serde_json::{json, Value};
+
+use crate::server::{Launch, Server, Settings};
 
 /// What the clients know of one user.
 #[derive(Debug, Clone, PartialEq)]
@@ -72,57 +76,15 @@ impl Rng {
     }
 }
 
-struct Server {
-    child: Child,
-    base: String,
-}
-
-/// Starts the server on `dir`; returns it with its base URL, and the key if it minted one.
-fn start(bin: &Path, dir: &Path) -> Result<(Server, Option<String>), String> {
-    let mut child = Command::new(bin)
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir)
-        .env("SCIM_RATE_LIMIT_PER_KEY", "0")
-        .env("SCIM_RATE_LIMIT_UNAUTHENTICATED", "0")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("{}: {e}", bin.display()))?;
-    let stdout = child.stdout.take().ok_or("no stdout")?;
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let (mut base, mut key) = (None, None);
-    loop {
-        match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(line) => {
-                if let Some(u) = line.strip_prefix("SCIM base URL: ") {
-                    base = Some(u.trim().to_string());
-                } else if let Some(k) = line.strip_prefix("API key: ") {
-                    key = Some(k.trim().to_string());
-                    break;
-                } else if line.starts_with("API keys:") {
-                    break;
-                }
-            }
-            Err(_) => {
-                let _ = child.kill();
-                let status = child.wait().map(|s| s.to_string()).unwrap_or_default();
-                return Err(format!("the server did not start ({status})"));
-            }
-        }
-    }
-    let base = base.ok_or("no base URL printed")?;
-    Ok((Server { child, base }, key))
-}
-
-fn kill9(server: &mut Server) {
-    let _ = server.child.kill();
-    let _ = server.child.wait();
+/// Every start of the test: on the data folder `dir/data`, with the caller's settings and no
+/// rate limits.
+fn launch(bin: &Path, dir: &Path) -> Launch {
+    let mut launch = Launch::new(bin, dir, &dir.join("data")).with_env(&[
+        ("SCIM_RATE_LIMIT_PER_KEY", "0"),
+        ("SCIM_RATE_LIMIT_UNAUTHENTICATED", "0"),
+    ]);
+    launch.settings = Settings::Caller;
+    launch
 }
 
 /// The arguments of `cargo xtask crash`.
@@ -137,7 +99,8 @@ pub fn run(bin: &Path, options: &Options) -> Result<(), String> {
         .prefix("scim-crash-")
         .tempdir()
         .map_err(|e| e.to_string())?;
-    let data = dir.path().join("data");
+    let launch = launch(bin, dir.path());
+    let data = &launch.data_dir;
     let seed = options.seed.unwrap_or_else(|| {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -154,32 +117,31 @@ pub fn run(bin: &Path, options: &Options) -> Result<(), String> {
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
-    let (first, key) = start(bin, &data)?;
-    let key = key.ok_or("the first start minted no key")?;
+    let first = launch.start()?;
+    let key = first
+        .minted_key
+        .clone()
+        .ok_or("the first start minted no key")?;
     let model: Model = Arc::default();
-    let mut server = first;
+    let mut first = Some(first);
     let mut totals = (0usize, 0usize);
     for cycle in 1..=options.cycles {
         let last = cycle == options.cycles;
-        // Sometimes, kill it again while it starts or recovers.
-        if cycle > 1 && rng.below(3) == 0 {
-            let mut early = Command::new(bin)
-                .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-                .arg(&data)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .map_err(|e| e.to_string())?;
-            std::thread::sleep(Duration::from_millis(rng.below(40)));
-            let _ = early.kill();
-            let _ = early.wait();
-        }
-        if cycle > 1 {
-            server = start(bin, &data)?.0;
-        }
+        let server = match first.take() {
+            Some(s) => s,
+            None => {
+                // Sometimes, kill it again while it starts or recovers.
+                if rng.below(3) == 0 {
+                    let early = launch.spawn()?;
+                    std::thread::sleep(Duration::from_millis(rng.below(40)));
+                    early.kill();
+                }
+                launch.start()?
+            }
+        };
         let base = server.base.clone();
         let verified = runtime.block_on(verify(&base, &key, &model))?;
-        check_store(bin, &data)?;
+        check_store(bin, data)?;
         let window = Duration::from_millis(100 + rng.below(500));
         let (acked, uncertain) = runtime.block_on(load(
             &base,
@@ -188,7 +150,7 @@ pub fn run(bin: &Path, options: &Options) -> Result<(), String> {
             options.clients,
             cycle,
             window,
-            &mut server,
+            server,
             last,
         ))?;
         totals.0 += acked;
@@ -200,10 +162,10 @@ pub fn run(bin: &Path, options: &Options) -> Result<(), String> {
         );
     }
     // A last start: everything acknowledged is there, and the store is consistent.
-    let (mut server, _) = start(bin, &data)?;
+    let server = launch.start()?;
     let verified = runtime.block_on(verify(&server.base, &key, &model))?;
-    check_store(bin, &data)?;
-    kill9(&mut server);
+    check_store(bin, data)?;
+    server.kill();
     println!(
         "crash test: PASS: {} acknowledged writes over {} cycles, none lost ({} users verified at the end; {} writes were cut short and resolved either way)",
         totals.0, options.cycles, verified, totals.1
@@ -315,7 +277,7 @@ async fn load(
     clients: usize,
     cycle: usize,
     window: Duration,
-    server: &mut Server,
+    server: Server,
     graceful: bool,
 ) -> Result<(usize, usize), String> {
     let counts = Arc::new(Mutex::new((0usize, 0usize)));
@@ -402,26 +364,11 @@ async fn load(
     }
     tokio::time::sleep(window).await;
     if graceful {
-        let pid = server.child.id().to_string();
-        let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            match server.child.try_wait() {
-                Ok(Some(status)) if status.success() => break,
-                Ok(Some(status)) => {
-                    return Err(format!(
-                        "after SIGTERM under load the server exited with {status}"
-                    ))
-                }
-                Ok(None) if Instant::now() > deadline => {
-                    kill9(server);
-                    return Err("the server did not stop within 30 s of SIGTERM".into());
-                }
-                _ => tokio::time::sleep(Duration::from_millis(20)).await,
-            }
-        }
+        // The clients go on writing on the runtime's other worker meanwhile.
+        tokio::task::block_in_place(|| server.stop(Duration::from_secs(30)))
+            .map_err(|e| format!("under load: {e}"))?;
     } else {
-        kill9(server);
+        server.kill();
     }
     for t in tasks {
         let _ = t.await;

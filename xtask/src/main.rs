@@ -4,7 +4,8 @@
 //!   `conformance`, `browser`, a short `crash` run, `faults` (where root) and a `bench --quick
 //!   --debug` smoke run (what CI runs).
 //! * `cargo xtask browser`: the admin web page in headless Chromium, driven over WebDriver by
-//!   Debian's chromedriver (`browser.rs`); fails when either is missing.
+//!   Debian's chromedriver, through the fantoccini client (`browser.rs`); fails when either is
+//!   missing.
 //! * `cargo xtask crash`: SIGKILL at random moments under concurrent writes; nothing acknowledged
 //!   may be lost (`crash.rs`).
 //! * `cargo xtask faults`: the disk turns read-only under the running server; nothing
@@ -15,6 +16,12 @@
 //!   free port with a fresh store and a freshly minted key, runs the conformance suite, every
 //!   onelogin-sim scenario and scim2-tester against it, stops it with SIGTERM (exit 0 expected)
 //!   and prints one report. `--url URL --token KEY` runs the same against any other server.
+//!
+//! Every task that runs our server builds, starts and stops it through `server.rs`: it starts
+//! `scim-server serve --listen 127.0.0.1:0 --ready-file FILE` and reads the address and the
+//! minted key from that JSON file (never from the lines printed for people), keeps the server's
+//! log in `server.log` of the task's folder, and stops it with SIGTERM (exit 0 expected) or
+//! SIGKILL. The faults script reads the same ready file.
 //!
 //! The server is built in the debug profile: `cargo test --workspace` has already compiled every
 //! dependency in that profile, so the build takes seconds, where a release build recompiles
@@ -342,24 +349,22 @@ fn conformance(args: &ConformanceArgs) -> Result<bool, String> {
         (Some(_), Some(_)) => None,
         _ => {
             let bin = server::build(args.release)?;
-            eprintln!("== starting {} on a fresh store", bin.display());
             // The suite checks the protocol, and sends far more requests a second than an IdP
             // does: the rate limits (tested in server/tests/it/ratelimit.rs) are turned off.
             // Its requests come through the front door, as they would on a public address.
-            let s = server::start(
+            Some(server::start_fresh(
+                &runtime,
                 &bin,
                 &[
                     ("SCIM_RATE_LIMIT_PER_KEY", "0"),
                     ("SCIM_RATE_LIMIT_UNAUTHENTICATED", "0"),
                     ("SCIM_FRONT_DOOR", "on"),
                 ],
-            )?;
-            runtime.block_on(s.ready())?;
-            Some(s)
+            )?)
         }
     };
     let (base, key) = match (&own, &args.url, &args.token) {
-        (Some(s), _, _) => (s.base.clone(), s.key.clone()),
+        (Some(s), _, _) => (s.server.base.clone(), s.key.clone()),
         (None, Some(u), Some(t)) => (u.clone(), t.clone()),
         _ => return Err("--url and --token go together".into()),
     };
@@ -380,8 +385,8 @@ fn conformance(args: &ConformanceArgs) -> Result<bool, String> {
             Err(e) => vec![failed_tester(&e)],
         }
     };
-    let logs = own.as_ref().map(server::Running::logs).unwrap_or_default();
-    let stopped = own.map(server::Running::stop);
+    let logs = own.as_ref().map(|s| s.server.logs()).unwrap_or_default();
+    let stopped = own.map(server::Fresh::stop);
 
     let mut outcomes = suite.outcomes.clone();
     outcomes.extend(scenario_outcomes);

@@ -1,21 +1,27 @@
-//! Our server as a child process: built with cargo, started on a free port with a fresh store in
-//! a temporary folder (so its first start mints a key), stopped with SIGTERM.
+//! Our server as a child process, for every task that runs it (`conformance`, `browser`, `crash`,
+//! `bench`): built with cargo, started with `scim-server serve --listen 127.0.0.1:0 --ready-file
+//! FILE`, and ready when FILE appears (the server writes it whole once it listens: its JSON gives
+//! the SCIM base URL, the admin page's URL and the key minted at this start; the human-readable
+//! lines on stdout are for people and are not read). Each start appends the server's stderr (its
+//! log) to `server.log` in the folder it is given; a start that times out, or whose server exits
+//! first, reports the end of that log. Stopped with SIGTERM (exit 0 expected: it flushes its
+//! store on the way out) or killed with SIGKILL; a server still running when its handle is
+//! dropped is killed.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-/// Builds `scim-server` and returns the path of the binary.
-pub fn build(release: bool) -> Result<PathBuf, String> {
+/// Builds a binary of the workspace with cargo (`--release` or the debug profile) and returns
+/// its path, from cargo's JSON messages.
+pub fn cargo_build(package: &str, bin: &str, release: bool) -> Result<PathBuf, String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut args = vec![
         "build",
         "--package",
-        "server",
+        package,
         "--bin",
-        "scim-server",
+        bin,
         "--message-format=json-render-diagnostics",
     ];
     if release {
@@ -28,104 +34,280 @@ pub fn build(release: bool) -> Result<PathBuf, String> {
         .output()
         .map_err(|e| format!("cargo build: {e}"))?;
     if !out.status.success() {
-        return Err("cargo build of the server failed".into());
+        return Err(format!("cargo build of {bin} failed"));
     }
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "scim-server")
+        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == bin)
         .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-        .ok_or_else(|| "cargo build did not report the scim-server executable".to_string())
+        .ok_or_else(|| format!("cargo build did not report the {bin} executable"))
 }
 
-/// A running server.
-pub struct Running {
-    child: Child,
-    /// The SCIM base URL it printed.
-    pub base: String,
-    /// The key it minted.
-    pub key: String,
-    /// Its stderr (logs), in the temporary folder.
-    pub log: PathBuf,
-    _dir: tempfile::TempDir,
+/// Builds `scim-server` and returns the path of the binary.
+pub fn build(release: bool) -> Result<PathBuf, String> {
+    cargo_build("server", "scim-server", release)
 }
 
-/// Starts `bin` on 127.0.0.1, port 0, in a fresh temporary folder, and waits until it reports its
-/// URL and key. `SCIM_*` variables of the caller are not passed on, nor is a `scim-server.toml`
-/// of the current folder read.
-pub fn start(bin: &Path, extra_env: &[(&str, &str)]) -> Result<Running, String> {
-    let dir = tempfile::Builder::new()
-        .prefix("scim-conformance-")
-        .tempdir()
-        .map_err(|e| format!("temporary folder: {e}"))?;
-    let log = dir.path().join("server.log");
-    let log_file = std::fs::File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
-    let mut cmd = Command::new(bin);
-    cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.path().join("data"))
-        .current_dir(dir.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::from(log_file));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("SCIM_") {
-            cmd.env_remove(k);
+/// Whose settings a started server gets, besides those the task sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settings {
+    /// None of the caller's: its `SCIM_*` variables are not passed on, and the server runs in
+    /// the task's folder, so that no `scim-server.toml` of the caller's folder is read.
+    Clean,
+    /// The caller's `SCIM_*` variables and current folder (`SCIM_DURABILITY=periodic cargo xtask
+    /// crash` tests the periodic flush).
+    Caller,
+}
+
+/// How to start the server.
+#[derive(Debug, Clone)]
+pub struct Launch {
+    pub bin: PathBuf,
+    /// Holds `server.log` (stderr of every start, appended) and `ready.json`; the server's
+    /// current folder with [`Settings::Clean`].
+    pub dir: PathBuf,
+    pub data_dir: PathBuf,
+    /// Variables set for the server, after the caller's are handled as `settings` says.
+    pub env: Vec<(String, String)>,
+    pub settings: Settings,
+    /// Run it under `taskset -c CORE`.
+    pub core: Option<usize>,
+    /// How long it may take from the spawn to the ready file.
+    pub within: Duration,
+}
+
+impl Launch {
+    /// A clean start of `bin` on `data_dir`, logging into `dir`, given 60 s to be ready.
+    pub fn new(bin: &Path, dir: &Path, data_dir: &Path) -> Launch {
+        Launch {
+            bin: bin.to_path_buf(),
+            dir: dir.to_path_buf(),
+            data_dir: data_dir.to_path_buf(),
+            env: Vec::new(),
+            settings: Settings::Clean,
+            core: None,
+            within: Duration::from_secs(60),
         }
     }
-    for (k, v) in extra_env {
-        cmd.env(k, v);
+
+    /// Adds variables to set for the server.
+    pub fn with_env(mut self, env: &[(&str, &str)]) -> Launch {
+        self.env
+            .extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        self
     }
-    let mut child = cmd.spawn().map_err(|e| format!("{}: {e}", bin.display()))?;
-    let Some(stdout) = child.stdout.take() else {
-        let _ = child.kill();
-        return Err("no stdout from the server".into());
-    };
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                // Keep draining so that the server never blocks on a full pipe.
-                continue;
+
+    /// The environment changes of a start: a variable to set, or (None) one to remove.
+    fn environment(&self, caller: impl Iterator<Item = String>) -> Vec<(String, Option<String>)> {
+        let mut out: Vec<(String, Option<String>)> = match self.settings {
+            Settings::Clean => caller
+                .filter(|k| k.starts_with("SCIM_"))
+                .map(|k| (k, None))
+                .collect(),
+            Settings::Caller => Vec::new(),
+        };
+        out.extend(self.env.iter().map(|(k, v)| (k.clone(), Some(v.clone()))));
+        out
+    }
+
+    /// Spawns the server, without waiting for it (a stale ready file is removed first).
+    pub fn spawn(&self) -> Result<Starting, String> {
+        // Absolute paths: with `Settings::Clean` the server runs in another folder.
+        let abs = |p: &Path| std::path::absolute(p).map_err(|e| format!("{}: {e}", p.display()));
+        let (bin, dir, data_dir) = (abs(&self.bin)?, abs(&self.dir)?, abs(&self.data_dir)?);
+        let ready_file = dir.join("ready.json");
+        match std::fs::remove_file(&ready_file) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(format!("{}: {e}", ready_file.display())),
+        }
+        let log = dir.join("server.log");
+        let log_file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .map_err(|e| format!("{}: {e}", log.display()))?;
+        let mut cmd = match self.core {
+            Some(core) => {
+                let mut c = Command::new("taskset");
+                c.arg("-c").arg(core.to_string()).arg(&bin);
+                c
             }
+            None => Command::new(&bin),
+        };
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(&data_dir)
+            .arg("--ready-file")
+            .arg(&ready_file)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(log_file));
+        if self.settings == Settings::Clean {
+            cmd.current_dir(&dir);
         }
-    });
-    let (mut base, mut key) = (None, None);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while base.is_none() || key.is_none() {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left) {
-            Ok(line) => {
-                if let Some(u) = line.strip_prefix("SCIM base URL: ") {
-                    base = Some(u.trim().to_string());
-                } else if let Some(k) = line.strip_prefix("API key: ") {
-                    key = Some(k.trim().to_string());
+        for (k, v) in self.environment(std::env::vars().map(|(k, _)| k)) {
+            match v {
+                Some(v) => cmd.env(k, v),
+                None => cmd.env_remove(k),
+            };
+        }
+        let spawned = Instant::now();
+        let child = cmd.spawn().map_err(|e| format!("{}: {e}", bin.display()))?;
+        Ok(Starting {
+            proc: Proc(child),
+            ready_file,
+            log,
+            spawned,
+            within: self.within,
+        })
+    }
+
+    /// Spawns the server and waits until it is ready.
+    pub fn start(&self) -> Result<Server, String> {
+        self.spawn()?.ready()
+    }
+}
+
+/// A child process, killed with SIGKILL if it still runs when dropped.
+struct Proc(Child);
+
+impl Proc {
+    fn kill(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The last `n` lines of a log file, after a line that says where it is.
+pub fn log_tail(log: &Path, n: usize) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let mut tail: Vec<&str> = text.lines().rev().take(n).collect();
+    tail.reverse();
+    format!(
+        "the server log ({}) ends:\n{}",
+        log.display(),
+        tail.join("\n")
+    )
+}
+
+/// A server spawned but not yet known to be ready.
+pub struct Starting {
+    proc: Proc,
+    ready_file: PathBuf,
+    log: PathBuf,
+    spawned: Instant,
+    within: Duration,
+}
+
+impl Starting {
+    /// Waits for the ready file; an error (with the end of the log) when the server exits first
+    /// or is not ready in time, in which case it is killed.
+    pub fn ready(mut self) -> Result<Server, String> {
+        let deadline = self.spawned + self.within;
+        loop {
+            match std::fs::read_to_string(&self.ready_file) {
+                Ok(text) => {
+                    let ready = parse_ready(&text).map_err(|e| self.failed(&e))?;
+                    return Ok(Server {
+                        pid: self.proc.0.id(),
+                        proc: self.proc,
+                        base: ready.scim_base_url,
+                        admin_url: ready.admin_url,
+                        minted_key: ready.api_key,
+                        log: self.log,
+                        spawned: self.spawned,
+                    });
                 }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(self.failed(&format!("{}: {e}", self.ready_file.display()))),
             }
-            Err(_) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                let logs = std::fs::read_to_string(&log).unwrap_or_default();
-                return Err(format!(
-                    "the server did not print its URL and key within 60 s\n{logs}"
-                ));
+            match self.proc.0.try_wait() {
+                Ok(Some(status)) => {
+                    return Err(self.failed(&format!(
+                        "the server exited with {status} before it was ready"
+                    )))
+                }
+                Ok(None) if Instant::now() > deadline => {
+                    return Err(self.failed(&format!(
+                        "the server wrote no ready file within {} s",
+                        self.within.as_secs_f64()
+                    )))
+                }
+                Ok(None) => std::thread::sleep(Duration::from_millis(2)),
+                Err(e) => return Err(self.failed(&format!("waiting for the server: {e}"))),
             }
         }
     }
-    let (Some(base), Some(key)) = (base, key) else {
-        return Err("unreachable: no URL or key".into());
+
+    /// Kills the server (SIGKILL), ready or not.
+    pub fn kill(mut self) {
+        self.proc.kill();
+    }
+
+    fn failed(&mut self, what: &str) -> String {
+        self.proc.kill();
+        format!("{what}; {}", log_tail(&self.log, 30))
+    }
+}
+
+/// What the ready file says (the server's `Ready`, read as plain JSON: xtask treats the server
+/// as a black box).
+#[derive(Debug, PartialEq)]
+struct Ready {
+    scim_base_url: String,
+    admin_url: String,
+    api_key: Option<String>,
+}
+
+fn parse_ready(text: &str) -> Result<Ready, String> {
+    let v: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| format!("the ready file is not JSON: {e}"))?;
+    let field = |name: &str| {
+        v[name]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| format!("the ready file has no {name}: {v}"))
     };
-    Ok(Running {
-        child,
-        base,
-        key,
-        log,
-        _dir: dir,
+    let api_key = match &v["api_key"] {
+        serde_json::Value::Null => None,
+        serde_json::Value::String(k) => Some(k.clone()),
+        other => return Err(format!("the ready file's api_key is {other}")),
+    };
+    Ok(Ready {
+        scim_base_url: field("scim_base_url")?,
+        admin_url: field("admin_url")?,
+        api_key,
     })
 }
 
-impl Running {
-    /// Waits until GET /ServiceProviderConfig answers 200.
-    pub async fn ready(&self) -> Result<(), String> {
+/// A running server.
+pub struct Server {
+    proc: Proc,
+    pub pid: u32,
+    /// Its SCIM base URL.
+    pub base: String,
+    /// Its admin web page (`http://ADDR/admin`).
+    pub admin_url: String,
+    /// The key it minted at this start (on a store without an active key).
+    pub minted_key: Option<String>,
+    /// Where its stderr goes.
+    pub log: PathBuf,
+    /// When its process was spawned.
+    pub spawned: Instant,
+}
+
+impl Server {
+    /// Waits until `GET /ServiceProviderConfig` with `key` answers 200 (30 s at most).
+    pub async fn answers(&self, key: &str) -> Result<(), String> {
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
             .build()
@@ -134,73 +316,107 @@ impl Running {
         loop {
             let r = client
                 .get(format!("{}/ServiceProviderConfig", self.base))
-                .bearer_auth(&self.key)
+                .bearer_auth(key)
                 .send()
                 .await;
             match r {
                 Ok(r) if r.status().as_u16() == 200 => return Ok(()),
                 _ if Instant::now() > deadline => {
-                    return Err("the server is not ready after 30 s".into())
+                    return Err(format!(
+                        "the server does not answer after 30 s; {}",
+                        log_tail(&self.log, 30)
+                    ))
                 }
                 _ => tokio::time::sleep(Duration::from_millis(100)).await,
             }
         }
     }
 
-    /// Sends SIGTERM and waits up to 20 s: Ok when it exits with status 0.
-    pub fn stop(mut self) -> Result<(), String> {
-        terminate(&mut self.child, Duration::from_secs(20))
+    /// Sends SIGTERM and waits up to `within`: Ok when it exits with status 0; killed, and an
+    /// error, when it takes longer.
+    pub fn stop(mut self, within: Duration) -> Result<(), String> {
+        let pid = self.proc.0.id().to_string();
+        let sent = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .map_err(|e| format!("kill -TERM {pid}: {e}"))?;
+        if !sent.success() {
+            return Err(format!("kill -TERM {pid} failed"));
+        }
+        let deadline = Instant::now() + within;
+        loop {
+            match self.proc.0.try_wait() {
+                Ok(Some(status)) if status.success() => return Ok(()),
+                Ok(Some(status)) => {
+                    return Err(format!("the server exited with {status} after SIGTERM"))
+                }
+                Ok(None) if Instant::now() > deadline => {
+                    self.proc.kill();
+                    return Err(format!(
+                        "the server did not stop within {} s of SIGTERM",
+                        within.as_secs()
+                    ));
+                }
+                Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+                Err(e) => return Err(format!("waiting for the server: {e}")),
+            }
+        }
     }
 
-    /// The server's data folder.
-    pub fn data_dir(&self) -> PathBuf {
-        self._dir.path().join("data")
+    /// Kills it with SIGKILL and waits for it to be gone.
+    pub fn kill(mut self) {
+        self.proc.kill();
     }
 
-    /// The server's log so far.
+    /// Its log so far.
     pub fn logs(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 }
 
-/// Sends SIGTERM to a server and waits up to `within`: Ok when it exits with status 0 (it
-/// flushes its store on the way out); killed, and an error, when it takes longer.
-pub fn terminate(child: &mut Child, within: Duration) -> Result<(), String> {
-    let pid = child.id().to_string();
-    let sent = Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .map_err(|e| format!("kill -TERM {pid}: {e}"))?;
-    if !sent.success() {
-        return Err(format!("kill -TERM {pid} failed"));
-    }
-    let deadline = Instant::now() + within;
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) if status.success() => return Ok(()),
-            Ok(Some(status)) => {
-                return Err(format!("the server exited with {status} after SIGTERM"))
-            }
-            Ok(None) if Instant::now() > deadline => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!(
-                    "the server did not stop within {} s of SIGTERM",
-                    within.as_secs()
-                ));
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(e) => return Err(format!("waiting for the server: {e}")),
-        }
-    }
+/// A server on a fresh store in a temporary folder of its own (removed once it is stopped),
+/// without the caller's settings; its first start minted `key`.
+pub struct Fresh {
+    pub server: Server,
+    pub key: String,
+    pub data_dir: PathBuf,
+    // Dropped after `server`, which kills a server still running.
+    _dir: tempfile::TempDir,
 }
 
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
+/// Starts `bin` as a [`Fresh`] server with the variables `env`, and waits (on `runtime`) until it
+/// answers SCIM requests with the key it minted.
+pub fn start_fresh(
+    runtime: &tokio::runtime::Runtime,
+    bin: &Path,
+    env: &[(&str, &str)],
+) -> Result<Fresh, String> {
+    let dir = tempfile::Builder::new()
+        .prefix("scim-xtask-")
+        .tempdir()
+        .map_err(|e| format!("temporary folder: {e}"))?;
+    let data_dir = dir.path().join("data");
+    eprintln!("== starting {} on a fresh store", bin.display());
+    let server = Launch::new(bin, dir.path(), &data_dir)
+        .with_env(env)
+        .start()?;
+    let key = server
+        .minted_key
+        .clone()
+        .ok_or("the server minted no key on a fresh store")?;
+    runtime.block_on(server.answers(&key))?;
+    Ok(Fresh {
+        server,
+        key,
+        data_dir,
+        _dir: dir,
+    })
+}
+
+impl Fresh {
+    /// Sends SIGTERM and waits up to 20 s for exit status 0 (see [`Server::stop`]).
+    pub fn stop(self) -> Result<(), String> {
+        self.server.stop(Duration::from_secs(20))
     }
 }
 
@@ -209,29 +425,124 @@ mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
 
-    /// A stand-in for scim-server: prints the two lines, exits 0 on SIGTERM (or `code`).
-    fn fake(dir: &Path, code: u8) -> PathBuf {
-        let p = dir.join("fake-server");
+    const READY: &str = r#"{"addr":"127.0.0.1:1","scim_base_url":"http://127.0.0.1:1/scim/v2","admin_url":"http://127.0.0.1:1/admin","api_key":"scim_abc"}"#;
+
+    /// A stand-in for scim-server: logs `$SCIM_STRICT` and its folder, then writes the ready file
+    /// (unless `ready` is false) and exits `code` on SIGTERM (set up before the ready file is
+    /// written, as the server does), or exits `code` at once if `stay` is false.
+    fn fake(dir: &Path, name: &str, ready: bool, stay: bool, code: u8) -> PathBuf {
+        let p = dir.join(name);
+        let trap = if stay {
+            format!("trap 'exit {code}' TERM\n")
+        } else {
+            String::new()
+        };
+        let write = if ready {
+            format!("printf '%s\\n' '{READY}' > \"$ready.tmp\" && mv \"$ready.tmp\" \"$ready\"\n")
+        } else {
+            String::new()
+        };
+        let end = if stay {
+            "while true; do sleep 0.05; done\n".to_string()
+        } else {
+            format!("exit {code}\n")
+        };
         let script = format!(
-            "#!/bin/sh\necho 'SCIM base URL: http://127.0.0.1:1/scim/v2'\necho 'No API key existed'\necho 'API key: scim_abc'\necho \"$SCIM_STRICT\" >&2\ntrap 'exit {code}' TERM\nwhile true; do sleep 0.05; done\n"
+            "#!/bin/sh\n{trap}while [ $# -gt 0 ]; do [ \"$1\" = --ready-file ] && ready=$2; shift; done\n\
+             echo \"strict=$SCIM_STRICT in $(pwd)\" >&2\n{write}{end}"
         );
         std::fs::write(&p, script).expect("write");
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).expect("chmod");
         p
     }
 
-    #[test]
-    fn start_reads_the_url_and_key_and_stop_expects_exit_0() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let s = start(&fake(dir.path(), 0), &[]).expect("started");
-        assert_eq!(s.base, "http://127.0.0.1:1/scim/v2");
-        assert_eq!(s.key, "scim_abc");
-        s.stop().expect("exit 0 on SIGTERM");
+    fn launch(dir: &Path, bin: &Path) -> Launch {
+        Launch::new(bin, dir, &dir.join("data"))
+    }
 
-        let s = start(&fake(dir.path(), 3), &[("SCIM_STRICT", "true")]).expect("started");
-        std::thread::sleep(Duration::from_millis(200));
-        assert!(s.logs().contains("true"), "extra environment is passed");
-        let e = s.stop().expect_err("exit 3 is a failure");
+    #[test]
+    fn start_reads_the_ready_file_and_stop_expects_exit_0() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let bin = fake(dir.path(), "ok", true, true, 0);
+        let s = launch(dir.path(), &bin).start().expect("started");
+        assert_eq!(s.base, "http://127.0.0.1:1/scim/v2");
+        assert_eq!(s.admin_url, "http://127.0.0.1:1/admin");
+        assert_eq!(s.minted_key.as_deref(), Some("scim_abc"));
+        assert!(
+            s.logs().contains(&format!("in {}", dir.path().display())),
+            "a clean start runs in its folder: {}",
+            s.logs()
+        );
+        s.stop(Duration::from_secs(10)).expect("exit 0 on SIGTERM");
+
+        let bin = fake(dir.path(), "three", true, true, 3);
+        let s = launch(dir.path(), &bin)
+            .with_env(&[("SCIM_STRICT", "true")])
+            .start()
+            .expect("started");
+        assert!(
+            s.logs().contains("strict=true"),
+            "extra environment is passed"
+        );
+        let e = s
+            .stop(Duration::from_secs(10))
+            .expect_err("exit 3 is a failure");
         assert!(e.contains("exit status: 3"), "{e}");
+    }
+
+    #[test]
+    fn an_early_exit_or_a_missing_ready_file_reports_the_log() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let bin = fake(dir.path(), "dies", false, false, 2);
+        let e = launch(dir.path(), &bin)
+            .start()
+            .err()
+            .expect("an early exit is an error");
+        assert!(e.contains("exit status: 2") && e.contains("strict="), "{e}");
+
+        // A ready file of an earlier start is not taken for this one's.
+        std::fs::write(dir.path().join("ready.json"), READY).expect("stale ready file");
+        let bin = fake(dir.path(), "silent", false, true, 0);
+        let mut launch = launch(dir.path(), &bin);
+        launch.within = Duration::from_millis(500);
+        let e = launch.start().err().expect("no ready file is an error");
+        assert!(
+            e.contains("no ready file within 0.5 s") && e.contains("strict="),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn clean_settings_drop_the_callers_scim_variables_and_caller_settings_keep_them() {
+        let caller = || {
+            ["PATH", "SCIM_DURABILITY", "HOME"]
+                .map(String::from)
+                .into_iter()
+        };
+        let mut launch = Launch::new(Path::new("b"), Path::new("d"), Path::new("d/data"))
+            .with_env(&[("SCIM_RATE_LIMIT_PER_KEY", "0")]);
+        let set = Some("0".to_string());
+        assert_eq!(
+            launch.environment(caller()),
+            [
+                ("SCIM_DURABILITY".to_string(), None),
+                ("SCIM_RATE_LIMIT_PER_KEY".to_string(), set.clone())
+            ]
+        );
+        launch.settings = Settings::Caller;
+        assert_eq!(
+            launch.environment(caller()),
+            [("SCIM_RATE_LIMIT_PER_KEY".to_string(), set)]
+        );
+    }
+
+    #[test]
+    fn the_ready_file_is_read_as_json() {
+        let r = parse_ready(READY).expect("parsed");
+        assert_eq!(r.api_key.as_deref(), Some("scim_abc"));
+        let again = READY.replace(r#""scim_abc""#, "null");
+        assert_eq!(parse_ready(&again).expect("parsed").api_key, None);
+        assert!(parse_ready(r#"{"scim_base_url":"x","api_key":null}"#).is_err());
+        assert!(parse_ready("SCIM base URL: x").is_err());
     }
 }

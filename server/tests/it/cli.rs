@@ -1,13 +1,16 @@
-//! The `scim-server` binary: zero-configuration start, the first key, key commands with and
-//! without a running server, and graceful shutdown.
+//! The `scim-server` binary: zero-configuration start, the ready file, the lines it prints for
+//! people, the first key, key commands with and without a running server, and graceful shutdown.
 
-use std::io::{BufRead, BufReader};
+use std::io::Read;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use server::Ready;
 
 const BIN: &str = env!("CARGO_BIN_EXE_scim-server");
 
-fn scim_server(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+fn scim_server(dir: &Path, args: &[&str]) -> std::process::Output {
     Command::new(BIN)
         .current_dir(dir)
         .args(args)
@@ -16,46 +19,59 @@ fn scim_server(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
         .expect("run scim-server")
 }
 
-/// Starts `scim-server serve` on a free port; returns the child, the base URL and the first key.
-fn serve(dir: &std::path::Path) -> (Child, String, Option<String>) {
+/// Starts `scim-server [GLOBAL] serve --listen 127.0.0.1:0 --ready-file ready.json` in `dir`
+/// with `SCIM_` settings `env` and stderr appended to `dir/server.log`, and waits for the ready
+/// file; panics with the log when the server exits first or is not ready within 30 s.
+fn start(dir: &Path, global: &[&str], env: &[(&str, &str)], stdout: Stdio) -> (Child, Ready) {
+    let ready_file = dir.join("ready.json");
+    let _ = std::fs::remove_file(&ready_file);
+    let log = dir.join("server.log");
+    let log_file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+        .expect("log file");
+    let mut child = Command::new(BIN)
+        .current_dir(dir)
+        .args(global)
+        .args(["serve", "--listen", "127.0.0.1:0", "--ready-file"])
+        .arg(&ready_file)
+        .env_remove("SCIM_LOG")
+        .envs(env.iter().copied())
+        .stdout(stdout)
+        .stderr(Stdio::from(log_file))
+        .spawn()
+        .expect("spawn");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(text) = std::fs::read_to_string(&ready_file) {
+            let ready: Ready = serde_json::from_str(&text).expect("the ready file holds a Ready");
+            return (child, ready);
+        }
+        let exited = child.try_wait().expect("the server's status");
+        if exited.is_some() || Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "the server wrote no ready file ({}); its log:\n{}",
+                exited.map_or("not within 30 s".to_string(), |s| s.to_string()),
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// Starts `scim-server serve` on a free port; returns the child, the base URL and the key minted
+/// at this start.
+fn serve(dir: &Path) -> (Child, String, Option<String>) {
     serve_with(dir, &[])
 }
 
 /// [`serve`] with `SCIM_` settings.
-fn serve_with(dir: &std::path::Path, env: &[(&str, &str)]) -> (Child, String, Option<String>) {
-    let mut child = Command::new(BIN)
-        .current_dir(dir)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .envs(env.iter().copied())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let mut base = String::new();
-    let mut key = None;
-    let mut admin_page = false;
-    while let Some(Ok(line)) = lines.next() {
-        if let Some(url) = line.strip_prefix("SCIM base URL: ") {
-            base = url.to_string();
-        }
-        if let Some(page) = line.strip_prefix("Admin web page: ") {
-            admin_page = true;
-            assert!(
-                page.starts_with(&format!("{}/admin ", base.trim_end_matches("/scim/v2"))),
-                "the admin page's address is printed after the base URL: {page}"
-            );
-        }
-        if let Some(k) = line.strip_prefix("API key: ") {
-            key = Some(k.to_string());
-        }
-        if line.starts_with("API key") {
-            break;
-        }
-    }
-    assert!(admin_page, "the admin web page's address is printed");
-    (child, base, key)
+fn serve_with(dir: &Path, env: &[(&str, &str)]) -> (Child, String, Option<String>) {
+    let (child, ready) = start(dir, &[], env, Stdio::null());
+    (child, ready.scim_base_url, ready.api_key)
 }
 
 fn last_word(out: &std::process::Output) -> String {
@@ -89,10 +105,10 @@ fn sigterm(child: &Child) {
 }
 
 #[test]
-fn zero_configuration_start_prints_the_url_and_a_key_then_stops_cleanly_on_sigterm() {
+fn zero_configuration_start_mints_a_key_then_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().expect("dir");
     let (mut child, base, key) = serve(dir.path());
-    let key = key.expect("a key is printed on first start");
+    let key = key.expect("a key is minted on first start");
     assert!(base.ends_with("/scim/v2"), "{base}");
     assert!(
         dir.path().join("data").is_dir(),
@@ -298,20 +314,9 @@ fn export_while_running_then_import_into_a_new_folder_and_serve_it() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("every invariant holds"));
-    let mut child = Command::new(BIN)
-        .current_dir(dir.path())
-        .args(["--data-dir", "restored", "serve", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let base = lines
-        .find_map(|l| {
-            l.ok()
-                .and_then(|l| l.strip_prefix("SCIM base URL: ").map(str::to_string))
-        })
-        .expect("url");
+    let (mut child, ready) = start(dir.path(), &["--data-dir", "restored"], &[], Stdio::null());
+    assert_eq!(ready.api_key, None, "the restored store has a key");
+    let base = ready.scim_base_url;
     let found = rt.block_on(async {
         client()
             .get(format!(
@@ -345,27 +350,8 @@ fn client() -> reqwest::Client {
 fn logs_never_carry_keys_passwords_filter_values_or_bodies() {
     let dir = tempfile::tempdir().expect("dir");
     let log = dir.path().join("server.log");
-    let mut child = Command::new(BIN)
-        .current_dir(dir.path())
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env_remove("SCIM_LOG")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::from(std::fs::File::create(&log).expect("log file")))
-        .spawn()
-        .expect("spawn");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let base = lines
-        .find_map(|l| {
-            l.ok()
-                .and_then(|l| l.strip_prefix("SCIM base URL: ").map(str::to_string))
-        })
-        .expect("url");
-    let key = lines
-        .find_map(|l| {
-            l.ok()
-                .and_then(|l| l.strip_prefix("API key: ").map(str::to_string))
-        })
-        .expect("key");
+    let (mut child, base, key) = serve(dir.path());
+    let key = key.expect("key");
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -504,7 +490,7 @@ async fn web_session(origin: &str, admin: &str) -> WebSession {
 fn sigterm_with_a_drain_period_turns_readiness_false_while_still_serving() {
     let dir = tempfile::tempdir().expect("dir");
     let (mut child, base, key) = serve_with(dir.path(), &[("SCIM_SHUTDOWN_DRAIN_SECS", "3")]);
-    let key = key.expect("a key is printed on first start");
+    let key = key.expect("a key is minted on first start");
     let origin = base.trim_end_matches("/scim/v2").to_string();
     let readyz = || get(&format!("{origin}/readyz"), "");
     assert_eq!(readyz(), 200);
@@ -529,5 +515,100 @@ fn sigterm_with_a_drain_period_turns_readiness_false_while_still_serving() {
     assert!(
         started.elapsed() >= Duration::from_secs(3),
         "it waited for the drain period"
+    );
+}
+
+/// The ready file, for programs that start the server: the address and URLs, and the key minted
+/// at this start, readable by its owner only; null on a start that minted none.
+#[test]
+fn the_ready_file_is_private_and_carries_a_working_key_minted_only_once() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("dir");
+    let (mut child, ready) = start(dir.path(), &[], &[], Stdio::null());
+    let mode = std::fs::metadata(dir.path().join("ready.json"))
+        .expect("the ready file")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "mode {mode:o}");
+    assert!(!ready.addr.ends_with(":0"), "the real port: {}", ready.addr);
+    assert_eq!(
+        ready.scim_base_url,
+        format!("http://{}/scim/v2", ready.addr)
+    );
+    assert_eq!(ready.admin_url, format!("http://{}/admin", ready.addr));
+    let key = ready.api_key.expect("a fresh store mints a key");
+    assert_eq!(get(&format!("{}/Users", ready.scim_base_url), &key), 200);
+    sigterm(&child);
+    assert!(wait(&mut child, Duration::from_secs(30)).is_some_and(|s| s.success()));
+
+    let (mut child, again) = start(dir.path(), &[], &[], Stdio::null());
+    assert_eq!(again.api_key, None, "the store has a key: none is minted");
+    assert_eq!(get(&format!("{}/Users", again.scim_base_url), &key), 200);
+    sigterm(&child);
+    assert!(wait(&mut child, Duration::from_secs(30)).is_some_and(|s| s.success()));
+}
+
+/// Once the ready file is there, SIGTERM stops the server gracefully (exit 0), however soon it
+/// comes: the server listens for it before it says it is ready.
+#[test]
+fn sigterm_right_after_the_ready_file_stops_the_server_with_exit_0() {
+    let dir = tempfile::tempdir().expect("dir");
+    for i in 0..20 {
+        let (mut child, _) = start(dir.path(), &[], &[], Stdio::null());
+        sigterm(&child);
+        let status = wait(&mut child, Duration::from_secs(30)).expect("exits after SIGTERM");
+        assert!(status.success(), "start {i}: {status:?}");
+    }
+}
+
+/// What `serve` prints for people (the README shows it): the base URL, the admin page, and the
+/// key on the first start only. Programs read the ready file instead.
+#[test]
+fn serve_prints_the_urls_and_the_first_key_for_people() {
+    let dir = tempfile::tempdir().expect("dir");
+    let stdout_of = |mut child: Child| {
+        sigterm(&child);
+        assert!(wait(&mut child, Duration::from_secs(30)).is_some_and(|s| s.success()));
+        let mut out = String::new();
+        child
+            .stdout
+            .take()
+            .expect("stdout")
+            .read_to_string(&mut out)
+            .expect("read stdout");
+        out
+    };
+    let (child, ready) = start(dir.path(), &[], &[], Stdio::piped());
+    let out = stdout_of(child);
+    let key = ready.api_key.expect("minted");
+    let lines: Vec<&str> = out
+        .lines()
+        .skip_while(|l| !l.starts_with("SCIM base URL"))
+        .take(4)
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            format!("SCIM base URL: {}", ready.scim_base_url),
+            format!(
+                "Admin web page: {} (sign in with an admin key: `scim-server key create --admin --label NAME`)",
+                ready.admin_url
+            ),
+            "No API key existed, so one was minted. Copy it now: it is not shown again.".into(),
+            format!("API key: {key}"),
+        ],
+        "{out}"
+    );
+
+    let (child, ready) = start(dir.path(), &[], &[], Stdio::piped());
+    let out = stdout_of(child);
+    assert!(
+        out.lines()
+            .any(|l| l == format!("SCIM base URL: {}", ready.scim_base_url))
+            && out
+                .lines()
+                .any(|l| l == "API keys: already configured (see `scim-server key list`).")
+            && !out.contains("API key:"),
+        "{out}"
     );
 }
