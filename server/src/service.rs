@@ -107,28 +107,28 @@ impl App {
             )));
         }
         if let Some(wait) = self.unauthenticated_limiter.empty_for(client) {
-            return Err(self.too_many(wait));
+            return Err(self.too_many(wait, None));
         }
         match self.check_key(header, admin) {
             Ok(key) => {
                 self.key_limiter
                     .take(&key.id)
-                    .map_err(|wait| self.too_many(wait))?;
+                    .map_err(|wait| self.too_many(wait, Some(&key.label)))?;
                 Ok(key)
             }
             Err(e @ (Error::Unauthorized(_) | Error::Forbidden(_))) => {
                 self.unauthenticated_limiter
                     .take(client)
-                    .map_err(|wait| self.too_many(wait))?;
+                    .map_err(|wait| self.too_many(wait, None))?;
                 Err(e)
             }
             Err(e) => Err(e),
         }
     }
 
-    fn too_many(&self, wait: Duration) -> Error {
-        self.metrics.rate_limited();
-        Error::TooManyRequests(wait.as_secs_f64().ceil().max(1.0) as u64)
+    fn too_many(&self, wait: Duration, key_label: Option<&str>) -> Error {
+        self.metrics.rate_limited(key_label);
+        Error::TooManyRequests(crate::ratelimit::retry_after_secs(wait))
     }
 
     fn check_key(&self, header: Option<&str>, admin: bool) -> Result<ApiKey> {

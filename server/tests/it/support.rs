@@ -115,6 +115,18 @@ impl TestServer {
         format!("{}{path}", self.base)
     }
 
+    /// The `/metrics` text.
+    pub async fn metrics(&self) -> String {
+        self.client
+            .get(format!("{}/metrics", self.origin))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text")
+    }
+
     /// A request with the test's key and the SCIM media type.
     pub fn req(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
         self.client
