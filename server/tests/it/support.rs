@@ -47,6 +47,22 @@ impl TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = config_for(dir.path());
         tweak(&mut config);
+        Self::start_in(dir, config).await
+    }
+
+    /// Starts with every setting at its default but the data folder and the port (0): what a
+    /// new user gets, rate limits and front door included.
+    pub async fn start_on_defaults() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = Config {
+            data_dir: dir.path().to_path_buf(),
+            listen: "127.0.0.1:0".parse().expect("address"),
+            ..Config::default()
+        };
+        Self::start_in(dir, config).await
+    }
+
+    async fn start_in(dir: tempfile::TempDir, config: Config) -> Self {
         let store: Arc<dyn Store> = Arc::new(server::open_store(&config).expect("store"));
         let key = server::ensure_key(store.as_ref())
             .expect("key")
