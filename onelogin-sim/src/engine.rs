@@ -157,6 +157,11 @@ impl Simulator {
                     .await
             }
         }
+        if let Some(user) = what.user() {
+            for e in &mut out {
+                e.user = Some(user.to_string());
+            }
+        }
         out
     }
 

@@ -292,6 +292,7 @@ mod tests {
         Ok(RecordedResponse {
             status,
             content_type: Some("application/scim+json".into()),
+            retry_after: None,
             body: if body.is_null() {
                 String::new()
             } else {
@@ -359,6 +360,7 @@ mod tests {
         let r = Ok(RecordedResponse {
             status: 200,
             content_type: Some("text/html".into()),
+            retry_after: None,
             body: "<html/>".into(),
         });
         assert_eq!(judge(Op::PatchGroup, None, &r).verdict, Verdict::Fail);

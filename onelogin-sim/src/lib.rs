@@ -47,7 +47,7 @@ pub use directory::{Directory, Rule, Status, User};
 pub use engine::Simulator;
 pub use judge::{Op, Verdict};
 pub use profile::Profile;
-pub use report::{Entry, EntryKind, Transcript};
+pub use report::{Entry, EntryKind, FailedProvisioning, Transcript};
 pub use scenario::{list_scenarios, scenarios_dir, Scenario, Step};
 pub use wire::{Target, WireOptions};
 
@@ -92,6 +92,9 @@ pub struct RunOptions {
     /// Replaces the scenario's connector profile (its template too, unless
     /// the scenario sets its own).
     pub profile: Option<Profile>,
+    /// Wait and retry on `429` and `503` with `Retry-After`, whatever the
+    /// scenario says ([`WireOptions::honour_retry_after`]).
+    pub honour_retry_after: bool,
 }
 
 impl Default for RunOptions {
@@ -99,6 +102,7 @@ impl Default for RunOptions {
         RunOptions {
             timeout: Duration::from_secs(30),
             profile: None,
+            honour_retry_after: false,
         }
     }
 }
@@ -119,6 +123,7 @@ pub async fn run_scenario_with(
     if let Some(profile) = options.profile {
         app.profile = profile;
     }
+    app.wire.honour_retry_after |= options.honour_retry_after;
     let profile = app.profile;
     let mut sim = Simulator::new(
         app,

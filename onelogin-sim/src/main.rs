@@ -33,6 +33,11 @@ struct TargetArgs {
     /// Per-request timeout in seconds
     #[arg(long, default_value_t = 30)]
     timeout: u64,
+    /// On 429 or 503 with Retry-After, wait that long and send the request again (up to 10
+    /// times), as an identity provider that honours the header does. Without it, such an
+    /// answer is a failed provisioning, as OneLogin records it
+    #[arg(long)]
+    honour_retry_after: bool,
 }
 
 #[derive(Subcommand)]
@@ -111,6 +116,7 @@ async fn main() -> ExitCode {
             let options = RunOptions {
                 timeout: Duration::from_secs(args.timeout),
                 profile,
+                honour_retry_after: args.honour_retry_after,
             };
             match run_scenario_with(&scenario, &target(&args), &options).await {
                 Ok(t) => {
@@ -147,7 +153,10 @@ async fn main() -> ExitCode {
                 prefix,
                 profile,
                 timeout: Duration::from_secs(args.timeout),
-                wire: WireOptions::default(),
+                wire: WireOptions {
+                    honour_retry_after: args.honour_retry_after,
+                    ..WireOptions::default()
+                },
             };
             let progress = if std::io::stderr().is_terminal() {
                 let bar =

@@ -1,6 +1,7 @@
 //! Transcripts: every step of a run with its request, status, verdict and
 //! latency, for people (text) and machines (JSON).
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
@@ -29,6 +30,9 @@ pub struct Entry {
     pub step: usize,
     /// The step, e.g. `assign jdoe`.
     pub event: String,
+    /// The directory user the step is about, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
     /// OneLogin traffic, check, setup or note.
     pub kind: EntryKind,
     /// What the request was for (OneLogin traffic only).
@@ -47,9 +51,19 @@ pub struct Entry {
     pub verdict: Verdict,
     /// Why.
     pub reason: String,
-    /// Round-trip time in milliseconds, if a request was sent.
+    /// Round-trip time in milliseconds, if a request was sent (of its last attempt).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency_ms: Option<f64>,
+    /// Times the request was sent again after waiting as `Retry-After` asked.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub retries: u32,
+    /// Seconds spent waiting as `Retry-After` asked.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub waited_s: u64,
+}
+
+fn is_zero<T: Default + PartialEq>(n: &T) -> bool {
+    *n == T::default()
 }
 
 impl Entry {
@@ -69,6 +83,7 @@ impl Entry {
         Entry {
             step,
             event: event.to_string(),
+            user: None,
             kind,
             op,
             request: Some(exchange.request),
@@ -77,6 +92,8 @@ impl Entry {
             verdict: judgement.verdict,
             reason: judgement.reason,
             latency_ms: Some(exchange.latency.as_secs_f64() * 1000.0),
+            retries: exchange.retries,
+            waited_s: exchange.waited.as_secs(),
         }
     }
 
@@ -85,6 +102,7 @@ impl Entry {
         Entry {
             step,
             event: event.to_string(),
+            user: None,
             kind: EntryKind::Note,
             op: None,
             request: None,
@@ -93,6 +111,8 @@ impl Entry {
             verdict,
             reason: reason.into(),
             latency_ms: None,
+            retries: 0,
+            waited_s: 0,
         }
     }
 
@@ -100,6 +120,103 @@ impl Entry {
     pub fn passed(&self) -> bool {
         self.verdict == Verdict::Pass
     }
+}
+
+/// A provisioning that failed, as OneLogin records it (its "Get Failed Provisionings" list:
+/// the user, the event, why): one per event in which a OneLogin request failed, whatever the
+/// status (`429`, `5xx`, a refused connection). OneLogin does not retry it by itself, as far
+/// as anything documents (`shared/onelogin-protocol.md` §4.3, Q6); an administrator does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailedProvisioning {
+    /// The step (scenario) or the user's position in the directory (sync), 1-based; 0 for the
+    /// sync's preparation.
+    pub step: usize,
+    /// The event, e.g. `assign jdoe`.
+    pub event: String,
+    /// The directory user, if the event is about one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// The first request that failed, as `METHOD URL`, if one was sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<String>,
+    /// Its status, if an answer came.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// Its `Retry-After`, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<String>,
+    /// Why it failed.
+    pub reason: String,
+}
+
+/// The failed provisionings among `entries`: for each step, its first failed entry of OneLogin
+/// traffic or of the simulator's own bookkeeping (checks and setup are not provisionings).
+pub fn failed_provisionings(entries: &[Entry]) -> Vec<FailedProvisioning> {
+    entries
+        .chunk_by(|a, b| a.step == b.step)
+        .filter_map(|step| {
+            let e = step
+                .iter()
+                .find(|e| !e.passed() && matches!(e.kind, EntryKind::Onelogin | EntryKind::Note))?;
+            Some(FailedProvisioning {
+                step: e.step,
+                event: e.event.clone(),
+                user: e.user.clone(),
+                request: e
+                    .request
+                    .as_ref()
+                    .map(|r| format!("{} {}", r.method, r.url)),
+                status: e.response.as_ref().map(|r| r.status),
+                retry_after: e.response.as_ref().and_then(|r| r.retry_after.clone()),
+                reason: e.reason.clone(),
+            })
+        })
+        .collect()
+}
+
+/// The list of failed provisionings that ends a report: a count by reason, then each one.
+pub fn failed_provisionings_text(failed: &[FailedProvisioning], base_url: &str) -> String {
+    let mut out = String::new();
+    if failed.is_empty() {
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "failed provisionings: {} (OneLogin lists these for an administrator to retry)",
+        failed.len()
+    );
+    let mut by_reason: BTreeMap<&str, usize> = BTreeMap::new();
+    for f in failed {
+        *by_reason.entry(f.reason.as_str()).or_default() += 1;
+    }
+    for (reason, n) in by_reason {
+        let _ = writeln!(out, "  {n:>6} × {reason}");
+    }
+    for f in failed {
+        let request = f
+            .request
+            .as_deref()
+            .map(|r| match r.split_once(' ') {
+                Some((method, url)) => format!("{method} {}", path_of(url, base_url)),
+                None => r.to_string(),
+            })
+            .unwrap_or_else(|| "-".into());
+        let status = f
+            .status
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| "-".into());
+        let retry_after = f
+            .retry_after
+            .as_deref()
+            .map(|r| format!(" (Retry-After: {r})"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "failed: {:<32} {} → {status}{retry_after}: {}",
+            f.event, request, f.reason
+        );
+    }
+    out
 }
 
 /// The record of one scenario run.
@@ -115,6 +232,9 @@ pub struct Transcript {
     pub passed: bool,
     /// The entries, in order.
     pub entries: Vec<Entry>,
+    /// The provisionings OneLogin would record as failed.
+    #[serde(default)]
+    pub failed_provisionings: Vec<FailedProvisioning>,
 }
 
 impl Transcript {
@@ -125,6 +245,7 @@ impl Transcript {
             profile: profile.to_string(),
             base_url: base_url.to_string(),
             passed: entries.iter().all(Entry::passed),
+            failed_provisionings: failed_provisionings(&entries),
             entries,
         }
     }
@@ -180,9 +301,17 @@ impl Transcript {
                 .latency_ms
                 .map(|l| format!("{l:.1} ms"))
                 .unwrap_or_default();
+            let retried = if e.retries > 0 {
+                format!(
+                    " (sent {} more time(s) after Retry-After, {} s waited)",
+                    e.retries, e.waited_s
+                )
+            } else {
+                String::new()
+            };
             let _ = writeln!(
                 out,
-                "{:>3} {:<28} {:<8} {:<52} {:>3} {} {:>9}  {}",
+                "{:>3} {:<28} {:<8} {:<52} {:>3} {} {:>9}  {}{retried}",
                 e.step,
                 truncate(&e.event, 28),
                 kind,
@@ -226,6 +355,10 @@ impl Transcript {
             self.entries.len() - failed,
             failed
         );
+        out.push_str(&failed_provisionings_text(
+            &self.failed_provisionings,
+            &self.base_url,
+        ));
         out
     }
 }

@@ -149,7 +149,7 @@ impl Step {
     }
 
     /// The directory user the step names, if any.
-    fn user(&self) -> Option<&str> {
+    pub fn user(&self) -> Option<&str> {
         match self {
             Step::Assign { user }
             | Step::Update { user, .. }

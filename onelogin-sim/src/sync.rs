@@ -15,7 +15,7 @@ use crate::app::{AppConfig, Provisioning};
 use crate::directory::{Directory, Rule, User};
 use crate::judge::{Op, Verdict};
 use crate::profile::Profile;
-use crate::report::Entry;
+use crate::report::{failed_provisionings, failed_provisionings_text, Entry, FailedProvisioning};
 use crate::scenario::Step;
 use crate::wire::{Target, WireOptions};
 use crate::{Error, Simulator};
@@ -177,22 +177,26 @@ pub struct SyncReport {
     pub groups: usize,
     /// Concurrency used.
     pub concurrency: usize,
-    /// Requests sent.
+    /// Requests sent, those sent again after a `Retry-After` included.
     pub requests: usize,
+    /// Requests sent again after waiting as `Retry-After` asked (`honour_retry_after`).
+    pub retries: usize,
+    /// Seconds spent waiting as `Retry-After` asked, all workers together.
+    pub retry_wait_s: u64,
     /// Requests that failed.
     pub failed_requests: usize,
     /// Wall time, seconds.
     pub elapsed_s: f64,
     /// Users per second.
     pub users_per_s: f64,
-    /// Requests per second.
+    /// Requests per second (retries included).
     pub requests_per_s: f64,
-    /// All requests together.
+    /// All requests together (latency of each request's last attempt).
     pub overall: OpStats,
     /// Per request kind.
     pub ops: Vec<OpStats>,
-    /// The first failures (at most 20).
-    pub failures: Vec<String>,
+    /// Every provisioning that failed, as OneLogin would list it.
+    pub failed_provisionings: Vec<FailedProvisioning>,
 }
 
 impl SyncReport {
@@ -205,7 +209,7 @@ impl SyncReport {
     pub fn to_text(&self) -> String {
         let mut out = format!(
             "synced {} users ({} ok, {} failed) and {} groups to {} [{}] in {:.2} s, concurrency {}\n\
-             throughput: {:.1} users/s, {:.1} requests/s ({} requests, {} failed)\n\
+             throughput: {:.1} users/s, {:.1} requests/s ({} requests, {} failed, {} sent again after Retry-After, {} s waited)\n\
              {:<16} {:>7} {:>6} {:>9} {:>9} {:>9} {:>9} {:>9}\n",
             self.users,
             self.users_ok,
@@ -219,6 +223,8 @@ impl SyncReport {
             self.requests_per_s,
             self.requests,
             self.failed_requests,
+            self.retries,
+            self.retry_wait_s,
             "latency (ms)",
             "count",
             "failed",
@@ -234,9 +240,10 @@ impl SyncReport {
                 s.op, s.count, s.failed, s.mean_ms, s.p50_ms, s.p90_ms, s.p99_ms, s.max_ms
             ));
         }
-        for f in &self.failures {
-            out.push_str(&format!("failure: {f}\n"));
-        }
+        out.push_str(&failed_provisionings_text(
+            &self.failed_provisionings,
+            &self.base_url,
+        ));
         out
     }
 }
@@ -244,34 +251,27 @@ impl SyncReport {
 #[derive(Default)]
 struct Tally {
     latencies: BTreeMap<Op, Vec<f64>>,
-    failed: BTreeMap<Op, usize>,
+    failed_ops: BTreeMap<Op, usize>,
     users_ok: usize,
     users_failed: usize,
     notes_failed: usize,
-    failures: Vec<String>,
+    retries: usize,
+    retry_wait_s: u64,
+    failed: Vec<FailedProvisioning>,
 }
 
 impl Tally {
     fn add(&mut self, entries: &[Entry], is_user: bool) {
-        let mut ok = true;
+        let ok = entries.iter().all(Entry::passed);
+        self.failed.extend(failed_provisionings(entries));
         for e in entries {
-            if !e.passed() {
-                ok = false;
-                if self.failures.len() < 20 {
-                    let what = e
-                        .request
-                        .as_ref()
-                        .map(|r| format!("{} {}", r.method, r.url))
-                        .unwrap_or_default();
-                    self.failures
-                        .push(format!("{}: {what} {}", e.event, e.reason));
-                }
-            }
+            self.retries += e.retries as usize;
+            self.retry_wait_s += e.waited_s;
             match (e.op, e.latency_ms) {
                 (Some(op), Some(ms)) => {
                     self.latencies.entry(op).or_default().push(ms);
                     if e.verdict == Verdict::Fail {
-                        *self.failed.entry(op).or_default() += 1;
+                        *self.failed_ops.entry(op).or_default() += 1;
                     }
                 }
                 _ if !e.passed() => self.notes_failed += 1,
@@ -291,17 +291,15 @@ impl Tally {
         for (op, l) in other.latencies {
             self.latencies.entry(op).or_default().extend(l);
         }
-        for (op, n) in other.failed {
-            *self.failed.entry(op).or_default() += n;
+        for (op, n) in other.failed_ops {
+            *self.failed_ops.entry(op).or_default() += n;
         }
         self.users_ok += other.users_ok;
         self.users_failed += other.users_failed;
         self.notes_failed += other.notes_failed;
-        for f in other.failures {
-            if self.failures.len() < 20 {
-                self.failures.push(f);
-            }
-        }
+        self.retries += other.retries;
+        self.retry_wait_s += other.retry_wait_s;
+        self.failed.extend(other.failed);
     }
 }
 
@@ -367,8 +365,9 @@ pub async fn run_sync(
     let elapsed = started.elapsed().as_secs_f64();
 
     let all: Vec<f64> = tally.latencies.values().flatten().copied().collect();
-    let failed_requests: usize = tally.failed.values().sum();
-    let requests = all.len();
+    let failed_requests: usize = tally.failed_ops.values().sum();
+    let requests = all.len() + tally.retries;
+    tally.failed.sort_by_key(|f| f.step);
     let ops = tally
         .latencies
         .iter()
@@ -376,7 +375,7 @@ pub async fn run_sync(
             OpStats::from_latencies(
                 op.name(),
                 l.clone(),
-                tally.failed.get(op).copied().unwrap_or(0),
+                tally.failed_ops.get(op).copied().unwrap_or(0),
             )
         })
         .collect();
@@ -390,13 +389,15 @@ pub async fn run_sync(
         groups: options.groups,
         concurrency: options.concurrency.max(1),
         requests,
+        retries: tally.retries,
+        retry_wait_s: tally.retry_wait_s,
         failed_requests: failed_requests + tally.notes_failed,
         elapsed_s: elapsed,
         users_per_s: options.users as f64 / secs,
         requests_per_s: requests as f64 / secs,
         overall: OpStats::from_latencies("all", all, failed_requests),
         ops,
-        failures: tally.failures,
+        failed_provisionings: tally.failed,
     })
 }
 

@@ -9,7 +9,9 @@
 
 use std::time::{Duration, Instant};
 
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
+use reqwest::header::{
+    HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER,
+};
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -134,7 +136,16 @@ pub struct WireOptions {
     pub remove_groups_on_deprovision: bool,
     /// userName probed by the Enable connection test (Q1); random when absent.
     pub connection_test_user_name: Option<String>,
+    /// On a `429` or `503` with `Retry-After` (whole seconds), wait that long and send the
+    /// request again, up to [`MAX_RETRIES`] times (Q6). Off by default: what OneLogin does is
+    /// undocumented, and it is known to record failed provisionings that an administrator
+    /// retries by hand; on, it models an identity provider that honours the header (Okta,
+    /// by its support article).
+    pub honour_retry_after: bool,
 }
+
+/// The most times one request is sent again with `honour_retry_after`.
+pub const MAX_RETRIES: u32 = 10;
 
 impl Default for WireOptions {
     fn default() -> Self {
@@ -154,6 +165,7 @@ impl Default for WireOptions {
             put_user_on_role_change: false,
             remove_groups_on_deprovision: false,
             connection_test_user_name: None,
+            honour_retry_after: false,
         }
     }
 }
@@ -189,6 +201,9 @@ pub struct RecordedResponse {
     /// `Content-Type` header.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_type: Option<String>,
+    /// `Retry-After` header.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<String>,
     /// Body text.
     pub body: String,
 }
@@ -198,6 +213,13 @@ impl RecordedResponse {
     pub fn json(&self) -> Option<Value> {
         serde_json::from_str(&self.body).ok()
     }
+
+    /// How long `Retry-After` asks to wait, when it is in whole seconds (an HTTP date is not
+    /// read).
+    pub fn retry_after(&self) -> Option<Duration> {
+        let secs = self.retry_after.as_deref()?.trim().parse::<u64>().ok()?;
+        Some(Duration::from_secs(secs))
+    }
 }
 
 /// One request/response round trip.
@@ -205,10 +227,14 @@ impl RecordedResponse {
 pub struct Exchange {
     /// What was sent.
     pub request: RecordedRequest,
-    /// What came back, or why nothing did.
+    /// What came back, or why nothing did (to the last attempt).
     pub response: Result<RecordedResponse, String>,
-    /// Time from sending to the end of the response body.
+    /// Time from sending to the end of the response body (of the last attempt).
     pub latency: Duration,
+    /// Times the request was sent again after a `Retry-After` (`honour_retry_after`).
+    pub retries: u32,
+    /// Time spent waiting as `Retry-After` asked.
+    pub waited: Duration,
 }
 
 /// Encodes a query value as `application/x-www-form-urlencoded` does: space
@@ -411,45 +437,76 @@ impl Wire {
                 .collect(),
             body: body_text.clone(),
         };
+        let mut exchange = Exchange {
+            request,
+            response: Err(String::new()),
+            latency: Duration::ZERO,
+            retries: 0,
+            waited: Duration::ZERO,
+        };
         let parsed = match reqwest::Url::parse(url) {
             Ok(u) => u,
             Err(e) => {
-                return Exchange {
-                    request,
-                    response: Err(format!("invalid URL {url:?}: {e}")),
-                    latency: Duration::ZERO,
-                }
+                exchange.response = Err(format!("invalid URL {url:?}: {e}"));
+                return exchange;
             }
         };
-        let mut builder = self.client.request(method, parsed).headers(headers);
-        if let Some(text) = body_text {
-            builder = builder.body(text);
-        }
-        let started = Instant::now();
-        let response = match builder.send().await {
-            Ok(resp) => {
-                let status = resp.status().as_u16();
-                let content_type = resp
-                    .headers()
-                    .get(CONTENT_TYPE)
-                    .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-                match resp.text().await {
-                    Ok(body) => Ok(RecordedResponse {
-                        status,
-                        content_type,
-                        body,
-                    }),
-                    Err(e) => Err(format!("reading the response body failed: {e}")),
-                }
+        loop {
+            let mut builder = self
+                .client
+                .request(method.clone(), parsed.clone())
+                .headers(headers.clone());
+            if let Some(text) = &body_text {
+                builder = builder.body(text.clone());
             }
-            Err(e) => Err(format!("request failed: {e}")),
-        };
-        Exchange {
-            request,
-            response,
-            latency: started.elapsed(),
+            let started = Instant::now();
+            exchange.response = receive(builder).await;
+            exchange.latency = started.elapsed();
+            match self.wait_asked(&exchange) {
+                Some(wait) => {
+                    tokio::time::sleep(wait).await;
+                    exchange.retries += 1;
+                    exchange.waited += wait;
+                }
+                None => return exchange,
+            }
         }
     }
+
+    /// With `honour_retry_after`, how long to wait before sending the request again.
+    fn wait_asked(&self, exchange: &Exchange) -> Option<Duration> {
+        let response = exchange.response.as_ref().ok()?;
+        let retryable = matches!(response.status, 429 | 503);
+        (self.options.honour_retry_after && retryable && exchange.retries < MAX_RETRIES)
+            .then(|| response.retry_after())
+            .flatten()
+    }
+}
+
+/// Sends a request and reads its whole answer.
+async fn receive(builder: reqwest::RequestBuilder) -> Result<RecordedResponse, String> {
+    let resp = builder
+        .send()
+        .await
+        .map_err(|e| format!("request failed: {e}"))?;
+    let status = resp.status().as_u16();
+    let header = |name| {
+        resp.headers()
+            .get(name)
+            .map(|v: &HeaderValue| String::from_utf8_lossy(v.as_bytes()).into_owned())
+    };
+    let content_type = header(CONTENT_TYPE);
+    let retry_after = header(RETRY_AFTER);
+    let body = resp
+        .text()
+        .await
+        .map_err(|e| format!("reading the response body failed: {e}"))?;
+    Ok(RecordedResponse {
+        status,
+        content_type,
+        retry_after,
+        body,
+    })
 }
 
 #[cfg(test)]
@@ -510,6 +567,23 @@ mod tests {
             let url = reqwest::Url::parse(raw).expect("url");
             assert_eq!(url.as_str(), raw);
         }
+    }
+
+    #[test]
+    fn retry_after_is_read_in_whole_seconds_only() {
+        let with = |v: Option<&str>| RecordedResponse {
+            status: 429,
+            content_type: None,
+            retry_after: v.map(str::to_string),
+            body: String::new(),
+        };
+        assert_eq!(with(Some("3")).retry_after(), Some(Duration::from_secs(3)));
+        assert_eq!(with(Some(" 0 ")).retry_after(), Some(Duration::ZERO));
+        assert_eq!(
+            with(Some("Wed, 21 Oct 2015 07:28:00 GMT")).retry_after(),
+            None
+        );
+        assert_eq!(with(None).retry_after(), None);
     }
 
     #[test]

@@ -166,3 +166,51 @@ async fn list_and_template() {
     assert!(String::from_utf8_lossy(&template.stdout)
         .contains("urn:scim:schemas:extension:enterprise:1.0"));
 }
+
+/// Every userName lookup's first attempt gets a 429.
+fn refuse_lookups(req: &wiremock::Request) -> Option<u16> {
+    (req.method.as_str() == "GET" && req.url.as_str().contains("filter=")).then_some(429)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_429_is_a_failed_provisioning_unless_retry_after_is_honoured() {
+    for command in ["run", "sync"] {
+        let what = match command {
+            "run" => vec!["run", "deprovision-delete"],
+            _ => vec!["sync", "--users", "3", "--groups", "0"],
+        };
+        let running = support::start_flaky(refuse_lookups).await;
+        let base = running.base();
+        let mut refused = what.clone();
+        refused.extend(["--url", &base, "--token", support::TOKEN]);
+        let out = run(args(&refused)).await;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "{command}: {stdout}");
+        assert!(
+            stdout.contains("failed provisionings: "),
+            "{command}: {stdout}"
+        );
+        assert!(
+            stdout.contains("→ 429 (Retry-After: 0)"),
+            "{command}: {stdout}"
+        );
+
+        let running = support::start_flaky(refuse_lookups).await;
+        let base = running.base();
+        let mut honoured = what.clone();
+        honoured.extend([
+            "--url",
+            &base,
+            "--token",
+            support::TOKEN,
+            "--honour-retry-after",
+        ]);
+        let out = run(args(&honoured)).await;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{command}: {stdout}");
+        assert!(
+            !stdout.contains("failed provisionings"),
+            "{command}: {stdout}"
+        );
+    }
+}

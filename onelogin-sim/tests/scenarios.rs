@@ -8,7 +8,7 @@ mod support;
 use indicatif::ProgressBar;
 use onelogin_sim::sync::{run_sync, SyncOptions};
 use onelogin_sim::{
-    list_scenarios, run_scenario, scenarios_dir, EntryKind, Scenario, Target, Verdict,
+    list_scenarios, run_scenario, scenarios_dir, EntryKind, Scenario, Target, Verdict, WireOptions,
 };
 
 #[test]
@@ -203,4 +203,90 @@ async fn sync_provisions_a_synthetic_directory() {
         .ops
         .iter()
         .any(|o| o.op == "create_user" || o.op == "create_group"));
+}
+
+/// Users 0, 5, 10, … get a 429 on their lookup; users 1, 6, 11, … a 503 on their create.
+fn refuse_some_users(req: &wiremock::Request) -> Option<u16> {
+    let url = req.url.as_str();
+    let body = String::from_utf8_lossy(&req.body);
+    let last_digit = |s: &str| s.chars().last().and_then(|c| c.to_digit(10));
+    match req.method.as_str() {
+        "GET" if url.contains("filter=") => last_digit(url.trim_end_matches("%22&"))
+            .filter(|d| d % 5 == 0)
+            .map(|_| 429),
+        "POST" if url.ends_with("/Users") => serde_json::from_str::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|b| b["userName"].as_str().and_then(last_digit))
+            .filter(|d| d % 5 == 1)
+            .map(|_| 503),
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn refused_users_are_failed_provisionings_until_retry_after_is_honoured() {
+    let options = SyncOptions {
+        users: 20,
+        concurrency: 4,
+        groups: 2,
+        prefix: "t".into(),
+        ..SyncOptions::default()
+    };
+    let running = support::start_flaky(refuse_some_users).await;
+    let target = Target::new(running.base(), support::TOKEN);
+    let report = run_sync(&target, &options, &ProgressBar::hidden())
+        .await
+        .unwrap();
+    assert!(!report.passed());
+    assert_eq!((report.users_ok, report.users_failed), (12, 8));
+    let failed: Vec<(String, Option<u16>, &str)> = report
+        .failed_provisionings
+        .iter()
+        .map(|f| (f.user.clone().unwrap(), f.status, f.reason.as_str()))
+        .collect();
+    let expected: Vec<(String, Option<u16>, &str)> = [0, 1, 5, 6, 10, 11, 15, 16]
+        .into_iter()
+        .map(|i| {
+            let user = format!("t-user-{i:06}");
+            if i % 5 == 0 {
+                (user, Some(429), "HTTP 429 on the userName lookup")
+            } else {
+                (user, Some(503), "HTTP 503: OneLogin expects 201 Created")
+            }
+        })
+        .collect();
+    assert_eq!(failed, expected, "{}", report.to_text());
+    assert!(report
+        .failed_provisionings
+        .iter()
+        .all(|f| f.retry_after.as_deref() == Some("0") && f.event.starts_with("assign ")));
+    let text = report.to_text();
+    assert!(text.contains("failed provisionings: 8 "), "{text}");
+    assert!(
+        text.contains("4 × HTTP 429 on the userName lookup"),
+        "{text}"
+    );
+    assert!(
+        text.contains("failed: assign t-user-000005") && text.contains("→ 429 (Retry-After: 0)"),
+        "{text}"
+    );
+    assert_eq!(report.retries, 0, "OneLogin's default sends nothing again");
+
+    // The same refusals, from a fresh server, to an identity provider that honours Retry-After.
+    let running = support::start_flaky(refuse_some_users).await;
+    let target = Target::new(running.base(), support::TOKEN);
+    let honouring = SyncOptions {
+        wire: WireOptions {
+            honour_retry_after: true,
+            ..WireOptions::default()
+        },
+        ..options
+    };
+    let report = run_sync(&target, &honouring, &ProgressBar::hidden())
+        .await
+        .unwrap();
+    assert!(report.passed(), "{}", report.to_text());
+    assert!(report.failed_provisionings.is_empty());
+    assert_eq!(report.retries, 8, "{}", report.to_text());
+    assert_eq!(running.fake.store.lock().unwrap().users.len(), 20);
 }

@@ -59,7 +59,7 @@ impl App {
         client: &str,
     ) -> ApiResult<ApiKey> {
         if let Some(wait) = self.unauthenticated_limiter.empty_for(client) {
-            return Err(self.too_many(wait));
+            return Err(self.too_many(wait, None));
         }
         let checked = match token {
             Ok(token) => self.core.authenticate(token, want).await,
@@ -69,22 +69,24 @@ impl App {
             Ok(key) => {
                 self.key_limiter
                     .take(&key.id)
-                    .map_err(|wait| self.too_many(wait))?;
+                    .map_err(|wait| self.too_many(wait, Some(&key.label)))?;
                 Ok(key)
             }
             Err(e @ (scim_core::Error::Unauthorized(_) | scim_core::Error::Forbidden(_))) => {
                 self.unauthenticated_limiter
                     .take(client)
-                    .map_err(|wait| self.too_many(wait))?;
+                    .map_err(|wait| self.too_many(wait, None))?;
                 Err(e.into())
             }
             Err(e) => Err(e.into()),
         }
     }
 
-    fn too_many(&self, wait: Duration) -> ApiError {
-        self.metrics.rate_limited();
-        ApiError::TooManyRequests(wait.as_secs_f64().ceil().max(1.0) as u64)
+    /// A refusal by a rate limit (counted by key label when a key's own limit refused it):
+    /// retry when the bucket has a token again.
+    fn too_many(&self, wait: Duration, key_label: Option<&str>) -> ApiError {
+        self.metrics.rate_limited(key_label);
+        ApiError::TooManyRequests(crate::ratelimit::retry_after_secs(wait))
     }
 
     /// Why the server cannot serve SCIM now, if it cannot: it is stopping, the store cannot

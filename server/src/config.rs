@@ -65,10 +65,13 @@ pub struct Config {
     pub body_timeout_secs: u32,
     /// The most operations one bulk request may carry (`SCIM_BULK_MAX_OPERATIONS`).
     pub bulk_max_operations: usize,
-    /// Requests per second each key may make, sustained; 0 turns the limit off
-    /// (`SCIM_RATE_LIMIT_PER_KEY`).
+    /// Requests per second each key may make, sustained; 0, the default, turns the limit off
+    /// (`SCIM_RATE_LIMIT_PER_KEY`). Off because any limit below what the server sustains can
+    /// fail an identity provider's sync, and OneLogin records a 429 as a failed provisioning;
+    /// docs/operations.md has the reasoning and the measurements.
     pub rate_limit_per_key: f64,
-    /// Requests a key may make at once above the sustained rate (`SCIM_RATE_LIMIT_BURST`).
+    /// Requests a key may make at once above the sustained rate (`SCIM_RATE_LIMIT_BURST`);
+    /// 0, the default, allows two seconds' worth of the rate.
     pub rate_limit_burst: u32,
     /// Requests per second that fail authentication, per client address; 0 turns it off
     /// (`SCIM_RATE_LIMIT_UNAUTHENTICATED`).
@@ -115,8 +118,8 @@ impl Default for Config {
             max_body_bytes: 1024 * 1024,
             body_timeout_secs: 30,
             bulk_max_operations: 1000,
-            rate_limit_per_key: 200.0,
-            rate_limit_burst: 400,
+            rate_limit_per_key: 0.0,
+            rate_limit_burst: 0,
             rate_limit_unauthenticated: 10.0,
             rate_limit_unauthenticated_burst: 20,
             cache_mb: 48,

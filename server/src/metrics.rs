@@ -1,6 +1,7 @@
 //! Counters for `/metrics`, in the Prometheus text format: requests by route and status, latency
-//! histograms by route, rate-limit rejections, and the store's size. Routes are Rocket's route
-//! templates (`/scim/v2/<rt>/<id>`), so no id, name or filter value ever becomes a label.
+//! histograms by route, rate-limit rejections (all, and by key label), and the store's size.
+//! Routes are Rocket's route templates (`/scim/v2/<rt>/<id>`), so no id, name or filter value
+//! ever becomes a label; key labels are chosen by administrators, one series per label.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -24,6 +25,7 @@ struct Inner {
     requests: BTreeMap<(String, String, u16), u64>,
     latency: BTreeMap<(String, String), Histogram>,
     rate_limited: u64,
+    rate_limited_by_key: BTreeMap<String, u64>,
 }
 
 #[derive(Default)]
@@ -52,10 +54,14 @@ impl Metrics {
         h.sum += secs;
     }
 
-    /// Records a request refused by the rate limiter.
-    pub fn rate_limited(&self) {
+    /// Records a request refused by a rate limit: a key's (with its label), or the per-address
+    /// limit on failed authentications (`None`).
+    pub fn rate_limited(&self, key_label: Option<&str>) {
         if let Ok(mut m) = self.inner.lock() {
             m.rate_limited += 1;
+            if let Some(label) = key_label {
+                *m.rate_limited_by_key.entry(label.to_string()).or_default() += 1;
+            }
         }
     }
 
@@ -112,6 +118,18 @@ impl Metrics {
         let _ = writeln!(out, "scim_rate_limited_total {}", m.rate_limited);
         let _ = writeln!(
             out,
+            "# HELP scim_rate_limited_by_key_total Requests refused with 429 by the per-key limit, by key label."
+        );
+        let _ = writeln!(out, "# TYPE scim_rate_limited_by_key_total counter");
+        for (label, n) in &m.rate_limited_by_key {
+            let _ = writeln!(
+                out,
+                "scim_rate_limited_by_key_total{{key_label=\"{}\"}} {n}",
+                escape(label)
+            );
+        }
+        let _ = writeln!(
+            out,
             "# HELP scim_store_size_bytes Size of the store's files on disk."
         );
         let _ = writeln!(out, "# TYPE scim_store_size_bytes gauge");
@@ -137,7 +155,7 @@ mod tests {
         m.observe("GET", "/scim/v2/<rt>", 200, Duration::from_millis(3));
         m.observe("GET", "/scim/v2/<rt>", 200, Duration::from_millis(30));
         m.observe("GET", "/scim/v2/<rt>", 404, Duration::from_millis(1));
-        m.rate_limited();
+        m.rate_limited(None);
         let text = m.render(4096);
         assert!(text.contains(
             "scim_requests_total{method=\"GET\",route=\"/scim/v2/<rt>\",status=\"200\"} 2"
@@ -152,5 +170,33 @@ mod tests {
         assert!(text.contains("le=\"+Inf\"} 3\n"));
         assert!(text.contains("scim_rate_limited_total 1\n"));
         assert!(text.contains("scim_store_size_bytes 4096\n"));
+    }
+
+    #[test]
+    fn rejections_are_counted_by_key_label_with_the_label_escaped() {
+        let m = Metrics::default();
+        m.rate_limited(Some("okta"));
+        m.rate_limited(Some("okta"));
+        m.rate_limited(Some("a \"b\" \\ c\nd"));
+        m.rate_limited(None);
+        let text = m.render(0);
+        assert!(text.contains("scim_rate_limited_total 4\n"), "{text}");
+        assert!(
+            text.contains("scim_rate_limited_by_key_total{key_label=\"okta\"} 2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "scim_rate_limited_by_key_total{key_label=\"a \\\"b\\\" \\\\ c\\nd\"} 1\n"
+            ),
+            "quote, backslash and newline escaped: {text}"
+        );
+        assert_eq!(
+            text.lines()
+                .filter(|l| l.starts_with("scim_rate_limited_by_key_total{"))
+                .count(),
+            2,
+            "the per-address rejection has no key: {text}"
+        );
     }
 }

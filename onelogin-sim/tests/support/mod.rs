@@ -88,6 +88,48 @@ impl From<&Request> for Seen {
     }
 }
 
+/// Chooses, from a request, the error status its first attempt gets (`None`: served).
+pub type Refusal = fn(&Request) -> Option<u16>;
+
+/// The fake server behind a gate that answers the first attempt of the requests `refuse`
+/// picks with that status and `Retry-After: 0`; the same request sent again is served.
+#[derive(Clone)]
+struct Flaky {
+    inner: FakeScim,
+    refuse: Refusal,
+    seen: Arc<Mutex<std::collections::HashSet<String>>>,
+}
+
+impl Respond for Flaky {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        if let Some(status) = (self.refuse)(req) {
+            let attempt = format!(
+                "{} {} {}",
+                req.method,
+                req.url,
+                String::from_utf8_lossy(&req.body)
+            );
+            if self.seen.lock().unwrap().insert(attempt) {
+                return error(status, "try again later").insert_header("Retry-After", "0");
+            }
+        }
+        self.inner.respond(req)
+    }
+}
+
+/// A fake server whose first answer to each request `refuse` picks is an error.
+pub async fn start_flaky(refuse: Refusal) -> Running {
+    let server = MockServer::start().await;
+    let fake = FakeScim::default();
+    let flaky = Flaky {
+        inner: fake.clone(),
+        refuse,
+        seen: Arc::default(),
+    };
+    Mock::given(any()).respond_with(flaky).mount(&server).await;
+    Running { server, fake }
+}
+
 pub async fn start() -> Running {
     let server = MockServer::start().await;
     let fake = FakeScim::default();

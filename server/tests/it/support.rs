@@ -50,6 +50,22 @@ impl TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = config_for(dir.path());
         tweak(&mut config);
+        Self::start_in(dir, config).await
+    }
+
+    /// Starts with every setting at its default but the data folder and the port (0): what a
+    /// new user gets, rate limits and front door included.
+    pub async fn start_on_defaults() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = Config {
+            data_dir: dir.path().to_path_buf(),
+            listen: "127.0.0.1:0".parse().expect("address"),
+            ..Config::default()
+        };
+        Self::start_in(dir, config).await
+    }
+
+    async fn start_in(dir: tempfile::TempDir, config: Config) -> Self {
         let store: Arc<dyn Store> = Arc::new(server::open_store(&config).expect("store"));
         Self::launch(dir, config, store, None).await
     }
@@ -158,6 +174,18 @@ impl TestServer {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// The `/metrics` text.
+    pub async fn metrics(&self) -> String {
+        self.client
+            .get(format!("{}/metrics", self.origin))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text")
     }
 
     /// A request with the test's key and the SCIM media type.
