@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use scim_core::auth::KeyKind;
+use scim_core::auth::Access;
 use scim_core::error::AuthFailure;
 use scim_core::model::ApiKey;
 use scim_core::Core;
@@ -22,6 +22,7 @@ pub struct App {
     pub core: Arc<Core>,
     pub metrics: Metrics,
     key_limiter: Limiter,
+    tenant_limiter: Limiter,
     unauthenticated_limiter: Limiter,
     /// Set when the server begins to stop: `/readyz` then answers 503, so that a load balancer
     /// sends no new work while requests in flight finish.
@@ -31,6 +32,8 @@ pub struct App {
 impl App {
     pub fn new(config: Config, core: Arc<Core>) -> Self {
         let key_limiter = Limiter::new(config.rate_limit_per_key, config.rate_limit_burst);
+        let tenant_limiter =
+            Limiter::new(config.rate_limit_per_tenant, config.rate_limit_tenant_burst);
         let unauthenticated_limiter = Limiter::new(
             config.rate_limit_unauthenticated,
             config.rate_limit_unauthenticated_burst,
@@ -40,6 +43,7 @@ impl App {
             core,
             metrics: Metrics::default(),
             key_limiter,
+            tenant_limiter,
             unauthenticated_limiter,
             shutting_down: AtomicBool::new(false),
         }
@@ -50,26 +54,34 @@ impl App {
         self.shutting_down.store(true, Ordering::SeqCst);
     }
 
-    /// Checks a bearer token (or why the request has none) for the wanted API, within the rate
-    /// limits.
+    /// Checks a bearer token (or why the request has none) for what the request asks to reach
+    /// (`None`: something that cannot exist, such as a malformed tenant id), within the rate
+    /// limits: per address for failures, checked first; per key and per tenant once
+    /// authenticated.
     pub async fn authenticate(
         &self,
         token: Result<&str, AuthFailure>,
-        want: KeyKind,
+        access: Option<Access<'_>>,
         client: &str,
     ) -> ApiResult<ApiKey> {
         if let Some(wait) = self.unauthenticated_limiter.empty_for(client) {
             return Err(self.too_many(wait, None));
         }
-        let checked = match token {
-            Ok(token) => self.core.authenticate(token, want).await,
-            Err(why) => Err(scim_core::Error::Unauthorized(why)),
+        let checked = match (token, access) {
+            (Ok(token), Some(access)) => self.core.authenticate(token, access).await,
+            (Ok(_), None) => Err(scim_core::Error::Unauthorized(AuthFailure::Invalid)),
+            (Err(why), _) => Err(scim_core::Error::Unauthorized(why)),
         };
         match checked {
             Ok(key) => {
                 self.key_limiter
                     .take(&key.id)
                     .map_err(|wait| self.too_many(wait, Some(&key.label)))?;
+                if let Some(Access::Scim(t) | Access::Admin(t)) = access {
+                    self.tenant_limiter
+                        .take(t.as_str())
+                        .map_err(|wait| self.too_many(wait, None))?;
+                }
                 Ok(key)
             }
             Err(e @ (scim_core::Error::Unauthorized(_) | scim_core::Error::Forbidden(_))) => {
@@ -98,10 +110,12 @@ impl App {
         if let Some(reason) = self.core.store().failure() {
             return Some(format!("the store cannot write: {reason}"));
         }
-        match self.core.has_active_scim_key().await {
+        match self.core.keys(None).await {
             Err(e) => Some(format!("store: {e}")),
-            Ok(false) => Some("no active SCIM key: mint one with `scim-server key create`".into()),
-            Ok(true) => None,
+            Ok(keys) if !keys.iter().any(|k| !k.admin && k.revoked.is_none()) => {
+                Some("no active SCIM key: mint one with `scim-server key create`".into())
+            }
+            Ok(_) => None,
         }
     }
 }

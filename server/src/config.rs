@@ -73,6 +73,12 @@ pub struct Config {
     /// Requests a key may make at once above the sustained rate (`SCIM_RATE_LIMIT_BURST`);
     /// 0, the default, allows two seconds' worth of the rate.
     pub rate_limit_burst: u32,
+    /// Requests per second each tenant may make, over all its keys, sustained; 0 (the default)
+    /// turns the limit off (`SCIM_RATE_LIMIT_PER_TENANT`).
+    pub rate_limit_per_tenant: f64,
+    /// Requests a tenant may make at once above the sustained rate; 0 holds two seconds' worth
+    /// (`SCIM_RATE_LIMIT_TENANT_BURST`).
+    pub rate_limit_tenant_burst: u32,
     /// Requests per second that fail authentication, per client address; 0 turns it off
     /// (`SCIM_RATE_LIMIT_UNAUTHENTICATED`).
     pub rate_limit_unauthenticated: f64,
@@ -120,6 +126,8 @@ impl Default for Config {
             bulk_max_operations: 1000,
             rate_limit_per_key: 0.0,
             rate_limit_burst: 0,
+            rate_limit_per_tenant: 0.0,
+            rate_limit_tenant_burst: 0,
             rate_limit_unauthenticated: 10.0,
             rate_limit_unauthenticated_burst: 20,
             cache_mb: 48,

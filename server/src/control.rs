@@ -12,44 +12,80 @@ use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 
 use scim_core::auth::{self, KeyKind};
-use scim_core::model::Dump;
+use scim_core::model::{Dump, Export, Tenant, TenantId, TenantStatus};
 use scim_core::views::MintedKey;
-use scim_core::Core;
+use scim_core::{Core, NewTenant};
 
 pub const SOCKET: &str = "control.sock";
 
-/// A command for the store: keys, histories, export.
+/// A command for the store: tenants, keys, histories, the feeds, export, the check. A command
+/// about a tenant's data names its tenant (`default` when it names none).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "command", rename_all = "kebab-case")]
 pub enum Command {
+    /// A key of a tenant; an admin key without a tenant is the operator's.
     KeyCreate {
         label: String,
         admin: bool,
+        #[serde(default)]
+        tenant: Option<String>,
     },
-    KeyList,
+    /// The keys of a tenant, or every key.
+    KeyList {
+        #[serde(default)]
+        tenant: Option<String>,
+    },
     KeyRevoke {
         id: String,
     },
     /// A user's (or group's) revision history, newest first.
     History {
         id: String,
+        #[serde(default)]
+        tenant: Option<String>,
     },
-    /// The revision feed after a sequence number, oldest first.
+    /// A tenant's revision feed after a sequence number, oldest first; with `operator`, the
+    /// operator's feed.
     Audit {
         after: u64,
         limit: usize,
+        #[serde(default)]
+        tenant: Option<String>,
+        #[serde(default)]
+        operator: bool,
     },
-    /// A consistent copy of the store, written to a file (an absolute path).
+    /// A consistent copy of one tenant, or of the whole store, written to a file (an absolute
+    /// path).
     Export {
         path: PathBuf,
+        #[serde(default)]
+        tenant: Option<String>,
     },
     /// Check that records, indexes, memberships and history agree.
     Check,
+    TenantCreate {
+        id: String,
+        name: String,
+        #[serde(default)]
+        default_role: Option<String>,
+    },
+    TenantList,
+    /// Enable or disable a tenant.
+    TenantStatus {
+        id: String,
+        enabled: bool,
+    },
+    /// Delete a disabled tenant with all its data.
+    TenantDelete {
+        id: String,
+        confirm: bool,
+    },
 }
 
-/// What a dump holds, counted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// What a copy holds, counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DumpSummary {
+    pub tenants: usize,
     pub users: usize,
     pub groups: usize,
     pub memberships: usize,
@@ -60,6 +96,7 @@ pub struct DumpSummary {
 impl From<&Dump> for DumpSummary {
     fn from(dump: &Dump) -> Self {
         DumpSummary {
+            tenants: 1,
             users: dump.users.len(),
             groups: dump.groups.len(),
             memberships: dump.groups.iter().map(|g| g.members.len()).sum(),
@@ -69,49 +106,180 @@ impl From<&Dump> for DumpSummary {
     }
 }
 
+impl From<&Export> for DumpSummary {
+    fn from(export: &Export) -> Self {
+        let mut sum = DumpSummary {
+            keys: export.keys.len(),
+            revisions: export.revisions.len(),
+            ..DumpSummary::default()
+        };
+        for t in &export.tenants {
+            let one = DumpSummary::from(&t.dump);
+            sum.tenants += 1;
+            sum.users += one.users;
+            sum.groups += one.groups;
+            sum.memberships += one.memberships;
+            sum.keys += one.keys;
+            sum.revisions += one.revisions;
+        }
+        sum
+    }
+}
+
+/// A tenant just created: its SCIM base path and first key (shown once).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CreatedTenant {
+    pub tenant: Tenant,
+    pub key: MintedKey,
+}
+
 fn json(v: &impl Serialize) -> Result<Value, String> {
     serde_json::to_value(v).map_err(|e| e.to_string())
+}
+
+/// A tenant id from the command line (`default` when none is given).
+pub fn tenant_id(text: Option<&str>) -> Result<TenantId, String> {
+    match text {
+        None => Ok(TenantId::default_tenant()),
+        Some(t) => TenantId::parse(t),
+    }
 }
 
 /// Runs a command through the core; the answer is the typed result, serialised.
 pub async fn execute(core: &Core, command: &Command) -> Result<Value, String> {
     let text = |e: scim_core::Error| e.to_string();
     match command {
-        Command::KeyCreate { label, admin } => {
+        Command::KeyCreate {
+            label,
+            admin,
+            tenant,
+        } => {
             let kind = if *admin {
                 KeyKind::Admin
             } else {
                 KeyKind::Scim
             };
+            // An admin key without a tenant is the operator's; a SCIM key belongs to one.
+            let tenant = match (admin, tenant) {
+                (true, None) => None,
+                (_, t) => Some(tenant_id(t.as_deref())?),
+            };
             let (info, key) = core
-                .mint_key(label, kind, auth::operator())
+                .mint_key(label, kind, tenant.as_ref(), auth::operator())
                 .await
                 .map_err(text)?;
             json(&MintedKey { key, info })
         }
-        Command::KeyList => json(&core.keys().await.map_err(text)?),
-        Command::KeyRevoke { id } => {
-            json(&core.revoke_key(id, auth::operator()).await.map_err(text)?)
+        Command::KeyList { tenant } => {
+            let tenant = tenant.as_deref().map(|t| tenant_id(Some(t))).transpose()?;
+            json(&core.keys(tenant.as_ref()).await.map_err(text)?)
         }
-        Command::History { id } => json(&core.history_of_any(id).await.map_err(text)?),
-        Command::Audit { after, limit } => {
-            let entries = core
-                .store()
+        Command::KeyRevoke { id } => json(
+            &core
+                .revoke_key(id, None, auth::operator())
+                .await
+                .map_err(text)?,
+        ),
+        Command::History { id, tenant } => {
+            let dir = core
+                .directory(&tenant_id(tenant.as_deref())?)
+                .await
+                .map_err(text)?;
+            json(&dir.history_of_any(id).await.map_err(text)?)
+        }
+        Command::Audit {
+            after,
+            limit,
+            tenant,
+            operator,
+        } => {
+            if *operator {
+                return json(
+                    &core
+                        .operator_audit(*after, *limit)
+                        .await
+                        .map_err(text)?
+                        .entries,
+                );
+            }
+            let dir = core
+                .directory(&tenant_id(tenant.as_deref())?)
+                .await
+                .map_err(text)?;
+            let entries = dir
+                .partition()
                 .revisions(*after, *limit)
                 .await
                 .map_err(|e| e.to_string())?;
             json(&entries)
         }
-        Command::Export { path } => json(&export(core, path).await?),
+        Command::Export { path, tenant } => json(&export(core, path, tenant.as_deref()).await?),
         Command::Check => json(&core.check().await.map_err(text)?),
+        Command::TenantCreate {
+            id,
+            name,
+            default_role,
+        } => {
+            let new = NewTenant {
+                id: TenantId::parse(id)?,
+                name: name.clone(),
+                default_role: default_role.clone(),
+            };
+            let (tenant, info, key) = core
+                .create_tenant(new, auth::operator())
+                .await
+                .map_err(text)?;
+            json(&CreatedTenant {
+                tenant,
+                key: MintedKey { key, info },
+            })
+        }
+        Command::TenantList => json(&core.tenants().await.map_err(text)?),
+        Command::TenantStatus { id, enabled } => {
+            let status = if *enabled {
+                TenantStatus::Active
+            } else {
+                TenantStatus::Disabled
+            };
+            let tenant = core
+                .update_tenant(
+                    &TenantId::parse(id)?,
+                    None,
+                    None,
+                    Some(status),
+                    auth::operator(),
+                )
+                .await
+                .map_err(text)?;
+            json(&tenant)
+        }
+        Command::TenantDelete { id, confirm } => {
+            core.delete_tenant(&TenantId::parse(id)?, *confirm, auth::operator())
+                .await
+                .map_err(text)?;
+            Ok(Value::Null)
+        }
     }
 }
 
-/// Writes a consistent copy of the store to `path` (through a temporary file, fsynced, renamed),
-/// and says what it holds.
-pub async fn export(core: &Core, path: &Path) -> Result<DumpSummary, String> {
-    let dump = core.store().export().await.map_err(|e| e.to_string())?;
-    let bytes = serde_json::to_vec(&dump).map_err(|e| e.to_string())?;
+/// Writes a consistent copy of one tenant (`tenant`), or of the whole store, to `path`
+/// (through a temporary file, fsynced, renamed), and says what it holds.
+pub async fn export(core: &Core, path: &Path, tenant: Option<&str>) -> Result<DumpSummary, String> {
+    let (bytes, summary) = match tenant {
+        Some(t) => {
+            let dir = core
+                .directory(&TenantId::parse(t)?)
+                .await
+                .map_err(|e| e.to_string())?;
+            let dump = dir.partition().export().await.map_err(|e| e.to_string())?;
+            (serde_json::to_vec(&dump), DumpSummary::from(&dump))
+        }
+        None => {
+            let all = core.store().export().await.map_err(|e| e.to_string())?;
+            (serde_json::to_vec(&all), DumpSummary::from(&all))
+        }
+    };
+    let bytes = bytes.map_err(|e| e.to_string())?;
     let tmp = path.with_extension("partial");
     let write = || -> std::io::Result<()> {
         let mut f = std::fs::File::create(&tmp)?;
@@ -120,19 +288,56 @@ pub async fn export(core: &Core, path: &Path) -> Result<DumpSummary, String> {
         std::fs::rename(&tmp, path)
     };
     write().map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    Ok(DumpSummary::from(&dump))
+    Ok(summary)
 }
 
-/// Loads a dump file into an empty store, then checks every invariant.
-pub async fn import(core: &Core, path: &Path) -> Result<DumpSummary, String> {
+/// Loads a copy: a whole store's (format 2) into an empty store, or one tenant's (format 1,
+/// which is also what a whole store was before tenants) into `tenant` (`default` when none is
+/// given; created when missing), which must be empty. Then checks every invariant.
+pub async fn import(core: &Core, path: &Path, tenant: Option<&str>) -> Result<DumpSummary, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let dump: Dump = serde_json::from_slice(&bytes)
-        .map_err(|e| format!("{} is not a dump: {e}", path.display()))?;
-    let summary = DumpSummary::from(&dump);
-    core.store()
-        .import(dump)
-        .await
-        .map_err(|e| scim_core::Error::from(e).to_string())?;
+    let format = serde_json::from_slice::<FormatOnly>(&bytes)
+        .map_err(|e| format!("{} is not a copy of a store: {e}", path.display()))?
+        .format;
+    let refused = |e: scim_core::store::StoreError| scim_core::Error::from(e).to_string();
+    let summary = if format == Export::FORMAT {
+        if tenant.is_some() {
+            return Err("this is a copy of a whole store: import it without --tenant".into());
+        }
+        let all: Export = serde_json::from_slice(&bytes)
+            .map_err(|e| format!("{} is not a copy of a store: {e}", path.display()))?;
+        let summary = DumpSummary::from(&all);
+        core.store().import(all).await.map_err(refused)?;
+        summary
+    } else {
+        let dump: Dump = serde_json::from_slice(&bytes)
+            .map_err(|e| format!("{} is not a copy of a tenant: {e}", path.display()))?;
+        let id = tenant_id(tenant)?;
+        let dir = match core.directory(&id).await {
+            Ok(d) => d,
+            Err(scim_core::Error::NotFound(_)) if id.is_default() => {
+                core.ensure_default_tenant()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                core.directory(&id).await.map_err(|e| e.to_string())?
+            }
+            Err(scim_core::Error::NotFound(_)) => {
+                let new = NewTenant {
+                    id: id.clone(),
+                    name: id.to_string(),
+                    default_role: None,
+                };
+                core.create_tenant_without_key(new, auth::operator())
+                    .await
+                    .map_err(|e| e.to_string())?;
+                core.directory(&id).await.map_err(|e| e.to_string())?
+            }
+            Err(e) => return Err(e.to_string()),
+        };
+        let summary = DumpSummary::from(&dump);
+        dir.partition().import(dump).await.map_err(refused)?;
+        summary
+    };
     let problems = core.check().await.map_err(|e| e.to_string())?;
     if !problems.is_empty() {
         return Err(format!(
@@ -141,6 +346,12 @@ pub async fn import(core: &Core, path: &Path) -> Result<DumpSummary, String> {
         ));
     }
     Ok(summary)
+}
+
+/// The one field every copy has.
+#[derive(Deserialize)]
+struct FormatOnly {
+    format: u32,
 }
 
 pub fn socket_path(data_dir: &Path) -> PathBuf {

@@ -46,7 +46,13 @@ pub fn core(config: &Config, store: Arc<dyn Store>) -> Arc<Core> {
 pub async fn serve(config: Config) -> Result<(), String> {
     let store: Arc<dyn Store> = Arc::new(open_store(&config).map_err(|e| e.to_string())?);
     let core = core(&config, Arc::clone(&store));
-    let first_key = core.ensure_scim_key().await.map_err(|e| e.to_string())?;
+    core.ensure_default_tenant()
+        .await
+        .map_err(|e| e.to_string())?;
+    let first_key = core
+        .ensure_scim_key(&scim_core::model::TenantId::default_tenant())
+        .await
+        .map_err(|e| e.to_string())?;
     let data_dir = config.data_dir.clone();
     let config_ready_file = config.ready_file.clone();
     let app = Arc::new(app::App::new(config, Arc::clone(&core)));

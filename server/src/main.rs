@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use scim_core::model::{rfc3339, Revision};
+use scim_core::model::{rfc3339, Revision, Tenant, TenantStatus};
 use scim_core::views::{KeyInfo, MintedKey};
 use server::config::{Config, LogFormat, Overrides};
 use server::control::{self, Command};
@@ -39,26 +39,48 @@ enum Cmd {
     /// Manage API keys (works whether or not the server is running).
     #[command(subcommand)]
     Key(KeyCmd),
+    /// Manage tenants: the customer organisations this server holds (works whether or not the
+    /// server is running).
+    #[command(subcommand)]
+    Tenant(TenantCmd),
     /// A user's (or group's) revision history, newest first.
     History {
         id: String,
+        /// The tenant (default: `default`).
+        #[arg(long, value_name = "TENANT")]
+        tenant: Option<String>,
         /// Print JSON instead of lines.
         #[arg(long)]
         json: bool,
     },
     /// Check that records, indexes, memberships and history agree (exit 1 when they do not).
     Check,
-    /// Write a consistent copy of the store to FILE (works whether or not the server is running).
-    Export { file: PathBuf },
-    /// Load a copy written by `export` into an empty data folder (the server must be stopped),
-    /// then check every invariant.
-    Import { file: PathBuf },
-    /// The revision feed of every change after a sequence number, oldest first (for export).
+    /// Write a consistent copy of one tenant (`--tenant`), or of the whole store, to FILE (works
+    /// whether or not the server is running).
+    Export {
+        file: PathBuf,
+        #[arg(long, value_name = "TENANT")]
+        tenant: Option<String>,
+    },
+    /// Load a copy written by `export` (the server must be stopped), then check every invariant:
+    /// a whole store's into an empty data folder, one tenant's into that tenant (`--tenant`,
+    /// default `default`; made when missing), which must be empty.
+    Import {
+        file: PathBuf,
+        #[arg(long, value_name = "TENANT")]
+        tenant: Option<String>,
+    },
+    /// A tenant's revision feed of every change after a sequence number, oldest first (for
+    /// export); `--operator` for the operator's (tenants, operator keys).
     Audit {
         #[arg(long, default_value_t = 0)]
         after: u64,
         #[arg(long, default_value_t = 1000)]
         limit: usize,
+        #[arg(long, value_name = "TENANT", conflicts_with = "operator")]
+        tenant: Option<String>,
+        #[arg(long)]
+        operator: bool,
         /// Print JSON instead of lines.
         #[arg(long)]
         json: bool,
@@ -71,14 +93,50 @@ enum KeyCmd {
     Create {
         #[arg(long)]
         label: String,
-        /// An admin key (for the admin API) instead of a SCIM key.
+        /// An admin key (for the admin API and web page) instead of a SCIM key: the tenant's
+        /// with `--tenant`, else the operator's (every tenant).
         #[arg(long)]
         admin: bool,
+        /// The tenant the key belongs to (default for a SCIM key: `default`).
+        #[arg(long, value_name = "TENANT")]
+        tenant: Option<String>,
     },
-    /// List keys: id, label, created, last used (never the key).
-    List,
+    /// List keys: id, kind, tenant, created, last used (never the key).
+    List {
+        /// Only this tenant's keys.
+        #[arg(long, value_name = "TENANT")]
+        tenant: Option<String>,
+    },
     /// Revoke a key: it fails from the next request on.
     Revoke { id: String },
+}
+
+#[derive(Subcommand)]
+enum TenantCmd {
+    /// Create a tenant; prints its SCIM base URL, then a new SCIM key for it (once, last).
+    Create {
+        /// Its id: lower-case letters, digits and hyphens (`acme`), in its URLs.
+        id: String,
+        /// Its display name.
+        #[arg(long)]
+        name: String,
+        /// The role its SCIM users get (default `Everyone`).
+        #[arg(long, value_name = "ROLE")]
+        default_role: Option<String>,
+    },
+    /// List tenants.
+    List,
+    /// Disable a tenant: its keys stop working at once; its data stays.
+    Disable { id: String },
+    /// Enable a disabled tenant.
+    Enable { id: String },
+    /// Delete a disabled tenant and all its data (recorded in the operator's feed).
+    Delete {
+        id: String,
+        /// Required: deleting removes every user, group, key and history entry of the tenant.
+        #[arg(long)]
+        yes_delete_all_data: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -108,10 +166,45 @@ fn main() -> ExitCode {
                 Err(e) => fail(&e),
             }
         }
+        Cmd::Tenant(cmd) => {
+            let command = match cmd {
+                TenantCmd::Create {
+                    id,
+                    name,
+                    default_role,
+                } => Command::TenantCreate {
+                    id,
+                    name,
+                    default_role,
+                },
+                TenantCmd::List => Command::TenantList,
+                TenantCmd::Disable { id } => Command::TenantStatus { id, enabled: false },
+                TenantCmd::Enable { id } => Command::TenantStatus { id, enabled: true },
+                TenantCmd::Delete {
+                    id,
+                    yes_delete_all_data,
+                } => Command::TenantDelete {
+                    id,
+                    confirm: yes_delete_all_data,
+                },
+            };
+            match run_tenant_command(&config, &command) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => fail(&e),
+            }
+        }
         Cmd::Key(cmd) => {
             let command = match cmd {
-                KeyCmd::Create { label, admin } => Command::KeyCreate { label, admin },
-                KeyCmd::List => Command::KeyList,
+                KeyCmd::Create {
+                    label,
+                    admin,
+                    tenant,
+                } => Command::KeyCreate {
+                    label,
+                    admin,
+                    tenant,
+                },
+                KeyCmd::List { tenant } => Command::KeyList { tenant },
                 KeyCmd::Revoke { id } => Command::KeyRevoke { id },
             };
             match run_key_command(&config, &command) {
@@ -119,7 +212,9 @@ fn main() -> ExitCode {
                 Err(e) => fail(&e),
             }
         }
-        Cmd::History { id, json } => report(&config, &Command::History { id }, json),
+        Cmd::History { id, tenant, json } => {
+            report(&config, &Command::History { id, tenant }, json)
+        }
         Cmd::Check => match execute(&config, &Command::Check) {
             Ok(serde_json::Value::Array(problems)) if problems.is_empty() => {
                 println!(
@@ -133,12 +228,18 @@ fn main() -> ExitCode {
             }
             Err(e) => fail(&e),
         },
-        Cmd::Export { file } => {
+        Cmd::Export { file, tenant } => {
             let path = match std::path::absolute(&file) {
                 Ok(p) => p,
                 Err(e) => return fail(&e.to_string()),
             };
-            match execute(&config, &Command::Export { path: path.clone() }) {
+            match execute(
+                &config,
+                &Command::Export {
+                    path: path.clone(),
+                    tenant,
+                },
+            ) {
                 Ok(counts) => {
                     println!("Exported to {}: {counts}", path.display());
                     ExitCode::SUCCESS
@@ -146,10 +247,11 @@ fn main() -> ExitCode {
                 Err(e) => fail(&e),
             }
         }
-        Cmd::Import { file } => match server::open_store(&config) {
+        Cmd::Import { file, tenant } => match server::open_store(&config) {
             Ok(store) => match block_on(control::import(
                 &server::core(&config, std::sync::Arc::new(store)),
                 &file,
+                tenant.as_deref(),
             )) {
                 Ok(counts) => {
                     let counts = serde_json::to_string(&counts).unwrap_or_default();
@@ -167,9 +269,22 @@ fn main() -> ExitCode {
             ),
             Err(e) => fail(&e.to_string()),
         },
-        Cmd::Audit { after, limit, json } => {
-            report(&config, &Command::Audit { after, limit }, json)
-        }
+        Cmd::Audit {
+            after,
+            limit,
+            tenant,
+            operator,
+            json,
+        } => report(
+            &config,
+            &Command::Audit {
+                after,
+                limit,
+                tenant,
+                operator,
+            },
+            json,
+        ),
     }
 }
 
@@ -281,21 +396,26 @@ fn run_key_command(config: &Config, command: &Command) -> Result<(), String> {
             );
             println!("{key}");
         }
-        Command::KeyList => {
+        Command::KeyList { .. } => {
             let keys: Vec<KeyInfo> = serde_json::from_value(answer).map_err(|e| e.to_string())?;
             println!(
-                "{:<36}  {:<5}  {:<20}  {:<30}  {:<30}  LABEL",
-                "ID", "KIND", "STATUS", "CREATED", "LAST USED"
+                "{:<36}  {:<5}  {:<16}  {:<20}  {:<30}  {:<30}  LABEL",
+                "ID", "KIND", "TENANT", "STATUS", "CREATED", "LAST USED"
             );
             for k in keys {
                 let status = match k.revoked {
                     Some(t) => format!("revoked {}", t.date()),
                     None => "active".into(),
                 };
+                let tenant = k
+                    .tenant
+                    .as_ref()
+                    .map_or_else(|| "(operator)".to_string(), |t| t.to_string());
                 println!(
-                    "{:<36}  {:<5}  {:<20}  {:<30}  {:<30}  {}",
+                    "{:<36}  {:<5}  {:<16}  {:<20}  {:<30}  {:<30}  {}",
                     k.id,
                     if k.admin { "admin" } else { "scim" },
+                    tenant,
                     status,
                     rfc3339(k.created),
                     k.last_used.map_or_else(|| "never".to_string(), rfc3339),
@@ -307,12 +427,71 @@ fn run_key_command(config: &Config, command: &Command) -> Result<(), String> {
             let info: KeyInfo = serde_json::from_value(answer).map_err(|e| e.to_string())?;
             println!("Revoked key '{}' (id {}).", info.label, info.id);
         }
-        Command::History { .. }
-        | Command::Audit { .. }
-        | Command::Export { .. }
-        | Command::Check => {
-            println!("{answer:#}")
+        _ => println!("{answer:#}"),
+    }
+    Ok(())
+}
+
+/// Runs a tenant command and prints its answer.
+fn run_tenant_command(config: &Config, command: &Command) -> Result<(), String> {
+    let answer = execute(config, command)?;
+    let parse = |v: serde_json::Value| -> Result<Tenant, String> {
+        serde_json::from_value(v).map_err(|e| e.to_string())
+    };
+    match command {
+        Command::TenantCreate { .. } => {
+            let created: control::CreatedTenant =
+                serde_json::from_value(answer).map_err(|e| e.to_string())?;
+            let origin = match &config.public_url {
+                Some(u) => u.clone(),
+                None => format!("http://{}", config.listen),
+            };
+            let t = &created.tenant;
+            println!("Created tenant '{}' ({}).", t.id, t.name);
+            println!(
+                "SCIM base URL: {}",
+                server::http::tenancy::scim_base(&origin, &t.id, &config.base_path)
+            );
+            println!(
+                "Its SCIM key '{}' (id {}): copy it now, it is not shown again.",
+                created.key.info.label, created.key.info.id
+            );
+            println!("{}", created.key.key);
         }
+        Command::TenantList => {
+            let all: Vec<Tenant> = serde_json::from_value(answer).map_err(|e| e.to_string())?;
+            println!(
+                "{:<24}  {:<8}  {:<16}  {:<30}  NAME",
+                "ID", "STATUS", "ROLE", "CREATED"
+            );
+            for t in all {
+                let status = match t.status {
+                    TenantStatus::Active => "active",
+                    TenantStatus::Disabled => "disabled",
+                };
+                println!(
+                    "{:<24}  {:<8}  {:<16}  {:<30}  {}",
+                    t.id,
+                    status,
+                    t.default_role,
+                    rfc3339(t.created),
+                    t.name
+                );
+            }
+        }
+        Command::TenantStatus { enabled, .. } => {
+            let t = parse(answer)?;
+            let now = if *enabled {
+                "enabled"
+            } else {
+                "disabled: its keys no longer work"
+            };
+            println!("Tenant '{}' is {now}.", t.id);
+        }
+        Command::TenantDelete { id, .. } => {
+            println!("Deleted tenant '{id}' and all its data.");
+        }
+        _ => println!("{answer:#}"),
     }
     Ok(())
 }

@@ -15,12 +15,12 @@ use crate::views::{
     AuditPage, GroupDetail, GroupInfo, GroupPage, GroupSummary, HistoryPage, MemberView,
     UserDetail, UserPage, UserSummary,
 };
-use crate::{policy, retry, Context, Core};
+use crate::{policy, retry, Context, Directory};
 
 /// The most entries one page of a list, a history or the audit feed holds.
 pub const MAX_PAGE: usize = 1000;
 
-impl Core {
+impl Directory {
     /// Users in id order, paged (`start` is 1-based).
     pub async fn admin_users(&self, start: usize, count: usize) -> Result<UserPage> {
         self.user_page(Selection::All, start, count).await
@@ -105,7 +105,7 @@ impl Core {
             let mut profile = old
                 .profile
                 .clone()
-                .unwrap_or_else(|| policy::initial_profile(&old.doc));
+                .unwrap_or_else(|| policy::initial_profile(&old.doc, &self.tenant.default_role));
             if profile.display_name == name {
                 return Ok(Some(UserSummary::from(&old)));
             }

@@ -5,7 +5,10 @@
 use std::time::{Duration, Instant};
 
 use crate::error::{quote, AuthFailure, Error, Result};
-use crate::model::{Action, Actor, ApiKey, AttributeChange, TargetType};
+use crate::model::{
+    Action, Actor, ApiKey, AttributeChange, KeyScope, Revision, TargetType, TenantId, TenantStatus,
+};
+use crate::provision::entry;
 use crate::views::KeyInfo;
 use crate::{secret, Context, Core, SCIM_ACTOR};
 
@@ -22,6 +25,20 @@ pub enum KeyKind {
     Scim,
     /// The admin API and the admin web page.
     Admin,
+}
+
+/// What a request asks to reach, for [`Core::authenticate`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access<'t> {
+    /// A tenant's SCIM API.
+    Scim(&'t TenantId),
+    /// A tenant's admin API and web page.
+    Admin(&'t TenantId),
+    /// The operator's routes: every tenant, and the tenants themselves.
+    Operator,
+    /// Any administrator: the operator, or a tenant's (signing in to the web page, which then
+    /// shows the pages it may see).
+    AnyAdmin,
 }
 
 /// Finds the active key whose digest matches `presented`. Every active key is compared, in
@@ -61,9 +78,11 @@ pub fn actor(key: &ApiKey) -> Actor {
 }
 
 impl Core {
-    /// The active key of the wanted kind that `token` is, refreshing its last use. A key of the
-    /// other kind is 403; an unknown or revoked one 401.
-    pub async fn authenticate(&self, token: &str, want: KeyKind) -> Result<ApiKey> {
+    /// The active key that `token` is, if it opens what the request asks for, refreshing its
+    /// last use. A key that belongs to another tenant, or to a disabled one, is refused exactly as
+    /// an unknown key is (401), so that no tenant can learn whether another exists; a valid key
+    /// of the wrong kind for its own tenant is 403.
+    pub async fn authenticate(&self, token: &str, access: Access<'_>) -> Result<ApiKey> {
         if let Some(reason) = self.store.failure() {
             return Err(Error::Unavailable(format!(
                 "the store cannot write ({reason}); the server is stopping: restart it once the disk is writable"
@@ -74,18 +93,55 @@ impl Core {
         }
         let all = self.store.keys().await?;
         let key = find(&all, token).ok_or(Error::Unauthorized(AuthFailure::Invalid))?;
-        if key.admin != (want == KeyKind::Admin) {
-            return Err(Error::Forbidden(match want {
-                KeyKind::Admin => "this is a SCIM key: the admin API takes an admin key".into(),
-                KeyKind::Scim => "this is an admin key: the SCIM API takes a SCIM key".into(),
-            }));
+        let unknown = Error::Unauthorized(AuthFailure::Invalid);
+        // A key of a disabled tenant opens nothing.
+        if let Some(t) = key.feed() {
+            if !self.active(&t).await? {
+                return Err(unknown);
+            }
+        }
+        let wrong_kind = |what: &str| Err(Error::Forbidden(what.to_string()));
+        let scim_only = "this is an admin key: the SCIM API takes a SCIM key";
+        let admin_only = "this is a SCIM key: the admin API takes an admin key";
+        match (key.scope(), access) {
+            (KeyScope::Scim(mine), Access::Scim(wanted)) if mine == *wanted => {}
+            (KeyScope::TenantAdmin(mine), Access::Admin(wanted)) if mine == *wanted => {}
+            (KeyScope::Operator, Access::Admin(_) | Access::Operator | Access::AnyAdmin) => {}
+            (KeyScope::TenantAdmin(_), Access::AnyAdmin) => {}
+            (KeyScope::Scim(_), Access::AnyAdmin) => return wrong_kind(admin_only),
+            // A valid key of the other kind: its holder may know it is valid.
+            (KeyScope::TenantAdmin(mine), Access::Scim(wanted)) if mine == *wanted => {
+                return wrong_kind(scim_only)
+            }
+            (KeyScope::Operator, Access::Scim(_)) => return wrong_kind(scim_only),
+            (KeyScope::Scim(mine), Access::Admin(wanted)) if mine == *wanted => {
+                return wrong_kind(admin_only)
+            }
+            (KeyScope::Scim(_), Access::Operator) => return wrong_kind(admin_only),
+            (KeyScope::TenantAdmin(_), Access::Operator) => {
+                return wrong_kind(
+                    "this is a tenant's admin key: only the operator's admin key manages tenants",
+                )
+            }
+            // Another tenant's key: as if it did not exist.
+            _ => return Err(unknown),
         }
         self.touch(key).await;
         Ok(key.clone())
     }
 
+    /// Whether a tenant exists and is active.
+    async fn active(&self, tenant: &TenantId) -> Result<bool> {
+        Ok(self
+            .store
+            .tenant(tenant)
+            .await?
+            .is_some_and(|t| t.status == TenantStatus::Active))
+    }
+
     /// The active admin key with this id, if any: a web session stays valid only while the key
-    /// it was opened with does. A page served to the session counts as a use of its key.
+    /// it was opened with does (and its tenant, for a tenant's admin key). A page served to the
+    /// session counts as a use of its key.
     pub async fn session_key(&self, id: &str) -> Result<Option<ApiKey>> {
         let key = self
             .store
@@ -93,10 +149,14 @@ impl Core {
             .await?
             .into_iter()
             .find(|k| k.id == id && k.admin && k.revoked.is_none());
-        if let Some(key) = &key {
-            self.touch(key).await;
+        let Some(key) = key else { return Ok(None) };
+        if let KeyScope::TenantAdmin(t) = key.scope() {
+            if !self.active(&t).await? {
+                return Ok(None);
+            }
         }
-        Ok(key)
+        self.touch(&key).await;
+        Ok(Some(key))
     }
 
     /// Writes down a key's last use, at most once a minute per key (best effort).
@@ -119,27 +179,36 @@ impl Core {
         }
     }
 
-    /// Every key, as listings show them (never the key, nor its digest).
-    pub async fn keys(&self) -> Result<Vec<KeyInfo>> {
-        Ok(self.store.keys().await?.iter().map(KeyInfo::from).collect())
-    }
-
-    /// Whether a SCIM key is active (without one, every SCIM request is refused).
-    pub async fn has_active_scim_key(&self) -> Result<bool> {
+    /// Keys as listings show them (never the key, nor its digest): a tenant's (its SCIM and
+    /// admin keys), or with `None` every key.
+    pub async fn keys(&self, tenant: Option<&TenantId>) -> Result<Vec<KeyInfo>> {
         Ok(self
             .store
             .keys()
             .await?
             .iter()
-            .any(|k| !k.admin && k.revoked.is_none()))
+            .filter(|k| tenant.is_none_or(|t| k.feed().as_ref() == Some(t)))
+            .map(KeyInfo::from)
+            .collect())
     }
 
-    /// Mints a key and stores its digest. Returns the stored entry and the key, which is shown
-    /// once.
+    /// Whether a tenant has an active SCIM key (without one, every SCIM request is refused).
+    pub async fn has_active_scim_key(&self, tenant: &TenantId) -> Result<bool> {
+        Ok(self
+            .store
+            .keys()
+            .await?
+            .iter()
+            .any(|k| k.revoked.is_none() && k.scope() == KeyScope::Scim(tenant.clone())))
+    }
+
+    /// Mints a key of a tenant (an operator key: an admin key without a tenant) and stores its
+    /// digest. Returns its listing and the key, which is shown once.
     pub async fn mint_key(
         &self,
         label: &str,
         kind: KeyKind,
+        tenant: Option<&TenantId>,
         actor: Actor,
     ) -> Result<(KeyInfo, String)> {
         let label = label.trim();
@@ -147,6 +216,15 @@ impl Core {
             return Err(Error::invalid_value(
                 "a key's label must have 1 to 100 characters",
             ));
+        }
+        let tenant = match (kind, tenant) {
+            (KeyKind::Scim, None) => Some(TenantId::default_tenant()),
+            (_, t) => t.cloned(),
+        };
+        if let Some(t) = &tenant {
+            if self.store.tenant(t).await?.is_none() {
+                return Err(Error::NotFound(format!("no tenant {}", quote(t.as_str()))));
+            }
         }
         let key = format!("{PREFIX}{}", secret::token()?);
         let entry = ApiKey {
@@ -157,31 +235,38 @@ impl Core {
             created: self.now(),
             last_used: None,
             revoked: None,
+            tenant,
         };
         let revision = self.key_revision(Action::KeyCreate, &entry, actor);
         self.store.put_key(entry.clone(), revision).await?;
         Ok((KeyInfo::from(&entry), key))
     }
 
-    /// Mints a SCIM key when the store holds no active one, and returns it (to be shown once).
-    pub async fn ensure_scim_key(&self) -> Result<Option<String>> {
-        if self.has_active_scim_key().await? {
+    /// Mints a SCIM key for a tenant that holds no active one, and returns it (to be shown once).
+    pub async fn ensure_scim_key(&self, tenant: &TenantId) -> Result<Option<String>> {
+        if self.has_active_scim_key(tenant).await? {
             return Ok(None);
         }
         let (_, key) = self
-            .mint_key("initial key", KeyKind::Scim, operator())
+            .mint_key("initial key", KeyKind::Scim, Some(tenant), operator())
             .await?;
         Ok(Some(key))
     }
 
-    /// Revokes a key; it fails from the next request on.
-    pub async fn revoke_key(&self, id: &str, actor: Actor) -> Result<KeyInfo> {
+    /// Revokes a key (of `tenant` only, when one is given: a tenant's administrator revokes its
+    /// own tenant's keys); it fails from the next request on.
+    pub async fn revoke_key(
+        &self,
+        id: &str,
+        tenant: Option<&TenantId>,
+        actor: Actor,
+    ) -> Result<KeyInfo> {
         let mut entry = self
             .store
             .keys()
             .await?
             .into_iter()
-            .find(|k| k.id == id)
+            .find(|k| k.id == id && tenant.is_none_or(|t| k.feed().as_ref() == Some(t)))
             .ok_or_else(|| Error::NotFound(format!("no key with id {}", quote(id))))?;
         if entry.revoked.is_none() {
             entry.revoked = Some(self.now());
@@ -191,22 +276,24 @@ impl Core {
         Ok(KeyInfo::from(&entry))
     }
 
-    fn key_revision(&self, action: Action, key: &ApiKey, actor: Actor) -> crate::model::Revision {
+    fn key_revision(&self, action: Action, key: &ApiKey, actor: Actor) -> Revision {
         let ctx = Context {
             actor,
             request_id: None,
             base_url: String::new(),
         };
-        self.revision(
+        let label = AttributeChange {
+            attribute: "label".into(),
+            before: None,
+            after: Some(serde_json::Value::String(key.label.clone())),
+        };
+        entry(
+            self.now(),
             &ctx,
             action,
             TargetType::ApiKey,
             &key.id,
-            vec![AttributeChange {
-                attribute: "label".into(),
-                before: None,
-                after: Some(serde_json::Value::String(key.label.clone())),
-            }],
+            vec![label],
         )
     }
 }
@@ -225,6 +312,7 @@ mod tests {
             created: now,
             last_used: None,
             revoked: revoked.then_some(now),
+            tenant: None,
         }
     }
 

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::error::{quote, Error, Result};
 use crate::model::Kind;
-use crate::{Change, Context, Core};
+use crate::{Change, Context, Directory};
 
 /// What one operation did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,7 +40,7 @@ pub struct Outcome {
     pub result: Result<Applied>,
 }
 
-impl Core {
+impl Directory {
     pub async fn bulk(&self, request: &bulk::Request, ctx: &Context) -> Vec<Outcome> {
         let ops = &request.operations;
         let defined: HashMap<&str, usize> = ops

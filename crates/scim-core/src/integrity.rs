@@ -107,10 +107,22 @@ pub fn check(dump: &Dump) -> Vec<String> {
 
 impl Core {
     /// Checks a whole store: the engine's own structures, then every integrity rule over a
-    /// consistent copy. Returns what does not hold.
+    /// consistent copy of each tenant. Returns what does not hold, each prefixed with its tenant.
     pub async fn check(&self) -> crate::Result<Vec<String>> {
         let mut problems = self.store.check().await?;
-        problems.extend(check(&self.store.export().await?));
+        let export = self.store.export().await?;
+        for t in &export.tenants {
+            problems.extend(
+                check(&t.dump)
+                    .into_iter()
+                    .map(|p| format!("tenant {}: {p}", t.tenant.id)),
+            );
+        }
+        for key in &export.keys {
+            if key.tenant.is_some() {
+                problems.push(format!("operator key {} names a tenant", key.id));
+            }
+        }
         Ok(problems)
     }
 }

@@ -22,6 +22,7 @@ pub mod render;
 mod retry;
 pub mod secret;
 pub mod store;
+mod tenants;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod views;
@@ -36,9 +37,10 @@ use serde_json::Value;
 
 use clock::{Clock, SystemClock};
 pub use error::{Error, Result};
-use model::Actor;
+use model::{Actor, Tenant, TenantId};
 pub use provision::Change;
-use store::Store;
+use store::{Partition, Store};
+pub use tenants::NewTenant;
 
 /// The actor of every change made through SCIM, as the product's revision history shows it.
 pub const SCIM_ACTOR: &str = "Scim System User";
@@ -67,8 +69,8 @@ pub struct Rendered {
     pub body: Value,
 }
 
-/// The core: the schemas, the store, the clock, and every operation (in `provision`, `lists`,
-/// `bulk`, `auth` and `admin`).
+/// The core: the schemas, the store, the clock; keys and authentication (`auth`), tenants
+/// (`tenants`), and each tenant's [`Directory`].
 pub struct Core {
     registry: Arc<Registry>,
     store: Arc<dyn Store>,
@@ -103,6 +105,51 @@ impl Core {
 
     /// The store, for what the core does not interpret: flushing, its size, its health.
     pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    fn now(&self) -> time::OffsetDateTime {
+        self.clock.now()
+    }
+
+    /// A tenant's directory, if the tenant exists (active or not: whether its keys work is
+    /// authentication's business).
+    pub async fn directory(&self, tenant: &TenantId) -> Result<Directory> {
+        let tenant = self.store.tenant(tenant).await?.ok_or_else(|| {
+            Error::NotFound(format!("no tenant {}", error::quote(tenant.as_str())))
+        })?;
+        Ok(Directory {
+            store: self.store.partition(&tenant.id)?,
+            registry: Arc::clone(&self.registry),
+            settings: self.settings.clone(),
+            clock: Arc::clone(&self.clock),
+            tenant,
+        })
+    }
+}
+
+/// One tenant's directory: provisioning (`provision`), lists (`lists`), bulk (`bulk`), the
+/// admin views and histories (`admin`), over the tenant's partition of the store.
+#[derive(Clone)]
+pub struct Directory {
+    store: Arc<dyn Partition>,
+    registry: Arc<Registry>,
+    settings: Settings,
+    clock: Arc<dyn Clock>,
+    tenant: Tenant,
+}
+
+impl Directory {
+    pub fn tenant(&self) -> &Tenant {
+        &self.tenant
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// The partition, for what the core does not interpret (its feed, its export).
+    pub fn partition(&self) -> &Arc<dyn Partition> {
         &self.store
     }
 

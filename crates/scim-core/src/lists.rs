@@ -11,9 +11,9 @@ use crate::error::Result;
 use crate::model::{Kind, Record};
 use crate::query::{probes, Matcher};
 use crate::store::{Found, Query, Selection};
-use crate::{Context, Core};
+use crate::{Context, Directory};
 
-impl Core {
+impl Directory {
     /// The engine query for one resource type's part of a list.
     fn plan(
         &self,

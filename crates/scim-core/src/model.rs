@@ -8,6 +8,86 @@ use time::OffsetDateTime;
 
 pub use scim_proto::schema::Kind;
 
+/// A tenant's id: a slug (`acme`), 1 to 63 lower-case letters, digits and inner hyphens, as a
+/// URL path segment and a DNS label allow. `default` is the tenant an existing store becomes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct TenantId(String);
+
+impl TenantId {
+    /// The tenant that `/scim/v2` and the unscoped admin routes mean.
+    pub const DEFAULT: &'static str = "default";
+
+    pub fn default_tenant() -> Self {
+        TenantId(Self::DEFAULT.to_string())
+    }
+
+    /// Validates a slug: the reason it is refused, or the id.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let ok_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-';
+        if text.is_empty() || text.len() > 63 {
+            return Err("a tenant id has 1 to 63 characters".into());
+        }
+        if !text.chars().all(ok_char) || text.starts_with('-') || text.ends_with('-') {
+            return Err(
+                "a tenant id has lower-case letters, digits and inner hyphens only (like acme-eu)"
+                    .into(),
+            );
+        }
+        Ok(TenantId(text.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_default(&self) -> bool {
+        self.0 == Self::DEFAULT
+    }
+}
+
+impl std::fmt::Display for TenantId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<String> for TenantId {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        TenantId::parse(&s)
+    }
+}
+
+impl From<TenantId> for String {
+    fn from(t: TenantId) -> String {
+        t.0
+    }
+}
+
+/// Whether a tenant's keys work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TenantStatus {
+    Active,
+    Disabled,
+}
+
+/// A customer organisation: its own directory, keys, history and settings. The admin API shows
+/// it as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Tenant {
+    pub id: TenantId,
+    /// The display name (`Acme Corp`).
+    pub name: String,
+    pub status: TenantStatus,
+    /// The role users provisioned through SCIM get.
+    pub default_role: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created: OffsetDateTime,
+}
+
 /// A stored resource: its canonical document (without `members` for groups) and its bookkeeping.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Record {
@@ -180,6 +260,14 @@ pub enum Action {
     KeyCreate,
     #[serde(rename = "key.revoke")]
     KeyRevoke,
+    #[serde(rename = "tenant.create")]
+    TenantCreate,
+    /// A tenant's name, status or settings changed.
+    #[serde(rename = "tenant.update")]
+    TenantUpdate,
+    /// A tenant and all its data were deleted.
+    #[serde(rename = "tenant.delete")]
+    TenantDelete,
 }
 
 impl Action {
@@ -195,6 +283,9 @@ impl Action {
             Action::Profile => "profile",
             Action::KeyCreate => "key.create",
             Action::KeyRevoke => "key.revoke",
+            Action::TenantCreate => "tenant.create",
+            Action::TenantUpdate => "tenant.update",
+            Action::TenantDelete => "tenant.delete",
         }
     }
 }
@@ -205,6 +296,7 @@ pub enum TargetType {
     User,
     Group,
     ApiKey,
+    Tenant,
 }
 
 impl TargetType {
@@ -213,6 +305,7 @@ impl TargetType {
             TargetType::User => "User",
             TargetType::Group => "Group",
             TargetType::ApiKey => "ApiKey",
+            TargetType::Tenant => "Tenant",
         }
     }
 
@@ -221,7 +314,7 @@ impl TargetType {
         match self {
             TargetType::User => Some(Kind::User),
             TargetType::Group => Some(Kind::Group),
-            TargetType::ApiKey => None,
+            TargetType::ApiKey | TargetType::Tenant => None,
         }
     }
 }
@@ -296,12 +389,48 @@ pub struct ApiKey {
     pub last_used: Option<OffsetDateTime>,
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub revoked: Option<OffsetDateTime>,
+    /// The tenant it belongs to. A SCIM key without one belongs to `default` (keys minted before
+    /// tenants existed); an admin key without one is the operator's, for every tenant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<TenantId>,
 }
 
-/// A consistent copy of a whole store, as `export` writes it and `import` reads it.
+/// What a key opens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyScope {
+    /// The SCIM API of one tenant.
+    Scim(TenantId),
+    /// The admin API and web page of one tenant.
+    TenantAdmin(TenantId),
+    /// The admin API and web page of every tenant, and the tenants themselves.
+    Operator,
+}
+
+impl ApiKey {
+    pub fn scope(&self) -> KeyScope {
+        match (self.admin, &self.tenant) {
+            (false, Some(t)) => KeyScope::Scim(t.clone()),
+            (false, None) => KeyScope::Scim(TenantId::default_tenant()),
+            (true, Some(t)) => KeyScope::TenantAdmin(t.clone()),
+            (true, None) => KeyScope::Operator,
+        }
+    }
+
+    /// The tenant whose history records this key's minting and revocation (`None`: the
+    /// operator's feed).
+    pub fn feed(&self) -> Option<TenantId> {
+        match self.scope() {
+            KeyScope::Scim(t) | KeyScope::TenantAdmin(t) => Some(t),
+            KeyScope::Operator => None,
+        }
+    }
+}
+
+/// A consistent copy of one tenant's data: its records, memberships, keys and history. Format 1
+/// is also what a whole store was before tenants: it imports into `default`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Dump {
-    /// The dump format; 1 so far.
+    /// 1.
     pub format: u32,
     pub users: Vec<Record>,
     pub groups: Vec<GroupDump>,
@@ -317,8 +446,31 @@ pub struct GroupDump {
 }
 
 impl Dump {
-    /// The dump format this build writes and reads.
+    /// The format of one tenant's dump.
     pub const FORMAT: u32 = 1;
+}
+
+/// A consistent copy of a whole store: every tenant, and the operator's keys and feed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Export {
+    /// 2.
+    pub format: u32,
+    pub tenants: Vec<TenantDump>,
+    /// The operator's keys.
+    pub keys: Vec<ApiKey>,
+    /// The operator's feed: tenants created, changed and deleted, operator keys.
+    pub revisions: Vec<Revision>,
+}
+
+impl Export {
+    pub const FORMAT: u32 = 2;
+}
+
+/// One tenant in a whole store's copy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TenantDump {
+    pub tenant: Tenant,
+    pub dump: Dump,
 }
 
 /// RFC 3339, as every time is shown (`meta.created`, histories, key listings).

@@ -17,8 +17,9 @@ fn text(v: Option<&Value>) -> Option<&str> {
 }
 
 /// The profile of a user at its first sync: the display name is `name.givenName` and
-/// `name.familyName`, falling back to `displayName`, then `userName`.
-pub fn initial_profile(doc: &Value) -> Profile {
+/// `name.familyName`, falling back to `displayName`, then `userName`; the role is the tenant's
+/// default role.
+pub fn initial_profile(doc: &Value, role: &str) -> Profile {
     let name = doc.get("name");
     let parts: Vec<&str> = [
         name.and_then(|n| n.get("givenName")),
@@ -37,7 +38,7 @@ pub fn initial_profile(doc: &Value) -> Profile {
     };
     Profile {
         display_name,
-        role: DEFAULT_ROLE.to_string(),
+        role: role.to_string(),
     }
 }
 
@@ -86,19 +87,29 @@ mod tests {
     fn display_name_comes_from_names_then_display_name_then_user_name() {
         let p = initial_profile(
             &json!({"userName": "u", "displayName": "D", "name": {"givenName": "Ada", "familyName": " Lovelace"}}),
+            DEFAULT_ROLE,
         );
         assert_eq!(p.display_name, "Ada Lovelace");
         assert_eq!(p.role, "Everyone");
         assert_eq!(
-            initial_profile(&json!({"userName": "u", "name": {"familyName": "Only"}})).display_name,
+            initial_profile(
+                &json!({"userName": "u", "name": {"familyName": "Only"}}),
+                DEFAULT_ROLE
+            )
+            .display_name,
             "Only"
         );
         assert_eq!(
-            initial_profile(&json!({"userName": "u", "displayName": "D", "name": {}})).display_name,
+            initial_profile(
+                &json!({"userName": "u", "displayName": "D", "name": {}}),
+                DEFAULT_ROLE
+            )
+            .display_name,
             "D"
         );
         assert_eq!(
-            initial_profile(&json!({"userName": "u", "displayName": "  "})).display_name,
+            initial_profile(&json!({"userName": "u", "displayName": "  "}), DEFAULT_ROLE)
+                .display_name,
             "u"
         );
     }

@@ -11,11 +11,13 @@ use serde_json::Value;
 
 use crate::diff::diff;
 use crate::error::{no_such_member, quote, Error, Result};
-use crate::model::{Action, Kind, Member, Record, Revision, StoredKind, TargetRef, TargetType};
+use crate::model::{
+    Action, AttributeChange, Kind, Member, Record, Revision, StoredKind, TargetRef, TargetType,
+};
 use crate::query::index_keys;
 use crate::render::{self, with_members};
 use crate::store::{Expect, MemberChange, StoreError, Write, WriteOp};
-use crate::{policy, retry, Context, Core, Rendered};
+use crate::{policy, retry, Context, Directory, Rendered};
 
 /// How a request changes a resource: a whole new representation (PUT), or PATCH operations.
 #[derive(Debug, Clone, Copy)]
@@ -24,7 +26,7 @@ pub enum Change<'b> {
     Patch(&'b Value),
 }
 
-impl Core {
+impl Directory {
     pub async fn get(
         &self,
         kind: Kind,
@@ -58,7 +60,8 @@ impl Core {
             created: now,
             last_modified: now,
             index: index_keys(kind, &doc),
-            profile: (kind == Kind::User).then(|| policy::initial_profile(&doc)),
+            profile: (kind == Kind::User)
+                .then(|| policy::initial_profile(&doc, &self.tenant.default_role)),
             doc,
         };
         let after = with_members(&record.doc, members.as_deref());
@@ -167,7 +170,7 @@ impl Core {
                 Kind::User => old
                     .profile
                     .clone()
-                    .or_else(|| Some(policy::initial_profile(&doc))),
+                    .or_else(|| Some(policy::initial_profile(&doc, &self.tenant.default_role))),
                 Kind::Group => None,
             };
             let record = Record {
@@ -372,19 +375,31 @@ impl Core {
         action: Action,
         kind: impl Into<TargetType>,
         id: &str,
-        changes: Vec<crate::model::AttributeChange>,
+        changes: Vec<AttributeChange>,
     ) -> Revision {
-        Revision {
-            seq: 0,
-            time: self.now(),
-            actor: ctx.actor.clone(),
-            action,
-            target_type: kind.into(),
-            target_id: id.to_string(),
-            changes,
-            request_id: ctx.request_id.clone(),
-            related: Vec::new(),
-        }
+        entry(self.now(), ctx, action, kind.into(), id, changes)
+    }
+}
+
+/// A revision entry (the engine assigns its sequence number).
+pub(crate) fn entry(
+    time: time::OffsetDateTime,
+    ctx: &Context,
+    action: Action,
+    target_type: TargetType,
+    id: &str,
+    changes: Vec<AttributeChange>,
+) -> Revision {
+    Revision {
+        seq: 0,
+        time,
+        actor: ctx.actor.clone(),
+        action,
+        target_type,
+        target_id: id.to_string(),
+        changes,
+        request_id: ctx.request_id.clone(),
+        related: Vec::new(),
     }
 }
 

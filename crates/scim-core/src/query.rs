@@ -223,7 +223,7 @@ impl Matcher {
                 let profile = record
                     .profile
                     .clone()
-                    .unwrap_or_else(|| policy::initial_profile(&record.doc));
+                    .unwrap_or_else(|| policy::initial_profile(&record.doc, policy::DEFAULT_ROLE));
                 let user_name = record.doc.get("userName").and_then(Value::as_str);
                 let hit = [user_name, Some(profile.display_name.as_str())]
                     .into_iter()

@@ -21,7 +21,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use crate::model::{ApiKey, Dump, IndexKey, Kind, Member, Record, Revision, TargetRef};
+use crate::model::{
+    ApiKey, Dump, Export, IndexKey, Kind, Member, Record, Revision, TargetRef, Tenant, TenantId,
+};
 use crate::query::{Matcher, Probe};
 
 /// What a write expects of the record it names.
@@ -142,9 +144,58 @@ pub trait Lookup {
     fn groups_of(&self, member_id: &str) -> Result<Vec<String>, StoreError>;
 }
 
-/// A storage engine.
+/// A storage engine: the tenants, the keys, the operator's feed, and a [`Partition`] for each
+/// tenant's data. Nothing of one partition is visible through another.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
+    /// A tenant's partition (created empty on first use; the core uses only tenants that exist).
+    fn partition(&self, tenant: &TenantId) -> Result<Arc<dyn Partition>, StoreError>;
+
+    async fn tenants(&self) -> Result<Vec<Tenant>, StoreError>;
+    /// One tenant, if it exists (every request asks: engines keep it cheap).
+    async fn tenant(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError>;
+    /// Creates or updates a tenant with its entry in the operator's feed, durably.
+    async fn put_tenant(&self, tenant: Tenant, revision: Revision) -> Result<u64, StoreError>;
+    /// Removes a tenant with everything in its partition and every key of it, and records the
+    /// entry in the operator's feed, durably.
+    async fn delete_tenant(&self, tenant: &TenantId, revision: Revision)
+        -> Result<u64, StoreError>;
+
+    /// Every key, of every tenant and the operator's.
+    async fn keys(&self) -> Result<Vec<ApiKey>, StoreError>;
+    /// Creates or updates a key with its revision entry (in its tenant's feed, or the
+    /// operator's), atomically and durably.
+    async fn put_key(&self, key: ApiKey, revision: Revision) -> Result<u64, StoreError>;
+    /// Records the last use of a key (no revision; best effort, not flushed).
+    async fn touch_key(&self, id: &str, when: OffsetDateTime) -> Result<(), StoreError>;
+
+    /// The operator's feed after `after`, oldest first, at most `limit`, gap-free.
+    async fn operator_revisions(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<Revision>, StoreError>;
+
+    /// A consistent copy of everything: writes wait while it is taken.
+    async fn export(&self) -> Result<Export, StoreError>;
+    /// Loads a whole copy into an empty store.
+    async fn import(&self, export: Export) -> Result<(), StoreError>;
+    /// Checks the engine's own structures (its indexes agree with its records), in every
+    /// partition; returns what does not. The core checks the rest ([`crate::integrity`]).
+    async fn check(&self) -> Result<Vec<String>, StoreError>;
+    /// Makes every committed change durable.
+    async fn flush(&self) -> Result<(), StoreError>;
+
+    /// The size of the store's files on disk, in bytes (0 when it does not know).
+    fn size_on_disk(&self) -> u64;
+    /// Why the store can no longer write, once a write failed for a storage reason; `None`
+    /// while it is healthy.
+    fn failure(&self) -> Option<String>;
+}
+
+/// One tenant's data: records, indexes, memberships and history.
+#[async_trait]
+pub trait Partition: Send + Sync + 'static {
     async fn get(&self, kind: Kind, id: &str) -> Result<Option<Record>, StoreError>;
     /// The members of a group.
     async fn members(&self, group_id: &str) -> Result<Vec<Member>, StoreError>;
@@ -157,30 +208,13 @@ pub trait Store: Send + Sync + 'static {
     /// Commits one mutation atomically; returns the revision's sequence number.
     async fn commit(&self, write: Write) -> Result<u64, StoreError>;
 
-    async fn keys(&self) -> Result<Vec<ApiKey>, StoreError>;
-    /// Creates or updates a key with its revision entry, atomically and durably.
-    async fn put_key(&self, key: ApiKey, revision: Revision) -> Result<u64, StoreError>;
-    /// Records the last use of a key (no revision; best effort, not flushed).
-    async fn touch_key(&self, id: &str, when: OffsetDateTime) -> Result<(), StoreError>;
-
-    /// Revision entries with `seq > after`, oldest first, at most `limit`, gap-free.
+    /// The tenant's feed: entries with `seq > after`, oldest first, at most `limit`, gap-free.
     async fn revisions(&self, after: u64, limit: usize) -> Result<Vec<Revision>, StoreError>;
     /// The entries whose [`Revision::targets`] include `target`, oldest first.
     async fn revisions_of(&self, target: &TargetRef) -> Result<Vec<Revision>, StoreError>;
 
-    /// A consistent copy of everything: writes wait while it is taken.
+    /// A consistent copy of the partition, with the tenant's keys.
     async fn export(&self) -> Result<Dump, StoreError>;
-    /// Loads a dump into an empty store, building every index.
+    /// Loads a copy into an empty partition (its keys into the tenant), building every index.
     async fn import(&self, dump: Dump) -> Result<(), StoreError>;
-    /// Checks the engine's own structures (its indexes agree with its records); returns what
-    /// does not. The core checks the rest ([`crate::integrity`]).
-    async fn check(&self) -> Result<Vec<String>, StoreError>;
-    /// Makes every committed change durable.
-    async fn flush(&self) -> Result<(), StoreError>;
-
-    /// The size of the store's files on disk, in bytes (0 when it does not know).
-    fn size_on_disk(&self) -> u64;
-    /// Why the store can no longer write, once a write failed for a storage reason; `None`
-    /// while it is healthy.
-    fn failure(&self) -> Option<String>;
 }

@@ -13,6 +13,8 @@
 //! | `stale-writes-are-refused` | a write computed from an old version is refused; with `If-Match`, one of two concurrent changes wins |
 //! | `queries-select-sort-and-page` | filters, sorts and pages answer what the matcher says, with exact totals |
 //! | `export-import-round-trip` | an export imported into an empty store exports the same, and every integrity rule holds |
+//! | `tenants-are-apart` | the same `userName` in two tenants; lookups, lists, histories and feeds never cross; a key opens its own tenant only |
+//! | `deleting-a-tenant-removes-only-its-data` | a deleted tenant's records, history and keys are gone (and stay gone if it is made again); others keep theirs |
 
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -26,10 +28,11 @@ use serde_json::{json, Value};
 use crate::auth::operator;
 use crate::error::Error;
 use crate::model::{
-    Action, ApiKey, Dump, IndexKey, Kind, Member, Record, Revision, TargetRef, TargetType,
+    Action, ApiKey, Dump, Export, IndexKey, Kind, Member, Record, Revision, TargetRef, TargetType,
+    Tenant, TenantId, TenantStatus,
 };
-use crate::store::{Expect, Found, Query, Store, StoreError, Write, WriteOp};
-use crate::{Change, Context, Core, Settings};
+use crate::store::{Expect, Found, Partition, Query, Store, StoreError, Write, WriteOp};
+use crate::{Change, Context, Core, Directory, Settings};
 
 /// A fresh, empty store.
 pub type Fresh<'f> = &'f (dyn Fn() -> Arc<dyn Store> + Sync);
@@ -72,13 +75,17 @@ pub const CHECKS: &[(&str, CheckFn)] = &[
     ("export-import-round-trip", |c, into| {
         Box::pin(export_import_round_trip(c, into))
     }),
+    ("tenants-are-apart", |c, _| Box::pin(tenants_are_apart(c))),
+    ("deleting-a-tenant-removes-only-its-data", |c, _| {
+        Box::pin(deleting_a_tenant_removes_only_its_data(c))
+    }),
 ];
 
 /// Runs every check, each on fresh stores from `fresh`.
 pub async fn run(fresh: Fresh<'_>) -> Vec<Outcome> {
     let mut out = Vec::new();
     for (name, check) in CHECKS {
-        let result = check(core(fresh()), core(fresh())).await;
+        let result = check(core(fresh()).await, core(fresh()).await).await;
         out.push(Outcome { name, result });
     }
     out
@@ -92,8 +99,20 @@ pub fn failures(outcomes: &[Outcome]) -> Vec<String> {
         .collect()
 }
 
-fn core(store: Arc<dyn Store>) -> Arc<Core> {
-    Arc::new(Core::new(store, Settings::default()))
+async fn core(store: Arc<dyn Store>) -> Arc<Core> {
+    let core = Arc::new(Core::new(store, Settings::default()));
+    // A fresh store has no tenant yet; the server makes `default` at its start.
+    if let Err(e) = core.ensure_default_tenant().await {
+        tracing::error!(error = %e, "the engine could not create the default tenant");
+    }
+    core
+}
+
+/// The default tenant's directory.
+async fn dir(core: &Core) -> Result<Directory, String> {
+    core.directory(&TenantId::default_tenant())
+        .await
+        .map_err(text)
 }
 
 fn ctx() -> Context {
@@ -131,29 +150,29 @@ fn text(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
 
-async fn create(core: &Core, kind: Kind, body: Value) -> Result<String, String> {
+async fn create(d: &Directory, kind: Kind, body: Value) -> Result<String, String> {
     let full = Projection::default();
-    core.create(kind, &body, &ctx(), &full)
+    d.create(kind, &body, &ctx(), &full)
         .await
         .map(|r| r.id)
         .map_err(text)
 }
 
 /// Applies PATCH operations to a resource.
-async fn apply(core: &Core, kind: Kind, id: &str, body: &Value) -> Checked {
+async fn apply(d: &Directory, kind: Kind, id: &str, body: &Value) -> Checked {
     let full = Projection::default();
-    core.change(kind, id, Change::Patch(body), None, &ctx(), &full)
+    d.change(kind, id, Change::Patch(body), None, &ctx(), &full)
         .await
         .map(drop)
         .map_err(text)
 }
 
-async fn history(core: &Core, kind: Kind, id: &str) -> Result<Vec<Revision>, String> {
+async fn history(d: &Directory, kind: Kind, id: &str) -> Result<Vec<Revision>, String> {
     let target = TargetRef {
         target_type: kind.into(),
         target_id: id.to_string(),
     };
-    core.store().revisions_of(&target).await.map_err(text)
+    d.partition().revisions_of(&target).await.map_err(text)
 }
 
 /// How many concurrent operations succeeded, and how many were refused as `expected` says; any
@@ -180,9 +199,10 @@ async fn set(
 }
 
 async fn refused_writes_change_nothing(core: Arc<Core>) -> Checked {
-    let ada = create(&core, Kind::User, user("ada")).await?;
-    let before = core.store().export().await.map_err(text)?;
-    let taken = core
+    let d = dir(&core).await?;
+    let ada = create(&d, Kind::User, user("ada")).await?;
+    let before = d.partition().export().await.map_err(text)?;
+    let taken = d
         .create(Kind::User, &user("ADA"), &ctx(), &Projection::default())
         .await;
     ensure(
@@ -193,7 +213,7 @@ async fn refused_writes_change_nothing(core: Arc<Core>) -> Checked {
     // before the engine does.
     let ghost = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
         "displayName": "ghosts", "members": [{"value": ada}, {"value": "no-such-user", "type": "User"}]});
-    let refused = core
+    let refused = d
         .create(Kind::Group, &ghost, &ctx(), &Projection::default())
         .await;
     ensure(
@@ -211,15 +231,15 @@ async fn refused_writes_change_nothing(core: Arc<Core>) -> Checked {
         touch: Vec::new(),
         revision: before.revisions[0].clone(),
     };
-    let r = core.store().commit(stale).await;
+    let r = d.partition().commit(stale).await;
     ensure(
         r == Err(StoreError::Stale),
         format!("a stale delete: {r:?}"),
     )?;
-    let after = core.store().export().await.map_err(text)?;
+    let after = d.partition().export().await.map_err(text)?;
     ensure(after == before, "a refused write changed the store")?;
-    let names = core
-        .store()
+    let names = d
+        .partition()
         .lookup(&IndexKey::GroupDisplayName("ghosts".into()))
         .await
         .map_err(text)?;
@@ -227,12 +247,13 @@ async fn refused_writes_change_nothing(core: Arc<Core>) -> Checked {
 }
 
 async fn uniqueness_under_concurrency(core: Arc<Core>) -> Checked {
+    let d = dir(&core).await?;
     let mut tasks = Vec::new();
     for i in 0..24 {
-        let core = Arc::clone(&core);
+        let d = d.clone();
         let name = ["alice", "Alice", "ALICE"][i % 3];
         tasks.push(tokio::spawn(async move {
-            core.create(Kind::User, &user(name), &ctx(), &Projection::default())
+            d.create(Kind::User, &user(name), &ctx(), &Projection::default())
                 .await
         }));
     }
@@ -241,8 +262,8 @@ async fn uniqueness_under_concurrency(core: Arc<Core>) -> Checked {
         (won, conflicts) == (1, 23),
         format!("{won} won, {conflicts} conflicts"),
     )?;
-    let ids = core
-        .store()
+    let ids = d
+        .partition()
         .lookup(&IndexKey::UserName("alice".into()))
         .await
         .map_err(text)?;
@@ -250,24 +271,25 @@ async fn uniqueness_under_concurrency(core: Arc<Core>) -> Checked {
 }
 
 async fn feed_is_gap_free(core: Arc<Core>) -> Checked {
+    let d = dir(&core).await?;
     const WRITERS: usize = 8;
     const EACH: usize = 25;
     let mut writers = Vec::new();
     for w in 0..WRITERS {
-        let core = Arc::clone(&core);
+        let d = d.clone();
         writers.push(tokio::spawn(async move {
             for i in 0..EACH {
-                create(&core, Kind::User, user(&format!("feed-{w}-{i}"))).await?;
+                create(&d, Kind::User, user(&format!("feed-{w}-{i}"))).await?;
             }
             Ok::<(), String>(())
         }));
     }
     let reader = {
-        let core = Arc::clone(&core);
+        let d = d.clone();
         tokio::spawn(async move {
             let (mut after, mut seen) = (0u64, Vec::new());
             while seen.len() < WRITERS * EACH {
-                let batch = core.store().revisions(after, 7).await.map_err(text)?;
+                let batch = d.partition().revisions(after, 7).await.map_err(text)?;
                 for r in &batch {
                     if r.seq <= after {
                         return Err(format!("entry {} came after {after}", r.seq));
@@ -289,8 +311,8 @@ async fn feed_is_gap_free(core: Arc<Core>) -> Checked {
         .await
         .map_err(|_| "the reader never saw every entry".to_string())?
         .map_err(text)??;
-    let all: Vec<u64> = core
-        .store()
+    let all: Vec<u64> = d
+        .partition()
         .revisions(0, usize::MAX)
         .await
         .map_err(text)?
@@ -304,10 +326,11 @@ async fn feed_is_gap_free(core: Arc<Core>) -> Checked {
 }
 
 async fn membership_both_ways(core: Arc<Core>) -> Checked {
-    let u1 = create(&core, Kind::User, user("m1")).await?;
-    let u2 = create(&core, Kind::User, user("m2")).await?;
-    let g = create(&core, Kind::Group, group("team", &[&u1, &u2])).await?;
-    let s = core.store();
+    let d = dir(&core).await?;
+    let u1 = create(&d, Kind::User, user("m1")).await?;
+    let u2 = create(&d, Kind::User, user("m2")).await?;
+    let g = create(&d, Kind::Group, group("team", &[&u1, &u2])).await?;
+    let s = d.partition();
     let members = |g: String| async move {
         Ok::<BTreeSet<String>, String>(
             s.members(&g)
@@ -327,7 +350,7 @@ async fn membership_both_ways(core: Arc<Core>) -> Checked {
         "groups of a member",
     )?;
     let remove = patch(json!([{"op": "remove", "path": format!("members[value eq \"{u1}\"]")}]));
-    apply(&core, Kind::Group, &g, &remove).await?;
+    apply(&d, Kind::Group, &g, &remove).await?;
     ensure(
         set(s.groups_of(&u1)).await?.is_empty(),
         "a removed member still lists the group",
@@ -337,7 +360,7 @@ async fn membership_both_ways(core: Arc<Core>) -> Checked {
         .await
         .map_err(text)?
         .map(|r| r.version);
-    core.delete(Kind::User, &u2, None, &ctx())
+    d.delete(Kind::User, &u2, None, &ctx())
         .await
         .map_err(text)?;
     ensure(
@@ -353,7 +376,7 @@ async fn membership_both_ways(core: Arc<Core>) -> Checked {
         moved > version,
         "a group that lost a deleted member kept its version",
     )?;
-    let entries = history(&core, Kind::Group, &g).await?;
+    let entries = history(&d, Kind::Group, &g).await?;
     ensure(
         entries
             .iter()
@@ -363,21 +386,22 @@ async fn membership_both_ways(core: Arc<Core>) -> Checked {
 }
 
 async fn history_outlives_deletion(core: Arc<Core>) -> Checked {
-    let id = create(&core, Kind::User, user("ephemeral")).await?;
+    let d = dir(&core).await?;
+    let id = create(&d, Kind::User, user("ephemeral")).await?;
     let suspend = patch(json!([{"op": "replace", "path": "active", "value": false}]));
-    apply(&core, Kind::User, &id, &suspend).await?;
-    core.delete(Kind::User, &id, None, &ctx())
+    apply(&d, Kind::User, &id, &suspend).await?;
+    d.delete(Kind::User, &id, None, &ctx())
         .await
         .map_err(text)?;
     ensure(
-        core.store()
+        d.partition()
             .get(Kind::User, &id)
             .await
             .map_err(text)?
             .is_none(),
         "deleted, yet still there",
     )?;
-    let actions: Vec<Action> = history(&core, Kind::User, &id)
+    let actions: Vec<Action> = history(&d, Kind::User, &id)
         .await?
         .iter()
         .map(|r| r.action)
@@ -389,9 +413,10 @@ async fn history_outlives_deletion(core: Arc<Core>) -> Checked {
 }
 
 async fn index_follows_changes(core: Arc<Core>) -> Checked {
-    let id = create(&core, Kind::User, user("Before")).await?;
+    let d = dir(&core).await?;
+    let id = create(&d, Kind::User, user("Before")).await?;
     let find = |name: &str| {
-        let (store, key) = (Arc::clone(core.store()), IndexKey::UserName(name.into()));
+        let (store, key) = (Arc::clone(d.partition()), IndexKey::UserName(name.into()));
         async move { store.lookup(&key).await.map_err(text) }
     };
     ensure(
@@ -399,7 +424,7 @@ async fn index_follows_changes(core: Arc<Core>) -> Checked {
         "lookup by folded name",
     )?;
     let rename = patch(json!([{"op": "replace", "path": "userName", "value": "After"}]));
-    apply(&core, Kind::User, &id, &rename).await?;
+    apply(&d, Kind::User, &id, &rename).await?;
     ensure(
         find("before").await?.is_empty(),
         "the old name still finds it",
@@ -409,18 +434,19 @@ async fn index_follows_changes(core: Arc<Core>) -> Checked {
         "the new name does not",
     )?;
     // The old name is free again.
-    create(&core, Kind::User, user("before")).await.map(drop)
+    create(&d, Kind::User, user("before")).await.map(drop)
 }
 
 async fn stale_writes_are_refused(core: Arc<Core>) -> Checked {
-    let id = create(&core, Kind::User, user("contended")).await?;
+    let d = dir(&core).await?;
+    let id = create(&d, Kind::User, user("contended")).await?;
     let tags = EntityTags::parse("W/\"1\"");
     let mut tasks = Vec::new();
     for title in ["one", "two"] {
-        let (core, id, tags) = (Arc::clone(&core), id.clone(), tags.clone());
+        let (d, id, tags) = (d.clone(), id.clone(), tags.clone());
         tasks.push(tokio::spawn(async move {
             let body = patch(json!([{"op": "replace", "path": "title", "value": title}]));
-            core.change(
+            d.change(
                 Kind::User,
                 &id,
                 Change::Patch(&body),
@@ -439,8 +465,9 @@ async fn stale_writes_are_refused(core: Arc<Core>) -> Checked {
 }
 
 async fn queries_select_sort_and_page(core: Arc<Core>) -> Checked {
+    let d = dir(&core).await?;
     for name in ["carol", "alice", "bob", "dave", "erin"] {
-        create(&core, Kind::User, user(name)).await?;
+        create(&d, Kind::User, user(name)).await?;
     }
     let list = |pairs: &[(&str, &str)]| {
         let pairs: Vec<(String, String)> = pairs
@@ -448,15 +475,15 @@ async fn queries_select_sort_and_page(core: Arc<Core>) -> Checked {
             .map(|(a, b)| (a.to_string(), b.to_string()))
             .collect();
         let q = ListQuery::parse(
-            core.registry(),
+            d.registry(),
             Kind::User,
             &RawListParams::from_pairs(&pairs),
             100,
         );
-        let core = Arc::clone(&core);
+        let d = d.clone();
         async move {
             let q = q.map_err(text)?;
-            let page = core.list(Kind::User, &q, &ctx()).await.map_err(text)?;
+            let page = d.list(Kind::User, &q, &ctx()).await.map_err(text)?;
             let names: Vec<String> = page["Resources"]
                 .as_array()
                 .into_iter()
@@ -495,19 +522,23 @@ async fn queries_select_sort_and_page(core: Arc<Core>) -> Checked {
 }
 
 async fn export_import_round_trip(core: Arc<Core>, into: Arc<Core>) -> Checked {
-    let a = create(&core, Kind::User, user("exported")).await?;
-    let b = create(&core, Kind::User, user("kept")).await?;
-    let g = create(&core, Kind::Group, group("crew", &[&a, &b])).await?;
-    core.delete(Kind::User, &a, None, &ctx())
+    let d = dir(&core).await?;
+    let into_d = dir(&into).await?;
+    let a = create(&d, Kind::User, user("exported")).await?;
+    let b = create(&d, Kind::User, user("kept")).await?;
+    let g = create(&d, Kind::Group, group("crew", &[&a, &b])).await?;
+    d.delete(Kind::User, &a, None, &ctx()).await.map_err(text)?;
+    let nested = create(&d, Kind::Group, group("outer", &[&g])).await?;
+    core.mint_key("a key", crate::auth::KeyKind::Scim, None, operator())
         .await
         .map_err(text)?;
-    let nested = create(&core, Kind::Group, group("outer", &[&g])).await?;
-    core.mint_key("a key", crate::auth::KeyKind::Scim, operator())
+    let dump = d.partition().export().await.map_err(text)?;
+    into_d
+        .partition()
+        .import(dump.clone())
         .await
         .map_err(text)?;
-    let dump = core.store().export().await.map_err(text)?;
-    into.store().import(dump.clone()).await.map_err(text)?;
-    let again = into.store().export().await.map_err(text)?;
+    let again = into_d.partition().export().await.map_err(text)?;
     ensure(
         again == dump,
         "the import does not export what was imported",
@@ -516,19 +547,133 @@ async fn export_import_round_trip(core: Arc<Core>, into: Arc<Core>) -> Checked {
         let problems = c.check().await.map_err(text)?;
         ensure(problems.is_empty(), format!("integrity: {problems:?}"))?;
     }
-    let groups = set(into.store().groups_of(&g)).await?;
+    let groups = set(into_d.partition().groups_of(&g)).await?;
     ensure(
         groups == [nested].into(),
         "memberships were not rebuilt both ways",
     )?;
     // New entries continue after the imported ones.
     let last = dump.revisions.iter().map(|r| r.seq).max().unwrap_or(0);
-    create(&into, Kind::User, user("after-import")).await?;
-    let newest = into.store().revisions(last, 10).await.map_err(text)?;
+    create(&into_d, Kind::User, user("after-import")).await?;
+    let newest = into_d.partition().revisions(last, 10).await.map_err(text)?;
     ensure(
         newest.len() == 1 && newest[0].target_type == TargetType::User,
         format!("after the import, the feed holds {newest:?}"),
     )
+}
+
+async fn tenants_are_apart(core: Arc<Core>) -> Checked {
+    let (acme, beta) = (tenant(&core, "acme").await?, tenant(&core, "beta").await?);
+    let a = create(&acme.0, Kind::User, user("shared.name")).await?;
+    let b = create(&beta.0, Kind::User, user("Shared.Name")).await?;
+    let lookup = |d: &Directory| {
+        let p = Arc::clone(d.partition());
+        async move {
+            p.lookup(&IndexKey::UserName("shared.name".into()))
+                .await
+                .map_err(text)
+        }
+    };
+    ensure(lookup(&acme.0).await? == [a.clone()], "acme's lookup")?;
+    ensure(lookup(&beta.0).await? == [b.clone()], "beta's lookup")?;
+    let got = acme.0.partition().get(Kind::User, &b).await.map_err(text)?;
+    ensure(got.is_none(), "acme reads beta's user by its id")?;
+    let raw = RawListParams::from_pairs(&[]);
+    let q = ListQuery::parse(acme.0.registry(), Kind::User, &raw, 100).map_err(text)?;
+    let page = acme.0.list(Kind::User, &q, &ctx()).await.map_err(text)?;
+    ensure(
+        page["totalResults"] == 1,
+        format!("acme lists {}", page["totalResults"]),
+    )?;
+    let feed = acme.0.partition().revisions(0, 100).await.map_err(text)?;
+    ensure(
+        feed.iter().all(|r| r.target_id != b),
+        "beta's change is in acme's feed",
+    )?;
+    let history = history(&acme.0, Kind::User, &b).await?;
+    ensure(history.is_empty(), "acme holds the history of beta's user")?;
+    // Keys: acme's opens acme only; to beta it is unknown (401), not forbidden.
+    let on = |t: &'static str| TenantId::parse(t).map_err(text);
+    let ok = core
+        .authenticate(&acme.1, crate::auth::Access::Scim(&on("acme")?))
+        .await;
+    ensure(ok.is_ok(), format!("acme's key on acme: {ok:?}"))?;
+    let cross = core
+        .authenticate(&acme.1, crate::auth::Access::Scim(&on("beta")?))
+        .await;
+    ensure(
+        matches!(cross, Err(Error::Unauthorized(_))),
+        format!("acme's key on beta: {cross:?}"),
+    )?;
+    let beta_id = on("beta")?;
+    let listed = core.keys(Some(&beta_id)).await.map_err(text)?;
+    ensure(
+        listed.iter().all(|k| k.tenant.as_ref() == Some(&beta_id)),
+        "beta's key list shows another tenant's key",
+    )
+}
+
+async fn deleting_a_tenant_removes_only_its_data(core: Arc<Core>) -> Checked {
+    let (gone, kept) = (tenant(&core, "gone").await?, tenant(&core, "kept").await?);
+    create(&gone.0, Kind::User, user("left")).await?;
+    let stays = create(&kept.0, Kind::User, user("stays")).await?;
+    let id = gone.0.tenant().id.clone();
+    let refused = core.delete_tenant(&id, true, operator()).await;
+    ensure(refused.is_err(), "an active tenant was deleted")?;
+    core.update_tenant(&id, None, None, Some(TenantStatus::Disabled), operator())
+        .await
+        .map_err(text)?;
+    let stopped = core
+        .authenticate(&gone.1, crate::auth::Access::Scim(&id))
+        .await;
+    ensure(stopped.is_err(), "a disabled tenant's key still works")?;
+    core.delete_tenant(&id, true, operator())
+        .await
+        .map_err(text)?;
+    ensure(core.tenant(&id).await.is_err(), "the tenant is still there")?;
+    ensure(
+        core.keys(Some(&id)).await.map_err(text)?.is_empty(),
+        "its keys are still there",
+    )?;
+    let feed = core.operator_audit(0, 100).await.map_err(text)?;
+    ensure(
+        feed.entries
+            .iter()
+            .any(|r| r.action == Action::TenantDelete && r.target_id == id.as_str()),
+        "the deletion is not in the operator's feed",
+    )?;
+    // Made again, it starts empty.
+    let again = tenant(&core, "gone").await?;
+    let export = again.0.partition().export().await.map_err(text)?;
+    // Its feed holds only the minting of its new first key.
+    ensure(
+        export.users.is_empty()
+            && export
+                .revisions
+                .iter()
+                .all(|r| r.target_type == TargetType::ApiKey),
+        "a tenant made again finds the deleted one's data",
+    )?;
+    let still = kept
+        .0
+        .partition()
+        .get(Kind::User, &stays)
+        .await
+        .map_err(text)?;
+    ensure(still.is_some(), "another tenant lost its user")?;
+    let problems = core.check().await.map_err(text)?;
+    ensure(problems.is_empty(), format!("integrity: {problems:?}"))
+}
+
+/// Makes a tenant; its directory and first SCIM key.
+async fn tenant(core: &Core, id: &str) -> Result<(Directory, String), String> {
+    let new = crate::NewTenant {
+        id: TenantId::parse(id)?,
+        name: id.to_uppercase(),
+        default_role: None,
+    };
+    let (t, _, key) = core.create_tenant(new, operator()).await.map_err(text)?;
+    Ok((core.directory(&t.id).await.map_err(text)?, key))
 }
 
 /// What a test does to a store's operations, by default nothing: an engine broken on purpose,
@@ -538,7 +683,7 @@ pub trait Intercept: Send + Sync + 'static {
     fn write(&self, _write: &mut Write) -> Result<(), StoreError> {
         self.storage()
     }
-    /// Before anything else is written (a key, a flush).
+    /// Before anything else is written (a key, a tenant, a flush).
     fn storage(&self) -> Result<(), StoreError> {
         Ok(())
     }
@@ -551,11 +696,86 @@ pub trait Intercept: Send + Sync + 'static {
 /// A store whose writes pass through an [`Intercept`] first; reads go straight through.
 pub struct Intercepted<I> {
     pub inner: Arc<dyn Store>,
-    pub intercept: I,
+    pub intercept: Arc<I>,
+}
+
+impl<I> Intercepted<I> {
+    pub fn new(inner: Arc<dyn Store>, intercept: I) -> Self {
+        Intercepted {
+            inner,
+            intercept: Arc::new(intercept),
+        }
+    }
+}
+
+/// A partition of an [`Intercepted`] store.
+struct InterceptedPartition<I> {
+    inner: Arc<dyn Partition>,
+    intercept: Arc<I>,
 }
 
 #[async_trait::async_trait]
 impl<I: Intercept> Store for Intercepted<I> {
+    fn partition(&self, tenant: &TenantId) -> Result<Arc<dyn Partition>, StoreError> {
+        Ok(Arc::new(InterceptedPartition {
+            inner: self.inner.partition(tenant)?,
+            intercept: Arc::clone(&self.intercept),
+        }))
+    }
+    async fn tenants(&self) -> Result<Vec<Tenant>, StoreError> {
+        self.inner.tenants().await
+    }
+    async fn tenant(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError> {
+        self.inner.tenant(id).await
+    }
+    async fn put_tenant(&self, tenant: Tenant, revision: Revision) -> Result<u64, StoreError> {
+        self.intercept.storage()?;
+        self.inner.put_tenant(tenant, revision).await
+    }
+    async fn delete_tenant(&self, id: &TenantId, revision: Revision) -> Result<u64, StoreError> {
+        self.intercept.storage()?;
+        self.inner.delete_tenant(id, revision).await
+    }
+    async fn keys(&self) -> Result<Vec<ApiKey>, StoreError> {
+        self.inner.keys().await
+    }
+    async fn put_key(&self, key: ApiKey, revision: Revision) -> Result<u64, StoreError> {
+        self.intercept.storage()?;
+        self.inner.put_key(key, revision).await
+    }
+    async fn touch_key(&self, id: &str, when: time::OffsetDateTime) -> Result<(), StoreError> {
+        self.inner.touch_key(id, when).await
+    }
+    async fn operator_revisions(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<Revision>, StoreError> {
+        self.inner.operator_revisions(after, limit).await
+    }
+    async fn export(&self) -> Result<Export, StoreError> {
+        self.inner.export().await
+    }
+    async fn import(&self, export: Export) -> Result<(), StoreError> {
+        self.inner.import(export).await
+    }
+    async fn check(&self) -> Result<Vec<String>, StoreError> {
+        self.inner.check().await
+    }
+    async fn flush(&self) -> Result<(), StoreError> {
+        self.intercept.storage()?;
+        self.inner.flush().await
+    }
+    fn size_on_disk(&self) -> u64 {
+        self.inner.size_on_disk()
+    }
+    fn failure(&self) -> Option<String> {
+        self.intercept.failure().or_else(|| self.inner.failure())
+    }
+}
+
+#[async_trait::async_trait]
+impl<I: Intercept> Partition for InterceptedPartition<I> {
     async fn get(&self, kind: Kind, id: &str) -> Result<Option<Record>, StoreError> {
         self.inner.get(kind, id).await
     }
@@ -575,16 +795,6 @@ impl<I: Intercept> Store for Intercepted<I> {
         self.intercept.write(&mut write)?;
         self.inner.commit(write).await
     }
-    async fn keys(&self) -> Result<Vec<ApiKey>, StoreError> {
-        self.inner.keys().await
-    }
-    async fn put_key(&self, key: ApiKey, revision: Revision) -> Result<u64, StoreError> {
-        self.intercept.storage()?;
-        self.inner.put_key(key, revision).await
-    }
-    async fn touch_key(&self, id: &str, when: time::OffsetDateTime) -> Result<(), StoreError> {
-        self.inner.touch_key(id, when).await
-    }
     async fn revisions(&self, after: u64, limit: usize) -> Result<Vec<Revision>, StoreError> {
         self.inner.revisions(after, limit).await
     }
@@ -596,18 +806,5 @@ impl<I: Intercept> Store for Intercepted<I> {
     }
     async fn import(&self, dump: Dump) -> Result<(), StoreError> {
         self.inner.import(dump).await
-    }
-    async fn check(&self) -> Result<Vec<String>, StoreError> {
-        self.inner.check().await
-    }
-    async fn flush(&self) -> Result<(), StoreError> {
-        self.intercept.storage()?;
-        self.inner.flush().await
-    }
-    fn size_on_disk(&self) -> u64 {
-        self.inner.size_on_disk()
-    }
-    fn failure(&self) -> Option<String> {
-        self.intercept.failure().or_else(|| self.inner.failure())
     }
 }

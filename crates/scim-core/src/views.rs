@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use crate::model::{ApiKey, Record, Revision};
+use crate::model::{ApiKey, Record, Revision, TenantId};
 use crate::policy;
 pub use crate::policy::Status;
 
@@ -144,6 +144,9 @@ pub struct KeyInfo {
     pub last_used: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub revoked: Option<OffsetDateTime>,
+    /// The tenant it belongs to; none for the operator's admin keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<TenantId>,
 }
 
 /// A key just minted: the key itself, shown this once, and what listings show of it.
@@ -158,7 +161,7 @@ impl From<&Record> for UserSummary {
         let profile = record
             .profile
             .clone()
-            .unwrap_or_else(|| policy::initial_profile(&record.doc));
+            .unwrap_or_else(|| policy::initial_profile(&record.doc, policy::DEFAULT_ROLE));
         UserSummary {
             id: record.id.clone(),
             user_name: text(&record.doc, "userName"),
@@ -191,6 +194,7 @@ impl From<&ApiKey> for KeyInfo {
             created: k.created,
             last_used: k.last_used,
             revoked: k.revoked,
+            tenant: k.feed(),
         }
     }
 }
@@ -329,6 +333,7 @@ mod tests {
             created: at(C),
             last_used: None,
             revoked: Some(at(M)),
+            tenant: None,
         };
         let info_json = json!({"id": "k", "label": "okta", "admin": false, "created": C,
             "last_used": null, "revoked": M});

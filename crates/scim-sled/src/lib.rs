@@ -1,20 +1,26 @@
 //! The embedded storage engine: sled 0.34. It stores what the core decided (records with their
-//! index keys, memberships, revision entries, keys) and keeps the seam's promises
+//! index keys, memberships, revision entries, keys, tenants) and keeps the seam's promises
 //! ([`scim_core::store`]): one sled transaction per write (or per batch of concurrent writes),
-//! durable before the commit returns, a gap-free revision feed, and the declared constraints.
+//! durable before the commit returns, gap-free revision feeds, and the declared constraints.
 //!
-//! Trees:
+//! Each tenant's data is a partition of trees of its own, so that no read of one tenant can
+//! touch another's: `default` keeps the tree names a store had before tenants (nothing to
+//! migrate), tenant `acme` has `t/acme/users` and so on. A partition's trees:
 //! - `users`, `groups`: id → [`Record`] (JSON)
 //! - `index`: tag, length-prefixed key [, id] → id ([`keys::index_key`])
 //! - `group_members`: group id, 0, member id → [`Member`] (JSON), one key per membership
 //! - `member_groups`: member id → JSON array of group ids (small: a user is in few groups)
-//! - `revisions`: sequence number (big-endian) → [`Revision`] (JSON)
+//! - `revisions`: sequence number (big-endian) → [`Revision`] (JSON): the tenant's feed
 //! - `revisions_by_target`: type, ':', id, 0, sequence number → ()
-//! - `api_keys`: key id → [`ApiKey`] (JSON)
 //!
-//! Modules: [`write`] (what a write does inside a transaction), [`read`] (the [`Store`]
-//! implementation), [`whole`] (export, import, the engine's own checks), [`batch`] (concurrent
-//! commits share a transaction), [`census`] (list counts and page positions).
+//! Shared trees: `api_keys` (key id → [`ApiKey`], with its tenant), `tenants` (id → [`Tenant`]),
+//! and the operator's feed (`op/revisions`, `op/revisions_by_target`). Sequence numbers are one
+//! sequence for every feed.
+//!
+//! Modules: [`write`] (what a write does inside a transaction), [`read`] (the `Store` and
+//! `Partition` implementations), [`whole`] (tenants, export, import, the engine's own checks),
+//! [`batch`] (concurrent commits share a transaction), [`census`] (list counts and page
+//! positions), [`keys`] (key layouts).
 
 mod batch;
 mod census;
@@ -23,11 +29,11 @@ mod read;
 mod whole;
 mod write;
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 
-use scim_core::model::{ApiKey, Kind, Member, Record, Revision};
+use scim_core::model::{ApiKey, Kind, Member, Record, Tenant, TenantId};
 use scim_core::store::StoreError;
 use sled::Tree;
 
@@ -56,48 +62,143 @@ impl Default for SledOptions {
     }
 }
 
+/// The sled engine. Cheap to clone: every clone is the same store.
 #[derive(Clone)]
-pub struct SledStore {
+pub struct SledStore(Arc<Engine>);
+
+impl std::ops::Deref for SledStore {
+    type Target = Engine;
+    fn deref(&self) -> &Engine {
+        &self.0
+    }
+}
+
+pub struct Engine {
     db: sled::Db,
+    api_keys: Tree,
+    tenants: Tree,
+    /// The operator's feed.
+    operator: Feed,
+    /// The partitions opened so far.
+    partitions: RwLock<HashMap<TenantId, Arc<Part>>>,
+    durable: bool,
+    /// Sequence numbers handed to revisions whose transaction has not finished yet. Feeds are
+    /// read only below the smallest, so that an entry that commits late is never skipped by a
+    /// reader that asked for "everything after N".
+    in_flight: Arc<Mutex<BTreeSet<u64>>>,
+    /// Writes hold it shared; an export or a tenant's deletion holds it alone.
+    barrier: RwLock<()>,
+    /// Set by the first write that fails for a storage reason (disk full, read-only, I/O): sled
+    /// does not recover from it in this process, so the server stops serving and exits.
+    failed: Mutex<Option<String>>,
+    /// The keys, decoded, as every request needs them; `keys_generation` moves with each key
+    /// write, so that a copy read before a write is never kept after it (revocation is immediate).
+    keys_cache: Mutex<Option<(u64, Vec<ApiKey>)>>,
+    keys_generation: std::sync::atomic::AtomicU64,
+    /// The tenants, decoded, for the same reason; emptied by every tenant write.
+    tenants_cache: RwLock<Option<Arc<HashMap<TenantId, Tenant>>>>,
+    /// sled's log file, synced with `fdatasync` after each flush (see [`Engine::flush_now`]).
+    log_file: std::fs::File,
+    /// sled's folder of large values (over about 128 KiB, such as the revision of a group created
+    /// with thousands of members), which sled writes without syncing them, and the blob files
+    /// already synced.
+    blobs: (std::path::PathBuf, Mutex<HashSet<std::ffi::OsString>>),
+    /// Concurrent commits share one transaction per partition, and one flush.
+    batcher: Batcher<write::Pending, Result<u64, StoreError>>,
+}
+
+/// The most writes one batch holds.
+const MAX_BATCH: usize = 64;
+
+/// A feed of revision entries: by sequence number, and by the resources each is about.
+#[derive(Clone)]
+pub(crate) struct Feed {
+    revisions: Tree,
+    by_target: Tree,
+}
+
+/// One tenant's trees.
+pub struct Part {
+    tenant: TenantId,
     users: Tree,
     groups: Tree,
     index: Tree,
     group_members: Tree,
     member_groups: Tree,
-    revisions: Tree,
-    revisions_by_target: Tree,
-    api_keys: Tree,
-    durable: bool,
-    /// Sequence numbers handed to revisions whose transaction has not finished yet. The feed is
-    /// read only below the smallest, so that an entry that commits late is never skipped by a
-    /// reader that asked for "everything after N".
-    in_flight: Arc<Mutex<BTreeSet<u64>>>,
-    /// Writes hold it shared; an export holds it alone, so that its copy is consistent.
-    barrier: Arc<RwLock<()>>,
-    /// Set by the first write that fails for a storage reason (disk full, read-only, I/O): sled
-    /// does not recover from it in this process, so the server stops serving and exits.
-    failed: Arc<Mutex<Option<String>>>,
-    /// The keys, decoded, as every request needs them; `keys_generation` moves with each key
-    /// write, so that a copy read before a write is never kept after it (revocation is immediate).
-    keys_cache: KeysCache,
-    keys_generation: Arc<std::sync::atomic::AtomicU64>,
+    feed: Feed,
     /// Record counts and page cursors, so that a list page reads only its own records.
-    census: Arc<Census>,
-    /// sled's log file, synced with `fdatasync` after each flush (see [`SledStore::flush_now`]).
-    log_file: Arc<std::fs::File>,
-    /// sled's folder of large values (over about 128 KiB, such as the revision of a group created
-    /// with thousands of members), which sled writes without syncing them, and the blob files
-    /// already synced.
-    blobs: Arc<(std::path::PathBuf, Mutex<HashSet<std::ffi::OsString>>)>,
-    /// Concurrent commits share one transaction.
-    batcher: Arc<Batcher<write::Pending, Result<u64, StoreError>>>,
+    census: Census,
 }
 
-/// The most writes one transaction holds.
-const MAX_BATCH: usize = 64;
+/// The names of a partition's trees.
+const PART_TREES: [&str; 7] = [
+    "users",
+    "groups",
+    "index",
+    "group_members",
+    "member_groups",
+    "revisions",
+    "revisions_by_target",
+];
 
-/// The decoded keys, with the key-write generation they were read at.
-type KeysCache = Arc<Mutex<Option<(u64, Vec<ApiKey>)>>>;
+/// The prefix of a tenant's tree names (none for `default`, whose trees kept their names).
+fn tree_prefix(tenant: &TenantId) -> String {
+    if tenant.is_default() {
+        String::new()
+    } else {
+        format!("t/{tenant}/")
+    }
+}
+
+impl Part {
+    fn records(&self, kind: Kind) -> &Tree {
+        match kind {
+            Kind::User => &self.users,
+            Kind::Group => &self.groups,
+        }
+    }
+
+    fn get_now(&self, kind: Kind, id: &str) -> Result<Option<Record>, StoreError> {
+        match self.records(kind).get(id.as_bytes()).map_err(storage)? {
+            Some(bytes) => Ok(Some(decode(&bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn members_now(&self, group_id: &str) -> Result<Vec<Member>, StoreError> {
+        let mut prefix = group_id.as_bytes().to_vec();
+        prefix.push(0);
+        self.group_members
+            .scan_prefix(prefix)
+            .values()
+            .map(|v| decode(&v.map_err(storage)?))
+            .collect()
+    }
+
+    fn groups_of_now(&self, member_id: &str) -> Result<Vec<String>, StoreError> {
+        match self
+            .member_groups
+            .get(member_id.as_bytes())
+            .map_err(storage)?
+        {
+            Some(bytes) => decode(&bytes),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        [&self.users, &self.groups, &self.feed.revisions]
+            .iter()
+            .all(|t| t.is_empty())
+    }
+}
+
+/// A tenant's partition, as the core sees it.
+#[derive(Clone)]
+pub struct SledPartition {
+    part: Arc<Part>,
+    store: SledStore,
+}
 
 /// A sequence number reserved for a revision; released when its transaction is over.
 struct Reserved {
@@ -192,31 +293,31 @@ impl SledStore {
                     .collect()
             })
             .unwrap_or_default();
-        let store = SledStore {
-            users: tree("users")?,
-            groups: tree("groups")?,
-            index: tree("index")?,
-            group_members: tree("group_members")?,
-            member_groups: tree("member_groups")?,
-            revisions: tree("revisions")?,
-            revisions_by_target: tree("revisions_by_target")?,
+        let engine = Engine {
             api_keys: tree("api_keys")?,
+            tenants: tree("tenants")?,
+            operator: Feed {
+                revisions: tree("op/revisions")?,
+                by_target: tree("op/revisions_by_target")?,
+            },
+            partitions: RwLock::default(),
             durable: options.durable,
             in_flight: Arc::default(),
-            barrier: Arc::default(),
-            failed: Arc::default(),
-            keys_cache: Arc::default(),
-            keys_generation: Arc::default(),
-            census: Arc::default(),
-            log_file: Arc::new(log_file),
-            blobs: Arc::new((path.join("blobs"), Mutex::new(known_blobs))),
-            batcher: Arc::new(Batcher::new(MAX_BATCH, || {
+            barrier: RwLock::default(),
+            failed: Mutex::default(),
+            keys_cache: Mutex::default(),
+            keys_generation: Default::default(),
+            tenants_cache: RwLock::default(),
+            log_file,
+            blobs: (path.join("blobs"), Mutex::new(known_blobs)),
+            batcher: Batcher::new(MAX_BATCH, || {
                 Err(StoreError::Io(
                     "the commit's batch ended without an answer".into(),
                 ))
-            })),
+            }),
             db,
         };
+        let store = SledStore(Arc::new(engine));
         let marker = store
             .db
             .get(MARKER)
@@ -240,11 +341,75 @@ impl SledStore {
                 })
             }
         }
+        store.drop_orphans().map_err(|e| OpenError::Io {
+            path: shown,
+            reason: e.to_string(),
+        })?;
         Ok(store)
     }
 
     pub fn was_recovered(&self) -> bool {
         self.db.was_recovered()
+    }
+
+    /// A tenant's partition, opened on first use.
+    pub fn part(&self, tenant: &TenantId) -> Result<Arc<Part>, StoreError> {
+        let poisoned = || StoreError::Io("partition table poisoned".into());
+        if let Some(p) = self.partitions.read().map_err(|_| poisoned())?.get(tenant) {
+            return Ok(Arc::clone(p));
+        }
+        let mut map = self.partitions.write().map_err(|_| poisoned())?;
+        if let Some(p) = map.get(tenant) {
+            return Ok(Arc::clone(p));
+        }
+        let prefix = tree_prefix(tenant);
+        let tree = |name: &str| {
+            self.db
+                .open_tree(format!("{prefix}{name}"))
+                .map_err(storage)
+        };
+        let part = Arc::new(Part {
+            tenant: tenant.clone(),
+            users: tree(PART_TREES[0])?,
+            groups: tree(PART_TREES[1])?,
+            index: tree(PART_TREES[2])?,
+            group_members: tree(PART_TREES[3])?,
+            member_groups: tree(PART_TREES[4])?,
+            feed: Feed {
+                revisions: tree(PART_TREES[5])?,
+                by_target: tree(PART_TREES[6])?,
+            },
+            census: Census::default(),
+        });
+        map.insert(tenant.clone(), Arc::clone(&part));
+        Ok(part)
+    }
+
+    /// The partition handle of a tenant.
+    pub fn partition_of(&self, tenant: &TenantId) -> Result<SledPartition, StoreError> {
+        Ok(SledPartition {
+            part: self.part(tenant)?,
+            store: self.clone(),
+        })
+    }
+
+    /// Drops the trees of tenants that no longer exist (a deletion cut short after the tenant
+    /// itself was removed): a tenant created later with the same id starts empty.
+    fn drop_orphans(&self) -> Result<(), StoreError> {
+        for name in self.db.tree_names() {
+            let name = String::from_utf8_lossy(&name).into_owned();
+            let Some((tenant, _)) = name.strip_prefix("t/").and_then(|r| r.split_once('/')) else {
+                continue;
+            };
+            let gone = match TenantId::parse(tenant) {
+                Ok(id) => self.tenants.get(id.as_str()).map_err(storage)?.is_none(),
+                Err(_) => true,
+            };
+            if gone {
+                self.db.drop_tree(name.as_bytes()).map_err(storage)?;
+            }
+        }
+        Ok(())
     }
 
     /// Runs storage work on the blocking pool: it may wait on locks and on the disk.
@@ -256,6 +421,13 @@ impl SledStore {
         tokio::task::spawn_blocking(move || work(store))
             .await
             .map_err(|e| StoreError::Io(format!("storage worker failed: {e}")))?
+    }
+
+    /// Forgets the cached tenants after a tenant write.
+    fn tenants_changed(&self) {
+        if let Ok(mut cache) = self.tenants_cache.write() {
+            *cache = None;
+        }
     }
 
     /// Forgets the cached keys after a key write.
@@ -326,7 +498,7 @@ impl SledStore {
     /// Syncs the blob files sled wrote since the last flush (and their folder). Usually the
     /// folder is empty and this is one directory read.
     fn sync_new_blobs(&self) -> std::io::Result<()> {
-        let (dir, synced) = &*self.blobs;
+        let (dir, synced) = &self.blobs;
         let entries = match std::fs::read_dir(dir) {
             Ok(entries) => entries,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
@@ -356,48 +528,6 @@ impl SledStore {
         }
         *synced = present;
         Ok(())
-    }
-
-    fn records(&self, kind: Kind) -> &Tree {
-        match kind {
-            Kind::User => &self.users,
-            Kind::Group => &self.groups,
-        }
-    }
-
-    fn get_now(&self, kind: Kind, id: &str) -> Result<Option<Record>, StoreError> {
-        match self.records(kind).get(id.as_bytes()).map_err(storage)? {
-            Some(bytes) => Ok(Some(decode(&bytes)?)),
-            None => Ok(None),
-        }
-    }
-
-    fn members_now(&self, group_id: &str) -> Result<Vec<Member>, StoreError> {
-        let mut prefix = group_id.as_bytes().to_vec();
-        prefix.push(0);
-        self.group_members
-            .scan_prefix(prefix)
-            .values()
-            .map(|v| decode(&v.map_err(storage)?))
-            .collect()
-    }
-
-    fn groups_of_now(&self, member_id: &str) -> Result<Vec<String>, StoreError> {
-        match self
-            .member_groups
-            .get(member_id.as_bytes())
-            .map_err(storage)?
-        {
-            Some(bytes) => decode(&bytes),
-            None => Ok(Vec::new()),
-        }
-    }
-
-    fn revision_at(&self, seq: &[u8]) -> Result<Option<Revision>, StoreError> {
-        match self.revisions.get(seq).map_err(storage)? {
-            Some(bytes) => Ok(Some(decode(&bytes)?)),
-            None => Ok(None),
-        }
     }
 }
 

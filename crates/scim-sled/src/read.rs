@@ -1,19 +1,22 @@
-//! The [`Store`] implementation: point reads on the caller's task (a few index entries and one
-//! small record, from sled's cache, cost less than a hop to the blocking pool), everything that
-//! may scan, wait on locks or on the disk on the blocking pool.
+//! The [`Store`] and [`Partition`] implementations: point reads on the caller's task (a few
+//! index entries and one small record, from sled's cache, cost less than a hop to the blocking
+//! pool), everything that may scan, wait on locks or on the disk on the blocking pool.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 use async_trait::async_trait;
-use scim_core::model::{ApiKey, Dump, IndexKey, Kind, Member, Record, Revision, TargetRef};
+use scim_core::model::{
+    ApiKey, Dump, Export, IndexKey, Kind, Member, Record, Revision, TargetRef, Tenant, TenantId,
+};
 use scim_core::query::{self, Collector, Probe};
-use scim_core::store::{Found, Lookup, Query, Selection, Store, StoreError, Write};
+use scim_core::store::{Found, Lookup, Partition, Query, Selection, Store, StoreError, Write};
 use time::OffsetDateTime;
 
 use crate::keys::{index_key, seq_of_target_key, split_index_key, tag, target_key};
-use crate::{decode, storage, SledStore};
+use crate::{decode, storage, Feed, Part, SledPartition, SledStore};
 
-impl Lookup for SledStore {
+impl Lookup for Part {
     fn record(&self, kind: Kind, id: &str) -> Result<Option<Record>, StoreError> {
         self.get_now(kind, id)
     }
@@ -25,7 +28,55 @@ impl Lookup for SledStore {
     }
 }
 
-impl SledStore {
+impl Feed {
+    /// The feed after `after`, read only below `horizon` (the oldest sequence number still in
+    /// flight).
+    pub(crate) fn after(
+        &self,
+        after: u64,
+        limit: usize,
+        horizon: u64,
+    ) -> Result<Vec<Revision>, StoreError> {
+        let first = after.saturating_add(1);
+        if first >= horizon {
+            return Ok(Vec::new());
+        }
+        let (start, end) = (first.to_be_bytes(), horizon.to_be_bytes());
+        self.revisions
+            .range(start..end)
+            .values()
+            .take(limit)
+            .map(|v| decode(&v.map_err(storage)?))
+            .collect()
+    }
+
+    /// The entries of one resource's history, oldest first.
+    pub(crate) fn of(&self, target: &TargetRef) -> Result<Vec<Revision>, StoreError> {
+        let mut out = Vec::new();
+        for key in self.by_target.scan_prefix(target_key(target, None)).keys() {
+            let key = key.map_err(storage)?;
+            if let Some(bytes) = self
+                .revisions
+                .get(seq_of_target_key(&key))
+                .map_err(storage)?
+            {
+                out.push(decode(&bytes)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every entry, oldest first.
+    pub(crate) fn all(&self) -> Result<Vec<Revision>, StoreError> {
+        self.revisions
+            .iter()
+            .values()
+            .map(|v| decode(&v.map_err(storage)?))
+            .collect()
+    }
+}
+
+impl Part {
     /// The ids an index entry points to.
     fn lookup_now(&self, key: &IndexKey) -> Result<Vec<String>, StoreError> {
         if key.is_unique() {
@@ -69,11 +120,11 @@ impl SledStore {
 
     /// Answers a query: every record of a kind through the census (count and page without
     /// reading the rest), or the candidates of index probes (else a scan) through the matcher.
-    fn query_now(&self, q: &Query) -> Result<Found, StoreError> {
+    fn query_now(&self, store: &SledStore, q: &Query) -> Result<Found, StoreError> {
         let (matcher, probes) = match &q.selection {
             Selection::All => {
                 return Ok(Found {
-                    total: self.count(q.kind)?,
+                    total: self.count(store, q.kind)?,
                     records: self.page(q.kind, q.skip, q.take)?,
                 })
             }
@@ -99,11 +150,11 @@ impl SledStore {
 
     /// How many records of a kind there are: counted once with writes held (as an export holds
     /// them), then kept by each commit.
-    fn count(&self, kind: Kind) -> Result<usize, StoreError> {
+    fn count(&self, store: &SledStore, kind: Kind) -> Result<usize, StoreError> {
         if let Some(n) = self.census.count(kind) {
             return Ok(n);
         }
-        let _alone = self
+        let _alone = store
             .barrier
             .write()
             .map_err(|_| StoreError::Io("write barrier poisoned".into()))?;
@@ -145,8 +196,10 @@ impl SledStore {
         }
         Ok(out)
     }
+}
 
-    fn keys_now(&self) -> Result<Vec<ApiKey>, StoreError> {
+impl SledStore {
+    pub(crate) fn keys_now(&self) -> Result<Vec<ApiKey>, StoreError> {
         use std::sync::atomic::Ordering;
         let generation = self.keys_generation.load(Ordering::SeqCst);
         if let Ok(cache) = self.keys_cache.lock() {
@@ -184,71 +237,117 @@ impl SledStore {
         Ok(())
     }
 
-    /// The feed after `after`, read only below the oldest sequence number still in flight.
-    pub(crate) fn revisions_now(
-        &self,
-        after: u64,
-        limit: usize,
-    ) -> Result<Vec<Revision>, StoreError> {
-        let horizon = self.horizon()?;
-        let first = after.saturating_add(1);
-        if first >= horizon {
-            return Ok(Vec::new());
+    /// The tenants, decoded and kept until a tenant write.
+    pub(crate) fn tenants_now(&self) -> Result<Arc<HashMap<TenantId, Tenant>>, StoreError> {
+        if let Ok(cache) = self.tenants_cache.read() {
+            if let Some(all) = cache.as_ref() {
+                return Ok(Arc::clone(all));
+            }
         }
-        let (start, end) = (first.to_be_bytes(), horizon.to_be_bytes());
-        self.revisions
-            .range(start..end)
+        let mut cache = self
+            .tenants_cache
+            .write()
+            .map_err(|_| StoreError::Io("tenant cache poisoned".into()))?;
+        if let Some(all) = cache.as_ref() {
+            return Ok(Arc::clone(all));
+        }
+        let all: HashMap<TenantId, Tenant> = self
+            .tenants
+            .iter()
             .values()
-            .take(limit)
-            .map(|v| decode(&v.map_err(storage)?))
-            .collect()
-    }
-
-    fn revisions_of_now(&self, target: &TargetRef) -> Result<Vec<Revision>, StoreError> {
-        let mut out = Vec::new();
-        for key in self
-            .revisions_by_target
-            .scan_prefix(target_key(target, None))
-            .keys()
-        {
-            let key = key.map_err(storage)?;
-            out.extend(self.revision_at(seq_of_target_key(&key))?);
-        }
-        Ok(out)
+            .map(|v| decode::<Tenant>(&v.map_err(storage)?).map(|t| (t.id.clone(), t)))
+            .collect::<Result<_, _>>()?;
+        let all = Arc::new(all);
+        *cache = Some(Arc::clone(&all));
+        Ok(all)
     }
 }
 
 #[async_trait]
-impl Store for SledStore {
+impl Partition for SledPartition {
     async fn get(&self, kind: Kind, id: &str) -> Result<Option<Record>, StoreError> {
-        self.get_now(kind, id)
+        self.part.get_now(kind, id)
     }
 
     async fn members(&self, group_id: &str) -> Result<Vec<Member>, StoreError> {
-        let id = group_id.to_string();
-        self.blocking(move |s| s.members_now(&id)).await
+        let (part, id) = (Arc::clone(&self.part), group_id.to_string());
+        self.store.blocking(move |_| part.members_now(&id)).await
     }
 
     async fn groups_of(&self, member_id: &str) -> Result<Vec<String>, StoreError> {
-        self.groups_of_now(member_id)
+        self.part.groups_of_now(member_id)
     }
 
     async fn lookup(&self, key: &IndexKey) -> Result<Vec<String>, StoreError> {
-        self.lookup_now(key)
+        self.part.lookup_now(key)
     }
 
     async fn query(&self, q: Query) -> Result<Found, StoreError> {
         let point = matches!(&q.selection, Selection::Matching { probes: Some(p), matcher }
             if query::is_point(p) && !matcher.needs_related());
         if point {
-            self.query_now(&q)
+            self.part.query_now(&self.store, &q)
         } else {
-            self.blocking(move |s| s.query_now(&q)).await
+            let part = Arc::clone(&self.part);
+            self.store.blocking(move |s| part.query_now(&s, &q)).await
         }
     }
 
     async fn commit(&self, write: Write) -> Result<u64, StoreError> {
-        self.blocking(move |s| s.commit_now(write)).await
+        let part = Arc::clone(&self.part);
+        self.store
+            .blocking(move |s| s.commit_now(&part, write))
+            .await
+    }
+
+    async fn revisions(&self, after: u64, limit: usize) -> Result<Vec<Revision>, StoreError> {
+        let part = Arc::clone(&self.part);
+        self.store
+            .blocking(move |s| part.feed.after(after, limit, s.horizon()?))
+            .await
+    }
+
+    async fn revisions_of(&self, target: &TargetRef) -> Result<Vec<Revision>, StoreError> {
+        let (part, target) = (Arc::clone(&self.part), target.clone());
+        self.store.blocking(move |_| part.feed.of(&target)).await
+    }
+
+    async fn export(&self) -> Result<Dump, StoreError> {
+        let part = Arc::clone(&self.part);
+        self.store.blocking(move |s| s.export_part(&part)).await
+    }
+
+    async fn import(&self, dump: Dump) -> Result<(), StoreError> {
+        let part = Arc::clone(&self.part);
+        self.store
+            .blocking(move |s| s.import_part(&part, &dump))
+            .await
+    }
+}
+
+#[async_trait]
+impl Store for SledStore {
+    fn partition(&self, tenant: &TenantId) -> Result<Arc<dyn Partition>, StoreError> {
+        Ok(Arc::new(self.partition_of(tenant)?))
+    }
+
+    async fn tenants(&self) -> Result<Vec<Tenant>, StoreError> {
+        Ok(self.tenants_now()?.values().cloned().collect())
+    }
+
+    async fn tenant(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError> {
+        Ok(self.tenants_now()?.get(id).cloned())
+    }
+
+    async fn put_tenant(&self, tenant: Tenant, revision: Revision) -> Result<u64, StoreError> {
+        self.blocking(move |s| s.put_tenant_now(&tenant, &revision))
+            .await
+    }
+
+    async fn delete_tenant(&self, id: &TenantId, revision: Revision) -> Result<u64, StoreError> {
+        let id = id.clone();
+        self.blocking(move |s| s.delete_tenant_now(&id, &revision))
+            .await
     }
 
     async fn keys(&self) -> Result<Vec<ApiKey>, StoreError> {
@@ -263,21 +362,21 @@ impl Store for SledStore {
         self.touch_key_now(id, when)
     }
 
-    async fn revisions(&self, after: u64, limit: usize) -> Result<Vec<Revision>, StoreError> {
-        self.blocking(move |s| s.revisions_now(after, limit)).await
+    async fn operator_revisions(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<Revision>, StoreError> {
+        self.blocking(move |s| s.operator.after(after, limit, s.horizon()?))
+            .await
     }
 
-    async fn revisions_of(&self, target: &TargetRef) -> Result<Vec<Revision>, StoreError> {
-        let target = target.clone();
-        self.blocking(move |s| s.revisions_of_now(&target)).await
+    async fn export(&self) -> Result<Export, StoreError> {
+        self.blocking(|s| s.export_all()).await
     }
 
-    async fn export(&self) -> Result<Dump, StoreError> {
-        self.blocking(|s| s.export_now()).await
-    }
-
-    async fn import(&self, dump: Dump) -> Result<(), StoreError> {
-        self.blocking(move |s| s.import_now(&dump)).await
+    async fn import(&self, export: Export) -> Result<(), StoreError> {
+        self.blocking(move |s| s.import_all(&export)).await
     }
 
     async fn check(&self) -> Result<Vec<String>, StoreError> {

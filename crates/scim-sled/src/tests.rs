@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use scim_core::model::{Action, Actor, ApiKey, Kind, Revision, TargetType};
+use scim_core::model::{Action, Actor, ApiKey, Kind, Revision, TargetType, TenantId};
 use scim_core::store::{Store, StoreError, Write, WriteOp};
 use scim_core::testkit::{self, Intercept, Intercepted, Outcome};
 use time::OffsetDateTime;
@@ -59,10 +59,10 @@ impl Intercept for Breaks {
 async fn run_broken(break_write: fn(&mut Write)) -> Vec<Outcome> {
     let folders = Folders::new();
     testkit::run(&|| {
-        Arc::new(Intercepted {
-            inner: Arc::new(folders.open()),
-            intercept: Breaks(break_write),
-        }) as Arc<dyn Store>
+        Arc::new(Intercepted::new(
+            Arc::new(folders.open()),
+            Breaks(break_write),
+        )) as Arc<dyn Store>
     })
     .await
 }
@@ -130,6 +130,7 @@ fn key(id: &str) -> ApiKey {
         created: OffsetDateTime::now_utc(),
         last_used: None,
         revoked: None,
+        tenant: None,
     }
 }
 
@@ -140,9 +141,14 @@ fn the_feed_stops_below_a_revision_still_in_flight() {
     store.put_key_now(&key("a"), &revision("a")).expect("a");
     let slow = store.reserve().expect("reserve"); // a transaction that has not committed yet
     store.put_key_now(&key("b"), &revision("b")).expect("b");
+    let default = store.part(&TenantId::default_tenant()).expect("partition");
+    let feed = |after, limit| {
+        default
+            .feed
+            .after(after, limit, store.horizon().expect("horizon"))
+    };
     let seen = |after| -> Vec<String> {
-        store
-            .revisions_now(after, 10)
+        feed(after, 10)
             .expect("feed")
             .into_iter()
             .map(|r| r.target_id)
@@ -155,20 +161,17 @@ fn the_feed_stops_below_a_revision_still_in_flight() {
     );
     drop(slow);
     assert_eq!(seen(0), ["a", "b"]);
-    let after_a = store.revisions_now(0, 1).expect("feed")[0].seq;
-    assert_eq!(store.revisions_now(after_a, 10).expect("feed").len(), 1);
-    assert!(store
-        .revisions_now(u64::MAX - 1, 10)
-        .expect("feed")
-        .is_empty());
+    let after_a = feed(0, 1).expect("feed")[0].seq;
+    assert_eq!(feed(after_a, 10).expect("feed").len(), 1);
+    assert!(feed(u64::MAX - 1, 10).expect("feed").is_empty());
 }
 
 #[test]
 fn an_undecodable_entry_fails_its_write_but_does_not_stop_writes() {
     let dir = tempfile::tempdir().expect("dir");
     let store = SledStore::open(dir.path(), &SledOptions::default()).expect("store");
-    store
-        .users
+    let part = store.part(&TenantId::default_tenant()).expect("partition");
+    part.users
         .insert(b"broken", b"not json".as_slice())
         .expect("insert");
     let delete = Write {
@@ -182,7 +185,7 @@ fn an_undecodable_entry_fails_its_write_but_does_not_stop_writes() {
         touch: Vec::new(),
         revision: revision("broken"),
     };
-    let e = store.commit_now(delete).expect_err("undecodable");
+    let e = store.commit_now(&part, delete).expect_err("undecodable");
     assert!(matches!(e, StoreError::Corrupt(_)), "{e:?}");
     assert_eq!(store.failure(), None, "only a storage failure stops writes");
     store

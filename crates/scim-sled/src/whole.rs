@@ -1,91 +1,235 @@
-//! The whole store at once: a consistent export, an import that builds every index, and the
-//! engine's check of its own structures (the integrity rules are the core's).
+//! Tenants and whole partitions: creating, changing and deleting tenants, consistent exports,
+//! imports that build every index, and the engine's check of its own structures (the integrity
+//! rules are the core's).
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
-use scim_core::model::{Dump, GroupDump, Kind, Member, Record, Revision};
+use scim_core::model::{
+    ApiKey, Dump, Export, GroupDump, Kind, Member, Record, Revision, Tenant, TenantDump, TenantId,
+};
 use scim_core::store::StoreError;
 use sled::Tree;
 
 use crate::keys::{index_key, membership_key, seq_of_target_key, target_key};
-use crate::{decode, encode, storage, SledStore};
+use crate::{decode, encode, storage, tree_prefix, Feed, Part, SledStore, PART_TREES};
 
 impl SledStore {
-    pub(crate) fn export_now(&self) -> Result<Dump, StoreError> {
+    /// Creates or updates a tenant, with its entry in the operator's feed.
+    pub(crate) fn put_tenant_now(
+        &self,
+        tenant: &Tenant,
+        revision: &Revision,
+    ) -> Result<u64, StoreError> {
+        let seq = self.put_shared(
+            &self.tenants,
+            tenant.id.as_str(),
+            &encode(tenant)?,
+            &self.operator,
+            revision,
+        );
+        self.tenants_changed();
+        seq
+    }
+
+    /// Deletes a tenant: first (in one transaction) the tenant, its keys and the operator's
+    /// entry, so that its keys stop at once; then its trees. Writes wait meanwhile. A deletion cut
+    /// short after the first step leaves trees that the next start drops.
+    pub(crate) fn delete_tenant_now(
+        &self,
+        id: &TenantId,
+        revision: &Revision,
+    ) -> Result<u64, StoreError> {
         let _alone = self
             .barrier
             .write()
             .map_err(|_| StoreError::Io("write barrier poisoned".into()))?;
+        let reserved = self.reserve()?;
+        let seq = reserved.seq;
+        let keys: Vec<String> = self
+            .keys_now()?
+            .into_iter()
+            .filter(|k| k.tenant.as_ref() == Some(id))
+            .map(|k| k.id)
+            .collect();
+        use sled::Transactional;
+        (
+            &self.tenants,
+            &self.api_keys,
+            &self.operator.revisions,
+            &self.operator.by_target,
+        )
+            .transaction(|(tenants, api_keys, revisions, by_target)| {
+                tenants.remove(id.as_str())?;
+                for k in &keys {
+                    api_keys.remove(k.as_bytes())?;
+                }
+                crate::write::tx_revision(revisions, by_target, revision, seq)?;
+                Ok(())
+            })
+            .map_err(|e| match e {
+                sled::transaction::TransactionError::Abort(e) => e,
+                sled::transaction::TransactionError::Storage(e) => self.note_failure(storage(e)),
+            })?;
+        self.tenants_changed();
+        self.keys_changed();
+        if let Ok(mut map) = self.partitions.write() {
+            map.remove(id);
+        }
+        let prefix = tree_prefix(id);
+        for name in PART_TREES {
+            self.db
+                .drop_tree(format!("{prefix}{name}").as_bytes())
+                .map_err(|e| self.note_failure(storage(e)))?;
+        }
+        drop(reserved);
+        self.flush_now()?;
+        Ok(seq)
+    }
+
+    /// A consistent copy of one partition, with its tenant's keys.
+    pub(crate) fn export_part(&self, part: &Part) -> Result<Dump, StoreError> {
+        let _alone = self
+            .barrier
+            .write()
+            .map_err(|_| StoreError::Io("write barrier poisoned".into()))?;
+        self.dump_of(part)
+    }
+
+    /// One partition's copy; the caller holds writes.
+    fn dump_of(&self, part: &Part) -> Result<Dump, StoreError> {
         let all = |tree: &Tree| -> Result<Vec<Record>, StoreError> {
             tree.iter()
                 .values()
                 .map(|v| decode(&v.map_err(storage)?))
                 .collect()
         };
-        let users = all(&self.users)?;
-        let groups = all(&self.groups)?
+        let users = all(&part.users)?;
+        let groups = all(&part.groups)?
             .into_iter()
             .map(|record| {
                 Ok(GroupDump {
-                    members: self.members_now(&record.id)?,
+                    members: part.members_now(&record.id)?,
                     record,
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
-        let revisions = self
-            .revisions
-            .iter()
-            .values()
-            .map(|v| decode(&v.map_err(storage)?))
-            .collect::<Result<Vec<Revision>, StoreError>>()?;
         let keys = self
-            .api_keys
-            .iter()
-            .values()
-            .map(|v| decode(&v.map_err(storage)?))
-            .collect::<Result<_, StoreError>>()?;
+            .keys_now()?
+            .into_iter()
+            .filter(|k| k.feed().as_ref() == Some(&part.tenant))
+            .collect();
         Ok(Dump {
             format: Dump::FORMAT,
             users,
             groups,
             keys,
-            revisions,
+            revisions: part.feed.all()?,
         })
     }
 
-    pub(crate) fn import_now(&self, dump: &Dump) -> Result<(), StoreError> {
+    /// A consistent copy of everything.
+    pub(crate) fn export_all(&self) -> Result<Export, StoreError> {
+        let _alone = self
+            .barrier
+            .write()
+            .map_err(|_| StoreError::Io("write barrier poisoned".into()))?;
+        let mut tenants: Vec<Tenant> = self.tenants_now()?.values().cloned().collect();
+        tenants.sort_by(|a, b| a.id.cmp(&b.id));
+        let mut out = Vec::with_capacity(tenants.len());
+        for tenant in tenants {
+            let part = self.part(&tenant.id)?;
+            out.push(TenantDump {
+                dump: self.dump_of(&part)?,
+                tenant,
+            });
+        }
+        Ok(Export {
+            format: Export::FORMAT,
+            tenants: out,
+            keys: self
+                .keys_now()?
+                .into_iter()
+                .filter(|k| k.feed().is_none())
+                .collect(),
+            revisions: self.operator.all()?,
+        })
+    }
+
+    /// Loads a whole copy into an empty store.
+    pub(crate) fn import_all(&self, export: &Export) -> Result<(), StoreError> {
+        if export.format != Export::FORMAT {
+            return Err(StoreError::Refused(format!(
+                "unknown export format {}",
+                export.format
+            )));
+        }
+        if !self.tenants.is_empty()
+            || !self.api_keys.is_empty()
+            || !self.operator.revisions.is_empty()
+        {
+            return Err(StoreError::Refused("import needs an empty store".into()));
+        }
+        let mut last = 0;
+        for t in &export.tenants {
+            self.tenants
+                .insert(t.tenant.id.as_str(), encode(&t.tenant)?)
+                .map_err(storage)?;
+            let part = self.part(&t.tenant.id)?;
+            last = last.max(self.load(&part, &t.dump)?);
+        }
+        self.tenants_changed();
+        last = last.max(self.load_feed(&self.operator, &export.revisions)?);
+        self.load_keys(&export.keys, None)?;
+        self.continue_after(last)?;
+        self.flush_now()
+    }
+
+    /// Loads one tenant's copy into its empty partition (the tenant exists).
+    pub(crate) fn import_part(&self, part: &Part, dump: &Dump) -> Result<(), StoreError> {
         if dump.format != Dump::FORMAT {
             return Err(StoreError::Refused(format!(
                 "unknown dump format {}",
                 dump.format
             )));
         }
-        let empty = [&self.users, &self.groups, &self.api_keys, &self.revisions]
+        let own_keys = self
+            .keys_now()?
             .iter()
-            .all(|t| t.is_empty());
-        if !empty {
-            return Err(StoreError::Refused("import needs an empty store".into()));
+            .any(|k| k.feed().as_ref() == Some(&part.tenant));
+        if !part.is_empty() || own_keys {
+            return Err(StoreError::Refused(
+                "import needs an empty tenant (no users, groups, history or keys)".into(),
+            ));
         }
+        let last = self.load(part, dump)?;
+        self.continue_after(last)?;
+        self.flush_now()
+    }
+
+    /// Writes a partition's records, indexes, memberships, feed and keys; returns the largest
+    /// sequence number it holds.
+    fn load(&self, part: &Part, dump: &Dump) -> Result<u64, StoreError> {
         let _writing = self.writing()?;
-        self.census.reset();
+        part.census.reset();
         let mut member_of: HashMap<&str, Vec<String>> = HashMap::new();
         for record in dump
             .users
             .iter()
             .chain(dump.groups.iter().map(|g| &g.record))
         {
-            let tree = self.records(record.kind.into());
-            tree.insert(record.id.as_bytes(), encode(record)?)
+            part.records(record.kind.into())
+                .insert(record.id.as_bytes(), encode(record)?)
                 .map_err(storage)?;
             for key in &record.index {
-                self.index
+                part.index
                     .insert(index_key(key, Some(&record.id)), record.id.as_bytes())
                     .map_err(storage)?;
             }
         }
         for g in &dump.groups {
             for m in &g.members {
-                self.group_members
+                part.group_members
                     .insert(membership_key(&g.record.id, &m.value), encode(m)?)
                     .map_err(storage)?;
                 member_of
@@ -95,136 +239,187 @@ impl SledStore {
             }
         }
         for (member, groups) in member_of {
-            self.member_groups
+            part.member_groups
                 .insert(member.as_bytes(), encode(&groups)?)
                 .map_err(storage)?;
         }
-        for key in &dump.keys {
+        self.load_keys(&dump.keys, Some(&part.tenant))?;
+        self.load_feed(&part.feed, &dump.revisions)
+    }
+
+    /// Writes keys; those that belong to a tenant belong to `tenant` (a tenant's copy may be
+    /// loaded under another id). Keys without a tenant keep their meaning (`default`'s SCIM keys,
+    /// the operator's admin keys).
+    fn load_keys(&self, keys: &[ApiKey], tenant: Option<&TenantId>) -> Result<(), StoreError> {
+        for key in keys {
+            let mut key = key.clone();
+            if key.tenant.is_some() {
+                key.tenant = tenant.cloned();
+            }
             self.api_keys
-                .insert(key.id.as_bytes(), encode(key)?)
+                .insert(key.id.as_bytes(), encode(&key)?)
                 .map_err(storage)?;
         }
+        self.keys_changed();
+        Ok(())
+    }
+
+    /// Writes a feed; returns its largest sequence number.
+    fn load_feed(&self, feed: &Feed, revisions: &[Revision]) -> Result<u64, StoreError> {
         let mut last = 0;
-        for r in &dump.revisions {
-            self.revisions
+        for r in revisions {
+            feed.revisions
                 .insert(r.seq.to_be_bytes(), encode(r)?)
                 .map_err(storage)?;
             for target in r.targets() {
-                self.revisions_by_target
+                feed.by_target
                     .insert(target_key(&target, Some(r.seq)), &[] as &[u8])
                     .map_err(storage)?;
             }
             last = last.max(r.seq);
         }
-        self.keys_changed();
-        // New sequence numbers continue after the imported ones.
-        while self.db.generate_id().map_err(storage)? < last {}
-        self.flush_now()
+        Ok(last)
     }
 
-    /// Checks that the engine's structures agree with its records: every index entry belongs to
-    /// a record that owns it and the reverse, memberships are recorded both ways and name
-    /// existing records, and every history key names an entry (and every entry is under each of
-    /// its targets).
+    /// New sequence numbers continue after the imported ones.
+    fn continue_after(&self, last: u64) -> Result<(), StoreError> {
+        while self.db.generate_id().map_err(storage)? < last {}
+        Ok(())
+    }
+
+    /// Checks that the engine's structures agree with its records, in every partition: every
+    /// index entry belongs to a record that owns it and the reverse, memberships are recorded both
+    /// ways and name existing records, every history key names an entry and every entry is under
+    /// each of its targets; and that every key's tenant exists.
     pub(crate) fn check_now(&self) -> Result<Vec<String>, StoreError> {
         let mut problems = Vec::new();
-        let mut owned: HashSet<Vec<u8>> = HashSet::new();
-        for kind in [Kind::User, Kind::Group] {
-            for v in self.records(kind).iter().values() {
-                let record: Record = match decode(&v.map_err(storage)?) {
-                    Ok(r) => r,
-                    Err(e) => {
-                        problems.push(format!("a {} record does not decode: {e}", kind.name()));
-                        continue;
-                    }
-                };
-                for key in &record.index {
-                    let k = index_key(key, Some(&record.id));
-                    match self.index.get(&k).map_err(storage)? {
-                        Some(id) if id.as_ref() == record.id.as_bytes() => {}
-                        _ => problems.push(format!(
-                            "{} {}: index entry {key:?} missing",
-                            kind.name(),
-                            record.id
-                        )),
-                    }
-                    owned.insert(k);
+        let tenants = self.tenants_now()?;
+        for key in self.keys_now()? {
+            if let Some(t) = &key.tenant {
+                if !tenants.contains_key(t) {
+                    problems.push(format!("key {} belongs to no tenant ({t})", key.id));
                 }
             }
         }
-        for entry in self.index.iter() {
-            let (k, id) = entry.map_err(storage)?;
-            if !owned.contains(k.as_ref()) {
-                problems.push(format!(
-                    "index entry for {} points to no record that owns it",
-                    String::from_utf8_lossy(&id)
-                ));
-            }
-        }
-        for entry in self.group_members.iter() {
-            let (k, v) = entry.map_err(storage)?;
-            let text = String::from_utf8_lossy(&k).into_owned();
-            let Some((g, m)) = text.split_once('\0') else {
-                problems.push(format!("malformed membership key {text:?}"));
-                continue;
-            };
-            let member: Member = decode(&v)?;
-            if self.groups.get(g.as_bytes()).map_err(storage)?.is_none() {
-                problems.push(format!("membership of {m} in missing group {g}"));
-            }
-            if self
-                .records(member.kind.into())
-                .get(m.as_bytes())
-                .map_err(storage)?
-                .is_none()
-            {
-                problems.push(format!("group {g} has missing member {m}"));
-            }
-            if !self.groups_of_now(m)?.iter().any(|x| x == g) {
-                problems.push(format!(
-                    "{m} is a member of {g}, but its group list does not say so"
-                ));
-            }
-        }
-        for entry in self.member_groups.iter() {
-            let (m, groups) = entry.map_err(storage)?;
-            let m = String::from_utf8_lossy(&m).into_owned();
-            for g in decode::<Vec<String>>(&groups)? {
-                if self
-                    .group_members
-                    .get(membership_key(&g, &m))
-                    .map_err(storage)?
-                    .is_none()
-                {
-                    problems.push(format!("{m} lists group {g}, which does not list it"));
-                }
-            }
-        }
-        for key in self.revisions_by_target.iter().keys() {
-            let key = key.map_err(storage)?;
-            if self
-                .revisions
-                .get(seq_of_target_key(&key))
-                .map_err(storage)?
-                .is_none()
-            {
-                problems.push("a history entry points to a missing revision".into());
-            }
-        }
-        for v in self.revisions.iter().values() {
-            let r: Revision = decode(&v.map_err(storage)?)?;
-            for target in r.targets() {
-                let k = target_key(&target, Some(r.seq));
-                if !self.revisions_by_target.contains_key(k).map_err(storage)? {
-                    problems.push(format!(
-                        "revision {} is missing from the history of {} {}",
-                        r.seq,
-                        target.target_type.as_str(),
-                        target.target_id
-                    ));
-                }
-            }
+        problems.extend(check_feed(&self.operator)?);
+        let mut ids: Vec<&TenantId> = tenants.keys().collect();
+        ids.sort();
+        for id in ids {
+            let part = self.part(id)?;
+            problems.extend(
+                check_part(&part)?
+                    .into_iter()
+                    .map(|p| format!("tenant {id}: {p}")),
+            );
         }
         Ok(problems)
     }
+}
+
+fn check_part(part: &Arc<Part>) -> Result<Vec<String>, StoreError> {
+    let mut problems = Vec::new();
+    let mut owned: HashSet<Vec<u8>> = HashSet::new();
+    for kind in [Kind::User, Kind::Group] {
+        for v in part.records(kind).iter().values() {
+            let record: Record = match decode(&v.map_err(storage)?) {
+                Ok(r) => r,
+                Err(e) => {
+                    problems.push(format!("a {} record does not decode: {e}", kind.name()));
+                    continue;
+                }
+            };
+            for key in &record.index {
+                let k = index_key(key, Some(&record.id));
+                match part.index.get(&k).map_err(storage)? {
+                    Some(id) if id.as_ref() == record.id.as_bytes() => {}
+                    _ => problems.push(format!(
+                        "{} {}: index entry {key:?} missing",
+                        kind.name(),
+                        record.id
+                    )),
+                }
+                owned.insert(k);
+            }
+        }
+    }
+    for entry in part.index.iter() {
+        let (k, id) = entry.map_err(storage)?;
+        if !owned.contains(k.as_ref()) {
+            problems.push(format!(
+                "index entry for {} points to no record that owns it",
+                String::from_utf8_lossy(&id)
+            ));
+        }
+    }
+    for entry in part.group_members.iter() {
+        let (k, v) = entry.map_err(storage)?;
+        let text = String::from_utf8_lossy(&k).into_owned();
+        let Some((g, m)) = text.split_once('\0') else {
+            problems.push(format!("malformed membership key {text:?}"));
+            continue;
+        };
+        let member: Member = decode(&v)?;
+        if part.groups.get(g.as_bytes()).map_err(storage)?.is_none() {
+            problems.push(format!("membership of {m} in missing group {g}"));
+        }
+        if part
+            .records(member.kind.into())
+            .get(m.as_bytes())
+            .map_err(storage)?
+            .is_none()
+        {
+            problems.push(format!("group {g} has missing member {m}"));
+        }
+        if !part.groups_of_now(m)?.iter().any(|x| x == g) {
+            problems.push(format!(
+                "{m} is a member of {g}, but its group list does not say so"
+            ));
+        }
+    }
+    for entry in part.member_groups.iter() {
+        let (m, groups) = entry.map_err(storage)?;
+        let m = String::from_utf8_lossy(&m).into_owned();
+        for g in decode::<Vec<String>>(&groups)? {
+            if part
+                .group_members
+                .get(membership_key(&g, &m))
+                .map_err(storage)?
+                .is_none()
+            {
+                problems.push(format!("{m} lists group {g}, which does not list it"));
+            }
+        }
+    }
+    problems.extend(check_feed(&part.feed)?);
+    Ok(problems)
+}
+
+/// Every history key names an entry, and every entry is under each of its targets.
+fn check_feed(feed: &Feed) -> Result<Vec<String>, StoreError> {
+    let mut problems = Vec::new();
+    for key in feed.by_target.iter().keys() {
+        let key = key.map_err(storage)?;
+        if feed
+            .revisions
+            .get(seq_of_target_key(&key))
+            .map_err(storage)?
+            .is_none()
+        {
+            problems.push("a history entry points to a missing revision".into());
+        }
+    }
+    for r in feed.all()? {
+        for target in r.targets() {
+            let k = target_key(&target, Some(r.seq));
+            if !feed.by_target.contains_key(k).map_err(storage)? {
+                problems.push(format!(
+                    "revision {} is missing from the history of {} {}",
+                    r.seq,
+                    target.target_type.as_str(),
+                    target.target_id
+                ));
+            }
+        }
+    }
+    Ok(problems)
 }

@@ -2,17 +2,19 @@
 //! one transaction and one flush.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
-use scim_core::model::{Kind, Member, Record, Revision, StoredKind};
+use scim_core::model::{ApiKey, Kind, Member, Record, Revision, StoredKind};
 use scim_core::store::{Expect, StoreError, Write, WriteOp};
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 use sled::Transactional;
 
 use crate::keys::{index_key, membership_key, target_key};
-use crate::{decode, encode, storage, SledStore};
+use crate::{decode, encode, storage, Feed, Part, SledStore};
 
-/// A write waiting for its batch, with its revision's sequence number.
+/// A write waiting for its batch, with its partition and its revision's sequence number.
 pub(crate) struct Pending {
+    part: Arc<Part>,
     write: Write,
     seq: u64,
     /// Its writer waits for a flush.
@@ -20,18 +22,19 @@ pub(crate) struct Pending {
 }
 
 impl SledStore {
-    /// Commits `write` as part of the next batch; when the store is durable, returns once the
-    /// batch is flushed.
-    pub(crate) fn commit_now(&self, write: Write) -> Result<u64, StoreError> {
+    /// Commits `write` in `part` as part of the next batch; when the store is durable, returns
+    /// once the batch is flushed.
+    pub(crate) fn commit_now(&self, part: &Arc<Part>, write: Write) -> Result<u64, StoreError> {
         let _writing = self.writing()?;
         let reserved = self.reserve()?;
         // A create or a delete changes the count and every position after it.
         let creates = write.expect == Expect::Absent;
         let deletes = matches!(write.op, WriteOp::Delete { .. });
-        let _changing = (creates || deletes).then(|| self.census.changing());
+        let _changing = (creates || deletes).then(|| part.census.changing());
         let kind = write.kind;
         let seq = self.batcher.submit(
             Pending {
+                part: Arc::clone(part),
                 write,
                 seq: reserved.seq,
                 durable: self.durable,
@@ -39,7 +42,7 @@ impl SledStore {
             |batch| self.commit_batch(&batch),
         )?;
         if creates || deletes {
-            self.census.adjust(kind, creates);
+            part.census.adjust(kind, creates);
         }
         Ok(seq)
     }
@@ -63,26 +66,52 @@ impl SledStore {
         results
     }
 
+    /// Commits the writes of each partition in one transaction (a transaction spans one
+    /// partition's trees); a refused write sends its partition's writes one by one.
     fn commit_all(&self, batch: &[Pending]) -> Vec<Result<u64, StoreError>> {
-        if batch.len() > 1 && self.transact(batch).is_ok() {
-            return batch.iter().map(|p| Ok(p.seq)).collect();
+        let mut results: Vec<Option<Result<u64, StoreError>>> =
+            batch.iter().map(|_| None).collect();
+        let mut left: Vec<usize> = (0..batch.len()).collect();
+        while let Some(&first) = left.first() {
+            let (same, rest): (Vec<usize>, Vec<usize>) = left
+                .iter()
+                .partition(|&&i| Arc::ptr_eq(&batch[i].part, &batch[first].part));
+            left = rest;
+            let group: Vec<&Pending> = same.iter().map(|&i| &batch[i]).collect();
+            if group.len() > 1 && self.transact(&group).is_ok() {
+                for &i in &same {
+                    results[i] = Some(Ok(batch[i].seq));
+                }
+                continue;
+            }
+            for &i in &same {
+                results[i] = Some(self.transact(&[&batch[i]]).map(|()| batch[i].seq));
+            }
         }
-        batch
-            .iter()
-            .map(|one| self.transact(std::slice::from_ref(one)).map(|()| one.seq))
+        results
+            .into_iter()
+            .map(|r| {
+                r.unwrap_or(Err(StoreError::Io(
+                    "a write was left out of its batch".into(),
+                )))
+            })
             .collect()
     }
 
-    /// Runs writes in one sled transaction.
-    fn transact(&self, batch: &[Pending]) -> Result<(), StoreError> {
+    /// Runs writes of one partition in one sled transaction.
+    fn transact(&self, batch: &[&Pending]) -> Result<(), StoreError> {
+        let Some(first) = batch.first() else {
+            return Ok(());
+        };
+        let part = &first.part;
         let trees = (
-            &self.users,
-            &self.groups,
-            &self.index,
-            &self.group_members,
-            &self.member_groups,
-            &self.revisions,
-            &self.revisions_by_target,
+            &part.users,
+            &part.groups,
+            &part.index,
+            &part.group_members,
+            &part.member_groups,
+            &part.feed.revisions,
+            &part.feed.by_target,
         );
         trees
             .transaction(|trees| {
@@ -94,26 +123,49 @@ impl SledStore {
             .map_err(|e| self.note_failure(tx_error(e)))
     }
 
-    /// Creates or updates a key with its revision entry, atomically, then flushes.
-    pub(crate) fn put_key_now(
+    /// The feed of a tenant, or the operator's.
+    pub(crate) fn feed_of(
         &self,
-        key: &scim_core::model::ApiKey,
+        tenant: Option<&scim_core::model::TenantId>,
+    ) -> Result<Feed, StoreError> {
+        match tenant {
+            Some(t) => Ok(self.part(t)?.feed.clone()),
+            None => Ok(self.operator.clone()),
+        }
+    }
+
+    /// Writes one entry of a shared tree (a key, a tenant) with its revision entry in `feed`,
+    /// atomically, then flushes.
+    pub(crate) fn put_shared(
+        &self,
+        tree: &sled::Tree,
+        id: &str,
+        value: &[u8],
+        feed: &Feed,
         revision: &Revision,
     ) -> Result<u64, StoreError> {
         let _writing = self.writing()?;
         let reserved = self.reserve()?;
         let seq = reserved.seq;
-        (&self.api_keys, &self.revisions, &self.revisions_by_target)
-            .transaction(|(keys, revisions, by_target)| {
-                keys.insert(key.id.as_bytes(), tx_encode(key)?)?;
+        (tree, &feed.revisions, &feed.by_target)
+            .transaction(|(tree, revisions, by_target)| {
+                tree.insert(id.as_bytes(), value)?;
                 tx_revision(revisions, by_target, revision, seq)?;
                 Ok(())
             })
             .map_err(|e| self.note_failure(tx_error(e)))?;
-        self.keys_changed();
         drop(reserved);
         self.flush_now()?;
         Ok(seq)
+    }
+
+    /// Creates or updates a key with its revision entry (in its tenant's feed, or the
+    /// operator's), atomically, then flushes.
+    pub(crate) fn put_key_now(&self, key: &ApiKey, revision: &Revision) -> Result<u64, StoreError> {
+        let feed = self.feed_of(key.feed().as_ref())?;
+        let seq = self.put_shared(&self.api_keys, &key.id, &encode(key)?, &feed, revision);
+        self.keys_changed();
+        seq
     }
 }
 
@@ -160,7 +212,7 @@ fn tx_set_groups_of(
 }
 
 /// Writes a revision entry with its reserved sequence number, and its per-target keys.
-fn tx_revision(
+pub(crate) fn tx_revision(
     revisions: &TransactionalTree,
     by_target: &TransactionalTree,
     revision: &Revision,

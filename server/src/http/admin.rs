@@ -8,7 +8,8 @@ use rocket::http::Status;
 use rocket::{delete, get, patch, post, State};
 use scim_core::auth::KeyKind;
 use scim_core::error::quote;
-use scim_core::views::MintedKey;
+use scim_core::model::TenantId;
+use scim_core::views::{KeyInfo, MintedKey};
 use scim_proto::schema::Kind;
 use serde_json::Value;
 
@@ -24,7 +25,7 @@ fn ok(value: &impl serde::Serialize) -> ApiResult<Answer> {
     Answer::json(Status::Ok, value)
 }
 
-fn invalid(detail: impl Into<String>) -> super::error::ApiError {
+pub(crate) fn invalid(detail: impl Into<String>) -> super::error::ApiError {
     scim_proto::Error::invalid_value(detail).into()
 }
 
@@ -48,72 +49,79 @@ fn paging(q: &Query) -> ApiResult<(usize, usize)> {
 }
 
 #[get("/users")]
-pub async fn users(app: &State<Arc<App>>, _admin: Admin, q: Query) -> ApiResult<Answer> {
+pub async fn users(admin: Admin, q: Query) -> ApiResult<Answer> {
     let (start, count) = paging(&q)?;
-    ok(&app.core.admin_users(start, count).await?)
+    ok(&admin.dir.admin_users(start, count).await?)
 }
 
 #[get("/users/<id>")]
-pub async fn user(app: &State<Arc<App>>, admin: Admin, id: &str) -> ApiResult<Answer> {
-    ok(&app.core.admin_user(id, &admin.ctx).await?)
+pub async fn user(admin: Admin, id: &str) -> ApiResult<Answer> {
+    ok(&admin.dir.admin_user(id, &admin.ctx).await?)
 }
 
 /// `{"displayName": "..."}`: the administrator's override of the profile's display name.
 #[patch("/users/<id>", data = "<body>")]
-pub async fn edit_user(
-    app: &State<Arc<App>>,
-    admin: Admin,
-    id: &str,
-    body: Body,
-) -> ApiResult<Answer> {
+pub async fn edit_user(admin: Admin, id: &str, body: Body) -> ApiResult<Answer> {
     let body = body.0?;
     let name = body
         .get("displayName")
         .and_then(Value::as_str)
         .ok_or_else(|| invalid("send {\"displayName\": \"...\"}"))?;
-    ok(&app
-        .core
+    ok(&admin
+        .dir
         .admin_set_display_name(id, name, &admin.ctx)
         .await?)
 }
 
 #[get("/users/<id>/history")]
-pub async fn user_history(
-    app: &State<Arc<App>>,
-    _admin: Admin,
-    id: &str,
-    q: Query,
-) -> ApiResult<Answer> {
-    history(app, Kind::User, id, &q).await
+pub async fn user_history(admin: Admin, id: &str, q: Query) -> ApiResult<Answer> {
+    history(&admin, Kind::User, id, &q).await
 }
 
 #[get("/groups/<id>/history")]
-pub async fn group_history(
-    app: &State<Arc<App>>,
-    _admin: Admin,
-    id: &str,
-    q: Query,
-) -> ApiResult<Answer> {
-    history(app, Kind::Group, id, &q).await
+pub async fn group_history(admin: Admin, id: &str, q: Query) -> ApiResult<Answer> {
+    history(&admin, Kind::Group, id, &q).await
 }
 
 /// A resource's history, a page at a time (`startIndex`, `count`).
-async fn history(app: &App, kind: Kind, id: &str, q: &Query) -> ApiResult<Answer> {
+async fn history(admin: &Admin, kind: Kind, id: &str, q: &Query) -> ApiResult<Answer> {
     let (start, count) = paging(q)?;
-    ok(&app.core.history(kind, id, start, count).await?)
+    ok(&admin.dir.history(kind, id, start, count).await?)
 }
 
-/// The whole feed, oldest first: `after` a sequence number, at most `limit` entries.
+/// The tenant's whole feed, oldest first: `after` a sequence number, at most `limit` entries.
 #[get("/audit")]
-pub async fn audit(app: &State<Arc<App>>, _admin: Admin, q: Query) -> ApiResult<Answer> {
-    let after = number(&q, "after", 0)?;
-    let limit = usize::try_from(number(&q, "limit", 100)?).unwrap_or(usize::MAX);
-    ok(&app.core.audit(after, limit).await?)
+pub async fn audit(admin: Admin, q: Query) -> ApiResult<Answer> {
+    let (after, limit) = feed_params(&q)?;
+    ok(&admin.dir.audit(after, limit).await?)
+}
+
+pub(crate) fn feed_params(q: &Query) -> ApiResult<(u64, usize)> {
+    let after = number(q, "after", 0)?;
+    let limit = usize::try_from(number(q, "limit", 100)?).unwrap_or(usize::MAX);
+    Ok((after, limit))
+}
+
+/// Whether a request manages a key: its tenant's keys; on the unscoped routes, the operator
+/// also manages its own admin keys (the admin keys of a store from before tenants).
+fn manages(admin: &Admin, key: &KeyInfo) -> bool {
+    manages_key(
+        &admin.dir.tenant().id,
+        admin.is_operator() && !admin.scoped,
+        key,
+    )
+}
+
+/// Whether a key belongs to `tenant`, or (with `operator_too`) is the operator's.
+pub(crate) fn manages_key(tenant: &TenantId, operator_too: bool, key: &KeyInfo) -> bool {
+    key.tenant.as_ref() == Some(tenant) || (operator_too && key.tenant.is_none())
 }
 
 #[get("/keys")]
-pub async fn keys(app: &State<Arc<App>>, _admin: Admin) -> ApiResult<Answer> {
-    ok(&app.core.keys().await?)
+pub async fn keys(app: &State<Arc<App>>, admin: Admin) -> ApiResult<Answer> {
+    let all = app.core.keys(None).await?;
+    let shown: Vec<KeyInfo> = all.into_iter().filter(|k| manages(&admin, k)).collect();
+    ok(&shown)
 }
 
 /// `{"label": "...", "admin": false}`: the answer shows the new key, once.
@@ -129,16 +137,26 @@ pub async fn create_key(app: &State<Arc<App>>, admin: Admin, body: Body) -> ApiR
         Some(Value::Bool(true)) => KeyKind::Admin,
         Some(_) => return Err(invalid("'admin' must be a boolean")),
     };
+    // On the unscoped routes, the operator's admin keys are operator keys, as before tenants.
+    let operator_key = kind == KeyKind::Admin && admin.is_operator() && !admin.scoped;
+    let tenant = (!operator_key).then(|| admin.dir.tenant().id.clone());
     let (info, key) = app
         .core
-        .mint_key(label, kind, admin.ctx.actor.clone())
+        .mint_key(label, kind, tenant.as_ref(), admin.ctx.actor.clone())
         .await?;
     Answer::json(Status::Created, &MintedKey { key, info })
 }
 
 #[delete("/keys/<id>")]
 pub async fn revoke_key(app: &State<Arc<App>>, admin: Admin, id: &str) -> ApiResult<Answer> {
-    ok(&app.core.revoke_key(id, admin.ctx.actor.clone()).await?)
+    let all = app.core.keys(None).await?;
+    if !all.iter().any(|k| k.id == id && manages(&admin, k)) {
+        return Err(scim_core::Error::NotFound(format!("no key with id {}", quote(id))).into());
+    }
+    ok(&app
+        .core
+        .revoke_key(id, None, admin.ctx.actor.clone())
+        .await?)
 }
 
 pub fn routes() -> Vec<rocket::Route> {

@@ -10,28 +10,48 @@ use rocket::outcome::Outcome;
 use rocket::request::{self, FromRequest, Request};
 use serde_json::Value;
 
-use scim_core::auth::{self, KeyKind};
+use scim_core::auth::{self, Access};
 use scim_core::error::AuthFailure;
-use scim_core::model::ApiKey;
-use scim_core::Context;
+use scim_core::model::{ApiKey, KeyScope};
+use scim_core::{Context, Directory};
 use scim_proto::resource::EntityTags;
 
 use super::error::{ApiError, ApiResult};
 use super::respond::GuardFailure;
+use super::tenancy;
 use crate::app::App;
 
 fn app<'r>(req: &'r Request<'_>) -> Option<&'r Arc<App>> {
     req.rocket().state::<Arc<App>>()
 }
 
-/// An authenticated SCIM request: the key that signed it and the context the service needs.
+/// An authenticated SCIM request: the key that signed it, the context the core needs, and the
+/// tenant's directory.
 pub struct Scim {
     pub key: ApiKey,
     pub ctx: Context,
+    pub dir: Directory,
 }
 
-/// An authenticated admin API request (an admin key; a SCIM key is refused with 403).
+/// An authenticated admin API request for one tenant (`default` when the path names none): an
+/// operator's admin key, or the tenant's own (a SCIM key is refused with 403).
 pub struct Admin {
+    pub key: ApiKey,
+    pub ctx: Context,
+    pub dir: Directory,
+    /// Whether the path named the tenant (`/admin/v1/tenants/{tenant}/…`).
+    pub scoped: bool,
+}
+
+impl Admin {
+    /// Whether the key is the operator's (every tenant).
+    pub fn is_operator(&self) -> bool {
+        self.key.scope() == KeyScope::Operator
+    }
+}
+
+/// An authenticated request of the operator's (the tenants themselves).
+pub struct Operator {
     pub key: ApiKey,
     pub ctx: Context,
 }
@@ -59,32 +79,66 @@ pub fn bearer(header: Option<&str>) -> Result<&str, AuthFailure> {
     Ok(token)
 }
 
-/// Checks the bearer key for the wanted API; a failure is kept for the catcher.
+/// What a guard asks for.
+#[derive(Clone, Copy)]
+enum Want {
+    Scim,
+    Admin,
+    Operator,
+}
+
+/// Checks the bearer key for what the request asks to reach; a failure is kept for the catcher.
 async fn authenticate(
     req: &Request<'_>,
-    want: KeyKind,
-) -> request::Outcome<(ApiKey, Context), ApiError> {
+    want: Want,
+) -> request::Outcome<(ApiKey, Context, Option<Directory>), ApiError> {
     let Some(app) = app(req) else {
         let e = ApiError::Core(scim_core::Error::Internal("no app state".into()));
         return Outcome::Error((Status::InternalServerError, e));
     };
+    let fail = |e: ApiError| {
+        let status = Status::new(e.status());
+        req.local_cache(|| GuardFailure(Some(e.clone())));
+        Outcome::Error((status, e))
+    };
     let token = bearer(req.headers().get_one("Authorization"));
     let client = client_ip(req).map(|ip| ip.to_string()).unwrap_or_default();
-    match app.authenticate(token, want, &client).await {
-        Ok(key) => {
-            let ctx = Context {
-                actor: auth::actor(&key),
-                request_id: Some(super::request_id(req)),
-                base_url: base_url(req, app),
-            };
-            Outcome::Success((key, ctx))
-        }
-        Err(e) => {
-            let status = Status::new(e.status());
-            req.local_cache(|| GuardFailure(Some(e.clone())));
-            Outcome::Error((status, e))
-        }
-    }
+    let (tenant, named) = tenancy::tenant_of(req);
+    let access = match (want, &tenant) {
+        (Want::Scim, Ok(t)) => Some(Access::Scim(t)),
+        (Want::Admin, Ok(t)) => Some(Access::Admin(t)),
+        (Want::Operator, _) => Some(Access::Operator),
+        (_, Err(())) => None,
+    };
+    let key = match app.authenticate(token, access, &client).await {
+        Ok(key) => key,
+        Err(e) => return fail(e),
+    };
+    let dir = match (want, tenant) {
+        (Want::Operator, _) | (_, Err(())) => None,
+        (_, Ok(t)) => match app.core.directory(&t).await {
+            Ok(d) => Some(d),
+            Err(e) => return fail(e.into()),
+        },
+    };
+    let origin = origin(req, app);
+    let base_url = match &dir {
+        // The base the client addressed (a tenant's own, or `/scim/v2` for `default`).
+        Some(d) if named => format!("{origin}/t/{}{}", d.tenant().id, app.config.base_path),
+        Some(d) => tenancy::scim_base(&origin, &d.tenant().id, &app.config.base_path),
+        None => format!("{origin}{}", app.config.base_path),
+    };
+    let ctx = Context {
+        actor: auth::actor(&key),
+        request_id: Some(super::request_id(req)),
+        base_url,
+    };
+    Outcome::Success((key, ctx, dir))
+}
+
+/// A guard's directory, which it asked for.
+fn directory(dir: Option<Directory>) -> Result<Directory, ApiError> {
+    dir.ok_or_else(|| ApiError::Core(scim_core::Error::Internal("no directory".into())))
 }
 
 #[rocket::async_trait]
@@ -92,9 +146,12 @@ impl<'r> FromRequest<'r> for Scim {
     type Error = ApiError;
 
     async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, ApiError> {
-        authenticate(req, KeyKind::Scim)
+        authenticate(req, Want::Scim)
             .await
-            .map(|(key, ctx)| Scim { key, ctx })
+            .and_then(|(key, ctx, dir)| match directory(dir) {
+                Ok(dir) => Outcome::Success(Scim { key, ctx, dir }),
+                Err(e) => Outcome::Error((Status::InternalServerError, e)),
+            })
     }
 }
 
@@ -103,17 +160,46 @@ impl<'r> FromRequest<'r> for Admin {
     type Error = ApiError;
 
     async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, ApiError> {
-        authenticate(req, KeyKind::Admin)
+        let scoped = tenancy::tenant_of(req).1;
+        authenticate(req, Want::Admin)
             .await
-            .map(|(key, ctx)| Admin { key, ctx })
+            .and_then(|(key, ctx, dir)| match directory(dir) {
+                Ok(dir) => Outcome::Success(Admin {
+                    key,
+                    ctx,
+                    dir,
+                    scoped,
+                }),
+                Err(e) => Outcome::Error((Status::InternalServerError, e)),
+            })
     }
 }
 
-/// The SCIM base URL as the client sees it: the configured public URL, or the `Host` header.
-pub(crate) fn base_url(req: &Request<'_>, app: &App) -> String {
-    let base_path = &app.config.base_path;
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for Operator {
+    type Error = ApiError;
+
+    async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, ApiError> {
+        authenticate(req, Want::Operator)
+            .await
+            .map(|(key, ctx, _)| Operator { key, ctx })
+    }
+}
+
+/// The origin in a SCIM base URL (the URL without `/t/{tenant}` and the base path).
+pub fn origin_of(base_url: &str, base_path: &str) -> String {
+    let without = base_url.strip_suffix(base_path).unwrap_or(base_url);
+    match without.rfind("/t/") {
+        Some(at) if !without[at + 3..].contains('/') => without[..at].to_string(),
+        _ => without.to_string(),
+    }
+}
+
+/// The server's origin as the client sees it (scheme, host, port): the configured public URL,
+/// or the `Host` header.
+pub(crate) fn origin(req: &Request<'_>, app: &App) -> String {
     if let Some(public) = &app.config.public_url {
-        return format!("{public}{base_path}");
+        return public.clone();
     }
     let host = req
         .headers()
@@ -126,7 +212,7 @@ pub(crate) fn base_url(req: &Request<'_>, app: &App) -> String {
         })
         .map(str::to_string)
         .unwrap_or_else(|| app.config.listen.to_string());
-    format!("http://{host}{base_path}")
+    format!("http://{host}")
 }
 
 /// The decoded query string: pairs in order. `+` is a space, `%XX` is decoded, empty pairs (a

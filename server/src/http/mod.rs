@@ -9,6 +9,8 @@ pub mod guards;
 pub mod ops;
 pub mod respond;
 pub mod routes;
+pub mod tenancy;
+pub mod tenants;
 pub mod web;
 
 use std::net::SocketAddr;
@@ -182,6 +184,7 @@ pub fn build(app: Arc<App>) -> rocket::Rocket<rocket::Build> {
         .mount(base.as_str(), discovery::routes())
         .mount(base.as_str(), fallback_routes())
         .mount(admin::BASE, admin::routes())
+        .mount(admin::BASE, tenants::routes())
         .manage(web::Sessions::default())
         .mount(web::BASE, web::routes())
         .mount("/", ops::routes())
@@ -189,6 +192,9 @@ pub fn build(app: Arc<App>) -> rocket::Rocket<rocket::Build> {
         // The web page answers its errors in HTML; the JSON admin API below it keeps SCIM errors.
         .register(web::BASE, web::catchers())
         .register(admin::BASE, rocket::catchers![respond::default_catcher])
+        .attach(tenancy::TenantPaths {
+            scim_base: base.clone(),
+        })
         .attach(RequestLog)
         .attach(web::SecurityHeaders)
         // Every way of stopping (signal, control socket, storage failure) passes through here.

@@ -63,7 +63,7 @@ pub async fn list(app: &State<Arc<App>>, scim: Scim, rt: &str, q: Query) -> ApiR
     let kind = kind_of(app, rt)?;
     let raw = RawListParams::from_pairs(&q.0);
     let query = ListQuery::parse(app.core.registry(), kind, &raw, app.config.max_results)?;
-    Ok(Answer::scim(app.core.list(kind, &query, &scim.ctx).await?))
+    Ok(Answer::scim(scim.dir.list(kind, &query, &scim.ctx).await?))
 }
 
 /// `POST /{Users|Groups}/.search` (RFC 7644 §3.4.3).
@@ -72,7 +72,7 @@ pub async fn search(app: &State<Arc<App>>, scim: Scim, rt: &str, body: Body) -> 
     let kind = kind_of(app, rt)?;
     let raw = search_params(&body.0?)?;
     let query = ListQuery::parse(app.core.registry(), kind, &raw, app.config.max_results)?;
-    Ok(Answer::scim(app.core.list(kind, &query, &scim.ctx).await?))
+    Ok(Answer::scim(scim.dir.list(kind, &query, &scim.ctx).await?))
 }
 
 /// `POST /.search` (RFC 7644 §3.4.3): a search across every resource type.
@@ -96,7 +96,7 @@ pub async fn search_root(app: &State<Arc<App>>, scim: Scim, body: Body) -> ApiRe
             .into());
     }
     Ok(Answer::scim(
-        app.core.search_all(&queries, &scim.ctx).await?,
+        scim.dir.search_all(&queries, &scim.ctx).await?,
     ))
 }
 
@@ -108,7 +108,7 @@ pub async fn bulk(app: &State<Arc<App>>, scim: Scim, body: Body) -> ApiResult<An
         app.config.bulk_max_operations,
         app.core.settings().strict,
     )?;
-    let outcomes = app.core.bulk(&request, &scim.ctx).await;
+    let outcomes = scim.dir.bulk(&request, &scim.ctx).await;
     Ok(Answer::scim(super::bulk::response(
         &outcomes,
         &scim.ctx.base_url,
@@ -163,7 +163,7 @@ pub async fn create(
     let kind = kind_of(app, rt)?;
     let body = body.0?;
     let projection = projection(app, kind, &q)?;
-    let r = app.core.create(kind, &body, &scim.ctx, &projection).await?;
+    let r = scim.dir.create(kind, &body, &scim.ctx, &projection).await?;
     let location = format!("{}/{}/{}", scim.ctx.base_url, kind.endpoint(), r.id);
     Ok(Answer::scim(r.body)
         .with_status(Status::Created)
@@ -182,7 +182,7 @@ pub async fn read(
 ) -> ApiResult<Answer> {
     let kind = kind_of(app, rt)?;
     let projection = projection(app, kind, &q)?;
-    let r = app.core.get(kind, id, &scim.ctx, &projection).await?;
+    let r = scim.dir.get(kind, id, &scim.ctx, &projection).await?;
     let etag = resource::etag(r.version);
     if pre
         .if_none_match
@@ -233,8 +233,8 @@ async fn change(
 ) -> ApiResult<Answer> {
     let kind = kind_of(app, rt)?;
     let projection = projection(app, kind, &q)?;
-    let r = app
-        .core
+    let r = scim
+        .dir
         .change(
             kind,
             id,
@@ -256,7 +256,7 @@ pub async fn remove(
     pre: Preconditions,
 ) -> ApiResult<Answer> {
     let kind = kind_of(app, rt)?;
-    app.core
+    scim.dir
         .delete(kind, id, pre.if_match.as_ref(), &scim.ctx)
         .await?;
     Ok(Answer::empty(Status::NoContent))

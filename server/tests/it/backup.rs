@@ -33,7 +33,7 @@ async fn an_export_taken_under_concurrent_writes_restores_consistently() {
     let mut dumps = Vec::new();
     for n in 0..5 {
         let path = out.path().join(format!("dump{n}.json"));
-        server::control::export(&s.core, &path)
+        server::control::export(&s.core, &path, None)
             .await
             .expect("export");
         dumps.push(path);
@@ -43,14 +43,14 @@ async fn an_export_taken_under_concurrent_writes_restores_consistently() {
         w.await.expect("writer");
     }
     let last = out.path().join("final.json");
-    server::control::export(&s.core, &last)
+    server::control::export(&s.core, &last, None)
         .await
         .expect("export");
     dumps.push(last.clone());
     for path in &dumps {
         let dir = tempfile::tempdir().expect("dir");
         let restored = restored(dir.path());
-        server::control::import(&restored, path)
+        server::control::import(&restored, path, None)
             .await
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         assert!(restored.check().await.expect("check").is_empty());
@@ -59,12 +59,16 @@ async fn an_export_taken_under_concurrent_writes_restores_consistently() {
     let live = s.store.export().await.expect("export");
     let dir = tempfile::tempdir().expect("dir");
     let restored = restored(dir.path());
-    server::control::import(&restored, &last)
+    server::control::import(&restored, &last, None)
         .await
         .expect("import");
     let again = restored.store().export().await.expect("export");
     assert_eq!(again, live);
-    assert_eq!(live.users.len(), 40, "60 created, 20 deleted");
+    assert_eq!(
+        live.tenants[0].dump.users.len(),
+        40,
+        "60 created, 20 deleted"
+    );
     assert!(
         s.core.check().await.expect("check").is_empty(),
         "the live store is consistent too"
@@ -75,7 +79,10 @@ async fn an_export_taken_under_concurrent_writes_restores_consistently() {
 async fn import_refuses_a_store_that_is_not_empty() {
     let dir = tempfile::tempdir().expect("dir");
     let core = restored(dir.path());
-    core.ensure_scim_key().await.expect("key");
+    core.ensure_default_tenant().await.expect("default");
+    core.ensure_scim_key(&scim_core::model::TenantId::default_tenant())
+        .await
+        .expect("key");
     let dump = core.store().export().await.expect("export");
     let err = core.store().import(dump).await.expect_err("not empty");
     let err = server::http::error::ApiError::from(scim_core::Error::from(err));

@@ -38,10 +38,10 @@ async fn a_full_disk_is_never_acknowledged_and_turns_the_server_unready() {
     let s = TestServer::start_wrapped(move |inner| {
         Arc::new(Intercepted {
             inner: Arc::new(inner),
-            intercept: Filling {
+            intercept: Arc::new(Filling {
                 full: switch,
                 failed: Mutex::new(None),
-            },
+            }),
         })
     })
     .await;
@@ -71,7 +71,7 @@ async fn a_full_disk_is_never_acknowledged_and_turns_the_server_unready() {
     // Nothing was written after the fault.
     assert!(s.store.failure().is_some());
     let users = s
-        .store
+        .part
         .query(Query {
             kind: Kind::User,
             selection: Selection::All,
@@ -96,7 +96,12 @@ async fn a_panic_in_a_handler_is_a_scim_500_and_the_server_keeps_serving() {
     let config = crate::support::config_for(dir.path());
     let store: Arc<dyn Store> = Arc::new(server::open_store(&config).expect("store"));
     let core = server::core(&config, store);
-    let key = core.ensure_scim_key().await.expect("key").expect("key");
+    core.ensure_default_tenant().await.expect("default");
+    let key = core
+        .ensure_scim_key(&scim_core::model::TenantId::default_tenant())
+        .await
+        .expect("key")
+        .expect("key");
     let app = Arc::new(server::app::App::new(config, core));
     let rocket =
         server::http::build(Arc::clone(&app)).mount("/scim/v2/test", rocket::routes![panics]);

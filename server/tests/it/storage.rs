@@ -96,9 +96,9 @@ async fn every_committed_change_has_one_revision_entry_with_its_actor() {
         (None, Some(json!("Lead")))
     );
     // A refused request records nothing.
-    let n = s.store.revisions(0, 1000).await.expect("all").len();
+    let n = s.part.revisions(0, 1000).await.expect("all").len();
     s.post("/Users", json!({"userName": 1})).await;
-    assert_eq!(s.store.revisions(0, 1000).await.expect("all").len(), n);
+    assert_eq!(s.part.revisions(0, 1000).await.expect("all").len(), n);
 }
 
 #[test]
@@ -118,7 +118,10 @@ async fn a_store_whose_files_are_damaged_does_not_open_empty() {
         let config = config_for(dir.path());
         let store = std::sync::Arc::new(server::open_store(&config).expect("store"));
         let core = server::core(&config, store);
-        core.ensure_scim_key().await.expect("key");
+        core.ensure_default_tenant().await.expect("default");
+        core.ensure_scim_key(&scim_core::model::TenantId::default_tenant())
+            .await
+            .expect("key");
     }
     // Truncate every file of the store.
     for e in std::fs::read_dir(dir.path()).expect("dir").flatten() {

@@ -4,8 +4,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use reqwest::{Method, StatusCode};
-use scim_core::model::{Kind, Revision, TargetRef};
-use scim_core::store::Store;
+use scim_core::model::{Kind, Revision, TargetRef, TenantId};
+use scim_core::store::{Partition, Store};
 use scim_core::Core;
 use serde_json::Value;
 use server::app::App;
@@ -21,6 +21,8 @@ pub struct TestServer {
     pub key: String,
     pub dir: tempfile::TempDir,
     pub store: Arc<dyn Store>,
+    /// The default tenant's partition of the store.
+    pub part: Arc<dyn Partition>,
     pub core: Arc<Core>,
     running: Option<server::http::Running>,
     pub client: reqwest::Client,
@@ -87,14 +89,18 @@ impl TestServer {
     ) -> Self {
         let base_path = config.base_path.clone();
         let core = server::core(&config, Arc::clone(&store));
+        core.ensure_default_tenant().await.expect("default tenant");
         let key = match key {
             Some(k) => k,
             None => core
-                .ensure_scim_key()
+                .ensure_scim_key(&TenantId::default_tenant())
                 .await
                 .expect("key")
                 .expect("a first key"),
         };
+        let part = store
+            .partition(&TenantId::default_tenant())
+            .expect("partition");
         let app = Arc::new(App::new(config, Arc::clone(&core)));
         let running = server::http::start(app).await.expect("server starts");
         TestServer {
@@ -103,6 +109,7 @@ impl TestServer {
             key,
             dir,
             store,
+            part,
             core,
             running: Some(running),
             client: reqwest::Client::new(),
@@ -118,10 +125,12 @@ impl TestServer {
             dir,
             key,
             store,
+            part,
             core,
             ..
         } = self;
         drop(core);
+        drop(part);
         drop(store);
         let config = config_for(dir.path());
         let store: Arc<dyn Store> = Arc::new(server::open_store(&config).expect("store reopens"));
@@ -134,23 +143,31 @@ impl TestServer {
             r.stop().await.expect("clean stop");
         }
         let TestServer {
-            dir, store, core, ..
+            dir,
+            store,
+            part,
+            core,
+            ..
         } = self;
         drop(core);
+        drop(part);
         drop(store);
         copy_dir(dir.path(), to);
     }
 
-    /// Mints a key (an admin key when `admin`) as the operator would; returns its listing and the
-    /// key.
+    /// Mints a key as the operator would: a SCIM key of `default`, or (when `admin`) an
+    /// operator's admin key; returns its listing and the key.
     pub async fn mint(&self, label: &str, admin: bool) -> (scim_core::views::KeyInfo, String) {
-        let kind = if admin {
-            scim_core::auth::KeyKind::Admin
+        let (kind, tenant) = if admin {
+            (scim_core::auth::KeyKind::Admin, None)
         } else {
-            scim_core::auth::KeyKind::Scim
+            (
+                scim_core::auth::KeyKind::Scim,
+                Some(TenantId::default_tenant()),
+            )
         };
         self.core
-            .mint_key(label, kind, scim_core::auth::operator())
+            .mint_key(label, kind, tenant.as_ref(), scim_core::auth::operator())
             .await
             .expect("key")
     }
@@ -158,7 +175,7 @@ impl TestServer {
     /// Revokes a key as the operator would.
     pub async fn revoke(&self, id: &str) {
         self.core
-            .revoke_key(id, scim_core::auth::operator())
+            .revoke_key(id, None, scim_core::auth::operator())
             .await
             .expect("revoke");
     }
@@ -169,7 +186,7 @@ impl TestServer {
             target_type: kind.into(),
             target_id: id.to_string(),
         };
-        self.store.revisions_of(&target).await.expect("revisions")
+        self.part.revisions_of(&target).await.expect("revisions")
     }
 
     pub fn url(&self, path: &str) -> String {

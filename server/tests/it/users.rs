@@ -48,7 +48,7 @@ async fn the_password_is_never_stored() {
     body["password"] = json!("Pa55-w0rd-marker");
     let id = s.post("/Users", body).await.id();
     let record = s
-        .store
+        .part
         .get(scim_core::model::Kind::User, &id)
         .await
         .expect("get")

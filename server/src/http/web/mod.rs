@@ -21,9 +21,10 @@ use rocket::http::{ContentType, CookieJar, Header, Status};
 use rocket::response::{self, Responder, Response};
 use rocket::{catch, get, post, Request, State};
 
-use scim_core::auth::KeyKind;
+use scim_core::auth::{Access, KeyKind};
 use scim_proto::schema::Kind;
 
+use super::admin::manages_key;
 use super::error::ApiError;
 use super::guards::{bearer, Query};
 use crate::app::App;
@@ -73,6 +74,10 @@ pub enum WebError {
     SignIn,
     Csrf,
     Failed(ApiError),
+    /// A page the administrator may not see: as if it did not exist (404).
+    Hidden,
+    /// A tenant's administrator on the unscoped pages: to its own tenant's.
+    Home(scim_core::model::TenantId),
 }
 
 impl From<ApiError> for WebError {
@@ -93,6 +98,10 @@ impl<'r> Responder<'r, 'static> for WebError {
     fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
         match self {
             WebError::SignIn => Page::Redirect(format!("{BASE}/signin")).respond_to(req),
+            WebError::Hidden => {
+                error_page(Status::NotFound, "There is no page at this address.").respond_to(req)
+            }
+            WebError::Home(tenant) => Page::Redirect(format!("{BASE}/t/{tenant}")).respond_to(req),
             WebError::Csrf => error_page(
                 Status::Forbidden,
                 "This form was refused: it has expired or did not come from this page. \
@@ -240,14 +249,18 @@ pub async fn signin(
     let header = format!("Bearer {}", form.get("key").unwrap_or_default().trim());
     let client = client.map(|ip| ip.to_string()).unwrap_or_default();
     let checked = app
-        .authenticate(bearer(Some(&header)), KeyKind::Admin, &client)
+        .authenticate(bearer(Some(&header)), Some(Access::AnyAdmin), &client)
         .await;
     match checked {
         Ok(key) => {
             let id = sessions.open(&key.id)?;
             jar.add(session::cookie(session::COOKIE, id, session::secure(app)));
             session::remove(jar, session::SIGNIN_COOKIE);
-            Ok(Page::Redirect(BASE.into()))
+            // A tenant's administrator starts on its own tenant's pages.
+            Ok(Page::Redirect(match key.tenant {
+                Some(t) => format!("{BASE}/t/{t}"),
+                None => BASE.into(),
+            }))
         }
         Err(e) if e.status() == 401 => Ok(signin_page(
             Status::Unauthorized,
@@ -289,16 +302,16 @@ pub fn signout(
 #[get("/")]
 pub async fn home(app: &State<Arc<App>>, s: std::result::Result<Session, WebError>) -> WebResult {
     let s = s?;
-    let core = &app.core;
-    let scim_keys = core
-        .keys()
+    let scim_keys = app
+        .core
+        .keys(Some(&s.dir.tenant().id))
         .await?
         .iter()
         .filter(|k| !k.admin && k.revoked.is_none())
         .count();
     let counts = pages::Counts {
-        users: core.admin_users(1, 0).await?.total,
-        groups: core.admin_groups(1, 0).await?.total,
+        users: s.dir.admin_users(1, 0).await?.total,
+        groups: s.dir.admin_groups(1, 0).await?.total,
         scim_keys,
     };
     let body = pages::home(&counts, &s.ctx.base_url);
@@ -309,37 +322,25 @@ pub async fn home(app: &State<Arc<App>>, s: std::result::Result<Session, WebErro
 // Users
 
 #[get("/users")]
-pub async fn users(
-    app: &State<Arc<App>>,
-    s: std::result::Result<Session, WebError>,
-    q: Query,
-) -> WebResult {
+pub async fn users(s: std::result::Result<Session, WebError>, q: Query) -> WebResult {
     let s = s?;
     let term = q.get("q").unwrap_or_default().trim().to_string();
     let start = start_param(&q);
-    let list = app.core.admin_search_users(&term, start, PAGE_SIZE).await?;
+    let list = s.dir.admin_search_users(&term, start, PAGE_SIZE).await?;
     let body = pages::users::list(&list, &term, start);
     Ok(signed(&s, "Users", Nav::Users, body))
 }
 
 #[get("/users/<id>")]
-pub async fn user(
-    app: &State<Arc<App>>,
-    s: std::result::Result<Session, WebError>,
-    id: &str,
-    q: Query,
-) -> WebResult {
+pub async fn user(s: std::result::Result<Session, WebError>, id: &str, q: Query) -> WebResult {
     let s = s?;
     let start = start_param(&q);
-    let user = match app.core.admin_user(id, &s.ctx).await {
+    let user = match s.dir.admin_user(id, &s.ctx).await {
         Ok(u) => Some(u),
         Err(scim_core::Error::NotFound(_)) => None,
         Err(e) => return Err(e.into()),
     };
-    let history = app
-        .core
-        .history(Kind::User, id, start, HISTORY_PAGE)
-        .await?;
+    let history = s.dir.history(Kind::User, id, start, HISTORY_PAGE).await?;
     let title = user
         .as_ref()
         .map_or("Deleted user", |u| u.summary.display_name.as_str());
@@ -349,7 +350,6 @@ pub async fn user(
 
 #[post("/users/<id>/display-name", data = "<form>")]
 pub async fn set_display_name(
-    app: &State<Arc<App>>,
     s: std::result::Result<Session, WebError>,
     origin: SameOrigin,
     id: &str,
@@ -358,7 +358,7 @@ pub async fn set_display_name(
     let s = s?;
     s.check(&form, &origin)?;
     let name = form.get("display_name").unwrap_or_default().to_string();
-    app.core.admin_set_display_name(id, &name, &s.ctx).await?;
+    s.dir.admin_set_display_name(id, &name, &s.ctx).await?;
     Ok(Page::Redirect(format!("{BASE}/users/{}", segment(id))))
 }
 
@@ -366,14 +366,10 @@ pub async fn set_display_name(
 // Groups
 
 #[get("/groups")]
-pub async fn groups(
-    app: &State<Arc<App>>,
-    s: std::result::Result<Session, WebError>,
-    q: Query,
-) -> WebResult {
+pub async fn groups(s: std::result::Result<Session, WebError>, q: Query) -> WebResult {
     let s = s?;
     let start = start_param(&q);
-    let list = app.core.admin_groups(start, PAGE_SIZE).await?;
+    let list = s.dir.admin_groups(start, PAGE_SIZE).await?;
     Ok(signed(
         &s,
         "Groups",
@@ -383,19 +379,11 @@ pub async fn groups(
 }
 
 #[get("/groups/<id>")]
-pub async fn group(
-    app: &State<Arc<App>>,
-    s: std::result::Result<Session, WebError>,
-    id: &str,
-    q: Query,
-) -> WebResult {
+pub async fn group(s: std::result::Result<Session, WebError>, id: &str, q: Query) -> WebResult {
     let s = s?;
     let start = start_param(&q);
-    let group = app.core.admin_group(id, &s.ctx).await?;
-    let history = app
-        .core
-        .history(Kind::Group, id, start, HISTORY_PAGE)
-        .await?;
+    let group = s.dir.admin_group(id, &s.ctx).await?;
+    let history = s.dir.history(Kind::Group, id, start, HISTORY_PAGE).await?;
     let title = group.group.display_name.as_deref().unwrap_or(html::ABSENT);
     let body = pages::groups::page(&group, &history, id, start);
     Ok(signed(&s, title, Nav::Groups, body))
@@ -407,7 +395,14 @@ pub async fn group(
 #[get("/keys")]
 pub async fn keys(app: &State<Arc<App>>, s: std::result::Result<Session, WebError>) -> WebResult {
     let s = s?;
-    let list = app.core.keys().await?;
+    let operator_too = s.is_operator() && !s.scoped;
+    let list: Vec<scim_core::views::KeyInfo> = app
+        .core
+        .keys(None)
+        .await?
+        .into_iter()
+        .filter(|k| manages_key(&s.dir.tenant().id, operator_too, k))
+        .collect();
     let body = pages::keys::list(&list, &s.key.id, &s.csrf);
     Ok(signed(&s, "API keys", Nav::Keys, body))
 }
@@ -424,7 +419,13 @@ pub async fn create_key(
     let label = form.get("label").unwrap_or_default().to_string();
     let admin = form.get("admin").is_some_and(|v| v == "on");
     let kind = if admin { KeyKind::Admin } else { KeyKind::Scim };
-    let (info, key) = app.core.mint_key(&label, kind, s.ctx.actor.clone()).await?;
+    // On the unscoped pages, the operator's admin keys are operator keys, as before tenants.
+    let operator_key = admin && s.is_operator() && !s.scoped;
+    let tenant = (!operator_key).then(|| s.dir.tenant().id.clone());
+    let (info, key) = app
+        .core
+        .mint_key(&label, kind, tenant.as_ref(), s.ctx.actor.clone())
+        .await?;
     let minted = scim_core::views::MintedKey { key, info };
     let body = pages::keys::minted(&minted, &s.ctx.base_url);
     Ok(signed(&s, "Key minted", Nav::Keys, body))
@@ -440,7 +441,15 @@ pub async fn revoke_key(
 ) -> WebResult {
     let s = s?;
     s.check(&form, &origin)?;
-    app.core.revoke_key(id, s.ctx.actor.clone()).await?;
+    let operator_too = s.is_operator() && !s.scoped;
+    let keys = app.core.keys(None).await?;
+    if !keys
+        .iter()
+        .any(|k| k.id == id && manages_key(&s.dir.tenant().id, operator_too, k))
+    {
+        return Err(WebError::Hidden);
+    }
+    app.core.revoke_key(id, None, s.ctx.actor.clone()).await?;
     Ok(Page::Redirect(format!("{BASE}/keys")))
 }
 

@@ -10,13 +10,14 @@ use rocket::data::{self, Data, FromData};
 use rocket::http::{Cookie, CookieJar, SameSite, Status};
 use rocket::outcome::Outcome;
 use rocket::request::{self, FromRequest, Request};
-use scim_core::model::ApiKey;
+use scim_core::model::{ApiKey, KeyScope};
 use scim_core::secret::{self, digest};
-use scim_core::{auth, Context};
+use scim_core::{auth, Context, Directory};
 
 use super::WebError;
 use crate::app::App;
-use crate::http::guards::{base_url, parse_query, read_text};
+use crate::http::guards::{origin, parse_query, read_text};
+use crate::http::tenancy;
 
 type Result<T> = std::result::Result<T, scim_core::Error>;
 
@@ -142,11 +143,21 @@ pub fn remove(jar: &CookieJar<'_>, name: &'static str) {
 }
 
 /// A signed-in administrator: the admin key the session was opened with (still active), the
-/// context the service needs, and the session's CSRF token.
+/// context the core needs, the session's CSRF token, and the directory of the tenant the page is
+/// about (`default` unless its path names one).
 pub struct Session {
     pub key: ApiKey,
     pub ctx: Context,
     pub csrf: String,
+    pub dir: Directory,
+    /// Whether the page's path named its tenant (`/admin/t/{tenant}/…`).
+    pub scoped: bool,
+}
+
+impl Session {
+    pub fn is_operator(&self) -> bool {
+        self.key.scope() == KeyScope::Operator
+    }
 }
 
 #[rocket::async_trait]
@@ -174,12 +185,41 @@ impl<'r> FromRequest<'r> for Session {
         let lookup = app.core.session_key(&key_id).await;
         match lookup {
             Ok(Some(key)) => {
+                // The tenant of the page: the operator sees every one, a tenant's administrator
+                // its own only (another's pages do not exist for it).
+                let (tenant, scoped) = tenancy::tenant_of(req);
+                let Ok(tenant) = tenant else {
+                    return fail(WebError::Hidden);
+                };
+                let allowed = match key.scope() {
+                    KeyScope::Operator => true,
+                    KeyScope::TenantAdmin(own) => own == tenant,
+                    KeyScope::Scim(_) => false,
+                };
+                if !allowed {
+                    // Its own home is elsewhere.
+                    return match (key.scope(), scoped) {
+                        (KeyScope::TenantAdmin(own), false) => fail(WebError::Home(own)),
+                        _ => fail(WebError::Hidden),
+                    };
+                }
+                let dir = match app.core.directory(&tenant).await {
+                    Ok(d) => d,
+                    Err(scim_core::Error::NotFound(_)) => return fail(WebError::Hidden),
+                    Err(e) => return fail(WebError::from(e)),
+                };
                 let ctx = Context {
                     actor: auth::actor(&key),
                     request_id: Some(crate::http::request_id(req)),
-                    base_url: base_url(req, app),
+                    base_url: tenancy::scim_base(&origin(req, app), &tenant, &app.config.base_path),
                 };
-                Outcome::Success(Session { key, ctx, csrf })
+                Outcome::Success(Session {
+                    key,
+                    ctx,
+                    csrf,
+                    dir,
+                    scoped,
+                })
             }
             Ok(None) => {
                 // The key was revoked (or lost its admin role): the session ends with it.

@@ -24,7 +24,7 @@ fn row(e: &Revision, own_id: &str) -> Markup {
     let link = match e.target_type {
         TargetType::User => format!("{BASE}/users/{}", segment(target)),
         TargetType::Group => format!("{BASE}/groups/{}", segment(target)),
-        TargetType::ApiKey => String::new(),
+        TargetType::ApiKey | TargetType::Tenant => String::new(),
     };
     html! {
         tr {
