@@ -53,6 +53,10 @@ pub async fn serve(config: Config) -> Result<(), String> {
         .ensure_scim_key(&scim_core::model::TenantId::default_tenant())
         .await
         .map_err(|e| e.to_string())?;
+    let first_admin_key = core
+        .ensure_operator_key()
+        .await
+        .map_err(|e| e.to_string())?;
     let data_dir = config.data_dir.clone();
     let config_ready_file = config.ready_file.clone();
     let app = Arc::new(app::App::new(config, Arc::clone(&core)));
@@ -72,12 +76,20 @@ pub async fn serve(config: Config) -> Result<(), String> {
     let origin = base_url
         .strip_suffix(app_base_path.as_str())
         .unwrap_or(&base_url);
-    println!(
-        "Admin web page: {origin}/admin (sign in with an admin key: `scim-server key create --admin --label NAME`)"
-    );
+    println!("Admin web page: {origin}/admin");
+    if let Some(key) = &first_admin_key {
+        println!(
+            "No admin key existed, so one was minted: sign in to the admin web page with it (it \
+             opens every tenant). Copy it now: it is not shown again."
+        );
+        println!("Admin key: {key}");
+    }
     match &first_key {
         Some(key) => {
-            println!("No API key existed, so one was minted. Copy it now: it is not shown again.");
+            println!(
+                "No API key existed, so one was minted: paste it into your identity provider. \
+                 Copy it now: it is not shown again."
+            );
             println!("API key: {key}");
         }
         None => println!("API keys: already configured (see `scim-server key list`)."),
@@ -88,6 +100,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
             scim_base_url: base_url.clone(),
             admin_url: format!("{origin}/admin"),
             api_key: first_key.clone(),
+            admin_key: first_admin_key.clone(),
         };
         write_ready_file(path, &ready)?;
     }
@@ -155,6 +168,9 @@ pub struct Ready {
     pub admin_url: String,
     /// The SCIM key minted because none existed, or null.
     pub api_key: Option<String>,
+    /// The operator's admin key minted because none existed, or null.
+    #[serde(default)]
+    pub admin_key: Option<String>,
 }
 
 /// Writes the ready file whole (a temporary file in the same folder, mode 0600, synced, renamed),

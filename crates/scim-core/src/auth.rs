@@ -253,6 +253,24 @@ impl Core {
         Ok(Some(key))
     }
 
+    /// Mints the operator's admin key when there is no active one (a new store), and returns it
+    /// (to be shown once): the key that opens the admin web page and every tenant.
+    pub async fn ensure_operator_key(&self) -> Result<Option<String>> {
+        let active = self
+            .store
+            .keys()
+            .await?
+            .iter()
+            .any(|k| k.revoked.is_none() && k.scope() == KeyScope::Operator);
+        if active {
+            return Ok(None);
+        }
+        let (_, key) = self
+            .mint_key("initial admin key", KeyKind::Admin, None, operator())
+            .await?;
+        Ok(Some(key))
+    }
+
     /// Revokes a key (of `tenant` only, when one is given: a tenant's administrator revokes its
     /// own tenant's keys); it fails from the next request on.
     pub async fn revoke_key(

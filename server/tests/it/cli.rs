@@ -94,7 +94,10 @@ fn get(url: &str, key: &str) -> u16 {
             .send()
             .await
             .map(|r| r.status().as_u16())
-            .unwrap_or(0)
+            .unwrap_or_else(|e| {
+                eprintln!("GET {url}: {e:?}");
+                0
+            })
     })
 }
 
@@ -581,26 +584,33 @@ fn serve_prints_the_urls_and_the_first_key_for_people() {
     let (child, ready) = start(dir.path(), &[], &[], Stdio::piped());
     let out = stdout_of(child);
     let key = ready.api_key.expect("minted");
+    let admin = ready.admin_key.expect("an admin key minted");
     let lines: Vec<&str> = out
         .lines()
         .skip_while(|l| !l.starts_with("SCIM base URL"))
-        .take(4)
+        .take(6)
         .collect();
     assert_eq!(
         lines,
         [
             format!("SCIM base URL: {}", ready.scim_base_url),
-            format!(
-                "Admin web page: {} (sign in with an admin key: `scim-server key create --admin --label NAME`)",
-                ready.admin_url
-            ),
-            "No API key existed, so one was minted. Copy it now: it is not shown again.".into(),
+            format!("Admin web page: {}", ready.admin_url),
+            "No admin key existed, so one was minted: sign in to the admin web page with it (it \
+             opens every tenant). Copy it now: it is not shown again."
+                .into(),
+            format!("Admin key: {admin}"),
+            "No API key existed, so one was minted: paste it into your identity provider. Copy \
+             it now: it is not shown again."
+                .into(),
             format!("API key: {key}"),
         ],
         "{out}"
     );
-
     let (child, ready) = start(dir.path(), &[], &[], Stdio::piped());
+    // The admin key opens the admin API (and with it the web page); it is the operator's.
+    let tenants = ready.admin_url.replace("/admin", "/admin/v1/tenants");
+    assert_eq!(get(&tenants, &admin), 200);
+    assert_eq!(ready.admin_key, None, "minted once");
     let out = stdout_of(child);
     assert!(
         out.lines()
@@ -608,7 +618,8 @@ fn serve_prints_the_urls_and_the_first_key_for_people() {
             && out
                 .lines()
                 .any(|l| l == "API keys: already configured (see `scim-server key list`).")
-            && !out.contains("API key:"),
+            && !out.contains("API key:")
+            && !out.contains("Admin key:"),
         "{out}"
     );
 }
