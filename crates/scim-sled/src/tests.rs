@@ -192,3 +192,31 @@ fn an_undecodable_entry_fails_its_write_but_does_not_stop_writes() {
         .put_key_now(&key("k"), &revision("k"))
         .expect("later writes go through");
 }
+
+#[test]
+fn the_trees_of_a_tenant_that_no_longer_exists_are_dropped_at_open() {
+    let dir = tempfile::tempdir().expect("dir");
+    {
+        let store = SledStore::open(dir.path(), &SledOptions::default()).expect("store");
+        // A deletion cut short: the tenant is gone, its trees are not.
+        let ghost = TenantId::parse("ghost").expect("id");
+        let part = store.part(&ghost).expect("partition");
+        part.users.insert(b"u", b"{}".as_slice()).expect("insert");
+        store.flush_now().expect("flush");
+    }
+    let store = SledStore::open(dir.path(), &SledOptions::default()).expect("reopens");
+    let names: Vec<String> = store
+        .db
+        .tree_names()
+        .iter()
+        .map(|n| String::from_utf8_lossy(n).into_owned())
+        .collect();
+    assert!(
+        names.iter().all(|n| !n.starts_with("t/ghost/")),
+        "{names:?}"
+    );
+    let part = store
+        .part(&TenantId::parse("ghost").expect("id"))
+        .expect("partition");
+    assert!(part.users.is_empty(), "made again, it starts empty");
+}
