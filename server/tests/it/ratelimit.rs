@@ -75,3 +75,65 @@ async fn failed_authentications_are_limited_per_address_before_any_key_check() {
     // While the address is limited, even a good key waits: the check comes before the lookup.
     assert_eq!(s.get("/Users").await.status, 429);
 }
+
+#[tokio::test]
+async fn a_tenant_has_one_bucket_for_all_its_keys_and_other_tenants_are_not_limited_by_it() {
+    let s = TestServer::start_with(|c| {
+        // One token a minute per tenant, four at once: nothing refills while the test runs.
+        c.rate_limit_per_tenant = 1.0 / 60.0;
+        c.rate_limit_tenant_burst = 4;
+    })
+    .await;
+    let tenant = |id: &str| scim_core::NewTenant {
+        id: scim_core::model::TenantId::parse(id).expect("id"),
+        name: id.into(),
+        default_role: None,
+    };
+    let operator = scim_core::auth::operator;
+    let (acme, _, key1) = s
+        .core
+        .create_tenant(tenant("acme"), operator())
+        .await
+        .expect("acme");
+    let (_, key2) = s
+        .core
+        .mint_key(
+            "second",
+            scim_core::auth::KeyKind::Scim,
+            Some(&acme.id),
+            operator(),
+        )
+        .await
+        .expect("key");
+    let (_, _, beta_key) = s
+        .core
+        .create_tenant(tenant("beta"), operator())
+        .await
+        .expect("beta");
+    let get = |path: &'static str, key: String| {
+        let url = format!("{}{path}", s.origin);
+        let client = s.client.clone();
+        async move {
+            client
+                .get(url)
+                .bearer_auth(key)
+                .send()
+                .await
+                .expect("request")
+                .status()
+                .as_u16()
+        }
+    };
+    let mut statuses = Vec::new();
+    for i in 0..6 {
+        // The two keys of one tenant share its bucket.
+        let key = if i % 2 == 0 { &key1 } else { &key2 };
+        statuses.push(get("/t/acme/scim/v2/Users", key.clone()).await);
+    }
+    assert_eq!(statuses, [200, 200, 200, 200, 429, 429]);
+    assert_eq!(
+        get("/t/beta/scim/v2/Users", beta_key).await,
+        200,
+        "another tenant has its own bucket"
+    );
+}
