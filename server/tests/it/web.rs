@@ -487,6 +487,7 @@ async fn assets_are_served_and_the_pages_use_no_inline_script() {
         "/admin/users",
         "/admin/groups",
         "/admin/keys",
+        "/admin/tenants",
         "/admin/t/default/users",
     ] {
         let p = web.get(path).await;

@@ -7,6 +7,8 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use scim_core::model::{rfc3339, Tenant, TenantStatus};
 use time::OffsetDateTime;
 
+use super::TENANTS;
+
 /// Text from the directory or a client (names, labels, SCIM values): maud's escaping
 /// (`& < > "`), and `'` as `&#39;` too, so that no quote in a name can end an attribute,
 /// whichever quotes it has.
@@ -73,14 +75,17 @@ pub enum Nav {
     Users,
     Groups,
     Keys,
+    Tenants,
 }
 
 /// What a signed-in page's header holds: the session's CSRF token (for the sign-out form), the
-/// base of the page's links (`/admin`, or `/admin/t/{tenant}` on a tenant's pages), and the
-/// tenant the page is about.
+/// base of the page's links (`/admin`, or `/admin/t/{tenant}` on a tenant's pages), whether the
+/// operator is signed in (who also sees the tenants), and the tenant the page is about (none on
+/// the operator's own pages).
 pub struct Chrome<'a> {
     pub csrf: &'a str,
     pub base: &'a str,
+    pub operator: bool,
     pub tenant: Option<&'a Tenant>,
 }
 
@@ -117,15 +122,19 @@ pub fn page(title: &str, nav: Nav, chrome: Option<&Chrome<'_>>, body: Markup) ->
     .into_string()
 }
 
-/// A signed-in page's header: the tenant, the navigation (within the page's tenant), sign-out.
+/// A signed-in page's header: the tenant, the navigation (within the page's tenant, and the
+/// tenants for the operator), sign-out.
 fn header(c: &Chrome<'_>, nav: Nav) -> Markup {
     let base = c.base;
-    let items = [
+    let mut items = vec![
         (Nav::Home, base.to_string(), "Home"),
         (Nav::Users, format!("{base}/users"), "Users"),
         (Nav::Groups, format!("{base}/groups"), "Groups"),
         (Nav::Keys, format!("{base}/keys"), "API keys"),
     ];
+    if c.operator {
+        items.push((Nav::Tenants, TENANTS.to_string(), "Tenants"));
+    }
     html! {
         p class="tenant" {
             @match c.tenant {
@@ -297,6 +306,7 @@ mod tests {
         let chrome = Chrome {
             csrf: "tok",
             base: "/admin",
+            operator: false,
             tenant: None,
         };
         let p = page(
@@ -310,6 +320,7 @@ mod tests {
         assert!(p.contains("<h1>&lt;O&#39;Hara&gt;</h1><p>body</p>"));
         assert!(p.contains("<a href=\"/admin/users\" aria-current=\"page\">Users</a>"));
         assert!(p.contains("<a href=\"/admin\">Home</a>"));
+        assert!(!p.contains("Tenants"), "the operator's entry: {p}");
         assert!(p.contains("<input type=\"hidden\" name=\"csrf\" value=\"tok\">"));
         assert!(p.contains("<script src=\"/admin/assets/admin.js\" defer></script>"));
         let p = page("Sign in", Nav::None, None, html! {});
@@ -328,6 +339,7 @@ mod tests {
         let chrome = Chrome {
             csrf: "tok",
             base: "/admin/t/acme",
+            operator: true,
             tenant: Some(&acme),
         };
         let p = page("Users", Nav::Users, Some(&chrome), html! {});
@@ -342,6 +354,7 @@ mod tests {
             p.contains("<a href=\"/admin/t/acme/keys\">API keys</a>"),
             "{p}"
         );
+        assert!(p.contains("<a href=\"/admin/tenants\">Tenants</a>"), "{p}");
         assert!(
             p.contains("Tenant: <strong>Acme &lt;Corp&gt;</strong>"),
             "{p}"

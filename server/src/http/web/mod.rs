@@ -11,6 +11,7 @@
 pub mod html;
 mod pages;
 pub mod session;
+mod tenants;
 
 use std::io::Cursor;
 use std::net::IpAddr;
@@ -35,6 +36,8 @@ use session::{tenant_base, Form, SameOrigin, Session, SignedIn};
 
 /// The path the web page is mounted at: the pages of `default`, and the operator's.
 pub const BASE: &str = "/admin";
+/// The operator's tenants page (never under a tenant's base).
+pub const TENANTS: &str = "/admin/tenants";
 
 /// Users and groups on one page of a list.
 pub const PAGE_SIZE: usize = 50;
@@ -487,6 +490,9 @@ pub fn routes() -> Vec<rocket::Route> {
         keys,
         create_key,
         revoke_key,
+        tenants::list,
+        tenants::create,
+        tenants::change,
         css,
         js,
         icon

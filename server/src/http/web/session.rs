@@ -230,6 +230,7 @@ impl Session {
         Chrome {
             csrf: &self.csrf,
             base: &self.base,
+            operator: self.is_operator(),
             tenant: Some(self.dir.tenant()),
         }
     }

@@ -1,11 +1,13 @@
-//! The admin web page with tenants: each tenant's own pages under `/admin/t/{tenant}` (its base
-//! URL, links that stay within it), and a tenant's administrator, who sees its own tenant only.
+//! The admin web page with tenants: the operator's tenants page (list, open, create, disable,
+//! delete), each tenant's own pages under `/admin/t/{tenant}` (its base URL, links that stay
+//! within it), and a tenant's administrator, who sees its own tenant only.
 
 use reqwest::StatusCode;
 use scim_core::auth::{operator, KeyKind};
 use scim_core::model::TenantId;
 use scim_core::NewTenant;
 
+use super::admin_key;
 use super::client::{targets, Web};
 use crate::support::{user_body, Reply, TestServer, SCIM};
 
@@ -74,6 +76,141 @@ async fn tenant_ids(s: &TestServer) -> Vec<String> {
 }
 
 #[tokio::test]
+async fn an_operator_lists_tenants_and_opens_each_ones_pages() {
+    let s = TestServer::start().await;
+    let (_, op) = admin_key(&s, "Operator").await;
+    let acme = org(&s, "acme", "Acme <Corp>").await;
+    let id = user_in(&s, &acme, "acme.person").await;
+    s.user("default.person").await;
+    let mut web = Web::new(&s);
+    web.signed_in(&op).await;
+
+    let home = web.get("/admin").await;
+    assert!(home.text.contains("<a href=\"/admin/tenants\">Tenants</a>"));
+    assert!(home.text.contains("Tenant: <strong>Default</strong>"));
+
+    let list = web.get("/admin/tenants").await;
+    list.assert_html(200);
+    assert!(list.text.contains("All tenants"), "about no one tenant");
+    for shown in [
+        "<code>acme</code>",
+        "<a href=\"/admin/t/acme\">Acme &lt;Corp&gt;</a>",
+        "<a href=\"/admin/t/default\">Default</a>",
+        "Everyone",
+        "<span class=\"status active\">active</span>",
+    ] {
+        assert!(list.text.contains(shown), "{shown}: {}", list.text);
+    }
+    assert!(list.text.contains(&format!("<code>{}</code>", s.base)));
+    let acme_base = scim_base(&s, "acme");
+    assert!(list.text.contains(&format!("<code>{acme_base}</code>")));
+
+    // Its home page: its own SCIM base URL, the OneLogin steps, links within it.
+    let home = web.get("/admin/t/acme").await;
+    home.assert_html(200);
+    assert!(home.text.contains(&format!("value=\"{acme_base}\"")));
+    assert!(home.text.contains("Enable"), "the OneLogin steps");
+    assert!(home
+        .text
+        .contains("Tenant: <strong>Acme &lt;Corp&gt;</strong>"));
+    assert!(home
+        .text
+        .contains("href=\"/admin/t/acme/keys\">Mint a SCIM key"));
+    let users = web.get("/admin/t/acme/users").await;
+    assert!(users.text.contains("acme.person"), "{}", users.text);
+    assert!(!users.text.contains("default.person"));
+    assert!(users
+        .text
+        .contains(&format!("href=\"/admin/t/acme/users/{id}\"")));
+    for path in ["/admin/t/acme", "/admin/t/acme/users", "/admin/t/acme/keys"] {
+        let p = web.get(path).await;
+        for t in targets(&p.text) {
+            assert!(
+                t.starts_with("/admin/t/acme")
+                    || t.starts_with("/admin/assets/")
+                    || t == "/admin/tenants"
+                    || t == "/admin/signout"
+                    || t == "#main",
+                "{path} links to {t}"
+            );
+        }
+    }
+
+    // A scoped tenants page, or an unknown tenant's pages, do not exist.
+    web.get("/admin/t/acme/tenants").await.assert_html(404);
+    web.get("/admin/t/nobody").await.assert_html(404);
+    web.get("/admin/t/Not_Valid/users").await.assert_html(404);
+}
+
+#[tokio::test]
+async fn an_operator_creates_disables_and_deletes_a_tenant_with_the_forms() {
+    let s = TestServer::start().await;
+    let (_, op) = admin_key(&s, "Operator").await;
+    let mut web = Web::new(&s);
+    let csrf = web.signed_in(&op).await;
+
+    // Created through the form: its base URL and first SCIM key, shown once.
+    let create = [
+        ("csrf", csrf.as_str()),
+        ("id", "globex"),
+        ("name", "Globex"),
+        ("default_role", "Staff"),
+    ];
+    web.post("/admin/tenants", &create[1..])
+        .await
+        .assert_html(403);
+    assert!(!tenant_ids(&s).await.contains(&"globex".to_string()));
+    let p = web.post("/admin/tenants", &create).await;
+    p.assert_html(200);
+    let base = scim_base(&s, "globex");
+    assert!(p.text.contains(&format!("value=\"{base}\"")), "{}", p.text);
+    assert!(p.text.contains("Copy SCIM base URL") && p.text.contains("Copy API Key"));
+    assert!(p.text.contains("href=\"/admin/t/globex\""));
+    let key = shown_key(&p.text);
+    assert_eq!(scim_users(&s, "globex", &key, None).await.status, 200);
+    assert_eq!(
+        scim_users(&s, "globex", &s.key, None).await.status,
+        401,
+        "default's key is not globex's"
+    );
+    let list = web.get("/admin/tenants").await;
+    assert!(list.text.contains("Globex") && list.text.contains("Staff"));
+    assert!(!list.text.contains(&key), "the key is shown once");
+    web.post("/admin/tenants", &create).await.assert_html(409);
+    let bad = [("csrf", csrf.as_str()), ("id", "Not Valid"), ("name", "x")];
+    web.post("/admin/tenants", &bad).await.assert_html(400);
+
+    // Disabled: its keys stop working; deleted only when confirmed.
+    let disable = [("csrf", csrf.as_str()), ("action", "disable")];
+    let p = web.post("/admin/tenants/globex", &disable).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.text);
+    assert_eq!(p.location(), Some("/admin/tenants"));
+    assert_eq!(scim_users(&s, "globex", &key, None).await.status, 401);
+    let list = web.get("/admin/tenants").await;
+    assert!(list
+        .text
+        .contains("<span class=\"status disabled\">disabled</span>"));
+    assert!(list.text.contains("I understand that this deletes Globex"));
+    let unconfirmed = [("csrf", csrf.as_str()), ("action", "delete")];
+    web.post("/admin/tenants/globex", &unconfirmed)
+        .await
+        .assert_html(400);
+    assert!(tenant_ids(&s).await.contains(&"globex".to_string()));
+    let confirmed = [
+        ("csrf", csrf.as_str()),
+        ("action", "delete"),
+        ("confirm", "on"),
+    ];
+    web.post("/admin/tenants/default", &confirmed)
+        .await
+        .assert_html(400);
+    let p = web.post("/admin/tenants/globex", &confirmed).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.text);
+    assert_eq!(tenant_ids(&s).await, ["default"]);
+    web.get("/admin/t/globex").await.assert_html(404);
+}
+
+#[tokio::test]
 async fn a_tenant_admin_sees_its_own_tenant_only_and_its_links_stay_there() {
     let s = TestServer::start().await;
     let acme = org(&s, "acme", "Acme").await;
@@ -135,8 +272,8 @@ async fn a_tenant_admin_sees_its_own_tenant_only_and_its_links_stay_there() {
     }
     let create = [("csrf", csrf.as_str()), ("id", "mine"), ("name", "Mine")];
     web.post("/admin/tenants", &create).await.assert_html(404);
-    let disable = [("csrf", csrf.as_str()), ("status", "disabled")];
-    web.post("/admin/tenants/other/status", &disable)
+    let disable = [("csrf", csrf.as_str()), ("action", "disable")];
+    web.post("/admin/tenants/other", &disable)
         .await
         .assert_html(404);
     assert_eq!(tenant_ids(&s).await, ["acme", "default", "other"]);
@@ -166,4 +303,36 @@ async fn a_tenant_admin_sees_its_own_tenant_only_and_its_links_stay_there() {
     assert_eq!(p.location(), Some("/admin/signin"));
     let p = web.get("/admin/t/acme").await;
     assert_eq!(p.location(), Some("/admin/signin"));
+}
+
+#[tokio::test]
+async fn disabling_a_tenant_ends_its_admins_sessions_until_it_is_enabled() {
+    let s = TestServer::start().await;
+    let (_, op) = admin_key(&s, "Operator").await;
+    let acme = org(&s, "acme", "Acme").await;
+    let mut tenant_admin = Web::new(&s);
+    tenant_admin
+        .signed_in_at(&acme.admin, "/admin/t/acme")
+        .await;
+    let mut operator = Web::new(&s);
+    let csrf = operator.signed_in(&op).await;
+
+    let disable = [("csrf", csrf.as_str()), ("action", "disable")];
+    let p = operator.post("/admin/tenants/acme", &disable).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.text);
+    let p = tenant_admin.get("/admin/t/acme/users").await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    assert_eq!(p.location(), Some("/admin/signin"));
+    tenant_admin.sign_in(&acme.admin).await.assert_html(401);
+    // The operator still opens it, and sees that it is disabled.
+    let page = operator.get("/admin/t/acme").await;
+    page.assert_html(200);
+    assert!(page.text.contains("(disabled)"));
+
+    let enable = [("csrf", csrf.as_str()), ("action", "enable")];
+    let p = operator.post("/admin/tenants/acme", &enable).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.text);
+    tenant_admin
+        .signed_in_at(&acme.admin, "/admin/t/acme")
+        .await;
 }

@@ -79,15 +79,22 @@ pub fn list(base: &str, keys: &[KeyInfo], session_key: &str, csrf: &str) -> Mark
     }
 }
 
-/// A key just minted, shown this once, with a copy button; for a SCIM key, where it goes.
-pub fn minted(base: &str, minted: &MintedKey, base_url: &str) -> Markup {
-    let info = &minted.info;
+/// A key shown this once, with its copy button.
+pub fn shown_once(key: &str) -> Markup {
     html! {
         (message(
             "ok",
             "Copy this key now: it is not shown again, and the server keeps only its digest.",
         ))
-        (copyable("new-key", "API key", &minted.key, "Copy API Key"))
+        (copyable("new-key", "API key", key, "Copy API Key"))
+    }
+}
+
+/// A key just minted, shown this once, with a copy button; for a SCIM key, where it goes.
+pub fn minted(base: &str, minted: &MintedKey, base_url: &str) -> Markup {
+    let info = &minted.info;
+    html! {
+        (shown_once(&minted.key))
         dl class="facts" {
             dt { "Label" } dd { (Text(&info.label)) }
             dt { "Kind" } dd { (kind(info.admin)) }

@@ -4,6 +4,7 @@
 pub mod groups;
 mod history;
 pub mod keys;
+pub mod tenants;
 pub mod users;
 
 use maud::{html, Markup};
