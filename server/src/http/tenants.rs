@@ -39,7 +39,8 @@ pub struct CreatedTenant {
     pub key_info: KeyInfo,
 }
 
-fn view(app: &App, origin: &str, tenant: Tenant) -> TenantView {
+/// A tenant with its SCIM base URL under `origin` (also for the web page's tenants).
+pub(crate) fn view(app: &App, origin: &str, tenant: Tenant) -> TenantView {
     TenantView {
         scim_base_url: scim_base(origin, &tenant.id, &app.config.base_path),
         tenant,
@@ -58,17 +59,16 @@ fn text<'b>(body: &'b Value, name: &str) -> ApiResult<Option<&'b str>> {
     }
 }
 
+/// Every tenant, with its SCIM base URL under `origin`.
+pub(crate) async fn views(app: &App, origin: &str) -> Result<Vec<TenantView>, scim_core::Error> {
+    let all = app.core.tenants().await?;
+    Ok(all.into_iter().map(|t| view(app, origin, t)).collect())
+}
+
 #[get("/tenants")]
 pub async fn list(app: &State<Arc<App>>, op: Operator) -> ApiResult<Answer> {
     let origin = origin_of(&op.ctx.base_url, &app.config.base_path);
-    let all: Vec<TenantView> = app
-        .core
-        .tenants()
-        .await?
-        .into_iter()
-        .map(|t| view(app, &origin, t))
-        .collect();
-    Answer::json(Status::Ok, &all)
+    Answer::json(Status::Ok, &views(app, &origin).await?)
 }
 
 /// `{"id": "acme", "name": "Acme Corp", "defaultRole": "Everyone"}`: the answer holds the

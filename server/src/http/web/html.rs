@@ -4,8 +4,10 @@
 
 use maud::{html, Markup, Render, DOCTYPE};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-use scim_core::model::rfc3339;
+use scim_core::model::{rfc3339, Tenant, TenantStatus};
 use time::OffsetDateTime;
+
+use super::TENANTS;
 
 /// Text from the directory or a client (names, labels, SCIM values): maud's escaping
 /// (`& < > "`), and `'` as `&#39;` too, so that no quote in a name can end an attribute,
@@ -73,17 +75,23 @@ pub enum Nav {
     Users,
     Groups,
     Keys,
+    Tenants,
 }
 
-/// A whole page. `signed_in` holds the session's CSRF token: then the navigation and the
-/// sign-out button are shown.
-pub fn page(title: &str, nav: Nav, signed_in: Option<&str>, body: Markup) -> String {
-    let items = [
-        (Nav::Home, "/admin", "Home"),
-        (Nav::Users, "/admin/users", "Users"),
-        (Nav::Groups, "/admin/groups", "Groups"),
-        (Nav::Keys, "/admin/keys", "API keys"),
-    ];
+/// What a signed-in page's header holds: the session's CSRF token (for the sign-out form), the
+/// base of the page's links (`/admin`, or `/admin/t/{tenant}` on a tenant's pages), whether the
+/// operator is signed in (who also sees the tenants), and the tenant the page is about (none on
+/// the operator's own pages).
+pub struct Chrome<'a> {
+    pub csrf: &'a str,
+    pub base: &'a str,
+    pub operator: bool,
+    pub tenant: Option<&'a Tenant>,
+}
+
+/// A whole page. With `chrome` (signed in), the tenant, the navigation and the sign-out button
+/// are shown.
+pub fn page(title: &str, nav: Nav, chrome: Option<&Chrome<'_>>, body: Markup) -> String {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -100,22 +108,8 @@ pub fn page(title: &str, nav: Nav, signed_in: Option<&str>, body: Markup) -> Str
                 a class="skip" href="#main" { "Skip to content" }
                 header {
                     p class="brand" { "SCIM server" }
-                    @if let Some(token) = signed_in {
-                        nav aria-label="Main" {
-                            ul {
-                                @for (n, href, label) in items {
-                                    li {
-                                        a href=(href) aria-current=[(n == nav).then_some("page")] {
-                                            (label)
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                        form method="post" action="/admin/signout" class="signout" {
-                            (csrf_field(token))
-                            button type="submit" { "Sign out" }
-                        }
+                    @if let Some(c) = chrome {
+                        (header(c, nav))
                     }
                 }
                 main id="main" {
@@ -126,6 +120,47 @@ pub fn page(title: &str, nav: Nav, signed_in: Option<&str>, body: Markup) -> Str
         }
     }
     .into_string()
+}
+
+/// A signed-in page's header: the tenant, the navigation (within the page's tenant, and the
+/// tenants for the operator), sign-out.
+fn header(c: &Chrome<'_>, nav: Nav) -> Markup {
+    let base = c.base;
+    let mut items = vec![
+        (Nav::Home, base.to_string(), "Home"),
+        (Nav::Users, format!("{base}/users"), "Users"),
+        (Nav::Groups, format!("{base}/groups"), "Groups"),
+        (Nav::Keys, format!("{base}/keys"), "API keys"),
+    ];
+    if c.operator {
+        items.push((Nav::Tenants, TENANTS.to_string(), "Tenants"));
+    }
+    html! {
+        p class="tenant" {
+            @match c.tenant {
+                Some(t) => {
+                    "Tenant: " strong { (Text(&t.name)) }
+                    @if t.status == TenantStatus::Disabled {
+                        " " span class="status disabled" { "(disabled)" }
+                    }
+                }
+                None => "All tenants",
+            }
+        }
+        nav aria-label="Main" {
+            ul {
+                @for (n, href, label) in items {
+                    li {
+                        a href=(href) aria-current=[(n == nav).then_some("page")] { (label) }
+                    }
+                }
+            }
+        }
+        form method="post" action="/admin/signout" class="signout" {
+            (csrf_field(c.csrf))
+            button type="submit" { "Sign out" }
+        }
+    }
 }
 
 /// A table: a caption, column headers (`scope="col"`) and its rows, in a wrapper that scrolls
@@ -215,6 +250,7 @@ pub fn pager(start: usize, count: usize, total: usize, link: impl Fn(usize) -> S
 #[cfg(test)]
 mod tests {
     use super::*;
+    use scim_core::model::TenantId;
 
     #[test]
     fn text_escapes_the_five_characters() {
@@ -267,16 +303,67 @@ mod tests {
 
     #[test]
     fn the_layout_marks_the_current_page_and_escapes_the_title() {
-        let p = page("<O'Hara>", Nav::Users, Some("tok"), html! { p { "body" } });
+        let chrome = Chrome {
+            csrf: "tok",
+            base: "/admin",
+            operator: false,
+            tenant: None,
+        };
+        let p = page(
+            "<O'Hara>",
+            Nav::Users,
+            Some(&chrome),
+            html! { p { "body" } },
+        );
         assert!(p.starts_with("<!DOCTYPE html><html lang=\"en\">"), "{p}");
         assert!(p.contains("<title>&lt;O&#39;Hara&gt; · SCIM server admin</title>"));
         assert!(p.contains("<h1>&lt;O&#39;Hara&gt;</h1><p>body</p>"));
         assert!(p.contains("<a href=\"/admin/users\" aria-current=\"page\">Users</a>"));
         assert!(p.contains("<a href=\"/admin\">Home</a>"));
+        assert!(!p.contains("Tenants"), "the operator's entry: {p}");
         assert!(p.contains("<input type=\"hidden\" name=\"csrf\" value=\"tok\">"));
         assert!(p.contains("<script src=\"/admin/assets/admin.js\" defer></script>"));
         let p = page("Sign in", Nav::None, None, html! {});
         assert!(!p.contains("<nav") && !p.contains("csrf"), "{p}");
+    }
+
+    #[test]
+    fn a_tenants_pages_link_within_it_and_name_it() {
+        let acme = Tenant {
+            id: TenantId::parse("acme").expect("id"),
+            name: "Acme <Corp>".into(),
+            status: TenantStatus::Disabled,
+            default_role: "Everyone".into(),
+            created: OffsetDateTime::UNIX_EPOCH,
+        };
+        let chrome = Chrome {
+            csrf: "tok",
+            base: "/admin/t/acme",
+            operator: true,
+            tenant: Some(&acme),
+        };
+        let p = page("Users", Nav::Users, Some(&chrome), html! {});
+        for href in [
+            "/admin/t/acme",
+            "/admin/t/acme/users",
+            "/admin/t/acme/groups",
+        ] {
+            assert!(p.contains(&format!("href=\"{href}\"")), "{href}: {p}");
+        }
+        assert!(
+            p.contains("<a href=\"/admin/t/acme/keys\">API keys</a>"),
+            "{p}"
+        );
+        assert!(p.contains("<a href=\"/admin/tenants\">Tenants</a>"), "{p}");
+        assert!(
+            p.contains("Tenant: <strong>Acme &lt;Corp&gt;</strong>"),
+            "{p}"
+        );
+        assert!(p.contains("(disabled)"));
+        assert!(
+            p.contains("action=\"/admin/signout\""),
+            "sign-out stays put"
+        );
     }
 
     #[test]

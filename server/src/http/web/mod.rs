@@ -11,6 +11,7 @@
 pub mod html;
 mod pages;
 pub mod session;
+mod tenants;
 
 use std::io::Cursor;
 use std::net::IpAddr;
@@ -31,10 +32,12 @@ use crate::app::App;
 use html::{page, segment, Nav};
 use maud::Markup;
 pub use session::Sessions;
-use session::{Form, SameOrigin, Session};
+use session::{tenant_base, Form, SameOrigin, Session, SignedIn};
 
-/// The path the web page is mounted at.
+/// The path the web page is mounted at: the pages of `default`, and the operator's.
 pub const BASE: &str = "/admin";
+/// The operator's tenants page (never under a tenant's base).
+pub const TENANTS: &str = "/admin/tenants";
 
 /// Users and groups on one page of a list.
 pub const PAGE_SIZE: usize = 50;
@@ -101,7 +104,7 @@ impl<'r> Responder<'r, 'static> for WebError {
             WebError::Hidden => {
                 error_page(Status::NotFound, "There is no page at this address.").respond_to(req)
             }
-            WebError::Home(tenant) => Page::Redirect(format!("{BASE}/t/{tenant}")).respond_to(req),
+            WebError::Home(tenant) => Page::Redirect(tenant_base(&tenant)).respond_to(req),
             WebError::Csrf => error_page(
                 Status::Forbidden,
                 "This form was refused: it has expired or did not come from this page. \
@@ -193,7 +196,7 @@ fn start_param(q: &Query) -> usize {
 
 /// A signed-in page.
 fn signed(s: &Session, title: &str, nav: Nav, body: Markup) -> Page {
-    Page::Html(Status::Ok, page(title, nav, Some(&s.csrf), body))
+    Page::Html(Status::Ok, page(title, nav, Some(&s.chrome()), body))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -208,10 +211,10 @@ fn signin_page(status: Status, token: &str, problem: Option<&str>) -> Page {
 pub fn signin_form(
     app: &State<Arc<App>>,
     jar: &CookieJar<'_>,
-    s: std::result::Result<Session, WebError>,
+    s: std::result::Result<SignedIn, WebError>,
 ) -> WebResult {
-    if s.is_ok() {
-        return Ok(Page::Redirect(BASE.into()));
+    if let Ok(s) = s {
+        return Ok(Page::Redirect(session::home(&s.key)));
     }
     // Another tab's sign-in form keeps working: an existing token is reused.
     let token = match jar
@@ -257,10 +260,7 @@ pub async fn signin(
             jar.add(session::cookie(session::COOKIE, id, session::secure(app)));
             session::remove(jar, session::SIGNIN_COOKIE);
             // A tenant's administrator starts on its own tenant's pages.
-            Ok(Page::Redirect(match key.tenant {
-                Some(t) => format!("{BASE}/t/{t}"),
-                None => BASE.into(),
-            }))
+            Ok(Page::Redirect(session::home(&key)))
         }
         Err(e) if e.status() == 401 => Ok(signin_page(
             Status::Unauthorized,
@@ -284,9 +284,10 @@ pub fn signout(
     sessions: &State<Sessions>,
     jar: &CookieJar<'_>,
     origin: SameOrigin,
-    s: std::result::Result<Session, WebError>,
+    s: std::result::Result<SignedIn, WebError>,
     form: Form,
 ) -> WebResult {
+    // Any page's sign-out form, whichever tenant it is about.
     let s = s?;
     s.check(&form, &origin)?;
     if let Some(c) = jar.get(session::COOKIE) {
@@ -314,7 +315,7 @@ pub async fn home(app: &State<Arc<App>>, s: std::result::Result<Session, WebErro
         groups: s.dir.admin_groups(1, 0).await?.total,
         scim_keys,
     };
-    let body = pages::home(&counts, &s.ctx.base_url);
+    let body = pages::home(&s.base, &counts, &s.ctx.base_url);
     Ok(signed(&s, "Admin", Nav::Home, body))
 }
 
@@ -327,7 +328,7 @@ pub async fn users(s: std::result::Result<Session, WebError>, q: Query) -> WebRe
     let term = q.get("q").unwrap_or_default().trim().to_string();
     let start = start_param(&q);
     let list = s.dir.admin_search_users(&term, start, PAGE_SIZE).await?;
-    let body = pages::users::list(&list, &term, start);
+    let body = pages::users::list(&s.base, &list, &term, start);
     Ok(signed(&s, "Users", Nav::Users, body))
 }
 
@@ -344,7 +345,7 @@ pub async fn user(s: std::result::Result<Session, WebError>, id: &str, q: Query)
     let title = user
         .as_ref()
         .map_or("Deleted user", |u| u.summary.display_name.as_str());
-    let body = pages::users::page(user.as_ref(), &history, id, start, &s.csrf);
+    let body = pages::users::page(&s.base, user.as_ref(), &history, id, start, &s.csrf);
     Ok(signed(&s, title, Nav::Users, body))
 }
 
@@ -359,7 +360,7 @@ pub async fn set_display_name(
     s.check(&form, &origin)?;
     let name = form.get("display_name").unwrap_or_default().to_string();
     s.dir.admin_set_display_name(id, &name, &s.ctx).await?;
-    Ok(Page::Redirect(format!("{BASE}/users/{}", segment(id))))
+    Ok(Page::Redirect(format!("{}/users/{}", s.base, segment(id))))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -374,7 +375,7 @@ pub async fn groups(s: std::result::Result<Session, WebError>, q: Query) -> WebR
         &s,
         "Groups",
         Nav::Groups,
-        pages::groups::list(&list, start),
+        pages::groups::list(&s.base, &list, start),
     ))
 }
 
@@ -385,7 +386,7 @@ pub async fn group(s: std::result::Result<Session, WebError>, id: &str, q: Query
     let group = s.dir.admin_group(id, &s.ctx).await?;
     let history = s.dir.history(Kind::Group, id, start, HISTORY_PAGE).await?;
     let title = group.group.display_name.as_deref().unwrap_or(html::ABSENT);
-    let body = pages::groups::page(&group, &history, id, start);
+    let body = pages::groups::page(&s.base, &group, &history, id, start);
     Ok(signed(&s, title, Nav::Groups, body))
 }
 
@@ -403,7 +404,7 @@ pub async fn keys(app: &State<Arc<App>>, s: std::result::Result<Session, WebErro
         .into_iter()
         .filter(|k| manages_key(&s.dir.tenant().id, operator_too, k))
         .collect();
-    let body = pages::keys::list(&list, &s.key.id, &s.csrf);
+    let body = pages::keys::list(&s.base, &list, &s.key.id, &s.csrf);
     Ok(signed(&s, "API keys", Nav::Keys, body))
 }
 
@@ -427,7 +428,7 @@ pub async fn create_key(
         .mint_key(&label, kind, tenant.as_ref(), s.ctx.actor.clone())
         .await?;
     let minted = scim_core::views::MintedKey { key, info };
-    let body = pages::keys::minted(&minted, &s.ctx.base_url);
+    let body = pages::keys::minted(&s.base, &minted, &s.ctx.base_url);
     Ok(signed(&s, "Key minted", Nav::Keys, body))
 }
 
@@ -450,7 +451,7 @@ pub async fn revoke_key(
         return Err(WebError::Hidden);
     }
     app.core.revoke_key(id, None, s.ctx.actor.clone()).await?;
-    Ok(Page::Redirect(format!("{BASE}/keys")))
+    Ok(Page::Redirect(format!("{}/keys", s.base)))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -489,6 +490,9 @@ pub fn routes() -> Vec<rocket::Route> {
         keys,
         create_key,
         revoke_key,
+        tenants::list,
+        tenants::create,
+        tenants::change,
         css,
         js,
         icon

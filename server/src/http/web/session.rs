@@ -10,11 +10,12 @@ use rocket::data::{self, Data, FromData};
 use rocket::http::{Cookie, CookieJar, SameSite, Status};
 use rocket::outcome::Outcome;
 use rocket::request::{self, FromRequest, Request};
-use scim_core::model::{ApiKey, KeyScope};
+use scim_core::model::{ApiKey, KeyScope, TenantId};
 use scim_core::secret::{self, digest};
 use scim_core::{auth, Context, Directory};
 
-use super::WebError;
+use super::html::Chrome;
+use super::{WebError, BASE};
 use crate::app::App;
 use crate::http::guards::{origin, parse_query, read_text};
 use crate::http::tenancy;
@@ -142,9 +143,71 @@ pub fn remove(jar: &CookieJar<'_>, name: &'static str) {
     jar.remove(Cookie::build(name).path("/admin"));
 }
 
-/// A signed-in administrator: the admin key the session was opened with (still active), the
-/// context the core needs, the session's CSRF token, and the directory of the tenant the page is
-/// about (`default` unless its path names one).
+/// A signed-in administrator, whichever page: the admin key the session was opened with (still
+/// active, and its tenant too) and the session's CSRF token. Sign-in and sign-out need no more.
+pub struct SignedIn {
+    pub key: ApiKey,
+    pub csrf: String,
+}
+
+/// Where an administrator starts: `/admin`, or its tenant's pages.
+pub fn home(key: &ApiKey) -> String {
+    match key.scope() {
+        KeyScope::TenantAdmin(own) => tenant_base(&own),
+        _ => BASE.to_string(),
+    }
+}
+
+/// The base of a tenant's pages (`/admin/t/{tenant}`; tenant ids need no escaping).
+pub fn tenant_base(tenant: &TenantId) -> String {
+    format!("{BASE}/t/{tenant}")
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for SignedIn {
+    type Error = WebError;
+
+    async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, WebError> {
+        outcome(signed_in(req).await)
+    }
+}
+
+/// A guard's outcome: a page that is not shown says why (`WebError` answers it).
+fn outcome<T>(r: std::result::Result<T, WebError>) -> request::Outcome<T, WebError> {
+    match r {
+        Ok(s) => Outcome::Success(s),
+        Err(e) => Outcome::Error((Status::Unauthorized, e)),
+    }
+}
+
+/// The session a request's cookie names, with its key.
+async fn signed_in(req: &Request<'_>) -> std::result::Result<SignedIn, WebError> {
+    let (Some(app), Some(sessions)) = (
+        req.rocket().state::<Arc<App>>(),
+        req.rocket().state::<Sessions>(),
+    ) else {
+        return Err(scim_core::Error::Internal("no app state".into()).into());
+    };
+    let Some(id) = req.cookies().get(COOKIE).map(|c| c.value().to_string()) else {
+        return Err(WebError::SignIn);
+    };
+    let Some((key_id, csrf)) = sessions.touch(&id)? else {
+        return Err(WebError::SignIn);
+    };
+    match app.core.session_key(&key_id).await? {
+        Some(key) => Ok(SignedIn { key, csrf }),
+        None => {
+            // The key was revoked, lost its admin role or its tenant was disabled: the session
+            // ends with it.
+            sessions.close(&id);
+            Err(WebError::SignIn)
+        }
+    }
+}
+
+/// A signed-in administrator on a page it may see: its key, the context the core needs, the
+/// session's CSRF token, the directory of the tenant the page is about (`default` unless its
+/// path names one), and the base of the page's links.
 pub struct Session {
     pub key: ApiKey,
     pub ctx: Context,
@@ -152,11 +215,24 @@ pub struct Session {
     pub dir: Directory,
     /// Whether the page's path named its tenant (`/admin/t/{tenant}/…`).
     pub scoped: bool,
+    /// Where the page's links lead: `/admin`, or `/admin/t/{tenant}` on a tenant's pages, so
+    /// that every link, form and pager stays within the tenant.
+    pub base: String,
 }
 
 impl Session {
     pub fn is_operator(&self) -> bool {
         self.key.scope() == KeyScope::Operator
+    }
+
+    /// The page's header: its tenant, the navigation, sign-out.
+    pub fn chrome(&self) -> Chrome<'_> {
+        Chrome {
+            csrf: &self.csrf,
+            base: &self.base,
+            operator: self.is_operator(),
+            tenant: Some(self.dir.tenant()),
+        }
     }
 }
 
@@ -165,70 +241,54 @@ impl<'r> FromRequest<'r> for Session {
     type Error = WebError;
 
     async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, WebError> {
-        let fail = |e: WebError| Outcome::Error((Status::Unauthorized, e));
-        let (Some(app), Some(sessions)) = (
-            req.rocket().state::<Arc<App>>(),
-            req.rocket().state::<Sessions>(),
-        ) else {
-            return fail(WebError::from(scim_core::Error::Internal(
-                "no app state".into(),
-            )));
-        };
-        let Some(id) = req.cookies().get(COOKIE).map(|c| c.value().to_string()) else {
-            return fail(WebError::SignIn);
-        };
-        let (key_id, csrf) = match sessions.touch(&id) {
-            Ok(Some(found)) => found,
-            Ok(None) => return fail(WebError::SignIn),
-            Err(e) => return fail(WebError::from(e)),
-        };
-        let lookup = app.core.session_key(&key_id).await;
-        match lookup {
-            Ok(Some(key)) => {
-                // The tenant of the page: the operator sees every one, a tenant's administrator
-                // its own only (another's pages do not exist for it).
-                let (tenant, scoped) = tenancy::tenant_of(req);
-                let Ok(tenant) = tenant else {
-                    return fail(WebError::Hidden);
-                };
-                let allowed = match key.scope() {
-                    KeyScope::Operator => true,
-                    KeyScope::TenantAdmin(own) => own == tenant,
-                    KeyScope::Scim(_) => false,
-                };
-                if !allowed {
-                    // Its own home is elsewhere.
-                    return match (key.scope(), scoped) {
-                        (KeyScope::TenantAdmin(own), false) => fail(WebError::Home(own)),
-                        _ => fail(WebError::Hidden),
-                    };
-                }
-                let dir = match app.core.directory(&tenant).await {
-                    Ok(d) => d,
-                    Err(scim_core::Error::NotFound(_)) => return fail(WebError::Hidden),
-                    Err(e) => return fail(WebError::from(e)),
-                };
-                let ctx = Context {
-                    actor: auth::actor(&key),
-                    request_id: Some(crate::http::request_id(req)),
-                    base_url: tenancy::scim_base(&origin(req, app), &tenant, &app.config.base_path),
-                };
-                Outcome::Success(Session {
-                    key,
-                    ctx,
-                    csrf,
-                    dir,
-                    scoped,
-                })
-            }
-            Ok(None) => {
-                // The key was revoked (or lost its admin role): the session ends with it.
-                sessions.close(&id);
-                fail(WebError::SignIn)
-            }
-            Err(e) => fail(WebError::from(e)),
-        }
+        outcome(session(req).await)
     }
+}
+
+async fn session(req: &Request<'_>) -> std::result::Result<Session, WebError> {
+    let SignedIn { key, csrf } = signed_in(req).await?;
+    let Some(app) = req.rocket().state::<Arc<App>>() else {
+        return Err(scim_core::Error::Internal("no app state".into()).into());
+    };
+    // The tenant of the page: the operator sees every one, a tenant's administrator its own
+    // only (another's pages do not exist for it).
+    let (tenant, scoped) = tenancy::tenant_of(req);
+    let tenant = tenant.map_err(|()| WebError::Hidden)?;
+    let allowed = match key.scope() {
+        KeyScope::Operator => true,
+        KeyScope::TenantAdmin(own) => own == tenant,
+        KeyScope::Scim(_) => false,
+    };
+    if !allowed {
+        // Its own home is elsewhere.
+        return Err(match (key.scope(), scoped) {
+            (KeyScope::TenantAdmin(own), false) => WebError::Home(own),
+            _ => WebError::Hidden,
+        });
+    }
+    let dir = match app.core.directory(&tenant).await {
+        Ok(d) => d,
+        Err(scim_core::Error::NotFound(_)) => return Err(WebError::Hidden),
+        Err(e) => return Err(e.into()),
+    };
+    let ctx = Context {
+        actor: auth::actor(&key),
+        request_id: Some(crate::http::request_id(req)),
+        base_url: tenancy::scim_base(&origin(req, app), &tenant, &app.config.base_path),
+    };
+    let base = if scoped {
+        tenant_base(&tenant)
+    } else {
+        BASE.to_string()
+    };
+    Ok(Session {
+        key,
+        ctx,
+        csrf,
+        dir,
+        scoped,
+        base,
+    })
 }
 
 /// Whether a POST comes from our own pages, by the headers browsers add: `Sec-Fetch-Site` must
@@ -292,16 +352,28 @@ impl<'r> FromData<'r> for Form {
     }
 }
 
+/// Refuses (403, nothing changed) a form without the session's CSRF token or from another site.
+fn check(csrf: &str, form: &Form, origin: &SameOrigin) -> std::result::Result<(), WebError> {
+    let token = form.get("csrf").unwrap_or_default();
+    if origin.0 && secret::same(token, csrf) {
+        Ok(())
+    } else {
+        Err(WebError::Csrf)
+    }
+}
+
 impl Session {
     /// Refuses (403, nothing changed) a form without this session's CSRF token or from
     /// another site.
     pub fn check(&self, form: &Form, origin: &SameOrigin) -> std::result::Result<(), WebError> {
-        let token = form.get("csrf").unwrap_or_default();
-        if origin.0 && secret::same(token, &self.csrf) {
-            Ok(())
-        } else {
-            Err(WebError::Csrf)
-        }
+        check(&self.csrf, form, origin)
+    }
+}
+
+impl SignedIn {
+    /// As [`Session::check`].
+    pub fn check(&self, form: &Form, origin: &SameOrigin) -> std::result::Result<(), WebError> {
+        check(&self.csrf, form, origin)
     }
 }
 

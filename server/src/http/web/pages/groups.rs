@@ -4,15 +4,15 @@ use maud::{html, Markup};
 
 use super::{history, scim_section};
 use crate::http::web::html::{or_dash, pager, section, segment, table_or, time, Text};
-use crate::http::web::{BASE, PAGE_SIZE};
+use crate::http::web::PAGE_SIZE;
 use scim_core::views::{GroupDetail, GroupPage, GroupSummary, HistoryPage, MemberView};
 
 /// A group as a table row, linking to its page.
-fn row(g: &GroupSummary) -> Markup {
+fn row(base: &str, g: &GroupSummary) -> Markup {
     html! {
         tr {
             td {
-                a href={ (BASE) "/groups/" (segment(&g.group.id)) } {
+                a href={ (base) "/groups/" (segment(&g.group.id)) } {
                     (or_dash(g.group.display_name.as_deref()))
                 }
             }
@@ -22,27 +22,27 @@ fn row(g: &GroupSummary) -> Markup {
     }
 }
 
-/// A page of groups and the pager.
-pub fn list(page: &GroupPage, start: usize) -> Markup {
+/// A page of groups and the pager; `base` is the base of the tenant's pages.
+pub fn list(base: &str, page: &GroupPage, start: usize) -> Markup {
     html! {
         (table_or(
             "No groups yet.",
             "Groups",
             &["Display name", "Members", "Last change"],
             &page.groups,
-            row,
+            |g| row(base, g),
         ))
-        (pager(start, PAGE_SIZE, page.total, |n| format!("{BASE}/groups?start={n}")))
+        (pager(start, PAGE_SIZE, page.total, |n| format!("{base}/groups?start={n}")))
     }
 }
 
 /// A member as a table row: a user that exists links to its page.
-fn member(m: &MemberView) -> Markup {
+fn member(base: &str, m: &MemberView) -> Markup {
     html! {
         tr {
             @match m {
                 MemberView::User { id, kind, user_name, display_name } => {
-                    td { a href={ (BASE) "/users/" (segment(id)) } { (Text(display_name)) } }
+                    td { a href={ (base) "/users/" (segment(id)) } { (Text(display_name)) } }
                     td { (or_dash(user_name.as_deref())) }
                     td { (Text(kind)) }
                 }
@@ -57,7 +57,13 @@ fn member(m: &MemberView) -> Markup {
 }
 
 /// A group's page: its members, its history and its SCIM resource.
-pub fn page(group: &GroupDetail, history: &HistoryPage, id: &str, start: usize) -> Markup {
+pub fn page(
+    base: &str,
+    group: &GroupDetail,
+    history: &HistoryPage,
+    id: &str,
+    start: usize,
+) -> Markup {
     html! {
         (section("members", "Members", html! {
             (table_or(
@@ -65,10 +71,10 @@ pub fn page(group: &GroupDetail, history: &HistoryPage, id: &str, start: usize) 
                 "Members",
                 &["Display name", "User name", "Type"],
                 &group.members,
-                member,
+                |m| member(base, m),
             ))
         }))
-        (history::listing(history, id, start, "groups"))
+        (history::listing(base, "groups", history, id, start))
         (scim_section(&group.scim))
     }
 }
@@ -86,8 +92,8 @@ mod tests {
             display_name: "O'Hara".into(),
         };
         assert_eq!(
-            member(&user).into_string(),
-            "<tr><td><a href=\"/admin/users/a%20b\">O&#39;Hara</a></td><td>—</td><td>User</td></tr>"
+            member("/admin/t/acme", &user).into_string(),
+            "<tr><td><a href=\"/admin/t/acme/users/a%20b\">O&#39;Hara</a></td><td>—</td><td>User</td></tr>"
         );
         let other = MemberView::Other {
             id: "g".into(),
@@ -95,7 +101,7 @@ mod tests {
             display_name: None,
         };
         assert_eq!(
-            member(&other).into_string(),
+            member("/admin", &other).into_string(),
             "<tr><td>—</td><td>—</td><td>Group</td></tr>"
         );
     }

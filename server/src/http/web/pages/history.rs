@@ -4,7 +4,7 @@ use maud::{html, Markup};
 use serde_json::Value;
 
 use crate::http::web::html::{pager, section, segment, table_or, time, Text, ABSENT};
-use crate::http::web::{BASE, HISTORY_PAGE};
+use crate::http::web::HISTORY_PAGE;
 use scim_core::model::{Revision, TargetType};
 use scim_core::views::HistoryPage;
 
@@ -18,12 +18,12 @@ fn shown(v: Option<&Value>) -> String {
 }
 
 /// One entry as a table row. An entry about another resource (a group that took this user in,
-/// a member a group lost) links to it.
-fn row(e: &Revision, own_id: &str) -> Markup {
+/// a member a group lost) links to it, under `base` (the base of the tenant's pages).
+fn row(base: &str, e: &Revision, own_id: &str) -> Markup {
     let target = e.target_id.as_str();
     let link = match e.target_type {
-        TargetType::User => format!("{BASE}/users/{}", segment(target)),
-        TargetType::Group => format!("{BASE}/groups/{}", segment(target)),
+        TargetType::User => format!("{base}/users/{}", segment(target)),
+        TargetType::Group => format!("{base}/groups/{}", segment(target)),
         TargetType::ApiKey | TargetType::Tenant => String::new(),
     };
     html! {
@@ -61,8 +61,15 @@ fn row(e: &Revision, own_id: &str) -> Markup {
     }
 }
 
-/// A resource's history, newest first, with its pager, under `{BASE}/{endpoint}/{id}`.
-pub fn listing(history: &HistoryPage, id: &str, start: usize, endpoint: &str) -> Markup {
+/// A resource's history, newest first, with its pager, on the page `{base}/{endpoint}/{id}`
+/// (`base` is the base of the tenant's pages).
+pub fn listing(
+    base: &str,
+    endpoint: &str,
+    history: &HistoryPage,
+    id: &str,
+    start: usize,
+) -> Markup {
     html! {
         (section("history", "History", html! {
             (table_or(
@@ -70,10 +77,10 @@ pub fn listing(history: &HistoryPage, id: &str, start: usize, endpoint: &str) ->
                 "Revision history, newest first",
                 &["Time", "Actor", "Action", "Changes"],
                 &history.entries,
-                |e| row(e, id),
+                |e| row(base, e, id),
             ))
             (pager(start, HISTORY_PAGE, history.total, |n| {
-                format!("{BASE}/{endpoint}/{}?start={n}", segment(id))
+                format!("{base}/{endpoint}/{}?start={n}", segment(id))
             }))
         }))
     }

@@ -3,7 +3,6 @@
 use maud::{html, Markup};
 
 use crate::http::web::html::{copyable, csrf_field, message, section, segment, table, time, Text};
-use crate::http::web::BASE;
 use scim_core::views::{KeyInfo, MintedKey};
 
 fn kind(admin: bool) -> &'static str {
@@ -15,7 +14,7 @@ fn kind(admin: bool) -> &'static str {
 }
 
 /// A key as a table row. `own` marks the key of this session.
-fn row(k: &KeyInfo, own: bool, csrf: &str) -> Markup {
+fn row(base: &str, k: &KeyInfo, own: bool, csrf: &str) -> Markup {
     html! {
         tr {
             td {
@@ -37,7 +36,7 @@ fn row(k: &KeyInfo, own: bool, csrf: &str) -> Markup {
             }
             td {
                 @if k.revoked.is_none() {
-                    form method="post" action={ (BASE) "/keys/" (segment(&k.id)) "/revoke" } {
+                    form method="post" action={ (base) "/keys/" (segment(&k.id)) "/revoke" } {
                         (csrf_field(csrf))
                         button type="submit" class="danger"
                             aria-label={ "Revoke key " (Text(&k.label)) } { "Revoke" }
@@ -48,8 +47,9 @@ fn row(k: &KeyInfo, own: bool, csrf: &str) -> Markup {
     }
 }
 
-/// The mint form and every key (never a key itself). `session_key` is this session's key id.
-pub fn list(keys: &[KeyInfo], session_key: &str, csrf: &str) -> Markup {
+/// The mint form and every key (never a key itself). `session_key` is this session's key id;
+/// `base` the base of the tenant's pages, whose keys these are.
+pub fn list(base: &str, keys: &[KeyInfo], session_key: &str, csrf: &str) -> Markup {
     html! {
         (section("mint", "Mint a key", html! {
             p {
@@ -57,7 +57,7 @@ pub fn list(keys: &[KeyInfo], session_key: &str, csrf: &str) -> Markup {
                 em { "SCIM Bearer Token" } "); an admin key opens this page and the admin API. \
                  The key is shown once."
             }
-            form method="post" action={ (BASE) "/keys" } class="stack" {
+            form method="post" action={ (base) "/keys" } class="stack" {
                 (csrf_field(csrf))
                 label for="label" { "Label" }
                 input id="label" name="label" type="text" required maxlength="100"
@@ -73,21 +73,28 @@ pub fn list(keys: &[KeyInfo], session_key: &str, csrf: &str) -> Markup {
             (table(
                 "API keys (the keys themselves are never shown again)",
                 &["Label", "Kind", "id", "Created", "Last used", "Status", "Action"],
-                html! { @for k in keys { (row(k, k.id == session_key, csrf)) } },
+                html! { @for k in keys { (row(base, k, k.id == session_key, csrf)) } },
             ))
         }))
     }
 }
 
-/// A key just minted, shown this once, with a copy button; for a SCIM key, where it goes.
-pub fn minted(minted: &MintedKey, base_url: &str) -> Markup {
-    let info = &minted.info;
+/// A key shown this once, with its copy button.
+pub fn shown_once(key: &str) -> Markup {
     html! {
         (message(
             "ok",
             "Copy this key now: it is not shown again, and the server keeps only its digest.",
         ))
-        (copyable("new-key", "API key", &minted.key, "Copy API Key"))
+        (copyable("new-key", "API key", key, "Copy API Key"))
+    }
+}
+
+/// A key just minted, shown this once, with a copy button; for a SCIM key, where it goes.
+pub fn minted(base: &str, minted: &MintedKey, base_url: &str) -> Markup {
+    let info = &minted.info;
+    html! {
+        (shown_once(&minted.key))
         dl class="facts" {
             dt { "Label" } dd { (Text(&info.label)) }
             dt { "Kind" } dd { (kind(info.admin)) }
@@ -99,6 +106,6 @@ pub fn minted(minted: &MintedKey, base_url: &str) -> Markup {
                 ", with the SCIM base URL " code { (Text(base_url)) } "."
             }
         }
-        p { a href={ (BASE) "/keys" } { "Back to API keys" } }
+        p { a href={ (base) "/keys" } { "Back to API keys" } }
     }
 }

@@ -4,6 +4,7 @@
 pub mod groups;
 mod history;
 pub mod keys;
+pub mod tenants;
 pub mod users;
 
 use maud::{html, Markup};
@@ -48,16 +49,17 @@ pub struct Counts {
     pub scim_keys: usize,
 }
 
-/// The home page: counts, the SCIM base URL to paste into OneLogin, and how to connect it.
-pub fn home(counts: &Counts, base_url: &str) -> Markup {
+/// A tenant's home page (`base` is its pages' base): counts, its SCIM base URL to paste into
+/// OneLogin, and how to connect it.
+pub fn home(base: &str, counts: &Counts, base_url: &str) -> Markup {
     let plain_http = base_url.starts_with("http://")
         && !base_url.starts_with("http://127.")
         && !base_url.starts_with("http://localhost");
     html! {
         p class="summary" {
-            a href={ (BASE) "/users" } { (counts.users) " users" } " · "
-            a href={ (BASE) "/groups" } { (counts.groups) " groups" } " · "
-            a href={ (BASE) "/keys" } { (counts.scim_keys) " active SCIM keys" }
+            a href={ (base) "/users" } { (counts.users) " users" } " · "
+            a href={ (base) "/groups" } { (counts.groups) " groups" } " · "
+            a href={ (base) "/keys" } { (counts.scim_keys) " active SCIM keys" }
         }
         (section("connect", "Connect OneLogin", html! {
             (copyable("scim-url", "SCIM base URL", base_url, "Copy SCIM base URL"))
@@ -77,7 +79,7 @@ pub fn home(counts: &Counts, base_url: &str) -> Markup {
                     "On its " strong { "Configuration" } " tab, under " em { "API Connection" }
                     ": paste the URL above into " strong { "SCIM Base URL" } " (as it is, without "
                     code { "/Users" } "), and a SCIM API key into " strong { "SCIM Bearer Token" }
-                    ". " a href={ (BASE) "/keys" } { "Mint a SCIM key" } " and use its "
+                    ". " a href={ (base) "/keys" } { "Mint a SCIM key" } " and use its "
                     em { "Copy API Key" } " button."
                 }
                 li {
@@ -93,7 +95,7 @@ pub fn home(counts: &Counts, base_url: &str) -> Markup {
                 }
                 li {
                     "Assign users to the app. After a sync they are listed under "
-                    a href={ (BASE) "/users" } { "Users" } ", each with its revision history; \
+                    a href={ (base) "/users" } { "Users" } ", each with its revision history; \
                      changes made through SCIM show the actor " em { "Scim System User" } "."
                 }
             }

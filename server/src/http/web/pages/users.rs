@@ -6,14 +6,14 @@ use super::{history, scim_section};
 use crate::http::web::html::{
     csrf_field, message, or_dash, pager, section, segment, table_or, time, Text,
 };
-use crate::http::web::{BASE, PAGE_SIZE};
+use crate::http::web::PAGE_SIZE;
 use scim_core::views::{HistoryPage, UserDetail, UserPage, UserSummary};
 
 /// A user as a table row, linking to its page.
-fn row(u: &UserSummary) -> Markup {
+fn row(base: &str, u: &UserSummary) -> Markup {
     html! {
         tr {
-            td { a href={ (BASE) "/users/" (segment(&u.id)) } { (Text(&u.display_name)) } }
+            td { a href={ (base) "/users/" (segment(&u.id)) } { (Text(&u.display_name)) } }
             td { (or_dash(u.user_name.as_deref())) }
             td { span class={ "status " (u.status.as_str()) } { (u.status.as_str()) } }
             td { (Text(&u.role)) }
@@ -23,8 +23,8 @@ fn row(u: &UserSummary) -> Markup {
 }
 
 /// The list: a search form, a page of users (those matching `term`, when there is one), and
-/// the pager.
-pub fn list(page: &UserPage, term: &str, start: usize) -> Markup {
+/// the pager. `base` is the base of the tenant's pages.
+pub fn list(base: &str, page: &UserPage, term: &str, start: usize) -> Markup {
     let (caption, notice) = if term.is_empty() {
         (
             "Users".to_string(),
@@ -34,7 +34,7 @@ pub fn list(page: &UserPage, term: &str, start: usize) -> Markup {
         (format!("Users matching “{term}”"), "No user matches.")
     };
     html! {
-        form method="get" action={ (BASE) "/users" } class="search" role="search" {
+        form method="get" action={ (base) "/users" } class="search" role="search" {
             label for="q" { "Search by user name or display name" }
             input id="q" name="q" type="search" value=(Text(term));
             button type="submit" { "Search" }
@@ -44,13 +44,13 @@ pub fn list(page: &UserPage, term: &str, start: usize) -> Markup {
             &caption,
             &["Display name", "User name", "Status", "Role", "Last change"],
             &page.users,
-            row,
+            |u| row(base, u),
         ))
         (pager(start, PAGE_SIZE, page.total, |n| {
             if term.is_empty() {
-                format!("{BASE}/users?start={n}")
+                format!("{base}/users?start={n}")
             } else {
-                format!("{BASE}/users?q={}&start={n}", segment(term))
+                format!("{base}/users?q={}&start={n}", segment(term))
             }
         }))
     }
@@ -59,6 +59,7 @@ pub fn list(page: &UserPage, term: &str, start: usize) -> Markup {
 /// A user's page: its facts and display-name form (when it exists; its history outlives it),
 /// its history and its SCIM resource.
 pub fn page(
+    base: &str,
     user: Option<&UserDetail>,
     history: &HistoryPage,
     id: &str,
@@ -81,7 +82,7 @@ pub fn page(
                     "Set from the identity provider at the first sync; later SCIM changes never \
                      touch it. You may change it here."
                 }
-                form method="post" action={ (BASE) "/users/" (segment(id)) "/display-name" }
+                form method="post" action={ (base) "/users/" (segment(id)) "/display-name" }
                     class="stack" {
                     (csrf_field(csrf))
                     label for="display_name" { "Display name" }
@@ -93,9 +94,35 @@ pub fn page(
         } @else {
             (message("notice", "This user was deleted; its history stays readable."))
         }
-        (history::listing(history, id, start, "users"))
+        (history::listing(base, "users", history, id, start))
         @if let Some(u) = user {
             (scim_section(&u.scim))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_search_form_and_the_pager_stay_within_the_tenant() {
+        let empty = UserPage {
+            total: 120,
+            start_index: 51,
+            users: Vec::new(),
+        };
+        let p = list("/admin/t/acme", &empty, "a b", 51).into_string();
+        assert!(p.contains("action=\"/admin/t/acme/users\""), "{p}");
+        assert!(
+            p.contains("href=\"/admin/t/acme/users?q=a%20b&amp;start=1\""),
+            "{p}"
+        );
+        assert!(
+            p.contains("href=\"/admin/t/acme/users?q=a%20b&amp;start=101\""),
+            "{p}"
+        );
+        let p = list("/admin", &empty, "", 51).into_string();
+        assert!(p.contains("href=\"/admin/users?start=101\""), "{p}");
     }
 }
