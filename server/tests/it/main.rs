@@ -17,5 +17,6 @@ mod onelogin;
 mod ops;
 mod ratelimit;
 mod storage;
+mod tenants;
 mod users;
 mod web;
