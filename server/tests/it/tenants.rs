@@ -872,3 +872,107 @@ async fn deleting_a_tenant_removes_its_data_only_and_the_operator_s_feed_records
     // Nor do the old keys open the new tenant.
     refused_as_unknown(s, &Method::GET, &old_users, &b.t.key, None).await;
 }
+
+/// The users and groups a feed names, with the admin API's path of each's history.
+fn histories_named(feed: &Value) -> BTreeSet<String> {
+    let mut paths = BTreeSet::new();
+    for e in feed["entries"].as_array().expect("entries") {
+        let related = e["related"].as_array().cloned().unwrap_or_default();
+        for t in std::iter::once(e).chain(related.iter()) {
+            let kind = match t["target_type"].as_str() {
+                Some("User") => "users",
+                Some("Group") => "groups",
+                _ => continue,
+            };
+            let id = t["target_id"].as_str().expect("target id");
+            paths.insert(format!("/{kind}/{id}/history"));
+        }
+    }
+    paths
+}
+
+/// Two OneLogin scenarios run at the same time, each against its own tenant, with the same user
+/// names: both pass, and each tenant's history holds only its own changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn onelogin_scenarios_at_once_on_two_tenants_with_the_same_user_names_stay_apart() {
+    let s = TestServer::start().await;
+    let (north, south) = (s.tenant("north").await, s.tenant("south").await);
+    let run = |t: &TestTenant| {
+        let target = onelogin_sim::Target::new(t.base.clone(), t.key.clone());
+        tokio::spawn(async move {
+            let mut failed = Vec::new();
+            for name in ["user-lifecycle", "group-provisioning"] {
+                let scenario = onelogin_sim::Scenario::find(name).expect("scenario");
+                let transcript = onelogin_sim::run_scenario(&scenario, &target)
+                    .await
+                    .expect("scenario runs");
+                if !transcript.passed {
+                    failed.push(transcript.to_text(true));
+                }
+            }
+            failed
+        })
+    };
+    let (n, so) = tokio::join!(run(&north), run(&south));
+    for (t, failed) in [(&north, n), (&south, so)] {
+        let failed = failed.expect("the run ends");
+        assert!(failed.is_empty(), "{}: {}", t.id, failed.join("\n\n"));
+    }
+
+    let feed = "/audit?limit=1000";
+    let north_feed = s.on(&north, Api::Admin, Method::GET, feed, None).await.body;
+    let south_feed = s.on(&south, Api::Admin, Method::GET, feed, None).await.body;
+    let actions = |feed: &Value| -> Vec<String> {
+        let mut all: Vec<String> = feed["entries"]
+            .as_array()
+            .expect("entries")
+            .iter()
+            .map(|e| format!("{} {}", e["action"], e["target_type"]))
+            .collect();
+        all.sort();
+        all
+    };
+    assert_eq!(
+        actions(&north_feed),
+        actions(&south_feed),
+        "the same changes"
+    );
+    assert!(
+        actions(&north_feed).len() > 10,
+        "the scenarios changed things: {north_feed}"
+    );
+    let (north_ids, south_ids) = (named_ids(&north_feed), named_ids(&south_feed));
+    assert!(
+        north_ids.is_disjoint(&south_ids),
+        "shared: {:?}",
+        north_ids.intersection(&south_ids).collect::<Vec<_>>()
+    );
+    // Every resource a tenant's feed names has its history in that tenant, none in the other.
+    for (me, my_feed, other) in [(&north, &north_feed, &south), (&south, &south_feed, &north)] {
+        let paths = histories_named(my_feed);
+        assert!(paths.len() >= 5, "{paths:?}");
+        for path in paths {
+            let mine = s.on(me, Api::Admin, Method::GET, &path, None).await;
+            assert_eq!(mine.status, 200, "{} {path}: {}", me.id, mine.text);
+            s.on(other, Api::Admin, Method::GET, &path, None)
+                .await
+                .assert_error(404, None);
+        }
+    }
+    // The same user names in both: each tenant created its own users of those names.
+    let created = |feed: &Value| -> Vec<String> {
+        let mut names: Vec<String> = feed["entries"]
+            .as_array()
+            .expect("entries")
+            .iter()
+            .filter(|e| e["action"] == "create" && e["target_type"] == "User")
+            .flat_map(|e| e["changes"].as_array().cloned().unwrap_or_default())
+            .filter(|c| c["attribute"] == "userName")
+            .map(|c| c["after"].to_string())
+            .collect();
+        names.sort();
+        names
+    };
+    assert!(created(&north_feed).len() >= 4, "{north_feed}");
+    assert_eq!(created(&north_feed), created(&south_feed));
+}
