@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use server::Ready;
 
-const BIN: &str = env!("CARGO_BIN_EXE_scim-server");
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_scim-server");
 
-fn scim_server(dir: &Path, args: &[&str]) -> std::process::Output {
+pub(crate) fn scim_server(dir: &Path, args: &[&str]) -> std::process::Output {
     Command::new(BIN)
         .current_dir(dir)
         .args(args)
@@ -22,7 +22,12 @@ fn scim_server(dir: &Path, args: &[&str]) -> std::process::Output {
 /// Starts `scim-server [GLOBAL] serve --listen 127.0.0.1:0 --ready-file ready.json` in `dir`
 /// with `SCIM_` settings `env` and stderr appended to `dir/server.log`, and waits for the ready
 /// file; panics with the log when the server exits first or is not ready within 30 s.
-fn start(dir: &Path, global: &[&str], env: &[(&str, &str)], stdout: Stdio) -> (Child, Ready) {
+pub(crate) fn start(
+    dir: &Path,
+    global: &[&str],
+    env: &[(&str, &str)],
+    stdout: Stdio,
+) -> (Child, Ready) {
     let ready_file = dir.join("ready.json");
     let _ = std::fs::remove_file(&ready_file);
     let log = dir.join("server.log");
@@ -98,7 +103,7 @@ fn get(url: &str, key: &str) -> u16 {
     })
 }
 
-fn sigterm(child: &Child) {
+pub(crate) fn sigterm(child: &Child) {
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
@@ -197,7 +202,7 @@ fn a_bad_configuration_is_refused() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("max_results"));
 }
 
-fn wait(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
+pub(crate) fn wait(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
     let start = std::time::Instant::now();
     while start.elapsed() < limit {
         if let Ok(Some(status)) = child.try_wait() {
@@ -339,7 +344,7 @@ fn export_while_running_then_import_into_a_new_folder_and_serve_it() {
 }
 
 /// A client that keeps no idle connection, so that a stopping server has none to wait for.
-fn client() -> reqwest::Client {
+pub(crate) fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .pool_max_idle_per_host(0)
         .build()

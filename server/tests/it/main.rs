@@ -18,5 +18,6 @@ mod ops;
 mod ratelimit;
 mod storage;
 mod tenants;
+mod upgrade;
 mod users;
 mod web;

@@ -1,5 +1,6 @@
 //! Starting a server for a test, and a small SCIM client.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -356,6 +357,16 @@ pub struct TestTenant {
     /// An admin key of its own (not the operator's).
     pub admin: String,
     pub admin_id: String,
+}
+
+/// The string `field` of each object in `array`.
+pub fn each(array: &Value, field: &str) -> BTreeSet<String> {
+    array
+        .as_array()
+        .unwrap_or_else(|| panic!("an array: {array}"))
+        .iter()
+        .map(|o| o[field].as_str().expect(field).to_string())
+        .collect()
 }
 
 /// A PatchOp request with these operations.

@@ -10,7 +10,7 @@ use reqwest::{Method, StatusCode};
 use scim_core::model::Dump;
 use serde_json::{json, Value};
 
-use crate::support::{patch_op, user_body, Api, Reply, TestServer, TestTenant};
+use crate::support::{each, patch_op, user_body, Api, Reply, TestServer, TestTenant};
 
 /// A key of the right shape that nobody holds.
 const UNKNOWN: &str = "scim_00000000000000000000000000000000000000000000000000000000deadbeef";
@@ -297,16 +297,6 @@ fn named_ids(feed: &Value) -> BTreeSet<String> {
         }
     }
     ids
-}
-
-/// The string `field` of each object in `array`.
-fn each(array: &Value, field: &str) -> BTreeSet<String> {
-    array
-        .as_array()
-        .unwrap_or_else(|| panic!("an array: {array}"))
-        .iter()
-        .map(|o| o[field].as_str().expect(field).to_string())
-        .collect()
 }
 
 fn ids_of_list(list: &Value) -> BTreeSet<String> {
