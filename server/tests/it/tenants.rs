@@ -966,3 +966,154 @@ async fn onelogin_scenarios_at_once_on_two_tenants_with_the_same_user_names_stay
     assert!(created(&north_feed).len() >= 4, "{north_feed}");
     assert_eq!(created(&north_feed), created(&south_feed));
 }
+
+#[tokio::test]
+async fn a_tenant_s_admin_mints_and_revokes_its_own_tenant_s_keys_only() {
+    let w = world().await;
+    let (a, b, s) = (&w.a, &w.b, &w.s);
+    let operator_id = s
+        .core
+        .keys(None)
+        .await
+        .expect("keys")
+        .into_iter()
+        .find(|k| k.label == "operator")
+        .expect("the operator's key")
+        .id;
+    // An admin key minted by A's admin is A's, never the operator's.
+    let minted = w
+        .admin(
+            a,
+            Method::POST,
+            "/keys",
+            Some(&json!({"label": "second admin", "admin": true})),
+        )
+        .await;
+    assert_eq!(minted.status, 201, "{}", minted.text);
+    assert_eq!(minted.body["info"]["tenant"], "acme", "{}", minted.text);
+    let second = minted.body["key"].as_str().expect("the key").to_string();
+    let users = format!("{}/users", a.t.admin_api);
+    assert_eq!(
+        s.call(Method::GET, &users, Some(&second), None)
+            .await
+            .status,
+        200
+    );
+    for (method, url, body) in operator_routes(&s.origin, a.t.id.as_str()) {
+        let r = s.call(method, &url, Some(&second), body.as_ref()).await;
+        r.assert_error(403, None);
+    }
+    let other = format!("{}/users", b.t.admin_api);
+    refused_as_unknown(s, &Method::GET, &other, &second, None).await;
+    // A SCIM key minted by A's admin opens A's SCIM API only.
+    let minted = w
+        .admin(a, Method::POST, "/keys", Some(&json!({"label": "idp"})))
+        .await;
+    let idp = minted.body["key"].as_str().expect("the key").to_string();
+    let idp_id = minted.body["info"]["id"].as_str().expect("id").to_string();
+    let a_users = format!("{}/Users", a.t.base);
+    assert_eq!(
+        s.call(Method::GET, &a_users, Some(&idp), None).await.status,
+        200
+    );
+    let b_users = format!("{}/Users", b.t.base);
+    refused_as_unknown(s, &Method::GET, &b_users, &idp, None).await;
+    // A's admin sees and revokes A's keys only: not the operator's, not B's.
+    let listed = each(&w.admin_get(a, "/keys").await.body, "label");
+    let labels = ["acme admin", "idp", "initial key", "second admin"];
+    assert_eq!(listed, set(&labels));
+    for id in [&operator_id, &b.t.key_id, &b.t.admin_id] {
+        w.admin(a, Method::DELETE, &format!("/keys/{id}"), None)
+            .await
+            .assert_error(404, None);
+    }
+    let tenants = format!("{}/admin/v1/tenants", s.origin);
+    assert_eq!(w.op(Method::GET, &tenants, None).await.status, 200);
+    assert_eq!(w.scim(b, Method::GET, "/Users", None).await.status, 200);
+    w.admin_get(b, "/users").await;
+    let r = w
+        .admin(a, Method::DELETE, &format!("/keys/{idp_id}"), None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    refused_as_unknown(s, &Method::GET, &a_users, &idp, None).await;
+}
+
+#[tokio::test]
+async fn the_operator_s_routes_answer_with_scim_errors_and_base_urls() {
+    let w = world().await;
+    let s = &w.s;
+    let tenants = format!("{}/admin/v1/tenants", s.origin);
+    let post = |body: Value| {
+        let (w, url) = (&w, &tenants);
+        async move { w.op(Method::POST, url, Some(&body)).await }
+    };
+    post(json!({"id": "Not_A_Slug", "name": "X"}))
+        .await
+        .assert_error(400, Some("invalidValue"));
+    post(json!({"name": "No id"}))
+        .await
+        .assert_error(400, Some("invalidValue"));
+    post(json!({"id": "carol", "name": 7}))
+        .await
+        .assert_error(400, Some("invalidValue"));
+    for taken in ["acme", "default"] {
+        post(json!({"id": taken, "name": "Again"}))
+            .await
+            .assert_error(409, Some("uniqueness"));
+    }
+    let nosuch = format!("{tenants}/nosuch");
+    w.op(Method::GET, &nosuch, None)
+        .await
+        .assert_error(404, None);
+    w.op(Method::PATCH, &nosuch, Some(&json!({"name": "X"})))
+        .await
+        .assert_error(404, None);
+    w.op(Method::DELETE, &format!("{nosuch}?confirm=true"), None)
+        .await
+        .assert_error(404, None);
+    let acme = format!("{tenants}/acme");
+    w.op(Method::PATCH, &acme, Some(&json!({"status": "paused"})))
+        .await
+        .assert_error(400, Some("invalidValue"));
+    let r = s
+        .client
+        .patch(&acme)
+        .bearer_auth(&w.operator)
+        .header("Content-Type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .expect("request");
+    Reply::from(r)
+        .await
+        .assert_error(400, Some("invalidSyntax"));
+    s.call(Method::GET, &tenants, None, None)
+        .await
+        .assert_error(401, None);
+    // A tenant created over HTTP: its base URL, and its first key, which works there only.
+    let created = post(json!({"id": "carol", "name": "Carol", "defaultRole": "Member"})).await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let base = format!("{}/t/carol/scim/v2", s.origin);
+    assert_eq!(created.body["scimBaseUrl"], base.as_str());
+    assert_eq!(created.body["defaultRole"], "Member");
+    let key = created.body["key"].as_str().expect("the key");
+    let r = s
+        .call(
+            Method::POST,
+            &format!("{base}/Users"),
+            Some(key),
+            Some(&user_body(SHARED)),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    refused_as_unknown(s, &Method::GET, &format!("{}/Users", w.a.t.base), key, None).await;
+    let listed = w.op(Method::GET, &tenants, None).await;
+    let bases: BTreeSet<String> = each(&listed.body, "scimBaseUrl");
+    let expected = [
+        format!("{}/t/acme/scim/v2", s.origin),
+        format!("{}/t/bravo/scim/v2", s.origin),
+        base,
+        s.base.clone(),
+    ];
+    assert_eq!(bases, expected.into_iter().collect());
+}
