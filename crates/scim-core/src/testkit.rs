@@ -15,6 +15,7 @@
 //! | `export-import-round-trip` | an export imported into an empty store exports the same, and every integrity rule holds |
 //! | `tenants-are-apart` | the same `userName` in two tenants; lookups, lists, histories and feeds never cross; a key opens its own tenant only |
 //! | `deleting-a-tenant-removes-only-its-data` | a deleted tenant's records, history and keys are gone (and stay gone if it is made again); others keep theirs |
+//! | `a-tenant-deleted-under-a-request-stops-nothing` | a request that began before its tenant was deleted (a long bulk request) gets "not found" from then on; the store stays healthy, other tenants write on, nothing it tried reaches a tenant made again with the same id |
 
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -78,6 +79,9 @@ pub const CHECKS: &[(&str, CheckFn)] = &[
     ("tenants-are-apart", |c, _| Box::pin(tenants_are_apart(c))),
     ("deleting-a-tenant-removes-only-its-data", |c, _| {
         Box::pin(deleting_a_tenant_removes_only_its_data(c))
+    }),
+    ("a-tenant-deleted-under-a-request-stops-nothing", |c, _| {
+        Box::pin(a_tenant_deleted_under_a_request_stops_nothing(c))
     }),
 ];
 
@@ -661,6 +665,52 @@ async fn deleting_a_tenant_removes_only_its_data(core: Arc<Core>) -> Checked {
         .await
         .map_err(text)?;
     ensure(still.is_some(), "another tenant lost its user")?;
+    let problems = core.check().await.map_err(text)?;
+    ensure(problems.is_empty(), format!("integrity: {problems:?}"))
+}
+
+async fn a_tenant_deleted_under_a_request_stops_nothing(core: Arc<Core>) -> Checked {
+    let (gone, kept) = (tenant(&core, "gone").await?, tenant(&core, "kept").await?);
+    let early = create(&gone.0, Kind::User, user("early")).await?;
+    let id = gone.0.tenant().id.clone();
+    core.update_tenant(&id, None, None, Some(TenantStatus::Disabled), operator())
+        .await
+        .map_err(text)?;
+    core.delete_tenant(&id, true, operator())
+        .await
+        .map_err(text)?;
+    // The request still holds the directory it began with.
+    let late = create(&gone.0, Kind::User, user("late")).await;
+    ensure(late.is_err(), "a write reached a deleted tenant")?;
+    let changed = apply(
+        &gone.0,
+        Kind::User,
+        &early,
+        &patch(json!([{"op": "replace", "path": "title", "value": "late"}])),
+    )
+    .await;
+    ensure(changed.is_err(), "a change reached a deleted tenant")?;
+    ensure(
+        core.store().failure().is_none(),
+        format!("the store stopped: {:?}", core.store().failure()),
+    )?;
+    create(&kept.0, Kind::User, user("kept"))
+        .await
+        .map_err(|e| format!("another tenant cannot write: {e}"))?;
+    let read = gone
+        .0
+        .get(Kind::User, &early, &ctx(), &Projection::default())
+        .await;
+    ensure(
+        matches!(read, Err(Error::NotFound(_))),
+        format!("a read of a deleted tenant: {read:?}"),
+    )?;
+    let again = tenant(&core, "gone").await?;
+    let export = again.0.partition().export().await.map_err(text)?;
+    ensure(
+        export.users.is_empty(),
+        format!("a tenant made again holds {:?}", export.users),
+    )?;
     let problems = core.check().await.map_err(text)?;
     ensure(problems.is_empty(), format!("integrity: {problems:?}"))
 }

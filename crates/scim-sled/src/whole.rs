@@ -3,6 +3,7 @@
 //! rules are the core's).
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use scim_core::model::{
@@ -73,8 +74,14 @@ impl SledStore {
             })?;
         self.tenants_changed();
         self.keys_changed();
-        if let Ok(mut map) = self.partitions.write() {
-            map.remove(id);
+        // Requests that hold the partition learn it is gone, before its trees are.
+        if let Some(part) = self
+            .partitions
+            .write()
+            .ok()
+            .and_then(|mut map| map.remove(id))
+        {
+            part.gone.store(true, Ordering::SeqCst);
         }
         let prefix = tree_prefix(id);
         for name in PART_TREES {

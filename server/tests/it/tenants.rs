@@ -1117,3 +1117,82 @@ async fn the_operator_s_routes_answer_with_scim_errors_and_base_urls() {
     ];
     assert_eq!(bases, expected.into_iter().collect());
 }
+
+/// A tenant deleted while a long bulk request of its own runs: that request's later operations
+/// are not found, and nothing else stops (a write to a deleted tenant's dropped trees was a
+/// storage failure, which stopped every write of every tenant).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_tenant_under_its_own_long_bulk_request_stops_nothing_else() {
+    let w = world().await;
+    let (a, b, s) = (&w.a, &w.b, &w.s);
+    let ops: Vec<Value> = (0..1000)
+        .map(|i| {
+            json!({"method": "POST", "path": "/Users", "bulkId": format!("u{i}"),
+                   "data": user_body(&format!("bulk-{i}@example.com"))})
+        })
+        .collect();
+    let bulk = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+                      "Operations": ops});
+    let request = s
+        .client
+        .post(format!("{}/Bulk", b.t.base))
+        .bearer_auth(&b.t.key)
+        .header("Content-Type", crate::support::SCIM)
+        .body(bulk.to_string());
+    let running =
+        tokio::spawn(async move { Reply::from(request.send().await.expect("bulk")).await });
+    // Once the request is under way, the operator disables and deletes the tenant.
+    let b_users = format!("{}/users?count=0", b.t.admin_api);
+    let started = std::time::Instant::now();
+    while w.op(Method::GET, &b_users, None).await.body["total"] == 2 {
+        assert!(
+            started.elapsed().as_secs() < 30,
+            "the bulk request never began"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    let b_url = format!("{}/admin/v1/tenants/{}", s.origin, b.t.id);
+    let r = w
+        .op(Method::PATCH, &b_url, Some(&json!({"status": "disabled"})))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = w
+        .op(Method::DELETE, &format!("{b_url}?confirm=true"), None)
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+
+    let r = running.await.expect("the bulk request ends");
+    assert_eq!(r.status, 200, "{}", r.text);
+    let ops = r.body["Operations"].as_array().expect("operations");
+    let statuses: Vec<&str> = ops.iter().filter_map(|o| o["status"].as_str()).collect();
+    assert_eq!(
+        statuses.first(),
+        Some(&"201"),
+        "it began before the deletion"
+    );
+    assert_eq!(
+        statuses.last(),
+        Some(&"404"),
+        "it ran on after the deletion (else this test shows nothing): {statuses:?}"
+    );
+    // Nothing else stopped: the store is healthy, the server ready, other tenants write.
+    assert_eq!(s.store.failure(), None);
+    let ready = s
+        .call(Method::GET, &format!("{}/readyz", s.origin), None, None)
+        .await;
+    assert_eq!(ready.status, 200, "{}", ready.text);
+    let r = w
+        .scim(
+            a,
+            Method::POST,
+            "/Users",
+            Some(&user_body("after@example.com")),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(s.core.check().await.expect("check"), Vec::<String>::new());
+    // A tenant made again with its id holds nothing the request tried to write.
+    let again = s.tenant("bravo").await;
+    let users = s.on(&again, Api::Scim, Method::GET, "/Users", None).await;
+    assert_eq!(users.body["totalResults"], 0, "{}", users.text);
+}
