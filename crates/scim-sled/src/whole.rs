@@ -254,14 +254,19 @@ impl SledStore {
         self.load_feed(&part.feed, &dump.revisions)
     }
 
-    /// Writes keys; those that belong to a tenant belong to `tenant` (a tenant's copy may be
-    /// loaded under another id). Keys without a tenant keep their meaning (`default`'s SCIM keys,
-    /// the operator's admin keys).
+    /// Writes keys: the operator's (`tenant` none), or those of a tenant's copy loaded into
+    /// `tenant`, which owns every key of it (a copy may be another tenant's, or a whole store's
+    /// from before tenants, whose keys name no tenant). Into `default`, a key without a tenant
+    /// keeps its meaning, as in a store that upgrades in place (a SCIM key is `default`'s, an
+    /// admin key the operator's); into any other tenant it becomes the tenant's own, never the
+    /// operator's.
     fn load_keys(&self, keys: &[ApiKey], tenant: Option<&TenantId>) -> Result<(), StoreError> {
         for key in keys {
             let mut key = key.clone();
-            if key.tenant.is_some() {
-                key.tenant = tenant.cloned();
+            if let Some(t) = tenant {
+                if key.tenant.is_some() || !t.is_default() {
+                    key.tenant = Some(t.clone());
+                }
             }
             self.api_keys
                 .insert(key.id.as_bytes(), encode(&key)?)

@@ -219,3 +219,65 @@ fn a_store_from_the_release_before_tenants_is_the_default_tenant_with_nothing_lo
         "{out:?}"
     );
 }
+
+/// A copy that the release before tenants exported imports into `default` (as the store itself
+/// upgrades: its admin key is the operator's) or into another tenant, which then owns every key
+/// of the copy: its SCIM keys open that tenant only, its admin key is that tenant's admin (never
+/// the operator's, which would open every tenant).
+#[test]
+fn a_copy_from_the_release_before_tenants_imports_into_default_or_into_a_tenant_of_its_own() {
+    let dir = tempfile::tempdir().expect("dir");
+    let held = unpack("pre-tenants", dir.path());
+    let copy = dir.path().join("old-copy.json");
+    std::fs::write(&copy, held["export"].to_string()).expect("write the copy");
+    let copy = copy.to_str().expect("a path");
+    let key = |name: &str| held["keys"][name].as_str().expect("a key").to_string();
+    let (first, admin) = (key("first"), key("admin"));
+    let users = keys_of(&held["users"]);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    for tenant in ["default", "acme"] {
+        let data = format!("into-{tenant}");
+        let out = scim_server(
+            dir.path(),
+            &["--data-dir", &data, "import", copy, "--tenant", tenant],
+        );
+        assert!(out.status.success(), "{out:?}");
+        let (mut child, ready) = start(dir.path(), &["--data-dir", &data], &[], Stdio::null());
+        let origin = ready.scim_base_url.trim_end_matches("/scim/v2").to_string();
+        let (own, other) = if tenant == "default" {
+            (
+                ready.scim_base_url.clone(),
+                format!("{origin}/t/acme/scim/v2"),
+            )
+        } else {
+            (
+                format!("{origin}/t/{tenant}/scim/v2"),
+                ready.scim_base_url.clone(),
+            )
+        };
+        let own_admin = format!("{origin}/admin/v1/tenants/{tenant}/users");
+        let operators = format!("{origin}/admin/v1/tenants");
+        rt.block_on(async {
+            let list = get_ok(&format!("{own}/Users"), &first).await;
+            assert_eq!(each(&list["Resources"], "id"), users, "{tenant}");
+            let listed = get_ok(&own_admin, &admin).await;
+            assert_eq!(listed["total"], 3, "{tenant}: {listed}");
+            let refused = send(Method::GET, &format!("{other}/Users"), &first).await;
+            refused.assert_error(401, None);
+            let operator = send(Method::GET, &operators, &admin).await;
+            if tenant == "default" {
+                assert_eq!(operator.status, 200, "{}", operator.text);
+            } else {
+                operator.assert_error(403, None);
+                send(Method::GET, &format!("{origin}/admin/v1/users"), &admin)
+                    .await
+                    .assert_error(401, None);
+            }
+        });
+        sigterm(&child);
+        assert!(wait(&mut child, Duration::from_secs(30)).is_some_and(|s| s.success()));
+    }
+}
