@@ -15,7 +15,7 @@
 //! | `export-import-round-trip` | an export imported into an empty store exports the same, and every integrity rule holds |
 //! | `tenants-are-apart` | the same `userName` in two tenants; lookups, lists, histories and feeds never cross; a key opens its own tenant only |
 //! | `deleting-a-tenant-removes-only-its-data` | a deleted tenant's records, history and keys are gone (and stay gone if it is made again); others keep theirs |
-//! | `a-copy-loaded-into-a-tenant-owns-its-keys` | a tenant's copy loaded into another tenant (or a whole store's from before tenants) gives that tenant every key of it: its admin keys are that tenant's, never the operator's; loaded into `default`, keys without a tenant keep their meaning (the operator's admin keys) |
+//! | `a-copy-loaded-into-a-tenant-owns-its-keys` | a tenant's copy loaded into another tenant (or a whole store's from before tenants) gives that tenant every key of it: its admin keys are that tenant's, never the operator's; loaded into `default`, keys without a tenant keep their meaning (the operator's admin keys); a copy whose keys the store holds already is refused |
 //! | `a-tenant-deleted-under-a-request-stops-nothing` | a request that began before its tenant was deleted (a long bulk request) gets "not found" from then on; the store stays healthy, other tenants write on, nothing it tried reaches a tenant made again with the same id |
 
 use std::collections::BTreeSet;
@@ -697,15 +697,7 @@ fn copy_from_before_tenants(name: &str) -> Dump {
 async fn a_copy_loaded_into_a_tenant_owns_its_keys(core: Arc<Core>) -> Checked {
     use crate::auth::Access;
     let default = TenantId::default_tenant();
-    let acme = TenantId::parse("acme")?;
-    let new = crate::NewTenant {
-        id: acme.clone(),
-        name: "ACME".into(),
-        default_role: None,
-    };
-    core.create_tenant_without_key(new, operator())
-        .await
-        .map_err(text)?;
+    let acme = keyless_tenant(&core, "acme").await?;
     for (id, name) in [(&acme, "acme"), (&default, "default")] {
         let d = core.directory(id).await.map_err(text)?;
         d.partition()
@@ -744,6 +736,20 @@ async fn a_copy_loaded_into_a_tenant_owns_its_keys(core: Arc<Core>) -> Checked {
     ensure(
         opens("default", "admin", Access::Operator).await,
         "a copy's admin key loaded into default is not the operator's",
+    )?;
+    // The same copy again, into a third tenant: its keys are acme's already; taking them would
+    // lock acme's identity provider out.
+    let clone = keyless_tenant(&core, "clone").await?;
+    let d = core.directory(&clone).await.map_err(text)?;
+    let again = d.partition().import(copy_from_before_tenants("acme")).await;
+    ensure(
+        matches!(again, Err(StoreError::Refused(_))),
+        format!("a copy whose keys the store holds was loaded: {again:?}"),
+    )?;
+    ensure(
+        opens("acme", "scim", Access::Scim(&acme)).await
+            && !opens("acme", "scim", Access::Scim(&clone)).await,
+        "acme's keys moved to the tenant the copy was loaded into again",
     )
 }
 
@@ -791,6 +797,20 @@ async fn a_tenant_deleted_under_a_request_stops_nothing(core: Arc<Core>) -> Chec
     )?;
     let problems = core.check().await.map_err(text)?;
     ensure(problems.is_empty(), format!("integrity: {problems:?}"))
+}
+
+/// Makes a tenant without keys (as an import does).
+async fn keyless_tenant(core: &Core, id: &str) -> Result<TenantId, String> {
+    let new = crate::NewTenant {
+        id: TenantId::parse(id)?,
+        name: id.to_uppercase(),
+        default_role: None,
+    };
+    let t = core
+        .create_tenant_without_key(new, operator())
+        .await
+        .map_err(text)?;
+    Ok(t.id)
 }
 
 /// Makes a tenant; its directory and first SCIM key.

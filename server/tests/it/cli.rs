@@ -892,6 +892,11 @@ fn export_and_import_one_tenant_with_and_without_a_running_server() {
     assert_eq!(copy_of(d, "stopped.json"), copy_of(d, "acme.json"));
     let text = std::fs::read_to_string(d.join("acme.json")).expect("copy");
     assert!(!text.contains("default.only"), "another tenant's data");
+    // Into another tenant of the same store: refused, acme keeps its key.
+    let err = run_fails(d, &["import", "acme.json", "--tenant", "acme-copy"]);
+    assert!(err.contains("already"), "{err}");
+    let keys = rows(&run_ok(d, &["key", "list", "--tenant", "acme"]), 2);
+    assert_eq!(keys.len(), 1, "{keys:?}");
 
     let import = [
         "--data-dir",
