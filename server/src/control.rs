@@ -358,10 +358,36 @@ pub fn socket_path(data_dir: &Path) -> PathBuf {
     data_dir.join(SOCKET)
 }
 
-#[derive(Serialize, Deserialize)]
+/// The server's answer on the socket: `{"ok": ANSWER}` or `{"error": "why"}`. An answer may be
+/// null (`tenant delete` answers nothing), which is not the same as no answer.
+#[derive(Debug, Serialize, Deserialize)]
 struct Reply {
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     ok: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     error: Option<String>,
+}
+
+/// A field that is there, null or not.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
+}
+
+impl Reply {
+    /// What a reply line says: the answer, or the server's error.
+    fn parse(line: &str) -> Result<Value, String> {
+        let reply: Reply =
+            serde_json::from_str(line).map_err(|e| format!("bad answer from the server: {e}"))?;
+        match (reply.ok, reply.error) {
+            (_, Some(e)) => Err(e),
+            (Some(v), None) => Ok(v),
+            (None, None) => Err("empty answer from the server".into()),
+        }
+    }
 }
 
 /// Sends a command to the server running on `data_dir`.
@@ -382,13 +408,7 @@ pub fn request(data_dir: &Path, command: &Command) -> Result<Value, String> {
     BufReader::new(stream)
         .read_line(&mut answer)
         .map_err(|e| e.to_string())?;
-    let reply: Reply =
-        serde_json::from_str(&answer).map_err(|e| format!("bad answer from the server: {e}"))?;
-    match (reply.ok, reply.error) {
-        (Some(v), _) => Ok(v),
-        (None, Some(e)) => Err(e),
-        (None, None) => Err("empty answer from the server".into()),
-    }
+    Reply::parse(&answer)
 }
 
 /// Serves commands on the socket until `stop` resolves, then removes the socket.
@@ -437,4 +457,41 @@ pub async fn serve(
     }
     let _ = std::fs::remove_file(&path);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip(reply: &Reply) -> Result<Value, String> {
+        Reply::parse(&serde_json::to_string(reply).expect("serialises"))
+    }
+
+    #[test]
+    fn a_null_answer_is_an_answer_and_an_error_is_an_error() {
+        let null = Reply {
+            ok: Some(Value::Null),
+            error: None,
+        };
+        assert_eq!(round_trip(&null), Ok(Value::Null));
+        let answer = Reply {
+            ok: Some(serde_json::json!({"id": "acme"})),
+            error: None,
+        };
+        assert_eq!(round_trip(&answer), Ok(serde_json::json!({"id": "acme"})));
+        let error = Reply {
+            ok: None,
+            error: Some("no tenant 'acme'".into()),
+        };
+        assert_eq!(round_trip(&error), Err("no tenant 'acme'".into()));
+        // What servers before this one sent: both fields, the absent one null.
+        assert_eq!(
+            Reply::parse(r#"{"ok":null,"error":"no tenant 'acme'"}"#),
+            Err("no tenant 'acme'".into())
+        );
+        assert_eq!(
+            Reply::parse("{}"),
+            Err("empty answer from the server".into())
+        );
+    }
 }

@@ -101,6 +101,7 @@ impl From<StoreError> for Error {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Refused(detail) => Error::invalid_value(detail),
+            StoreError::Gone => Error::NotFound("the tenant was deleted".into()),
             other => Error::Internal(other.to_string()),
         }
     }

@@ -99,6 +99,9 @@ pub enum StoreError {
     /// Stored data that cannot be read back.
     #[error("storage: undecodable entry: {0}")]
     Corrupt(String),
+    /// The partition's tenant was deleted (under a request that began before).
+    #[error("the tenant was deleted")]
+    Gone,
     /// A request the engine cannot serve (an import into a store that is not empty, an unknown
     /// dump format).
     #[error("{0}")]

@@ -15,6 +15,8 @@
 //! | `export-import-round-trip` | an export imported into an empty store exports the same, and every integrity rule holds |
 //! | `tenants-are-apart` | the same `userName` in two tenants; lookups, lists, histories and feeds never cross; a key opens its own tenant only |
 //! | `deleting-a-tenant-removes-only-its-data` | a deleted tenant's records, history and keys are gone (and stay gone if it is made again); others keep theirs |
+//! | `a-copy-loaded-into-a-tenant-owns-its-keys` | a tenant's copy loaded into another tenant (or a whole store's from before tenants) gives that tenant every key of it: its admin keys are that tenant's, never the operator's; loaded into `default`, keys without a tenant keep their meaning (the operator's admin keys); a copy whose keys the store holds already is refused |
+//! | `a-tenant-deleted-under-a-request-stops-nothing` | a request that began before its tenant was deleted (a long bulk request) gets "not found" from then on; the store stays healthy, other tenants write on, nothing it tried reaches a tenant made again with the same id |
 
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -78,6 +80,12 @@ pub const CHECKS: &[(&str, CheckFn)] = &[
     ("tenants-are-apart", |c, _| Box::pin(tenants_are_apart(c))),
     ("deleting-a-tenant-removes-only-its-data", |c, _| {
         Box::pin(deleting_a_tenant_removes_only_its_data(c))
+    }),
+    ("a-copy-loaded-into-a-tenant-owns-its-keys", |c, _| {
+        Box::pin(a_copy_loaded_into_a_tenant_owns_its_keys(c))
+    }),
+    ("a-tenant-deleted-under-a-request-stops-nothing", |c, _| {
+        Box::pin(a_tenant_deleted_under_a_request_stops_nothing(c))
     }),
 ];
 
@@ -663,6 +671,146 @@ async fn deleting_a_tenant_removes_only_its_data(core: Arc<Core>) -> Checked {
     ensure(still.is_some(), "another tenant lost its user")?;
     let problems = core.check().await.map_err(text)?;
     ensure(problems.is_empty(), format!("integrity: {problems:?}"))
+}
+
+/// A copy as the release before tenants wrote it: a SCIM key and an admin key, of no tenant.
+fn copy_from_before_tenants(name: &str) -> Dump {
+    let key = |kind: &str, admin: bool| ApiKey {
+        id: format!("{name}-{kind}"),
+        label: format!("{name} {kind}"),
+        digest: crate::secret::digest(&format!("scim_{name}_{kind}")),
+        admin,
+        created: time::OffsetDateTime::UNIX_EPOCH,
+        last_used: None,
+        revoked: None,
+        tenant: None,
+    };
+    Dump {
+        format: Dump::FORMAT,
+        users: Vec::new(),
+        groups: Vec::new(),
+        keys: vec![key("scim", false), key("admin", true)],
+        revisions: Vec::new(),
+    }
+}
+
+async fn a_copy_loaded_into_a_tenant_owns_its_keys(core: Arc<Core>) -> Checked {
+    use crate::auth::Access;
+    let default = TenantId::default_tenant();
+    let acme = keyless_tenant(&core, "acme").await?;
+    for (id, name) in [(&acme, "acme"), (&default, "default")] {
+        let d = core.directory(id).await.map_err(text)?;
+        d.partition()
+            .import(copy_from_before_tenants(name))
+            .await
+            .map_err(text)?;
+    }
+    let opens = |name: &str, kind: &str, access| {
+        let core = Arc::clone(&core);
+        let token = format!("scim_{name}_{kind}");
+        async move { core.authenticate(&token, access).await.is_ok() }
+    };
+    // Into acme: both keys are acme's.
+    ensure(
+        opens("acme", "scim", Access::Scim(&acme)).await,
+        "the copy's SCIM key does not open the tenant it was loaded into",
+    )?;
+    ensure(
+        !opens("acme", "scim", Access::Scim(&default)).await,
+        "the copy's SCIM key opens default",
+    )?;
+    ensure(
+        opens("acme", "admin", Access::Admin(&acme)).await,
+        "the copy's admin key is not the tenant's admin",
+    )?;
+    ensure(
+        !opens("acme", "admin", Access::Operator).await
+            && !opens("acme", "admin", Access::Admin(&default)).await,
+        "the copy's admin key is the operator's",
+    )?;
+    // Into default: as a store from before tenants upgrades in place.
+    ensure(
+        opens("default", "scim", Access::Scim(&default)).await,
+        "a copy's SCIM key does not open default",
+    )?;
+    ensure(
+        opens("default", "admin", Access::Operator).await,
+        "a copy's admin key loaded into default is not the operator's",
+    )?;
+    // The same copy again, into a third tenant: its keys are acme's already; taking them would
+    // lock acme's identity provider out.
+    let clone = keyless_tenant(&core, "clone").await?;
+    let d = core.directory(&clone).await.map_err(text)?;
+    let again = d.partition().import(copy_from_before_tenants("acme")).await;
+    ensure(
+        matches!(again, Err(StoreError::Refused(_))),
+        format!("a copy whose keys the store holds was loaded: {again:?}"),
+    )?;
+    ensure(
+        opens("acme", "scim", Access::Scim(&acme)).await
+            && !opens("acme", "scim", Access::Scim(&clone)).await,
+        "acme's keys moved to the tenant the copy was loaded into again",
+    )
+}
+
+async fn a_tenant_deleted_under_a_request_stops_nothing(core: Arc<Core>) -> Checked {
+    let (gone, kept) = (tenant(&core, "gone").await?, tenant(&core, "kept").await?);
+    let early = create(&gone.0, Kind::User, user("early")).await?;
+    let id = gone.0.tenant().id.clone();
+    core.update_tenant(&id, None, None, Some(TenantStatus::Disabled), operator())
+        .await
+        .map_err(text)?;
+    core.delete_tenant(&id, true, operator())
+        .await
+        .map_err(text)?;
+    // The request still holds the directory it began with.
+    let late = create(&gone.0, Kind::User, user("late")).await;
+    ensure(late.is_err(), "a write reached a deleted tenant")?;
+    let changed = apply(
+        &gone.0,
+        Kind::User,
+        &early,
+        &patch(json!([{"op": "replace", "path": "title", "value": "late"}])),
+    )
+    .await;
+    ensure(changed.is_err(), "a change reached a deleted tenant")?;
+    ensure(
+        core.store().failure().is_none(),
+        format!("the store stopped: {:?}", core.store().failure()),
+    )?;
+    create(&kept.0, Kind::User, user("kept"))
+        .await
+        .map_err(|e| format!("another tenant cannot write: {e}"))?;
+    let read = gone
+        .0
+        .get(Kind::User, &early, &ctx(), &Projection::default())
+        .await;
+    ensure(
+        matches!(read, Err(Error::NotFound(_))),
+        format!("a read of a deleted tenant: {read:?}"),
+    )?;
+    let again = tenant(&core, "gone").await?;
+    let export = again.0.partition().export().await.map_err(text)?;
+    ensure(
+        export.users.is_empty(),
+        format!("a tenant made again holds {:?}", export.users),
+    )?;
+    let problems = core.check().await.map_err(text)?;
+    ensure(problems.is_empty(), format!("integrity: {problems:?}"))
+}
+
+/// Makes a tenant without keys (as an import does).
+async fn keyless_tenant(core: &Core, id: &str) -> Result<TenantId, String> {
+    let new = crate::NewTenant {
+        id: TenantId::parse(id)?,
+        name: id.to_uppercase(),
+        default_role: None,
+    };
+    let t = core
+        .create_tenant_without_key(new, operator())
+        .await
+        .map_err(text)?;
+    Ok(t.id)
 }
 
 /// Makes a tenant; its directory and first SCIM key.

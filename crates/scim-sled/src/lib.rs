@@ -31,6 +31,7 @@ mod write;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 
 use scim_core::model::{ApiKey, Kind, Member, Record, Tenant, TenantId};
@@ -128,6 +129,21 @@ pub struct Part {
     feed: Feed,
     /// Record counts and page cursors, so that a list page reads only its own records.
     census: Census,
+    /// Set when the tenant is deleted, before its trees are dropped: a request that began
+    /// before holds this partition still, and from then on gets [`StoreError::Gone`] (a write
+    /// to a dropped tree would otherwise be a storage failure, which stops every write).
+    gone: AtomicBool,
+}
+
+impl Part {
+    /// This partition, unless its tenant was deleted.
+    fn live(self: &Arc<Self>) -> Result<&Arc<Self>, StoreError> {
+        if self.gone.load(Ordering::SeqCst) {
+            Err(StoreError::Gone)
+        } else {
+            Ok(self)
+        }
+    }
 }
 
 /// The names of a partition's trees.
@@ -380,6 +396,7 @@ impl SledStore {
                 by_target: tree(PART_TREES[6])?,
             },
             census: Census::default(),
+            gone: AtomicBool::new(false),
         });
         map.insert(tenant.clone(), Arc::clone(&part));
         Ok(part)

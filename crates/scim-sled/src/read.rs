@@ -266,59 +266,59 @@ impl SledStore {
 #[async_trait]
 impl Partition for SledPartition {
     async fn get(&self, kind: Kind, id: &str) -> Result<Option<Record>, StoreError> {
-        self.part.get_now(kind, id)
+        self.part.live()?.get_now(kind, id)
     }
 
     async fn members(&self, group_id: &str) -> Result<Vec<Member>, StoreError> {
-        let (part, id) = (Arc::clone(&self.part), group_id.to_string());
+        let (part, id) = (Arc::clone(self.part.live()?), group_id.to_string());
         self.store.blocking(move |_| part.members_now(&id)).await
     }
 
     async fn groups_of(&self, member_id: &str) -> Result<Vec<String>, StoreError> {
-        self.part.groups_of_now(member_id)
+        self.part.live()?.groups_of_now(member_id)
     }
 
     async fn lookup(&self, key: &IndexKey) -> Result<Vec<String>, StoreError> {
-        self.part.lookup_now(key)
+        self.part.live()?.lookup_now(key)
     }
 
     async fn query(&self, q: Query) -> Result<Found, StoreError> {
         let point = matches!(&q.selection, Selection::Matching { probes: Some(p), matcher }
             if query::is_point(p) && !matcher.needs_related());
         if point {
-            self.part.query_now(&self.store, &q)
+            self.part.live()?.query_now(&self.store, &q)
         } else {
-            let part = Arc::clone(&self.part);
+            let part = Arc::clone(self.part.live()?);
             self.store.blocking(move |s| part.query_now(&s, &q)).await
         }
     }
 
     async fn commit(&self, write: Write) -> Result<u64, StoreError> {
-        let part = Arc::clone(&self.part);
+        let part = Arc::clone(self.part.live()?);
         self.store
             .blocking(move |s| s.commit_now(&part, write))
             .await
     }
 
     async fn revisions(&self, after: u64, limit: usize) -> Result<Vec<Revision>, StoreError> {
-        let part = Arc::clone(&self.part);
+        let part = Arc::clone(self.part.live()?);
         self.store
             .blocking(move |s| part.feed.after(after, limit, s.horizon()?))
             .await
     }
 
     async fn revisions_of(&self, target: &TargetRef) -> Result<Vec<Revision>, StoreError> {
-        let (part, target) = (Arc::clone(&self.part), target.clone());
+        let (part, target) = (Arc::clone(self.part.live()?), target.clone());
         self.store.blocking(move |_| part.feed.of(&target)).await
     }
 
     async fn export(&self) -> Result<Dump, StoreError> {
-        let part = Arc::clone(&self.part);
+        let part = Arc::clone(self.part.live()?);
         self.store.blocking(move |s| s.export_part(&part)).await
     }
 
     async fn import(&self, dump: Dump) -> Result<(), StoreError> {
-        let part = Arc::clone(&self.part);
+        let part = Arc::clone(self.part.live()?);
         self.store
             .blocking(move |s| s.import_part(&part, &dump))
             .await

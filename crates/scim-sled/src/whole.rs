@@ -3,6 +3,7 @@
 //! rules are the core's).
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use scim_core::model::{
@@ -73,8 +74,14 @@ impl SledStore {
             })?;
         self.tenants_changed();
         self.keys_changed();
-        if let Ok(mut map) = self.partitions.write() {
-            map.remove(id);
+        // Requests that hold the partition learn it is gone, before its trees are.
+        if let Some(part) = self
+            .partitions
+            .write()
+            .ok()
+            .and_then(|mut map| map.remove(id))
+        {
+            part.gone.store(true, Ordering::SeqCst);
         }
         let prefix = tree_prefix(id);
         for name in PART_TREES {
@@ -193,14 +200,23 @@ impl SledStore {
                 dump.format
             )));
         }
-        let own_keys = self
-            .keys_now()?
-            .iter()
-            .any(|k| k.feed().as_ref() == Some(&part.tenant));
+        let keys = self.keys_now()?;
+        let own_keys = keys.iter().any(|k| k.feed().as_ref() == Some(&part.tenant));
         if !part.is_empty() || own_keys {
             return Err(StoreError::Refused(
                 "import needs an empty tenant (no users, groups, history or keys)".into(),
             ));
+        }
+        // Loading a key the store holds would take it from its tenant.
+        if let Some(held) = keys.iter().find(|k| dump.keys.iter().any(|d| d.id == k.id)) {
+            let owner = held
+                .feed()
+                .map_or_else(|| "the operator".to_string(), |t| format!("tenant '{t}'"));
+            return Err(StoreError::Refused(format!(
+                "this copy's key '{}' (id {}) is {owner}'s in this store already: import the copy \
+                 into another store, or delete that tenant first",
+                held.label, held.id
+            )));
         }
         let last = self.load(part, dump)?;
         self.continue_after(last)?;
@@ -247,14 +263,19 @@ impl SledStore {
         self.load_feed(&part.feed, &dump.revisions)
     }
 
-    /// Writes keys; those that belong to a tenant belong to `tenant` (a tenant's copy may be
-    /// loaded under another id). Keys without a tenant keep their meaning (`default`'s SCIM keys,
-    /// the operator's admin keys).
+    /// Writes keys: the operator's (`tenant` none), or those of a tenant's copy loaded into
+    /// `tenant`, which owns every key of it (a copy may be another tenant's, or a whole store's
+    /// from before tenants, whose keys name no tenant). Into `default`, a key without a tenant
+    /// keeps its meaning, as in a store that upgrades in place (a SCIM key is `default`'s, an
+    /// admin key the operator's); into any other tenant it becomes the tenant's own, never the
+    /// operator's.
     fn load_keys(&self, keys: &[ApiKey], tenant: Option<&TenantId>) -> Result<(), StoreError> {
         for key in keys {
             let mut key = key.clone();
-            if key.tenant.is_some() {
-                key.tenant = tenant.cloned();
+            if let Some(t) = tenant {
+                if key.tenant.is_some() || !t.is_default() {
+                    key.tenant = Some(t.clone());
+                }
             }
             self.api_keys
                 .insert(key.id.as_bytes(), encode(&key)?)

@@ -26,6 +26,8 @@ impl SledStore {
     /// once the batch is flushed.
     pub(crate) fn commit_now(&self, part: &Arc<Part>, write: Write) -> Result<u64, StoreError> {
         let _writing = self.writing()?;
+        // Checked with writes held: a deletion waits for this write, or this write sees it.
+        part.live()?;
         let reserved = self.reserve()?;
         // A create or a delete changes the count and every position after it.
         let creates = write.expect == Expect::Absent;

@@ -4,7 +4,7 @@
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::support::{user_body, Reply, TestServer};
+use crate::support::{patch_op, user_body, Reply, TestServer};
 
 struct Console<'a> {
     s: &'a TestServer,
@@ -37,10 +37,6 @@ impl<'a> Console<'a> {
         assert_eq!(r.header("content-type"), Some("application/json"));
         r.body
     }
-}
-
-fn patch_op(ops: Value) -> Value {
-    json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops})
 }
 
 fn actions(history: &Value) -> Vec<String> {

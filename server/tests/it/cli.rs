@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use server::Ready;
 
-const BIN: &str = env!("CARGO_BIN_EXE_scim-server");
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_scim-server");
 
-fn scim_server(dir: &Path, args: &[&str]) -> std::process::Output {
+pub(crate) fn scim_server(dir: &Path, args: &[&str]) -> std::process::Output {
     Command::new(BIN)
         .current_dir(dir)
         .args(args)
@@ -22,7 +22,12 @@ fn scim_server(dir: &Path, args: &[&str]) -> std::process::Output {
 /// Starts `scim-server [GLOBAL] serve --listen 127.0.0.1:0 --ready-file ready.json` in `dir`
 /// with `SCIM_` settings `env` and stderr appended to `dir/server.log`, and waits for the ready
 /// file; panics with the log when the server exits first or is not ready within 30 s.
-fn start(dir: &Path, global: &[&str], env: &[(&str, &str)], stdout: Stdio) -> (Child, Ready) {
+pub(crate) fn start(
+    dir: &Path,
+    global: &[&str],
+    env: &[(&str, &str)],
+    stdout: Stdio,
+) -> (Child, Ready) {
     let ready_file = dir.join("ready.json");
     let _ = std::fs::remove_file(&ready_file);
     let log = dir.join("server.log");
@@ -101,7 +106,7 @@ fn get(url: &str, key: &str) -> u16 {
     })
 }
 
-fn sigterm(child: &Child) {
+pub(crate) fn sigterm(child: &Child) {
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
@@ -200,7 +205,7 @@ fn a_bad_configuration_is_refused() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("max_results"));
 }
 
-fn wait(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
+pub(crate) fn wait(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
     let start = std::time::Instant::now();
     while start.elapsed() < limit {
         if let Ok(Some(status)) = child.try_wait() {
@@ -342,7 +347,7 @@ fn export_while_running_then_import_into_a_new_folder_and_serve_it() {
 }
 
 /// A client that keeps no idle connection, so that a stopping server has none to wait for.
-fn client() -> reqwest::Client {
+pub(crate) fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .pool_max_idle_per_host(0)
         .build()
@@ -622,4 +627,334 @@ fn serve_prints_the_urls_and_the_first_key_for_people() {
             && !out.contains("Admin key:"),
         "{out}"
     );
+}
+
+/// Runs a command that must succeed; its stdout.
+fn run_ok(dir: &Path, args: &[&str]) -> String {
+    let out = scim_server(dir, args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// Runs a command that must fail; its stderr.
+fn run_fails(dir: &Path, args: &[&str]) -> String {
+    let out = scim_server(dir, args);
+    assert!(
+        !out.status.success(),
+        "{args:?} succeeded: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
+
+/// The first column of a listing's rows, with the column `n` (after its header line).
+fn rows(listing: &str, n: usize) -> Vec<(String, String)> {
+    listing
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let cols: Vec<&str> = l.split_whitespace().collect();
+            (cols[0].to_string(), cols[n].to_string())
+        })
+        .collect()
+}
+
+/// `tenant list`: each tenant's id and status.
+fn tenants(dir: &Path) -> Vec<(String, String)> {
+    rows(&run_ok(dir, &["tenant", "list"]), 1)
+}
+
+/// A feed's actions and targets, from `audit … --json`.
+fn feed(dir: &Path, args: &[&str]) -> Vec<String> {
+    let text = run_ok(dir, &[&["audit", "--json"], args].concat());
+    let entries: Vec<serde_json::Value> = serde_json::from_str(&text).expect("JSON");
+    entries
+        .iter()
+        .map(|e| format!("{} {}", e["action"], e["target_id"]).replace('"', ""))
+        .collect()
+}
+
+/// `tenant create ID --name NAME` prints the tenant's SCIM base URL, then its key, last.
+fn create_tenant(dir: &Path, id: &str, name: &str) -> String {
+    let out = run_ok(dir, &["tenant", "create", id, "--name", name]);
+    assert!(
+        out.lines()
+            .any(|l| l == format!("SCIM base URL: http://127.0.0.1:8080/t/{id}/scim/v2")),
+        "{out}"
+    );
+    let key = last_word_of(&out);
+    assert!(key.starts_with("scim_"), "{out}");
+    key
+}
+
+fn last_word_of(out: &str) -> String {
+    out.split_whitespace()
+        .last()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// POSTs a user to a SCIM base URL; its id.
+fn create_user(base: &str, key: &str, user_name: &str) -> String {
+    runtime().block_on(async {
+        let r = client()
+            .post(format!("{base}/Users"))
+            .bearer_auth(key)
+            .header("Content-Type", "application/scim+json")
+            .body(format!(r#"{{"userName":"{user_name}","active":true}}"#))
+            .send()
+            .await
+            .expect("create");
+        assert_eq!(r.status(), 201);
+        let body: serde_json::Value = r.json().await.expect("json");
+        body["id"].as_str().expect("id").to_string()
+    })
+}
+
+/// A server on a fresh folder: the folder, the child, its base URL and its first key.
+fn fresh_server() -> (tempfile::TempDir, Child, String, String) {
+    let dir = tempfile::tempdir().expect("dir");
+    let (child, base, key) = serve(dir.path());
+    (dir, child, base, key.expect("a first key"))
+}
+
+/// A runtime for a test's few requests.
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+fn stop(mut child: Child) {
+    sigterm(&child);
+    assert!(wait(&mut child, Duration::from_secs(30)).is_some_and(|s| s.success()));
+}
+
+/// Every tenant command, and `--tenant` on keys, history and audit, first through a running
+/// server (the control socket), then on the stopped store, then through a server again.
+#[test]
+fn tenant_commands_with_and_without_a_running_server() {
+    let (dir, child, base, default_key) = fresh_server();
+    let d = dir.path();
+    let origin = base.trim_end_matches("/scim/v2").to_string();
+    let acme = format!("{origin}/t/acme/scim/v2");
+
+    // Running: create (its key works on its own base URL only), list, keys, history, audit.
+    let key = create_tenant(d, "acme", "Acme Corp");
+    assert_eq!(get(&format!("{acme}/Users"), &key), 200);
+    assert_eq!(get(&format!("{base}/Users"), &key), 401);
+    assert_eq!(get(&format!("{acme}/Users"), &default_key), 401);
+    assert!(run_fails(d, &["tenant", "create", "acme", "--name", "Again"]).contains("exists"));
+    assert!(run_fails(d, &["tenant", "create", "Not_A_Slug", "--name", "X"]).contains("tenant id"));
+    assert_eq!(
+        tenants(d),
+        [
+            ("acme".into(), "active".into()),
+            ("default".into(), "active".into())
+        ]
+    );
+    assert!(run_ok(d, &["tenant", "list"]).contains("Acme Corp"));
+    let okta = last_word_of(&run_ok(
+        d,
+        &["key", "create", "--tenant", "acme", "--label", "okta"],
+    ));
+    assert_eq!(get(&format!("{acme}/Users"), &okta), 200);
+    assert_eq!(get(&format!("{base}/Users"), &okta), 401);
+    let admin = last_word_of(&run_ok(
+        d,
+        &[
+            "key",
+            "create",
+            "--tenant",
+            "acme",
+            "--admin",
+            "--label",
+            "acme-admin",
+        ],
+    ));
+    assert_eq!(
+        get(&format!("{origin}/admin/v1/tenants/acme/users"), &admin),
+        200
+    );
+    assert_eq!(get(&format!("{origin}/admin/v1/users"), &admin), 401);
+    assert_eq!(get(&format!("{origin}/admin/v1/tenants"), &admin), 403);
+    let keys = rows(&run_ok(d, &["key", "list", "--tenant", "acme"]), 2);
+    assert_eq!(keys.len(), 3, "{keys:?}");
+    assert!(keys.iter().all(|(_, tenant)| tenant == "acme"), "{keys:?}");
+    let user = create_user(&acme, &key, "cli.tenant");
+    let history = run_ok(d, &["history", &user, "--tenant", "acme"]);
+    assert!(
+        history.contains("create User") && history.contains("\"cli.tenant\""),
+        "{history}"
+    );
+    assert_eq!(run_ok(d, &["history", &user]).trim(), "no entries");
+    let acme_feed = feed(d, &["--tenant", "acme"]);
+    assert_eq!(acme_feed.len(), 4, "{acme_feed:?}");
+    assert_eq!(acme_feed[3], format!("create {user}"));
+    assert!(
+        feed(d, &[]).iter().all(|e| !e.contains(&user)),
+        "default's feed"
+    );
+    assert!(feed(d, &["--operator"]).contains(&"tenant.create acme".to_string()));
+    // Disable and enable: the keys stop and start at once.
+    assert!(run_ok(d, &["tenant", "disable", "acme"]).contains("disabled"));
+    assert_eq!(get(&format!("{acme}/Users"), &key), 401);
+    assert_eq!(
+        get(&format!("{origin}/admin/v1/tenants/acme/users"), &admin),
+        401
+    );
+    run_ok(d, &["tenant", "enable", "acme"]);
+    assert_eq!(get(&format!("{acme}/Users"), &key), 200);
+    // An active tenant is not deleted.
+    let err = run_fails(d, &["tenant", "delete", "acme", "--yes-delete-all-data"]);
+    assert!(err.contains("disable it first"), "{err}");
+    stop(child);
+
+    // Stopped: the same commands open the store themselves.
+    let bravo_key = create_tenant(d, "bravo", "Bravo");
+    let idp = last_word_of(&run_ok(
+        d,
+        &["key", "create", "--tenant", "bravo", "--label", "idp"],
+    ));
+    assert_eq!(
+        rows(&run_ok(d, &["key", "list", "--tenant", "bravo"]), 2).len(),
+        2
+    );
+    assert_eq!(run_ok(d, &["history", &user, "--tenant", "acme"]), history);
+    assert_eq!(feed(d, &["--tenant", "acme"]), acme_feed);
+    run_ok(d, &["tenant", "disable", "bravo"]);
+    run_ok(d, &["tenant", "enable", "bravo"]);
+    run_ok(d, &["tenant", "disable", "acme"]);
+    let err = run_fails(d, &["tenant", "delete", "acme"]);
+    assert!(err.contains("confirm"), "{err}");
+    assert_eq!(tenants(d)[0], ("acme".into(), "disabled".into()));
+    run_ok(d, &["tenant", "delete", "acme", "--yes-delete-all-data"]);
+    assert_eq!(
+        tenants(d),
+        [
+            ("bravo".into(), "active".into()),
+            ("default".into(), "active".into())
+        ]
+    );
+    let operator = feed(d, &["--operator"]);
+    assert!(
+        operator.ends_with(&["tenant.delete acme".to_string()]),
+        "{operator:?}"
+    );
+    assert!(run_fails(d, &["history", &user, "--tenant", "acme"]).contains("no tenant"));
+
+    // Running again: the deleted tenant's keys are unknown, the other's work; delete it too.
+    let (child, base, _) = serve(d);
+    let origin = base.trim_end_matches("/scim/v2");
+    let bravo = format!("{origin}/t/bravo/scim/v2");
+    assert_eq!(get(&format!("{origin}/t/acme/scim/v2/Users"), &key), 401);
+    for k in [&bravo_key, &idp] {
+        assert_eq!(get(&format!("{bravo}/Users"), k), 200);
+    }
+    assert_eq!(get(&format!("{base}/Users"), &default_key), 200);
+    run_ok(d, &["tenant", "disable", "bravo"]);
+    assert_eq!(get(&format!("{bravo}/Users"), &bravo_key), 401);
+    run_ok(d, &["tenant", "delete", "bravo", "--yes-delete-all-data"]);
+    assert_eq!(tenants(d), [("default".into(), "active".into())]);
+    assert_eq!(
+        run_ok(d, &["key", "list", "--tenant", "default"])
+            .lines()
+            .count(),
+        2
+    );
+    stop(child);
+    assert!(run_ok(d, &["check"]).contains("consistent"));
+}
+
+/// The parts of a tenant's copy that do not move with use (keys' last use does).
+fn copy_of(dir: &Path, file: &str) -> serde_json::Value {
+    let text = std::fs::read_to_string(dir.join(file)).expect("the copy");
+    let mut copy: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    for k in copy["keys"].as_array_mut().expect("keys") {
+        k["last_used"] = serde_json::Value::Null;
+    }
+    copy
+}
+
+/// `export --tenant` while the server runs and while it is stopped, then `import --tenant` into
+/// a fresh folder: the tenant, its keys and its history come back, nothing of another tenant.
+#[test]
+fn export_and_import_one_tenant_with_and_without_a_running_server() {
+    let (dir, child, base, default_key) = fresh_server();
+    let d = dir.path();
+    let key = create_tenant(d, "acme", "Acme Corp");
+    let acme = base.replace("/scim/v2", "/t/acme/scim/v2");
+    let users = [
+        create_user(&acme, &key, "export.one"),
+        create_user(&acme, &key, "export.two"),
+    ];
+    create_user(&base, &default_key, "default.only");
+    let out = run_ok(d, &["export", "acme.json", "--tenant", "acme"]);
+    assert!(out.contains("\"users\":2"), "{out}");
+    let err = run_fails(d, &["import", "acme.json", "--tenant", "acme"]);
+    assert!(err.contains("running"), "{err}");
+    stop(child);
+    run_ok(d, &["export", "stopped.json", "--tenant", "acme"]);
+    assert_eq!(copy_of(d, "stopped.json"), copy_of(d, "acme.json"));
+    let text = std::fs::read_to_string(d.join("acme.json")).expect("copy");
+    assert!(!text.contains("default.only"), "another tenant's data");
+    // Into another tenant of the same store: refused, acme keeps its key.
+    let err = run_fails(d, &["import", "acme.json", "--tenant", "acme-copy"]);
+    assert!(err.contains("already"), "{err}");
+    let keys = rows(&run_ok(d, &["key", "list", "--tenant", "acme"]), 2);
+    assert_eq!(keys.len(), 1, "{keys:?}");
+
+    let import = [
+        "--data-dir",
+        "fresh",
+        "import",
+        "acme.json",
+        "--tenant",
+        "acme",
+    ];
+    assert!(run_ok(d, &import).contains("every invariant holds"));
+    let err = run_fails(d, &import);
+    assert!(err.contains("empty"), "a second import is refused: {err}");
+    let (child, ready) = start(d, &["--data-dir", "fresh"], &[], Stdio::null());
+    let fresh = ready.scim_base_url.replace("/scim/v2", "/t/acme/scim/v2");
+    let rt = runtime();
+    let listed = |base: String, key: String| {
+        rt.block_on(async {
+            client()
+                .get(format!("{base}/Users"))
+                .bearer_auth(key)
+                .send()
+                .await
+                .expect("list")
+                .json::<serde_json::Value>()
+                .await
+                .expect("json")
+        })
+    };
+    // The tenant's own key opens its users; `default` here is a new, empty tenant.
+    let list = listed(fresh, key.clone());
+    assert_eq!(
+        crate::support::each(&list["Resources"], "id"),
+        users.iter().cloned().collect(),
+        "{list}"
+    );
+    let fresh_default = ready.api_key.expect("a key for the new default tenant");
+    assert_eq!(
+        listed(ready.scim_base_url.clone(), fresh_default)["totalResults"],
+        0
+    );
+    assert_eq!(get(&format!("{}/Users", ready.scim_base_url), &key), 401);
+    let fresh_dir = ["--data-dir", "fresh"];
+    let history = run_ok(
+        d,
+        &[&fresh_dir[..], &["history", &users[0], "--tenant", "acme"]].concat(),
+    );
+    assert!(history.contains("\"export.one\""), "{history}");
+    stop(child);
+    assert!(run_ok(d, &["--data-dir", "fresh", "check"]).contains("consistent"));
 }

@@ -17,5 +17,7 @@ mod onelogin;
 mod ops;
 mod ratelimit;
 mod storage;
+mod tenants;
+mod upgrade;
 mod users;
 mod web;

@@ -1,5 +1,6 @@
 //! Starting a server for a test, and a small SCIM client.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -172,6 +173,81 @@ impl TestServer {
             .expect("key")
     }
 
+    /// Creates a tenant as the operator would, with its first SCIM key and an admin key of its
+    /// own.
+    pub async fn tenant(&self, id: &str) -> TestTenant {
+        let new = scim_core::NewTenant {
+            id: TenantId::parse(id).expect("a tenant id"),
+            name: format!("Tenant {id}"),
+            default_role: None,
+        };
+        let (tenant, key_info, key) = self
+            .core
+            .create_tenant(new, scim_core::auth::operator())
+            .await
+            .expect("tenant");
+        let (admin_info, admin) = self
+            .core
+            .mint_key(
+                &format!("{id} admin"),
+                scim_core::auth::KeyKind::Admin,
+                Some(&tenant.id),
+                scim_core::auth::operator(),
+            )
+            .await
+            .expect("admin key");
+        TestTenant {
+            base: format!("{}/t/{id}{}", self.origin, &self.base[self.origin.len()..]),
+            admin_api: format!("{}/admin/v1/tenants/{id}", self.origin),
+            id: tenant.id,
+            key,
+            key_id: key_info.id,
+            admin,
+            admin_id: admin_info.id,
+        }
+    }
+
+    /// A request to any URL with any key (`None`: no `Authorization` header); a body goes as
+    /// `application/scim+json` to a SCIM URL, `application/json` elsewhere.
+    pub async fn call(
+        &self,
+        method: Method,
+        url: &str,
+        key: Option<&str>,
+        body: Option<&Value>,
+    ) -> Reply {
+        let mut r = self.client.request(method, url);
+        if let Some(k) = key {
+            r = r.bearer_auth(k);
+        }
+        if let Some(b) = body {
+            let media = if url.contains("/scim/v2") {
+                SCIM
+            } else {
+                "application/json"
+            };
+            r = r.header("Content-Type", media).body(b.to_string());
+        }
+        Reply::from(r.send().await.expect("request")).await
+    }
+
+    /// A request to a tenant's SCIM or admin API with its own key of that API.
+    pub async fn on(
+        &self,
+        t: &TestTenant,
+        api: Api,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Reply {
+        let (base, key) = match api {
+            Api::Scim => (&t.base, &t.key),
+            Api::Admin => (&t.admin_api, &t.admin),
+        };
+        self.call(method, &format!("{base}{path}"), Some(key), body)
+            .await
+    }
+
     /// Revokes a key as the operator would.
     pub async fn revoke(&self, id: &str) {
         self.core
@@ -259,6 +335,43 @@ impl TestServer {
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
         r.id()
     }
+}
+
+/// A tenant's two APIs.
+#[derive(Debug, Clone, Copy)]
+pub enum Api {
+    Scim,
+    Admin,
+}
+
+/// A tenant made by [`TestServer::tenant`].
+pub struct TestTenant {
+    pub id: TenantId,
+    /// Its SCIM base URL, `http://127.0.0.1:PORT/t/{id}/scim/v2`.
+    pub base: String,
+    /// Its admin API, `http://127.0.0.1:PORT/admin/v1/tenants/{id}`.
+    pub admin_api: String,
+    /// Its first SCIM key.
+    pub key: String,
+    pub key_id: String,
+    /// An admin key of its own (not the operator's).
+    pub admin: String,
+    pub admin_id: String,
+}
+
+/// The string `field` of each object in `array`.
+pub fn each(array: &Value, field: &str) -> BTreeSet<String> {
+    array
+        .as_array()
+        .unwrap_or_else(|| panic!("an array: {array}"))
+        .iter()
+        .map(|o| o[field].as_str().expect(field).to_string())
+        .collect()
+}
+
+/// A PatchOp request with these operations.
+pub fn patch_op(ops: Value) -> Value {
+    serde_json::json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops})
 }
 
 pub fn user_body(user_name: &str) -> Value {
