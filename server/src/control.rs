@@ -130,6 +130,8 @@ impl From<&Export> for DumpSummary {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CreatedTenant {
     pub tenant: Tenant,
+    /// Its SCIM base URL, as the server that created it is reached.
+    pub scim_base_url: String,
     pub key: MintedKey,
 }
 
@@ -145,8 +147,16 @@ pub fn tenant_id(text: Option<&str>) -> Result<TenantId, String> {
     }
 }
 
+/// Where a server is reached, for the SCIM base URLs a command prints: its public URL, or its
+/// listening address.
+#[derive(Debug, Clone)]
+pub struct Reach {
+    pub origin: String,
+    pub base_path: String,
+}
+
 /// Runs a command through the core; the answer is the typed result, serialised.
-pub async fn execute(core: &Core, command: &Command) -> Result<Value, String> {
+pub async fn execute(core: &Core, reach: &Reach, command: &Command) -> Result<Value, String> {
     let text = |e: scim_core::Error| e.to_string();
     match command {
         Command::KeyCreate {
@@ -230,6 +240,11 @@ pub async fn execute(core: &Core, command: &Command) -> Result<Value, String> {
                 .await
                 .map_err(text)?;
             json(&CreatedTenant {
+                scim_base_url: crate::http::tenancy::scim_base(
+                    &reach.origin,
+                    &tenant.id,
+                    &reach.base_path,
+                ),
                 tenant,
                 key: MintedKey { key, info },
             })
@@ -313,6 +328,7 @@ pub async fn import(core: &Core, path: &Path, tenant: Option<&str>) -> Result<Du
         let dump: Dump = serde_json::from_slice(&bytes)
             .map_err(|e| format!("{} is not a copy of a tenant: {e}", path.display()))?;
         let id = tenant_id(tenant)?;
+        let mut made = false;
         let dir = match core.directory(&id).await {
             Ok(d) => d,
             Err(scim_core::Error::NotFound(_)) if id.is_default() => {
@@ -330,12 +346,23 @@ pub async fn import(core: &Core, path: &Path, tenant: Option<&str>) -> Result<Du
                 core.create_tenant_without_key(new, auth::operator())
                     .await
                     .map_err(|e| e.to_string())?;
+                made = true;
                 core.directory(&id).await.map_err(|e| e.to_string())?
             }
             Err(e) => return Err(e.to_string()),
         };
         let summary = DumpSummary::from(&dump);
-        dir.partition().import(dump).await.map_err(refused)?;
+        if let Err(e) = dir.partition().import(dump).await {
+            // A tenant made for this import and left empty is taken away again.
+            if made {
+                let disabled = Some(TenantStatus::Disabled);
+                let _ = core
+                    .update_tenant(&id, None, None, disabled, auth::operator())
+                    .await;
+                let _ = core.delete_tenant(&id, true, auth::operator()).await;
+            }
+            return Err(refused(e));
+        }
         summary
     };
     let problems = core.check().await.map_err(|e| e.to_string())?;
@@ -415,6 +442,7 @@ pub fn request(data_dir: &Path, command: &Command) -> Result<Value, String> {
 pub async fn serve(
     data_dir: PathBuf,
     core: Arc<Core>,
+    reach: Reach,
     stop: rocket::Shutdown,
 ) -> Result<(), String> {
     use std::os::unix::fs::PermissionsExt;
@@ -430,7 +458,7 @@ pub async fn serve(
             _ = &mut stop => break,
             accepted = listener.accept() => {
                 let Ok((stream, _)) = accepted else { continue };
-                let core = Arc::clone(&core);
+                let (core, reach) = (Arc::clone(&core), reach.clone());
                 tokio::spawn(async move {
                     let (read, mut write) = stream.into_split();
                     let mut line = String::new();
@@ -440,7 +468,7 @@ pub async fn serve(
                     }
                     let reply = match serde_json::from_str::<Command>(&line) {
                         Ok(command) => {
-                            match execute(&core, &command).await {
+                            match execute(&core, &reach, &command).await {
                                 Ok(v) => Reply { ok: Some(v), error: None },
                                 Err(e) => Reply { ok: None, error: Some(e) },
                             }

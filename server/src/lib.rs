@@ -104,9 +104,14 @@ pub async fn serve(config: Config) -> Result<(), String> {
         };
         write_ready_file(path, &ready)?;
     }
+    let reach = control::Reach {
+        origin: origin.to_string(),
+        base_path: app_base_path.clone(),
+    };
     let control = tokio::spawn(control::serve(
         data_dir,
         Arc::clone(&core),
+        reach,
         running.shutdown_handle(),
     ));
     let stop = running.shutdown_handle();

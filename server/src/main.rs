@@ -322,7 +322,14 @@ fn execute(config: &Config, command: &Command) -> Result<serde_json::Value, Stri
         Ok(store) => {
             let core = server::core(config, std::sync::Arc::new(store));
             block_on(async move {
-                let answer = control::execute(&core, command).await;
+                let reach = control::Reach {
+                    origin: match &config.public_url {
+                        Some(u) => u.clone(),
+                        None => format!("http://{}", config.listen),
+                    },
+                    base_path: config.base_path.clone(),
+                };
+                let answer = control::execute(&core, &reach, command).await;
                 // Durable before the process ends.
                 core.store().flush().await.map_err(|e| e.to_string())?;
                 answer
@@ -442,16 +449,9 @@ fn run_tenant_command(config: &Config, command: &Command) -> Result<(), String> 
         Command::TenantCreate { .. } => {
             let created: control::CreatedTenant =
                 serde_json::from_value(answer).map_err(|e| e.to_string())?;
-            let origin = match &config.public_url {
-                Some(u) => u.clone(),
-                None => format!("http://{}", config.listen),
-            };
             let t = &created.tenant;
             println!("Created tenant '{}' ({}).", t.id, t.name);
-            println!(
-                "SCIM base URL: {}",
-                server::http::tenancy::scim_base(&origin, &t.id, &config.base_path)
-            );
+            println!("SCIM base URL: {}", created.scim_base_url);
             println!(
                 "Its SCIM key '{}' (id {}): copy it now, it is not shown again.",
                 created.key.info.label, created.key.info.id

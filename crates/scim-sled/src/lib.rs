@@ -378,6 +378,17 @@ impl SledStore {
         if let Some(p) = map.get(tenant) {
             return Ok(Arc::clone(p));
         }
+        // A tenant deleted since the request found it: no new, empty trees for it (a tenant made
+        // again with its id would find what this request wrote). Deletion removes the tenant
+        // before it takes the partition out of this table, both under this table's lock.
+        if !tenant.is_default()
+            && !self
+                .tenants
+                .contains_key(tenant.as_str())
+                .map_err(storage)?
+        {
+            return Err(StoreError::Gone);
+        }
         let prefix = tree_prefix(tenant);
         let tree = |name: &str| {
             self.db

@@ -199,9 +199,8 @@ fn the_trees_of_a_tenant_that_no_longer_exists_are_dropped_at_open() {
     {
         let store = SledStore::open(dir.path(), &SledOptions::default()).expect("store");
         // A deletion cut short: the tenant is gone, its trees are not.
-        let ghost = TenantId::parse("ghost").expect("id");
-        let part = store.part(&ghost).expect("partition");
-        part.users.insert(b"u", b"{}".as_slice()).expect("insert");
+        let users = store.db.open_tree("t/ghost/users").expect("tree");
+        users.insert(b"u", b"{}".as_slice()).expect("insert");
         store.flush_now().expect("flush");
     }
     let store = SledStore::open(dir.path(), &SledOptions::default()).expect("reopens");
@@ -215,8 +214,23 @@ fn the_trees_of_a_tenant_that_no_longer_exists_are_dropped_at_open() {
         names.iter().all(|n| !n.starts_with("t/ghost/")),
         "{names:?}"
     );
-    let part = store
-        .part(&TenantId::parse("ghost").expect("id"))
-        .expect("partition");
-    assert!(part.users.is_empty(), "made again, it starts empty");
+    let users = store.db.open_tree("t/ghost/users").expect("tree");
+    assert!(users.is_empty(), "made again, it starts empty");
+}
+
+#[test]
+fn a_deleted_tenant_gets_no_new_partition() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = SledStore::open(dir.path(), &SledOptions::default()).expect("store");
+    let ghost = TenantId::parse("never-made").expect("id");
+    // A request that found the tenant before its deletion opens its partition after it.
+    assert!(matches!(store.part(&ghost), Err(StoreError::Gone)));
+    assert!(
+        store
+            .db
+            .tree_names()
+            .iter()
+            .all(|n| !n.starts_with(b"t/never-made/")),
+        "no trees were made for it"
+    );
 }
