@@ -102,6 +102,9 @@ impl From<StoreError> for Error {
         match e {
             StoreError::Refused(detail) => Error::invalid_value(detail),
             StoreError::Gone => Error::NotFound("the tenant was deleted".into()),
+            StoreError::Unavailable(why) => Error::Unavailable(format!(
+                "the store is unavailable ({why}): try again shortly"
+            )),
             other => Error::Internal(other.to_string()),
         }
     }

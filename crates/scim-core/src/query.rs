@@ -306,11 +306,31 @@ impl<'m> Collector<'m> {
 
     /// Orders the matches (by sort key, then by id), counts them, and reads the page.
     pub fn finish(
-        mut self,
+        self,
         skip: usize,
         take: usize,
         lookup: &dyn Lookup,
     ) -> Result<Found, StoreError> {
+        let kind = self.matcher.kind;
+        let page = self.page(skip, take);
+        let mut records = Vec::with_capacity(page.entries.len());
+        for entry in page.entries {
+            match entry {
+                PageEntry::Kept(r) => records.push(r),
+                // A record deleted since it matched is left out.
+                PageEntry::Read(id) => records.extend(lookup.record(kind, &id)?),
+            }
+        }
+        Ok(Found {
+            total: page.total,
+            records,
+        })
+    }
+
+    /// Orders the matches (by sort key, then by id), counts them, and names the page: the records
+    /// kept, and the ids of those the engine reads again (an engine whose reads are
+    /// asynchronous reads them itself).
+    pub fn page(mut self, skip: usize, take: usize) -> Page {
         if !self.matched.windows(2).all(|w| w[0].0 <= w[1].0) {
             self.matched.sort_by(|a, b| a.0.cmp(&b.0));
         }
@@ -325,17 +345,32 @@ impl<'m> Collector<'m> {
             );
         }
         let total = self.matched.len();
-        let mut records = Vec::with_capacity(take.min(total));
-        for (id, _) in self.matched.into_iter().skip(skip).take(take) {
-            let record = match self.kept.remove(&id) {
-                Some(r) => Some(r),
-                None => lookup.record(self.matcher.kind, &id)?,
-            };
-            // A record deleted since it matched is left out.
-            records.extend(record);
-        }
-        Ok(Found { total, records })
+        let entries = self
+            .matched
+            .into_iter()
+            .skip(skip)
+            .take(take)
+            .map(|(id, _)| match self.kept.remove(&id) {
+                Some(r) => PageEntry::Kept(r),
+                None => PageEntry::Read(id),
+            })
+            .collect();
+        Page { total, entries }
     }
+}
+
+/// What a [`Collector`] selected: how many in all, and the page's entries in order.
+#[derive(Debug)]
+pub struct Page {
+    pub total: usize,
+    pub entries: Vec<PageEntry>,
+}
+
+/// One record of a page: kept since its test, or to be read again by its id.
+#[derive(Debug)]
+pub enum PageEntry {
+    Kept(Record),
+    Read(String),
 }
 
 #[cfg(test)]

@@ -92,10 +92,14 @@ pub enum StoreError {
     /// A member added to a group does not exist as the kind it was given.
     #[error("member {} does not exist", .0.value)]
     NoSuchMember(Member),
-    /// The storage itself failed (I/O, disk full or read-only, the database unreachable): the
-    /// engine may refuse writes from now on (see [`Store::failure`]).
+    /// The storage itself failed (I/O, disk full or read-only): the engine may refuse writes
+    /// from now on (see [`Store::failure`]).
     #[error("storage: {0}")]
     Io(String),
+    /// The storage cannot be reached for now (the database is down or restarting, no connection
+    /// came free in time): nothing was changed, and the same request may succeed later.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
     /// Stored data that cannot be read back.
     #[error("storage: undecodable entry: {0}")]
     Corrupt(String),
@@ -158,17 +162,16 @@ pub trait Store: Send + Sync + 'static {
     /// One tenant, if it exists (every request asks: engines keep it cheap).
     async fn tenant(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError>;
     /// Creates or updates a tenant with its entry in the operator's feed, durably.
-    async fn put_tenant(&self, tenant: Tenant, revision: Revision) -> Result<u64, StoreError>;
+    async fn put_tenant(&self, tenant: Tenant, revision: Revision) -> Result<(), StoreError>;
     /// Removes a tenant with everything in its partition and every key of it, and records the
     /// entry in the operator's feed, durably.
-    async fn delete_tenant(&self, tenant: &TenantId, revision: Revision)
-        -> Result<u64, StoreError>;
+    async fn delete_tenant(&self, tenant: &TenantId, revision: Revision) -> Result<(), StoreError>;
 
     /// Every key, of every tenant and the operator's.
     async fn keys(&self) -> Result<Vec<ApiKey>, StoreError>;
     /// Creates or updates a key with its revision entry (in its tenant's feed, or the
     /// operator's), atomically and durably.
-    async fn put_key(&self, key: ApiKey, revision: Revision) -> Result<u64, StoreError>;
+    async fn put_key(&self, key: ApiKey, revision: Revision) -> Result<(), StoreError>;
     /// Records the last use of a key (no revision; best effort, not flushed).
     async fn touch_key(&self, id: &str, when: OffsetDateTime) -> Result<(), StoreError>;
 
@@ -208,8 +211,9 @@ pub trait Partition: Send + Sync + 'static {
     async fn lookup(&self, key: &IndexKey) -> Result<Vec<String>, StoreError>;
     /// Answers a list query.
     async fn query(&self, query: Query) -> Result<Found, StoreError>;
-    /// Commits one mutation atomically; returns the revision's sequence number.
-    async fn commit(&self, write: Write) -> Result<u64, StoreError>;
+    /// Commits one mutation atomically and durably. The revision's sequence number is the
+    /// engine's to assign, at commit or later (it is read back with the feed).
+    async fn commit(&self, write: Write) -> Result<(), StoreError>;
 
     /// The tenant's feed: entries with `seq > after`, oldest first, at most `limit`, gap-free.
     async fn revisions(&self, after: u64, limit: usize) -> Result<Vec<Revision>, StoreError>;

@@ -876,18 +876,18 @@ impl<I: Intercept> Store for Intercepted<I> {
     async fn tenant(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError> {
         self.inner.tenant(id).await
     }
-    async fn put_tenant(&self, tenant: Tenant, revision: Revision) -> Result<u64, StoreError> {
+    async fn put_tenant(&self, tenant: Tenant, revision: Revision) -> Result<(), StoreError> {
         self.intercept.storage()?;
         self.inner.put_tenant(tenant, revision).await
     }
-    async fn delete_tenant(&self, id: &TenantId, revision: Revision) -> Result<u64, StoreError> {
+    async fn delete_tenant(&self, id: &TenantId, revision: Revision) -> Result<(), StoreError> {
         self.intercept.storage()?;
         self.inner.delete_tenant(id, revision).await
     }
     async fn keys(&self) -> Result<Vec<ApiKey>, StoreError> {
         self.inner.keys().await
     }
-    async fn put_key(&self, key: ApiKey, revision: Revision) -> Result<u64, StoreError> {
+    async fn put_key(&self, key: ApiKey, revision: Revision) -> Result<(), StoreError> {
         self.intercept.storage()?;
         self.inner.put_key(key, revision).await
     }
@@ -939,7 +939,7 @@ impl<I: Intercept> Partition for InterceptedPartition<I> {
     async fn query(&self, query: Query) -> Result<Found, StoreError> {
         self.inner.query(query).await
     }
-    async fn commit(&self, mut write: Write) -> Result<u64, StoreError> {
+    async fn commit(&self, mut write: Write) -> Result<(), StoreError> {
         self.intercept.write(&mut write)?;
         self.inner.commit(write).await
     }

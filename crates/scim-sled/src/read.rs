@@ -293,10 +293,10 @@ impl Partition for SledPartition {
         }
     }
 
-    async fn commit(&self, write: Write) -> Result<u64, StoreError> {
+    async fn commit(&self, write: Write) -> Result<(), StoreError> {
         let part = Arc::clone(self.part.live()?);
         self.store
-            .blocking(move |s| s.commit_now(&part, write))
+            .blocking(move |s| s.commit_now(&part, write).map(drop))
             .await
     }
 
@@ -339,14 +339,14 @@ impl Store for SledStore {
         Ok(self.tenants_now()?.get(id).cloned())
     }
 
-    async fn put_tenant(&self, tenant: Tenant, revision: Revision) -> Result<u64, StoreError> {
-        self.blocking(move |s| s.put_tenant_now(&tenant, &revision))
+    async fn put_tenant(&self, tenant: Tenant, revision: Revision) -> Result<(), StoreError> {
+        self.blocking(move |s| s.put_tenant_now(&tenant, &revision).map(drop))
             .await
     }
 
-    async fn delete_tenant(&self, id: &TenantId, revision: Revision) -> Result<u64, StoreError> {
+    async fn delete_tenant(&self, id: &TenantId, revision: Revision) -> Result<(), StoreError> {
         let id = id.clone();
-        self.blocking(move |s| s.delete_tenant_now(&id, &revision))
+        self.blocking(move |s| s.delete_tenant_now(&id, &revision).map(drop))
             .await
     }
 
@@ -354,8 +354,9 @@ impl Store for SledStore {
         self.keys_now()
     }
 
-    async fn put_key(&self, key: ApiKey, revision: Revision) -> Result<u64, StoreError> {
-        self.blocking(move |s| s.put_key_now(&key, &revision)).await
+    async fn put_key(&self, key: ApiKey, revision: Revision) -> Result<(), StoreError> {
+        self.blocking(move |s| s.put_key_now(&key, &revision).map(drop))
+            .await
     }
 
     async fn touch_key(&self, id: &str, when: OffsetDateTime) -> Result<(), StoreError> {

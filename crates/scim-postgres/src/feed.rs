@@ -1,0 +1,283 @@
+//! How feeds stay gap-free across concurrent transactions and replicas.
+//!
+//! A sequence number handed out inside a transaction would be visible in the order transactions
+//! commit, not the order they were numbered: a reader that saw 11 before 10 committed would skip
+//! 10 for ever. So a revision row is written with no number, only its transaction's id (`xid`),
+//! and numbered after it commits by the sequencer ([`settle`]): under the feed's advisory lock,
+//! it numbers the unnumbered rows of transactions older than the oldest transaction still in
+//! flight (`xid < pg_snapshot_xmin(pg_current_snapshot())`), in transaction order, after the
+//! feed's largest number. Every transaction below that horizon has ended, so no row can ever
+//! appear below a number a reader was given; rows of transactions still in flight wait for the
+//! next round. Numbers stay in transaction order from round to round (a later round only numbers
+//! transactions at or above the earlier round's horizon), so a resource's history can be read in
+//! the same order before its entries are numbered.
+//!
+//! Who numbers: each replica's sequencer task after its own commits (coalesced) and once a second
+//! for every feed (rows of a replica that died before numbering them), and every reader of a feed
+//! before it reads. Numbering is a short transaction of its own.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use deadpool_postgres::{GenericClient, Pool};
+use scim_core::model::{Revision, TargetRef};
+use scim_core::store::StoreError;
+use tokio::sync::Notify;
+
+use crate::{corrupt, db, lock_id};
+
+/// The feeds this replica wrote to since its sequencer last ran.
+#[derive(Default)]
+pub(crate) struct Settler {
+    dirty: Mutex<HashSet<String>>,
+    wake: Notify,
+}
+
+impl Settler {
+    /// A commit wrote to `feed`: the sequencer numbers it soon.
+    pub(crate) fn wrote(&self, feed: &str) {
+        if let Ok(mut d) = self.dirty.lock() {
+            if !d.contains(feed) {
+                d.insert(feed.to_string());
+            }
+        }
+        self.wake.notify_one();
+    }
+
+    fn take(&self) -> Vec<String> {
+        self.dirty
+            .lock()
+            .map(|mut d| d.drain().collect())
+            .unwrap_or_default()
+    }
+}
+
+/// Numbers the committed, unnumbered entries of `feed` below the horizon.
+pub(crate) async fn settle(client: &impl GenericClient, feed: &str) -> Result<(), StoreError> {
+    let waiting = client
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM scim_revisions WHERE feed = $1 AND seq IS NULL)",
+        )
+        .await
+        .map_err(db)?;
+    if !client
+        .query_one(&waiting, &[&feed])
+        .await
+        .map_err(db)?
+        .get::<_, bool>(0)
+    {
+        return Ok(());
+    }
+    let lock = client
+        .prepare_cached("SELECT pg_advisory_xact_lock($1)")
+        .await
+        .map_err(db)?;
+    // A statement of its own after the lock: its snapshot sees every earlier round's numbers.
+    let number = client
+        .prepare_cached(
+            "WITH base AS (
+                 SELECT coalesce(max(seq), 0) AS last FROM scim_revisions WHERE feed = $1
+             ), due AS (
+                 SELECT id, row_number() OVER (ORDER BY xid, id) AS n
+                 FROM scim_revisions
+                 WHERE feed = $1 AND seq IS NULL
+                   AND xid < pg_snapshot_xmin(pg_current_snapshot())
+             )
+             UPDATE scim_revisions r SET seq = base.last + due.n
+             FROM base, due WHERE r.id = due.id",
+        )
+        .await
+        .map_err(db)?;
+    client.batch_execute("BEGIN").await.map_err(db)?;
+    let done = async {
+        client
+            .execute(&lock, &[&lock_id("feed", feed)])
+            .await
+            .map_err(db)?;
+        client.execute(&number, &[&feed]).await.map_err(db)?;
+        client.batch_execute("COMMIT").await.map_err(db)
+    }
+    .await;
+    if done.is_err() {
+        let _ = client.batch_execute("ROLLBACK").await;
+    }
+    done
+}
+
+/// Numbers every feed that has unnumbered entries.
+pub(crate) async fn settle_all(client: &impl GenericClient) -> Result<(), StoreError> {
+    let feeds: Vec<String> = client
+        .query(
+            "SELECT DISTINCT feed FROM scim_revisions WHERE seq IS NULL",
+            &[],
+        )
+        .await
+        .map_err(db)?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    for feed in feeds {
+        settle(client, &feed).await?;
+    }
+    Ok(())
+}
+
+/// The sequencer, and the measure of the tables' size: runs for the life of the engine.
+pub(crate) async fn run(pool: Pool, settler: Arc<Settler>, size: Arc<AtomicU64>) {
+    let mut ticks = 0u64;
+    loop {
+        let woken = tokio::select! {
+            _ = settler.wake.notified() => true,
+            _ = tokio::time::sleep(Duration::from_secs(1)) => false,
+        };
+        let Ok(conn) = pool.get().await else {
+            continue;
+        };
+        if woken {
+            for feed in settler.take() {
+                if let Err(e) = settle(&conn, &feed).await {
+                    tracing::debug!(feed, error = %e, "numbering a feed failed: it is tried again");
+                    settler.wrote(&feed);
+                }
+            }
+        } else {
+            ticks += 1;
+            if let Err(e) = settle_all(&conn).await {
+                tracing::debug!(error = %e, "numbering the feeds failed: it is tried again");
+            }
+            if ticks % 10 == 1 {
+                if let Ok(row) = conn
+                    .query_one(
+                        "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint
+                         FROM pg_class c
+                         WHERE c.relkind = 'r' AND c.relname LIKE 'scim\\_%'
+                           AND c.relnamespace = ANY (current_schemas(false)::regnamespace[])",
+                        &[],
+                    )
+                    .await
+                {
+                    let bytes: i64 = row.get(0);
+                    size.store(u64::try_from(bytes).unwrap_or(0), Ordering::Relaxed);
+                }
+            }
+        }
+    }
+}
+
+fn entry(seq: Option<i64>, value: serde_json::Value) -> Result<Revision, StoreError> {
+    let mut r: Revision = serde_json::from_value(value).map_err(corrupt)?;
+    r.seq = seq.map_or(0, |s| u64::try_from(s).unwrap_or(0));
+    Ok(r)
+}
+
+/// A feed after `after`, oldest first, at most `limit`: numbered first, then read.
+pub(crate) async fn after(
+    client: &impl GenericClient,
+    feed: &str,
+    after: u64,
+    limit: usize,
+) -> Result<Vec<Revision>, StoreError> {
+    settle(client, feed).await?;
+    let after = i64::try_from(after).unwrap_or(i64::MAX);
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let read = client
+        .prepare_cached(
+            "SELECT seq, entry FROM scim_revisions WHERE feed = $1 AND seq > $2
+             ORDER BY seq LIMIT $3",
+        )
+        .await
+        .map_err(db)?;
+    client
+        .query(&read, &[&feed, &after, &limit])
+        .await
+        .map_err(db)?
+        .into_iter()
+        .map(|r| entry(r.get(0), r.get(1)))
+        .collect()
+}
+
+/// The history key of a target: `User:<id>`.
+pub(crate) fn target_key(t: &TargetRef) -> String {
+    format!("{}:{}", t.target_type.as_str(), t.target_id)
+}
+
+/// One resource's history, oldest first (numbered entries and those still waiting for their
+/// number, in the same order).
+pub(crate) async fn of(
+    client: &impl GenericClient,
+    feed: &str,
+    target: &TargetRef,
+) -> Result<Vec<Revision>, StoreError> {
+    settle(client, feed).await?;
+    let read = client
+        .prepare_cached(
+            "SELECT r.seq, r.entry FROM scim_history h
+             JOIN scim_revisions r ON r.id = h.revision
+             WHERE h.feed = $1 AND h.target = $2
+             ORDER BY r.xid, r.id",
+        )
+        .await
+        .map_err(db)?;
+    client
+        .query(&read, &[&feed, &target_key(target)])
+        .await
+        .map_err(db)?
+        .into_iter()
+        .map(|r| entry(r.get(0), r.get(1)))
+        .collect()
+}
+
+/// Every entry of a feed, oldest first (a copy: entries still waiting for their number are
+/// numbered after the others, in the order the sequencer will number them).
+pub(crate) async fn all(
+    client: &impl GenericClient,
+    feed: &str,
+) -> Result<Vec<Revision>, StoreError> {
+    let rows = client
+        .query(
+            "SELECT seq, entry FROM scim_revisions WHERE feed = $1 ORDER BY seq NULLS LAST, xid, id",
+            &[&feed],
+        )
+        .await
+        .map_err(db)?;
+    let mut out = Vec::with_capacity(rows.len());
+    let mut last = 0;
+    for r in rows {
+        let mut e = entry(r.get(0), r.get(1))?;
+        if r.get::<_, Option<i64>>(0).is_none() {
+            e.seq = last + 1;
+        }
+        last = e.seq;
+        out.push(e);
+    }
+    Ok(out)
+}
+
+/// Writes a revision entry and its history rows in the caller's transaction (numbered later),
+/// or with its number (an import).
+pub(crate) async fn insert(
+    client: &impl GenericClient,
+    feed: &str,
+    revision: &Revision,
+    seq: Option<i64>,
+) -> Result<(), StoreError> {
+    let targets: Vec<String> = revision.targets().map(|t| target_key(&t)).collect();
+    let value = serde_json::to_value(revision).map_err(corrupt)?;
+    let statement = client
+        .prepare_cached(
+            "WITH r AS (
+                 INSERT INTO scim_revisions (feed, seq, entry) VALUES ($1, $2, $3) RETURNING id
+             )
+             INSERT INTO scim_history (feed, target, revision)
+             SELECT DISTINCT $1, t, r.id FROM r, unnest($4::text[]) AS t",
+        )
+        .await
+        .map_err(db)?;
+    client
+        .execute(&statement, &[&feed, &seq, &value, &targets])
+        .await
+        .map_err(db)?;
+    Ok(())
+}

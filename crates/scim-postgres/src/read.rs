@@ -1,0 +1,245 @@
+//! The [`Store`] and [`Partition`] implementations: reads, and the seam's calls handed to
+//! [`crate::write`], [`crate::query`], [`crate::feed`] and [`crate::whole`].
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use scim_core::model::{
+    ApiKey, Dump, Export, IndexKey, Kind, Member, Record, Revision, TargetRef, Tenant, TenantId,
+};
+use scim_core::store::{Found, Partition, Query, Store, StoreError, Write};
+use time::OffsetDateTime;
+
+use crate::query::member_from;
+use crate::write::{record_from, RECORD_COLUMNS};
+use crate::{corrupt, db, feed, kind_code, PgStore};
+
+/// One tenant's data: the engine and the tenant's id (every statement names it).
+pub struct PgPartition {
+    store: PgStore,
+    tenant: TenantId,
+}
+
+fn column_of(key: &IndexKey) -> &'static str {
+    match key {
+        IndexKey::UserName(_) | IndexKey::GroupDisplayName(_) => "name_key",
+        IndexKey::UserExternalId(_) | IndexKey::GroupExternalId(_) => "external_id",
+    }
+}
+
+fn kind_of_key(key: &IndexKey) -> Kind {
+    match key {
+        IndexKey::UserName(_) | IndexKey::UserExternalId(_) => Kind::User,
+        IndexKey::GroupDisplayName(_) | IndexKey::GroupExternalId(_) => Kind::Group,
+    }
+}
+
+#[async_trait]
+impl Partition for PgPartition {
+    async fn get(&self, kind: Kind, id: &str) -> Result<Option<Record>, StoreError> {
+        let conn = self.store.conn().await?;
+        let statement = conn
+            .prepare_cached(&format!(
+                "SELECT {RECORD_COLUMNS} FROM scim_resources
+                 WHERE tenant = $1 AND kind = $2 AND id = $3"
+            ))
+            .await
+            .map_err(db)?;
+        conn.query_opt(&statement, &[&self.tenant.as_str(), &kind_code(kind), &id])
+            .await
+            .map_err(db)?
+            .map(|row| record_from(&row, 0))
+            .transpose()
+    }
+
+    async fn members(&self, group_id: &str) -> Result<Vec<Member>, StoreError> {
+        let conn = self.store.conn().await?;
+        let statement = conn
+            .prepare_cached(
+                "SELECT member_id, member_kind, display FROM scim_members
+                 WHERE tenant = $1 AND group_id = $2 ORDER BY member_id",
+            )
+            .await
+            .map_err(db)?;
+        conn.query(&statement, &[&self.tenant.as_str(), &group_id])
+            .await
+            .map_err(db)?
+            .iter()
+            .map(|row| member_from(row, 0))
+            .collect()
+    }
+
+    async fn groups_of(&self, member_id: &str) -> Result<Vec<String>, StoreError> {
+        let conn = self.store.conn().await?;
+        let statement = conn
+            .prepare_cached(
+                "SELECT group_id FROM scim_members WHERE tenant = $1 AND member_id = $2
+                 ORDER BY group_id",
+            )
+            .await
+            .map_err(db)?;
+        Ok(conn
+            .query(&statement, &[&self.tenant.as_str(), &member_id])
+            .await
+            .map_err(db)?
+            .iter()
+            .map(|r| r.get(0))
+            .collect())
+    }
+
+    async fn lookup(&self, key: &IndexKey) -> Result<Vec<String>, StoreError> {
+        let conn = self.store.conn().await?;
+        let statement = conn
+            .prepare_cached(&format!(
+                "SELECT id FROM scim_resources WHERE tenant = $1 AND kind = $2 AND {} = $3
+                 ORDER BY id",
+                column_of(key)
+            ))
+            .await
+            .map_err(db)?;
+        Ok(conn
+            .query(
+                &statement,
+                &[
+                    &self.tenant.as_str(),
+                    &kind_code(kind_of_key(key)),
+                    &key.text(),
+                ],
+            )
+            .await
+            .map_err(db)?
+            .iter()
+            .map(|r| r.get(0))
+            .collect())
+    }
+
+    async fn query(&self, query: Query) -> Result<Found, StoreError> {
+        let conn = self.store.conn().await?;
+        crate::query::run(&conn, &self.tenant, &query).await
+    }
+
+    async fn commit(&self, write: Write) -> Result<(), StoreError> {
+        self.store.commit_now(&self.tenant, write).await
+    }
+
+    async fn revisions(&self, after: u64, limit: usize) -> Result<Vec<Revision>, StoreError> {
+        let conn = self.store.conn().await?;
+        feed::after(&conn, self.tenant.as_str(), after, limit).await
+    }
+
+    async fn revisions_of(&self, target: &TargetRef) -> Result<Vec<Revision>, StoreError> {
+        let conn = self.store.conn().await?;
+        feed::of(&conn, self.tenant.as_str(), target).await
+    }
+
+    async fn export(&self) -> Result<Dump, StoreError> {
+        self.store.export_part(&self.tenant).await
+    }
+
+    async fn import(&self, dump: Dump) -> Result<(), StoreError> {
+        self.store.import_part(&self.tenant, dump).await
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    fn partition(&self, tenant: &TenantId) -> Result<Arc<dyn Partition>, StoreError> {
+        Ok(Arc::new(PgPartition {
+            store: self.clone(),
+            tenant: tenant.clone(),
+        }))
+    }
+
+    async fn tenants(&self) -> Result<Vec<Tenant>, StoreError> {
+        let conn = self.conn().await?;
+        conn.query("SELECT body FROM scim_tenants ORDER BY id", &[])
+            .await
+            .map_err(db)?
+            .into_iter()
+            .map(|r| serde_json::from_value(r.get(0)).map_err(corrupt))
+            .collect()
+    }
+
+    async fn tenant(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError> {
+        if let Some(cached) = self.cache.tenant(id) {
+            return Ok(cached);
+        }
+        let began = self.cache.begin();
+        let conn = self.conn().await?;
+        let statement = conn
+            .prepare_cached("SELECT body FROM scim_tenants WHERE id = $1")
+            .await
+            .map_err(db)?;
+        let tenant: Option<Tenant> = conn
+            .query_opt(&statement, &[&id.as_str()])
+            .await
+            .map_err(db)?
+            .map(|r| serde_json::from_value(r.get(0)).map_err(corrupt))
+            .transpose()?;
+        self.cache.keep_tenant(began, id, tenant.clone());
+        Ok(tenant)
+    }
+
+    async fn put_tenant(&self, tenant: Tenant, revision: Revision) -> Result<(), StoreError> {
+        self.put_tenant_now(&tenant, &revision).await
+    }
+
+    async fn delete_tenant(&self, id: &TenantId, revision: Revision) -> Result<(), StoreError> {
+        self.delete_tenant_now(id, &revision).await
+    }
+
+    async fn keys(&self) -> Result<Vec<ApiKey>, StoreError> {
+        let conn = self.conn().await?;
+        conn.query("SELECT body FROM scim_keys ORDER BY id", &[])
+            .await
+            .map_err(db)?
+            .into_iter()
+            .map(|r| serde_json::from_value(r.get(0)).map_err(corrupt))
+            .collect()
+    }
+
+    async fn put_key(&self, key: ApiKey, revision: Revision) -> Result<(), StoreError> {
+        self.put_key_now(&key, &revision).await
+    }
+
+    async fn touch_key(&self, id: &str, when: OffsetDateTime) -> Result<(), StoreError> {
+        self.touch_key_now(id, when).await
+    }
+
+    async fn operator_revisions(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<Revision>, StoreError> {
+        let conn = self.conn().await?;
+        feed::after(&conn, "", after, limit).await
+    }
+
+    async fn export(&self) -> Result<Export, StoreError> {
+        self.export_all().await
+    }
+
+    async fn import(&self, export: Export) -> Result<(), StoreError> {
+        self.import_all(export).await
+    }
+
+    async fn check(&self) -> Result<Vec<String>, StoreError> {
+        self.check_now().await
+    }
+
+    async fn flush(&self) -> Result<(), StoreError> {
+        // Every commit is durable when it returns (synchronous_commit); numbering is not
+        // durability, but a caller that flushes expects the feed complete.
+        self.settle_all().await
+    }
+
+    fn size_on_disk(&self) -> u64 {
+        self.size_now()
+    }
+
+    fn failure(&self) -> Option<String> {
+        // A database that is down is not a failure of this process: requests are answered 503
+        // while it is, and served again when it returns.
+        None
+    }
+}
