@@ -31,6 +31,31 @@ pub enum FrontDoor {
     Off,
 }
 
+/// Which storage engine holds the data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreKind {
+    /// Embedded sled in `data_dir`: one server, nothing else to run. The default.
+    Sled,
+    /// A PostgreSQL database (`database_url`): several replicas of the server on one database.
+    Postgres,
+}
+
+/// A database connection string: it may hold a password, so it is never shown whole (its
+/// `Debug` names only the host part after `@`, if any).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct DatabaseUrl(pub String);
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.rsplit_once('@') {
+            Some((_, host)) => write!(f, "DatabaseUrl(…@{host})"),
+            None => f.write_str("DatabaseUrl(…)"),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
@@ -42,8 +67,26 @@ pub enum LogFormat {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    /// Where the store lives (`SCIM_DATA_DIR`).
+    /// `sled` (the default) or `postgres` (`SCIM_STORE`).
+    pub store: StoreKind,
+    /// Where the sled store lives, and the control socket with either engine (`SCIM_DATA_DIR`).
     pub data_dir: PathBuf,
+    /// The PostgreSQL connection string, for `store = "postgres"` (`SCIM_DATABASE_URL`):
+    /// `postgres://user:password@host:5432/scim?sslmode=require`.
+    pub database_url: Option<DatabaseUrl>,
+    /// A file whose first line is the connection string, for a secret kept out of the
+    /// environment (`SCIM_DATABASE_URL_FILE`); used when `database_url` is not set.
+    pub database_url_file: Option<PathBuf>,
+    /// Connections each replica keeps to the database at most (`SCIM_DATABASE_POOL_SIZE`).
+    pub database_pool_size: usize,
+    /// Seconds a statement may run before the database cancels it (`SCIM_DATABASE_STATEMENT_TIMEOUT_SECS`).
+    pub database_statement_timeout_secs: u32,
+    /// Seconds a request waits for a database connection before it is answered 503
+    /// (`SCIM_DATABASE_CONNECT_TIMEOUT_SECS`).
+    pub database_connect_timeout_secs: u32,
+    /// Certificate authorities (PEM) to trust for TLS to the database, beside the system's
+    /// (`SCIM_DATABASE_CA_FILE`).
+    pub database_ca_file: Option<PathBuf>,
     /// Address and port to listen on (`SCIM_LISTEN`).
     pub listen: SocketAddr,
     /// Path under which the SCIM API is served (`SCIM_BASE_PATH`).
@@ -114,7 +157,14 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
+            store: StoreKind::Sled,
             data_dir: PathBuf::from("./data"),
+            database_url: None,
+            database_url_file: None,
+            database_pool_size: 16,
+            database_statement_timeout_secs: 10,
+            database_connect_timeout_secs: 5,
+            database_ca_file: None,
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             base_path: "/scim/v2".into(),
             public_url: None,
@@ -197,7 +247,42 @@ impl Config {
         if let Some(url) = &mut self.public_url {
             *url = url.trim_end_matches('/').to_string();
         }
+        if self.store == StoreKind::Postgres {
+            if self.database_url.is_none() {
+                let Some(file) = &self.database_url_file else {
+                    return Err(
+                        "store = \"postgres\" needs database_url (SCIM_DATABASE_URL) or database_url_file".into(),
+                    );
+                };
+                let text = std::fs::read_to_string(file)
+                    .map_err(|e| format!("database_url_file {}: {e}", file.display()))?;
+                let url = text.lines().next().unwrap_or_default().trim().to_string();
+                if url.is_empty() {
+                    return Err(format!("database_url_file {} is empty", file.display()));
+                }
+                self.database_url = Some(DatabaseUrl(url));
+            }
+            if self.database_pool_size == 0 {
+                return Err("database_pool_size must be at least 1".into());
+            }
+        }
         Ok(())
+    }
+
+    /// The PostgreSQL engine's options, for `store = "postgres"`.
+    pub fn postgres(&self) -> Result<scim_postgres::PgOptions, String> {
+        let url = self
+            .database_url
+            .as_ref()
+            .ok_or("store = \"postgres\" needs database_url (SCIM_DATABASE_URL)")?;
+        let mut options = scim_postgres::PgOptions::new(url.0.clone());
+        options.pool_size = self.database_pool_size;
+        options.statement_timeout =
+            std::time::Duration::from_secs(self.database_statement_timeout_secs.max(1).into());
+        options.connect_timeout =
+            std::time::Duration::from_secs(self.database_connect_timeout_secs.max(1).into());
+        options.ca_file = self.database_ca_file.clone();
+        Ok(options)
     }
 }
 

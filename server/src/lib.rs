@@ -2,8 +2,9 @@
 //!
 //! This crate is the edge: [`http`] (Rocket: routes, guards, the one error mapping, the admin web
 //! page), [`control`] (the command line's socket), [`config`], [`metrics`] and [`ratelimit`].
-//! What each operation means is the domain core's (`scim_core`), over the storage engine
-//! (`scim_sled`); the SCIM protocol itself is `scim_proto`.
+//! What each operation means is the domain core's (`scim_core`), over a storage engine
+//! (`scim_sled`, the embedded default, or `scim_postgres`); the SCIM protocol itself is
+//! `scim_proto`.
 
 pub mod app;
 pub mod config;
@@ -16,18 +17,81 @@ use std::sync::Arc;
 
 use scim_core::store::Store;
 use scim_core::{Core, Settings};
-use scim_sled::{OpenError, SledOptions, SledStore};
+use scim_postgres::PgStore;
+use scim_sled::{SledOptions, SledStore};
 
-use config::{Config, Durability};
+use config::{Config, Durability, StoreKind};
 
-/// Opens the store of a configuration (sled, with the configured cache and durability).
-pub fn open_store(config: &Config) -> Result<SledStore, OpenError> {
+/// Opens the sled store of a configuration (with the configured cache and durability).
+pub fn open_sled(config: &Config) -> Result<SledStore, scim_sled::OpenError> {
     let options = SledOptions {
         cache_capacity: config.cache_mb.saturating_mul(1024 * 1024),
         flush_every_ms: Some(500),
         durable: config.durability == Durability::PerRequest,
     };
     SledStore::open(&config.data_dir, &options)
+}
+
+/// Why the configured store could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error(transparent)]
+    Sled(#[from] scim_sled::OpenError),
+    #[error("PostgreSQL: {0}")]
+    Postgres(String),
+}
+
+impl OpenError {
+    /// The sled folder is held by a running server (whose control socket then answers).
+    pub fn is_locked(&self) -> bool {
+        matches!(self, OpenError::Sled(e) if e.is_locked())
+    }
+}
+
+/// The configured store, opened.
+#[derive(Clone)]
+pub struct Opened {
+    pub store: Arc<dyn Store>,
+    postgres: Option<PgStore>,
+}
+
+impl Opened {
+    /// Runs `work` alone among the replicas that share the store (a database-wide lock with
+    /// PostgreSQL; sled has one process by construction).
+    pub async fn alone<T>(&self, work: impl std::future::Future<Output = T>) -> Result<T, String> {
+        match &self.postgres {
+            Some(pg) => pg
+                .exclusive("first-start", work)
+                .await
+                .map_err(|e| e.to_string()),
+            None => Ok(work.await),
+        }
+    }
+
+    pub fn postgres(&self) -> Option<&PgStore> {
+        self.postgres.as_ref()
+    }
+}
+
+/// Opens the store the configuration names: sled in `data_dir`, or PostgreSQL at `database_url`
+/// (applying the schema's migrations).
+pub async fn open(config: &Config) -> Result<Opened, OpenError> {
+    match config.store {
+        StoreKind::Sled => Ok(Opened {
+            store: Arc::new(open_sled(config)?),
+            postgres: None,
+        }),
+        StoreKind::Postgres => {
+            let options = config.postgres().map_err(OpenError::Postgres)?;
+            let pg = PgStore::connect(&options)
+                .await
+                .map_err(|e| OpenError::Postgres(e.to_string()))?;
+            Ok(Opened {
+                store: Arc::new(pg.clone()),
+                postgres: Some(pg),
+            })
+        }
+    }
 }
 
 /// The core over a store, with the configuration's settings.
@@ -44,18 +108,20 @@ pub fn core(config: &Config, store: Arc<dyn Store>) -> Arc<Core> {
 /// mints and prints a first key if there is none, serves SCIM and the control socket, and on a
 /// signal stops accepting, lets requests in flight finish, and flushes the store.
 pub async fn serve(config: Config) -> Result<(), String> {
-    let store: Arc<dyn Store> = Arc::new(open_store(&config).map_err(|e| e.to_string())?);
+    let opened = open(&config).await.map_err(|e| e.to_string())?;
+    let store = Arc::clone(&opened.store);
     let core = core(&config, Arc::clone(&store));
-    core.ensure_default_tenant()
-        .await
-        .map_err(|e| e.to_string())?;
-    let first_key = core
-        .ensure_scim_key(&scim_core::model::TenantId::default_tenant())
-        .await
-        .map_err(|e| e.to_string())?;
-    let first_admin_key = core
-        .ensure_operator_key()
-        .await
+    // Replicas that start at once on an empty database mint one set of first keys.
+    let (first_key, first_admin_key) = opened
+        .alone(async {
+            core.ensure_default_tenant().await?;
+            let scim = core
+                .ensure_scim_key(&scim_core::model::TenantId::default_tenant())
+                .await?;
+            let admin = core.ensure_operator_key().await?;
+            Ok::<_, scim_core::Error>((scim, admin))
+        })
+        .await?
         .map_err(|e| e.to_string())?;
     let data_dir = config.data_dir.clone();
     let config_ready_file = config.ready_file.clone();

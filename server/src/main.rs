@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use scim_core::model::{rfc3339, Revision, Tenant, TenantStatus};
 use scim_core::views::{KeyInfo, MintedKey};
-use server::config::{Config, LogFormat, Overrides};
+use server::config::{Config, LogFormat, Overrides, StoreKind};
 use server::control::{self, Command};
 
 /// A self-hostable SCIM 2.0 service provider.
@@ -69,6 +69,12 @@ enum Cmd {
         file: PathBuf,
         #[arg(long, value_name = "TENANT")]
         tenant: Option<String>,
+    },
+    /// Apply the PostgreSQL schema's migrations this binary holds (`serve` applies them too),
+    /// or with `--check` only list those that would run (exit 1 when any would).
+    Migrate {
+        #[arg(long)]
+        check: bool,
     },
     /// A tenant's revision feed of every change after a sequence number, oldest first (for
     /// export); `--operator` for the operator's (tenants, operator keys).
@@ -247,28 +253,38 @@ fn main() -> ExitCode {
                 Err(e) => fail(&e),
             }
         }
-        Cmd::Import { file, tenant } => match server::open_store(&config) {
-            Ok(store) => match block_on(control::import(
-                &server::core(&config, std::sync::Arc::new(store)),
-                &file,
-                tenant.as_deref(),
-            )) {
+        Cmd::Import { file, tenant } => {
+            let imported = block_on(async {
+                let opened = server::open(&config).await.map_err(|e| {
+                    if e.is_locked() {
+                        "the server is running on this data folder: stop it, or import into \
+                         another folder"
+                            .to_string()
+                    } else {
+                        e.to_string()
+                    }
+                })?;
+                control::import(
+                    &server::core(&config, opened.store),
+                    &file,
+                    tenant.as_deref(),
+                )
+                .await
+            });
+            match imported {
                 Ok(counts) => {
                     let counts = serde_json::to_string(&counts).unwrap_or_default();
                     println!(
                         "Imported {} into {}: {counts}; every invariant holds.",
                         file.display(),
-                        config.data_dir.display()
+                        store_name(&config)
                     );
                     ExitCode::SUCCESS
                 }
                 Err(e) => fail(&e),
-            },
-            Err(e) if e.is_locked() => fail(
-                "the server is running on this data folder: stop it, or import into another folder",
-            ),
-            Err(e) => fail(&e.to_string()),
-        },
+            }
+        }
+        Cmd::Migrate { check } => migrate(&config, check),
         Cmd::Audit {
             after,
             limit,
@@ -316,27 +332,84 @@ fn block_on<T>(work: impl std::future::Future<Output = Result<T, String>>) -> Re
         .block_on(work)
 }
 
-/// Runs a command on the store directly, or through the running server's control socket.
-fn execute(config: &Config, command: &Command) -> Result<serde_json::Value, String> {
-    match server::open_store(config) {
-        Ok(store) => {
-            let core = server::core(config, std::sync::Arc::new(store));
-            block_on(async move {
-                let reach = control::Reach {
-                    origin: match &config.public_url {
-                        Some(u) => u.clone(),
-                        None => format!("http://{}", config.listen),
-                    },
-                    base_path: config.base_path.clone(),
-                };
-                let answer = control::execute(&core, &reach, command).await;
-                // Durable before the process ends.
-                core.store().flush().await.map_err(|e| e.to_string())?;
-                answer
-            })
+/// Where the configured store is, as people read it (never the database password).
+fn store_name(config: &Config) -> String {
+    match config.store {
+        StoreKind::Sled => config.data_dir.display().to_string(),
+        StoreKind::Postgres => format!("{:?}", config.database_url),
+    }
+}
+
+/// `migrate [--check]`: the PostgreSQL schema's migrations.
+fn migrate(config: &Config, check: bool) -> ExitCode {
+    if config.store != StoreKind::Postgres {
+        println!("The sled store needs no migrations (set store = \"postgres\" for a database).");
+        return ExitCode::SUCCESS;
+    }
+    let options = match config.postgres() {
+        Ok(o) => o,
+        Err(e) => return fail(&e),
+    };
+    let result = block_on(async {
+        if check {
+            scim_postgres::PgStore::pending(&options)
+                .await
+                .map_err(|e| e.to_string())
+        } else {
+            let before = scim_postgres::PgStore::pending(&options)
+                .await
+                .map_err(|e| e.to_string())?;
+            scim_postgres::PgStore::connect(&options)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(before)
         }
-        Err(e) if e.is_locked() => control::request(&config.data_dir, command),
-        Err(e) => Err(e.to_string()),
+    });
+    match result {
+        Ok(pending) if pending.is_empty() => {
+            println!("The database schema is up to date.");
+            ExitCode::SUCCESS
+        }
+        Ok(pending) => {
+            let verb = if check { "Would apply" } else { "Applied" };
+            for m in &pending {
+                println!("{verb} migration {} ({})", m.version, m.name);
+            }
+            if check {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Err(e) => fail(&e),
+    }
+}
+
+/// Runs a command on the store directly, or through the running server's control socket (a
+/// sled folder held by the running server).
+fn execute(config: &Config, command: &Command) -> Result<serde_json::Value, String> {
+    let direct = block_on(async {
+        let opened = match server::open(config).await {
+            Ok(o) => o,
+            Err(e) if e.is_locked() => return Ok(None),
+            Err(e) => return Err(e.to_string()),
+        };
+        let core = server::core(config, opened.store);
+        let reach = control::Reach {
+            origin: match &config.public_url {
+                Some(u) => u.clone(),
+                None => format!("http://{}", config.listen),
+            },
+            base_path: config.base_path.clone(),
+        };
+        let answer = control::execute(&core, &reach, command).await;
+        // Durable before the process ends.
+        core.store().flush().await.map_err(|e| e.to_string())?;
+        answer.map(Some)
+    })?;
+    match direct {
+        Some(answer) => Ok(answer),
+        None => control::request(&config.data_dir, command),
     }
 }
 

@@ -178,7 +178,12 @@ impl Cluster {
         let options = std::fs::read_to_string(self.dir.path().join("server.opts"))
             .map_err(|e| format!("server options: {e}"))?;
         let data = self.data_dir().to_string_lossy().into_owned();
-        let log = self.dir.path().join("server.log").to_string_lossy().into_owned();
+        let log = self
+            .dir
+            .path()
+            .join("server.log")
+            .to_string_lossy()
+            .into_owned();
         let mut args = vec!["-D", &data, "-l", &log, "-w", "-t", "60"];
         if action == "start" {
             args.extend(["-o", &options]);
@@ -186,7 +191,8 @@ impl Cluster {
             args.extend(["-m", "fast"]);
         }
         args.push(action);
-        self.run_pg("pg_ctl", &args).map_err(|e| format!("{e}\n{}", self.log()))
+        self.run_pg("pg_ctl", &args)
+            .map_err(|e| format!("{e}\n{}", self.log()))
     }
 
     /// Runs one of the cluster's binaries (as `postgres` when we are root).
@@ -239,10 +245,19 @@ mod tests {
         let cluster = Cluster::start().expect("a cluster starts");
         cluster.create_database("scim").expect("createdb");
         assert!(cluster.url("scim").contains("host="));
-        assert!(cluster.socket_dir().join(format!(".s.PGSQL.{}", cluster.port())).exists());
+        assert!(cluster
+            .socket_dir()
+            .join(format!(".s.PGSQL.{}", cluster.port()))
+            .exists());
         cluster.stop().expect("stops");
-        assert!(!cluster.socket_dir().join(format!(".s.PGSQL.{}", cluster.port())).exists());
+        assert!(!cluster
+            .socket_dir()
+            .join(format!(".s.PGSQL.{}", cluster.port()))
+            .exists());
         cluster.restart().expect("starts again");
-        assert!(cluster.socket_dir().join(format!(".s.PGSQL.{}", cluster.port())).exists());
+        assert!(cluster
+            .socket_dir()
+            .join(format!(".s.PGSQL.{}", cluster.port()))
+            .exists());
     }
 }

@@ -203,6 +203,26 @@ impl Engine {
         self.cache.live()
     }
 
+    /// Runs `work` while holding the database-wide lock named `name` (a session advisory lock on
+    /// a connection of its own): what replicas starting at once must do one at a time, such as
+    /// minting the first keys of an empty database.
+    pub async fn exclusive<T>(
+        &self,
+        name: &str,
+        work: impl std::future::Future<Output = T>,
+    ) -> Result<T, StoreError> {
+        let conn = self.conn().await?;
+        let id = lock_id("exclusive", name);
+        conn.execute("SELECT pg_advisory_lock($1)", &[&id])
+            .await
+            .map_err(db)?;
+        let out = work.await;
+        conn.execute("SELECT pg_advisory_unlock($1)", &[&id])
+            .await
+            .map_err(db)?;
+        Ok(out)
+    }
+
     /// Numbers every feed's committed entries now (tests; the sequencer does it on its own).
     pub async fn settle_all(&self) -> Result<(), StoreError> {
         let conn = self.conn().await?;

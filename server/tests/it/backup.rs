@@ -49,7 +49,7 @@ async fn an_export_taken_under_concurrent_writes_restores_consistently() {
     dumps.push(last.clone());
     for path in &dumps {
         let dir = tempfile::tempdir().expect("dir");
-        let restored = restored(dir.path());
+        let restored = restored(dir.path()).await;
         server::control::import(&restored, path, None)
             .await
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -58,7 +58,7 @@ async fn an_export_taken_under_concurrent_writes_restores_consistently() {
     // The final copy holds exactly what the live store holds.
     let live = s.store.export().await.expect("export");
     let dir = tempfile::tempdir().expect("dir");
-    let restored = restored(dir.path());
+    let restored = restored(dir.path()).await;
     server::control::import(&restored, &last, None)
         .await
         .expect("import");
@@ -78,7 +78,7 @@ async fn an_export_taken_under_concurrent_writes_restores_consistently() {
 #[tokio::test]
 async fn import_refuses_a_store_that_is_not_empty() {
     let dir = tempfile::tempdir().expect("dir");
-    let core = restored(dir.path());
+    let core = restored(dir.path()).await;
     core.ensure_default_tenant().await.expect("default");
     core.ensure_scim_key(&scim_core::model::TenantId::default_tenant())
         .await
@@ -90,8 +90,8 @@ async fn import_refuses_a_store_that_is_not_empty() {
 }
 
 /// A core over a fresh store in `dir`.
-fn restored(dir: &std::path::Path) -> Arc<scim_core::Core> {
+async fn restored(dir: &std::path::Path) -> Arc<scim_core::Core> {
     let config = config_for(dir);
-    let store = Arc::new(server::open_store(&config).expect("store"));
+    let store = server::open(&config).await.expect("store").store;
     server::core(&config, store)
 }

@@ -37,7 +37,7 @@ async fn a_full_disk_is_never_acknowledged_and_turns_the_server_unready() {
     let switch = Arc::clone(&full);
     let s = TestServer::start_wrapped(move |inner| {
         Arc::new(Intercepted {
-            inner: Arc::new(inner),
+            inner,
             intercept: Arc::new(Filling {
                 full: switch,
                 failed: Mutex::new(None),
@@ -94,7 +94,7 @@ fn panics() -> &'static str {
 async fn a_panic_in_a_handler_is_a_scim_500_and_the_server_keeps_serving() {
     let dir = tempfile::tempdir().expect("dir");
     let config = crate::support::config_for(dir.path());
-    let store: Arc<dyn Store> = Arc::new(server::open_store(&config).expect("store"));
+    let store: Arc<dyn Store> = server::open(&config).await.expect("store").store;
     let core = server::core(&config, store);
     core.ensure_default_tenant().await.expect("default");
     let key = core

@@ -105,7 +105,7 @@ async fn every_committed_change_has_one_revision_entry_with_its_actor() {
 fn a_folder_with_foreign_files_is_refused() {
     let dir = tempfile::tempdir().expect("dir");
     std::fs::write(dir.path().join("notes.txt"), "hello").expect("write");
-    let err = server::open_store(&config_for(dir.path()))
+    let err = server::open_sled(&config_for(dir.path()))
         .err()
         .expect("refused");
     assert!(err.to_string().contains("no store"), "{err}");
@@ -116,7 +116,7 @@ async fn a_store_whose_files_are_damaged_does_not_open_empty() {
     let dir = tempfile::tempdir().expect("dir");
     {
         let config = config_for(dir.path());
-        let store = std::sync::Arc::new(server::open_store(&config).expect("store"));
+        let store = std::sync::Arc::new(server::open_sled(&config).expect("store"));
         let core = server::core(&config, store);
         core.ensure_default_tenant().await.expect("default");
         core.ensure_scim_key(&scim_core::model::TenantId::default_tenant())
@@ -129,7 +129,7 @@ async fn a_store_whose_files_are_damaged_does_not_open_empty() {
             std::fs::write(e.path(), b"").expect("truncate");
         }
     }
-    let opened = server::open_store(&config_for(dir.path()));
+    let opened = server::open_sled(&config_for(dir.path()));
     assert!(
         opened.is_err(),
         "a damaged store must not open as an empty one"
@@ -139,8 +139,8 @@ async fn a_store_whose_files_are_damaged_does_not_open_empty() {
 #[test]
 fn a_locked_folder_is_reported_as_in_use() {
     let dir = tempfile::tempdir().expect("dir");
-    let _first = server::open_store(&config_for(dir.path())).expect("store");
-    let err = server::open_store(&config_for(dir.path()))
+    let _first = server::open_sled(&config_for(dir.path())).expect("store");
+    let err = server::open_sled(&config_for(dir.path()))
         .err()
         .expect("locked");
     assert!(err.is_locked(), "{err}");

@@ -29,8 +29,76 @@ pub struct TestServer {
     pub client: reqwest::Client,
 }
 
+/// The database URL of a running PostgreSQL cluster when the suite runs on PostgreSQL
+/// (`IT_POSTGRES_URL`, set by `cargo xtask ci` for its second pass over a throwaway cluster);
+/// `None` on sled.
+pub fn postgres() -> Option<String> {
+    std::env::var("IT_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+}
+
+/// With PostgreSQL: a database of the folder's own (made when missing), as `key=value` settings.
+fn database_for(dir: &Path) -> Option<String> {
+    use std::hash::{Hash, Hasher};
+    let base = postgres()?;
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    dir.hash(&mut h);
+    let name = format!("it_{:016x}", h.finish());
+    let config: tokio_postgres::Config = base.parse().expect("IT_POSTGRES_URL is a URL");
+    let mut settings = Vec::new();
+    for host in config.get_hosts() {
+        match host {
+            tokio_postgres::config::Host::Unix(p) => settings.push(format!("host={}", p.display())),
+            tokio_postgres::config::Host::Tcp(h) => settings.push(format!("host={h}")),
+        }
+    }
+    if let Some(port) = config.get_ports().first() {
+        settings.push(format!("port={port}"));
+    }
+    if let Some(user) = config.get_user() {
+        settings.push(format!("user={user}"));
+    }
+    settings.push(format!("dbname={name}"));
+    let create = format!("CREATE DATABASE {name}");
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let (client, connection) = config
+                .connect(tokio_postgres::NoTls)
+                .await
+                .expect("the test cluster answers");
+            let driver = tokio::spawn(connection);
+            match client.batch_execute(&create).await {
+                Ok(()) => {}
+                Err(e)
+                    if e.code() == Some(&tokio_postgres::error::SqlState::DUPLICATE_DATABASE) => {}
+                Err(e) => panic!("{create}: {e}"),
+            }
+            drop(client);
+            let _ = driver.await;
+        });
+    })
+    .join()
+    .expect("database");
+    Some(settings.join(" "))
+}
+
+/// The store settings of a test server: sled in `dir`, or (with `IT_POSTGRES_URL`) a
+/// database of its own.
+pub fn store_for(config: &mut Config) {
+    if let Some(url) = database_for(&config.data_dir) {
+        config.store = server::config::StoreKind::Postgres;
+        config.database_url = Some(server::config::DatabaseUrl(url));
+        config.database_pool_size = 4;
+    }
+}
+
 pub fn config_for(dir: &Path) -> Config {
-    Config {
+    let mut config = Config {
         data_dir: dir.to_path_buf(),
         listen: "127.0.0.1:0".parse().expect("address"),
         // Tests send many failing requests from one address on purpose; `ratelimit.rs` tests
@@ -40,7 +108,9 @@ pub fn config_for(dir: &Path) -> Config {
         // public address do; on loopback it would be off by default.
         front_door: server::config::FrontDoor::On,
         ..Config::default()
-    }
+    };
+    store_for(&mut config);
+    config
 }
 
 impl TestServer {
@@ -60,24 +130,25 @@ impl TestServer {
     /// new user gets, rate limits and front door included.
     pub async fn start_on_defaults() -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let config = Config {
+        let mut config = Config {
             data_dir: dir.path().to_path_buf(),
             listen: "127.0.0.1:0".parse().expect("address"),
             ..Config::default()
         };
+        store_for(&mut config);
         Self::start_in(dir, config).await
     }
 
     async fn start_in(dir: tempfile::TempDir, config: Config) -> Self {
-        let store: Arc<dyn Store> = Arc::new(server::open_store(&config).expect("store"));
+        let store = server::open(&config).await.expect("store").store;
         Self::launch(dir, config, store, None).await
     }
 
-    /// Starts with the sled store wrapped by `wrap` (to inject faults).
-    pub async fn start_wrapped(wrap: impl FnOnce(scim_sled::SledStore) -> Arc<dyn Store>) -> Self {
+    /// Starts with the configured store wrapped by `wrap` (to inject faults).
+    pub async fn start_wrapped(wrap: impl FnOnce(Arc<dyn Store>) -> Arc<dyn Store>) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let config = config_for(dir.path());
-        let store = wrap(server::open_store(&config).expect("store"));
+        let store = wrap(server::open(&config).await.expect("store").store);
         Self::launch(dir, config, store, None).await
     }
 
@@ -134,7 +205,7 @@ impl TestServer {
         drop(part);
         drop(store);
         let config = config_for(dir.path());
-        let store: Arc<dyn Store> = Arc::new(server::open_store(&config).expect("store reopens"));
+        let store = server::open(&config).await.expect("store reopens").store;
         Self::launch(dir, config, store, Some(key)).await
     }
 
