@@ -1,7 +1,8 @@
 //! Tenants of a running server, for the tasks that use more than `default`: created by the
 //! operator's command line over the server's control socket (`scim-server --data-dir D tenant
-//! create ID --name NAME`). Only what the command prints is read: xtask treats the server as a
-//! black box.
+//! create ID --name NAME`), or over the admin API (`POST /admin/v1/tenants`) with an operator
+//! key that the command line mints (`scim-server key create --admin --label L`). Only what the
+//! commands print and the API answers is read: xtask treats the server as a black box.
 
 use std::path::Path;
 use std::process::Command;
@@ -85,6 +86,41 @@ pub fn create_with_cli(
     })
 }
 
+/// Mints an operator admin key (an admin key of no tenant) with the command line.
+pub fn operator_key(bin: &Path, data: &Path, label: &str) -> Result<String, String> {
+    last_word(&cli(
+        bin,
+        data,
+        &["key", "create", "--admin", "--label", label],
+    )?)
+}
+
+/// The body of `POST /admin/v1/tenants`.
+pub fn create_body(id: &str, name: &str) -> serde_json::Value {
+    serde_json::json!({ "id": id, "name": name })
+}
+
+/// The tenant of an answer of `POST /admin/v1/tenants` (201, with `scimBaseUrl` and `key`).
+pub fn parse_api_answer(status: u16, body: &[u8]) -> Result<Tenant, String> {
+    let text = || String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned();
+    if status != 201 {
+        return Err(format!("creating a tenant answered {status}: {}", text()));
+    }
+    let v: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| format!("{e}: {}", text()))?;
+    let field = |name: &str| {
+        v[name]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| format!("no {name} in the created tenant: {}", text()))
+    };
+    Ok(Tenant {
+        id: field("id")?,
+        base: field("scimBaseUrl")?,
+        key: field("key")?,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,5 +142,21 @@ mod tests {
             origin("http://127.0.0.1:41231/scim/v2").as_deref(),
             Ok("http://127.0.0.1:41231")
         );
+    }
+
+    #[test]
+    fn the_api_answer_gives_the_base_url_and_the_key() {
+        let body = br#"{"id":"beta","name":"Beta","scimBaseUrl":"http://127.0.0.1:1/t/beta/scim/v2","key":"scim_2e","keyInfo":{}}"#;
+        assert_eq!(
+            parse_api_answer(201, body),
+            Ok(Tenant {
+                id: "beta".into(),
+                base: "http://127.0.0.1:1/t/beta/scim/v2".into(),
+                key: "scim_2e".into()
+            })
+        );
+        let e = parse_api_answer(409, br#"{"detail":"taken"}"#).expect_err("409");
+        assert!(e.contains("409") && e.contains("taken"), "{e}");
+        assert!(parse_api_answer(201, br#"{"id":"beta"}"#).is_err());
     }
 }
