@@ -35,48 +35,19 @@ impl Bench<'_> {
         let admin = Target::from_base_url(&tenants::origin(&loader.base)?, &operator)?;
         ready(&loader, &admin).await?;
 
-        eprint!("== creating {count} tenants through the admin API … ");
+        eprint!("== creating {count} tenants through the admin API, a tenth at a time:");
         let t0 = Instant::now();
-        let created = load::run(
-            &admin,
-            count,
-            SETUP_CONCURRENCY,
-            Arc::new(|i| Op {
-                absolute: true,
-                ..Op::with_body(
-                    "POST",
-                    "/admin/v1/tenants".into(),
-                    &tenants::create_body(&tenant_id(i), &format!("Bench tenant {i}")),
-                )
-            }),
-            Arc::new(
-                |_, status, body| match tenants::parse_api_answer(status, body) {
-                    Ok(t) => Verdict::Keep(format!("{}\n{}\n{}", t.id, t.base, t.key)),
-                    Err(e) => Verdict::Wrong(e),
-                },
-            ),
-        )
-        .await;
-        if created.errors > 0 || created.kept.len() != count {
-            return Err(format!(
-                "creating the tenants failed: {:?}",
-                created.error_samples
-            ));
+        let mut all = Vec::with_capacity(count);
+        let mut tenths = Vec::new();
+        for (from, to) in tenths_of(count) {
+            let t = Instant::now();
+            all.extend(create_tenants(&admin, from, to).await?);
+            tenths.push(t.elapsed().as_secs_f64());
+            eprint!(" {:.1} s", t.elapsed().as_secs_f64());
         }
-        let all: Vec<tenants::Tenant> = created
-            .kept
-            .iter()
-            .map(|(_, kept)| {
-                let mut lines = kept.lines().map(str::to_string);
-                tenants::Tenant {
-                    id: lines.next().unwrap_or_default(),
-                    base: lines.next().unwrap_or_default(),
-                    key: lines.next().unwrap_or_default(),
-                }
-            })
-            .collect();
         let create_seconds = t0.elapsed().as_secs_f64();
-        eprintln!("{create_seconds:.1} s");
+        let empty_disk_mib = proc::disk_usage(&data) as f64 / MIB;
+        eprintln!(": {create_seconds:.1} s, {empty_disk_mib:.1} MiB on disk");
 
         eprint!("== loading {per} users into each tenant through its /Bulk … ");
         let t0 = Instant::now();
@@ -120,6 +91,8 @@ impl Bench<'_> {
             tenants: count as u64,
             users_per_tenant: per as u64,
             create_seconds,
+            create_tenths_seconds: tenths,
+            empty_disk_mib,
             load_seconds,
             start_ms: start.as_secs_f64() * 1000.0,
             ready_rss_mib: at_ready.rss_kib as f64 / 1024.0,
@@ -128,6 +101,61 @@ impl Bench<'_> {
             disk_mib: proc::disk_usage(&data) as f64 / MIB,
         }))
     }
+}
+
+/// Creates tenants `from..to` through the admin API.
+async fn create_tenants(
+    admin: &Target,
+    from: usize,
+    to: usize,
+) -> Result<Vec<tenants::Tenant>, String> {
+    let created = load::run(
+        admin,
+        to - from,
+        SETUP_CONCURRENCY,
+        Arc::new(move |i| Op {
+            absolute: true,
+            ..Op::with_body(
+                "POST",
+                "/admin/v1/tenants".into(),
+                &tenants::create_body(&tenant_id(from + i), &format!("Bench tenant {}", from + i)),
+            )
+        }),
+        Arc::new(
+            |_, status, body| match tenants::parse_api_answer(status, body) {
+                Ok(t) => Verdict::Keep(format!("{}\n{}\n{}", t.id, t.base, t.key)),
+                Err(e) => Verdict::Wrong(e),
+            },
+        ),
+    )
+    .await;
+    if created.errors > 0 || created.kept.len() != to - from {
+        return Err(format!(
+            "creating the tenants failed: {:?}",
+            created.error_samples
+        ));
+    }
+    Ok(created
+        .kept
+        .iter()
+        .map(|(_, kept)| {
+            let mut lines = kept.lines().map(str::to_string);
+            tenants::Tenant {
+                id: lines.next().unwrap_or_default(),
+                base: lines.next().unwrap_or_default(),
+                key: lines.next().unwrap_or_default(),
+            }
+        })
+        .collect())
+}
+
+/// `0..count` cut in ten ranges (fewer when `count` is below 10), in order.
+fn tenths_of(count: usize) -> Vec<(usize, usize)> {
+    let parts = count.clamp(1, 10);
+    (0..parts)
+        .map(|k| (count * k / parts, count * (k + 1) / parts))
+        .filter(|(a, b)| a < b)
+        .collect()
 }
 
 /// The id of the `i`-th tenant of the stage.
@@ -178,5 +206,17 @@ mod tests {
     fn tenant_ids_are_valid_and_sort_in_order() {
         assert_eq!(tenant_id(7), "bench-00007");
         assert!(tenant_id(999) < tenant_id(1000));
+    }
+
+    #[test]
+    fn tenants_are_created_a_tenth_at_a_time() {
+        assert_eq!(tenths_of(1000)[0], (0, 100));
+        assert_eq!(tenths_of(1000)[9], (900, 1000));
+        assert_eq!(tenths_of(25).len(), 10);
+        assert_eq!(tenths_of(25).last(), Some(&(22, 25)));
+        assert_eq!(tenths_of(3), [(0, 1), (1, 2), (2, 3)]);
+        assert!(tenths_of(0).is_empty());
+        let covered: usize = tenths_of(1234).iter().map(|(a, b)| b - a).sum();
+        assert_eq!(covered, 1234);
     }
 }
