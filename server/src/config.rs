@@ -214,7 +214,8 @@ impl Config {
             }
             None => figment = figment.merge(Toml::file("scim-server.toml")),
         }
-        figment = figment.merge(Env::prefixed("SCIM_").split("__"));
+        // `SCIM_LOG` is the log filter (read by `tracing`, not a setting).
+        figment = figment.merge(Env::prefixed("SCIM_").ignore(&["log"]).split("__"));
         let mut config: Config = figment
             .extract()
             .map_err(|e| format!("configuration: {e}"))?;
@@ -316,6 +317,17 @@ mod tests {
             let c =
                 Config::load(Some(Path::new("custom.toml")), &o).map_err(figment::Error::from)?;
             assert_eq!(c.data_dir, PathBuf::from("/tmp/x"), "the command line wins");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_log_filter_variable_is_not_a_setting() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("SCIM_LOG", "warn");
+            jail.set_env("SCIM_MAX_RESULTS", "70");
+            let c = Config::load(None, &Overrides::default()).map_err(figment::Error::from)?;
+            assert_eq!(c.max_results, 70);
             Ok(())
         });
     }

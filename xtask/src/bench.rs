@@ -1,9 +1,11 @@
 //! `cargo xtask bench`: builds the release server, starts it on a fresh store in a temporary
 //! folder, pinned to one core while the load runs on another, and drives a fixed workload over
 //! HTTP on loopback with 16 keep-alive connections. Then the read phases again on stores of
-//! 1,000 and 100,000 users (and 1,000,000 with `--million`), loaded through `/Bulk`. It prints
-//! per phase requests per second, p50 and p99 latency and errors, with the server's peak memory,
-//! its start time on each store and the store's size on disk; and writes the same as JSON.
+//! 1,000 and 100,000 users (and 1,000,000 with `--million`), loaded through `/Bulk`; then, on a
+//! store of 1,000 tenants of 100 users each (`--tenants`, `tenancy.rs`), GET, filter and create in
+//! one of them. It prints per phase requests per second, p50 and p99 latency and errors, with the
+//! server's peak memory, its start time on each store and the store's size on disk, and the
+//! tenant figures beside the single-tenant ones; and writes the same as JSON.
 //!
 //! Pinning: the parent process builds the server and a load generator of the same profile
 //! (release by default: a debug load generator would be slower than the server it measures),
@@ -17,6 +19,7 @@ mod http;
 mod load;
 mod proc;
 mod report;
+mod tenancy;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -49,9 +52,16 @@ pub struct BenchArgs {
     /// Users created by the workload phases (the targets are for 10,000).
     #[arg(long, value_name = "N")]
     users: Option<usize>,
-    /// Skip the stores of 1,000 and 100,000 users: the workload phases only.
+    /// Skip the stores of 1,000 and 100,000 users.
     #[arg(long)]
     no_scale: bool,
+    /// Tenants of the tenant stage, where GET, filter and create run in one of them (1,000; 20
+    /// with --quick; 0 skips the stage).
+    #[arg(long, value_name = "N")]
+    tenants: Option<usize>,
+    /// Users in each tenant of the tenant stage (100; 20 with --quick).
+    #[arg(long, value_name = "N")]
+    tenant_users: Option<usize>,
     /// Write the figures as JSON here [default: target/bench/bench.json].
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
@@ -92,6 +102,9 @@ struct Sizes {
     stores: Vec<usize>,
     /// Requests of each read phase on those stores.
     store_reads: usize,
+    /// Tenants of the tenant stage (0: no such stage), and users in each.
+    tenants: usize,
+    tenant_users: usize,
 }
 
 impl Sizes {
@@ -104,6 +117,8 @@ impl Sizes {
                 groups: 16,
                 stores: vec![1_000, 3_000],
                 store_reads: 300,
+                tenants: 20,
+                tenant_users: 20,
             }
         } else {
             Sizes {
@@ -113,6 +128,8 @@ impl Sizes {
                 groups: 16,
                 stores: vec![1_000, 100_000],
                 store_reads: 20_000,
+                tenants: 1_000,
+                tenant_users: 100,
             }
         };
         if args.million {
@@ -123,6 +140,12 @@ impl Sizes {
         }
         if args.no_scale {
             s.stores.clear();
+        }
+        if let Some(t) = args.tenants {
+            s.tenants = t;
+        }
+        if let Some(u) = args.tenant_users {
+            s.tenant_users = u.max(1);
         }
         s
     }
@@ -304,6 +327,8 @@ fn measure(
         runtime.block_on(bench.workload(&sizes)).map_err(log_tail)?;
     bench.stage = "store";
     let stores = runtime.block_on(bench.scale(&sizes)).map_err(log_tail)?;
+    bench.stage = "tenants";
+    let tenants = runtime.block_on(bench.tenants(&sizes)).map_err(log_tail)?;
     let run = Run {
         mode: if args.quick { "quick" } else { "full" },
         profile: if args.debug { "debug" } else { "release" },
@@ -314,6 +339,7 @@ fn measure(
         workload_peak_rss_mib: workload_peak,
         workload_disk_mib: workload_disk,
         stores,
+        tenants,
     };
     println!("{}", run.table());
     let json_path = args
@@ -911,7 +937,15 @@ mod tests {
         assert_eq!(full.concurrency, 16);
         let s = Sizes::of(&full);
         assert_eq!((s.users, s.stores.clone()), (10_000, vec![1_000, 100_000]));
+        assert_eq!((s.tenants, s.tenant_users), (1_000, 100));
         let million = Cli::parse_from(["bench", "--million"]).bench;
         assert_eq!(Sizes::of(&million).stores.last(), Some(&1_000_000));
+        let s = Sizes::of(&quick);
+        assert_eq!((s.tenants, s.tenant_users), (20, 20));
+        let s = Sizes::of(&Cli::parse_from(["bench", "--quick", "--tenants", "0"]).bench);
+        assert_eq!(s.tenants, 0);
+        let s =
+            Sizes::of(&Cli::parse_from(["bench", "--tenants", "50", "--tenant-users", "7"]).bench);
+        assert_eq!((s.tenants, s.tenant_users), (50, 7));
     }
 }

@@ -5,6 +5,14 @@
 //! the index against the records, and `scim-server check` against the whole store. The last
 //! cycle stops the server with SIGTERM under load instead: it must exit 0 and lose nothing.
 //!
+//! The writes go to several tenants: `default` and the tenants created (with `scim-server
+//! tenant create`, over the control socket) at the first start, each through its own base URL
+//! and key; each create picks a tenant at random, so concurrent writes of different tenants
+//! share the server's commit batches. After each restart every tenant is verified on its own,
+//! and no tenant may see another's users: each user is looked up in another tenant (by
+//! `userName` and by id) and must not be found there, and each tenant's user count must be
+//! exactly the users it holds.
+//!
 //! The server gets the caller's settings (`SCIM_DURABILITY=periodic cargo xtask crash` must
 //! fail), without rate limits; its log goes to `server.log` beside the data folder.
 
@@ -17,6 +25,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::server::{Launch, Server, Settings};
+use crate::tenants;
 
 /// What the clients know of one user.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,6 +44,8 @@ enum Pending {
 
 #[derive(Debug, Clone)]
 struct User {
+    /// The index of its tenant in [`Tenants`].
+    tenant: usize,
     known: Known,
     pending: Option<Pending>,
 }
@@ -60,6 +71,49 @@ impl User {
 }
 
 type Model = Arc<Mutex<BTreeMap<String, User>>>;
+
+/// Where a tenant's users are: its SCIM base path (`/scim/v2`, `/t/ID/scim/v2`: the port changes
+/// at every start) and its key.
+#[derive(Debug, Clone)]
+struct Place {
+    id: String,
+    path: String,
+    key: String,
+}
+
+/// The tenants written to, `default` first.
+type Tenants = Arc<Vec<Place>>;
+
+/// The tenants the test creates beside `default`.
+const TENANTS: [&str; 2] = ["crash-a", "crash-b"];
+
+impl Place {
+    fn of(t: &tenants::Tenant) -> Result<Place, String> {
+        let path = url::Url::parse(&t.base)
+            .map_err(|e| format!("{}: {e}", t.base))?
+            .path()
+            .trim_end_matches('/')
+            .to_string();
+        Ok(Place {
+            id: t.id.clone(),
+            path,
+            key: t.key.clone(),
+        })
+    }
+
+    /// Its base URL on the server listening at `origin` (`http://127.0.0.1:PORT`).
+    fn base(&self, origin: &str) -> String {
+        format!("{origin}{}", self.path)
+    }
+}
+
+/// Another tenant than `tenant`, chosen by `n` (`tenant` itself when there is only one).
+fn other(tenant: usize, count: usize, n: usize) -> usize {
+    if count < 2 {
+        return tenant;
+    }
+    (tenant + 1 + n % (count - 1)) % count
+}
 
 /// A small deterministic random source (xorshift), seeded from the command line or the clock.
 struct Rng(u64);
@@ -122,6 +176,25 @@ pub fn run(bin: &Path, options: &Options) -> Result<(), String> {
         .minted_key
         .clone()
         .ok_or("the first start minted no key")?;
+    let mut places = vec![Place::of(&tenants::Tenant {
+        id: "default".into(),
+        base: first.base.clone(),
+        key,
+    })?];
+    for id in TENANTS {
+        let t = tenants::create_with_cli(bin, data, &first.base, id, id)?;
+        places.push(Place::of(&t)?);
+    }
+    println!(
+        "writing to {} tenants: {}",
+        places.len(),
+        places
+            .iter()
+            .map(|p| p.id.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let places: Tenants = Arc::new(places);
     let model: Model = Arc::default();
     let mut first = Some(first);
     let mut totals = (0usize, 0usize);
@@ -139,13 +212,13 @@ pub fn run(bin: &Path, options: &Options) -> Result<(), String> {
                 launch.start()?
             }
         };
-        let base = server.base.clone();
-        let verified = runtime.block_on(verify(&base, &key, &model))?;
+        let origin = tenants::origin(&server.base)?;
+        let verified = runtime.block_on(verify(&origin, &places, &model))?;
         check_store(bin, data)?;
         let window = Duration::from_millis(100 + rng.below(500));
         let (acked, uncertain) = runtime.block_on(load(
-            &base,
-            &key,
+            &origin,
+            &places,
             &model,
             options.clients,
             cycle,
@@ -163,12 +236,13 @@ pub fn run(bin: &Path, options: &Options) -> Result<(), String> {
     }
     // A last start: everything acknowledged is there, and the store is consistent.
     let server = launch.start()?;
-    let verified = runtime.block_on(verify(&server.base, &key, &model))?;
+    let origin = tenants::origin(&server.base)?;
+    let verified = runtime.block_on(verify(&origin, &places, &model))?;
     check_store(bin, data)?;
     server.kill();
     println!(
-        "crash test: PASS: {} acknowledged writes over {} cycles, none lost ({} users verified at the end; {} writes were cut short and resolved either way)",
-        totals.0, options.cycles, verified, totals.1
+        "crash test: PASS: {} acknowledged writes over {} cycles to {} tenants, none lost, none seen by another tenant ({} users verified at the end; {} writes were cut short and resolved either way)",
+        totals.0, options.cycles, places.len(), verified, totals.1
     );
     Ok(())
 }
@@ -199,9 +273,48 @@ fn client() -> Result<reqwest::Client, String> {
         .map_err(|e| e.to_string())
 }
 
+/// `GET {base}/Users?…` with `key`: the answer's status and JSON body (null when it has none).
+async fn get(
+    http: &reqwest::Client,
+    base: &str,
+    key: &str,
+    path: &str,
+) -> Result<(u16, Value), String> {
+    let r = http
+        .get(format!("{base}{path}"))
+        .bearer_auth(key)
+        .send()
+        .await
+        .map_err(|e| format!("GET {base}{path}: {e}"))?;
+    let status = r.status().as_u16();
+    Ok((status, r.json().await.unwrap_or(Value::Null)))
+}
+
+/// The users of the tenant at `base` whose `userName` is `name`.
+async fn by_name(
+    http: &reqwest::Client,
+    base: &str,
+    key: &str,
+    name: &str,
+) -> Result<Value, String> {
+    let (status, found) = get(
+        http,
+        base,
+        key,
+        &format!("/Users?filter=userName+eq+%22{name}%22"),
+    )
+    .await?;
+    if status != 200 {
+        return Err(format!("{name}: the filter answered {status}: {found}"));
+    }
+    Ok(found)
+}
+
 /// Checks every user against what was acknowledged (allowing pending writes either way), by
-/// filter (the index) and by id (the record), and resolves the pending writes to what is there.
-async fn verify(base: &str, key: &str, model: &Model) -> Result<usize, String> {
+/// filter (the index) and by id (the record), in its own tenant, and resolves the pending writes
+/// to what is there; checks that another tenant finds it neither by filter nor by id, and that
+/// each tenant counts exactly its users.
+async fn verify(origin: &str, places: &Tenants, model: &Model) -> Result<usize, String> {
     let http = client()?;
     let users: Vec<(String, User)> = model
         .lock()
@@ -209,32 +322,20 @@ async fn verify(base: &str, key: &str, model: &Model) -> Result<usize, String> {
         .clone()
         .into_iter()
         .collect();
-    for (name, user) in &users {
-        let url = format!("{base}/Users?filter=userName+eq+%22{name}%22");
-        let found: Value = http
-            .get(&url)
-            .bearer_auth(key)
-            .send()
-            .await
-            .map_err(|e| e.to_string())?
-            .json()
-            .await
-            .map_err(|e| e.to_string())?;
+    for (n, (name, user)) in users.iter().enumerate() {
+        let place = &places[user.tenant];
+        let base = place.base(origin);
+        let found = by_name(&http, &base, &place.key, name).await?;
         let truth = match found["totalResults"].as_u64() {
             Some(0) => Known::Absent,
             Some(1) => {
                 let r = &found["Resources"][0];
                 let id = r["id"].as_str().unwrap_or_default().to_string();
-                let by_id = http
-                    .get(format!("{base}/Users/{id}"))
-                    .bearer_auth(key)
-                    .send()
-                    .await
-                    .map_err(|e| e.to_string())?;
-                if by_id.status().as_u16() != 200 {
+                let (status, _) = get(&http, &base, &place.key, &format!("/Users/{id}")).await?;
+                if status != 200 {
                     return Err(format!(
-                        "{name}: the index names {id}, which answers {}",
-                        by_id.status()
+                        "{name} (tenant {}): the index names {id}, which answers {status}",
+                        place.id
                     ));
                 }
                 Known::Present {
@@ -242,7 +343,12 @@ async fn verify(base: &str, key: &str, model: &Model) -> Result<usize, String> {
                     title: r["title"].as_str().unwrap_or_default().to_string(),
                 }
             }
-            _ => return Err(format!("{name}: filter answered {found}")),
+            _ => {
+                return Err(format!(
+                    "{name} (tenant {}): filter answered {found}",
+                    place.id
+                ))
+            }
         };
         let ok = user
             .allowed()
@@ -255,13 +361,55 @@ async fn verify(base: &str, key: &str, model: &Model) -> Result<usize, String> {
             });
         if !ok {
             return Err(format!(
-                "{name}: acknowledged {:?} (pending {:?}), but the server holds {truth:?}: an acknowledged write was lost",
-                user.known, user.pending
+                "{name} (tenant {}): acknowledged {:?} (pending {:?}), but the server holds {truth:?}: an acknowledged write was lost",
+                place.id, user.known, user.pending
             ));
+        }
+        // Another tenant must not see it, by its userName or by its id.
+        let stranger = &places[other(user.tenant, places.len(), n)];
+        if stranger.id != place.id {
+            let at = stranger.base(origin);
+            let seen = by_name(&http, &at, &stranger.key, name).await?;
+            if seen["totalResults"].as_u64() != Some(0) {
+                return Err(format!(
+                    "{name} of tenant {} is seen by tenant {}: {seen}",
+                    place.id, stranger.id
+                ));
+            }
+            if let Known::Present { id, .. } = &truth {
+                let (status, body) =
+                    get(&http, &at, &stranger.key, &format!("/Users/{id}")).await?;
+                if status != 404 {
+                    return Err(format!(
+                        "{name} ({id}) of tenant {} answers {status} in tenant {}: {body}",
+                        place.id, stranger.id
+                    ));
+                }
+            }
         }
         if let Some(u) = model.lock().map_err(|e| e.to_string())?.get_mut(name) {
             u.known = truth;
             u.pending = None;
+        }
+    }
+    // Each tenant holds exactly its own users: none of another's, none unaccounted for.
+    let held: Vec<usize> = {
+        let m = model.lock().map_err(|e| e.to_string())?;
+        (0..places.len())
+            .map(|t| {
+                m.values()
+                    .filter(|u| u.tenant == t && matches!(u.known, Known::Present { .. }))
+                    .count()
+            })
+            .collect()
+    };
+    for (place, want) in places.iter().zip(held) {
+        let (status, list) = get(&http, &place.base(origin), &place.key, "/Users?count=0").await?;
+        if status != 200 || list["totalResults"].as_u64() != Some(want as u64) {
+            return Err(format!(
+                "tenant {} holds {want} users, but its list answers {status}: {list}",
+                place.id
+            ));
         }
     }
     Ok(users.len())
@@ -271,8 +419,8 @@ async fn verify(base: &str, key: &str, model: &Model) -> Result<usize, String> {
 /// still write. Returns (acknowledged, cut short).
 #[allow(clippy::too_many_arguments)]
 async fn load(
-    base: &str,
-    key: &str,
+    origin: &str,
+    places: &Tenants,
     model: &Model,
     clients: usize,
     cycle: usize,
@@ -283,9 +431,9 @@ async fn load(
     let counts = Arc::new(Mutex::new((0usize, 0usize)));
     let mut tasks = Vec::new();
     for c in 0..clients {
-        let (base, key, model, counts) = (
-            base.to_string(),
-            key.to_string(),
+        let (origin, places, model, counts) = (
+            origin.to_string(),
+            Arc::clone(places),
             Arc::clone(model),
             Arc::clone(&counts),
         );
@@ -304,28 +452,31 @@ async fn load(
                 };
                 let present: Vec<&(String, User)> = mine.iter().filter(|(_, u)| matches!(u.known, Known::Present { .. })).collect();
                 let choice = rng.below(10);
-                let (name, pending, request) = if present.is_empty() || choice < 4 {
+                let (name, tenant, pending, request) = if present.is_empty() || choice < 4 {
                     let name = format!("c{c}-{cycle}-{n}");
                     let title = format!("t{cycle}.{n}");
+                    let tenant = rng.below(places.len() as u64) as usize;
+                    let base = places[tenant].base(&origin);
                     let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": name, "title": title});
-                    (name, Pending::Create { title }, http.post(format!("{base}/Users")).json(&body))
+                    (name, tenant, Pending::Create { title }, http.post(format!("{base}/Users")).json(&body))
                 } else {
                     let (name, user) = present[rng.below(present.len() as u64) as usize];
                     let Known::Present { id, .. } = &user.known else { continue };
+                    let (tenant, base) = (user.tenant, places[user.tenant].base(&origin));
                     if choice < 8 {
                         let title = format!("t{cycle}.{n}");
                         let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
                             "Operations": [{"op": "replace", "path": "title", "value": title}]});
-                        (name.clone(), Pending::Title(title), http.patch(format!("{base}/Users/{id}")).json(&body))
+                        (name.clone(), tenant, Pending::Title(title), http.patch(format!("{base}/Users/{id}")).json(&body))
                     } else {
-                        (name.clone(), Pending::Delete, http.delete(format!("{base}/Users/{id}")))
+                        (name.clone(), tenant, Pending::Delete, http.delete(format!("{base}/Users/{id}")))
                     }
                 };
                 if let Ok(mut m) = model.lock() {
-                    let entry = m.entry(name.clone()).or_insert(User { known: Known::Absent, pending: None });
+                    let entry = m.entry(name.clone()).or_insert(User { tenant, known: Known::Absent, pending: None });
                     entry.pending = Some(pending.clone());
                 }
-                let answer = request.bearer_auth(&key).header("Content-Type", "application/scim+json").send().await;
+                let answer = request.bearer_auth(&places[tenant].key).header("Content-Type", "application/scim+json").send().await;
                 let ok = match answer {
                     Ok(r) if r.status().is_success() => {
                         let body: Value = r.json().await.unwrap_or(Value::Null);
@@ -375,4 +526,43 @@ async fn load(
     }
     let k = *counts.lock().map_err(|e| e.to_string())?;
     Ok(k)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn another_tenant_is_always_another_and_each_is_chosen() {
+        for count in 2..5 {
+            for t in 0..count {
+                let chosen: std::collections::BTreeSet<usize> =
+                    (0..10).map(|n| other(t, count, n)).collect();
+                assert!(!chosen.contains(&t));
+                assert_eq!(chosen.len(), count - 1, "{t} of {count}: {chosen:?}");
+            }
+        }
+        assert_eq!(other(0, 1, 3), 0);
+    }
+
+    #[test]
+    fn a_tenant_is_reached_at_its_path_on_every_start() {
+        let p = Place::of(&tenants::Tenant {
+            id: "crash-a".into(),
+            base: "http://127.0.0.1:4000/t/crash-a/scim/v2".into(),
+            key: "k".into(),
+        })
+        .expect("place");
+        assert_eq!(p.path, "/t/crash-a/scim/v2");
+        assert_eq!(
+            p.base("http://127.0.0.1:5000"),
+            "http://127.0.0.1:5000/t/crash-a/scim/v2"
+        );
+        let user = User {
+            tenant: 1,
+            known: Known::Absent,
+            pending: Some(Pending::Create { title: "t".into() }),
+        };
+        assert_eq!(user.allowed().len(), 2);
+    }
 }

@@ -14,8 +14,12 @@
 //!   (`bench/`, figures in `docs/performance.md`).
 //! * `cargo xtask conformance`: builds `scim-server` (debug profile, see below), starts it on a
 //!   free port with a fresh store and a freshly minted key, runs the conformance suite, every
-//!   onelogin-sim scenario and scim2-tester against it, stops it with SIGTERM (exit 0 expected)
-//!   and prints one report. `--url URL --token KEY` runs the same against any other server.
+//!   onelogin-sim scenario and scim2-tester against it (the `default` tenant, `/scim/v2`); then
+//!   creates a tenant on the same running server with `scim-server tenant create` (over its
+//!   control socket) and runs the suite and the scenarios again under `/t/conformance/scim/v2`
+//!   with the tenant's key; stops the server with SIGTERM (exit 0 expected) and prints a report
+//!   for each pass, with the known deviations judged in both. `--url URL --token KEY` runs the
+//!   first pass against any other server.
 //!
 //! Every task that runs our server builds, starts and stops it through `server.rs`: it starts
 //! `scim-server serve --listen 127.0.0.1:0 --ready-file FILE` and reads the address and the
@@ -35,6 +39,7 @@ mod crash;
 mod scenarios;
 mod scim2_tester;
 mod server;
+mod tenants;
 mod tidy;
 
 use std::path::PathBuf;
@@ -338,8 +343,142 @@ fn conformance_task(args: &ConformanceArgs) -> ExitCode {
     }
 }
 
+/// The tenant that `cargo xtask conformance` creates on its own server, to run the suite and
+/// the scenarios again under `/t/{tenant}/scim/v2`.
+const CONFORMANCE_TENANT: &str = "conformance";
+
+/// One pass of the checks against one SCIM base URL: the suite, the onelogin-sim scenarios
+/// and (unless skipped) scim2-tester.
+struct Pass {
+    /// What was checked: `default`, `tenant ID`, or the URL given with --url.
+    label: String,
+    /// The suite's totals alone.
+    suite: Totals,
+    /// Every outcome of the pass, with its totals.
+    report: Report,
+    /// The transcripts of the scenarios that failed.
+    transcripts: Vec<String>,
+}
+
+impl Pass {
+    fn section_totals(&self, prefix: &str) -> Totals {
+        Totals::of(
+            self.report
+                .outcomes
+                .iter()
+                .filter(|o| o.check.section.starts_with(prefix)),
+        )
+    }
+}
+
+/// Runs the suite, the scenarios and (with `tester`) scim2-tester against `base` with `key`.
+fn check_one(
+    runtime: &tokio::runtime::Runtime,
+    label: &str,
+    (base, key): (&str, &str),
+    tester: Option<&str>,
+) -> Result<Pass, String> {
+    let t0 = std::time::Instant::now();
+    eprintln!("== conformance suite against {base} ({label})");
+    let suite = runtime.block_on(conformance::run(base, key, conformance::Options::default()))?;
+    eprintln!("== onelogin-sim scenarios against {base} ({label})");
+    let (scenario_outcomes, transcripts) = runtime.block_on(scenarios::run(base, key))?;
+    let tester = match tester {
+        Some(why) => vec![skipped_tester(why)],
+        None => {
+            eprintln!("== scim2-tester against {base} ({label})");
+            match scim2_tester::ensure_venv().and_then(|py| scim2_tester::run(&py, base, key)) {
+                Ok(o) => o,
+                Err(e) => vec![failed_tester(&e)],
+            }
+        }
+    };
+    eprintln!("== {label}: checked in {:.1} s", t0.elapsed().as_secs_f64());
+    let mut outcomes = suite.outcomes.clone();
+    outcomes.extend(scenario_outcomes);
+    outcomes.extend(tester);
+    Ok(Pass {
+        label: label.to_string(),
+        suite: suite.totals,
+        report: Report {
+            base_url: suite.base_url.clone(),
+            prefix: suite.prefix.clone(),
+            totals: Totals::of(&outcomes),
+            outcomes,
+            leftovers: suite.leftovers.clone(),
+        },
+        transcripts,
+    })
+}
+
+/// The passes as one report, for the JSON and JUnit files: the first pass's outcomes as they
+/// are, each later pass's under sections named after it (`tenant conformance: RFC 7644 §3.3`).
+fn combined(passes: &[Pass]) -> Report {
+    let mut outcomes = Vec::new();
+    let mut leftovers = Vec::new();
+    for (i, p) in passes.iter().enumerate() {
+        for o in &p.report.outcomes {
+            let mut o = o.clone();
+            if i > 0 {
+                o.check.section = format!("{}: {}", p.label, o.check.section);
+            }
+            outcomes.push(o);
+        }
+        leftovers.extend(
+            p.report
+                .leftovers
+                .iter()
+                .map(|l| format!("{} ({})", l, p.label)),
+        );
+    }
+    let first = passes.first().map(|p| &p.report);
+    Report {
+        base_url: first.map(|r| r.base_url.clone()).unwrap_or_default(),
+        prefix: first.map(|r| r.prefix.clone()).unwrap_or_default(),
+        totals: Totals::of(&outcomes),
+        outcomes,
+        leftovers,
+    }
+}
+
+/// What the known deviations say of the passes: a line for each deviation (the passes where it
+/// failed, and why; a line for each pass where it did not fail), and the failures that are not
+/// known deviations, with their pass.
+fn judge_deviations(passes: &[Pass]) -> (Vec<String>, Vec<(&str, &Outcome)>) {
+    let known = |id: &str| KNOWN_DEVIATIONS.iter().any(|(k, _)| *k == id);
+    let unexpected = passes
+        .iter()
+        .flat_map(|p| {
+            p.report
+                .outcomes
+                .iter()
+                .filter(|o| o.verdict == Verdict::Fail && !known(&o.check.id))
+                .map(|o| (p.label.as_str(), o))
+        })
+        .collect();
+    let mut lines = Vec::new();
+    for (id, why) in KNOWN_DEVIATIONS {
+        let mut failed = Vec::new();
+        for p in passes {
+            match p.report.outcome(id).map(|o| o.verdict) {
+                Some(Verdict::Fail) => failed.push(p.label.as_str()),
+                Some(v) => lines.push(format!(
+                    "  {id} ({}): now {v}: remove it from KNOWN_DEVIATIONS in xtask/src/main.rs",
+                    p.label
+                )),
+                None => lines.push(format!("  {id} ({}): did not run", p.label)),
+            }
+        }
+        if !failed.is_empty() {
+            lines.push(format!("  {id} ({}): {why}", failed.join(", ")));
+        }
+    }
+    (lines, unexpected)
+}
+
 /// Runs everything; Ok(passed).
 fn conformance(args: &ConformanceArgs) -> Result<bool, String> {
+    let started = std::time::Instant::now();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -352,7 +491,7 @@ fn conformance(args: &ConformanceArgs) -> Result<bool, String> {
             // The suite checks the protocol, and sends far more requests a second than an IdP
             // does: the rate limits (tested in server/tests/it/ratelimit.rs) are turned off.
             // Its requests come through the front door, as they would on a public address.
-            Some(server::start_fresh(
+            let fresh = server::start_fresh(
                 &runtime,
                 &bin,
                 &[
@@ -360,58 +499,66 @@ fn conformance(args: &ConformanceArgs) -> Result<bool, String> {
                     ("SCIM_RATE_LIMIT_UNAUTHENTICATED", "0"),
                     ("SCIM_FRONT_DOOR", "on"),
                 ],
-            )?)
+            )?;
+            Some((bin, fresh))
         }
     };
-    let (base, key) = match (&own, &args.url, &args.token) {
-        (Some(s), _, _) => (s.server.base.clone(), s.key.clone()),
-        (None, Some(u), Some(t)) => (u.clone(), t.clone()),
+    let skip_tester = args
+        .no_scim2_tester
+        .then_some("skipped with --no-scim2-tester");
+    let mut passes = Vec::new();
+    match (&own, &args.url, &args.token) {
+        (Some((bin, s)), _, _) => {
+            passes.push(check_one(
+                &runtime,
+                "default",
+                (&s.server.base, &s.key),
+                skip_tester,
+            )?);
+            // The same server again, under a tenant the operator creates while it runs (over
+            // its control socket): every check and scenario must pass there too.
+            eprintln!("== scim-server tenant create {CONFORMANCE_TENANT}");
+            let t = tenants::create_with_cli(
+                bin,
+                &s.data_dir,
+                &s.server.base,
+                CONFORMANCE_TENANT,
+                "Conformance tenant",
+            )?;
+            runtime.block_on(s.server.answers_at(&t.base, &t.key))?;
+            passes.push(check_one(
+                &runtime,
+                &format!("tenant {}", t.id),
+                (&t.base, &t.key),
+                skip_tester,
+            )?);
+        }
+        (None, Some(u), Some(t)) => passes.push(check_one(&runtime, u, (u, t), skip_tester)?),
         _ => return Err("--url and --token go together".into()),
-    };
-    eprintln!("== conformance suite against {base}");
-    let suite = runtime.block_on(conformance::run(
-        &base,
-        &key,
-        conformance::Options::default(),
-    ))?;
-    eprintln!("== onelogin-sim scenarios");
-    let (scenario_outcomes, failed_transcripts) = runtime.block_on(scenarios::run(&base, &key))?;
-    let tester = if args.no_scim2_tester {
-        vec![skipped_tester("skipped with --no-scim2-tester")]
-    } else {
-        eprintln!("== scim2-tester");
-        match scim2_tester::ensure_venv().and_then(|py| scim2_tester::run(&py, &base, &key)) {
-            Ok(o) => o,
-            Err(e) => vec![failed_tester(&e)],
-        }
-    };
-    let logs = own.as_ref().map(|s| s.server.logs()).unwrap_or_default();
-    let stopped = own.map(server::Fresh::stop);
-
-    let mut outcomes = suite.outcomes.clone();
-    outcomes.extend(scenario_outcomes);
-    outcomes.extend(tester);
-    let report = Report {
-        base_url: suite.base_url.clone(),
-        prefix: suite.prefix.clone(),
-        totals: Totals::of(&outcomes),
-        outcomes,
-        leftovers: suite.leftovers.clone(),
-    };
-
-    print!(
-        "{}",
-        table::render(
-            &report,
-            table::Style {
-                verbose: args.verbose,
-                failures_only: !args.full,
-            }
-        )
-    );
-    for t in &failed_transcripts {
-        println!("\n{t}");
     }
+    let logs = own
+        .as_ref()
+        .map(|(_, s)| s.server.logs())
+        .unwrap_or_default();
+    let stopped = own.map(|(_, s)| s.stop());
+
+    for p in &passes {
+        print!(
+            "{}",
+            table::render(
+                &p.report,
+                table::Style {
+                    verbose: args.verbose,
+                    failures_only: !args.full,
+                }
+            )
+        );
+        for t in &p.transcripts {
+            println!("\n{t}");
+        }
+        println!();
+    }
+    let report = combined(&passes);
     if let Some(p) = &args.junit {
         std::fs::write(p, junit::render(&report)).map_err(|e| format!("{}: {e}", p.display()))?;
     }
@@ -419,65 +566,62 @@ fn conformance(args: &ConformanceArgs) -> Result<bool, String> {
         std::fs::write(p, json::render(&report)).map_err(|e| format!("{}: {e}", p.display()))?;
     }
 
-    let by_section = |s: &str| {
-        Totals::of(
-            report
-                .outcomes
-                .iter()
-                .filter(|o| o.check.section.starts_with(s)),
-        )
-    };
-    let sim = by_section("onelogin-sim");
-    let tst = by_section("scim2-tester");
-    println!();
+    for p in &passes {
+        let (sim, tst) = (
+            p.section_totals("onelogin-sim"),
+            p.section_totals("scim2-tester"),
+        );
+        println!("{} ({}):", p.label, p.report.base_url);
+        println!(
+            "  conformance suite: {} checks, {} pass, {} fail ({} MUST), {} skip",
+            p.suite.total(),
+            p.suite.pass,
+            p.suite.fail,
+            p.suite.must_fail,
+            p.suite.skip
+        );
+        println!(
+            "  onelogin-sim: {} scenarios, {} pass, {} fail",
+            sim.total(),
+            sim.pass,
+            sim.fail
+        );
+        println!(
+            "  scim2-tester 0.5.2: {} results, {} pass, {} fail, {} skip",
+            tst.total(),
+            tst.pass,
+            tst.fail,
+            tst.skip
+        );
+    }
+    let t = report.totals;
     println!(
-        "Conformance suite: {} checks, {} pass, {} fail ({} MUST), {} skip",
-        suite.totals.total(),
-        suite.totals.pass,
-        suite.totals.fail,
-        suite.totals.must_fail,
-        suite.totals.skip
-    );
-    println!(
-        "onelogin-sim: {} scenarios, {} pass, {} fail",
-        sim.total(),
-        sim.pass,
-        sim.fail
-    );
-    println!(
-        "scim2-tester 0.5.2: {} results, {} pass, {} fail, {} skip",
-        tst.total(),
-        tst.pass,
-        tst.fail,
-        tst.skip
+        "All {} passes: {} results, {} pass, {} fail ({} MUST), {} skip",
+        passes.len(),
+        t.total(),
+        t.pass,
+        t.fail,
+        t.must_fail,
+        t.skip
     );
 
     let mut passed = true;
-    let failed: Vec<&Outcome> = report
-        .outcomes
-        .iter()
-        .filter(|o| o.verdict == Verdict::Fail)
-        .collect();
     if stopped.is_some() {
-        let known = |id: &str| KNOWN_DEVIATIONS.iter().any(|(k, _)| *k == id);
-        let unexpected: Vec<&&Outcome> = failed.iter().filter(|o| !known(&o.check.id)).collect();
         println!(
             "\nKnown deviations of scim-server (allowed, documented in conformance/README.md):"
         );
-        for (id, why) in KNOWN_DEVIATIONS {
-            match report.outcome(id).map(|o| o.verdict) {
-                Some(Verdict::Fail) => println!("  {id}: {why}"),
-                Some(v) => println!(
-                    "  {id}: now {v}: remove it from KNOWN_DEVIATIONS in xtask/src/main.rs"
-                ),
-                None => println!("  {id}: did not run"),
-            }
+        let (lines, unexpected) = judge_deviations(&passes);
+        for l in lines {
+            println!("{l}");
         }
         if !unexpected.is_empty() {
             passed = false;
             println!("\nUnexpected failures on scim-server:");
-            for o in unexpected {
-                println!("  {} [{}] {}", o.check.id, o.check.level, o.reason);
+            for (label, o) in unexpected {
+                println!(
+                    "  {} ({label}) [{}] {}",
+                    o.check.id, o.check.level, o.reason
+                );
             }
         }
         match stopped {
@@ -500,8 +644,10 @@ fn conformance(args: &ConformanceArgs) -> Result<bool, String> {
             }
         }
     } else {
-        let blocking: Vec<&&Outcome> = failed
+        let blocking: Vec<&Outcome> = report
+            .outcomes
             .iter()
+            .filter(|o| o.verdict == Verdict::Fail)
             .filter(|o| {
                 args.strict
                     || o.check.level == Level::Must
@@ -511,12 +657,13 @@ fn conformance(args: &ConformanceArgs) -> Result<bool, String> {
         passed = blocking.is_empty();
     }
     println!(
-        "\n{}",
+        "\n{} (in {:.0} s)",
         if passed {
             "cargo xtask conformance: PASS"
         } else {
             "cargo xtask conformance: FAIL"
-        }
+        },
+        started.elapsed().as_secs_f64()
     );
     Ok(passed)
 }
@@ -552,6 +699,96 @@ fn failed_tester(why: &str) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn outcome(id: &str, section: &str, verdict: Verdict) -> Outcome {
+        Outcome {
+            check: CheckInfo {
+                id: id.into(),
+                section: section.into(),
+                level: Level::Must,
+                title: String::new(),
+                tags: Vec::new(),
+            },
+            verdict,
+            reason: "why".into(),
+            exchanges: Vec::new(),
+        }
+    }
+
+    fn pass(label: &str, outcomes: Vec<Outcome>) -> Pass {
+        Pass {
+            label: label.into(),
+            suite: Totals::of(&outcomes),
+            report: Report {
+                base_url: format!("http://x/{label}"),
+                prefix: "p".into(),
+                totals: Totals::of(&outcomes),
+                outcomes,
+                leftovers: vec!["Users/1".into()],
+            },
+            transcripts: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_tenant_pass_is_reported_and_judged_like_the_default_one() {
+        let known = KNOWN_DEVIATIONS[0].0;
+        let passes = [
+            pass(
+                "default",
+                vec![
+                    outcome(known, "RFC 7644 §3.5.2", Verdict::Fail),
+                    outcome("users.get", "RFC 7644 §3.4.1", Verdict::Pass),
+                ],
+            ),
+            pass(
+                "tenant acme",
+                vec![
+                    outcome(known, "RFC 7644 §3.5.2", Verdict::Pass),
+                    outcome("users.get", "RFC 7644 §3.4.1", Verdict::Fail),
+                ],
+            ),
+        ];
+        let (lines, unexpected) = judge_deviations(&passes);
+        assert!(
+            lines.iter().any(|l| l.contains("(default): by default")),
+            "{lines:?}"
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("(tenant acme): now PASS: remove it")),
+            "{lines:?}"
+        );
+        let unexpected: Vec<(&str, &str)> = unexpected
+            .iter()
+            .map(|(l, o)| (*l, o.check.id.as_str()))
+            .collect();
+        assert_eq!(unexpected, [("tenant acme", "users.get")]);
+
+        let both = combined(&passes);
+        assert_eq!(both.totals.total(), 4);
+        assert_eq!(both.totals.fail, 2);
+        assert_eq!(both.base_url, "http://x/default");
+        let sections: Vec<&str> = both
+            .outcomes
+            .iter()
+            .map(|o| o.check.section.as_str())
+            .collect();
+        assert_eq!(
+            sections,
+            [
+                "RFC 7644 §3.5.2",
+                "RFC 7644 §3.4.1",
+                "tenant acme: RFC 7644 §3.5.2",
+                "tenant acme: RFC 7644 §3.4.1"
+            ]
+        );
+        assert_eq!(
+            both.leftovers,
+            ["Users/1 (default)", "Users/1 (tenant acme)"]
+        );
+    }
 
     #[test]
     fn known_deviations_name_real_checks() {

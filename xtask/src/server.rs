@@ -308,6 +308,11 @@ pub struct Server {
 impl Server {
     /// Waits until `GET /ServiceProviderConfig` with `key` answers 200 (30 s at most).
     pub async fn answers(&self, key: &str) -> Result<(), String> {
+        self.answers_at(&self.base, key).await
+    }
+
+    /// The same at another SCIM base URL of this server, such as a tenant's.
+    pub async fn answers_at(&self, base: &str, key: &str) -> Result<(), String> {
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
             .build()
@@ -315,7 +320,7 @@ impl Server {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let r = client
-                .get(format!("{}/ServiceProviderConfig", self.base))
+                .get(format!("{base}/ServiceProviderConfig"))
                 .bearer_auth(key)
                 .send()
                 .await;

@@ -887,6 +887,9 @@ impl<I: Intercept> Store for Intercepted<I> {
     async fn keys(&self) -> Result<Vec<ApiKey>, StoreError> {
         self.inner.keys().await
     }
+    async fn key_by_digest(&self, digest: &str) -> Result<Option<ApiKey>, StoreError> {
+        self.inner.key_by_digest(digest).await
+    }
     async fn put_key(&self, key: ApiKey, revision: Revision) -> Result<(), StoreError> {
         self.intercept.storage()?;
         self.inner.put_key(key, revision).await

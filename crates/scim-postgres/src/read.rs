@@ -198,6 +198,29 @@ impl Store for PgStore {
             .collect()
     }
 
+    async fn key_by_digest(&self, digest: &str) -> Result<Option<ApiKey>, StoreError> {
+        if let Some(key) = self.cache.key(digest) {
+            return Ok(Some(key));
+        }
+        let began = self.cache.begin();
+        let conn = self.conn().await?;
+        let statement = conn
+            .prepare_cached("SELECT body FROM scim_keys WHERE digest = $1")
+            .await
+            .map_err(db)?;
+        let key: Option<ApiKey> = conn
+            .query_opt(&statement, &[&digest])
+            .await
+            .map_err(db)?
+            .map(|r| serde_json::from_value(r.get(0)).map_err(corrupt))
+            .transpose()?;
+        // Unknown digests are not remembered: a stream of wrong keys must not fill memory.
+        if let Some(k) = &key {
+            self.cache.keep_key(began, k);
+        }
+        Ok(key)
+    }
+
     async fn put_key(&self, key: ApiKey, revision: Revision) -> Result<(), StoreError> {
         self.put_key_now(&key, &revision).await
     }

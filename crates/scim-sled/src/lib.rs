@@ -92,9 +92,10 @@ pub struct Engine {
     /// Set by the first write that fails for a storage reason (disk full, read-only, I/O): sled
     /// does not recover from it in this process, so the server stops serving and exits.
     failed: Mutex<Option<String>>,
-    /// The keys, decoded, as every request needs them; `keys_generation` moves with each key
-    /// write, so that a copy read before a write is never kept after it (revocation is immediate).
-    keys_cache: Mutex<Option<(u64, Vec<ApiKey>)>>,
+    /// The keys, decoded and by digest, as every request needs them; `keys_generation` moves
+    /// with each key write, so that a copy read before a write is never kept after it
+    /// (revocation is immediate).
+    keys_cache: Mutex<Option<(u64, Arc<KeySet>)>>,
     keys_generation: std::sync::atomic::AtomicU64,
     /// The tenants, decoded, for the same reason; emptied by every tenant write.
     tenants_cache: RwLock<Option<Arc<HashMap<TenantId, Tenant>>>>,
@@ -116,6 +117,12 @@ const MAX_BATCH: usize = 64;
 pub(crate) struct Feed {
     revisions: Tree,
     by_target: Tree,
+}
+
+/// Every key, and where each digest's key is among them.
+pub(crate) struct KeySet {
+    all: Vec<ApiKey>,
+    by_digest: HashMap<String, usize>,
 }
 
 /// One tenant's trees.

@@ -14,7 +14,7 @@ use scim_core::store::{Found, Lookup, Partition, Query, Selection, Store, StoreE
 use time::OffsetDateTime;
 
 use crate::keys::{index_key, seq_of_target_key, split_index_key, tag, target_key};
-use crate::{decode, storage, Feed, Part, SledPartition, SledStore};
+use crate::{decode, storage, Feed, KeySet, Part, SledPartition, SledStore};
 
 impl Lookup for Part {
     fn record(&self, kind: Kind, id: &str) -> Result<Option<Record>, StoreError> {
@@ -200,28 +200,44 @@ impl Part {
 
 impl SledStore {
     pub(crate) fn keys_now(&self) -> Result<Vec<ApiKey>, StoreError> {
+        Ok(self.key_set()?.all.clone())
+    }
+
+    pub(crate) fn key_by_digest_now(&self, digest: &str) -> Result<Option<ApiKey>, StoreError> {
+        let set = self.key_set()?;
+        Ok(set.by_digest.get(digest).map(|&i| set.all[i].clone()))
+    }
+
+    /// The keys, from the cache while no key was written since it was filled.
+    fn key_set(&self) -> Result<Arc<KeySet>, StoreError> {
         use std::sync::atomic::Ordering;
         let generation = self.keys_generation.load(Ordering::SeqCst);
         if let Ok(cache) = self.keys_cache.lock() {
-            if let Some((g, keys)) = cache.as_ref() {
+            if let Some((g, set)) = cache.as_ref() {
                 if *g == generation {
-                    return Ok(keys.clone());
+                    return Ok(Arc::clone(set));
                 }
             }
         }
-        let keys: Vec<ApiKey> = self
+        let all: Vec<ApiKey> = self
             .api_keys
             .iter()
             .values()
             .map(|v| decode(&v.map_err(storage)?))
             .collect::<Result<_, _>>()?;
+        let by_digest = all
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (k.digest.clone(), i))
+            .collect();
+        let set = Arc::new(KeySet { all, by_digest });
         if let Ok(mut cache) = self.keys_cache.lock() {
             // Kept only if no key was written since this read began.
             if self.keys_generation.load(Ordering::SeqCst) == generation {
-                *cache = Some((generation, keys.clone()));
+                *cache = Some((generation, Arc::clone(&set)));
             }
         }
-        Ok(keys)
+        Ok(set)
     }
 
     fn touch_key_now(&self, id: &str, when: OffsetDateTime) -> Result<(), StoreError> {
@@ -352,6 +368,10 @@ impl Store for SledStore {
 
     async fn keys(&self) -> Result<Vec<ApiKey>, StoreError> {
         self.keys_now()
+    }
+
+    async fn key_by_digest(&self, digest: &str) -> Result<Option<ApiKey>, StoreError> {
+        self.key_by_digest_now(digest)
     }
 
     async fn put_key(&self, key: ApiKey, revision: Revision) -> Result<(), StoreError> {

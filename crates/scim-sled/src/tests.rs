@@ -166,6 +166,49 @@ fn the_feed_stops_below_a_revision_still_in_flight() {
     assert!(feed(u64::MAX - 1, 10).expect("feed").is_empty());
 }
 
+#[tokio::test]
+async fn keys_are_found_by_digest_and_a_key_written_later_at_once() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = SledStore::open(dir.path(), &SledOptions::default()).expect("store");
+    let with_digest = |id: &str| ApiKey {
+        digest: format!("digest-{id}"),
+        ..key(id)
+    };
+    for i in 0..1_000 {
+        let k = with_digest(&i.to_string());
+        store.put_key_now(&k, &revision(&k.id)).expect("key");
+    }
+    let found = |digest: &'static str| {
+        let store = store.clone();
+        async move {
+            store
+                .key_by_digest(digest)
+                .await
+                .expect("lookup")
+                .map(|k| (k.id, k.revoked.is_some()))
+        }
+    };
+    assert_eq!(found("digest-517").await, Some(("517".into(), false)));
+    assert_eq!(found("digest-new").await, None, "read, and cached");
+    let new = with_digest("new");
+    store.put_key_now(&new, &revision("new")).expect("new");
+    assert_eq!(found("digest-new").await, Some(("new".into(), false)));
+    let revoked = ApiKey {
+        revoked: Some(OffsetDateTime::now_utc()),
+        ..new
+    };
+    store
+        .put_key_now(&revoked, &revision("new"))
+        .expect("revoke");
+    assert_eq!(
+        found("digest-new").await,
+        Some(("new".into(), true)),
+        "a revoked key is found, revoked"
+    );
+    assert_eq!(found("").await, None);
+    assert_eq!(store.keys().await.expect("keys").len(), 1_001);
+}
+
 #[test]
 fn an_undecodable_entry_fails_its_write_but_does_not_stop_writes() {
     let dir = tempfile::tempdir().expect("dir");

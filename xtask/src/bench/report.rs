@@ -135,6 +135,58 @@ impl Store {
     }
 }
 
+/// The tenant stage: a store of many tenants, and the phases run in one of them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TenantStage {
+    pub tenants: u64,
+    pub users_per_tenant: u64,
+    /// Creating the tenants through the admin API, and loading their users through their
+    /// `/Bulk` (with `durability = periodic`).
+    pub create_seconds: f64,
+    /// The time each tenth of the tenants took to create, in order: whether creating one
+    /// costs more as their number grows.
+    pub create_tenths_seconds: Vec<f64>,
+    /// `du` of the data folder once the tenants are created, before their users, MiB.
+    pub empty_disk_mib: f64,
+    pub load_seconds: f64,
+    /// From spawning the measured server to the first 200 of `/readyz`.
+    pub start_ms: f64,
+    /// The measured server's resident set once ready, its peak (VmHWM) and its resident set
+    /// after the phases, MiB.
+    pub ready_rss_mib: f64,
+    pub peak_rss_mib: f64,
+    pub rss_mib: f64,
+    /// `du` of the data folder after a clean stop, MiB.
+    pub disk_mib: f64,
+}
+
+/// A phase run in one tenant beside the same phase of the single-tenant workload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Beside {
+    pub name: String,
+    pub single: Phase,
+    pub tenant: Phase,
+}
+
+impl Beside {
+    /// The tenant's rate over the single tenant's.
+    pub fn ratio(&self) -> f64 {
+        if self.single.rps > 0.0 {
+            self.tenant.rps / self.single.rps
+        } else {
+            0.0
+        }
+    }
+
+    /// Whether the tenant's rate is within 10 % of the single tenant's (shown, not asserted).
+    pub fn within_10_percent(&self) -> bool {
+        self.ratio() >= 0.9
+    }
+}
+
+/// The phases the tenant stage runs, in order.
+pub const TENANT_PHASES: [&str; 4] = ["get", "filter-hit", "filter-miss", "create"];
+
 /// Everything a run measured.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Run {
@@ -149,6 +201,7 @@ pub struct Run {
     pub workload_peak_rss_mib: f64,
     pub workload_disk_mib: f64,
     pub stores: Vec<Store>,
+    pub tenants: Option<TenantStage>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -181,6 +234,32 @@ pub struct Target {
 pub const MILLION: u64 = 1_000_000;
 
 impl Run {
+    /// The tenant stage's phases beside the workload's of the same name.
+    pub fn beside(&self) -> Vec<Beside> {
+        TENANT_PHASES
+            .iter()
+            .filter_map(|name| {
+                let tenant = self
+                    .phases
+                    .iter()
+                    .find(|p| p.stage == "tenants" && p.name == *name)?;
+                Some(Beside {
+                    name: name.to_string(),
+                    single: self.phase(name, None)?.clone(),
+                    tenant: tenant.clone(),
+                })
+            })
+            .collect()
+    }
+
+    /// The single-tenant store holding as many users as all the tenants together, if one ran.
+    fn same_users_in_one(&self) -> Option<&Store> {
+        let t = self.tenants.as_ref()?;
+        self.stores
+            .iter()
+            .find(|s| s.users == t.tenants * t.users_per_tenant)
+    }
+
     /// The workload's phase of that name, or with `users`, the stores'.
     fn phase(&self, name: &str, users: Option<u64>) -> Option<&Phase> {
         self.phases.iter().find(|p| {
@@ -341,6 +420,27 @@ impl Run {
                 "disk_mib": round(self.workload_disk_mib, 1),
             },
             "stores": self.stores.iter().map(Store::to_json).collect::<Vec<_>>(),
+            "tenants": self.tenants.as_ref().map(|t| json!({
+                "tenants": t.tenants,
+                "users_per_tenant": t.users_per_tenant,
+                "create_seconds": round(t.create_seconds, 2),
+                "create_tenths_seconds": t.create_tenths_seconds.iter().map(|v| round(*v, 2)).collect::<Vec<_>>(),
+                "empty_disk_mib": round(t.empty_disk_mib, 1),
+                "load_seconds": round(t.load_seconds, 2),
+                "start_to_ready_ms": round(t.start_ms, 1),
+                "ready_rss_mib": round(t.ready_rss_mib, 1),
+                "peak_rss_mib": round(t.peak_rss_mib, 1),
+                "rss_mib": round(t.rss_mib, 1),
+                "disk_mib": round(t.disk_mib, 1),
+                "beside_single_tenant": self.beside().iter().map(|b| json!({
+                    "name": b.name,
+                    "single_requests_per_second": round(b.single.rps, 1),
+                    "tenant_requests_per_second": round(b.tenant.rps, 1),
+                    "ratio": round(b.ratio(), 3),
+                    "single_p99_ms": round(b.single.p99_ms, 3),
+                    "tenant_p99_ms": round(b.tenant.p99_ms, 3),
+                })).collect::<Vec<_>>(),
+            })),
             "targets": self.targets().iter().map(|t| json!({
                 "what": t.what,
                 "target": t.target,
@@ -380,7 +480,11 @@ impl Run {
             .iter()
             .map(|p| {
                 vec![
-                    p.name.clone(),
+                    if p.stage == "tenants" {
+                        format!("{} (tenant)", p.name)
+                    } else {
+                        p.name.clone()
+                    },
                     thousands(p.users),
                     thousands(p.requests),
                     thousands(p.errors),
@@ -424,6 +528,10 @@ impl Run {
             .collect();
         s.push_str(&grid(&head, &rows));
         s.push('\n');
+        if let Some(t) = &self.tenants {
+            s.push_str(&self.tenant_table(t));
+            s.push('\n');
+        }
         let head = ["target (issue 7)", "wanted", "measured", "verdict"];
         let rows: Vec<Vec<String>> = self
             .targets()
@@ -434,6 +542,69 @@ impl Run {
                     t.target.to_string(),
                     t.measured,
                     t.verdict.text().to_string(),
+                ]
+            })
+            .collect();
+        s.push_str(&grid(&head, &rows));
+        s
+    }
+}
+
+impl Run {
+    /// The tenant stage: the store, then each phase in one tenant beside the workload's.
+    fn tenant_table(&self, t: &TenantStage) -> String {
+        let tenths: Vec<String> = t
+            .create_tenths_seconds
+            .iter()
+            .map(|v| format!("{v:.1}"))
+            .collect();
+        let mut s = format!(
+            "{} tenants of {} users: created in {:.1} s (admin API; each tenth in {} s), {:.1} MiB on disk then;\n\
+             users loaded in {:.1} s (each tenant's /Bulk);\n\
+             measured server: ready {:.0} ms after spawn, resident {:.0} MiB when ready, peak {:.0} MiB, {:.0} MiB at end; {:.1} MiB on disk\n",
+            thousands(t.tenants),
+            thousands(t.users_per_tenant),
+            t.create_seconds,
+            tenths.join(", "),
+            t.empty_disk_mib,
+            t.load_seconds,
+            t.start_ms,
+            t.ready_rss_mib,
+            t.peak_rss_mib,
+            t.rss_mib,
+            t.disk_mib,
+        );
+        if let Some(one) = self.same_users_in_one() {
+            s.push_str(&format!(
+                "the same {} users in one tenant (the store above): ready {:.0} ms after spawn, peak {:.0} MiB, {:.1} MiB on disk\n",
+                thousands(one.users),
+                one.start_ms,
+                one.peak_rss_mib,
+                one.disk_mib
+            ));
+        }
+        s.push('\n');
+        let head = [
+            "in one tenant",
+            "single tenant",
+            "p99 ms",
+            "in the tenant",
+            "p99 ms",
+            "ratio",
+            "within 10 %",
+        ];
+        let rows: Vec<Vec<String>> = self
+            .beside()
+            .iter()
+            .map(|b| {
+                vec![
+                    b.name.clone(),
+                    format!("{}/s", thousands(b.single.rps.round() as u64)),
+                    format!("{:.2}", b.single.p99_ms),
+                    format!("{}/s", thousands(b.tenant.rps.round() as u64)),
+                    format!("{:.2}", b.tenant.p99_ms),
+                    format!("{:.2}", b.ratio()),
+                    if b.within_10_percent() { "yes" } else { "NO" }.to_string(),
                 ]
             })
             .collect();
@@ -587,7 +758,73 @@ mod tests {
                     disk_mib: 900.0,
                 },
             ],
+            tenants: None,
         }
+    }
+
+    /// A run with a tenant stage of 10,000 tenants of 100 users (as many users as its
+    /// 1,000,000-user store).
+    fn run_with_tenants() -> Run {
+        let mut r = run();
+        for (name, rps) in [
+            ("get", 28_000.0),
+            ("filter-hit", 8_500.0),
+            ("create", 6_100.0),
+        ] {
+            let mut p = phase(name, 100, rps, 1.5).in_stage("tenants");
+            p.users = 100;
+            r.phases.push(p);
+        }
+        r.tenants = Some(TenantStage {
+            tenants: 10_000,
+            users_per_tenant: 100,
+            create_seconds: 12.0,
+            create_tenths_seconds: vec![1.0, 1.5],
+            empty_disk_mib: 40.0,
+            load_seconds: 20.0,
+            start_ms: 450.0,
+            ready_rss_mib: 70.0,
+            peak_rss_mib: 95.0,
+            rss_mib: 93.0,
+            disk_mib: 300.0,
+        });
+        r
+    }
+
+    #[test]
+    fn tenant_phases_are_set_beside_the_single_tenant_ones() {
+        let r = run_with_tenants();
+        let b = r.beside();
+        let names: Vec<&str> = b.iter().map(|b| b.name.as_str()).collect();
+        // filter-miss has no workload phase in this run: nothing to set it beside.
+        assert_eq!(names, ["get", "filter-hit", "create"]);
+        assert!((b[0].ratio() - 28_000.0 / 30_000.0).abs() < 1e-9);
+        assert!(b[0].within_10_percent());
+        assert!(!b[1].within_10_percent(), "8,500 against 10,000");
+        assert!((b[1].ratio() - 0.85).abs() < 1e-9);
+        assert!(b[2].within_10_percent());
+
+        let t = r.table();
+        for needle in [
+            "10,000 tenants of 100 users: created in 12.0 s (admin API; each tenth in 1.0, 1.5 s)",
+            "get (tenant)",
+            "ratio",
+            "0.93",
+            "the same 1,000,000 users in one tenant",
+            "ready 450 ms after spawn, resident 70 MiB when ready, peak 95 MiB",
+        ] {
+            assert!(t.contains(needle), "{needle} in\n{t}");
+        }
+        let j = r.to_json();
+        assert_eq!(j["tenants"]["tenants"], 10_000);
+        assert_eq!(j["tenants"]["peak_rss_mib"], 95.0);
+        let beside = j["tenants"]["beside_single_tenant"]
+            .as_array()
+            .expect("beside");
+        assert_eq!(beside.len(), 3);
+        assert_eq!(beside[0]["ratio"], 0.933);
+        assert_eq!(run().to_json()["tenants"], Value::Null);
+        assert!(!run().table().contains("tenants of"));
     }
 
     #[test]
