@@ -270,8 +270,17 @@ pub(crate) fn db(e: tokio_postgres::Error) -> StoreError {
         SqlState::T_R_DEADLOCK_DETECTED,
         SqlState::READ_ONLY_SQL_TRANSACTION,
     ];
+    let unstorable = [
+        SqlState::CHARACTER_NOT_IN_REPERTOIRE,
+        SqlState::UNTRANSLATABLE_CHARACTER,
+    ];
     match e.code() {
         Some(code) if transient.contains(code) => StoreError::Unavailable(e.to_string()),
+        // The one text PostgreSQL refuses: the NUL character (resources and filters refuse it
+        // before; a label or a name sent through another way lands here).
+        Some(code) if unstorable.contains(code) => {
+            StoreError::Refused("text may not contain the NUL character (U+0000)".into())
+        }
         Some(_) => StoreError::Io(format!("database: {e}")),
         None => StoreError::Unavailable(format!("database connection: {e}")),
     }

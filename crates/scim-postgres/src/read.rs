@@ -37,6 +37,10 @@ fn kind_of_key(key: &IndexKey) -> Kind {
 #[async_trait]
 impl Partition for PgPartition {
     async fn get(&self, kind: Kind, id: &str) -> Result<Option<Record>, StoreError> {
+        if id.contains('\0') {
+            // No id holds it (the server makes ids), and the database would refuse the text.
+            return Ok(None);
+        }
         let conn = self.store.conn().await?;
         let statement = conn
             .prepare_cached(&format!(

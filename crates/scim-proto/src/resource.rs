@@ -79,6 +79,18 @@ pub fn coerce(attr: &Attribute, value: &Value, strict: bool) -> Result<Option<Va
     }
 }
 
+/// A string value as stored: any text but the NUL character (U+0000), which no client means and
+/// PostgreSQL does not store.
+fn text(attr: &Attribute, s: &str) -> Result<String> {
+    if s.contains('\0') {
+        return Err(Error::invalid_value(format!(
+            "attribute '{}' may not contain the NUL character (U+0000)",
+            attr.name
+        )));
+    }
+    Ok(s.to_string())
+}
+
 /// Coerces one (non-array) value of an attribute.
 fn coerce_single(attr: &Attribute, value: &Value, strict: bool) -> Result<Option<Value>> {
     let wrong = || {
@@ -90,7 +102,7 @@ fn coerce_single(attr: &Attribute, value: &Value, strict: bool) -> Result<Option
     Ok(Some(match (attr.kind, value) {
         (_, Value::Null) => return Ok(None),
         (AttrType::String | AttrType::Reference | AttrType::Binary, Value::String(s)) => {
-            Value::String(s.clone())
+            Value::String(text(attr, s)?)
         }
         (AttrType::DateTime, Value::String(s)) => {
             if time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
@@ -160,7 +172,7 @@ fn coerce_single(attr: &Attribute, value: &Value, strict: bool) -> Result<Option
                 return Ok(None);
             }
             let mut out = Map::new();
-            out.insert("value".into(), Value::String(s.clone()));
+            out.insert("value".into(), Value::String(text(attr, s)?));
             Value::Object(out)
         }
         _ => return Err(wrong()),

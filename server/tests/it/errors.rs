@@ -162,3 +162,42 @@ async fn a_405_names_the_methods_the_resource_takes() {
         assert_eq!(r.header("allow"), Some(allow), "{method} {path}");
     }
 }
+
+/// The NUL character (U+0000) is refused wherever a client can send text, with a 400 that
+/// changes nothing, on every engine (PostgreSQL cannot store it; no client means it).
+#[tokio::test]
+async fn the_nul_character_is_refused_and_changes_nothing() {
+    let s = TestServer::start().await;
+    let id = s.user("nul.before").await;
+    let mut body = user_body("nul.user");
+    body["displayName"] = json!("a\u{0}b");
+    s.post("/Users", body.clone())
+        .await
+        .assert_error(400, Some("invalidValue"));
+    body["displayName"] = json!("fine");
+    body["userName"] = json!("nul\u{0}user");
+    s.post("/Users", body)
+        .await
+        .assert_error(400, Some("invalidValue"));
+    let patch = json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": "title", "value": "x\u{0}"}]
+    });
+    s.patch(&format!("/Users/{id}"), patch)
+        .await
+        .assert_error(400, Some("invalidValue"));
+    s.get("/Users?filter=userName%20eq%20%22a%5Cu0000%22")
+        .await
+        .assert_error(400, Some("invalidFilter"));
+    s.get("/Users/a%00b").await.assert_error(404, None);
+    let all = s.get("/Users").await;
+    assert_eq!(all.body["totalResults"], 1, "{}", all.text);
+    let user = s.get(&format!("/Users/{id}")).await;
+    assert_eq!(user.body["meta"]["version"], "W/\"1\"", "{}", user.text);
+    assert_eq!(
+        s.revisions_of(scim_core::model::Kind::User, &id)
+            .await
+            .len(),
+        1
+    );
+}

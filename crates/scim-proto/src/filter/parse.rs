@@ -507,6 +507,10 @@ impl<'a> Parser<'a> {
             let reason = message.split(" at line ").next().unwrap_or(&message);
             self.error(start, format_args!("invalid JSON string ({reason})"))
         })?;
+        if value.contains('\0') {
+            // No stored value holds it (resources refuse it), and no database takes it.
+            return Err(self.error(start, "a string may not contain the NUL character (U+0000)"));
+        }
         self.pos = end + 1;
         Ok(Literal::String(value))
     }
