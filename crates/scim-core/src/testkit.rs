@@ -99,6 +99,91 @@ pub async fn run(fresh: Fresh<'_>) -> Vec<Outcome> {
     out
 }
 
+/// Copies a whole store from one engine to another and back: `from` (empty) is filled with
+/// tenants, users (one deleted, one with its profile changed), nested groups and keys; its export
+/// is imported into `to` (empty), whose every integrity rule must hold and whose export must be
+/// the same copy; then `to`'s export is imported into `back` (empty), likewise. Each store then
+/// takes a new write whose feed entry follows the copied ones.
+pub async fn copies_between(
+    from: Arc<dyn Store>,
+    to: Arc<dyn Store>,
+    back: Arc<dyn Store>,
+) -> Checked {
+    let source = core(from).await;
+    let d = dir(&source).await?;
+    let a = create(&d, Kind::User, user("Ada.Copy")).await?;
+    let b = create(&d, Kind::User, user("bob.copy")).await?;
+    let gone = create(&d, Kind::User, user("gone.copy")).await?;
+    let crew = create(&d, Kind::Group, group("Crew", &[&a, &b, &gone])).await?;
+    create(&d, Kind::Group, group("Outer", &[&crew])).await?;
+    d.delete(Kind::User, &gone, None, &ctx())
+        .await
+        .map_err(text)?;
+    apply(
+        &d,
+        Kind::User,
+        &b,
+        &patch(json!([{"op": "replace", "path": "active", "value": false}])),
+    )
+    .await?;
+    let (acme, _) = tenant(&source, "acme").await?;
+    let c = create(&acme, Kind::User, user("ada.copy")).await?;
+    create(&acme, Kind::Group, group("Crew", &[&c])).await?;
+    source
+        .mint_key(
+            "operator copy",
+            crate::auth::KeyKind::Admin,
+            None,
+            operator(),
+        )
+        .await
+        .map_err(text)?;
+    let copy = source.store().export().await.map_err(text)?;
+    ensure(copy.tenants.len() == 2, "the copy holds both tenants")?;
+    let mut stores = vec![source];
+    for next in [to, back] {
+        let core = core_without_default(next);
+        let previous = stores.last().ok_or("no store")?;
+        let exported = previous.store().export().await.map_err(text)?;
+        core.store().import(exported.clone()).await.map_err(text)?;
+        let problems = core.check().await.map_err(text)?;
+        ensure(
+            problems.is_empty(),
+            format!("integrity after the copy: {problems:?}"),
+        )?;
+        let again = core.store().export().await.map_err(text)?;
+        ensure(
+            again == exported,
+            "the copy does not export what was imported",
+        )?;
+        ensure(again == copy, "a copy of a copy differs from the first")?;
+        stores.push(core);
+    }
+    for core in &stores {
+        let d = dir(core).await?;
+        let last = copy
+            .tenants
+            .iter()
+            .find(|t| t.tenant.id.is_default())
+            .and_then(|t| t.dump.revisions.iter().map(|r| r.seq).max())
+            .unwrap_or(0);
+        create(&d, Kind::User, user("after.copy")).await?;
+        let newest = d.partition().revisions(last, 10).await.map_err(text)?;
+        ensure(
+            newest.len() == 1 && newest[0].target_type == TargetType::User,
+            format!("after the copy, the feed holds {newest:?}"),
+        )?;
+        let groups = set(d.partition().groups_of(&crew)).await?;
+        ensure(groups.len() == 1, "memberships were not rebuilt both ways")?;
+    }
+    Ok(())
+}
+
+/// A core over a store that an import will fill (no `default` tenant made first).
+fn core_without_default(store: Arc<dyn Store>) -> Arc<Core> {
+    Arc::new(Core::new(store, Settings::default()))
+}
+
 /// The names of the checks that failed, with why.
 pub fn failures(outcomes: &[Outcome]) -> Vec<String> {
     outcomes
