@@ -426,6 +426,21 @@ impl ApiKey {
     }
 }
 
+/// A session of the admin web page, tied to the admin key it was opened with. Only the digest of
+/// its id is stored (the id is the cookie's); the CSRF token its forms carry is its own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebSession {
+    /// Lower-case hex SHA-256 of the session id.
+    pub digest: String,
+    pub key_id: String,
+    pub csrf: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub opened: OffsetDateTime,
+    /// When it was last used (kept to the minute).
+    #[serde(with = "time::serde::rfc3339")]
+    pub seen: OffsetDateTime,
+}
+
 /// A consistent copy of one tenant's data: its records, memberships, keys and history. Format 1
 /// is also what a whole store was before tenants: it imports into `default`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

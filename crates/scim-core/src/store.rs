@@ -23,6 +23,7 @@ use time::OffsetDateTime;
 
 use crate::model::{
     ApiKey, Dump, Export, IndexKey, Kind, Member, Record, Revision, TargetRef, Tenant, TenantId,
+    WebSession,
 };
 use crate::query::{Matcher, Probe};
 
@@ -180,6 +181,23 @@ pub trait Store: Send + Sync + 'static {
     async fn put_key(&self, key: ApiKey, revision: Revision) -> Result<(), StoreError>;
     /// Records the last use of a key (no revision; best effort, not flushed).
     async fn touch_key(&self, id: &str, when: OffsetDateTime) -> Result<(), StoreError>;
+
+    /// Opens a session of the admin web page, or records its last use. An engine that serves
+    /// one process may keep sessions in memory (a restart then signs everyone out); an engine
+    /// that several replicas share keeps them where every replica finds them.
+    async fn put_session(&self, session: WebSession) -> Result<(), StoreError>;
+    /// The session whose id has this digest.
+    async fn session(&self, digest: &str) -> Result<Option<WebSession>, StoreError>;
+    /// Ends a session.
+    async fn delete_session(&self, digest: &str) -> Result<(), StoreError>;
+    /// Ends the sessions last used before `seen_before` or opened before `opened_before`, then the
+    /// least recently used ones beyond `keep`.
+    async fn prune_sessions(
+        &self,
+        seen_before: OffsetDateTime,
+        opened_before: OffsetDateTime,
+        keep: usize,
+    ) -> Result<(), StoreError>;
 
     /// The operator's feed after `after`, oldest first, at most `limit`, gap-free.
     async fn operator_revisions(

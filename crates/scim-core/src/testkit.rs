@@ -13,6 +13,7 @@
 //! | `stale-writes-are-refused` | a write computed from an old version is refused; with `If-Match`, one of two concurrent changes wins |
 //! | `queries-select-sort-and-page` | filters, sorts and pages answer what the matcher says, with exact totals |
 //! | `export-import-round-trip` | an export imported into an empty store exports the same, and every integrity rule holds |
+//! | `web-sessions-are-kept-and-pruned` | the admin page's sessions read back by digest, record their last use, end when deleted, and are pruned by age and beyond a number, least recently used first |
 //! | `tenants-are-apart` | the same `userName` in two tenants; lookups, lists, histories and feeds never cross; a key opens its own tenant only |
 //! | `deleting-a-tenant-removes-only-its-data` | a deleted tenant's records, history and keys are gone (and stay gone if it is made again); others keep theirs |
 //! | `a-copy-loaded-into-a-tenant-owns-its-keys` | a tenant's copy loaded into another tenant (or a whole store's from before tenants) gives that tenant every key of it: its admin keys are that tenant's, never the operator's; loaded into `default`, keys without a tenant keep their meaning (the operator's admin keys); a copy whose keys the store holds already is refused |
@@ -78,6 +79,9 @@ pub const CHECKS: &[(&str, CheckFn)] = &[
         Box::pin(export_import_round_trip(c, into))
     }),
     ("tenants-are-apart", |c, _| Box::pin(tenants_are_apart(c))),
+    ("web-sessions-are-kept-and-pruned", |c, _| {
+        Box::pin(web_sessions_are_kept_and_pruned(c))
+    }),
     ("deleting-a-tenant-removes-only-its-data", |c, _| {
         Box::pin(deleting_a_tenant_removes_only_its_data(c))
     }),
@@ -655,6 +659,62 @@ async fn export_import_round_trip(core: Arc<Core>, into: Arc<Core>) -> Checked {
     )
 }
 
+async fn web_sessions_are_kept_and_pruned(core: Arc<Core>) -> Checked {
+    let store = core.store();
+    let t0 = time::OffsetDateTime::from_unix_timestamp(1_800_000_000).map_err(text)?;
+    let minute = time::Duration::minutes(1);
+    let session = |n: i32| crate::model::WebSession {
+        digest: format!("digest-{n}"),
+        key_id: format!("key-{n}"),
+        csrf: format!("csrf-{n}"),
+        opened: t0 + minute * n,
+        seen: t0 + minute * (n + 10),
+    };
+    for n in 0..5 {
+        store.put_session(session(n)).await.map_err(text)?;
+    }
+    let got = store.session("digest-3").await.map_err(text)?;
+    ensure(
+        got == Some(session(3)),
+        format!("a session reads back as {got:?}"),
+    )?;
+    let mut seen = session(1);
+    seen.seen = t0 + minute * 100;
+    store.put_session(seen.clone()).await.map_err(text)?;
+    ensure(
+        store.session("digest-1").await.map_err(text)? == Some(seen),
+        "a session's last use is recorded",
+    )?;
+    store.delete_session("digest-4").await.map_err(text)?;
+    ensure(
+        store.session("digest-4").await.map_err(text)?.is_none(),
+        "a deleted session ends",
+    )?;
+    // Sessions 0 and 2 were last used before minute 13; 3 was opened after minute 2.
+    store
+        .prune_sessions(t0 + minute * 13, t0 + minute * 1, 10)
+        .await
+        .map_err(text)?;
+    for (n, kept) in [(0, false), (1, true), (2, false), (3, true)] {
+        let found = store
+            .session(&format!("digest-{n}"))
+            .await
+            .map_err(text)?
+            .is_some();
+        ensure(
+            found == kept,
+            format!("after pruning, session {n} kept: {found}"),
+        )?;
+    }
+    // Beyond `keep`, the least recently used go: 3 (seen at 13) before 1 (seen at 100).
+    store.prune_sessions(t0, t0, 1).await.map_err(text)?;
+    ensure(
+        store.session("digest-1").await.map_err(text)?.is_some()
+            && store.session("digest-3").await.map_err(text)?.is_none(),
+        "pruning to one keeps the most recently used",
+    )
+}
+
 async fn tenants_are_apart(core: Arc<Core>) -> Checked {
     let (acme, beta) = (tenant(&core, "acme").await?, tenant(&core, "beta").await?);
     let a = create(&acme.0, Kind::User, user("shared.name")).await?;
@@ -981,6 +1041,25 @@ impl<I: Intercept> Store for Intercepted<I> {
     }
     async fn touch_key(&self, id: &str, when: time::OffsetDateTime) -> Result<(), StoreError> {
         self.inner.touch_key(id, when).await
+    }
+    async fn put_session(&self, session: crate::model::WebSession) -> Result<(), StoreError> {
+        self.inner.put_session(session).await
+    }
+    async fn session(&self, digest: &str) -> Result<Option<crate::model::WebSession>, StoreError> {
+        self.inner.session(digest).await
+    }
+    async fn delete_session(&self, digest: &str) -> Result<(), StoreError> {
+        self.inner.delete_session(digest).await
+    }
+    async fn prune_sessions(
+        &self,
+        seen_before: time::OffsetDateTime,
+        opened_before: time::OffsetDateTime,
+        keep: usize,
+    ) -> Result<(), StoreError> {
+        self.inner
+            .prune_sessions(seen_before, opened_before, keep)
+            .await
     }
     async fn operator_revisions(
         &self,

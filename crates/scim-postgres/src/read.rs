@@ -6,13 +6,14 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use scim_core::model::{
     ApiKey, Dump, Export, IndexKey, Kind, Member, Record, Revision, TargetRef, Tenant, TenantId,
+    WebSession,
 };
 use scim_core::store::{Found, Partition, Query, Store, StoreError, Write};
 use time::OffsetDateTime;
 
 use crate::query::member_from;
 use crate::write::{record_from, RECORD_COLUMNS};
-use crate::{corrupt, db, feed, kind_code, PgStore};
+use crate::{corrupt, db, feed, kind_code, nanos, PgStore};
 
 /// One tenant's data: the engine and the tenant's id (every statement names it).
 pub struct PgPartition {
@@ -231,6 +232,68 @@ impl Store for PgStore {
 
     async fn touch_key(&self, id: &str, when: OffsetDateTime) -> Result<(), StoreError> {
         self.touch_key_now(id, when).await
+    }
+
+    async fn put_session(&self, session: WebSession) -> Result<(), StoreError> {
+        let conn = self.conn().await?;
+        let body = serde_json::to_value(&session).map_err(corrupt)?;
+        conn.execute(
+            "INSERT INTO scim_sessions (digest, body, opened, seen) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (digest) DO UPDATE SET body = $2, opened = $3, seen = $4",
+            &[
+                &session.digest,
+                &body,
+                &nanos(session.opened),
+                &nanos(session.seen),
+            ],
+        )
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn session(&self, digest: &str) -> Result<Option<WebSession>, StoreError> {
+        let conn = self.conn().await?;
+        conn.query_opt(
+            "SELECT body FROM scim_sessions WHERE digest = $1",
+            &[&digest],
+        )
+        .await
+        .map_err(db)?
+        .map(|r| serde_json::from_value(r.get(0)).map_err(corrupt))
+        .transpose()
+    }
+
+    async fn delete_session(&self, digest: &str) -> Result<(), StoreError> {
+        let conn = self.conn().await?;
+        conn.execute("DELETE FROM scim_sessions WHERE digest = $1", &[&digest])
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn prune_sessions(
+        &self,
+        seen_before: OffsetDateTime,
+        opened_before: OffsetDateTime,
+        keep: usize,
+    ) -> Result<(), StoreError> {
+        let conn = self.conn().await?;
+        let keep = i64::try_from(keep).unwrap_or(i64::MAX);
+        conn.execute(
+            "DELETE FROM scim_sessions WHERE seen < $1 OR opened < $2",
+            &[&nanos(seen_before), &nanos(opened_before)],
+        )
+        .await
+        .map_err(db)?;
+        conn.execute(
+            "DELETE FROM scim_sessions WHERE digest IN (
+                 SELECT digest FROM scim_sessions ORDER BY seen DESC OFFSET $1)",
+            &[&keep],
+        )
+        .await
+        .map_err(db)?;
+        Ok(())
     }
 
     async fn operator_revisions(

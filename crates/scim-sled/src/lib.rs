@@ -107,6 +107,9 @@ pub struct Engine {
     blobs: (std::path::PathBuf, Mutex<HashSet<std::ffi::OsString>>),
     /// Concurrent commits share one transaction per partition, and one flush.
     batcher: Batcher<write::Pending, Result<u64, StoreError>>,
+    /// The admin page's sessions, by digest: in memory (one process serves a sled store; a
+    /// restart signs everyone out).
+    sessions: Mutex<HashMap<String, scim_core::model::WebSession>>,
 }
 
 /// The most writes one batch holds.
@@ -338,6 +341,7 @@ impl SledStore {
                     "the commit's batch ended without an answer".into(),
                 ))
             }),
+            sessions: Mutex::default(),
             db,
         };
         let store = SledStore(Arc::new(engine));

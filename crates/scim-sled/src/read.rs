@@ -8,6 +8,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use scim_core::model::{
     ApiKey, Dump, Export, IndexKey, Kind, Member, Record, Revision, TargetRef, Tenant, TenantId,
+    WebSession,
 };
 use scim_core::query::{self, Collector, Probe};
 use scim_core::store::{Found, Lookup, Partition, Query, Selection, Store, StoreError, Write};
@@ -199,6 +200,14 @@ impl Part {
 }
 
 impl SledStore {
+    fn sessions_map(
+        &self,
+    ) -> Result<std::sync::MutexGuard<'_, HashMap<String, WebSession>>, StoreError> {
+        self.sessions
+            .lock()
+            .map_err(|_| StoreError::Io("the session table is poisoned".into()))
+    }
+
     pub(crate) fn keys_now(&self) -> Result<Vec<ApiKey>, StoreError> {
         Ok(self.key_set()?.all.clone())
     }
@@ -381,6 +390,41 @@ impl Store for SledStore {
 
     async fn touch_key(&self, id: &str, when: OffsetDateTime) -> Result<(), StoreError> {
         self.touch_key_now(id, when)
+    }
+
+    async fn put_session(&self, session: WebSession) -> Result<(), StoreError> {
+        self.sessions_map()?.insert(session.digest.clone(), session);
+        Ok(())
+    }
+
+    async fn session(&self, digest: &str) -> Result<Option<WebSession>, StoreError> {
+        Ok(self.sessions_map()?.get(digest).cloned())
+    }
+
+    async fn delete_session(&self, digest: &str) -> Result<(), StoreError> {
+        self.sessions_map()?.remove(digest);
+        Ok(())
+    }
+
+    async fn prune_sessions(
+        &self,
+        seen_before: OffsetDateTime,
+        opened_before: OffsetDateTime,
+        keep: usize,
+    ) -> Result<(), StoreError> {
+        let mut map = self.sessions_map()?;
+        map.retain(|_, s| s.seen >= seen_before && s.opened >= opened_before);
+        while map.len() > keep {
+            let Some(oldest) = map
+                .values()
+                .min_by_key(|s| s.seen)
+                .map(|s| s.digest.clone())
+            else {
+                break;
+            };
+            map.remove(&oldest);
+        }
+        Ok(())
     }
 
     async fn operator_revisions(

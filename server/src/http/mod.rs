@@ -177,7 +177,9 @@ pub fn build(app: Arc<App>) -> rocket::Rocket<rocket::Build> {
     } else {
         base
     };
+    let sessions = web::Sessions::new(Arc::clone(app.core.store()));
     rocket::custom(rocket_config(&app))
+        .manage(sessions)
         .manage(app)
         .manage(Arc::new(front::Clients::default()))
         .mount(base.as_str(), routes::routes())
@@ -185,7 +187,6 @@ pub fn build(app: Arc<App>) -> rocket::Rocket<rocket::Build> {
         .mount(base.as_str(), fallback_routes())
         .mount(admin::BASE, admin::routes())
         .mount(admin::BASE, tenants::routes())
-        .manage(web::Sessions::default())
         .mount(web::BASE, web::routes())
         .mount("/", ops::routes())
         .register("/", rocket::catchers![respond::default_catcher])

@@ -256,7 +256,7 @@ pub async fn signin(
         .await;
     match checked {
         Ok(key) => {
-            let id = sessions.open(&key.id)?;
+            let id = sessions.open(&key.id).await?;
             jar.add(session::cookie(session::COOKIE, id, session::secure(app)));
             session::remove(jar, session::SIGNIN_COOKIE);
             // A tenant's administrator starts on its own tenant's pages.
@@ -280,7 +280,7 @@ pub async fn signin(
 }
 
 #[post("/signout", data = "<form>")]
-pub fn signout(
+pub async fn signout(
     sessions: &State<Sessions>,
     jar: &CookieJar<'_>,
     origin: SameOrigin,
@@ -291,7 +291,7 @@ pub fn signout(
     let s = s?;
     s.check(&form, &origin)?;
     if let Some(c) = jar.get(session::COOKIE) {
-        sessions.close(c.value());
+        sessions.close(c.value()).await;
     }
     session::remove(jar, session::COOKIE);
     Ok(Page::Redirect(format!("{BASE}/signin")))

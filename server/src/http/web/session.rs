@@ -2,17 +2,17 @@
 //! its SHA-256 digest, tied to the admin key it was opened with; a per-session CSRF token that
 //! every form carries; the checks a state-changing POST must pass.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use rocket::data::{self, Data, FromData};
 use rocket::http::{Cookie, CookieJar, SameSite, Status};
 use rocket::outcome::Outcome;
 use rocket::request::{self, FromRequest, Request};
-use scim_core::model::{ApiKey, KeyScope, TenantId};
+use scim_core::model::{ApiKey, KeyScope, TenantId, WebSession};
 use scim_core::secret::{self, digest};
 use scim_core::{auth, Context, Directory};
+use time::OffsetDateTime;
 
 use super::html::Chrome;
 use super::{WebError, BASE};
@@ -35,58 +35,55 @@ const MAX_SESSIONS: usize = 1000;
 /// The largest form body read.
 const MAX_FORM_BYTES: u64 = 16 * 1024;
 
-struct Entry {
-    key_id: String,
-    csrf: String,
-    opened: Instant,
-    seen: Instant,
+/// The open sessions, kept by the store (in memory with sled; in the database with PostgreSQL,
+/// where every replica recognises them), by the SHA-256 digest of their id.
+pub struct Sessions {
+    store: Arc<dyn scim_core::store::Store>,
 }
 
-/// Every open session, by the SHA-256 digest of its id. In memory: a restart signs everyone out.
-#[derive(Default)]
-pub struct Sessions(Mutex<HashMap<String, Entry>>);
+/// A session's last use is written down at most this often.
+const SEEN_EVERY: Duration = Duration::from_secs(60);
 
 impl Sessions {
+    pub fn new(store: Arc<dyn scim_core::store::Store>) -> Self {
+        Sessions { store }
+    }
+
     /// Opens a session for an admin key: returns the id for the cookie (never stored).
-    pub fn open(&self, key_id: &str) -> Result<String> {
+    pub async fn open(&self, key_id: &str) -> Result<String> {
         let id = secret::token()?;
         let csrf = secret::token()?;
-        let now = Instant::now();
-        let mut map = self.lock()?;
-        map.retain(|_, e| alive(e, now));
-        if map.len() >= MAX_SESSIONS {
-            if let Some(oldest) = map
-                .iter()
-                .min_by_key(|(_, e)| e.seen)
-                .map(|(k, _)| k.clone())
-            {
-                map.remove(&oldest);
-            }
-        }
-        map.insert(
-            digest(&id),
-            Entry {
+        let now = OffsetDateTime::now_utc();
+        self.store
+            .prune_sessions(now - IDLE, now - LIFETIME, MAX_SESSIONS - 1)
+            .await?;
+        self.store
+            .put_session(WebSession {
+                digest: digest(&id),
                 key_id: key_id.to_string(),
                 csrf,
                 opened: now,
                 seen: now,
-            },
-        );
+            })
+            .await?;
         Ok(id)
     }
 
     /// The key id and CSRF token of a live session, marking it used.
-    fn touch(&self, id: &str) -> Result<Option<(String, String)>> {
+    async fn touch(&self, id: &str) -> Result<Option<(String, String)>> {
         let digest = digest(id);
-        let now = Instant::now();
-        let mut map = self.lock()?;
-        match map.get_mut(&digest) {
-            Some(e) if alive(e, now) => {
-                e.seen = now;
-                Ok(Some((e.key_id.clone(), e.csrf.clone())))
+        let now = OffsetDateTime::now_utc();
+        match self.store.session(&digest).await? {
+            Some(s) if alive(&s, now) => {
+                if now - s.seen >= SEEN_EVERY {
+                    let mut seen = s.clone();
+                    seen.seen = now;
+                    self.store.put_session(seen).await?;
+                }
+                Ok(Some((s.key_id, s.csrf)))
             }
             Some(_) => {
-                map.remove(&digest);
+                self.store.delete_session(&digest).await?;
                 Ok(None)
             }
             None => Ok(None),
@@ -94,30 +91,15 @@ impl Sessions {
     }
 
     /// Ends a session.
-    pub fn close(&self, id: &str) {
-        if let Ok(mut map) = self.lock() {
-            map.remove(&digest(id));
+    pub async fn close(&self, id: &str) {
+        if let Err(e) = self.store.delete_session(&digest(id)).await {
+            tracing::warn!(error = %e, "could not end a web session");
         }
-    }
-
-    /// How many sessions are open.
-    pub fn len(&self) -> usize {
-        self.lock().map(|m| m.len()).unwrap_or(0)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    fn lock(&self) -> Result<std::sync::MutexGuard<'_, HashMap<String, Entry>>> {
-        self.0
-            .lock()
-            .map_err(|_| scim_core::Error::Internal("the session table is poisoned".into()))
     }
 }
 
-fn alive(e: &Entry, now: Instant) -> bool {
-    now.duration_since(e.seen) < IDLE && now.duration_since(e.opened) < LIFETIME
+fn alive(s: &WebSession, now: OffsetDateTime) -> bool {
+    now - s.seen < IDLE && now - s.opened < LIFETIME
 }
 
 /// Whether cookies get `Secure`: when the configured public URL is `https://`.
@@ -191,7 +173,7 @@ async fn signed_in(req: &Request<'_>) -> std::result::Result<SignedIn, WebError>
     let Some(id) = req.cookies().get(COOKIE).map(|c| c.value().to_string()) else {
         return Err(WebError::SignIn);
     };
-    let Some((key_id, csrf)) = sessions.touch(&id)? else {
+    let Some((key_id, csrf)) = sessions.touch(&id).await? else {
         return Err(WebError::SignIn);
     };
     match app.core.session_key(&key_id).await? {
@@ -199,7 +181,7 @@ async fn signed_in(req: &Request<'_>) -> std::result::Result<SignedIn, WebError>
         None => {
             // The key was revoked, lost its admin role or its tenant was disabled: the session
             // ends with it.
-            sessions.close(&id);
+            sessions.close(&id).await;
             Err(WebError::SignIn)
         }
     }
@@ -381,39 +363,57 @@ impl SignedIn {
 mod tests {
     use super::*;
 
-    #[test]
-    fn sessions_open_find_and_close() {
-        let s = Sessions::default();
-        let id = s.open("key-1").expect("open");
+    fn sessions() -> (Sessions, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = scim_sled::SledStore::open(dir.path(), &scim_sled::SledOptions::default())
+            .expect("store");
+        (Sessions::new(Arc::new(store)), dir)
+    }
+
+    #[tokio::test]
+    async fn sessions_open_find_and_close() {
+        let (s, _dir) = sessions();
+        let id = s.open("key-1").await.expect("open");
         assert_eq!(id.len(), 64);
-        let (key, csrf) = s.touch(&id).expect("touch").expect("found");
+        let (key, csrf) = s.touch(&id).await.expect("touch").expect("found");
         assert_eq!(key, "key-1");
         assert_eq!(csrf.len(), 64);
         assert_ne!(csrf, id);
-        assert!(s.touch("other").expect("touch").is_none());
-        s.close(&id);
-        assert!(s.touch(&id).expect("touch").is_none());
-        assert!(s.is_empty());
+        assert!(s.touch("other").await.expect("touch").is_none());
+        s.close(&id).await;
+        assert!(s.touch(&id).await.expect("touch").is_none());
     }
 
-    #[test]
-    fn the_table_keeps_only_digests_and_is_bounded() {
-        let s = Sessions::default();
-        let id = s.open("k").expect("open");
-        let map = s.lock().expect("lock");
-        assert!(!map.contains_key(&id), "the id itself is not stored");
-        assert!(map.contains_key(&digest(&id)));
-        drop(map);
+    #[tokio::test]
+    async fn the_table_keeps_only_digests_and_is_bounded() {
+        let (s, _dir) = sessions();
+        let first = s.open("k").await.expect("open");
+        assert!(
+            s.store.session(&first).await.expect("read").is_none(),
+            "the id itself is not stored"
+        );
+        assert!(s
+            .store
+            .session(&digest(&first))
+            .await
+            .expect("read")
+            .is_some());
+        let mut last = String::new();
         for _ in 0..MAX_SESSIONS + 5 {
-            s.open("k").expect("open");
+            last = s.open("k").await.expect("open");
         }
-        assert_eq!(s.len(), MAX_SESSIONS);
+        assert!(
+            s.touch(&first).await.expect("touch").is_none(),
+            "the oldest ended"
+        );
+        assert!(s.touch(&last).await.expect("touch").is_some());
     }
 
     #[test]
     fn idle_and_old_sessions_are_dead() {
-        let now = Instant::now();
-        let fresh = Entry {
+        let now = OffsetDateTime::now_utc();
+        let fresh = WebSession {
+            digest: String::new(),
             key_id: String::new(),
             csrf: String::new(),
             opened: now,
@@ -421,7 +421,7 @@ mod tests {
         };
         assert!(alive(&fresh, now));
         assert!(!alive(&fresh, now + IDLE));
-        let busy = Entry {
+        let busy = WebSession {
             seen: now + LIFETIME - Duration::from_secs(1),
             ..fresh
         };
