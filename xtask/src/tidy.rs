@@ -54,7 +54,13 @@ mod tests {
     #[test]
     fn layers_depend_only_downwards() {
         let deps = dependencies();
-        let ours = ["scim-proto", "scim-core", "scim-sled", "server"];
+        let ours = [
+            "scim-proto",
+            "scim-core",
+            "scim-sled",
+            "scim-postgres",
+            "server",
+        ];
         // The protocol: pure functions, no I/O, no other layer.
         assert_none(&deps, "scim-proto", &ours);
         assert_none(&deps, "scim-proto", &["rocket", "sled", "tokio", "reqwest"]);
@@ -65,9 +71,28 @@ mod tests {
             &["scim-sled", "server", "rocket", "sled", "reqwest"],
         );
         assert!(deps["scim-core"].contains("scim-proto"));
-        // An engine stores what the core decided; it knows no HTTP.
-        assert_none(&deps, "scim-sled", &["server", "rocket", "reqwest"]);
+        // An engine stores what the core decided; it knows no HTTP, and no other engine.
+        assert_none(
+            &deps,
+            "scim-sled",
+            &["server", "rocket", "reqwest", "scim-postgres"],
+        );
         assert!(deps["scim-sled"].contains("scim-core"));
+        assert_none(
+            &deps,
+            "scim-postgres",
+            &["server", "rocket", "reqwest", "scim-sled"],
+        );
+        assert!(deps["scim-postgres"].contains("scim-core"));
+        assert_none(&deps, "scim-core", &["scim-postgres", "tokio-postgres"]);
+        // The database driver is the PostgreSQL engine's alone.
+        for (package, d) in &deps {
+            if package != "scim-postgres" {
+                for driver in ["tokio-postgres", "deadpool-postgres"] {
+                    assert!(!d.contains(driver), "{package} depends on {driver}");
+                }
+            }
+        }
         // sled is the sled engine's alone.
         for (package, d) in &deps {
             if package != "scim-sled" {
@@ -89,7 +114,13 @@ mod tests {
             assert_none(
                 &deps,
                 client,
-                &["scim-proto", "scim-core", "scim-sled", "server"],
+                &[
+                    "scim-proto",
+                    "scim-core",
+                    "scim-sled",
+                    "scim-postgres",
+                    "server",
+                ],
             );
         }
     }
