@@ -266,9 +266,12 @@ pub(crate) fn db(e: tokio_postgres::Error) -> StoreError {
         SqlState::SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
         SqlState::QUERY_CANCELED,
         SqlState::TOO_MANY_CONNECTIONS,
+        SqlState::READ_ONLY_SQL_TRANSACTION,
+    ];
+    // Two transactions that waited on each other: one was rolled back, and is computed again.
+    let conflict = [
         SqlState::T_R_SERIALIZATION_FAILURE,
         SqlState::T_R_DEADLOCK_DETECTED,
-        SqlState::READ_ONLY_SQL_TRANSACTION,
     ];
     let unstorable = [
         SqlState::CHARACTER_NOT_IN_REPERTOIRE,
@@ -276,6 +279,7 @@ pub(crate) fn db(e: tokio_postgres::Error) -> StoreError {
     ];
     match e.code() {
         Some(code) if transient.contains(code) => StoreError::Unavailable(e.to_string()),
+        Some(code) if conflict.contains(code) => StoreError::Stale,
         // The one text PostgreSQL refuses: the NUL character (resources and filters refuse it
         // before; a label or a name sent through another way lands here).
         Some(code) if unstorable.contains(code) => {

@@ -326,6 +326,10 @@ async fn apply(tx: &Transaction<'_>, tenant: &TenantId, write: &Write) -> Result
             let Expect::Version(v) = write.expect else {
                 return Err(Refusal::Now(StoreError::Missing));
             };
+            // The groups it leaves first, in id order: a change of one of those groups locks the
+            // group before its members, and so does this, so the two never wait on each other
+            // in a circle.
+            touch(tx, t, write).await?;
             let v = i64::try_from(v).map_err(corrupt)?;
             let lock = tx
                 .prepare_cached(
@@ -373,22 +377,27 @@ async fn apply(tx: &Transaction<'_>, tenant: &TenantId, write: &Write) -> Result
             .map_err(db)?;
         }
     }
-    for (kind, other) in &write.touch {
-        let touch = tx
-            .prepare_cached(
-                "UPDATE scim_resources SET version = version + 1, modified = $4
-                 WHERE tenant = $1 AND kind = $2 AND id = $3",
-            )
-            .await
-            .map_err(db)?;
-        tx.execute(
-            &touch,
-            &[&t, &kind_code(*kind), other, &nanos(write.revision.time)],
+    feed::insert(tx, t, &write.revision, None).await?;
+    Ok(())
+}
+
+/// Moves the versions of the records a write touches (the groups a deleted member leaves).
+async fn touch(tx: &Transaction<'_>, tenant: &str, write: &Write) -> Result<(), StoreError> {
+    let mut touched: Vec<&(scim_core::model::Kind, String)> = write.touch.iter().collect();
+    touched.sort_by(|a, b| a.1.cmp(&b.1));
+    let statement = tx
+        .prepare_cached(
+            "UPDATE scim_resources SET version = version + 1, modified = $4
+             WHERE tenant = $1 AND kind = $2 AND id = $3",
         )
         .await
         .map_err(db)?;
+    let when = nanos(write.revision.time);
+    for (kind, other) in touched {
+        tx.execute(&statement, &[&tenant, &kind_code(*kind), other, &when])
+            .await
+            .map_err(db)?;
     }
-    feed::insert(tx, t, &write.revision, None).await?;
     Ok(())
 }
 
