@@ -17,7 +17,9 @@ CREATE TABLE scim_keys (
 );
 CREATE INDEX scim_keys_tenant ON scim_keys (tenant);
 
--- One row per user (kind 0) or group (kind 1). `doc` is the canonical SCIM document (without a
+-- One row per user (kind 0) or group (kind 1). No foreign key names the tenant: a write into a
+-- tenant and the tenant's deletion exclude each other through advisory locks instead (a foreign
+-- key check would lock the tenant's row on every write). `doc` is the canonical SCIM document (without a
 -- group's members); the promoted columns hold what the core computed: the folded userName or
 -- group displayName (unique per tenant), the externalId, active, and the times as nanoseconds
 -- since the epoch (exact, as the core records them).
@@ -54,18 +56,18 @@ CREATE TABLE scim_members (
 CREATE INDEX scim_members_member ON scim_members (tenant, member_id);
 
 -- The revision entries of every feed (a tenant's id, or '' for the operator's). A row is written
--- in its change's transaction with `seq` NULL and its transaction id; the sequencer numbers the
--- rows of transactions older than every transaction still in flight, in transaction order, so a
--- reader of `seq > n` never misses an entry that commits late.
+-- in its change's transaction with `seq` NULL; once committed, the sequencer numbers it after the
+-- feed's largest number, under the feed's advisory lock, so a number is only ever given to an
+-- entry that is already visible, and every later one gets a larger number: a reader of `seq > n`
+-- never misses an entry that commits late.
 CREATE TABLE scim_revisions (
     id     bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    xid    xid8 NOT NULL DEFAULT pg_current_xact_id(),
     feed   text COLLATE "C" NOT NULL,
     seq    bigint,
     entry  jsonb NOT NULL
 );
 CREATE UNIQUE INDEX scim_revisions_seq ON scim_revisions (feed, seq);
-CREATE INDEX scim_revisions_unsequenced ON scim_revisions (feed, xid, id) WHERE seq IS NULL;
+CREATE INDEX scim_revisions_unsequenced ON scim_revisions (feed, id) WHERE seq IS NULL;
 
 -- Each resource's history: the entries that name it (its own, and those that touched it).
 CREATE TABLE scim_history (

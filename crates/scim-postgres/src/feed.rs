@@ -1,16 +1,15 @@
 //! How feeds stay gap-free across concurrent transactions and replicas.
 //!
-//! A sequence number handed out inside a transaction would be visible in the order transactions
-//! commit, not the order they were numbered: a reader that saw 11 before 10 committed would skip
-//! 10 for ever. So a revision row is written with no number, only its transaction's id (`xid`),
-//! and numbered after it commits by the sequencer ([`settle`]): under the feed's advisory lock,
-//! it numbers the unnumbered rows of transactions older than the oldest transaction still in
-//! flight (`xid < pg_snapshot_xmin(pg_current_snapshot())`), in transaction order, after the
-//! feed's largest number. Every transaction below that horizon has ended, so no row can ever
-//! appear below a number a reader was given; rows of transactions still in flight wait for the
-//! next round. Numbers stay in transaction order from round to round (a later round only numbers
-//! transactions at or above the earlier round's horizon), so a resource's history can be read in
-//! the same order before its entries are numbered.
+//! A sequence number handed out inside a transaction would become visible in the order
+//! transactions commit, not the order they were numbered: a reader that saw 11 before 10
+//! committed would skip 10 for ever. So a revision row is written with no number, and numbered
+//! after it commits by the sequencer ([`settle`]): in a transaction of its own, under the feed's
+//! advisory lock, it gives every unnumbered row it can see (so: committed) the next numbers after
+//! the feed's largest, in the order the rows were written. A number is only ever given to an entry
+//! already visible to every reader, and any entry that commits later gets a larger one: a reader
+//! of `seq > n` never misses an entry. Two changes of one resource are numbered in the order they
+//! committed (the second waited for the first's row lock, so no snapshot sees it without the
+//! first). Another database's transactions, however long, never hold a feed back.
 //!
 //! Who numbers: each replica's sequencer task after its own commits (coalesced) and once a second
 //! for every feed (rows of a replica that died before numbering them), and every reader of a feed
@@ -80,10 +79,8 @@ pub(crate) async fn settle(client: &impl GenericClient, feed: &str) -> Result<()
             "WITH base AS (
                  SELECT coalesce(max(seq), 0) AS last FROM scim_revisions WHERE feed = $1
              ), due AS (
-                 SELECT id, row_number() OVER (ORDER BY xid, id) AS n
-                 FROM scim_revisions
-                 WHERE feed = $1 AND seq IS NULL
-                   AND xid < pg_snapshot_xmin(pg_current_snapshot())
+                 SELECT id, row_number() OVER (ORDER BY id) AS n
+                 FROM scim_revisions WHERE feed = $1 AND seq IS NULL
              )
              UPDATE scim_revisions r SET seq = base.last + due.n
              FROM base, due WHERE r.id = due.id",
@@ -216,7 +213,7 @@ pub(crate) async fn of(
             "SELECT r.seq, r.entry FROM scim_history h
              JOIN scim_revisions r ON r.id = h.revision
              WHERE h.feed = $1 AND h.target = $2
-             ORDER BY r.xid, r.id",
+             ORDER BY r.seq NULLS LAST, r.id",
         )
         .await
         .map_err(db)?;
@@ -237,7 +234,7 @@ pub(crate) async fn all(
 ) -> Result<Vec<Revision>, StoreError> {
     let rows = client
         .query(
-            "SELECT seq, entry FROM scim_revisions WHERE feed = $1 ORDER BY seq NULLS LAST, xid, id",
+            "SELECT seq, entry FROM scim_revisions WHERE feed = $1 ORDER BY seq NULLS LAST, id",
             &[&feed],
         )
         .await

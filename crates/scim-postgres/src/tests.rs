@@ -71,3 +71,66 @@ async fn a_sled_store_copies_into_postgresql_and_back() {
 fn tempfile_dir() -> tempfile::TempDir {
     tempfile::tempdir().expect("temp dir")
 }
+
+/// Two interleaved transactions: the one that began first commits last. A reader polling the
+/// feed between the two commits sees the second entry; after the first commits, its entry comes
+/// after everything the reader was given, never below it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_entry_that_commits_late_is_numbered_after_what_readers_saw() {
+    use scim_core::model::{Action, Actor, Revision, TargetType, TenantId};
+    let store = fresh_store().await;
+    let core = scim_core::Core::new(Arc::new(store.clone()), scim_core::Settings::default());
+    core.ensure_default_tenant().await.expect("default");
+    let part = store
+        .partition(&TenantId::default_tenant())
+        .expect("partition");
+    let entry = |id: &str| Revision {
+        seq: 0,
+        time: time::OffsetDateTime::now_utc(),
+        actor: Actor {
+            name: "test".into(),
+            key_id: None,
+            key_label: None,
+        },
+        action: Action::Create,
+        target_type: TargetType::User,
+        target_id: id.into(),
+        changes: Vec::new(),
+        request_id: None,
+        related: Vec::new(),
+    };
+    let mut first = store.conn().await.expect("connection");
+    let mut second = store.conn().await.expect("connection");
+    let t1 = first.transaction().await.expect("begin");
+    crate::feed::insert(&t1, "default", &entry("late"), None)
+        .await
+        .expect("insert");
+    let t2 = second.transaction().await.expect("begin");
+    crate::feed::insert(&t2, "default", &entry("early"), None)
+        .await
+        .expect("insert");
+    t2.commit().await.expect("commit");
+
+    let seen = part.revisions(0, 100).await.expect("feed");
+    assert_eq!(
+        seen.iter()
+            .map(|r| r.target_id.as_str())
+            .collect::<Vec<_>>(),
+        ["early"],
+        "only the committed entry is in the feed"
+    );
+    let last = seen.last().map(|r| r.seq).expect("an entry");
+
+    t1.commit().await.expect("commit");
+    let next = part.revisions(last, 100).await.expect("feed");
+    assert_eq!(
+        next.iter()
+            .map(|r| r.target_id.as_str())
+            .collect::<Vec<_>>(),
+        ["late"],
+        "the entry that committed late comes after what the reader saw"
+    );
+    assert!(next[0].seq > last);
+    let all = part.revisions(0, 100).await.expect("feed");
+    assert_eq!(all.len(), 2);
+}
