@@ -252,6 +252,28 @@ pub(crate) async fn all(
     Ok(out)
 }
 
+/// The statement that writes a revision entry and its history rows.
+const INSERT: &str = "WITH r AS (
+         INSERT INTO scim_revisions (feed, seq, entry) VALUES ($1, $2, $3) RETURNING id
+     )
+     INSERT INTO scim_history (feed, target, revision)
+     SELECT DISTINCT $1, t, r.id FROM r, unnest($4::text[]) AS t";
+
+/// [`INSERT`], prepared on this connection.
+pub(crate) async fn prepare_insert(
+    client: &impl GenericClient,
+) -> Result<tokio_postgres::Statement, StoreError> {
+    client.prepare_cached(INSERT).await.map_err(db)
+}
+
+/// What [`INSERT`] binds for an entry: its history keys and its JSON.
+pub(crate) fn insert_values(
+    revision: &Revision,
+) -> Result<(Vec<String>, serde_json::Value), StoreError> {
+    let targets = revision.targets().map(|t| target_key(&t)).collect();
+    Ok((targets, serde_json::to_value(revision).map_err(corrupt)?))
+}
+
 /// Writes a revision entry and its history rows in the caller's transaction (numbered later),
 /// or with its number (an import).
 pub(crate) async fn insert(
@@ -260,18 +282,8 @@ pub(crate) async fn insert(
     revision: &Revision,
     seq: Option<i64>,
 ) -> Result<(), StoreError> {
-    let targets: Vec<String> = revision.targets().map(|t| target_key(&t)).collect();
-    let value = serde_json::to_value(revision).map_err(corrupt)?;
-    let statement = client
-        .prepare_cached(
-            "WITH r AS (
-                 INSERT INTO scim_revisions (feed, seq, entry) VALUES ($1, $2, $3) RETURNING id
-             )
-             INSERT INTO scim_history (feed, target, revision)
-             SELECT DISTINCT $1, t, r.id FROM r, unnest($4::text[]) AS t",
-        )
-        .await
-        .map_err(db)?;
+    let (targets, value) = insert_values(revision)?;
+    let statement = prepare_insert(client).await?;
     client
         .execute(&statement, &[&feed, &seq, &value, &targets])
         .await

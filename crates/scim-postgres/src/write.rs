@@ -208,14 +208,7 @@ pub(crate) async fn hold_tenant(
     tx: &impl GenericClient,
     tenant: &TenantId,
 ) -> Result<(), StoreError> {
-    let lock = tx
-        .prepare_cached("SELECT pg_advisory_xact_lock_shared($1)")
-        .await
-        .map_err(db)?;
-    let exists = tx
-        .prepare_cached("SELECT EXISTS (SELECT 1 FROM scim_tenants WHERE id = $1)")
-        .await
-        .map_err(db)?;
+    let (lock, exists) = tenant_statements(tx).await?;
     let id = lock_id("tenant", tenant.as_str());
     // The second statement's snapshot is taken once the first holds the lock.
     let t = tenant.as_str();
@@ -225,6 +218,29 @@ pub(crate) async fn hold_tenant(
         tx.execute(&lock, &lock_params),
         tx.query_one(&exists, &exists_params)
     );
+    held(locked, found)
+}
+
+/// The tenant's shared lock and its existence check, prepared.
+async fn tenant_statements(
+    tx: &impl GenericClient,
+) -> Result<(tokio_postgres::Statement, tokio_postgres::Statement), StoreError> {
+    let lock = tx
+        .prepare_cached("SELECT pg_advisory_xact_lock_shared($1)")
+        .await
+        .map_err(db)?;
+    let exists = tx
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM scim_tenants WHERE id = $1)")
+        .await
+        .map_err(db)?;
+    Ok((lock, exists))
+}
+
+/// The answers of [`tenant_statements`]: the tenant is held, or gone.
+fn held(
+    locked: Result<u64, tokio_postgres::Error>,
+    found: Result<tokio_postgres::Row, tokio_postgres::Error>,
+) -> Result<(), StoreError> {
     locked.map_err(db)?;
     if !found.map_err(db)?.get::<_, bool>(0) {
         return Err(StoreError::Gone);
@@ -254,7 +270,6 @@ impl From<StoreError> for Refusal {
 
 /// The statements of one write, in the caller's transaction.
 async fn apply(tx: &Transaction<'_>, tenant: &TenantId, write: &Write) -> Result<(), Refusal> {
-    hold_tenant(tx, tenant).await?;
     let t = tenant.as_str();
     let kind = kind_code(write.kind);
     let id = write.id.as_str();
@@ -273,59 +288,77 @@ async fn apply(tx: &Transaction<'_>, tenant: &TenantId, write: &Write) -> Result
                 .and_then(serde_json::Value::as_bool);
             let version = i64::try_from(record.version).map_err(corrupt)?;
             let (created, modified) = (nanos(record.created), nanos(record.last_modified));
-            let changed = match write.expect {
-                Expect::Absent => {
-                    let insert = tx
-                        .prepare_cached(
-                            "INSERT INTO scim_resources (tenant, kind, id, version, created, modified,
-                                 name_key, external_id, active, doc, index_keys, profile)
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-                        )
-                        .await
-                        .map_err(db)?;
-                    tx.execute(
-                        &insert,
-                        &[
-                            &t, &kind, &id, &version, &created, &modified, &name, &external,
-                            &active, doc, &index, &profile,
-                        ],
-                    )
-                    .await
-                    .map_err(|e| refusal(e, Some(record)))?
-                }
-                Expect::Version(v) => {
-                    let v = i64::try_from(v).map_err(corrupt)?;
-                    let update = tx
-                        .prepare_cached(
-                            "UPDATE scim_resources SET version = $4, created = $5, modified = $6,
-                                 name_key = $7, external_id = $8, active = $9, doc = $10,
-                                 index_keys = $11, profile = $12
-                             WHERE tenant = $1 AND kind = $2 AND id = $3 AND version = $13",
-                        )
-                        .await
-                        .map_err(db)?;
-                    tx.execute(
-                        &update,
-                        &[
-                            &t, &kind, &id, &version, &created, &modified, &name, &external,
-                            &active, doc, &index, &profile, &v,
-                        ],
-                    )
-                    .await
-                    .map_err(|e| refusal(e, Some(record)))?
-                }
+            let expected = match write.expect {
+                Expect::Absent => None,
+                Expect::Version(v) => Some(i64::try_from(v).map_err(corrupt)?),
             };
-            if changed != 1 {
+            // Every statement is prepared first, so that they go out in this order.
+            let (lock, exists) = tenant_statements(tx).await?;
+            let put = tx
+                .prepare_cached(match expected {
+                    None => {
+                        "INSERT INTO scim_resources (tenant, kind, id, version, created, modified,
+                             name_key, external_id, active, doc, index_keys, profile)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+                    }
+                    Some(_) => {
+                        "UPDATE scim_resources SET version = $4, created = $5, modified = $6,
+                             name_key = $7, external_id = $8, active = $9, doc = $10,
+                             index_keys = $11, profile = $12
+                         WHERE tenant = $1 AND kind = $2 AND id = $3 AND version = $13"
+                    }
+                })
+                .await
+                .map_err(db)?;
+            let entry = feed::prepare_insert(tx).await?;
+            let (targets, value) = feed::insert_values(&write.revision)?;
+            let lock_key = lock_id("tenant", t);
+            let no_seq: Option<i64> = None;
+            let mut put_params: Vec<&(dyn ToSql + Sync)> = vec![
+                &t, &kind, &id, &version, &created, &modified, &name, &external, &active, doc,
+                &index, &profile,
+            ];
+            if let Some(v) = &expected {
+                put_params.push(v);
+            }
+            let (lock_params, exists_params): ([&(dyn ToSql + Sync); 1], [&(dyn ToSql + Sync); 1]) =
+                ([&lock_key], [&t]);
+            let entry_params: [&(dyn ToSql + Sync); 4] = [&t, &no_seq, &value, &targets];
+            // Sent together and answered in order: the tenant's lock, its existence (a snapshot
+            // taken once the lock is held), the record, and (without member changes) the entry.
+            // A refused statement fails the ones after it; the first refusal is the answer.
+            let Some(change) = members else {
+                let (locked, found, changed, written) = tokio::join!(
+                    tx.execute(&lock, &lock_params),
+                    tx.query_one(&exists, &exists_params),
+                    tx.execute(&put, &put_params),
+                    tx.execute(&entry, &entry_params),
+                );
+                held(locked, found)?;
+                if changed.map_err(|e| refusal(e, Some(record)))? != 1 {
+                    return Err(Refusal::Explain(Why::Version));
+                }
+                written.map_err(db)?;
+                return Ok(());
+            };
+            let (locked, found, changed) = tokio::join!(
+                tx.execute(&lock, &lock_params),
+                tx.query_one(&exists, &exists_params),
+                tx.execute(&put, &put_params),
+            );
+            held(locked, found)?;
+            if changed.map_err(|e| refusal(e, Some(record)))? != 1 {
                 return Err(Refusal::Explain(Why::Version));
             }
-            if let Some(change) = members {
-                members_delta(tx, t, id, &change.before, &change.after).await?;
-            }
+            members_delta(tx, t, id, &change.before, &change.after).await?;
+            tx.execute(&entry, &entry_params).await.map_err(db)?;
+            return Ok(());
         }
         WriteOp::Delete { members, member_of } => {
             let Expect::Version(v) = write.expect else {
                 return Err(Refusal::Now(StoreError::Missing));
             };
+            hold_tenant(tx, tenant).await?;
             // The groups it leaves first, in id order: a change of one of those groups locks the
             // group before its members, and so does this, so the two never wait on each other
             // in a circle.
