@@ -70,6 +70,7 @@ impl Engine {
         }
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await.map_err(db)?;
+        unlimited(&tx).await?;
         let used: bool = tx
             .query_one(
                 "SELECT EXISTS (SELECT 1 FROM scim_tenants) OR EXISTS (SELECT 1 FROM scim_keys)
@@ -116,6 +117,7 @@ impl Engine {
         }
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await.map_err(db)?;
+        unlimited(&tx).await?;
         hold_tenant(&tx, tenant).await?;
         let t = tenant.as_str();
         let used: bool = tx
@@ -286,12 +288,23 @@ impl Engine {
     }
 }
 
-/// A read-only transaction on one snapshot.
+/// A read-only transaction on one snapshot, with no statement timeout (a copy of a large store
+/// reads for as long as it takes).
 async fn snapshot(conn: &mut deadpool_postgres::Object) -> Result<Transaction<'_>, StoreError> {
-    conn.build_transaction()
+    let tx = conn
+        .build_transaction()
         .isolation_level(IsolationLevel::RepeatableRead)
         .read_only(true)
         .start()
+        .await
+        .map_err(db)?;
+    unlimited(&tx).await?;
+    Ok(tx)
+}
+
+/// Lifts the statement timeout for the rest of a transaction (a copy, an import).
+pub(crate) async fn unlimited(tx: &Transaction<'_>) -> Result<(), StoreError> {
+    tx.batch_execute("SET LOCAL statement_timeout = 0")
         .await
         .map_err(db)
 }

@@ -169,6 +169,7 @@ impl Engine {
     ) -> Result<(), StoreError> {
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await.map_err(db)?;
+        crate::whole::unlimited(&tx).await?;
         tx.execute(
             "SELECT pg_advisory_xact_lock($1)",
             &[&lock_id("tenant", id.as_str())],
