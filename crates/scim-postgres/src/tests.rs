@@ -2,41 +2,45 @@
 //! asked directly.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use scim_core::store::Store;
 use scim_core::testkit;
 
 use crate::{PgOptions, PgStore};
 
-/// One cluster for the tests of this crate.
-fn cluster() -> &'static pg_cluster::Cluster {
-    static CLUSTER: OnceLock<pg_cluster::Cluster> = OnceLock::new();
-    CLUSTER.get_or_init(|| pg_cluster::Cluster::start().expect("a PostgreSQL cluster"))
+/// A throwaway cluster of a test's own (stopped and removed when the test ends, however it ends:
+/// a cluster shared through a `static` would never be dropped, and would outlive the test
+/// process), and fresh databases in it.
+pub(crate) struct Pg {
+    cluster: pg_cluster::Cluster,
+    made: AtomicUsize,
 }
 
-/// A fresh, empty database.
-async fn fresh_store() -> PgStore {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let name = format!(
-        "t{}_{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst)
-    );
-    let c = cluster();
-    c.create_database(&name).expect("database");
-    PgStore::connect(&PgOptions::new(c.url(&name)))
-        .await
-        .expect("connect")
+impl Pg {
+    pub(crate) fn start() -> Pg {
+        Pg {
+            cluster: pg_cluster::Cluster::start().expect("a PostgreSQL cluster"),
+            made: AtomicUsize::new(0),
+        }
+    }
+
+    /// A fresh, empty database, opened.
+    pub(crate) async fn store(&self) -> PgStore {
+        let name = format!("t{}", self.made.fetch_add(1, Ordering::SeqCst));
+        self.cluster.create_database(&name).expect("database");
+        PgStore::connect(&PgOptions::new(self.cluster.url(&name)))
+            .await
+            .expect("connect")
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_passes_the_engine_suite() {
+    let pg = Pg::start();
     let handle = tokio::runtime::Handle::current();
     let outcomes = testkit::run(&|| {
-        Arc::new(tokio::task::block_in_place(|| {
-            handle.block_on(fresh_store())
-        })) as Arc<dyn Store>
+        Arc::new(tokio::task::block_in_place(|| handle.block_on(pg.store()))) as Arc<dyn Store>
     })
     .await;
     assert_eq!(outcomes.len(), testkit::CHECKS.len());
@@ -51,18 +55,19 @@ async fn postgres_passes_the_engine_suite() {
 /// each step ([`testkit::copies_between`]).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_sled_store_copies_into_postgresql_and_back() {
+    let pg = Pg::start();
     let (from, back) = (tempfile_dir(), tempfile_dir());
     let sled = |dir: &std::path::Path| -> Arc<dyn Store> {
         Arc::new(scim_sled::SledStore::open(dir, &scim_sled::SledOptions::default()).expect("sled"))
     };
-    let to: Arc<dyn Store> = Arc::new(fresh_store().await);
+    let to: Arc<dyn Store> = Arc::new(pg.store().await);
     testkit::copies_between(sled(from.path()), to, sled(back.path()))
         .await
         .expect("sled → PostgreSQL → sled");
     // And the other way: PostgreSQL → sled → PostgreSQL.
     let other = tempfile_dir();
     let (first, last): (Arc<dyn Store>, Arc<dyn Store>) =
-        (Arc::new(fresh_store().await), Arc::new(fresh_store().await));
+        (Arc::new(pg.store().await), Arc::new(pg.store().await));
     testkit::copies_between(first, sled(other.path()), last)
         .await
         .expect("PostgreSQL → sled → PostgreSQL");
@@ -78,7 +83,8 @@ fn tempfile_dir() -> tempfile::TempDir {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_entry_that_commits_late_is_numbered_after_what_readers_saw() {
     use scim_core::model::{Action, Actor, Revision, TargetType, TenantId};
-    let store = fresh_store().await;
+    let pg = Pg::start();
+    let store = pg.store().await;
     let core = scim_core::Core::new(Arc::new(store.clone()), scim_core::Settings::default());
     core.ensure_default_tenant().await.expect("default");
     let part = store
