@@ -1,7 +1,10 @@
 //! The one retry loop of optimistic concurrency: read, compute, commit if nothing moved; else
-//! again, a bounded number of times.
+//! again, a bounded number of times, after a pause that grows with each conflict and is drawn at
+//! random (so that writers who collided do not collide again in step: 64 clients adding members
+//! to one group at once, on two replicas, all get through).
 
 use std::future::Future;
+use std::time::Duration;
 
 use crate::error::{Error, Result};
 
@@ -15,14 +18,31 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<Option<T>>>,
 {
-    for _ in 0..MAX_ATTEMPTS {
+    for n in 0..MAX_ATTEMPTS {
         if let Some(done) = attempt().await? {
             return Ok(done);
         }
+        tokio::time::sleep(pause(n)).await;
     }
     Err(Error::Unavailable(
         "too many concurrent changes to this resource; try again".into(),
     ))
+}
+
+/// The longest pause between two attempts.
+const MAX_PAUSE: Duration = Duration::from_millis(50);
+
+/// The pause after the `n`th conflict (from 0): up to 1 ms, then 2, 4, … at most [`MAX_PAUSE`],
+/// drawn uniformly.
+fn pause(n: usize) -> Duration {
+    let ceiling = Duration::from_micros(1000u64 << n.min(6)).min(MAX_PAUSE);
+    let mut bytes = [0u8; 4];
+    // Without randomness, the full pause: still a pause.
+    let fraction = match getrandom::getrandom(&mut bytes) {
+        Ok(()) => f64::from(u32::from_le_bytes(bytes)) / f64::from(u32::MAX),
+        Err(_) => 1.0,
+    };
+    ceiling.mul_f64(fraction)
 }
 
 #[cfg(test)]
@@ -47,5 +67,17 @@ mod tests {
         .await;
         assert!(matches!(never, Err(Error::Unavailable(_))));
         assert_eq!(calls, MAX_ATTEMPTS);
+    }
+
+    #[test]
+    fn pauses_grow_and_stay_bounded() {
+        for n in 0..MAX_ATTEMPTS {
+            let p = pause(n);
+            assert!(p <= MAX_PAUSE, "{p:?}");
+            assert!(p <= Duration::from_micros(1000 << n.min(6)));
+        }
+        let late: Duration = (0..100).map(|_| pause(10)).sum();
+        let early: Duration = (0..100).map(|_| pause(0)).sum();
+        assert!(late > early, "later pauses are longer on average");
     }
 }
