@@ -1688,3 +1688,103 @@ async fn a_replica_killed_under_concurrent_writes_loses_nothing_acknowledged() {
     }
     drop(db);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Faults: a listener that hears nothing.
+
+impl Db {
+    /// The process ids of the backends serving the replicas' `LISTEN` connections.
+    async fn listener_backends(&self) -> Vec<i32> {
+        let (client, connection) = self
+            .url
+            .parse::<tokio_postgres::Config>()
+            .expect("url")
+            .connect(tokio_postgres::NoTls)
+            .await
+            .expect("connect");
+        let driver = tokio::spawn(connection);
+        let pids = client
+            .query(
+                "SELECT pid FROM pg_stat_activity WHERE query ILIKE 'LISTEN %'",
+                &[],
+            )
+            .await
+            .expect("pg_stat_activity")
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        drop(client);
+        let _ = driver.await;
+        pids
+    }
+}
+
+/// Backends stopped with SIGSTOP, continued when dropped (else the cluster cannot stop).
+struct Frozen(Vec<i32>);
+
+impl Frozen {
+    fn signal(pids: &[i32], signal: &str) {
+        for pid in pids {
+            let status = std::process::Command::new("kill")
+                .arg(format!("-{signal}"))
+                .arg(pid.to_string())
+                .status()
+                .expect("kill");
+            assert!(status.success(), "kill -{signal} {pid}");
+        }
+    }
+
+    fn stop(pids: Vec<i32>) -> Frozen {
+        Frozen::signal(&pids, "STOP");
+        Frozen(pids)
+    }
+}
+
+impl Drop for Frozen {
+    fn drop(&mut self) {
+        Frozen::signal(&self.0, "CONT");
+    }
+}
+
+/// A replica whose listener connection stops delivering without closing (its backend hung, or a
+/// network that drops the connection silently) must stop trusting its key cache: here the
+/// listeners' backends are stopped (SIGSTOP), so B never hears of a revocation on A. B must
+/// still refuse the key within a few seconds (the listener's heartbeat: 1 s, answered within
+/// 1 s); before the heartbeat, B accepted it for as long as the backend stayed stopped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_replica_whose_listener_stops_answering_stops_trusting_its_cache() {
+    let p = Pair::start().await;
+    let (key, id) = key_warm_on_b(&p, "unheard").await;
+    let pids = p.db.listener_backends().await;
+    assert_eq!(pids.len(), 2, "one listener per replica");
+    let frozen = Frozen::stop(pids);
+    p.a.admin(Method::DELETE, &format!("/keys/{id}"), None)
+        .await
+        .expect(200, "revoke on A");
+    let started = Instant::now();
+    loop {
+        let r =
+            p.b.call(Method::GET, "/scim/v2/Users", Some(&key), None, None)
+                .await;
+        if r.status == 401 {
+            eprintln!(
+                "unheard revocation refused by B after {:?}",
+                started.elapsed()
+            );
+            break;
+        }
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert!(
+            started.elapsed() < Duration::from_secs(6),
+            "B still accepts a revoked key after {:?}: it trusts a listener that hears nothing",
+            started.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // And B serves on (its listener connected again, to another backend).
+    p.b.scim(Method::GET, "/Users", None)
+        .await
+        .expect(200, "the first key on B");
+    drop(frozen);
+    p.stop().await;
+}
