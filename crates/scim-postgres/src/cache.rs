@@ -6,6 +6,12 @@
 //! on one replica is refused by every other as soon as the notification arrives (milliseconds),
 //! and never later than a read of the database.
 //!
+//! A connection can also stop delivering without closing: its backend hung, or the network
+//! dropped it silently (TCP keepalive notices after hours). So the listener asks its connection
+//! a question every [`HEARTBEAT`]; one not answered within [`HEARTBEAT_TIMEOUT`] counts as a lost
+//! connection, and the cache stops being used: a change is refused by every replica within about
+//! their sum even when its notification never arrives.
+//!
 //! A lookup that began before a change and ends after its notification must not put what it read
 //! back: entries are kept only if no notification arrived since the lookup began (a generation
 //! number).
@@ -31,6 +37,12 @@ pub(crate) struct Cache {
     keys: RwLock<HashMap<String, ApiKey>>,
     tenants: RwLock<HashMap<TenantId, Option<Tenant>>>,
 }
+
+/// How often the listener checks that its connection still answers.
+pub(crate) const HEARTBEAT: Duration = Duration::from_secs(1);
+
+/// How long the listener waits for that answer before it takes the connection for lost.
+pub(crate) const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// At most this many keys are kept (a cache, not a copy of the table).
 const MAX_KEYS: usize = 10_000;
@@ -98,7 +110,7 @@ impl Cache {
 }
 
 /// Keeps a listener connected for the life of the engine: on every notification, and whenever
-/// the connection is lost or made again, the cache is emptied.
+/// the connection is lost (or stops answering its heartbeat) or made again, the cache is emptied.
 pub(crate) async fn listen(
     cache: std::sync::Arc<Cache>,
     config: tokio_postgres::Config,
@@ -131,8 +143,27 @@ pub(crate) async fn listen(
                     cache.invalidate();
                     cache.live.store(true, Ordering::SeqCst);
                     backoff = Duration::from_millis(100);
-                    while rx.recv().await.is_some() {
-                        cache.invalidate();
+                    let heard = async {
+                        while rx.recv().await.is_some() {
+                            cache.invalidate();
+                        }
+                    };
+                    let beat = async {
+                        loop {
+                            tokio::time::sleep(HEARTBEAT).await;
+                            let answer = tokio::time::timeout(
+                                HEARTBEAT_TIMEOUT,
+                                client.batch_execute("SELECT 1"),
+                            )
+                            .await;
+                            if !matches!(answer, Ok(Ok(()))) {
+                                return;
+                            }
+                        }
+                    };
+                    tokio::select! {
+                        () = heard => {}
+                        () = beat => tracing::warn!("the database listener stopped answering"),
                     }
                 }
                 cache.live.store(false, Ordering::SeqCst);
