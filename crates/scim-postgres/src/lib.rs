@@ -27,6 +27,7 @@
 
 mod cache;
 mod feed;
+mod filter_sql;
 mod query;
 mod read;
 pub mod schema;

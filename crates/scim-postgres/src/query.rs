@@ -9,91 +9,190 @@ use std::collections::HashMap;
 use deadpool_postgres::GenericClient;
 use futures_util::{pin_mut, TryStreamExt};
 use scim_core::model::{Index, Kind, Member, Record, TenantId};
-use scim_core::query::{Collector, PageEntry, Probe};
+use scim_core::query::{Collector, Matcher, PageEntry, Probe};
 use scim_core::store::{Found, Lookup, Query, Selection, StoreError};
 use scim_proto::filter::CompareOp;
 use tokio_postgres::types::ToSql;
 
+use crate::filter_sql::{like_escape, Compiled, Compiler, Param, Params, SortSql};
 use crate::write::{record_from, RECORD_COLUMNS};
 use crate::{db, kind_code, kind_of};
 
 /// Candidates are tested this many at a time (with their related rows read once per batch).
 const BATCH: usize = 500;
 
-type Params = Vec<Box<dyn ToSql + Sync + Send>>;
-
-/// Escapes `%`, `_` and `\` for a `LIKE` pattern (backslash is its escape character).
-pub(crate) fn like_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
 /// The column an index's text is in.
 fn column(index: Index) -> &'static str {
     match index {
-        Index::UserName | Index::GroupDisplayName => "name_key",
-        Index::UserExternalId | Index::GroupExternalId => "external_id",
+        Index::UserName | Index::GroupDisplayName => "r.name_key",
+        Index::UserExternalId | Index::GroupExternalId => "r.external_id",
     }
 }
 
-/// The SQL condition that selects what the probes name (their union), with its parameters after
+/// The SQL condition that selects what the probes name (their union), its parameters bound in
 /// `params`.
 fn probe_condition(probes: &[Probe], params: &mut Params) -> String {
     let mut ids: Vec<String> = Vec::new();
     let mut parts = Vec::new();
-    let bind = |params: &mut Params, v: String| {
-        params.push(Box::new(v));
-        format!("${}", params.len())
-    };
     for probe in probes {
         match probe {
             Probe::Id(id) => ids.push(id.clone()),
             Probe::Equal(key) => {
                 let col = column(key.index());
-                let p = bind(params, key.text().to_string());
+                let p = params.text(key.text());
                 parts.push(format!("{col} = {p}"));
             }
             Probe::Matching(index, op, text) => {
                 let col = column(*index);
                 let cond = match op {
-                    CompareOp::Eq => format!("{col} = {}", bind(params, text.clone())),
-                    CompareOp::Ne => format!("{col} <> {}", bind(params, text.clone())),
-                    CompareOp::Co => format!(
-                        "{col} LIKE {}",
-                        bind(params, format!("%{}%", like_escape(text)))
-                    ),
-                    CompareOp::Sw => format!(
-                        "{col} LIKE {}",
-                        bind(params, format!("{}%", like_escape(text)))
-                    ),
-                    CompareOp::Ew => format!(
-                        "{col} LIKE {}",
-                        bind(params, format!("%{}", like_escape(text)))
-                    ),
-                    CompareOp::Gt => format!("{col} > {}", bind(params, text.clone())),
-                    CompareOp::Ge => format!("{col} >= {}", bind(params, text.clone())),
-                    CompareOp::Lt => format!("{col} < {}", bind(params, text.clone())),
-                    CompareOp::Le => format!("{col} <= {}", bind(params, text.clone())),
+                    CompareOp::Eq => format!("{col} = {}", params.text(text.as_str())),
+                    CompareOp::Ne => format!("{col} <> {}", params.text(text.as_str())),
+                    CompareOp::Co => {
+                        format!("{col} LIKE {}", params.text(format!("%{}%", like_escape(text))))
+                    }
+                    CompareOp::Sw => {
+                        format!("{col} LIKE {}", params.text(format!("{}%", like_escape(text))))
+                    }
+                    CompareOp::Ew => {
+                        format!("{col} LIKE {}", params.text(format!("%{}", like_escape(text))))
+                    }
+                    CompareOp::Gt => format!("{col} > {}", params.text(text.as_str())),
+                    CompareOp::Ge => format!("{col} >= {}", params.text(text.as_str())),
+                    CompareOp::Lt => format!("{col} < {}", params.text(text.as_str())),
+                    CompareOp::Le => format!("{col} <= {}", params.text(text.as_str())),
                 };
                 parts.push(cond);
             }
         }
     }
     if !ids.is_empty() {
-        params.push(Box::new(ids));
-        parts.push(format!("id = ANY(${})", params.len()));
+        parts.push(format!("r.id = ANY({})", params.texts(ids)));
     }
     if parts.is_empty() {
         "false".into()
     } else {
         format!("({})", parts.join(" OR "))
     }
+}
+
+/// How the database answers a filtered or sorted list.
+struct Plan {
+    /// The condition on `r`: exact, or a superset the matcher tests.
+    condition: String,
+    exact: bool,
+    /// The sort in SQL (id order when it has no key); `None`: the matcher's sort, in Rust.
+    sort: Option<SortSql>,
+    params: Params,
+}
+
+/// Compiles the matcher's filter and sort.
+fn plan(tenant: &str, kind: i16, matcher: &Matcher, probes: Option<&[Probe]>) -> Plan {
+    let params = Params::new(vec![Param::Text(tenant.to_string()), Param::Small(kind)]);
+    let compiler = Compiler::new(
+        matcher.registry(),
+        matcher.kind(),
+        matcher.base_url(),
+        params,
+    );
+    let sort = matcher.sort().map(|(by, order)| (by, *order));
+    let Compiled {
+        sql,
+        mut params,
+        exact,
+        sort,
+    } = if matcher.is_text_search() {
+        // The admin search is the matcher's own.
+        let mut c = compiler.compile(None, sort);
+        c.exact = false;
+        c
+    } else {
+        compiler.compile(matcher.filter(), sort)
+    };
+    let mut condition = sql;
+    if !exact {
+        // Probes are a superset too: a cheap one, when the filter's own is not exact.
+        if let Some(p) = probes {
+            condition = format!("{condition} AND {}", probe_condition(p, &mut params));
+        }
+    }
+    Plan {
+        condition,
+        exact,
+        sort,
+        params,
+    }
+}
+
+/// `RECORD_COLUMNS` of the row `alias`.
+fn columns_of(alias: &str) -> String {
+    RECORD_COLUMNS
+        .split(", ")
+        .map(|c| format!("{alias}.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Answers a list whose filter is exact and whose sort is in SQL with one statement: the count
+/// and the page, in one snapshot. `None` when the sort turned out to need Rust (a key holding
+/// `Σ`).
+async fn exact_page(
+    client: &impl GenericClient,
+    plan: &Plan,
+    sort: &SortSql,
+    skip: usize,
+    take: usize,
+) -> Result<Option<Found>, StoreError> {
+    let mut params = plan.params.clone();
+    let skip = params.int(i64::try_from(skip).unwrap_or(i64::MAX));
+    let take = params.int(i64::try_from(take).unwrap_or(i64::MAX));
+    let join = sort.join.as_deref().unwrap_or("");
+    let condition = format!("r.tenant = $1 AND r.kind = $2 AND {}", plan.condition);
+    let (count_from, doubt) = match &sort.doubt {
+        Some(d) => (
+            format!("scim_resources r {join}"),
+            format!("coalesce(bool_or({d}), false)"),
+        ),
+        None => ("scim_resources r".to_string(), "false".to_string()),
+    };
+    let key = sort
+        .key
+        .as_deref()
+        .map(|k| format!(", {k} AS sk"))
+        .unwrap_or_default();
+    let sql = format!(
+        "WITH t AS (SELECT count(*) AS total, {doubt} AS doubt FROM {count_from} WHERE {condition})
+         SELECT t.total, t.doubt, p.* FROM t LEFT JOIN (
+             SELECT {columns}{key} FROM scim_resources r {join} WHERE {condition}
+             ORDER BY {inner} OFFSET {skip} LIMIT {take}
+         ) AS p ON TRUE
+         ORDER BY {outer}",
+        columns = columns_of("r"),
+        inner = sort.order_by(sort.key.as_deref().unwrap_or(""), "r.id"),
+        outer = sort.order_by("p.sk", "p.id"),
+    );
+    let rows = client
+        .query(sql.as_str(), &params.refs())
+        .await
+        .map_err(db)?;
+    let Some(first) = rows.first() else {
+        return Err(StoreError::Io("a count returned no row".into()));
+    };
+    let total: i64 = first.get(0);
+    let doubt: bool = first.get(1);
+    if doubt {
+        return Ok(None);
+    }
+    let mut records = Vec::with_capacity(rows.len());
+    for row in &rows {
+        // The page is empty: one row, the count's, with NULLs.
+        if row.get::<_, Option<String>>(3).is_some() {
+            records.push(record_from(row, 2)?);
+        }
+    }
+    Ok(Some(Found {
+        total: usize::try_from(total).unwrap_or(0),
+        records,
+    }))
 }
 
 /// Answers a list query in one tenant.
@@ -140,19 +239,23 @@ pub(crate) async fn run(
         }
         Selection::Matching { matcher, probes } => (matcher, probes),
     };
-    let mut params: Params = vec![Box::new(t.to_string()), Box::new(kind)];
-    let condition = match probes {
-        Some(p) => probe_condition(p, &mut params),
-        None => "true".into(),
-    };
+    let plan = plan(t, kind, matcher, probes.as_deref());
+    if let (true, Some(sort)) = (plan.exact, &plan.sort) {
+        if let Some(found) = exact_page(client, &plan, sort, q.skip, q.take).await? {
+            return Ok(found);
+        }
+    }
+    // The superset, tested and sorted by the matcher.
     let sql = format!(
-        "SELECT {RECORD_COLUMNS} FROM scim_resources WHERE tenant = $1 AND kind = $2 AND {condition}
-         ORDER BY id"
+        "SELECT {columns} FROM scim_resources r WHERE r.tenant = $1 AND r.kind = $2 AND {}
+         ORDER BY r.id",
+        plan.condition,
+        columns = columns_of("r"),
     );
-    let statement = client.prepare_cached(&sql).await.map_err(db)?;
-    let refs: Vec<&(dyn ToSql + Sync)> =
-        params.iter().map(|p| &**p as &(dyn ToSql + Sync)).collect();
-    let rows = client.query_raw(&statement, refs).await.map_err(db)?;
+    let rows = client
+        .query_raw(sql.as_str(), plan.params.refs())
+        .await
+        .map_err(db)?;
     pin_mut!(rows);
     let mut collector = Collector::new(matcher);
     let mut related = Related::default();
