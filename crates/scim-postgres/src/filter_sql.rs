@@ -51,7 +51,7 @@ mod tests;
 use scim_proto::filter::{AttrPath, Filter};
 use scim_proto::list::SortOrder;
 use scim_proto::schema::{Kind, Registry};
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{ToSql, Type};
 
 pub(crate) use leaf::like_escape;
 pub(crate) use sort::{compile_sort, SortSql};
@@ -67,6 +67,18 @@ pub(crate) enum Param {
 }
 
 impl Param {
+    /// Its type: every parameter's is given, so that one bound for a part of a filter that
+    /// compiled away (`x and false`) is no error.
+    pub(crate) fn sql_type(&self) -> Type {
+        match self {
+            Param::Text(_) => Type::TEXT,
+            Param::Texts(_) => Type::TEXT_ARRAY,
+            Param::Int(_) => Type::INT8,
+            Param::Small(_) => Type::INT2,
+            Param::Bool(_) => Type::BOOL,
+        }
+    }
+
     pub(crate) fn as_sql(&self) -> &(dyn ToSql + Sync) {
         match self {
             Param::Text(s) => s,
@@ -109,6 +121,11 @@ impl Params {
     /// Binds an array of texts; its placeholder.
     pub(crate) fn texts(&mut self, s: Vec<String>) -> String {
         format!("${}::text[]", self.push(Param::Texts(s)))
+    }
+
+    /// The parameters' types, in order.
+    pub(crate) fn types(&self) -> Vec<Type> {
+        self.list.iter().map(Param::sql_type).collect()
     }
 
     /// The parameters, as the driver takes them.

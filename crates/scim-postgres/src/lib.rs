@@ -251,9 +251,14 @@ pub(crate) fn db(e: tokio_postgres::Error) -> StoreError {
         SqlState::T_R_DEADLOCK_DETECTED,
         SqlState::READ_ONLY_SQL_TRANSACTION,
     ];
+    // The driver's own text of a database's refusal is only "db error".
+    let text = match e.as_db_error() {
+        Some(d) => format!("{e}: {}", d.message()),
+        None => e.to_string(),
+    };
     match e.code() {
-        Some(code) if transient.contains(code) => StoreError::Unavailable(e.to_string()),
-        Some(_) => StoreError::Io(format!("database: {e}")),
+        Some(code) if transient.contains(code) => StoreError::Unavailable(text),
+        Some(_) => StoreError::Io(format!("database: {text}")),
         None => StoreError::Unavailable(format!("database connection: {e}")),
     }
 }

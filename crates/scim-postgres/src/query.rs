@@ -170,8 +170,12 @@ async fn exact_page(
         inner = sort.order_by(sort.key.as_deref().unwrap_or(""), "r.id"),
         outer = sort.order_by("p.sk", "p.id"),
     );
+    let statement = client
+        .prepare_typed(&sql, &params.types())
+        .await
+        .map_err(db)?;
     let rows = client
-        .query(sql.as_str(), &params.refs())
+        .query(&statement, &params.refs())
         .await
         .map_err(db)?;
     let Some(first) = rows.first() else {
@@ -242,7 +246,18 @@ pub(crate) async fn run(
     let plan = plan(t, kind, matcher, probes.as_deref());
     if let (true, Some(sort)) = (plan.exact, &plan.sort) {
         if let Some(found) = exact_page(client, &plan, sort, q.skip, q.take).await? {
+            #[cfg(test)]
+            counts::EXACT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             return Ok(found);
+        }
+        #[cfg(test)]
+        counts::DOUBTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    } else {
+        #[cfg(test)]
+        if plan.exact {
+            counts::RUST_SORT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        } else {
+            counts::SUPERSET.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
     }
     // The superset, tested and sorted by the matcher.
@@ -252,8 +267,12 @@ pub(crate) async fn run(
         plan.condition,
         columns = columns_of("r"),
     );
+    let statement = client
+        .prepare_typed(&sql, &plan.params.types())
+        .await
+        .map_err(db)?;
     let rows = client
-        .query_raw(sql.as_str(), plan.params.refs())
+        .query_raw(&statement, plan.params.refs())
         .await
         .map_err(db)?;
     pin_mut!(rows);
@@ -317,6 +336,21 @@ pub(crate) async fn run(
         total: page.total,
         records,
     })
+}
+
+/// How lists were answered, for tests to see what they exercised.
+#[cfg(test)]
+pub(crate) mod counts {
+    use std::sync::atomic::AtomicUsize;
+
+    /// By the database alone.
+    pub static EXACT: AtomicUsize = AtomicUsize::new(0);
+    /// Exact, but a sort key held `Σ`: sorted in Rust.
+    pub static DOUBTED: AtomicUsize = AtomicUsize::new(0);
+    /// Exact, with a sort only Rust does.
+    pub static RUST_SORT: AtomicUsize = AtomicUsize::new(0);
+    /// A superset, tested by the matcher.
+    pub static SUPERSET: AtomicUsize = AtomicUsize::new(0);
 }
 
 /// The groups of users, or the members of groups, of the candidates tested, and the groups'

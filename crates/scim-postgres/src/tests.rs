@@ -9,6 +9,8 @@ use scim_core::testkit;
 
 use crate::{PgOptions, PgStore};
 
+mod differential;
+
 /// One cluster for the tests of this crate.
 fn cluster() -> &'static pg_cluster::Cluster {
     static CLUSTER: OnceLock<pg_cluster::Cluster> = OnceLock::new();

@@ -58,12 +58,16 @@ pub(super) enum Row {
     Group(String, String),
 }
 
-/// `jsonb_array_elements` over a value, as the evaluator flattens it: an array's elements, or
-/// the value itself (NULL gives one JSON null, which no condition accepts).
-fn elements(x: &str, alias: &str) -> String {
-    format!(
-        "jsonb_array_elements(CASE WHEN jsonb_typeof({x}) = 'array' THEN {x} \
-         ELSE jsonb_build_array({x}) END) AS {alias}(v)"
+/// The values of `x` as the evaluator flattens them (an array's elements, or the value itself;
+/// neither NULL nor JSON null): a `FROM` item whose rows are `{alias}.v`, and the condition that
+/// leaves out nulls.
+fn elements(x: &str, alias: &str) -> (String, String) {
+    (
+        format!(
+            "jsonb_array_elements(CASE WHEN jsonb_typeof({x}) = 'array' THEN {x} \
+             ELSE jsonb_build_array({x}) END) AS {alias}(v)"
+        ),
+        format!("jsonb_typeof({alias}.v) <> 'null'"),
     )
 }
 
@@ -191,7 +195,7 @@ impl<'a> Compiler<'a> {
         let x = get(&container, &attr.name);
         if attr.multi_valued {
             let alias = self.alias("e");
-            let from = elements(&x, &alias);
+            let each = elements(&x, &alias);
             let v = format!("{alias}.v");
             let src = match sub {
                 Some(s) => Src::Json(get(&v, &s.name)),
@@ -199,7 +203,7 @@ impl<'a> Compiler<'a> {
             };
             return Target::Values(Values {
                 attr: leaf,
-                each: Some((from, "TRUE".into())),
+                each: Some(each),
                 src,
             });
         }
@@ -308,8 +312,8 @@ impl<'a> Compiler<'a> {
                 _ => "r.doc".to_string(),
             };
             let alias = self.alias("e");
-            let from = elements(&get(&container, &attr.name), &alias);
-            (from, "TRUE".to_string(), Row::Json(format!("{alias}.v")))
+            let (from, on) = elements(&get(&container, &attr.name), &alias);
+            (from, on, Row::Json(format!("{alias}.v")))
         };
         let element = Element {
             attribute: attr,
