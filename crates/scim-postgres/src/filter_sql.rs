@@ -90,13 +90,16 @@ impl Param {
     }
 }
 
+/// The placeholders of the folding table: `$from`, `$to`, and each multi-character mapping's
+/// pair.
+type FoldParams = (String, String, Vec<(String, String)>);
+
 /// The parameters of one statement, numbered in the order they are bound.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Params {
     pub(crate) list: Vec<Param>,
-    /// The folding table's parameters, once bound: `$from`, `$to`, and each multi-character
-    /// mapping's pair.
-    fold: Option<(String, String, Vec<(String, String)>)>,
+    /// The folding table's parameters, once bound.
+    fold: Option<FoldParams>,
 }
 
 impl Params {
@@ -236,7 +239,7 @@ impl Cond {
                 } => {
                     exact &= e;
                     nullable |= n;
-                    if !(sql == "TRUE" && !e) {
+                    if sql != "TRUE" || e {
                         parts.push(sql);
                     }
                 }
@@ -254,7 +257,7 @@ impl Cond {
     }
 
     fn or(children: Vec<Cond>) -> Cond {
-        if children.iter().any(|c| *c == Cond::Const(true)) {
+        if children.contains(&Cond::Const(true)) {
             return Cond::Const(true);
         }
         if children.iter().any(Cond::is_unknown) {
@@ -300,7 +303,9 @@ impl Cond {
     fn exists(self, from: &str, on: &str) -> Cond {
         match self {
             Cond::Const(false) => Cond::Const(false),
-            Cond::Const(true) => Cond::exact(format!("EXISTS (SELECT 1 FROM {from} WHERE {on})"), false),
+            Cond::Const(true) => {
+                Cond::exact(format!("EXISTS (SELECT 1 FROM {from} WHERE {on})"), false)
+            }
             Cond::Sql { sql, exact, .. } => Cond::Sql {
                 sql: format!("EXISTS (SELECT 1 FROM {from} WHERE {on} AND {sql})"),
                 nullable: false,
@@ -332,7 +337,12 @@ pub(crate) struct Compiler<'a> {
 }
 
 impl<'a> Compiler<'a> {
-    pub(crate) fn new(registry: &'a Registry, kind: Kind, base_url: &'a str, params: Params) -> Self {
+    pub(crate) fn new(
+        registry: &'a Registry,
+        kind: Kind,
+        base_url: &'a str,
+        params: Params,
+    ) -> Self {
         Compiler {
             registry,
             kind,

@@ -48,13 +48,22 @@ fn probe_condition(probes: &[Probe], params: &mut Params) -> String {
                     CompareOp::Eq => format!("{col} = {}", params.text(text.as_str())),
                     CompareOp::Ne => format!("{col} <> {}", params.text(text.as_str())),
                     CompareOp::Co => {
-                        format!("{col} LIKE {}", params.text(format!("%{}%", like_escape(text))))
+                        format!(
+                            "{col} LIKE {}",
+                            params.text(format!("%{}%", like_escape(text)))
+                        )
                     }
                     CompareOp::Sw => {
-                        format!("{col} LIKE {}", params.text(format!("{}%", like_escape(text))))
+                        format!(
+                            "{col} LIKE {}",
+                            params.text(format!("{}%", like_escape(text)))
+                        )
                     }
                     CompareOp::Ew => {
-                        format!("{col} LIKE {}", params.text(format!("%{}", like_escape(text))))
+                        format!(
+                            "{col} LIKE {}",
+                            params.text(format!("%{}", like_escape(text)))
+                        )
                     }
                     CompareOp::Gt => format!("{col} > {}", params.text(text.as_str())),
                     CompareOp::Ge => format!("{col} >= {}", params.text(text.as_str())),
@@ -84,17 +93,17 @@ fn holds_nul(probe: &Probe) -> bool {
 }
 
 /// How the database answers a filtered or sorted list.
-struct Plan {
+pub(crate) struct Plan {
     /// The condition on `r`: exact, or a superset the matcher tests.
-    condition: String,
-    exact: bool,
+    pub condition: String,
+    pub exact: bool,
     /// The sort in SQL (id order when it has no key); `None`: the matcher's sort, in Rust.
-    sort: Option<SortSql>,
-    params: Params,
+    pub sort: Option<SortSql>,
+    pub params: Params,
 }
 
 /// Compiles the matcher's filter and sort.
-fn plan(tenant: &str, kind: i16, matcher: &Matcher, probes: Option<&[Probe]>) -> Plan {
+pub(crate) fn plan(tenant: &str, kind: i16, matcher: &Matcher, probes: Option<&[Probe]>) -> Plan {
     let params = Params::new(vec![Param::Text(tenant.to_string()), Param::Small(kind)]);
     let compiler = Compiler::new(
         matcher.registry(),
@@ -141,16 +150,15 @@ fn columns_of(alias: &str) -> String {
         .join(", ")
 }
 
-/// Answers a list whose filter is exact and whose sort is in SQL with one statement: the count
-/// and the page, in one snapshot. `None` when the sort turned out to need Rust (a key holding
-/// `Σ`).
-async fn exact_page(
-    client: &impl GenericClient,
+/// The one statement that answers a list whose filter is exact and whose sort is in SQL: the
+/// count (and whether a sort key is in doubt) and the page, in one snapshot. Its rows are
+/// `total, doubt, RECORD_COLUMNS…, sk`; an empty page is one row, the count's, with NULLs.
+pub(crate) fn page_statement(
     plan: &Plan,
     sort: &SortSql,
     skip: usize,
     take: usize,
-) -> Result<Option<Found>, StoreError> {
+) -> (String, Params) {
     let mut params = plan.params.clone();
     let skip = params.int(i64::try_from(skip).unwrap_or(i64::MAX));
     let take = params.int(i64::try_from(take).unwrap_or(i64::MAX));
@@ -179,14 +187,24 @@ async fn exact_page(
         inner = sort.order_by(sort.key.as_deref().unwrap_or(""), "r.id"),
         outer = sort.order_by("p.sk", "p.id"),
     );
+    (sql, params)
+}
+
+/// Answers a list with [`page_statement`]; `None` when the sort turned out to need Rust (a key
+/// holding `Σ`).
+async fn exact_page(
+    client: &impl GenericClient,
+    plan: &Plan,
+    sort: &SortSql,
+    skip: usize,
+    take: usize,
+) -> Result<Option<Found>, StoreError> {
+    let (sql, params) = page_statement(plan, sort, skip, take);
     let statement = client
         .prepare_typed(&sql, &params.types())
         .await
         .map_err(db)?;
-    let rows = client
-        .query(&statement, &params.refs())
-        .await
-        .map_err(db)?;
+    let rows = client.query(&statement, &params.refs()).await.map_err(db)?;
     let Some(first) = rows.first() else {
         return Err(StoreError::Io("a count returned no row".into()));
     };
@@ -197,7 +215,6 @@ async fn exact_page(
     }
     let mut records = Vec::with_capacity(rows.len());
     for row in &rows {
-        // The page is empty: one row, the count's, with NULLs.
         if row.get::<_, Option<String>>(3).is_some() {
             records.push(record_from(row, 2)?);
         }
@@ -206,6 +223,16 @@ async fn exact_page(
         total: usize::try_from(total).unwrap_or(0),
         records,
     }))
+}
+
+/// The statement that selects the candidates of a list the database does not answer alone.
+pub(crate) fn candidates_statement(plan: &Plan) -> String {
+    format!(
+        "SELECT {columns} FROM scim_resources r WHERE r.tenant = $1 AND r.kind = $2 AND {}
+         ORDER BY r.id",
+        plan.condition,
+        columns = columns_of("r"),
+    )
 }
 
 /// Answers a list query in one tenant.
@@ -270,12 +297,7 @@ pub(crate) async fn run(
         }
     }
     // The superset, tested and sorted by the matcher.
-    let sql = format!(
-        "SELECT {columns} FROM scim_resources r WHERE r.tenant = $1 AND r.kind = $2 AND {}
-         ORDER BY r.id",
-        plan.condition,
-        columns = columns_of("r"),
-    );
+    let sql = candidates_statement(&plan);
     let statement = client
         .prepare_typed(&sql, &plan.params.types())
         .await

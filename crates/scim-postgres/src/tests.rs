@@ -18,7 +18,7 @@ fn cluster() -> &'static pg_cluster::Cluster {
 }
 
 /// A fresh, empty database.
-async fn fresh_store() -> PgStore {
+pub(crate) async fn fresh_store() -> PgStore {
     static N: AtomicUsize = AtomicUsize::new(0);
     let name = format!(
         "t{}_{}",

@@ -50,7 +50,9 @@ impl<'a> Compiler<'a> {
     pub(super) fn present(&mut self, v: &Values<'a>) -> Cond {
         let c = match &v.src {
             Src::Json(j) => Cond::exact(format!("jsonb_path_exists({j}, {PRESENT})"), true),
-            Src::Text(t) | Src::Folded(t) => Cond::exact(format!("({t} <> '')"), true),
+            Src::Text(t) | Src::Column(t) | Src::Folded(t) => {
+                Cond::exact(format!("({t} <> '')"), true)
+            }
             Src::Nanos(_) | Src::Object => Cond::Const(true),
         };
         match &v.each {
@@ -112,11 +114,18 @@ impl<'a> Compiler<'a> {
                 }
                 self.strings(col.clone(), op, folded, true)
             }
-            (Src::Text(t), _, Literal::String(s)) if stringy => self.text(t, op, s, case_exact),
-            (Src::Text(_), AttrType::DateTime, Literal::String(_)) => Cond::unknown(),
+            (Src::Text(t), _, Literal::String(s)) if stringy => {
+                self.text(t, false, op, s, case_exact)
+            }
+            (Src::Column(t), _, Literal::String(s)) if stringy => {
+                self.text(t, true, op, s, case_exact)
+            }
+            (Src::Text(_) | Src::Column(_), AttrType::DateTime, Literal::String(_)) => {
+                Cond::unknown()
+            }
             (Src::Json(j), _, Literal::String(s)) if stringy => {
                 let t = format!("({j} #>> '{{}}')");
-                match self.text(&t, op, s, case_exact) {
+                match self.text(&t, false, op, s, case_exact) {
                     Cond::Sql { sql, exact, .. } => Cond::Sql {
                         sql: format!("(jsonb_typeof({j}) = 'string' AND {sql})"),
                         nullable: true,
@@ -137,24 +146,26 @@ impl<'a> Compiler<'a> {
             // Numbers compare exactly for two integers and by `f64` otherwise, and dateTimes in
             // the document by instant with nanoseconds: neither as SQL would. The built-in
             // schemas have no such attribute.
-            (
-                Src::Json(_),
-                AttrType::Integer | AttrType::Decimal,
-                Literal::Number(_),
-            )
+            (Src::Json(_), AttrType::Integer | AttrType::Decimal, Literal::Number(_))
             | (Src::Json(_), AttrType::DateTime, Literal::String(_)) => Cond::unknown(),
             // A value of another type than the literal's, or an operator the type does not take.
             _ => Cond::Const(false),
         }
     }
 
-    /// A string value `t` (text, NULL when absent) against a literal.
-    fn text(&mut self, t: &str, op: CompareOp, s: &str, case_exact: bool) -> Cond {
+    /// A string value `t` (text, NULL when absent; `collated` when it is under `COLLATE "C"`
+    /// already) against a literal.
+    fn text(&mut self, t: &str, collated: bool, op: CompareOp, s: &str, case_exact: bool) -> Cond {
         if case_exact {
             if s.contains('\0') {
                 return Cond::unknown();
             }
-            return self.strings(format!("({t}) COLLATE \"C\""), op, s.to_string(), true);
+            let a = if collated {
+                t.to_string()
+            } else {
+                format!("({t}) COLLATE \"C\"")
+            };
+            return self.strings(a, op, s.to_string(), true);
         }
         let folded = fold(s);
         if folded.contains('\0') {

@@ -46,7 +46,11 @@ impl SortSql {
 }
 
 /// The key of a sort on the rendered resource, in SQL; `None` when the engine must sort in Rust.
-pub(crate) fn compile_sort(c: &mut Compiler<'_>, by: &AttrPath, order: SortOrder) -> Option<SortSql> {
+pub(crate) fn compile_sort(
+    c: &mut Compiler<'_>,
+    by: &AttrPath,
+    order: SortOrder,
+) -> Option<SortSql> {
     let descending = order == SortOrder::Descending;
     let sorted = |key: &str| SortSql {
         join: None,
@@ -81,9 +85,9 @@ pub(crate) fn compile_sort(c: &mut Compiler<'_>, by: &AttrPath, order: SortOrder
             ("meta", Some("lastModified")) if leaf.kind == AttrType::DateTime => {
                 Some(sorted("r.modified"))
             }
-            ("meta", Some("version")) if string && case_exact => Some(sorted(
-                "('W/\"' || r.version::text || '\"') COLLATE \"C\"",
-            )),
+            ("meta", Some("version")) if string && case_exact => {
+                Some(sorted("('W/\"' || r.version::text || '\"') COLLATE \"C\""))
+            }
             // The base URL and the endpoint, then the id: ordered as the id.
             ("meta", Some("location")) if string && case_exact => Some(sorted("r.id")),
             // The same for every resource: ties, by id.
@@ -135,9 +139,8 @@ pub(crate) fn compile_sort(c: &mut Compiler<'_>, by: &AttrPath, order: SortOrder
         ))),
         _ if string => {
             // Computed once per row: the fold repeats its argument.
-            let text = format!(
-                "(CASE WHEN jsonb_typeof({value}) = 'string' THEN {value} #>> '{{}}' END)"
-            );
+            let text =
+                format!("(CASE WHEN jsonb_typeof({value}) = 'string' THEN {value} #>> '{{}}' END)");
             let join = format!("CROSS JOIN LATERAL (SELECT {text} AS t OFFSET 0) AS sk");
             let (key, doubt) = if case_exact {
                 ("sk.t COLLATE \"C\"".to_string(), None)

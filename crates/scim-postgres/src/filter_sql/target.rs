@@ -14,6 +14,8 @@ pub(super) enum Src {
     Json(String),
     /// A text expression holding a JSON string's content; NULL when absent.
     Text(String),
+    /// A text column under `COLLATE "C"` (compared as it is, so that its index serves).
+    Column(String),
     /// A text expression holding the folded form (the core's `fold`) of a JSON string; NULL
     /// when absent: `name_key`.
     Folded(String),
@@ -149,8 +151,8 @@ impl<'a> Compiler<'a> {
         if r.schema.is_none() {
             // The common attributes, rendered from the row.
             return match (attr.name.as_str(), sub.map(|s| s.name.as_str())) {
-                ("id", None) => one(Src::Text("r.id".into())),
-                ("externalId", None) => one(Src::Text("r.external_id".into())),
+                ("id", None) => one(Src::Column("r.id".into())),
+                ("externalId", None) => one(Src::Column("r.external_id".into())),
                 ("meta", None) => one(Src::Object),
                 ("meta", Some(name)) => match self.meta(name) {
                     Some(src) => one(src),
@@ -256,8 +258,10 @@ impl<'a> Compiler<'a> {
     /// A sub-attribute of a group's member, as rendered: `value`, `display`, `type`, `$ref`.
     fn member_sub(&mut self, m: &str, sub: &Attribute) -> Option<Src> {
         let kind = format!("CASE {m}.member_kind WHEN 0 THEN 'User' ELSE 'Group' END");
+        if sub.name == "value" {
+            return Some(Src::Column(format!("{m}.member_id")));
+        }
         Some(Src::Text(match sub.name.as_str() {
-            "value" => format!("{m}.member_id"),
             "display" => format!("{m}.display"),
             "type" => format!("({kind})"),
             "$ref" => {
@@ -275,7 +279,7 @@ impl<'a> Compiler<'a> {
     /// `displayName`), `type` (`direct`), `$ref`.
     fn group_sub(&mut self, m: &str, g: &str, sub: &Attribute) -> Option<Src> {
         Some(match sub.name.as_str() {
-            "value" => Src::Text(format!("{m}.group_id")),
+            "value" => Src::Column(format!("{m}.group_id")),
             "display" => Src::Json(get(&format!("{g}.doc"), "displayName")),
             "type" => Src::Text("'direct'".into()),
             "$ref" => {

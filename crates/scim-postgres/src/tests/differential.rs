@@ -7,7 +7,7 @@
 //!
 //! Each case is a fresh tenant in one PostgreSQL database and one sled store. A failing case is
 //! printed (shrunk) and its seed kept in `proptest-regressions/differential.txt`, which replays
-//! first on the next run. `PROPTEST_CASES` sets how many directories (default 48, each with up
+//! first on the next run. `PROPTEST_CASES` sets how many directories (default 160, each with up
 //! to 11 queries).
 
 mod gen;
@@ -123,7 +123,14 @@ impl Loaded {
                 render::members_value(&members, BASE)
             }
         };
-        render::resource(registry, kind, r.clone(), Some(related), BASE, &Projection::default())
+        render::resource(
+            registry,
+            kind,
+            r.clone(),
+            Some(related),
+            BASE,
+            &Projection::default(),
+        )
     }
 
     /// What the evaluator alone answers: the page's ids and the total.
@@ -148,7 +155,14 @@ impl Loaded {
             matched.push((r.id.clone(), key));
         }
         if let Some((by, order)) = &q.sort {
-            list::sort_by_key(registry, q.kind, &mut matched, |(_, k)| k.as_ref(), by, *order);
+            list::sort_by_key(
+                registry,
+                q.kind,
+                &mut matched,
+                |(_, k)| k.as_ref(),
+                by,
+                *order,
+            );
         }
         let total = matched.len();
         let page = matched
@@ -187,7 +201,10 @@ fn query(registry: &Arc<Registry>, q: &ListSpec) -> Query {
 
 async fn answer(p: &Arc<dyn Partition>, q: Query) -> Result<(Vec<String>, usize), String> {
     let found = p.query(q).await.map_err(|e| e.to_string())?;
-    Ok((found.records.into_iter().map(|r| r.id).collect(), found.total))
+    Ok((
+        found.records.into_iter().map(|r| r.id).collect(),
+        found.total,
+    ))
 }
 
 /// A fresh tenant in a store, loaded with the directory.
@@ -260,7 +277,7 @@ fn both_engines_and_the_evaluator_answer_the_same_lists() {
     });
     let mut config = Config::default();
     if std::env::var("PROPTEST_CASES").is_err() {
-        config.cases = 48;
+        config.cases = 160;
     }
     config.max_shrink_iters = 400;
     config.failure_persistence = Some(Box::new(FileFailurePersistence::Direct(
@@ -288,5 +305,8 @@ fn both_engines_and_the_evaluator_answer_the_same_lists() {
         "lists answered by the database alone: {exact}; exact but sorted in Rust: {rust_sort} \
          (a key holding Σ: {doubted}); supersets tested by the matcher: {superset}"
     );
-    assert!(exact > superset, "the database answered too few lists alone");
+    assert!(
+        exact > superset,
+        "the database answered too few lists alone"
+    );
 }

@@ -17,29 +17,116 @@ pub const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:
 
 /// Names: case variants, non-ASCII folding, LIKE's special characters.
 const NAMES: &[&str] = &[
-    "alice", "Alice", "ALICE", "bob", "Bob.Smith", "élodie", "ÉLODIE", "a_b", "a%b", "a\\b",
-    "ab", "aXb", "ΟΔΥΣΣΕΥΣ", "οδυσσευς", "İstanbul", "istanbul", "straße", "STRASSE",
-    "\u{212A}elvin", "kelvin", "z", "Zed", "日本",
+    "alice",
+    "Alice",
+    "ALICE",
+    "bob",
+    "Bob.Smith",
+    "élodie",
+    "ÉLODIE",
+    "a_b",
+    "a%b",
+    "a\\b",
+    "ab",
+    "aXb",
+    "ΟΔΥΣΣΕΥΣ",
+    "οδυσσευς",
+    "İstanbul",
+    "istanbul",
+    "straße",
+    "STRASSE",
+    "\u{212A}elvin",
+    "kelvin",
+    "z",
+    "Zed",
+    "日本",
 ];
 
 /// Other texts (titles, nick names, departments, displays), with `""`.
 const TEXTS: &[&str] = &[
-    "", "Engineer", "engineer", "ENGINEER", "Ops", "ops lead", "Σίσυφος", "ΣΊΣΥΦΟΣ", "σίσυφος",
-    "naïve", "NAÏVE", "50%", "a_c", "back\\slash", "İ", "i\u{307}", "ß", "ẞ", "\u{212A}", "k", "z",
+    "",
+    "Engineer",
+    "engineer",
+    "ENGINEER",
+    "Ops",
+    "ops lead",
+    "Σίσυφος",
+    "ΣΊΣΥΦΟΣ",
+    "σίσυφος",
+    "naïve",
+    "NAÏVE",
+    "50%",
+    "a_c",
+    "back\\slash",
+    "İ",
+    "i\u{307}",
+    "ß",
+    "ẞ",
+    "\u{212A}",
+    "k",
+    "z",
 ];
 
 const EMAILS: &[&str] = &[
-    "a@x.com", "A@X.COM", "b@y.org", "c@x.com", "x%y@z", "under_score@x", "Δ@x", "",
+    "a@x.com",
+    "A@X.COM",
+    "b@y.org",
+    "c@x.com",
+    "x%y@z",
+    "under_score@x",
+    "Δ@x",
+    "",
 ];
 
 const TYPES: &[&str] = &["work", "home", "Work", "other"];
 
 /// Literal fragments: substrings and prefixes that hit the values above.
 const FRAGMENTS: &[&str] = &[
-    "a", "A", "li", "LI", "@x", "@X.COM", "x.com", "_", "%", "\\", "a_", "%b", "é", "É", "σ",
-    "ς", "Σ", "ΣΣ", "ss", "SS", "ß", "k", "K", "\u{212A}", "i", "İ", "i\u{307}", "eng", "ENG",
-    "ops", "u0", "Xu", "W/\"1", "W/\"", "https://scim.test", "/Users/", "/Groups/g0", "User",
-    "user", "Group", "direct", "Direct", "", "zz", "\u{0}",
+    "a",
+    "A",
+    "li",
+    "LI",
+    "@x",
+    "@X.COM",
+    "x.com",
+    "_",
+    "%",
+    "\\",
+    "a_",
+    "%b",
+    "é",
+    "É",
+    "σ",
+    "ς",
+    "Σ",
+    "ΣΣ",
+    "ss",
+    "SS",
+    "ß",
+    "k",
+    "K",
+    "\u{212A}",
+    "i",
+    "İ",
+    "i\u{307}",
+    "eng",
+    "ENG",
+    "ops",
+    "u0",
+    "Xu",
+    "W/\"1",
+    "W/\"",
+    "https://scim.test",
+    "/Users/",
+    "/Groups/g0",
+    "User",
+    "user",
+    "Group",
+    "direct",
+    "Direct",
+    "",
+    "zz",
+    "\u{0}",
 ];
 
 /// Instants (nanoseconds since the epoch): equal ones, one nanosecond apart, one second.
@@ -152,7 +239,10 @@ fn user(i: usize) -> impl Strategy<Value = Resource> {
             }
         }
         let mut b = Map::new();
-        b.insert("schemas".into(), json!(["urn:ietf:params:scim:schemas:core:2.0:User", ENTERPRISE]));
+        b.insert(
+            "schemas".into(),
+            json!(["urn:ietf:params:scim:schemas:core:2.0:User", ENTERPRISE]),
+        );
         b.insert("userName".into(), Value::String(user_name));
         let mut put = |k: &str, v: Option<Value>| {
             if let Some(v) = v {
@@ -168,7 +258,10 @@ fn user(i: usize) -> impl Strategy<Value = Resource> {
             "name",
             name.map(|(g, f)| json!({"givenName": g, "familyName": f})),
         );
-        put("emails", (!emails.is_empty()).then_some(Value::Array(emails)));
+        put(
+            "emails",
+            (!emails.is_empty()).then_some(Value::Array(emails)),
+        );
         let mut ext = Map::new();
         if let Some(e) = employee {
             ext.insert("employeeNumber".into(), Value::String(e));
@@ -198,32 +291,35 @@ fn group(j: usize, users: usize, groups: usize) -> impl Strategy<Value = Group> 
         vec((0..users.max(1), option::of(pick(TEXTS))), 0..4),
         vec(0..groups.max(1), 0..2),
     )
-        .prop_map(move |(display, external, (created, modified, version), u, g)| {
-            let mut b = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+        .prop_map(
+            move |(display, external, (created, modified, version), u, g)| {
+                let mut b = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
                 "displayName": display});
-            if let Some(e) = external {
-                b["externalId"] = Value::String(e);
-            }
-            let mut members: Vec<(usize, Option<String>)> = Vec::new();
-            for (i, d) in u {
-                if users > 0 && !members.iter().any(|(m, _)| *m == i) {
-                    members.push((i, d));
+                if let Some(e) = external {
+                    b["externalId"] = Value::String(e);
                 }
-            }
-            let mut nested: Vec<usize> = g.into_iter().filter(|k| *k != j && *k < groups).collect();
-            nested.dedup();
-            Group {
-                resource: Resource {
-                    id: group_id(j),
-                    body: b,
-                    created,
-                    modified,
-                    version,
-                },
-                users: members,
-                groups: nested,
-            }
-        })
+                let mut members: Vec<(usize, Option<String>)> = Vec::new();
+                for (i, d) in u {
+                    if users > 0 && !members.iter().any(|(m, _)| *m == i) {
+                        members.push((i, d));
+                    }
+                }
+                let mut nested: Vec<usize> =
+                    g.into_iter().filter(|k| *k != j && *k < groups).collect();
+                nested.dedup();
+                Group {
+                    resource: Resource {
+                        id: group_id(j),
+                        body: b,
+                        created,
+                        modified,
+                        version,
+                    },
+                    users: members,
+                    groups: nested,
+                }
+            },
+        )
 }
 
 pub fn directory() -> impl Strategy<Value = Directory> {
@@ -247,7 +343,10 @@ pub fn directory() -> impl Strategy<Value = Directory> {
             }
             let mut seen = std::collections::HashSet::new();
             for (j, g) in groups.iter_mut().enumerate() {
-                let name = g.resource.body["displayName"].as_str().unwrap_or_default().to_string();
+                let name = g.resource.body["displayName"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string();
                 if !seen.insert(name.to_lowercase()) {
                     let renamed = format!("{name}{j}");
                     seen.insert(renamed.to_lowercase());
@@ -272,20 +371,62 @@ fn path(text: &str) -> AttrPath {
 }
 
 const USER_PATHS: &[&str] = &[
-    "userName", "USERNAME", "urn:ietf:params:scim:schemas:core:2.0:User:userName", "displayName",
-    "nickName", "title", "externalId", "id", "active", "name.givenName", "name.familyName", "name",
-    "emails", "emails.value", "emails.type", "emails.primary", "Emails.VALUE", "phoneNumbers.value",
-    "meta.created", "meta.lastModified", "meta.version", "meta.location", "meta.resourceType",
-    "meta", "employeeNumber", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department",
-    "manager.value", "manager", "groups", "groups.value", "groups.display", "groups.type",
-    "groups.$ref", "nope", "schemas",
+    "userName",
+    "USERNAME",
+    "urn:ietf:params:scim:schemas:core:2.0:User:userName",
+    "displayName",
+    "nickName",
+    "title",
+    "externalId",
+    "id",
+    "active",
+    "name.givenName",
+    "name.familyName",
+    "name",
+    "emails",
+    "emails.value",
+    "emails.type",
+    "emails.primary",
+    "Emails.VALUE",
+    "phoneNumbers.value",
+    "meta.created",
+    "meta.lastModified",
+    "meta.version",
+    "meta.location",
+    "meta.resourceType",
+    "meta",
+    "employeeNumber",
+    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department",
+    "manager.value",
+    "manager",
+    "groups",
+    "groups.value",
+    "groups.display",
+    "groups.type",
+    "groups.$ref",
+    "nope",
+    "schemas",
 ];
 
 const GROUP_PATHS: &[&str] = &[
-    "displayName", "DISPLAYNAME", "urn:ietf:params:scim:schemas:core:2.0:Group:displayName",
-    "externalId", "id", "members", "members.value", "members.display", "members.type",
-    "members.$ref", "meta.created", "meta.lastModified", "meta.version", "meta.location",
-    "meta.resourceType", "meta", "nope", "userName",
+    "displayName",
+    "DISPLAYNAME",
+    "urn:ietf:params:scim:schemas:core:2.0:Group:displayName",
+    "externalId",
+    "id",
+    "members",
+    "members.value",
+    "members.display",
+    "members.type",
+    "members.$ref",
+    "meta.created",
+    "meta.lastModified",
+    "meta.version",
+    "meta.location",
+    "meta.resourceType",
+    "meta",
+    "nope",
+    "userName",
 ];
 
 /// Complex attributes with value filters, and the names used inside them.
@@ -388,15 +529,37 @@ pub fn filter(kind: Kind) -> BoxedStrategy<Filter> {
 }
 
 const USER_SORTS: &[&str] = &[
-    "userName", "displayName", "title", "nickName", "name.familyName", "emails.value",
-    "emails.type", "emails.primary", "emails", "active", "meta.created", "meta.lastModified",
-    "meta.version", "meta.location", "meta.resourceType", "id", "externalId", "employeeNumber",
-    "manager.value", "nope",
+    "userName",
+    "displayName",
+    "title",
+    "nickName",
+    "name.familyName",
+    "emails.value",
+    "emails.type",
+    "emails.primary",
+    "emails",
+    "active",
+    "meta.created",
+    "meta.lastModified",
+    "meta.version",
+    "meta.location",
+    "meta.resourceType",
+    "id",
+    "externalId",
+    "employeeNumber",
+    "manager.value",
+    "nope",
 ];
 
 const GROUP_SORTS: &[&str] = &[
-    "displayName", "externalId", "id", "meta.created", "meta.lastModified", "meta.version",
-    "members.value", "nope",
+    "displayName",
+    "externalId",
+    "id",
+    "meta.created",
+    "meta.lastModified",
+    "meta.version",
+    "members.value",
+    "nope",
 ];
 
 pub fn list(kind: Kind) -> impl Strategy<Value = ListSpec> {
@@ -426,5 +589,8 @@ pub fn list(kind: Kind) -> impl Strategy<Value = ListSpec> {
 }
 
 pub fn lists() -> impl Strategy<Value = Vec<ListSpec>> {
-    vec(prop_oneof![3 => list(Kind::User), 1 => list(Kind::Group)], 1..12)
+    vec(
+        prop_oneof![3 => list(Kind::User), 1 => list(Kind::Group)],
+        1..12,
+    )
 }
