@@ -100,6 +100,8 @@ pub(crate) struct Params {
     pub(crate) list: Vec<Param>,
     /// The folding table's parameters, once bound.
     fold: Option<FoldParams>,
+    /// The characters that fold to ASCII, and their folds, once bound.
+    to_ascii: Option<Vec<(String, String)>>,
 }
 
 impl Params {
@@ -108,6 +110,7 @@ impl Params {
         Params {
             list: first,
             fold: None,
+            to_ascii: None,
         }
     }
 
@@ -144,6 +147,24 @@ impl Params {
     /// Binds a boolean; its placeholder.
     pub(crate) fn boolean(&mut self, b: bool) -> String {
         format!("${}::boolean", self.push(Param::Bool(b)))
+    }
+
+    /// `t` folded for comparing with a literal that is ASCII once folded (see [`fold`]): the
+    /// characters that fold to something holding ASCII replaced, ASCII lower-cased.
+    pub(crate) fn fold_for_ascii(&mut self, t: &str) -> String {
+        if self.to_ascii.is_none() {
+            let pairs = fold::table()
+                .to_ascii
+                .iter()
+                .map(|(c, lower)| (self.text(c.as_str()), self.text(lower.as_str())))
+                .collect();
+            self.to_ascii = Some(pairs);
+        }
+        let mut replaced = t.to_string();
+        for (c, lower) in self.to_ascii.iter().flatten() {
+            replaced = format!("replace({replaced}, {c}, {lower})");
+        }
+        format!("lower(({replaced}) COLLATE \"C\")")
     }
 
     /// `t` folded as Rust's `to_lowercase` folds it, but for `Σ`, always `σ` (see [`fold`]).

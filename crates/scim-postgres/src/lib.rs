@@ -211,7 +211,8 @@ impl Engine {
     }
 }
 
-/// The driver's configuration: the URL, with the statement timeout and an application name.
+/// The driver's configuration: the URL, with the statement timeout, JIT off and an application
+/// name.
 fn pg_config(options: &PgOptions) -> Result<tokio_postgres::Config, StoreError> {
     let mut config: tokio_postgres::Config = options.url.parse().map_err(|e| {
         StoreError::Refused(format!(
@@ -222,9 +223,12 @@ fn pg_config(options: &PgOptions) -> Result<tokio_postgres::Config, StoreError> 
         "-c statement_timeout={}",
         options.statement_timeout.as_millis()
     );
+    // JIT compiling pays for itself on long analytical queries, not on this engine's: a list
+    // that scans 100,000 documents took 280 ms of compiling for 300 ms of running. The URL's
+    // own options come after, so that they can turn it on again.
     let joined = match config.get_options() {
-        Some(o) if !o.is_empty() => format!("{o} {timeout}"),
-        _ => timeout,
+        Some(o) if !o.is_empty() => format!("-c jit=off {o} {timeout}"),
+        _ => format!("-c jit=off {timeout}"),
     };
     config.options(&joined);
     if config.get_application_name().is_none() {

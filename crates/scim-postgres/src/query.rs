@@ -151,7 +151,8 @@ fn columns_of(alias: &str) -> String {
 }
 
 /// The one statement that answers a list whose filter is exact and whose sort is in SQL: the
-/// count (and whether a sort key is in doubt) and the page, in one snapshot. Its rows are
+/// count (and whether a sort key is in doubt) and the page, in one snapshot, the condition
+/// evaluated once (the matches' ids and keys are kept, then counted and paged). Its rows are
 /// `total, doubt, RECORD_COLUMNS…, sk`; an empty page is one row, the count's, with NULLs.
 pub(crate) fn page_statement(
     plan: &Plan,
@@ -163,28 +164,20 @@ pub(crate) fn page_statement(
     let skip = params.int(i64::try_from(skip).unwrap_or(i64::MAX));
     let take = params.int(i64::try_from(take).unwrap_or(i64::MAX));
     let join = sort.join.as_deref().unwrap_or("");
-    let condition = format!("r.tenant = $1 AND r.kind = $2 AND {}", plan.condition);
-    let (count_from, doubt) = match &sort.doubt {
-        Some(d) => (
-            format!("scim_resources r {join}"),
-            format!("coalesce(bool_or({d}), false)"),
-        ),
-        None => ("scim_resources r".to_string(), "false".to_string()),
-    };
-    let key = sort
-        .key
-        .as_deref()
-        .map(|k| format!(", {k} AS sk"))
-        .unwrap_or_default();
+    let key = sort.key.as_deref().unwrap_or("NULL::text");
+    let doubt = sort.doubt.as_deref().unwrap_or("FALSE");
     let sql = format!(
-        "WITH t AS (SELECT count(*) AS total, {doubt} AS doubt FROM {count_from} WHERE {condition})
-         SELECT t.total, t.doubt, p.* FROM t LEFT JOIN (
-             SELECT {columns}{key} FROM scim_resources r {join} WHERE {condition}
-             ORDER BY {inner} OFFSET {skip} LIMIT {take}
-         ) AS p ON TRUE
+        "WITH m AS MATERIALIZED (
+             SELECT r.id, {key} AS sk, {doubt} AS doubt FROM scim_resources r {join}
+             WHERE r.tenant = $1 AND r.kind = $2 AND {condition}),
+         t AS (SELECT count(*) AS total, coalesce(bool_or(doubt), false) AS doubt FROM m),
+         p AS (SELECT id, sk FROM m ORDER BY {inner} OFFSET {skip} LIMIT {take})
+         SELECT t.total, t.doubt, {columns}, p.sk FROM t LEFT JOIN (p JOIN scim_resources r
+             ON r.tenant = $1 AND r.kind = $2 AND r.id = p.id) ON TRUE
          ORDER BY {outer}",
+        condition = plan.condition,
         columns = columns_of("r"),
-        inner = sort.order_by(sort.key.as_deref().unwrap_or(""), "r.id"),
+        inner = sort.order_by("sk", "id"),
         outer = sort.order_by("p.sk", "p.id"),
     );
     (sql, params)

@@ -10,6 +10,7 @@ use scim_core::testkit;
 use crate::{PgOptions, PgStore};
 
 mod differential;
+mod measure;
 
 /// One cluster for the tests of this crate.
 fn cluster() -> &'static pg_cluster::Cluster {

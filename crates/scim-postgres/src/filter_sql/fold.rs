@@ -15,6 +15,13 @@
 //! and Rust may hold `ς`. A comparison with a folded literal holding neither `σ` nor `ς` comes
 //! out the same either way (no character sorts between `ς` U+03C2 and `σ` U+03C3, and neither can
 //! be part of a match); other comparisons treat texts holding `Σ` as undecided ([`SIGMA`]).
+//!
+//! A literal that is ASCII once folded (most are) needs less: only the two characters that
+//! lower-case to something holding ASCII (`İ` to `i̇`, the Kelvin sign to `k`) are replaced, then
+//! ASCII is lower-cased. Every other character stays non-ASCII either way, and so can neither be
+//! part of a match of an ASCII literal nor order otherwise against it (every non-ASCII character
+//! sorts after every ASCII one): `eq`, `ne`, `co`, `sw`, `ew`, `gt`, `ge`, `lt`, `le` all come
+//! out as Rust's.
 
 use std::sync::OnceLock;
 
@@ -29,6 +36,8 @@ pub(super) struct Table {
     pub to: String,
     /// Characters that lower-case to several characters, with what they become.
     pub multi: Vec<(String, String)>,
+    /// Non-ASCII characters whose lower-case form holds ASCII, with that form.
+    pub to_ascii: Vec<(String, String)>,
 }
 
 /// The table, built on first use.
@@ -38,7 +47,11 @@ pub(super) fn table() -> &'static Table {
         let mut from = String::new();
         let mut to = String::new();
         let mut multi = Vec::new();
+        let mut to_ascii = Vec::new();
         for c in (0..=u32::from(char::MAX)).filter_map(char::from_u32) {
+            if !c.is_ascii() && c.to_lowercase().any(|l| l.is_ascii()) {
+                to_ascii.push((c.to_string(), c.to_lowercase().collect()));
+            }
             let mut lower = c.to_lowercase();
             match (lower.next(), lower.next()) {
                 (Some(l), None) if l == c => {}
@@ -49,7 +62,12 @@ pub(super) fn table() -> &'static Table {
                 _ => multi.push((c.to_string(), c.to_lowercase().collect())),
             }
         }
-        Table { from, to, multi }
+        Table {
+            from,
+            to,
+            multi,
+            to_ascii,
+        }
     })
 }
 

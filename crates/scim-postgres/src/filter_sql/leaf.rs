@@ -28,6 +28,18 @@ pub(crate) fn like_escape(text: &str) -> String {
     out
 }
 
+/// The text of a JSON string value: `x ->> 'name'` for a member `(x -> 'name')`.
+fn json_text(j: &str) -> String {
+    match j
+        .strip_prefix('(')
+        .and_then(|j| j.strip_suffix("')"))
+        .and_then(|j| j.rsplit_once(" -> '"))
+    {
+        Some((x, name)) if !name.contains('\'') => format!("({x} ->> '{name}')"),
+        _ => format!("({j} #>> '{{}}')"),
+    }
+}
+
 fn is_substring(op: CompareOp) -> bool {
     matches!(op, CompareOp::Co | CompareOp::Sw | CompareOp::Ew)
 }
@@ -124,7 +136,7 @@ impl<'a> Compiler<'a> {
                 Cond::unknown()
             }
             (Src::Json(j), _, Literal::String(s)) if stringy => {
-                let t = format!("({j} #>> '{{}}')");
+                let t = json_text(j);
                 match self.text(&t, false, op, s, case_exact) {
                     Cond::Sql { sql, exact, .. } => Cond::Sql {
                         sql: format!("(jsonb_typeof({j}) = 'string' AND {sql})"),
@@ -170,6 +182,10 @@ impl<'a> Compiler<'a> {
         let folded = fold(s);
         if folded.contains('\0') {
             return Cond::unknown();
+        }
+        if folded.is_ascii() {
+            let a = self.params.fold_for_ascii(t);
+            return self.strings(a, op, folded, true);
         }
         let sure = sigma_free(&folded);
         let a = self.params.fold(t);
