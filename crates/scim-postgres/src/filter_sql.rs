@@ -19,9 +19,9 @@
 //!   a JSON path over every level). `eq null` is its negation, `ne null` the same as `pr`. A
 //!   complex attribute compared without sub-attribute compares its `value`.
 //! - Strings compare as bytes (`COLLATE "C"`, Rust's `str` order) when `caseExact`, else by their
-//!   lower-case forms, folded as Rust folds (see [`fold`]); `co`, `sw`, `ew` are `LIKE` with `%`,
-//!   `_` and `\` escaped. Booleans compare with `eq` and `ne` only; a value of another type than
-//!   the attribute's never matches.
+//!   lower-case forms, folded as Rust folds (see [`fold`]: never PostgreSQL's `lower()` beyond
+//!   ASCII); `co`, `sw`, `ew` are `LIKE` with `%`, `_` and `\` escaped. Booleans compare with `eq`
+//!   and `ne` only; a value of another type than the attribute's never matches (`jsonb_typeof`).
 //! - `userName` (users) and `displayName` (groups) compare through `name_key`, the folded form
 //!   the core computed (and the unique index holds); `externalId` through `external_id`; `id`
 //!   through `id`; `meta.created` and `meta.lastModified` as instants (nanoseconds) through
@@ -35,6 +35,11 @@
 //! holds `σ` or `ς` (for texts holding `Σ`, which Rust folds by context), literals holding NUL
 //! (which PostgreSQL text cannot hold). Under `not`, a superset would become a subset, so `not`
 //! of an inexact filter is `TRUE`, inexact.
+//!
+//! Sorts ([`sort`]) are compiled where the key is computed as `scim_proto::list::sort_key`
+//! computes it: the promoted columns, `meta`, and strings and booleans of the document (a
+//! multi-valued attribute's primary value, else its first); not `groups` or `members` (whose
+//! order is the engine's), numbers or dateTimes of the document.
 //!
 //! The compiled SQL relies on the canonical form of stored documents (`scim_proto::resource`):
 //! attribute names spelled as in the schema, single-valued attributes holding one value (not an
@@ -132,6 +137,14 @@ impl Params {
     /// The parameters' types, in order.
     pub(crate) fn types(&self) -> Vec<Type> {
         self.list.iter().map(Param::sql_type).collect()
+    }
+
+    /// The parameters with their types, as the driver takes them for an unprepared statement.
+    pub(crate) fn typed(&self) -> Vec<(&(dyn ToSql + Sync), Type)> {
+        self.list
+            .iter()
+            .map(|p| (p.as_sql(), p.sql_type()))
+            .collect()
     }
 
     /// The parameters, as the driver takes them.

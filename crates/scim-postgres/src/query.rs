@@ -1,12 +1,24 @@
-//! Lists. Every record of a kind is counted and paged by the database. A filtered list selects
-//! its candidates in SQL (the rows the index probes name, else every row of the kind), streams
-//! them through the query's matcher (the authority), and pages what matched the way every engine
-//! does ([`Collector`]). What a matcher needs of a candidate's groups or members is read for a
-//! batch of candidates at once.
+//! Lists. Every record of a kind is counted and paged by the database. A filtered or sorted list
+//! is compiled to SQL ([`crate::filter_sql`]):
+//!
+//! - when the condition is exact and the sort can be computed in SQL (or there is none: id
+//!   order), one statement answers it: the matches' ids and sort keys are selected once, then
+//!   counted and paged, and the page's rows read by id ([`page_statement`]); the condition is
+//!   evaluated once, and the count and the page come from one snapshot. A sort key that SQL may
+//!   order otherwise than Rust (a case-insensitive text holding `Σ`) is found by the same
+//!   statement, and the list is then answered as below;
+//! - otherwise the compiled condition (a superset, with the index probes when it is not exact)
+//!   selects the candidates, which stream through the query's matcher (the authority) and are
+//!   sorted and paged the way every engine does ([`Collector`]). What a matcher needs of a
+//!   candidate's groups or members is read for a batch of candidates at once.
+//!
+//! Compiled statements are sent with their parameters' types in one round trip, unnamed and not
+//! prepared for later: their text varies with the filter's shape, which clients choose, and a
+//! cache of them would grow without bound.
 
 use std::collections::HashMap;
 
-use deadpool_postgres::GenericClient;
+use deadpool_postgres::{Client, GenericClient};
 use futures_util::{pin_mut, TryStreamExt};
 use scim_core::model::{Index, Kind, Member, Record, TenantId};
 use scim_core::query::{Collector, Matcher, PageEntry, Probe};
@@ -186,18 +198,17 @@ pub(crate) fn page_statement(
 /// Answers a list with [`page_statement`]; `None` when the sort turned out to need Rust (a key
 /// holding `Σ`).
 async fn exact_page(
-    client: &impl GenericClient,
+    client: &Client,
     plan: &Plan,
     sort: &SortSql,
     skip: usize,
     take: usize,
 ) -> Result<Option<Found>, StoreError> {
     let (sql, params) = page_statement(plan, sort, skip, take);
-    let statement = client
-        .prepare_typed(&sql, &params.types())
+    let rows = client
+        .query_typed(&sql, &params.typed())
         .await
         .map_err(db)?;
-    let rows = client.query(&statement, &params.refs()).await.map_err(db)?;
     let Some(first) = rows.first() else {
         return Err(StoreError::Io("a count returned no row".into()));
     };
@@ -230,7 +241,7 @@ pub(crate) fn candidates_statement(plan: &Plan) -> String {
 
 /// Answers a list query in one tenant.
 pub(crate) async fn run(
-    client: &impl GenericClient,
+    client: &Client,
     tenant: &TenantId,
     q: &Query,
 ) -> Result<Found, StoreError> {
@@ -291,12 +302,8 @@ pub(crate) async fn run(
     }
     // The superset, tested and sorted by the matcher.
     let sql = candidates_statement(&plan);
-    let statement = client
-        .prepare_typed(&sql, &plan.params.types())
-        .await
-        .map_err(db)?;
     let rows = client
-        .query_raw(&statement, plan.params.refs())
+        .query_typed_raw(&sql, plan.params.typed())
         .await
         .map_err(db)?;
     pin_mut!(rows);

@@ -475,11 +475,3 @@ async fn the_database_folds_as_rust_does() {
         assert!(folded == sample.to_lowercase(), "differs for {sample:?}");
     }
 }
-
-#[test]
-#[ignore]
-fn print_sql() {
-    let f = std::env::var("FILTER").unwrap_or_default();
-    let c = compile(&f);
-    println!("{}\n{:?}", c.sql, c.params.list.iter().map(|p| match p { Param::Text(t) if t.len() > 50 => Param::Text("<table>".into()), p => p.clone() }).collect::<Vec<_>>());
-}

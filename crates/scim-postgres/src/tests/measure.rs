@@ -17,11 +17,12 @@ const BASE: &str = "https://scim.test/scim/v2";
 
 async fn load(conn: &deadpool_postgres::Object, tenant: &str, users: usize) {
     let sql = format!(
-        r#"INSERT INTO scim_tenants (id, body) VALUES ('{tenant}', '{{}}');
+        r#"BEGIN; SET LOCAL statement_timeout = 0;
+        INSERT INTO scim_tenants (id, body) VALUES ('{tenant}', '{{}}');
         INSERT INTO scim_resources (tenant, kind, id, version, created, modified, name_key,
             external_id, active, doc, index_keys)
         SELECT '{tenant}', 0, md5(i::text), 1 + i % 7, 1577836800000000000 + i * 1000000000::bigint,
-            1577836800000000000 + (i * 7919 % {users}) * 1000000000::bigint,
+            1577836800000000000 + (i::bigint * 7919 % {users}) * 1000000000::bigint,
             'user' || i, 'ext' || i, i % 10 <> 0,
             jsonb_build_object(
                 'schemas', jsonb_build_array('urn:ietf:params:scim:schemas:core:2.0:User'),
@@ -42,7 +43,7 @@ async fn load(conn: &deadpool_postgres::Object, tenant: &str, users: usize) {
                 'displayName', 'Group ' || i),
             jsonb_build_array(jsonb_build_object('GroupDisplayName', 'group ' || i))
         FROM generate_series(1, 100) AS i;
-        ANALYZE scim_resources;"#
+        ANALYZE scim_resources; COMMIT;"#
     );
     conn.batch_execute(&sql).await.expect("load");
 }
@@ -116,13 +117,28 @@ async fn measure() {
         (Kind::User, Some(r#"userName eq "User777""#), None, 100),
         (Kind::User, Some(r#"userName eq "nobody""#), None, 100),
         (Kind::User, Some(r#"externalId eq "ext777""#), None, 100),
-        (Kind::User, Some(r#"id eq "f1c1592588411002af340cbaedd6fc33""#), None, 100),
+        (
+            Kind::User,
+            Some(r#"id eq "f1c1592588411002af340cbaedd6fc33""#),
+            None,
+            100,
+        ),
         (Kind::Group, Some(r#"displayName eq "GROUP 7""#), None, 100),
         (Kind::User, Some(r#"userName sw "user7777""#), None, 100),
         (Kind::User, Some(r#"title eq "title 7""#), None, 10),
-        (Kind::User, Some(r#"emails[type eq "work" and value eq "user777@example.com"]"#), None, 10),
+        (
+            Kind::User,
+            Some(r#"emails[type eq "work" and value eq "user777@example.com"]"#),
+            None,
+            10,
+        ),
         (Kind::User, Some(r#"active eq false"#), Some("userName"), 10),
-        (Kind::User, Some(r#"active eq false"#), Some("name.familyName"), 10),
+        (
+            Kind::User,
+            Some(r#"active eq false"#),
+            Some("name.familyName"),
+            10,
+        ),
         (Kind::User, None, Some("meta.lastModified"), 10),
         (Kind::User, Some(r#"meta.created co "2020""#), None, 10),
     ];
