@@ -204,6 +204,22 @@ impl Matcher {
         self.sort.as_ref()
     }
 
+    /// The schemas the filter and the sort are resolved with.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// Where resources are said to live (`meta.location`, `$ref`), which a filter may name.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// Whether this is the admin page's text search (neither [`Matcher::filter`] nor "every
+    /// record"), which only the matcher itself answers.
+    pub fn is_text_search(&self) -> bool {
+        matches!(self.test, Test::Text(_))
+    }
+
     /// Whether testing a record reads its groups (users) or members (groups) through the
     /// [`Lookup`].
     pub fn needs_related(&self) -> bool {

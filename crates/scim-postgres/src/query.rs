@@ -1,93 +1,93 @@
-//! Lists. Every record of a kind is counted and paged by the database. A filtered list selects
-//! its candidates in SQL (the rows the index probes name, else every row of the kind), streams
-//! them through the query's matcher (the authority), and pages what matched the way every engine
-//! does ([`Collector`]). What a matcher needs of a candidate's groups or members is read for a
-//! batch of candidates at once.
+//! Lists. Every record of a kind is counted and paged by the database. A filtered or sorted list
+//! is compiled to SQL ([`crate::filter_sql`]):
+//!
+//! - when the condition is exact and the sort can be computed in SQL (or there is none: id
+//!   order), one statement answers it: the matches' ids and sort keys are selected once, then
+//!   counted and paged, and the page's rows read by id ([`page_statement`]); the condition is
+//!   evaluated once, and the count and the page come from one snapshot. A sort key that SQL may
+//!   order otherwise than Rust (a case-insensitive text holding `Σ`) is found by the same
+//!   statement, and the list is then answered as below;
+//! - otherwise the compiled condition (a superset, with the index probes when it is not exact)
+//!   selects the candidates, which stream through the query's matcher (the authority) and are
+//!   sorted and paged the way every engine does ([`Collector`]). What a matcher needs of a
+//!   candidate's groups or members is read for a batch of candidates at once.
+//!
+//! Compiled statements are sent with their parameters' types in one round trip, unnamed and not
+//! prepared for later: their text varies with the filter's shape, which clients choose, and a
+//! cache of them would grow without bound.
 
 use std::collections::HashMap;
 
-use deadpool_postgres::GenericClient;
+use deadpool_postgres::{Client, GenericClient};
 use futures_util::{pin_mut, TryStreamExt};
 use scim_core::model::{Index, Kind, Member, Record, TenantId};
-use scim_core::query::{Collector, PageEntry, Probe};
+use scim_core::query::{Collector, Matcher, PageEntry, Probe};
 use scim_core::store::{Found, Lookup, Query, Selection, StoreError};
 use scim_proto::filter::CompareOp;
 use tokio_postgres::types::ToSql;
 
+use crate::filter_sql::{like_escape, Compiled, Compiler, Param, Params, SortSql};
 use crate::write::{record_from, RECORD_COLUMNS};
 use crate::{db, kind_code, kind_of};
 
 /// Candidates are tested this many at a time (with their related rows read once per batch).
 const BATCH: usize = 500;
 
-type Params = Vec<Box<dyn ToSql + Sync + Send>>;
-
-/// Escapes `%`, `_` and `\` for a `LIKE` pattern (backslash is its escape character).
-pub(crate) fn like_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
 /// The column an index's text is in.
 fn column(index: Index) -> &'static str {
     match index {
-        Index::UserName | Index::GroupDisplayName => "name_key",
-        Index::UserExternalId | Index::GroupExternalId => "external_id",
+        Index::UserName | Index::GroupDisplayName => "r.name_key",
+        Index::UserExternalId | Index::GroupExternalId => "r.external_id",
     }
 }
 
-/// The SQL condition that selects what the probes name (their union), with its parameters after
+/// The SQL condition that selects what the probes name (their union), its parameters bound in
 /// `params`.
 fn probe_condition(probes: &[Probe], params: &mut Params) -> String {
     let mut ids: Vec<String> = Vec::new();
     let mut parts = Vec::new();
-    let bind = |params: &mut Params, v: String| {
-        params.push(Box::new(v));
-        format!("${}", params.len())
-    };
     for probe in probes {
         match probe {
             Probe::Id(id) => ids.push(id.clone()),
             Probe::Equal(key) => {
                 let col = column(key.index());
-                let p = bind(params, key.text().to_string());
+                let p = params.text(key.text());
                 parts.push(format!("{col} = {p}"));
             }
             Probe::Matching(index, op, text) => {
                 let col = column(*index);
                 let cond = match op {
-                    CompareOp::Eq => format!("{col} = {}", bind(params, text.clone())),
-                    CompareOp::Ne => format!("{col} <> {}", bind(params, text.clone())),
-                    CompareOp::Co => format!(
-                        "{col} LIKE {}",
-                        bind(params, format!("%{}%", like_escape(text)))
-                    ),
-                    CompareOp::Sw => format!(
-                        "{col} LIKE {}",
-                        bind(params, format!("{}%", like_escape(text)))
-                    ),
-                    CompareOp::Ew => format!(
-                        "{col} LIKE {}",
-                        bind(params, format!("%{}", like_escape(text)))
-                    ),
-                    CompareOp::Gt => format!("{col} > {}", bind(params, text.clone())),
-                    CompareOp::Ge => format!("{col} >= {}", bind(params, text.clone())),
-                    CompareOp::Lt => format!("{col} < {}", bind(params, text.clone())),
-                    CompareOp::Le => format!("{col} <= {}", bind(params, text.clone())),
+                    CompareOp::Eq => format!("{col} = {}", params.text(text.as_str())),
+                    CompareOp::Ne => format!("{col} <> {}", params.text(text.as_str())),
+                    CompareOp::Co => {
+                        format!(
+                            "{col} LIKE {}",
+                            params.text(format!("%{}%", like_escape(text)))
+                        )
+                    }
+                    CompareOp::Sw => {
+                        format!(
+                            "{col} LIKE {}",
+                            params.text(format!("{}%", like_escape(text)))
+                        )
+                    }
+                    CompareOp::Ew => {
+                        format!(
+                            "{col} LIKE {}",
+                            params.text(format!("%{}", like_escape(text)))
+                        )
+                    }
+                    CompareOp::Gt => format!("{col} > {}", params.text(text.as_str())),
+                    CompareOp::Ge => format!("{col} >= {}", params.text(text.as_str())),
+                    CompareOp::Lt => format!("{col} < {}", params.text(text.as_str())),
+                    CompareOp::Le => format!("{col} <= {}", params.text(text.as_str())),
                 };
                 parts.push(cond);
             }
         }
     }
     if !ids.is_empty() {
-        params.push(Box::new(ids));
-        parts.push(format!("id = ANY(${})", params.len()));
+        parts.push(format!("r.id = ANY({})", params.texts(ids)));
     }
     if parts.is_empty() {
         "false".into()
@@ -96,9 +96,152 @@ fn probe_condition(probes: &[Probe], params: &mut Params) -> String {
     }
 }
 
+/// Whether a probe's text holds NUL, which no text parameter can.
+fn holds_nul(probe: &Probe) -> bool {
+    match probe {
+        Probe::Id(t) | Probe::Matching(_, _, t) => t.contains('\0'),
+        Probe::Equal(key) => key.text().contains('\0'),
+    }
+}
+
+/// How the database answers a filtered or sorted list.
+pub(crate) struct Plan {
+    /// The condition on `r`: exact, or a superset the matcher tests.
+    pub condition: String,
+    pub exact: bool,
+    /// The sort in SQL (id order when it has no key); `None`: the matcher's sort, in Rust.
+    pub sort: Option<SortSql>,
+    pub params: Params,
+}
+
+/// Compiles the matcher's filter and sort.
+pub(crate) fn plan(tenant: &str, kind: i16, matcher: &Matcher, probes: Option<&[Probe]>) -> Plan {
+    let params = Params::new(vec![Param::Text(tenant.to_string()), Param::Small(kind)]);
+    let compiler = Compiler::new(
+        matcher.registry(),
+        matcher.kind(),
+        matcher.base_url(),
+        params,
+    );
+    let sort = matcher.sort().map(|(by, order)| (by, *order));
+    let Compiled {
+        sql,
+        mut params,
+        exact,
+        sort,
+    } = if matcher.is_text_search() {
+        // The admin search is the matcher's own.
+        let mut c = compiler.compile(None, sort);
+        c.exact = false;
+        c
+    } else {
+        compiler.compile(matcher.filter(), sort)
+    };
+    let mut condition = sql;
+    if !exact {
+        // Probes are a superset too: a cheap one, when the filter's own is not exact.
+        // (PostgreSQL's text holds no NUL: a probe for one is left out, no superset needs it.)
+        if let Some(p) = probes.filter(|p| !p.iter().any(holds_nul)) {
+            condition = format!("{condition} AND {}", probe_condition(p, &mut params));
+        }
+    }
+    Plan {
+        condition,
+        exact,
+        sort,
+        params,
+    }
+}
+
+/// `RECORD_COLUMNS` of the row `alias`.
+fn columns_of(alias: &str) -> String {
+    RECORD_COLUMNS
+        .split(", ")
+        .map(|c| format!("{alias}.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The one statement that answers a list whose filter is exact and whose sort is in SQL: the
+/// count (and whether a sort key is in doubt) and the page, in one snapshot, the condition
+/// evaluated once (the matches' ids and keys are kept, then counted and paged). Its rows are
+/// `total, doubt, RECORD_COLUMNS…, sk`; an empty page is one row, the count's, with NULLs.
+pub(crate) fn page_statement(
+    plan: &Plan,
+    sort: &SortSql,
+    skip: usize,
+    take: usize,
+) -> (String, Params) {
+    let mut params = plan.params.clone();
+    let skip = params.int(i64::try_from(skip).unwrap_or(i64::MAX));
+    let take = params.int(i64::try_from(take).unwrap_or(i64::MAX));
+    let join = sort.join.as_deref().unwrap_or("");
+    let key = sort.key.as_deref().unwrap_or("NULL::text");
+    let doubt = sort.doubt.as_deref().unwrap_or("FALSE");
+    let sql = format!(
+        "WITH m AS MATERIALIZED (
+             SELECT r.id, {key} AS sk, {doubt} AS doubt FROM scim_resources r {join}
+             WHERE r.tenant = $1 AND r.kind = $2 AND {condition}),
+         t AS (SELECT count(*) AS total, coalesce(bool_or(doubt), false) AS doubt FROM m),
+         p AS (SELECT id, sk FROM m ORDER BY {inner} OFFSET {skip} LIMIT {take})
+         SELECT t.total, t.doubt, {columns}, p.sk FROM t LEFT JOIN (p JOIN scim_resources r
+             ON r.tenant = $1 AND r.kind = $2 AND r.id = p.id) ON TRUE
+         ORDER BY {outer}",
+        condition = plan.condition,
+        columns = columns_of("r"),
+        inner = sort.order_by("sk", "id"),
+        outer = sort.order_by("p.sk", "p.id"),
+    );
+    (sql, params)
+}
+
+/// Answers a list with [`page_statement`]; `None` when the sort turned out to need Rust (a key
+/// holding `Σ`).
+async fn exact_page(
+    client: &Client,
+    plan: &Plan,
+    sort: &SortSql,
+    skip: usize,
+    take: usize,
+) -> Result<Option<Found>, StoreError> {
+    let (sql, params) = page_statement(plan, sort, skip, take);
+    let rows = client
+        .query_typed(&sql, &params.typed())
+        .await
+        .map_err(db)?;
+    let Some(first) = rows.first() else {
+        return Err(StoreError::Io("a count returned no row".into()));
+    };
+    let total: i64 = first.get(0);
+    let doubt: bool = first.get(1);
+    if doubt {
+        return Ok(None);
+    }
+    let mut records = Vec::with_capacity(rows.len());
+    for row in &rows {
+        if row.get::<_, Option<String>>(3).is_some() {
+            records.push(record_from(row, 2)?);
+        }
+    }
+    Ok(Some(Found {
+        total: usize::try_from(total).unwrap_or(0),
+        records,
+    }))
+}
+
+/// The statement that selects the candidates of a list the database does not answer alone.
+pub(crate) fn candidates_statement(plan: &Plan) -> String {
+    format!(
+        "SELECT {columns} FROM scim_resources r WHERE r.tenant = $1 AND r.kind = $2 AND {}
+         ORDER BY r.id",
+        plan.condition,
+        columns = columns_of("r"),
+    )
+}
+
 /// Answers a list query in one tenant.
 pub(crate) async fn run(
-    client: &impl GenericClient,
+    client: &Client,
     tenant: &TenantId,
     q: &Query,
 ) -> Result<Found, StoreError> {
@@ -140,19 +283,29 @@ pub(crate) async fn run(
         }
         Selection::Matching { matcher, probes } => (matcher, probes),
     };
-    let mut params: Params = vec![Box::new(t.to_string()), Box::new(kind)];
-    let condition = match probes {
-        Some(p) => probe_condition(p, &mut params),
-        None => "true".into(),
-    };
-    let sql = format!(
-        "SELECT {RECORD_COLUMNS} FROM scim_resources WHERE tenant = $1 AND kind = $2 AND {condition}
-         ORDER BY id"
-    );
-    let statement = client.prepare_cached(&sql).await.map_err(db)?;
-    let refs: Vec<&(dyn ToSql + Sync)> =
-        params.iter().map(|p| &**p as &(dyn ToSql + Sync)).collect();
-    let rows = client.query_raw(&statement, refs).await.map_err(db)?;
+    let plan = plan(t, kind, matcher, probes.as_deref());
+    if let (true, Some(sort)) = (plan.exact, &plan.sort) {
+        if let Some(found) = exact_page(client, &plan, sort, q.skip, q.take).await? {
+            #[cfg(test)]
+            counts::EXACT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return Ok(found);
+        }
+        #[cfg(test)]
+        counts::DOUBTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    } else {
+        #[cfg(test)]
+        if plan.exact {
+            counts::RUST_SORT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        } else {
+            counts::SUPERSET.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+    // The superset, tested and sorted by the matcher.
+    let sql = candidates_statement(&plan);
+    let rows = client
+        .query_typed_raw(&sql, plan.params.typed())
+        .await
+        .map_err(db)?;
     pin_mut!(rows);
     let mut collector = Collector::new(matcher);
     let mut related = Related::default();
@@ -214,6 +367,21 @@ pub(crate) async fn run(
         total: page.total,
         records,
     })
+}
+
+/// How lists were answered, for tests to see what they exercised.
+#[cfg(test)]
+pub(crate) mod counts {
+    use std::sync::atomic::AtomicUsize;
+
+    /// By the database alone.
+    pub static EXACT: AtomicUsize = AtomicUsize::new(0);
+    /// Exact, but a sort key held `Σ`: sorted in Rust.
+    pub static DOUBTED: AtomicUsize = AtomicUsize::new(0);
+    /// Exact, with a sort only Rust does.
+    pub static RUST_SORT: AtomicUsize = AtomicUsize::new(0);
+    /// A superset, tested by the matcher.
+    pub static SUPERSET: AtomicUsize = AtomicUsize::new(0);
 }
 
 /// The groups of users, or the members of groups, of the candidates tested, and the groups'

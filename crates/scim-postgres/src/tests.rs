@@ -9,6 +9,9 @@ use scim_core::testkit;
 
 use crate::{PgOptions, PgStore};
 
+mod differential;
+mod measure;
+
 /// A throwaway cluster of a test's own (stopped and removed when the test ends, however it ends:
 /// a cluster shared through a `static` would never be dropped, and would outlive the test
 /// process), and fresh databases in it.
