@@ -3,29 +3,38 @@
 //! ([`scim_core::store`]): one sled transaction per write (or per batch of concurrent writes),
 //! durable before the commit returns, gap-free revision feeds, and the declared constraints.
 //!
-//! Each tenant's data is a partition of trees of its own, so that no read of one tenant can
-//! touch another's: `default` keeps the tree names a store had before tenants (nothing to
-//! migrate), tenant `acme` has `t/acme/users` and so on. A partition's trees:
-//! - `users`, `groups`: id → [`Record`] (JSON)
+//! Each tenant's data is a partition, reached only through [`view::View`]s of its trees, so that
+//! no read of one tenant can touch another's. `default` has trees of its own, with the names and
+//! keys a store had before tenants (nothing to migrate); every other tenant's data is in one set
+//! of trees that they share (`tenants/users` and so on), each key behind its tenant's prefix
+//! (`acme\0…`), so that a tenant costs no tree: sled rewrites a list of every tree each time one
+//! is made. A partition's trees:
+//! - `users`, `groups`: id → [`Record`](scim_core::model::Record) (JSON)
 //! - `index`: tag, length-prefixed key [, id] → id ([`keys::index_key`])
-//! - `group_members`: group id, 0, member id → [`Member`] (JSON), one key per membership
+//! - `group_members`: group id, 0, member id → [`Member`](scim_core::model::Member) (JSON), one
+//!   key per membership
 //! - `member_groups`: member id → JSON array of group ids (small: a user is in few groups)
-//! - `revisions`: sequence number (big-endian) → [`Revision`] (JSON): the tenant's feed
+//! - `revisions`: sequence number (big-endian) → [`Revision`](scim_core::model::Revision)
+//!   (JSON): the tenant's feed
 //! - `revisions_by_target`: type, ':', id, 0, sequence number → ()
 //!
-//! Shared trees: `api_keys` (key id → [`ApiKey`], with its tenant), `tenants` (id → [`Tenant`]),
-//! and the operator's feed (`op/revisions`, `op/revisions_by_target`). Sequence numbers are one
-//! sequence for every feed.
+//! Other trees: `api_keys` (key id → [`ApiKey`], with its tenant), `tenants` (id → [`Tenant`]),
+//! `tenants/deleting` (the tenants whose data a deletion is removing), and the operator's feed
+//! (`op/revisions`, `op/revisions_by_target`). Sequence numbers are one sequence for every feed.
 //!
 //! Modules: [`write`] (what a write does inside a transaction), [`read`] (the `Store` and
-//! `Partition` implementations), [`whole`] (tenants, export, import, the engine's own checks),
-//! [`batch`] (concurrent commits share a transaction), [`census`] (list counts and page
-//! positions), [`keys`] (key layouts).
+//! `Partition` implementations), [`tenants`] (creating and deleting tenants, and moving a store
+//! whose tenants had trees of their own into the shared trees), [`whole`] (export, import, the
+//! engine's own checks), [`batch`] (concurrent commits share a transaction), [`census`] (list
+//! counts and page positions), [`view`] (a tree, or one tenant's keys in it), [`keys`] (key
+//! layouts).
 
 mod batch;
 mod census;
 mod keys;
 mod read;
+mod tenants;
+mod view;
 mod whole;
 mod write;
 
@@ -34,12 +43,13 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 
-use scim_core::model::{ApiKey, Kind, Member, Record, Tenant, TenantId};
+use scim_core::model::{ApiKey, Kind, Tenant, TenantId};
 use scim_core::store::StoreError;
 use sled::Tree;
 
 use batch::Batcher;
 use census::Census;
+use view::{Trees, View};
 
 /// How the store is opened.
 #[derive(Debug, Clone)]
@@ -78,6 +88,10 @@ pub struct Engine {
     db: sled::Db,
     api_keys: Tree,
     tenants: Tree,
+    /// The trees every tenant but `default` keeps its data in.
+    shared: Trees,
+    /// Tenants whose deletion has not removed all their data yet (id → nothing).
+    deleting: Tree,
     /// The operator's feed.
     operator: Feed,
     /// The partitions opened so far.
@@ -118,8 +132,8 @@ const MAX_BATCH: usize = 64;
 /// A feed of revision entries: by sequence number, and by the resources each is about.
 #[derive(Clone)]
 pub(crate) struct Feed {
-    revisions: Tree,
-    by_target: Tree,
+    revisions: View,
+    by_target: View,
 }
 
 /// Every key, and where each digest's key is among them.
@@ -128,20 +142,20 @@ pub(crate) struct KeySet {
     by_digest: HashMap<String, usize>,
 }
 
-/// One tenant's trees.
+/// One tenant's trees, or its keys in the shared trees.
 pub struct Part {
     tenant: TenantId,
-    users: Tree,
-    groups: Tree,
-    index: Tree,
-    group_members: Tree,
-    member_groups: Tree,
+    users: View,
+    groups: View,
+    index: View,
+    group_members: View,
+    member_groups: View,
     feed: Feed,
     /// Record counts and page cursors, so that a list page reads only its own records.
     census: Census,
-    /// Set when the tenant is deleted, before its trees are dropped: a request that began
-    /// before holds this partition still, and from then on gets [`StoreError::Gone`] (a write
-    /// to a dropped tree would otherwise be a storage failure, which stops every write).
+    /// Set when the tenant is deleted, before its data is removed: a request that began before
+    /// holds this partition still, and from then on gets [`StoreError::Gone`] (its writes would
+    /// otherwise reach a tenant made again with the same id).
     gone: AtomicBool,
 }
 
@@ -156,66 +170,34 @@ impl Part {
     }
 }
 
-/// The names of a partition's trees.
-const PART_TREES: [&str; 7] = [
-    "users",
-    "groups",
-    "index",
-    "group_members",
-    "member_groups",
-    "revisions",
-    "revisions_by_target",
-];
-
-/// The prefix of a tenant's tree names (none for `default`, whose trees kept their names).
-fn tree_prefix(tenant: &TenantId) -> String {
-    if tenant.is_default() {
-        String::new()
-    } else {
-        format!("t/{tenant}/")
-    }
-}
+/// The prefix of the shared trees' names (`tenants/users`, …).
+const SHARED: &str = "tenants/";
 
 impl Part {
-    fn records(&self, kind: Kind) -> &Tree {
+    /// A tenant's views of `trees`: every key behind `prefix` (none for `default`).
+    fn new(tenant: TenantId, trees: &Trees, prefix: &[u8]) -> Self {
+        let view = |tree: &Tree| View::prefixed(tree.clone(), prefix.to_vec());
+        Part {
+            tenant,
+            users: view(&trees.users),
+            groups: view(&trees.groups),
+            index: view(&trees.index),
+            group_members: view(&trees.group_members),
+            member_groups: view(&trees.member_groups),
+            feed: Feed {
+                revisions: view(&trees.revisions),
+                by_target: view(&trees.by_target),
+            },
+            census: Census::default(),
+            gone: AtomicBool::new(false),
+        }
+    }
+
+    fn records(&self, kind: Kind) -> &View {
         match kind {
             Kind::User => &self.users,
             Kind::Group => &self.groups,
         }
-    }
-
-    fn get_now(&self, kind: Kind, id: &str) -> Result<Option<Record>, StoreError> {
-        match self.records(kind).get(id.as_bytes()).map_err(storage)? {
-            Some(bytes) => Ok(Some(decode(&bytes)?)),
-            None => Ok(None),
-        }
-    }
-
-    fn members_now(&self, group_id: &str) -> Result<Vec<Member>, StoreError> {
-        let mut prefix = group_id.as_bytes().to_vec();
-        prefix.push(0);
-        self.group_members
-            .scan_prefix(prefix)
-            .values()
-            .map(|v| decode(&v.map_err(storage)?))
-            .collect()
-    }
-
-    fn groups_of_now(&self, member_id: &str) -> Result<Vec<String>, StoreError> {
-        match self
-            .member_groups
-            .get(member_id.as_bytes())
-            .map_err(storage)?
-        {
-            Some(bytes) => decode(&bytes),
-            None => Ok(Vec::new()),
-        }
-    }
-
-    fn is_empty(&self) -> bool {
-        [&self.users, &self.groups, &self.feed.revisions]
-            .iter()
-            .all(|t| t.is_empty())
     }
 }
 
@@ -322,9 +304,11 @@ impl SledStore {
         let engine = Engine {
             api_keys: tree("api_keys")?,
             tenants: tree("tenants")?,
+            shared: Trees::open(&db, SHARED).map_err(|e| classify_open_error(&shown, e))?,
+            deleting: tree(&format!("{SHARED}deleting"))?,
             operator: Feed {
-                revisions: tree("op/revisions")?,
-                by_target: tree("op/revisions_by_target")?,
+                revisions: View::whole(tree("op/revisions")?),
+                by_target: View::whole(tree("op/revisions_by_target")?),
             },
             partitions: RwLock::default(),
             durable: options.durable,
@@ -368,10 +352,15 @@ impl SledStore {
                 })
             }
         }
-        store.drop_orphans().map_err(|e| OpenError::Io {
-            path: shown,
-            reason: e.to_string(),
-        })?;
+        // A store whose tenants had trees of their own moves them into the shared trees, once; a
+        // deletion cut short is finished.
+        store
+            .move_into_shared_trees()
+            .and_then(|()| store.finish_deletions())
+            .map_err(|e| OpenError::Io {
+                path: shown,
+                reason: e.to_string(),
+            })?;
         Ok(store)
     }
 
@@ -389,37 +378,24 @@ impl SledStore {
         if let Some(p) = map.get(tenant) {
             return Ok(Arc::clone(p));
         }
-        // A tenant deleted since the request found it: no new, empty trees for it (a tenant made
+        // A tenant deleted since the request found it: no new partition for it (a tenant made
         // again with its id would find what this request wrote). Deletion removes the tenant
         // before it takes the partition out of this table, both under this table's lock.
-        if !tenant.is_default()
-            && !self
-                .tenants
-                .contains_key(tenant.as_str())
-                .map_err(storage)?
+        let part = if tenant.is_default() {
+            // `default`'s own trees, opened (made, in a new store) on first use.
+            let trees = Trees::open(&self.db, "").map_err(storage)?;
+            Part::new(tenant.clone(), &trees, &[])
+        } else if self
+            .tenants
+            .contains_key(tenant.as_str())
+            .map_err(storage)?
         {
+            let prefix = view::tenant_prefix(tenant.as_str());
+            Part::new(tenant.clone(), &self.shared, &prefix)
+        } else {
             return Err(StoreError::Gone);
-        }
-        let prefix = tree_prefix(tenant);
-        let tree = |name: &str| {
-            self.db
-                .open_tree(format!("{prefix}{name}"))
-                .map_err(storage)
         };
-        let part = Arc::new(Part {
-            tenant: tenant.clone(),
-            users: tree(PART_TREES[0])?,
-            groups: tree(PART_TREES[1])?,
-            index: tree(PART_TREES[2])?,
-            group_members: tree(PART_TREES[3])?,
-            member_groups: tree(PART_TREES[4])?,
-            feed: Feed {
-                revisions: tree(PART_TREES[5])?,
-                by_target: tree(PART_TREES[6])?,
-            },
-            census: Census::default(),
-            gone: AtomicBool::new(false),
-        });
+        let part = Arc::new(part);
         map.insert(tenant.clone(), Arc::clone(&part));
         Ok(part)
     }
@@ -430,25 +406,6 @@ impl SledStore {
             part: self.part(tenant)?,
             store: self.clone(),
         })
-    }
-
-    /// Drops the trees of tenants that no longer exist (a deletion cut short after the tenant
-    /// itself was removed): a tenant created later with the same id starts empty.
-    fn drop_orphans(&self) -> Result<(), StoreError> {
-        for name in self.db.tree_names() {
-            let name = String::from_utf8_lossy(&name).into_owned();
-            let Some((tenant, _)) = name.strip_prefix("t/").and_then(|r| r.split_once('/')) else {
-                continue;
-            };
-            let gone = match TenantId::parse(tenant) {
-                Ok(id) => self.tenants.get(id.as_str()).map_err(storage)?.is_none(),
-                Err(_) => true,
-            };
-            if gone {
-                self.db.drop_tree(name.as_bytes()).map_err(storage)?;
-            }
-        }
-        Ok(())
     }
 
     /// Runs storage work on the blocking pool: it may wait on locks and on the disk.
@@ -493,6 +450,13 @@ impl SledStore {
     fn writing(&self) -> Result<RwLockReadGuard<'_, ()>, StoreError> {
         self.barrier
             .read()
+            .map_err(|_| StoreError::Io("write barrier poisoned".into()))
+    }
+
+    /// Held by an export or a tenant's deletion: no write is in progress, and new ones wait.
+    fn alone(&self) -> Result<std::sync::RwLockWriteGuard<'_, ()>, StoreError> {
+        self.barrier
+            .write()
             .map_err(|_| StoreError::Io("write barrier poisoned".into()))
     }
 

@@ -42,9 +42,10 @@ impl Feed {
         if first >= horizon {
             return Ok(Vec::new());
         }
+        use std::ops::Bound::{Excluded, Included};
         let (start, end) = (first.to_be_bytes(), horizon.to_be_bytes());
         self.revisions
-            .range(start..end)
+            .range(Included(&start), Excluded(&end))
             .values()
             .take(limit)
             .map(|v| decode(&v.map_err(storage)?))
@@ -78,6 +79,41 @@ impl Feed {
 }
 
 impl Part {
+    pub(crate) fn get_now(&self, kind: Kind, id: &str) -> Result<Option<Record>, StoreError> {
+        match self.records(kind).get(id.as_bytes()).map_err(storage)? {
+            Some(bytes) => Ok(Some(decode(&bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    pub(crate) fn members_now(&self, group_id: &str) -> Result<Vec<Member>, StoreError> {
+        let mut prefix = group_id.as_bytes().to_vec();
+        prefix.push(0);
+        self.group_members
+            .scan_prefix(prefix)
+            .values()
+            .map(|v| decode(&v.map_err(storage)?))
+            .collect()
+    }
+
+    pub(crate) fn groups_of_now(&self, member_id: &str) -> Result<Vec<String>, StoreError> {
+        match self
+            .member_groups
+            .get(member_id.as_bytes())
+            .map_err(storage)?
+        {
+            Some(bytes) => decode(&bytes),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Whether it holds no record and no revision.
+    pub(crate) fn is_empty(&self) -> bool {
+        [&self.users, &self.groups, &self.feed.revisions]
+            .iter()
+            .all(|t| t.is_empty())
+    }
+
     /// The ids an index entry points to.
     fn lookup_now(&self, key: &IndexKey) -> Result<Vec<String>, StoreError> {
         if key.is_unique() {
@@ -175,7 +211,7 @@ impl Part {
         let began = self.census.stable();
         let mut walk = match (skip, self.census.cursor(kind, skip)) {
             (0, _) => tree.iter(),
-            (_, Some(after)) => tree.range::<&[u8], _>((Excluded(after.as_slice()), Unbounded)),
+            (_, Some(after)) => tree.range(Excluded(after.as_slice()), Unbounded),
             _ => {
                 let mut walk = tree.iter();
                 for entry in walk.by_ref().take(skip) {

@@ -1,99 +1,19 @@
-//! Tenants and whole partitions: creating, changing and deleting tenants, consistent exports,
-//! imports that build every index, and the engine's check of its own structures (the integrity
-//! rules are the core's).
+//! Whole partitions and stores: consistent exports, imports that build every index, and the
+//! engine's check of its own structures (the integrity rules are the core's).
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use scim_core::model::{
     ApiKey, Dump, Export, GroupDump, Kind, Member, Record, Revision, Tenant, TenantDump, TenantId,
 };
 use scim_core::store::StoreError;
-use sled::Tree;
 
 use crate::keys::{index_key, membership_key, seq_of_target_key, target_key};
-use crate::{decode, encode, storage, tree_prefix, Feed, Part, SledStore, PART_TREES};
+use crate::view::{after_prefix, View};
+use crate::{decode, encode, storage, Feed, Part, SledStore, SHARED};
 
 impl SledStore {
-    /// Creates or updates a tenant, with its entry in the operator's feed.
-    pub(crate) fn put_tenant_now(
-        &self,
-        tenant: &Tenant,
-        revision: &Revision,
-    ) -> Result<u64, StoreError> {
-        let seq = self.put_shared(
-            &self.tenants,
-            tenant.id.as_str(),
-            &encode(tenant)?,
-            &self.operator,
-            revision,
-        );
-        self.tenants_changed();
-        seq
-    }
-
-    /// Deletes a tenant: first (in one transaction) the tenant, its keys and the operator's
-    /// entry, so that its keys stop at once; then its trees. Writes wait meanwhile. A deletion cut
-    /// short after the first step leaves trees that the next start drops.
-    pub(crate) fn delete_tenant_now(
-        &self,
-        id: &TenantId,
-        revision: &Revision,
-    ) -> Result<u64, StoreError> {
-        let _alone = self
-            .barrier
-            .write()
-            .map_err(|_| StoreError::Io("write barrier poisoned".into()))?;
-        let reserved = self.reserve()?;
-        let seq = reserved.seq;
-        let keys: Vec<String> = self
-            .keys_now()?
-            .into_iter()
-            .filter(|k| k.tenant.as_ref() == Some(id))
-            .map(|k| k.id)
-            .collect();
-        use sled::Transactional;
-        (
-            &self.tenants,
-            &self.api_keys,
-            &self.operator.revisions,
-            &self.operator.by_target,
-        )
-            .transaction(|(tenants, api_keys, revisions, by_target)| {
-                tenants.remove(id.as_str())?;
-                for k in &keys {
-                    api_keys.remove(k.as_bytes())?;
-                }
-                crate::write::tx_revision(revisions, by_target, revision, seq)?;
-                Ok(())
-            })
-            .map_err(|e| match e {
-                sled::transaction::TransactionError::Abort(e) => e,
-                sled::transaction::TransactionError::Storage(e) => self.note_failure(storage(e)),
-            })?;
-        self.tenants_changed();
-        self.keys_changed();
-        // Requests that hold the partition learn it is gone, before its trees are.
-        if let Some(part) = self
-            .partitions
-            .write()
-            .ok()
-            .and_then(|mut map| map.remove(id))
-        {
-            part.gone.store(true, Ordering::SeqCst);
-        }
-        let prefix = tree_prefix(id);
-        for name in PART_TREES {
-            self.db
-                .drop_tree(format!("{prefix}{name}").as_bytes())
-                .map_err(|e| self.note_failure(storage(e)))?;
-        }
-        drop(reserved);
-        self.flush_now()?;
-        Ok(seq)
-    }
-
     /// A consistent copy of one partition, with its tenant's keys.
     pub(crate) fn export_part(&self, part: &Part) -> Result<Dump, StoreError> {
         let _alone = self
@@ -105,7 +25,7 @@ impl SledStore {
 
     /// One partition's copy; the caller holds writes.
     fn dump_of(&self, part: &Part) -> Result<Dump, StoreError> {
-        let all = |tree: &Tree| -> Result<Vec<Record>, StoreError> {
+        let all = |tree: &View| -> Result<Vec<Record>, StoreError> {
             tree.iter()
                 .values()
                 .map(|v| decode(&v.map_err(storage)?))
@@ -311,7 +231,8 @@ impl SledStore {
     /// Checks that the engine's structures agree with its records, in every partition: every
     /// index entry belongs to a record that owns it and the reverse, memberships are recorded both
     /// ways and name existing records, every history key names an entry and every entry is under
-    /// each of its targets; and that every key's tenant exists.
+    /// each of its targets; that every key's tenant exists; and that the shared trees hold data
+    /// of existing tenants only.
     pub(crate) fn check_now(&self) -> Result<Vec<String>, StoreError> {
         let mut problems = Vec::new();
         let tenants = self.tenants_now()?;
@@ -323,6 +244,7 @@ impl SledStore {
             }
         }
         problems.extend(check_feed(&self.operator)?);
+        problems.extend(self.check_shared(&tenants)?);
         let mut ids: Vec<&TenantId> = tenants.keys().collect();
         ids.sort();
         for id in ids {
@@ -332,6 +254,48 @@ impl SledStore {
                     .into_iter()
                     .map(|p| format!("tenant {id}: {p}")),
             );
+        }
+        Ok(problems)
+    }
+}
+
+impl SledStore {
+    /// Every key of the shared trees is behind the prefix of a tenant that exists, and no
+    /// deletion is unfinished. Reads one key per tenant and tree: it skips from each tenant's
+    /// first key to the next tenant's.
+    pub(crate) fn check_shared(
+        &self,
+        tenants: &HashMap<TenantId, Tenant>,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut problems = Vec::new();
+        for marker in self.deleting.iter().keys() {
+            let marker = marker.map_err(storage)?;
+            problems.push(format!(
+                "the deletion of tenant {} is unfinished",
+                String::from_utf8_lossy(&marker)
+            ));
+        }
+        for (name, tree) in self.shared.named() {
+            let mut from: Vec<u8> = Vec::new();
+            while let Some(entry) = tree.range(from.as_slice()..).next() {
+                let (key, _) = entry.map_err(storage)?;
+                let Some(end) = key.iter().position(|&b| b == 0) else {
+                    problems.push(format!("{SHARED}{name}: a key names no tenant"));
+                    from = key.to_vec();
+                    from.push(0);
+                    continue;
+                };
+                let tenant = String::from_utf8_lossy(&key[..end]);
+                if !TenantId::parse(&tenant).is_ok_and(|t| tenants.contains_key(&t)) {
+                    problems.push(format!(
+                        "{SHARED}{name} holds data of tenant {tenant:?}, which does not exist"
+                    ));
+                }
+                let Some(next) = after_prefix(&key[..=end]) else {
+                    break;
+                };
+                from = next;
+            }
         }
         Ok(problems)
     }

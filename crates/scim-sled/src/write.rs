@@ -6,10 +6,11 @@ use std::sync::Arc;
 
 use scim_core::model::{ApiKey, Kind, Member, Record, Revision, StoredKind};
 use scim_core::store::{Expect, StoreError, Write, WriteOp};
-use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
+use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
 use crate::keys::{index_key, membership_key, target_key};
+use crate::view::TxView;
 use crate::{decode, encode, storage, Feed, Part, SledStore};
 
 /// A write waiting for its batch, with its partition and its revision's sequence number.
@@ -100,28 +101,39 @@ impl SledStore {
             .collect()
     }
 
-    /// Runs writes of one partition in one sled transaction.
+    /// Runs writes of one partition in one sled transaction over its trees.
     fn transact(&self, batch: &[&Pending]) -> Result<(), StoreError> {
         let Some(first) = batch.first() else {
             return Ok(());
         };
         let part = &first.part;
         let trees = (
-            &part.users,
-            &part.groups,
-            &part.index,
-            &part.group_members,
-            &part.member_groups,
-            &part.feed.revisions,
-            &part.feed.by_target,
+            part.users.tree(),
+            part.groups.tree(),
+            part.index.tree(),
+            part.group_members.tree(),
+            part.member_groups.tree(),
+            part.feed.revisions.tree(),
+            part.feed.by_target.tree(),
         );
         trees
-            .transaction(|trees| {
-                for p in batch {
-                    apply(trees, &p.write, p.seq)?;
-                }
-                Ok(())
-            })
+            .transaction(
+                |(users, groups, index, members, member_of, revisions, by_target)| {
+                    let tx = TxPart {
+                        users: part.users.tx(users),
+                        groups: part.groups.tx(groups),
+                        index: part.index.tx(index),
+                        group_members: part.group_members.tx(members),
+                        member_groups: part.member_groups.tx(member_of),
+                        revisions: part.feed.revisions.tx(revisions),
+                        by_target: part.feed.by_target.tx(by_target),
+                    };
+                    for p in batch {
+                        apply(&tx, &p.write, p.seq)?;
+                    }
+                    Ok(())
+                },
+            )
             .map_err(|e| self.note_failure(tx_error(e)))
     }
 
@@ -149,10 +161,15 @@ impl SledStore {
         let _writing = self.writing()?;
         let reserved = self.reserve()?;
         let seq = reserved.seq;
-        (tree, &feed.revisions, &feed.by_target)
+        (tree, feed.revisions.tree(), feed.by_target.tree())
             .transaction(|(tree, revisions, by_target)| {
                 tree.insert(id.as_bytes(), value)?;
-                tx_revision(revisions, by_target, revision, seq)?;
+                tx_revision(
+                    &feed.revisions.tx(revisions),
+                    &feed.by_target.tx(by_target),
+                    revision,
+                    seq,
+                )?;
                 Ok(())
             })
             .map_err(|e| self.note_failure(tx_error(e)))?;
@@ -185,7 +202,7 @@ fn tx_encode<T: serde::Serialize>(value: &T) -> TxResult<Vec<u8>> {
     encode(value).or_else(abort)
 }
 
-fn tx_error(e: TransactionError<StoreError>) -> StoreError {
+pub(crate) fn tx_error(e: TransactionError<StoreError>) -> StoreError {
     match e {
         TransactionError::Abort(e) => e,
         TransactionError::Storage(e) => storage(e),
@@ -193,18 +210,14 @@ fn tx_error(e: TransactionError<StoreError>) -> StoreError {
 }
 
 /// Reads a member's list of groups inside a transaction.
-fn tx_groups_of(member_groups: &TransactionalTree, member_id: &str) -> TxResult<Vec<String>> {
+fn tx_groups_of(member_groups: &TxView, member_id: &str) -> TxResult<Vec<String>> {
     match member_groups.get(member_id.as_bytes())? {
         Some(bytes) => tx_decode(&bytes),
         None => Ok(Vec::new()),
     }
 }
 
-fn tx_set_groups_of(
-    member_groups: &TransactionalTree,
-    member_id: &str,
-    groups: &[String],
-) -> TxResult<()> {
+fn tx_set_groups_of(member_groups: &TxView, member_id: &str, groups: &[String]) -> TxResult<()> {
     if groups.is_empty() {
         member_groups.remove(member_id.as_bytes())?;
     } else {
@@ -215,36 +228,44 @@ fn tx_set_groups_of(
 
 /// Writes a revision entry with its reserved sequence number, and its per-target keys.
 pub(crate) fn tx_revision(
-    revisions: &TransactionalTree,
-    by_target: &TransactionalTree,
+    revisions: &TxView,
+    by_target: &TxView,
     revision: &Revision,
     seq: u64,
 ) -> TxResult<()> {
     let mut entry = revision.clone();
     entry.seq = seq;
-    revisions.insert(&seq.to_be_bytes(), tx_encode(&entry)?)?;
+    revisions.insert(seq.to_be_bytes(), tx_encode(&entry)?)?;
     for target in entry.targets() {
         by_target.insert(target_key(&target, Some(seq)), &[] as &[u8])?;
     }
     Ok(())
 }
 
-/// The trees a write's transaction spans, as the transaction sees them.
-type Trees = (
-    TransactionalTree,
-    TransactionalTree,
-    TransactionalTree,
-    TransactionalTree,
-    TransactionalTree,
-    TransactionalTree,
-    TransactionalTree,
-);
+/// A partition, as its transaction sees it.
+struct TxPart<'t> {
+    users: TxView<'t>,
+    groups: TxView<'t>,
+    index: TxView<'t>,
+    group_members: TxView<'t>,
+    member_groups: TxView<'t>,
+    revisions: TxView<'t>,
+    by_target: TxView<'t>,
+}
 
 /// One write inside a transaction: the record, its index entries, its memberships, the records
 /// it moves to a new version, and its revision entry. Any refusal (stale, taken, missing member)
 /// aborts the whole transaction.
-fn apply(trees: &Trees, write: &Write, seq: u64) -> TxResult<()> {
-    let (users, groups, index, group_members, member_groups, revisions, by_target) = trees;
+fn apply(part: &TxPart, write: &Write, seq: u64) -> TxResult<()> {
+    let TxPart {
+        users,
+        groups,
+        index,
+        group_members,
+        member_groups,
+        revisions,
+        by_target,
+    } = part;
     let records = |kind: Kind| match kind {
         Kind::User => users,
         Kind::Group => groups,
