@@ -377,13 +377,18 @@ impl Bench<'_> {
     /// Starts a server on `data` (its log in `server.log` of the run's folder), pinned to the
     /// server's CPU; a store of a million users takes a while to open.
     fn spawn(&self, data: &Path, durability: &str) -> Result<Server, String> {
+        let s = self.launch(data, durability)?.start()?;
+        eprintln!("== server pid {} (durability {durability})", s.pid);
+        Ok(s)
+    }
+
+    /// How every server of the run starts on `data`.
+    fn launch(&self, data: &Path, durability: &str) -> Result<Launch, String> {
         let mut launch = Launch::new(self.bin, &self.tmp, data);
         launch.env = server_env(self.args, durability)?;
         launch.core = self.server_cpu;
         launch.within = Duration::from_secs(600);
-        let s = launch.start()?;
-        eprintln!("== server pid {} (durability {durability})", s.pid);
-        Ok(s)
+        Ok(launch)
     }
 
     /// Runs one measured phase and records it.

@@ -48,6 +48,7 @@ use std::process::{Command, ExitCode};
 use clap::{Args, Parser, Subcommand};
 use conformance::model::{CheckInfo, Level, Outcome, Report, Totals, Verdict};
 use conformance::report::{json, junit, table};
+use server::Engine;
 
 /// Failures of our own server that are understood and documented; any other failure fails the
 /// task. Each entry says why the server behaves so. Remove an entry as soon as the check passes
@@ -99,6 +100,10 @@ struct BrowserArgs {
 
 #[derive(Debug, Args)]
 struct CrashArgs {
+    /// The store: sled in the data folder, or a database of a throwaway PostgreSQL cluster
+    /// (the server is killed, never the database).
+    #[arg(long, value_enum, default_value_t = Engine::Sled)]
+    store: Engine,
     /// Kill-and-restart cycles (the last one stops with SIGTERM instead of SIGKILL).
     #[arg(long, default_value_t = 20)]
     cycles: usize,
@@ -115,6 +120,10 @@ struct CrashArgs {
 
 #[derive(Debug, Args)]
 struct ConformanceArgs {
+    /// The store of our server: sled in a temporary folder (the default), or a database of a
+    /// throwaway PostgreSQL cluster. Not for `ci`, which runs both.
+    #[arg(long, value_enum, conflicts_with = "url")]
+    store: Option<Engine>,
     /// Check this SCIM base URL instead of starting our server.
     #[arg(long, requires = "token")]
     url: Option<String>,
@@ -236,6 +245,7 @@ fn crash_task(args: &CrashArgs) -> ExitCode {
                 cycles: args.cycles,
                 clients: args.clients,
                 seed: args.seed,
+                store: args.store,
             },
         )
     };
@@ -292,6 +302,7 @@ fn ci(args: &ConformanceArgs) -> ExitCode {
         clients: 4,
         seed: None,
         release: false,
+        store: Engine::Sled,
     });
     if crash != ExitCode::SUCCESS {
         return crash;
@@ -484,16 +495,22 @@ fn conformance(args: &ConformanceArgs) -> Result<bool, String> {
         .enable_all()
         .build()
         .map_err(|e| format!("runtime: {e}"))?;
+    let engine = args.store.unwrap_or_default();
     let own = match (&args.url, &args.token) {
         (Some(_), Some(_)) => None,
         _ => {
             let bin = server::build(args.release)?;
+            let storage = match engine {
+                Engine::Sled => server::Storage::Sled,
+                Engine::Postgres => server::Postgres::start()?.database("conformance")?,
+            };
             // The suite checks the protocol, and sends far more requests a second than an IdP
             // does: the rate limits (tested in server/tests/it/ratelimit.rs) are turned off.
             // Its requests come through the front door, as they would on a public address.
             let fresh = server::start_fresh(
                 &runtime,
                 &bin,
+                storage,
                 &[
                     ("SCIM_RATE_LIMIT_PER_KEY", "0"),
                     ("SCIM_RATE_LIMIT_UNAUTHENTICATED", "0"),
@@ -508,7 +525,7 @@ fn conformance(args: &ConformanceArgs) -> Result<bool, String> {
         .then_some("skipped with --no-scim2-tester");
     let mut passes = Vec::new();
     match (&own, &args.url, &args.token) {
-        (Some((bin, s)), _, _) => {
+        (Some((_, s)), _, _) => {
             passes.push(check_one(
                 &runtime,
                 "default",
@@ -519,8 +536,7 @@ fn conformance(args: &ConformanceArgs) -> Result<bool, String> {
             // its control socket): every check and scenario must pass there too.
             eprintln!("== scim-server tenant create {CONFORMANCE_TENANT}");
             let t = tenants::create_with_cli(
-                bin,
-                &s.data_dir,
+                &s.launch,
                 &s.server.base,
                 CONFORMANCE_TENANT,
                 "Conformance tenant",
@@ -540,6 +556,9 @@ fn conformance(args: &ConformanceArgs) -> Result<bool, String> {
         .as_ref()
         .map(|(_, s)| s.server.logs())
         .unwrap_or_default();
+    let database = own
+        .as_ref()
+        .and_then(|(_, s)| s.launch.storage.cluster().cloned());
     let stopped = own.map(|(_, s)| s.stop());
 
     for p in &passes {
@@ -566,6 +585,15 @@ fn conformance(args: &ConformanceArgs) -> Result<bool, String> {
         std::fs::write(p, json::render(&report)).map_err(|e| format!("{}: {e}", p.display()))?;
     }
 
+    if args.url.is_none() {
+        println!(
+            "scim-server's store: {}",
+            match engine {
+                Engine::Sled => "sled, in a temporary folder",
+                Engine::Postgres => "PostgreSQL, a database of a throwaway cluster",
+            }
+        );
+    }
     for p in &passes {
         let (sim, tst) = (
             p.section_totals("onelogin-sim"),
@@ -642,6 +670,9 @@ fn conformance(args: &ConformanceArgs) -> Result<bool, String> {
             for l in tail.iter().rev() {
                 println!("  {l}");
             }
+            if let Some(pg) = &database {
+                println!("\n{}", pg.log_tail(20));
+            }
         }
     } else {
         let blocking: Vec<&Outcome> = report
@@ -657,12 +688,12 @@ fn conformance(args: &ConformanceArgs) -> Result<bool, String> {
         passed = blocking.is_empty();
     }
     println!(
-        "\n{} (in {:.0} s)",
-        if passed {
-            "cargo xtask conformance: PASS"
-        } else {
-            "cargo xtask conformance: FAIL"
+        "\ncargo xtask conformance{}: {} (in {:.0} s)",
+        match (&args.url, engine) {
+            (None, Engine::Postgres) => " --store postgres",
+            _ => "",
         },
+        if passed { "PASS" } else { "FAIL" },
         started.elapsed().as_secs_f64()
     );
     Ok(passed)

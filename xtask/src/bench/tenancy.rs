@@ -31,7 +31,7 @@ impl Bench<'_> {
         }
         let data = self.tmp.join("tenants");
         let loader = self.spawn(&data, "periodic")?;
-        let operator = tenants::operator_key(self.bin, &data, "bench operator")?;
+        let operator = tenants::operator_key(&self.launch(&data, "periodic")?, "bench operator")?;
         let admin = Target::from_base_url(&tenants::origin(&loader.base)?, &operator)?;
         ready(&loader, &admin).await?;
 
