@@ -118,7 +118,7 @@ struct CrashArgs {
     release: bool,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 struct ConformanceArgs {
     /// The store of our server: sled in a temporary folder (the default), or a database of a
     /// throwaway PostgreSQL cluster. Not for `ci`, which runs both.
@@ -259,15 +259,26 @@ fn crash_task(args: &CrashArgs) -> ExitCode {
 }
 
 fn cargo(args: &[&str]) -> bool {
+    cargo_with(args, &[])
+}
+
+/// `cargo ARGS` with the variables `env` set.
+fn cargo_with(args: &[&str], env: &[(&str, &str)]) -> bool {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    eprintln!("== cargo {}", args.join(" "));
+    let shown: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v} ")).collect();
+    eprintln!("== {}cargo {}", shown.concat(), args.join(" "));
     Command::new(cargo)
         .args(args)
+        .envs(env.iter().copied())
         .status()
         .is_ok_and(|s| s.success())
 }
 
 fn ci(args: &ConformanceArgs) -> ExitCode {
+    if args.store.is_some() {
+        eprintln!("== ci: --store is not for ci, which runs on sled and then on PostgreSQL");
+        return ExitCode::FAILURE;
+    }
     let steps: [&[&str]; 3] = [
         &["fmt", "--all", "--check"],
         &[
@@ -335,12 +346,82 @@ fn ci(args: &ConformanceArgs) -> ExitCode {
         .args(["bench", "--quick", "--debug"])
         .status()
     {
-        Ok(s) if s.success() => ExitCode::SUCCESS,
+        Ok(s) if s.success() => {}
         _ => {
             eprintln!("== ci: the benchmark smoke run failed");
-            ExitCode::FAILURE
+            return ExitCode::FAILURE;
         }
     }
+    postgres_pass(args)
+}
+
+/// The PostgreSQL pass of `ci`, after everything above ran on sled: the integration suite with
+/// each test server on a database of its own (`IT_POSTGRES_URL`), conformance, and a short crash
+/// run, each on a throwaway cluster. Each step's time is printed.
+fn postgres_pass(args: &ConformanceArgs) -> ExitCode {
+    let step = |name: &str, t0: std::time::Instant, ok: bool| {
+        eprintln!(
+            "== ci, PostgreSQL pass: {name} {} in {:.0} s",
+            if ok { "passed" } else { "FAILED" },
+            t0.elapsed().as_secs_f64()
+        );
+        ok
+    };
+    let t0 = std::time::Instant::now();
+    let cluster = match server::Postgres::start() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("== ci: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // The modules that test sled itself are skipped: `storage::` (sled's files, flushes and
+    // faults), `upgrade::` (sled folders written by earlier releases) and `cli::` (the command
+    // line on a sled folder, stopped and running) open or spawn sled whatever the variable says,
+    // and already ran in the sled pass of `cargo test --workspace` above.
+    let url = cluster.url("postgres");
+    let suite = cargo_with(
+        &[
+            "test",
+            "--package",
+            "server",
+            "--test",
+            "it",
+            "--locked",
+            "--",
+            "--skip",
+            "storage::",
+            "--skip",
+            "upgrade::",
+            "--skip",
+            "cli::",
+        ],
+        &[("IT_POSTGRES_URL", &url)],
+    );
+    drop(cluster);
+    if !step("the integration suite on PostgreSQL", t0, suite) {
+        return ExitCode::FAILURE;
+    }
+    let t0 = std::time::Instant::now();
+    let conformance = conformance_task(&ConformanceArgs {
+        store: Some(Engine::Postgres),
+        ..args.clone()
+    }) == ExitCode::SUCCESS;
+    if !step("conformance --store postgres", t0, conformance) {
+        return ExitCode::FAILURE;
+    }
+    let t0 = std::time::Instant::now();
+    let crash = crash_task(&CrashArgs {
+        cycles: 5,
+        clients: 4,
+        seed: None,
+        release: args.release,
+        store: Engine::Postgres,
+    }) == ExitCode::SUCCESS;
+    if !step("crash --store postgres --cycles 5", t0, crash) {
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
 }
 
 fn conformance_task(args: &ConformanceArgs) -> ExitCode {

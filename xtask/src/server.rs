@@ -116,9 +116,14 @@ impl Postgres {
     pub fn database(self: &Arc<Self>, name: &str) -> Result<Storage, String> {
         self.cluster.create_database(name)?;
         Ok(Storage::Postgres {
-            url: self.cluster.url(name),
+            url: self.url(name),
             cluster: Arc::clone(self),
         })
+    }
+
+    /// The connection URL of database `name` (over the socket, as the `postgres` superuser).
+    pub fn url(&self, name: &str) -> String {
+        self.cluster.url(name)
     }
 
     /// The process id of the cluster's postmaster (the first line of its socket's lock file),
