@@ -2,16 +2,19 @@
 //!
 //! * `cargo xtask ci`: format check, clippy with warnings denied, the whole test suite, then
 //!   `conformance`, `browser`, a short `crash` run, `faults` (where root) and a `bench --quick
-//!   --debug` smoke run (what CI runs).
+//!   --debug` smoke run (what CI runs); then the PostgreSQL pass, on throwaway clusters: the
+//!   integration suite with `IT_POSTGRES_URL` (but its sled-only modules), `conformance --store
+//!   postgres` and a short `crash --store postgres`.
 //! * `cargo xtask browser`: the admin web page in headless Chromium, driven over WebDriver by
 //!   Debian's chromedriver, through the fantoccini client (`browser.rs`); fails when either is
 //!   missing.
 //! * `cargo xtask crash`: SIGKILL at random moments under concurrent writes; nothing acknowledged
-//!   may be lost (`crash.rs`).
+//!   may be lost (`crash.rs`; `--store postgres` kills a server on a PostgreSQL database).
 //! * `cargo xtask faults`: the disk turns read-only under the running server; nothing
 //!   acknowledged may be lost (`docs/faults/read-only-disk.sh`; needs root and loop devices).
 //! * `cargo xtask bench`: throughput, latency, memory and start time of the release server
-//!   (`bench/`, figures in `docs/performance.md`).
+//!   (`bench/`, figures in `docs/performance.md`); `--store postgres` measures sled and then
+//!   PostgreSQL, side by side.
 //! * `cargo xtask conformance`: builds `scim-server` (debug profile, see below), starts it on a
 //!   free port with a fresh store and a freshly minted key, runs the conformance suite, every
 //!   onelogin-sim scenario and scim2-tester against it (the `default` tenant, `/scim/v2`); then
@@ -19,7 +22,8 @@
 //!   control socket) and runs the suite and the scenarios again under `/t/conformance/scim/v2`
 //!   with the tenant's key; stops the server with SIGTERM (exit 0 expected) and prints a report
 //!   for each pass, with the known deviations judged in both. `--url URL --token KEY` runs the
-//!   first pass against any other server.
+//!   first pass against any other server. `--store postgres` runs our server on a database of a
+//!   throwaway PostgreSQL cluster instead of sled (`server.rs`).
 //!
 //! Every task that runs our server builds, starts and stops it through `server.rs`: it starts
 //! `scim-server serve --listen 127.0.0.1:0 --ready-file FILE` and reads the address and the
