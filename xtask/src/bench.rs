@@ -13,8 +13,19 @@
 //! under `taskset -c SERVER_CPU`. The figures are printed, never asserted; the task fails only
 //! when it cannot run, or when a request fails (a correctness problem, not a slow one).
 //!
+//! With `--store postgres` every stage runs twice in the same task, on sled and then on a
+//! throwaway PostgreSQL cluster (`server::Postgres`, a database per stage, durable commits), and
+//! the PostgreSQL figures are printed beside sled's as ratios, with the engine's aims
+//! (`compare.rs`). The cluster's processes are moved to the server's CPU (`--database-cpu
+//! server`, the default: the server and its database share a core, as the sled server shares its
+//! core with its embedded engine) or to every CPU (`--database-cpu any`); their CPU time is a
+//! column of its own. Loaders use asynchronous commit (`synchronous_commit=off`, PostgreSQL's
+//! `durability = periodic`), then `VACUUM ANALYZE` and `CHECKPOINT` run before the measured server
+//! starts.
+//!
 //! See `docs/performance.md` for what the phases do and what the figures were.
 
+mod compare;
 mod http;
 mod load;
 mod proc;
@@ -29,7 +40,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use serde_json::{json, Value};
 
-use crate::server::{self, Launch, Server};
+use crate::server::{self, Engine, Launch, Postgres, Server, Storage};
 use http::{Conn, Target};
 use load::{Check, MakeOp, Op, Verdict};
 use proc::ProcStatus;
@@ -40,6 +51,15 @@ const CHILD_ENV: &str = "XTASK_BENCH_SERVER_CPU";
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
+    /// `sled`: measure the sled engine. `postgres`: measure sled, then PostgreSQL (a database of
+    /// a throwaway cluster on this machine), with the same phases, and print them side by side.
+    #[arg(long, value_enum, default_value_t = Engine::Sled)]
+    store: Engine,
+    /// With `--store postgres`, the CPUs of the database's processes: `server` (the server's
+    /// CPU, which the server and its database then share, as the sled server shares its CPU with
+    /// its embedded engine) or `any` (every CPU of the machine, the load's included).
+    #[arg(long, value_enum, default_value_t = DatabaseCpu::Server)]
+    database_cpu: DatabaseCpu,
     /// Concurrent connections, each keep-alive with one request in flight.
     #[arg(long, default_value_t = 16)]
     concurrency: usize,
@@ -86,6 +106,13 @@ pub struct BenchArgs {
     /// cost nothing there.
     #[arg(long, value_name = "DIR")]
     dir: Option<PathBuf>,
+}
+
+/// Where the database's processes run (`--database-cpu`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DatabaseCpu {
+    Server,
+    Any,
 }
 
 /// How much each phase does.
@@ -271,7 +298,8 @@ fn server_env(args: &BenchArgs, durability: &str) -> Result<Vec<(String, String)
     Ok(env)
 }
 
-/// Runs every phase against servers started from `bin`, prints and writes the figures.
+/// Runs every phase against servers started from `bin` (on sled, then on PostgreSQL with
+/// `--store postgres`), prints and writes the figures.
 fn measure(
     args: &BenchArgs,
     bin: &Path,
@@ -291,26 +319,16 @@ fn measure(
         .prefix("run-")
         .tempdir_in(&root)
         .map_err(|e| format!("temporary folder in {}: {e}", root.display()))?;
-    let sizes = Sizes::of(args);
-    let mut bench = Bench {
-        args,
-        bin,
-        server_cpu,
-        tmp: tmp.path().to_path_buf(),
-        ticks: proc::clock_ticks(),
-        stage: "workload",
-        phases: Vec::new(),
-    };
+    let ticks = proc::clock_ticks();
     eprintln!(
-        "== {pinning}; stores in {}; server log in {}",
-        bench.tmp.display(),
-        bench.tmp.join("server.log").display()
+        "== {pinning}; stores in {} (a folder per engine, with its server.log)",
+        tmp.path().display(),
     );
     // Other processes skew every figure: say so before starting.
     let (b0, t0) = (proc::machine_busy_ticks(), Instant::now());
     std::thread::sleep(Duration::from_millis(500));
     let busy = (proc::machine_busy_ticks().saturating_sub(b0)) as f64
-        / bench.ticks as f64
+        / ticks as f64
         / t0.elapsed().as_secs_f64();
     eprintln!(
         "== CPU used by other processes before the start: {:.0} % of one CPU{}",
@@ -321,27 +339,40 @@ fn measure(
             ""
         }
     );
-    let log = tmp.path().join("server.log");
-    let log_tail = |e: String| format!("{e}\n{}", server::log_tail(&log, 15));
-    let (workload_peak, workload_disk) =
-        runtime.block_on(bench.workload(&sizes)).map_err(log_tail)?;
-    bench.stage = "store";
-    let stores = runtime.block_on(bench.scale(&sizes)).map_err(log_tail)?;
-    bench.stage = "tenants";
-    let tenants = runtime.block_on(bench.tenants(&sizes)).map_err(log_tail)?;
-    let run = Run {
-        mode: if args.quick { "quick" } else { "full" },
-        profile: if args.debug { "debug" } else { "release" },
-        concurrency: args.concurrency,
-        pinning,
-        durability: args.durability.clone(),
-        phases: bench.phases,
-        workload_peak_rss_mib: workload_peak,
-        workload_disk_mib: workload_disk,
-        stores,
-        tenants,
+    let engines: &[Engine] = match args.store {
+        Engine::Sled => &[Engine::Sled],
+        Engine::Postgres => &[Engine::Sled, Engine::Postgres],
     };
-    println!("{}", run.table());
+    let mut runs = Vec::new();
+    for &engine in engines {
+        let t0 = Instant::now();
+        let run = runtime.block_on(measure_engine(
+            args,
+            bin,
+            server_cpu,
+            &pinning,
+            &tmp.path().join(engine.name()),
+            engine,
+        ))?;
+        eprintln!(
+            "== {} measured in {:.0} s",
+            engine.name(),
+            t0.elapsed().as_secs_f64()
+        );
+        runs.push(run);
+    }
+    for run in &runs {
+        println!("{}", run.table());
+    }
+    let doc = match &runs[..] {
+        [sled, pg] => {
+            let cpus = parse_cpu_list(&proc::online_cpus()).len();
+            println!("{}", compare::table(sled, pg, cpus));
+            compare::to_json(sled, pg)
+        }
+        [one] => one.to_json(),
+        _ => return Err("no run".into()),
+    };
     let json_path = args
         .json
         .clone()
@@ -349,15 +380,119 @@ fn measure(
     if let Some(dir) = json_path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }
-    let text = serde_json::to_string_pretty(&run.to_json()).map_err(|e| e.to_string())?;
+    let text = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?;
     std::fs::write(&json_path, text + "\n").map_err(|e| format!("{}: {e}", json_path.display()))?;
     println!("figures written to {}", json_path.display());
-    let errors: u64 = run.phases.iter().map(|p| p.errors).sum();
+    let errors: u64 = runs.iter().flat_map(|r| &r.phases).map(|p| p.errors).sum();
     if errors > 0 {
         println!("cargo xtask bench: {errors} requests failed (see above)");
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Every stage on one engine, with its stores and server logs in `dir`: a PostgreSQL cluster of
+/// its own with `Engine::Postgres`, a database per stage.
+async fn measure_engine(
+    args: &BenchArgs,
+    bin: &Path,
+    server_cpu: Option<usize>,
+    pinning: &str,
+    dir: &Path,
+    engine: Engine,
+) -> Result<Run, String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    eprintln!("== measuring {}", engine.name());
+    let (cluster, pinning) = match engine {
+        Engine::Sled => (None, pinning.to_string()),
+        Engine::Postgres => {
+            let pg = Postgres::start()?;
+            let pid = pg
+                .postmaster_pid()
+                .ok_or("the PostgreSQL cluster has no postmaster pid")?;
+            // Started by this (pinned) process, the cluster runs on the load's CPU until moved.
+            let pinning = match (server_cpu, args.database_cpu) {
+                (Some(cpu), DatabaseCpu::Server) => {
+                    proc::pin_tree(pid, &cpu.to_string())?;
+                    format!("{pinning}; the database on CPU {cpu} with the server")
+                }
+                (_, _) => {
+                    proc::pin_tree(pid, &proc::online_cpus())?;
+                    format!(
+                        "{pinning}; the database on any CPU ({})",
+                        proc::online_cpus()
+                    )
+                }
+            };
+            (Some((pg, pid)), pinning)
+        }
+    };
+    let sizes = Sizes::of(args);
+    let mut bench = Bench {
+        args,
+        bin,
+        server_cpu,
+        tmp: dir.to_path_buf(),
+        ticks: proc::clock_ticks(),
+        stage: "workload",
+        phases: Vec::new(),
+        cluster,
+    };
+    let log = dir.join("server.log");
+    let database = bench.cluster.as_ref().map(|(pg, _)| Arc::clone(pg));
+    let log_tail = |e: String| {
+        let pg = database
+            .as_ref()
+            .map(|pg| format!("\n{}", pg.log_tail(15)))
+            .unwrap_or_default();
+        format!("{e}\n{}{pg}", server::log_tail(&log, 15))
+    };
+    let (workload_peak, workload_disk) = match bench.workload(&sizes).await {
+        Ok(v) => v,
+        Err(e) => return Err(log_tail(e)),
+    };
+    bench.stage = "store";
+    let stores = match bench.scale(&sizes).await {
+        Ok(v) => v,
+        Err(e) => return Err(log_tail(e)),
+    };
+    bench.stage = "tenants";
+    let tenants = match bench.tenants(&sizes).await {
+        Ok(v) => v,
+        Err(e) => return Err(log_tail(e)),
+    };
+    Ok(Run {
+        store: engine.name(),
+        mode: if args.quick { "quick" } else { "full" },
+        profile: if args.debug { "debug" } else { "release" },
+        concurrency: args.concurrency,
+        pinning,
+        durability: match engine {
+            Engine::Sled => args.durability.clone(),
+            Engine::Postgres => format!(
+                "{} (synchronous_commit {})",
+                args.durability,
+                if args.durability == "periodic" {
+                    "off"
+                } else {
+                    "on"
+                }
+            ),
+        },
+        phases: bench.phases,
+        workload_peak_rss_mib: workload_peak,
+        workload_disk_mib: workload_disk,
+        stores,
+        tenants,
+    })
+}
+
+/// Where a stage's store is: its data folder (the sled store, or the control socket only) and,
+/// with PostgreSQL, a database of its own, named after the stage.
+struct Site {
+    data: PathBuf,
+    storage: Storage,
+    database: Option<String>,
 }
 
 struct Bench<'a> {
@@ -369,21 +504,87 @@ struct Bench<'a> {
     /// The stage of the phases being run (see [`Phase::stage`]).
     stage: &'static str,
     phases: Vec<Phase>,
+    /// With PostgreSQL: the cluster, and its postmaster's pid (the parent of its processes).
+    cluster: Option<(Arc<Postgres>, u32)>,
 }
 
 const MIB: f64 = 1024.0 * 1024.0;
 
 impl Bench<'_> {
-    /// Starts a server on `data` (its log in `server.log` of the run's folder), pinned to the
+    /// The store of a stage: a folder of the run's, and with PostgreSQL a new database.
+    fn site(&self, stage: &str) -> Result<Site, String> {
+        let data = self.tmp.join(stage);
+        Ok(match &self.cluster {
+            None => Site {
+                data,
+                storage: Storage::Sled,
+                database: None,
+            },
+            Some((pg, _)) => Site {
+                data,
+                storage: pg.database(stage)?,
+                database: Some(stage.to_string()),
+            },
+        })
+    }
+
+    /// The size of a stage's store, MiB: `du` of the sled folder, or the database's size
+    /// (`pg_database_size`: its tables and indexes, not the cluster's write-ahead log).
+    fn disk_mib(&self, site: &Site) -> Result<f64, String> {
+        match (&self.cluster, &site.database) {
+            (Some((pg, _)), Some(db)) => {
+                let bytes = pg.psql(db, "SELECT pg_database_size(current_database())")?;
+                let bytes: f64 = bytes
+                    .parse()
+                    .map_err(|_| format!("pg_database_size answered {bytes}"))?;
+                Ok(bytes / MIB)
+            }
+            _ => Ok(proc::disk_usage(&site.data) as f64 / MIB),
+        }
+    }
+
+    /// Starts a server on `site` (its log in `server.log` of the run's folder), pinned to the
     /// server's CPU; a store of a million users takes a while to open.
-    fn spawn(&self, data: &Path, durability: &str) -> Result<Server, String> {
-        let mut launch = Launch::new(self.bin, &self.tmp, data);
+    fn spawn(&self, site: &Site, durability: &str) -> Result<Server, String> {
+        let s = self.launch(site, durability)?.start()?;
+        eprintln!("== server pid {} (durability {durability})", s.pid);
+        Ok(s)
+    }
+
+    /// How every server of the run starts on `site`. With PostgreSQL, `periodic` durability
+    /// (the loaders') is the database's asynchronous commit: `synchronous_commit=off` in the
+    /// server's sessions, which the database flushes within 200 ms (`wal_writer_delay`).
+    fn launch(&self, site: &Site, durability: &str) -> Result<Launch, String> {
+        let storage = if durability == "periodic" {
+            site.storage
+                .with_session_setting("synchronous_commit", "off")
+        } else {
+            site.storage.clone()
+        };
+        let mut launch = Launch::new(self.bin, &self.tmp, &site.data).with_storage(storage);
         launch.env = server_env(self.args, durability)?;
         launch.core = self.server_cpu;
         launch.within = Duration::from_secs(600);
-        let s = launch.start()?;
-        eprintln!("== server pid {} (durability {durability})", s.pid);
-        Ok(s)
+        Ok(launch)
+    }
+
+    /// After a loader stopped, with PostgreSQL: `VACUUM ANALYZE` (what autovacuum does on its
+    /// own within a minute or so of a bulk load, done now so that it does not run during a
+    /// measured phase) and `CHECKPOINT` (the loader's writes on disk, as the sled loader's stop
+    /// flushes them). Part of the load's time.
+    fn after_load(&self, site: &Site) -> Result<(), String> {
+        if let (Some((pg, _)), Some(db)) = (&self.cluster, &site.database) {
+            pg.psql(db, "VACUUM ANALYZE")?;
+            pg.psql(db, "CHECKPOINT")?;
+        }
+        Ok(())
+    }
+
+    /// The database's processes, with PostgreSQL: their CPU time and bytes written so far.
+    fn database_status(&self) -> ProcStatus {
+        self.cluster
+            .as_ref()
+            .map_or_else(ProcStatus::default, |(_, pid)| proc::tree(*pid))
     }
 
     /// Runs one measured phase and records it.
@@ -397,24 +598,27 @@ impl Bench<'_> {
         check: Check,
     ) -> Vec<(usize, String)> {
         eprint!("== {name} ({} users stored): {n} requests … ", users);
-        let (s0, c0, a0) = (
+        let (s0, d0, c0, a0) = (
             ProcStatus::of(server.pid),
+            self.database_status(),
             ProcStatus::own(),
             proc::machine_busy_ticks(),
         );
         let m = load::run(target, n, self.args.concurrency, make, check).await;
-        let (s1, c1, a1) = (
+        let (s1, d1, c1, a1) = (
             ProcStatus::of(server.pid),
+            self.database_status(),
             ProcStatus::own(),
             proc::machine_busy_ticks(),
         );
-        let (server_ticks, load_ticks) = (
+        let (server_ticks, database_ticks, load_ticks) = (
             s1.cpu_ticks.saturating_sub(s0.cpu_ticks),
+            d1.cpu_ticks.saturating_sub(d0.cpu_ticks),
             c1.cpu_ticks.saturating_sub(c0.cpu_ticks),
         );
         let other_ticks = a1
             .saturating_sub(a0)
-            .saturating_sub(server_ticks + load_ticks);
+            .saturating_sub(server_ticks + database_ticks + load_ticks);
         let secs = m.elapsed.as_secs_f64();
         let cpu = |ticks: u64| {
             if secs > 0.0 {
@@ -429,17 +633,24 @@ impl Bench<'_> {
             m.latencies_ns,
             m.errors,
             secs,
-            (cpu(server_ticks), cpu(load_ticks), cpu(other_ticks)),
-            s1.write_bytes.saturating_sub(s0.write_bytes),
+            [
+                cpu(server_ticks),
+                cpu(database_ticks),
+                cpu(load_ticks),
+                cpu(other_ticks),
+            ],
+            s1.write_bytes.saturating_sub(s0.write_bytes)
+                + d1.write_bytes.saturating_sub(d0.write_bytes),
         )
         .in_stage(self.stage);
         eprintln!(
-            "{:.0}/s, p50 {:.2} ms, p99 {:.2} ms, {} errors, CPU: server {:.0} %, load {:.0} %, other {:.0} %",
+            "{:.0}/s, p50 {:.2} ms, p99 {:.2} ms, {} errors, CPU: server {:.0} %, database {:.0} %, load {:.0} %, other {:.0} %",
             p.rps,
             p.p50_ms,
             p.p99_ms,
             p.errors,
             p.server_cpu * 100.0,
+            p.database_cpu * 100.0,
             p.load_cpu * 100.0,
             p.other_cpu * 100.0
         );
@@ -453,8 +664,8 @@ impl Bench<'_> {
     /// The workload on a fresh store: create, read, filter, change, list, group members, delete.
     /// Returns the server's peak resident memory and the store's size on disk, in MiB.
     async fn workload(&mut self, sizes: &Sizes) -> Result<(f64, f64), String> {
-        let data = self.tmp.join("workload");
-        let server = self.spawn(&data, &self.args.durability.clone())?;
+        let site = self.site("workload")?;
+        let server = self.spawn(&site, &self.args.durability.clone())?;
         let key = server
             .minted_key
             .clone()
@@ -593,10 +804,7 @@ impl Bench<'_> {
         }
         let status = ProcStatus::of(server.pid);
         server.stop(STOP_WITHIN)?;
-        Ok((
-            status.hwm_kib as f64 / 1024.0,
-            proc::disk_usage(&data) as f64 / MIB,
-        ))
+        Ok((status.hwm_kib as f64 / 1024.0, self.disk_mib(&site)?))
     }
 
     /// GET by id and `userName eq` (hit, miss): `ids` and the numbers of their userNames.
@@ -678,7 +886,7 @@ impl Bench<'_> {
     /// The read phases again on stores of each size: each loaded through /Bulk by a server with
     /// `durability = periodic`, which then stops; the measured server starts on the same folder.
     async fn scale(&mut self, sizes: &Sizes) -> Result<Vec<Store>, String> {
-        let data = self.tmp.join("scale");
+        let site = self.site("scale")?;
         let mut key: Option<String> = None;
         let mut loaded = 0usize;
         // Ids of the loaded users, one in `stride`, with the numbers of their userNames.
@@ -688,7 +896,7 @@ impl Bench<'_> {
         let mut out = Vec::new();
         for &size in &sizes.stores {
             let t0 = Instant::now();
-            let loader = self.spawn(&data, "periodic")?;
+            let loader = self.spawn(&site, "periodic")?;
             if key.is_none() {
                 key = loader.minted_key.clone();
             }
@@ -707,10 +915,11 @@ impl Bench<'_> {
             }
             loaded = size;
             loader.stop(STOP_WITHIN)?;
+            self.after_load(&site)?;
             let preload_seconds = t0.elapsed().as_secs_f64();
             eprintln!("{preload_seconds:.1} s");
 
-            let server = self.spawn(&data, &self.args.durability.clone())?;
+            let server = self.spawn(&site, &self.args.durability.clone())?;
             let target = Target::from_base_url(&server.base, &k)?;
             let start = ready(&server, &target).await?;
             eprintln!(
@@ -736,7 +945,7 @@ impl Bench<'_> {
                 start_ms: start.as_secs_f64() * 1000.0,
                 peak_rss_mib: status.hwm_kib as f64 / 1024.0,
                 rss_mib: status.rss_kib as f64 / 1024.0,
-                disk_mib: proc::disk_usage(&data) as f64 / MIB,
+                disk_mib: self.disk_mib(&site)?,
             });
         }
         Ok(out)

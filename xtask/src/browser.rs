@@ -14,7 +14,7 @@ mod tenants;
 mod webdriver;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -70,8 +70,8 @@ pub fn run(release: bool) -> Result<(), String> {
         .enable_all()
         .build()
         .map_err(|e| format!("runtime: {e}"))?;
-    let s = server::start_fresh(&runtime, &bin, &[])?;
-    let admin_key = mint_admin_key(&bin, &s.data_dir)?;
+    let s = server::start_fresh(&runtime, &bin, server::Storage::Sled, &[])?;
+    let admin_key = mint_admin_key(&s.launch)?;
     let driver = Driver::start()?;
     let outcome = runtime.block_on(scenario(&driver, &s, &admin_key));
     drop(driver);
@@ -93,22 +93,15 @@ pub fn run(release: bool) -> Result<(), String> {
     }
 }
 
-/// `scim-server key create --admin` against the running server's data folder (over its
-/// control socket); the key is the last line printed.
-fn mint_admin_key(bin: &Path, data_dir: &Path) -> Result<String, String> {
-    let out = Command::new(bin)
-        .args([
-            "key",
-            "create",
-            "--admin",
-            "--label",
-            "Browser admin",
-            "--data-dir",
-        ])
-        .arg(data_dir)
+/// `scim-server key create --admin` against the running server's store (over its control
+/// socket); the key is the last line printed.
+fn mint_admin_key(launch: &server::Launch) -> Result<String, String> {
+    let out = launch
+        .command()?
+        .args(["key", "create", "--admin", "--label", "Browser admin"])
         .stdin(Stdio::null())
         .output()
-        .map_err(|e| format!("{}: {e}", bin.display()))?;
+        .map_err(|e| format!("{}: {e}", launch.bin.display()))?;
     if !out.status.success() {
         return Err(format!(
             "scim-server key create --admin failed: {}",

@@ -15,16 +15,21 @@
 //!
 //! The server gets the caller's settings (`SCIM_DURABILITY=periodic cargo xtask crash` must
 //! fail), without rate limits; its log goes to `server.log` beside the data folder.
+//!
+//! With `--store postgres` the store is a database of a throwaway PostgreSQL cluster (durable
+//! commits: `fsync` and `synchronous_commit` on): the server, a replica of the database's, is
+//! killed at random moments under concurrent writes and started again on the same database, and
+//! the same verification runs (`scim-server check` then reads the database directly). The
+//! database itself is never killed.
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::server::{Launch, Server, Settings};
+use crate::server::{Engine, Launch, Postgres, Server, Settings, Storage};
 use crate::tenants;
 
 /// What the clients know of one user.
@@ -130,13 +135,15 @@ impl Rng {
     }
 }
 
-/// Every start of the test: on the data folder `dir/data`, with the caller's settings and no
-/// rate limits.
-fn launch(bin: &Path, dir: &Path) -> Launch {
-    let mut launch = Launch::new(bin, dir, &dir.join("data")).with_env(&[
-        ("SCIM_RATE_LIMIT_PER_KEY", "0"),
-        ("SCIM_RATE_LIMIT_UNAUTHENTICATED", "0"),
-    ]);
+/// Every start of the test: on the data folder `dir/data` and `storage`, with the caller's
+/// settings and no rate limits.
+fn launch(bin: &Path, dir: &Path, storage: Storage) -> Launch {
+    let mut launch = Launch::new(bin, dir, &dir.join("data"))
+        .with_storage(storage)
+        .with_env(&[
+            ("SCIM_RATE_LIMIT_PER_KEY", "0"),
+            ("SCIM_RATE_LIMIT_UNAUTHENTICATED", "0"),
+        ]);
     launch.settings = Settings::Caller;
     launch
 }
@@ -146,6 +153,7 @@ pub struct Options {
     pub cycles: usize,
     pub clients: usize,
     pub seed: Option<u64>,
+    pub store: Engine,
 }
 
 pub fn run(bin: &Path, options: &Options) -> Result<(), String> {
@@ -153,8 +161,11 @@ pub fn run(bin: &Path, options: &Options) -> Result<(), String> {
         .prefix("scim-crash-")
         .tempdir()
         .map_err(|e| e.to_string())?;
-    let launch = launch(bin, dir.path());
-    let data = &launch.data_dir;
+    let storage = match options.store {
+        Engine::Sled => Storage::Sled,
+        Engine::Postgres => Postgres::start()?.database("crash")?,
+    };
+    let launch = launch(bin, dir.path(), storage);
     let seed = options.seed.unwrap_or_else(|| {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -162,8 +173,10 @@ pub fn run(bin: &Path, options: &Options) -> Result<(), String> {
             | 1
     });
     println!(
-        "crash test: {} cycles, {} clients, seed {seed} (--seed {seed} replays it)",
-        options.cycles, options.clients
+        "crash test on {}: {} cycles, {} clients, seed {seed} (--seed {seed} replays it)",
+        options.store.name(),
+        options.cycles,
+        options.clients
     );
     let mut rng = Rng(seed);
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -182,7 +195,7 @@ pub fn run(bin: &Path, options: &Options) -> Result<(), String> {
         key,
     })?];
     for id in TENANTS {
-        let t = tenants::create_with_cli(bin, data, &first.base, id, id)?;
+        let t = tenants::create_with_cli(&launch, &first.base, id, id)?;
         places.push(Place::of(&t)?);
     }
     println!(
@@ -214,7 +227,7 @@ pub fn run(bin: &Path, options: &Options) -> Result<(), String> {
         };
         let origin = tenants::origin(&server.base)?;
         let verified = runtime.block_on(verify(&origin, &places, &model))?;
-        check_store(bin, data)?;
+        check_store(&launch)?;
         let window = Duration::from_millis(100 + rng.below(500));
         let (acked, uncertain) = runtime.block_on(load(
             &origin,
@@ -238,20 +251,20 @@ pub fn run(bin: &Path, options: &Options) -> Result<(), String> {
     let server = launch.start()?;
     let origin = tenants::origin(&server.base)?;
     let verified = runtime.block_on(verify(&origin, &places, &model))?;
-    check_store(bin, data)?;
+    check_store(&launch)?;
     server.kill();
     println!(
-        "crash test: PASS: {} acknowledged writes over {} cycles to {} tenants, none lost, none seen by another tenant ({} users verified at the end; {} writes were cut short and resolved either way)",
-        totals.0, options.cycles, places.len(), verified, totals.1
+        "crash test on {}: PASS: {} acknowledged writes over {} cycles to {} tenants, none lost, none seen by another tenant ({} users verified at the end; {} writes were cut short and resolved either way)",
+        options.store.name(), totals.0, options.cycles, places.len(), verified, totals.1
     );
     Ok(())
 }
 
-/// Runs `scim-server check` on the data folder (through the running server's control socket).
-fn check_store(bin: &Path, data: &Path) -> Result<(), String> {
-    let out = Command::new(bin)
-        .arg("--data-dir")
-        .arg(data)
+/// Runs `scim-server check` on the store (through the running server's control socket with
+/// sled; on the database with PostgreSQL).
+fn check_store(launch: &Launch) -> Result<(), String> {
+    let out = launch
+        .command()?
         .arg("check")
         .output()
         .map_err(|e| e.to_string())?;

@@ -2,16 +2,19 @@
 //!
 //! * `cargo xtask ci`: format check, clippy with warnings denied, the whole test suite, then
 //!   `conformance`, `browser`, a short `crash` run, `faults` (where root) and a `bench --quick
-//!   --debug` smoke run (what CI runs).
+//!   --debug` smoke run (what CI runs); then the PostgreSQL pass, on throwaway clusters: the
+//!   integration suite with `IT_POSTGRES_URL` (but its sled-only modules), `conformance --store
+//!   postgres` and a short `crash --store postgres`.
 //! * `cargo xtask browser`: the admin web page in headless Chromium, driven over WebDriver by
 //!   Debian's chromedriver, through the fantoccini client (`browser.rs`); fails when either is
 //!   missing.
 //! * `cargo xtask crash`: SIGKILL at random moments under concurrent writes; nothing acknowledged
-//!   may be lost (`crash.rs`).
+//!   may be lost (`crash.rs`; `--store postgres` kills a server on a PostgreSQL database).
 //! * `cargo xtask faults`: the disk turns read-only under the running server; nothing
 //!   acknowledged may be lost (`docs/faults/read-only-disk.sh`; needs root and loop devices).
 //! * `cargo xtask bench`: throughput, latency, memory and start time of the release server
-//!   (`bench/`, figures in `docs/performance.md`).
+//!   (`bench/`, figures in `docs/performance.md`); `--store postgres` measures sled and then
+//!   PostgreSQL, side by side.
 //! * `cargo xtask conformance`: builds `scim-server` (debug profile, see below), starts it on a
 //!   free port with a fresh store and a freshly minted key, runs the conformance suite, every
 //!   onelogin-sim scenario and scim2-tester against it (the `default` tenant, `/scim/v2`); then
@@ -19,7 +22,8 @@
 //!   control socket) and runs the suite and the scenarios again under `/t/conformance/scim/v2`
 //!   with the tenant's key; stops the server with SIGTERM (exit 0 expected) and prints a report
 //!   for each pass, with the known deviations judged in both. `--url URL --token KEY` runs the
-//!   first pass against any other server.
+//!   first pass against any other server. `--store postgres` runs our server on a database of a
+//!   throwaway PostgreSQL cluster instead of sled (`server.rs`).
 //!
 //! Every task that runs our server builds, starts and stops it through `server.rs`: it starts
 //! `scim-server serve --listen 127.0.0.1:0 --ready-file FILE` and reads the address and the
@@ -48,6 +52,7 @@ use std::process::{Command, ExitCode};
 use clap::{Args, Parser, Subcommand};
 use conformance::model::{CheckInfo, Level, Outcome, Report, Totals, Verdict};
 use conformance::report::{json, junit, table};
+use server::Engine;
 
 /// Failures of our own server that are understood and documented; any other failure fails the
 /// task. Each entry says why the server behaves so. Remove an entry as soon as the check passes
@@ -99,6 +104,10 @@ struct BrowserArgs {
 
 #[derive(Debug, Args)]
 struct CrashArgs {
+    /// The store: sled in the data folder, or a database of a throwaway PostgreSQL cluster
+    /// (the server is killed, never the database).
+    #[arg(long, value_enum, default_value_t = Engine::Sled)]
+    store: Engine,
     /// Kill-and-restart cycles (the last one stops with SIGTERM instead of SIGKILL).
     #[arg(long, default_value_t = 20)]
     cycles: usize,
@@ -113,8 +122,12 @@ struct CrashArgs {
     release: bool,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 struct ConformanceArgs {
+    /// The store of our server: sled in a temporary folder (the default), or a database of a
+    /// throwaway PostgreSQL cluster. Not for `ci`, which runs both.
+    #[arg(long, value_enum, conflicts_with = "url")]
+    store: Option<Engine>,
     /// Check this SCIM base URL instead of starting our server.
     #[arg(long, requires = "token")]
     url: Option<String>,
@@ -236,6 +249,7 @@ fn crash_task(args: &CrashArgs) -> ExitCode {
                 cycles: args.cycles,
                 clients: args.clients,
                 seed: args.seed,
+                store: args.store,
             },
         )
     };
@@ -249,15 +263,26 @@ fn crash_task(args: &CrashArgs) -> ExitCode {
 }
 
 fn cargo(args: &[&str]) -> bool {
+    cargo_with(args, &[])
+}
+
+/// `cargo ARGS` with the variables `env` set.
+fn cargo_with(args: &[&str], env: &[(&str, &str)]) -> bool {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    eprintln!("== cargo {}", args.join(" "));
+    let shown: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v} ")).collect();
+    eprintln!("== {}cargo {}", shown.concat(), args.join(" "));
     Command::new(cargo)
         .args(args)
+        .envs(env.iter().copied())
         .status()
         .is_ok_and(|s| s.success())
 }
 
 fn ci(args: &ConformanceArgs) -> ExitCode {
+    if args.store.is_some() {
+        eprintln!("== ci: --store is not for ci, which runs on sled and then on PostgreSQL");
+        return ExitCode::FAILURE;
+    }
     let steps: [&[&str]; 3] = [
         &["fmt", "--all", "--check"],
         &[
@@ -292,6 +317,7 @@ fn ci(args: &ConformanceArgs) -> ExitCode {
         clients: 4,
         seed: None,
         release: false,
+        store: Engine::Sled,
     });
     if crash != ExitCode::SUCCESS {
         return crash;
@@ -324,12 +350,82 @@ fn ci(args: &ConformanceArgs) -> ExitCode {
         .args(["bench", "--quick", "--debug"])
         .status()
     {
-        Ok(s) if s.success() => ExitCode::SUCCESS,
+        Ok(s) if s.success() => {}
         _ => {
             eprintln!("== ci: the benchmark smoke run failed");
-            ExitCode::FAILURE
+            return ExitCode::FAILURE;
         }
     }
+    postgres_pass(args)
+}
+
+/// The PostgreSQL pass of `ci`, after everything above ran on sled: the integration suite with
+/// each test server on a database of its own (`IT_POSTGRES_URL`), conformance, and a short crash
+/// run, each on a throwaway cluster. Each step's time is printed.
+fn postgres_pass(args: &ConformanceArgs) -> ExitCode {
+    let step = |name: &str, t0: std::time::Instant, ok: bool| {
+        eprintln!(
+            "== ci, PostgreSQL pass: {name} {} in {:.0} s",
+            if ok { "passed" } else { "FAILED" },
+            t0.elapsed().as_secs_f64()
+        );
+        ok
+    };
+    let t0 = std::time::Instant::now();
+    let cluster = match server::Postgres::start() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("== ci: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // The modules that test sled itself are skipped: `storage::` (sled's files, flushes and
+    // faults), `upgrade::` (sled folders written by earlier releases) and `cli::` (the command
+    // line on a sled folder, stopped and running) open or spawn sled whatever the variable says,
+    // and already ran in the sled pass of `cargo test --workspace` above.
+    let url = cluster.url("postgres");
+    let suite = cargo_with(
+        &[
+            "test",
+            "--package",
+            "server",
+            "--test",
+            "it",
+            "--locked",
+            "--",
+            "--skip",
+            "storage::",
+            "--skip",
+            "upgrade::",
+            "--skip",
+            "cli::",
+        ],
+        &[("IT_POSTGRES_URL", &url)],
+    );
+    drop(cluster);
+    if !step("the integration suite on PostgreSQL", t0, suite) {
+        return ExitCode::FAILURE;
+    }
+    let t0 = std::time::Instant::now();
+    let conformance = conformance_task(&ConformanceArgs {
+        store: Some(Engine::Postgres),
+        ..args.clone()
+    }) == ExitCode::SUCCESS;
+    if !step("conformance --store postgres", t0, conformance) {
+        return ExitCode::FAILURE;
+    }
+    let t0 = std::time::Instant::now();
+    let crash = crash_task(&CrashArgs {
+        cycles: 5,
+        clients: 4,
+        seed: None,
+        release: args.release,
+        store: Engine::Postgres,
+    }) == ExitCode::SUCCESS;
+    if !step("crash --store postgres --cycles 5", t0, crash) {
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
 }
 
 fn conformance_task(args: &ConformanceArgs) -> ExitCode {
@@ -484,16 +580,22 @@ fn conformance(args: &ConformanceArgs) -> Result<bool, String> {
         .enable_all()
         .build()
         .map_err(|e| format!("runtime: {e}"))?;
+    let engine = args.store.unwrap_or_default();
     let own = match (&args.url, &args.token) {
         (Some(_), Some(_)) => None,
         _ => {
             let bin = server::build(args.release)?;
+            let storage = match engine {
+                Engine::Sled => server::Storage::Sled,
+                Engine::Postgres => server::Postgres::start()?.database("conformance")?,
+            };
             // The suite checks the protocol, and sends far more requests a second than an IdP
             // does: the rate limits (tested in server/tests/it/ratelimit.rs) are turned off.
             // Its requests come through the front door, as they would on a public address.
             let fresh = server::start_fresh(
                 &runtime,
                 &bin,
+                storage,
                 &[
                     ("SCIM_RATE_LIMIT_PER_KEY", "0"),
                     ("SCIM_RATE_LIMIT_UNAUTHENTICATED", "0"),
@@ -508,7 +610,7 @@ fn conformance(args: &ConformanceArgs) -> Result<bool, String> {
         .then_some("skipped with --no-scim2-tester");
     let mut passes = Vec::new();
     match (&own, &args.url, &args.token) {
-        (Some((bin, s)), _, _) => {
+        (Some((_, s)), _, _) => {
             passes.push(check_one(
                 &runtime,
                 "default",
@@ -519,8 +621,7 @@ fn conformance(args: &ConformanceArgs) -> Result<bool, String> {
             // its control socket): every check and scenario must pass there too.
             eprintln!("== scim-server tenant create {CONFORMANCE_TENANT}");
             let t = tenants::create_with_cli(
-                bin,
-                &s.data_dir,
+                &s.launch,
                 &s.server.base,
                 CONFORMANCE_TENANT,
                 "Conformance tenant",
@@ -540,6 +641,9 @@ fn conformance(args: &ConformanceArgs) -> Result<bool, String> {
         .as_ref()
         .map(|(_, s)| s.server.logs())
         .unwrap_or_default();
+    let database = own
+        .as_ref()
+        .and_then(|(_, s)| s.launch.storage.cluster().cloned());
     let stopped = own.map(|(_, s)| s.stop());
 
     for p in &passes {
@@ -566,6 +670,15 @@ fn conformance(args: &ConformanceArgs) -> Result<bool, String> {
         std::fs::write(p, json::render(&report)).map_err(|e| format!("{}: {e}", p.display()))?;
     }
 
+    if args.url.is_none() {
+        println!(
+            "scim-server's store: {}",
+            match engine {
+                Engine::Sled => "sled, in a temporary folder",
+                Engine::Postgres => "PostgreSQL, a database of a throwaway cluster",
+            }
+        );
+    }
     for p in &passes {
         let (sim, tst) = (
             p.section_totals("onelogin-sim"),
@@ -642,6 +755,9 @@ fn conformance(args: &ConformanceArgs) -> Result<bool, String> {
             for l in tail.iter().rev() {
                 println!("  {l}");
             }
+            if let Some(pg) = &database {
+                println!("\n{}", pg.log_tail(20));
+            }
         }
     } else {
         let blocking: Vec<&Outcome> = report
@@ -657,12 +773,12 @@ fn conformance(args: &ConformanceArgs) -> Result<bool, String> {
         passed = blocking.is_empty();
     }
     println!(
-        "\n{} (in {:.0} s)",
-        if passed {
-            "cargo xtask conformance: PASS"
-        } else {
-            "cargo xtask conformance: FAIL"
+        "\ncargo xtask conformance{}: {} (in {:.0} s)",
+        match (&args.url, engine) {
+            (None, Engine::Postgres) => " --store postgres",
+            _ => "",
         },
+        if passed { "PASS" } else { "FAIL" },
         started.elapsed().as_secs_f64()
     );
     Ok(passed)

@@ -7,9 +7,17 @@
 //! first, reports the end of that log. Stopped with SIGTERM (exit 0 expected: it flushes its
 //! store on the way out) or killed with SIGKILL; a server still running when its handle is
 //! dropped is killed.
+//!
+//! Its store is sled in its data folder, or ([`Storage::Postgres`], `--store postgres`) a database
+//! of a throwaway PostgreSQL cluster that the task starts with `pg-cluster` ([`Postgres`]), passed
+//! as `SCIM_STORE=postgres SCIM_DATABASE_URL=…`; the data folder then holds the control socket
+//! only. The server's command line ([`Launch::command`]) gets the same settings, so that `tenant
+//! create` or `check` reach the same store (through the control socket with sled, where the
+//! running server holds the folder; on the database directly with PostgreSQL).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Builds a binary of the workspace with cargo (`--release` or the debug profile) and returns
@@ -49,6 +57,197 @@ pub fn build(release: bool) -> Result<PathBuf, String> {
     cargo_build("server", "scim-server", release)
 }
 
+/// The storage engine of the servers a task starts (`--store`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Engine {
+    /// sled in the server's data folder.
+    #[default]
+    Sled,
+    /// A database of a throwaway PostgreSQL cluster started for the task.
+    Postgres,
+}
+
+impl Engine {
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Sled => "sled",
+            Engine::Postgres => "postgres",
+        }
+    }
+}
+
+/// A throwaway PostgreSQL cluster for a task's servers (`pg-cluster`: Debian's `initdb` and
+/// `pg_ctl`, a Unix socket in a temporary folder, run as `postgres` when root), stopped and
+/// removed when the last [`Storage`] on it is dropped. Durability is the database's own and stays
+/// on: `fsync` and `synchronous_commit` are set `on` (their defaults) explicitly, so that no
+/// setting of the machine's turns them off.
+pub struct Postgres {
+    cluster: pg_cluster::Cluster,
+}
+
+/// The settings of every cluster a task starts: room for several servers' pools (16 connections
+/// each by default), and durable commits.
+pub const CLUSTER_SETTINGS: [(&str, &str); 3] = [
+    ("max_connections", "200"),
+    ("fsync", "on"),
+    ("synchronous_commit", "on"),
+];
+
+impl Postgres {
+    /// Starts a cluster; it accepts connections when this returns.
+    pub fn start() -> Result<Arc<Postgres>, String> {
+        let t0 = Instant::now();
+        let cluster = pg_cluster::Cluster::start_with(&pg_cluster::Options {
+            settings: CLUSTER_SETTINGS
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        })
+        .map_err(|e| format!("starting a PostgreSQL cluster: {e}"))?;
+        eprintln!(
+            "== PostgreSQL cluster on {} (started in {:.1} s)",
+            cluster.socket_dir().display(),
+            t0.elapsed().as_secs_f64()
+        );
+        Ok(Arc::new(Postgres { cluster }))
+    }
+
+    /// Creates the database `name` and returns the storage of servers on it.
+    pub fn database(self: &Arc<Self>, name: &str) -> Result<Storage, String> {
+        self.cluster.create_database(name)?;
+        Ok(Storage::Postgres {
+            url: self.url(name),
+            cluster: Arc::clone(self),
+        })
+    }
+
+    /// The connection URL of database `name` (over the socket, as the `postgres` superuser).
+    pub fn url(&self, name: &str) -> String {
+        self.cluster.url(name)
+    }
+
+    /// The process id of the cluster's postmaster (the first line of its socket's lock file),
+    /// the parent of every other process of the cluster.
+    pub fn postmaster_pid(&self) -> Option<u32> {
+        let lock = self
+            .cluster
+            .socket_dir()
+            .join(format!(".s.PGSQL.{}.lock", self.cluster.port()));
+        std::fs::read_to_string(lock)
+            .ok()?
+            .lines()
+            .next()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
+    /// The last `n` lines of the cluster's log.
+    pub fn log_tail(&self, n: usize) -> String {
+        let log = self.cluster.log();
+        let mut tail: Vec<&str> = log.lines().rev().take(n).collect();
+        tail.reverse();
+        format!("the PostgreSQL log ends:\n{}", tail.join("\n"))
+    }
+
+    /// Runs `psql` on database `db` as the `postgres` superuser over the socket: what `sql`
+    /// prints, unaligned and without headers.
+    pub fn psql(&self, db: &str, sql: &str) -> Result<String, String> {
+        let psql = pg_cluster::binaries()?.join("psql");
+        let out = Command::new(&psql)
+            .arg("-h")
+            .arg(self.cluster.socket_dir())
+            .args(["-p", &self.cluster.port().to_string(), "-U", "postgres"])
+            .args([
+                "-d",
+                db,
+                "-X",
+                "-A",
+                "-t",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-c",
+                sql,
+            ])
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("{}: {e}", psql.display()))?;
+        if !out.status.success() {
+            return Err(format!(
+                "psql {sql}: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    }
+}
+
+/// Where a started server keeps its data.
+#[derive(Clone, Default)]
+pub enum Storage {
+    /// sled in the server's data folder.
+    #[default]
+    Sled,
+    /// A PostgreSQL database (the cluster kept running while this is held).
+    Postgres { url: String, cluster: Arc<Postgres> },
+}
+
+impl std::fmt::Debug for Storage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Storage::Sled => f.write_str("Sled"),
+            Storage::Postgres { url, .. } => write!(f, "Postgres({url})"),
+        }
+    }
+}
+
+impl Storage {
+    pub fn engine(&self) -> Engine {
+        match self {
+            Storage::Sled => Engine::Sled,
+            Storage::Postgres { .. } => Engine::Postgres,
+        }
+    }
+
+    /// The variables that select it.
+    fn env(&self) -> Vec<(String, String)> {
+        match self {
+            Storage::Sled => vec![("SCIM_STORE".into(), "sled".into())],
+            Storage::Postgres { url, .. } => vec![
+                ("SCIM_STORE".into(), "postgres".into()),
+                ("SCIM_DATABASE_URL".into(), url.clone()),
+            ],
+        }
+    }
+
+    /// The same database, with a setting of the server's sessions on it (`options=-c NAME=VALUE`
+    /// in the connection URL), such as `synchronous_commit=off` for a loader whose durability
+    /// does not matter. Sled is left as it is.
+    pub fn with_session_setting(&self, name: &str, value: &str) -> Storage {
+        match self {
+            Storage::Sled => Storage::Sled,
+            Storage::Postgres { url, cluster } => Storage::Postgres {
+                url: with_option(url, name, value),
+                cluster: Arc::clone(cluster),
+            },
+        }
+    }
+
+    /// The cluster, with PostgreSQL.
+    pub fn cluster(&self) -> Option<&Arc<Postgres>> {
+        match self {
+            Storage::Sled => None,
+            Storage::Postgres { cluster, .. } => Some(cluster),
+        }
+    }
+}
+
+/// `url` with `-c NAME=VALUE` added to its `options` parameter (percent-encoded).
+fn with_option(url: &str, name: &str, value: &str) -> String {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}options=-c%20{name}%3D{value}")
+}
+
 /// Whose settings a started server gets, besides those the task sets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Settings {
@@ -68,6 +267,8 @@ pub struct Launch {
     /// current folder with [`Settings::Clean`].
     pub dir: PathBuf,
     pub data_dir: PathBuf,
+    /// sled in `data_dir`, or a PostgreSQL database.
+    pub storage: Storage,
     /// Variables set for the server, after the caller's are handled as `settings` says.
     pub env: Vec<(String, String)>,
     pub settings: Settings,
@@ -84,6 +285,7 @@ impl Launch {
             bin: bin.to_path_buf(),
             dir: dir.to_path_buf(),
             data_dir: data_dir.to_path_buf(),
+            storage: Storage::Sled,
             env: Vec::new(),
             settings: Settings::Clean,
             core: None,
@@ -98,7 +300,14 @@ impl Launch {
         self
     }
 
-    /// The environment changes of a start: a variable to set, or (None) one to remove.
+    /// On `storage`.
+    pub fn with_storage(mut self, storage: Storage) -> Launch {
+        self.storage = storage;
+        self
+    }
+
+    /// The environment changes of a start: a variable to set, or (None) one to remove. The
+    /// storage's variables come before the task's, and always win over the caller's.
     fn environment(&self, caller: impl Iterator<Item = String>) -> Vec<(String, Option<String>)> {
         let mut out: Vec<(String, Option<String>)> = match self.settings {
             Settings::Clean => caller
@@ -107,8 +316,28 @@ impl Launch {
                 .collect(),
             Settings::Caller => Vec::new(),
         };
+        out.extend(self.storage.env().into_iter().map(|(k, v)| (k, Some(v))));
         out.extend(self.env.iter().map(|(k, v)| (k.clone(), Some(v.clone()))));
         out
+    }
+
+    /// `scim-server --data-dir DATA` with the settings of a start (the same store), to which the
+    /// caller adds a command: with sled it goes through the running server's control socket; with
+    /// PostgreSQL it opens the database itself. With [`Settings::Clean`] it runs in `dir`.
+    pub fn command(&self) -> Result<Command, String> {
+        let abs = |p: &Path| std::path::absolute(p).map_err(|e| format!("{}: {e}", p.display()));
+        let mut cmd = Command::new(abs(&self.bin)?);
+        cmd.arg("--data-dir").arg(abs(&self.data_dir)?);
+        if self.settings == Settings::Clean {
+            cmd.current_dir(abs(&self.dir)?);
+        }
+        for (k, v) in self.environment(std::env::vars().map(|(k, _)| k)) {
+            match v {
+                Some(v) => cmd.env(k, v),
+                None => cmd.env_remove(k),
+            };
+        }
+        Ok(cmd)
     }
 
     /// Spawns the server, without waiting for it (a stale ready file is removed first).
@@ -384,16 +613,20 @@ impl Server {
 pub struct Fresh {
     pub server: Server,
     pub key: String,
-    pub data_dir: PathBuf,
-    // Dropped after `server`, which kills a server still running.
+    /// How it was started (its command line reaches the same store).
+    pub launch: Launch,
+    // Dropped after `server`, which kills a server still running, and after `launch`, which
+    // may hold the last reference to a PostgreSQL cluster.
     _dir: tempfile::TempDir,
 }
 
-/// Starts `bin` as a [`Fresh`] server with the variables `env`, and waits (on `runtime`) until it
-/// answers SCIM requests with the key it minted.
+/// Starts `bin` as a [`Fresh`] server on `storage` (a fresh database with PostgreSQL) with the
+/// variables `env`, and waits (on `runtime`) until it answers SCIM requests with the key it
+/// minted.
 pub fn start_fresh(
     runtime: &tokio::runtime::Runtime,
     bin: &Path,
+    storage: Storage,
     env: &[(&str, &str)],
 ) -> Result<Fresh, String> {
     let dir = tempfile::Builder::new()
@@ -401,10 +634,15 @@ pub fn start_fresh(
         .tempdir()
         .map_err(|e| format!("temporary folder: {e}"))?;
     let data_dir = dir.path().join("data");
-    eprintln!("== starting {} on a fresh store", bin.display());
-    let server = Launch::new(bin, dir.path(), &data_dir)
-        .with_env(env)
-        .start()?;
+    eprintln!(
+        "== starting {} on a fresh {} store",
+        bin.display(),
+        storage.engine().name()
+    );
+    let launch = Launch::new(bin, dir.path(), &data_dir)
+        .with_storage(storage)
+        .with_env(env);
+    let server = launch.start()?;
     let key = server
         .minted_key
         .clone()
@@ -413,7 +651,7 @@ pub fn start_fresh(
     Ok(Fresh {
         server,
         key,
-        data_dir,
+        launch,
         _dir: dir,
     })
 }
@@ -527,18 +765,40 @@ mod tests {
         let mut launch = Launch::new(Path::new("b"), Path::new("d"), Path::new("d/data"))
             .with_env(&[("SCIM_RATE_LIMIT_PER_KEY", "0")]);
         let set = Some("0".to_string());
+        let sled = ("SCIM_STORE".to_string(), Some("sled".to_string()));
         assert_eq!(
             launch.environment(caller()),
             [
                 ("SCIM_DURABILITY".to_string(), None),
+                sled.clone(),
                 ("SCIM_RATE_LIMIT_PER_KEY".to_string(), set.clone())
             ]
         );
         launch.settings = Settings::Caller;
         assert_eq!(
             launch.environment(caller()),
-            [("SCIM_RATE_LIMIT_PER_KEY".to_string(), set)]
+            [sled, ("SCIM_RATE_LIMIT_PER_KEY".to_string(), set)]
         );
+    }
+
+    #[test]
+    fn a_session_setting_goes_into_the_urls_options() {
+        assert_eq!(
+            with_option(
+                "postgres://postgres@localhost/x?host=/tmp/a&port=5432",
+                "synchronous_commit",
+                "off"
+            ),
+            "postgres://postgres@localhost/x?host=/tmp/a&port=5432&options=-c%20synchronous_commit%3Doff"
+        );
+        assert_eq!(
+            with_option("postgres://h/x", "a", "b"),
+            "postgres://h/x?options=-c%20a%3Db"
+        );
+        assert!(matches!(
+            Storage::Sled.with_session_setting("a", "b"),
+            Storage::Sled
+        ));
     }
 
     #[test]

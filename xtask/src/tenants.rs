@@ -1,11 +1,12 @@
 //! Tenants of a running server, for the tasks that use more than `default`: created by the
-//! operator's command line over the server's control socket (`scim-server --data-dir D tenant
-//! create ID --name NAME`), or over the admin API (`POST /admin/v1/tenants`) with an operator
-//! key that the command line mints (`scim-server key create --admin --label L`). Only what the
-//! commands print and the API answers is read: xtask treats the server as a black box.
+//! operator's command line (`scim-server --data-dir D tenant create ID --name NAME`, over the
+//! server's control socket with sled, on the database with PostgreSQL: the command gets the
+//! server's settings, [`Launch::command`]), or over the admin API (`POST /admin/v1/tenants`) with
+//! an operator key that the command line mints (`scim-server key create --admin --label L`).
+//! Only what the commands print and the API answers is read: xtask treats the server as a black
+//! box.
 
-use std::path::Path;
-use std::process::Command;
+use crate::server::Launch;
 
 /// A tenant a task writes to: its id, its SCIM base URL and a SCIM key of its own.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,15 +22,14 @@ pub fn origin(url: &str) -> Result<String, String> {
     Ok(u.origin().ascii_serialization())
 }
 
-/// Runs `scim-server --data-dir DATA ARGS…` (through the control socket while the server runs);
-/// its stdout, or an error with what it printed.
-pub fn cli(bin: &Path, data: &Path, args: &[&str]) -> Result<String, String> {
-    let out = Command::new(bin)
-        .arg("--data-dir")
-        .arg(data)
+/// Runs `scim-server --data-dir DATA ARGS…` with the settings of `launch` (through the control
+/// socket while a sled server runs); its stdout, or an error with what it printed.
+pub fn cli(launch: &Launch, args: &[&str]) -> Result<String, String> {
+    let out = launch
+        .command()?
         .args(args)
         .output()
-        .map_err(|e| format!("{}: {e}", bin.display()))?;
+        .map_err(|e| format!("{}: {e}", launch.bin.display()))?;
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     if !out.status.success() {
         return Err(format!(
@@ -69,15 +69,14 @@ fn parse_created(stdout: &str) -> Result<(String, String), String> {
 }
 
 /// Creates tenant `id` with the command line, on the server of SCIM base URL `server_base`
-/// running on `data`.
+/// started by `launch`.
 pub fn create_with_cli(
-    bin: &Path,
-    data: &Path,
+    launch: &Launch,
     server_base: &str,
     id: &str,
     name: &str,
 ) -> Result<Tenant, String> {
-    let out = cli(bin, data, &["tenant", "create", id, "--name", name])?;
+    let out = cli(launch, &["tenant", "create", id, "--name", name])?;
     let (path, key) = parse_created(&out)?;
     Ok(Tenant {
         id: id.to_string(),
@@ -87,10 +86,9 @@ pub fn create_with_cli(
 }
 
 /// Mints an operator admin key (an admin key of no tenant) with the command line.
-pub fn operator_key(bin: &Path, data: &Path, label: &str) -> Result<String, String> {
+pub fn operator_key(launch: &Launch, label: &str) -> Result<String, String> {
     last_word(&cli(
-        bin,
-        data,
+        launch,
         &["key", "create", "--admin", "--label", label],
     )?)
 }

@@ -52,14 +52,71 @@ impl ProcStatus {
     }
 }
 
-/// utime + stime from the text of `/proc/PID/stat` (fields 14 and 15; the name, field 2, may
-/// hold spaces and parentheses, so fields are counted from the last `)`).
-fn cpu_ticks(stat: &str) -> u64 {
+/// Field `n` (counted from 1, as `proc(5)` does) of the text of `/proc/PID/stat`; the name,
+/// field 2, may hold spaces and parentheses, so fields are counted from the last `)`.
+fn stat_field(stat: &str, n: usize) -> u64 {
     let Some(at) = stat.rfind(')') else { return 0 };
-    let fields: Vec<&str> = stat[at + 1..].split_whitespace().collect();
-    // After ')': field 3 (state) is at index 0, so field N is at index N - 3.
-    let field = |n: usize| -> u64 { fields.get(n - 3).and_then(|v| v.parse().ok()).unwrap_or(0) };
-    field(14) + field(15)
+    // After ')': field 3 (state) comes first, so field N is the (N - 3)th.
+    stat[at + 1..]
+        .split_whitespace()
+        .nth(n.saturating_sub(3))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// utime + stime from the text of `/proc/PID/stat` (fields 14 and 15).
+fn cpu_ticks(stat: &str) -> u64 {
+    stat_field(stat, 14) + stat_field(stat, 15)
+}
+
+/// The processes whose parent is `pid`.
+pub fn children(pid: u32) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|child| {
+            std::fs::read_to_string(format!("/proc/{child}/stat"))
+                .is_ok_and(|stat| stat_field(&stat, 4) == u64::from(pid))
+        })
+        .collect()
+}
+
+/// A process and its children together, such as a PostgreSQL postmaster and its backends: CPU
+/// time (with that of the children it has waited for: backends that ended) and bytes written.
+pub fn tree(pid: u32) -> ProcStatus {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let mut total = ProcStatus::of(pid);
+    // cutime + cstime: children that ended and were waited for.
+    total.cpu_ticks += stat_field(&stat, 16) + stat_field(&stat, 17);
+    for child in children(pid) {
+        let c = ProcStatus::of(child);
+        total.cpu_ticks += c.cpu_ticks;
+        total.write_bytes += c.write_bytes;
+    }
+    total
+}
+
+/// Pins a process and its children to `cpus` (a list such as `0` or `0-1`; `taskset -a -p -c
+/// CPUS PID` each): children it forks later inherit its affinity.
+pub fn pin_tree(pid: u32, cpus: &str) -> Result<(), String> {
+    for p in std::iter::once(pid).chain(children(pid)) {
+        let out = Command::new("taskset")
+            .args(["-a", "-p", "-c", cpus, &p.to_string()])
+            .stdout(Stdio::null())
+            .output()
+            .map_err(|e| format!("taskset: {e}"))?;
+        // A child that ended meanwhile cannot be pinned, and needs not be.
+        if !out.status.success() && p == pid {
+            return Err(format!(
+                "taskset -p {pid}: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// CPU time the whole machine spent in user and system mode (`/proc/stat`), in clock ticks:
@@ -119,6 +176,13 @@ pub fn can_pin() -> bool {
             .is_ok_and(|s| s.success())
 }
 
+/// The machine's CPUs (`/sys/devices/system/cpu/online`, such as `0-1`).
+pub fn online_cpus() -> String {
+    std::fs::read_to_string("/sys/devices/system/cpu/online")
+        .map(|v| v.trim().to_string())
+        .unwrap_or_else(|_| "0".into())
+}
+
 /// The CPUs this process may run on (`Cpus_allowed_list` of `/proc/self/status`).
 pub fn own_cpus() -> String {
     std::fs::read_to_string("/proc/self/status")
@@ -138,6 +202,19 @@ mod tests {
         let stat = "4242 (scim (x) srv) S 1 2 3 4 5 6 7 8 9 10 250 38 0 0 20 0 4";
         assert_eq!(cpu_ticks(stat), 288);
         assert_eq!(cpu_ticks("garbage"), 0);
+        assert_eq!(stat_field(stat, 4), 1, "the parent");
+        assert_eq!(stat_field(stat, 16), 0);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_child_is_found_under_its_parent() {
+        let mut child = Command::new("sleep").arg("5").spawn().expect("sleep");
+        let found = children(std::process::id()).contains(&child.id());
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(found);
+        assert!(tree(std::process::id()).cpu_ticks >= ProcStatus::own().cpu_ticks);
     }
 
     #[cfg(target_os = "linux")]

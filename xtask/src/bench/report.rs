@@ -33,11 +33,13 @@ pub struct Phase {
     pub max_ms: f64,
     /// The server's CPU time over the phase's wall time (1.0: one core busy all along).
     pub server_cpu: f64,
+    /// The database's (every process of the PostgreSQL cluster), likewise; 0 with sled.
+    pub database_cpu: f64,
     /// The load generator's, likewise.
     pub load_cpu: f64,
     /// Every other process's, likewise: anything but noise near 0 disturbed the phase.
     pub other_cpu: f64,
-    /// Bytes the server wrote to storage, per request.
+    /// Bytes the server (and the database, with PostgreSQL) wrote to storage, per request.
     pub written_per_request: f64,
 }
 
@@ -50,7 +52,7 @@ impl Phase {
         mut latencies_ns: Vec<u64>,
         errors: u64,
         seconds: f64,
-        (server_cpu, load_cpu, other_cpu): (f64, f64, f64),
+        [server_cpu, database_cpu, load_cpu, other_cpu]: [f64; 4],
         written: u64,
     ) -> Phase {
         latencies_ns.sort_unstable();
@@ -72,6 +74,7 @@ impl Phase {
             p99_ms: ms(99.0),
             max_ms: ms(100.0),
             server_cpu,
+            database_cpu,
             load_cpu,
             other_cpu,
             written_per_request: if requests > 0 {
@@ -100,6 +103,7 @@ impl Phase {
             "p99_ms": round(self.p99_ms, 3),
             "max_ms": round(self.max_ms, 3),
             "server_cpu": round(self.server_cpu, 3),
+            "database_cpu": round(self.database_cpu, 3),
             "load_cpu": round(self.load_cpu, 3),
             "other_cpu": round(self.other_cpu, 3),
             "server_bytes_written_per_request": round(self.written_per_request, 0),
@@ -190,6 +194,8 @@ pub const TENANT_PHASES: [&str; 4] = ["get", "filter-hit", "filter-miss", "creat
 /// Everything a run measured.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Run {
+    /// The store: `sled` or `postgres`.
+    pub store: &'static str,
     pub mode: &'static str,
     pub profile: &'static str,
     pub concurrency: usize,
@@ -212,7 +218,7 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    fn text(self) -> &'static str {
+    pub fn text(self) -> &'static str {
         match self {
             Verdict::Met => "met",
             Verdict::Missed => "NOT MET",
@@ -409,6 +415,7 @@ impl Run {
     pub fn to_json(&self) -> Value {
         json!({
             "format": 1,
+            "store": self.store,
             "mode": self.mode,
             "profile": self.profile,
             "concurrency": self.concurrency,
@@ -458,10 +465,11 @@ impl Run {
     pub fn table(&self) -> String {
         let mut s = String::new();
         s.push_str(&format!(
-            "cargo xtask bench ({} mode, {} build): {} connections, {}, durability {}\n\n",
-            self.mode, self.profile, self.concurrency, self.pinning, self.durability
+            "cargo xtask bench ({} mode, {} build) on {}: {} connections, {}, durability {}\n\n",
+            self.mode, self.profile, self.store, self.concurrency, self.pinning, self.durability
         ));
-        let head = [
+        let database = self.store != "sled";
+        let mut head = vec![
             "phase",
             "users",
             "requests",
@@ -471,10 +479,14 @@ impl Run {
             "p99 ms",
             "max ms",
             "srv CPU",
+            "db CPU",
             "load CPU",
             "other CPU",
             "written/req",
         ];
+        if !database {
+            head.retain(|h| *h != "db CPU");
+        }
         let rows: Vec<Vec<String>> = self
             .phases
             .iter()
@@ -493,10 +505,17 @@ impl Run {
                     format!("{:.2}", p.p99_ms),
                     format!("{:.1}", p.max_ms),
                     format!("{:.0} %", p.server_cpu * 100.0),
+                    format!("{:.0} %", p.database_cpu * 100.0),
                     format!("{:.0} %", p.load_cpu * 100.0),
                     format!("{:.0} %", p.other_cpu * 100.0),
                     bytes(p.written_per_request),
                 ]
+            })
+            .map(|mut row: Vec<String>| {
+                if !database {
+                    row.remove(9);
+                }
+                row
             })
             .collect();
         s.push_str(&grid(&head, &rows));
@@ -613,12 +632,12 @@ impl Run {
     }
 }
 
-fn round(v: f64, places: i32) -> f64 {
+pub fn round(v: f64, places: i32) -> f64 {
     let f = 10f64.powi(places);
     (v * f).round() / f
 }
 
-fn thousands(n: u64) -> String {
+pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
@@ -641,7 +660,7 @@ fn bytes(b: f64) -> String {
 }
 
 /// A plain-text table: left-aligned first column, right-aligned others.
-fn grid(head: &[&str], rows: &[Vec<String>]) -> String {
+pub fn grid(head: &[&str], rows: &[Vec<String>]) -> String {
     let mut width: Vec<usize> = head.iter().map(|h| h.chars().count()).collect();
     for r in rows {
         for (i, c) in r.iter().enumerate() {
@@ -716,6 +735,7 @@ mod tests {
             p99_ms,
             max_ms: p99_ms * 2.0,
             server_cpu: 1.0,
+            database_cpu: 0.0,
             load_cpu: 0.4,
             other_cpu: 0.0,
             written_per_request: 2048.0,
@@ -724,6 +744,7 @@ mod tests {
 
     fn run() -> Run {
         Run {
+            store: "sled",
             mode: "full",
             profile: "release",
             concurrency: 16,
@@ -835,7 +856,7 @@ mod tests {
             (1..=100).rev().map(|ms| ms * 1_000_000).collect(),
             1,
             2.0,
-            (0.9, 0.3, 0.0),
+            [0.9, 0.0, 0.3, 0.0],
             1000,
         );
         assert_eq!(p.requests, 100);
@@ -902,6 +923,7 @@ mod tests {
             "p99_ms",
             "max_ms",
             "server_cpu",
+            "database_cpu",
             "load_cpu",
             "other_cpu",
             "server_bytes_written_per_request",

@@ -14,9 +14,9 @@ use std::time::Instant;
 
 use super::http::Target;
 use super::load::{self, Op, Verdict};
-use super::proc::{self, ProcStatus};
+use super::proc::ProcStatus;
 use super::report::TenantStage;
-use super::{preload, ready, user, Bench, Sizes, MIB, STOP_WITHIN};
+use super::{preload, ready, user, Bench, Sizes, STOP_WITHIN};
 use crate::tenants;
 
 /// Requests in flight while the tenants and their users are created.
@@ -29,9 +29,9 @@ impl Bench<'_> {
         if count == 0 {
             return Ok(None);
         }
-        let data = self.tmp.join("tenants");
-        let loader = self.spawn(&data, "periodic")?;
-        let operator = tenants::operator_key(self.bin, &data, "bench operator")?;
+        let site = self.site("tenants")?;
+        let loader = self.spawn(&site, "periodic")?;
+        let operator = tenants::operator_key(&self.launch(&site, "periodic")?, "bench operator")?;
         let admin = Target::from_base_url(&tenants::origin(&loader.base)?, &operator)?;
         ready(&loader, &admin).await?;
 
@@ -46,7 +46,7 @@ impl Bench<'_> {
             eprint!(" {:.1} s", t.elapsed().as_secs_f64());
         }
         let create_seconds = t0.elapsed().as_secs_f64();
-        let empty_disk_mib = proc::disk_usage(&data) as f64 / MIB;
+        let empty_disk_mib = self.disk_mib(&site)?;
         eprintln!(": {create_seconds:.1} s, {empty_disk_mib:.1} MiB on disk");
 
         eprint!("== loading {per} users into each tenant through its /Bulk … ");
@@ -55,8 +55,9 @@ impl Bench<'_> {
         let load_seconds = t0.elapsed().as_secs_f64();
         eprintln!("{load_seconds:.1} s");
         loader.stop(STOP_WITHIN)?;
+        self.after_load(&site)?;
 
-        let server = self.spawn(&data, &self.args.durability.clone())?;
+        let server = self.spawn(&site, &self.args.durability.clone())?;
         let chosen = count / 2;
         let origin = tenants::origin(&server.base)?;
         let path = url::Url::parse(&all[chosen].base)
@@ -98,7 +99,7 @@ impl Bench<'_> {
             ready_rss_mib: at_ready.rss_kib as f64 / 1024.0,
             peak_rss_mib: status.hwm_kib as f64 / 1024.0,
             rss_mib: status.rss_kib as f64 / 1024.0,
-            disk_mib: proc::disk_usage(&data) as f64 / MIB,
+            disk_mib: self.disk_mib(&site)?,
         }))
     }
 }
