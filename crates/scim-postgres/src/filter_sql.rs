@@ -134,7 +134,8 @@ impl Params {
         format!("${}::text[]", self.push(Param::Texts(s)))
     }
 
-    /// The parameters' types, in order.
+    /// The parameters' types, in order (tests prepare statements with them).
+    #[cfg(test)]
     pub(crate) fn types(&self) -> Vec<Type> {
         self.list.iter().map(Param::sql_type).collect()
     }
@@ -147,7 +148,8 @@ impl Params {
             .collect()
     }
 
-    /// The parameters, as the driver takes them.
+    /// The parameters, as the driver takes them (tests).
+    #[cfg(test)]
     pub(crate) fn refs(&self) -> Vec<&(dyn ToSql + Sync)> {
         self.list.iter().map(Param::as_sql).collect()
     }

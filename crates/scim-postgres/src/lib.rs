@@ -98,6 +98,8 @@ pub struct Engine {
     /// The size of the engine's tables, as last measured (bytes).
     size: Arc<AtomicU64>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// How long a request's call may take in all: a connection's wait plus a statement's time.
+    bound: Duration,
 }
 
 impl Drop for Engine {
@@ -168,6 +170,7 @@ impl PgStore {
             settler,
             size,
             tasks,
+            bound: options.connect_timeout + options.statement_timeout,
         })))
     }
 
@@ -197,6 +200,27 @@ impl Engine {
             deadpool_postgres::PoolError::Backend(e) => db(e),
             other => StoreError::Unavailable(format!("no database connection: {other}")),
         })
+    }
+
+    /// Runs a request's call to the database within the engine's bound (a connection's wait plus
+    /// a statement's time), answering [`StoreError::Unavailable`] past it. The statement timeout
+    /// is the database's to enforce: a database that stops answering without closing anything
+    /// (a hung server, a network that drops packets) enforces nothing, and the driver has no
+    /// timeout of its own, so without this bound a request would wait as long as the database
+    /// does (`a_frozen_database_holds_no_request_beyond_the_timeouts`). A write whose COMMIT was
+    /// sent before the bound passed may still commit when the database answers again: the
+    /// identity provider's retry then finds it (409 for a create, the same state for a PATCH).
+    pub(crate) async fn bounded<T>(
+        &self,
+        call: impl std::future::Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        match tokio::time::timeout(self.bound, call).await {
+            Ok(answer) => answer,
+            Err(_) => Err(StoreError::Unavailable(format!(
+                "the database did not answer within {:?}",
+                self.bound
+            ))),
+        }
     }
 
     /// Whether the listener that keeps the key and tenant cache honest is connected.

@@ -35,9 +35,14 @@ fn kind_of_key(key: &IndexKey) -> Kind {
     }
 }
 
-#[async_trait]
-impl Partition for PgPartition {
-    async fn get(&self, kind: Kind, id: &str) -> Result<Option<Record>, StoreError> {
+/// The seam's calls, each run by the trait's implementation below within the engine's bound
+/// ([`crate::Engine::bounded`]).
+impl PgPartition {
+    async fn commit_unbounded(&self, write: Write) -> Result<(), StoreError> {
+        self.store.commit_now(&self.tenant, write).await
+    }
+
+    async fn get_unbounded(&self, kind: Kind, id: &str) -> Result<Option<Record>, StoreError> {
         if id.contains('\0') {
             // No id holds it (the server makes ids), and the database would refuse the text.
             return Ok(None);
@@ -57,24 +62,7 @@ impl Partition for PgPartition {
             .transpose()
     }
 
-    async fn members(&self, group_id: &str) -> Result<Vec<Member>, StoreError> {
-        let conn = self.store.conn().await?;
-        let statement = conn
-            .prepare_cached(
-                "SELECT member_id, member_kind, display FROM scim_members
-                 WHERE tenant = $1 AND group_id = $2 ORDER BY member_id",
-            )
-            .await
-            .map_err(db)?;
-        conn.query(&statement, &[&self.tenant.as_str(), &group_id])
-            .await
-            .map_err(db)?
-            .iter()
-            .map(|row| member_from(row, 0))
-            .collect()
-    }
-
-    async fn groups_of(&self, member_id: &str) -> Result<Vec<String>, StoreError> {
+    async fn groups_of_unbounded(&self, member_id: &str) -> Result<Vec<String>, StoreError> {
         let conn = self.store.conn().await?;
         let statement = conn
             .prepare_cached(
@@ -92,7 +80,7 @@ impl Partition for PgPartition {
             .collect())
     }
 
-    async fn lookup(&self, key: &IndexKey) -> Result<Vec<String>, StoreError> {
+    async fn lookup_unbounded(&self, key: &IndexKey) -> Result<Vec<String>, StoreError> {
         let conn = self.store.conn().await?;
         let statement = conn
             .prepare_cached(&format!(
@@ -118,23 +106,84 @@ impl Partition for PgPartition {
             .collect())
     }
 
-    async fn query(&self, query: Query) -> Result<Found, StoreError> {
+    async fn members_unbounded(&self, group_id: &str) -> Result<Vec<Member>, StoreError> {
+        let conn = self.store.conn().await?;
+        let statement = conn
+            .prepare_cached(
+                "SELECT member_id, member_kind, display FROM scim_members
+                 WHERE tenant = $1 AND group_id = $2 ORDER BY member_id",
+            )
+            .await
+            .map_err(db)?;
+        conn.query(&statement, &[&self.tenant.as_str(), &group_id])
+            .await
+            .map_err(db)?
+            .iter()
+            .map(|row| member_from(row, 0))
+            .collect()
+    }
+
+    async fn query_unbounded(&self, query: Query) -> Result<Found, StoreError> {
         let conn = self.store.conn().await?;
         crate::query::run(&conn, &self.tenant, &query).await
     }
 
-    async fn commit(&self, write: Write) -> Result<(), StoreError> {
-        self.store.commit_now(&self.tenant, write).await
-    }
-
-    async fn revisions(&self, after: u64, limit: usize) -> Result<Vec<Revision>, StoreError> {
+    async fn revisions_unbounded(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<Revision>, StoreError> {
         let conn = self.store.conn().await?;
         feed::after(&conn, self.tenant.as_str(), after, limit).await
     }
 
-    async fn revisions_of(&self, target: &TargetRef) -> Result<Vec<Revision>, StoreError> {
+    async fn revisions_of_unbounded(
+        &self,
+        target: &TargetRef,
+    ) -> Result<Vec<Revision>, StoreError> {
         let conn = self.store.conn().await?;
         feed::of(&conn, self.tenant.as_str(), target).await
+    }
+}
+
+#[async_trait]
+impl Partition for PgPartition {
+    async fn get(&self, kind: Kind, id: &str) -> Result<Option<Record>, StoreError> {
+        self.store.bounded(self.get_unbounded(kind, id)).await
+    }
+
+    async fn members(&self, group_id: &str) -> Result<Vec<Member>, StoreError> {
+        self.store.bounded(self.members_unbounded(group_id)).await
+    }
+
+    async fn groups_of(&self, member_id: &str) -> Result<Vec<String>, StoreError> {
+        self.store
+            .bounded(self.groups_of_unbounded(member_id))
+            .await
+    }
+
+    async fn lookup(&self, key: &IndexKey) -> Result<Vec<String>, StoreError> {
+        self.store.bounded(self.lookup_unbounded(key)).await
+    }
+
+    async fn query(&self, query: Query) -> Result<Found, StoreError> {
+        self.store.bounded(self.query_unbounded(query)).await
+    }
+
+    async fn commit(&self, write: Write) -> Result<(), StoreError> {
+        self.store.bounded(self.commit_unbounded(write)).await
+    }
+
+    async fn revisions(&self, after: u64, limit: usize) -> Result<Vec<Revision>, StoreError> {
+        self.store
+            .bounded(self.revisions_unbounded(after, limit))
+            .await
+    }
+
+    async fn revisions_of(&self, target: &TargetRef) -> Result<Vec<Revision>, StoreError> {
+        self.store
+            .bounded(self.revisions_of_unbounded(target))
+            .await
     }
 
     async fn export(&self) -> Result<Dump, StoreError> {
@@ -146,64 +195,24 @@ impl Partition for PgPartition {
     }
 }
 
-#[async_trait]
-impl Store for PgStore {
-    fn partition(&self, tenant: &TenantId) -> Result<Arc<dyn Partition>, StoreError> {
-        Ok(Arc::new(PgPartition {
-            store: self.clone(),
-            tenant: tenant.clone(),
-        }))
-    }
-
-    async fn tenants(&self) -> Result<Vec<Tenant>, StoreError> {
+/// As for [`PgPartition`]: the calls a request makes, bounded below. A copy, an import, the
+/// engine's check and a tenant's deletion are not bounded: they take as long as the data does.
+impl PgStore {
+    async fn delete_session_unbounded(&self, digest: &str) -> Result<(), StoreError> {
         let conn = self.conn().await?;
-        conn.query("SELECT body FROM scim_tenants ORDER BY id", &[])
-            .await
-            .map_err(db)?
-            .into_iter()
-            .map(|r| serde_json::from_value(r.get(0)).map_err(corrupt))
-            .collect()
-    }
-
-    async fn tenant(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError> {
-        if let Some(cached) = self.cache.tenant(id) {
-            return Ok(cached);
-        }
-        let began = self.cache.begin();
-        let conn = self.conn().await?;
-        let statement = conn
-            .prepare_cached("SELECT body FROM scim_tenants WHERE id = $1")
+        conn.execute("DELETE FROM scim_sessions WHERE digest = $1", &[&digest])
             .await
             .map_err(db)?;
-        let tenant: Option<Tenant> = conn
-            .query_opt(&statement, &[&id.as_str()])
-            .await
-            .map_err(db)?
-            .map(|r| serde_json::from_value(r.get(0)).map_err(corrupt))
-            .transpose()?;
-        self.cache.keep_tenant(began, id, tenant.clone());
-        Ok(tenant)
+        Ok(())
     }
 
-    async fn put_tenant(&self, tenant: Tenant, revision: Revision) -> Result<(), StoreError> {
-        self.put_tenant_now(&tenant, &revision).await
+    async fn flush_unbounded(&self) -> Result<(), StoreError> {
+        // Every commit is durable when it returns (synchronous_commit); numbering is not
+        // durability, but a caller that flushes expects the feed complete.
+        self.settle_all().await
     }
 
-    async fn delete_tenant(&self, id: &TenantId, revision: Revision) -> Result<(), StoreError> {
-        self.delete_tenant_now(id, &revision).await
-    }
-
-    async fn keys(&self) -> Result<Vec<ApiKey>, StoreError> {
-        let conn = self.conn().await?;
-        conn.query("SELECT body FROM scim_keys ORDER BY id", &[])
-            .await
-            .map_err(db)?
-            .into_iter()
-            .map(|r| serde_json::from_value(r.get(0)).map_err(corrupt))
-            .collect()
-    }
-
-    async fn key_by_digest(&self, digest: &str) -> Result<Option<ApiKey>, StoreError> {
+    async fn key_by_digest_unbounded(&self, digest: &str) -> Result<Option<ApiKey>, StoreError> {
         if let Some(key) = self.cache.key(digest) {
             return Ok(Some(key));
         }
@@ -226,53 +235,26 @@ impl Store for PgStore {
         Ok(key)
     }
 
-    async fn put_key(&self, key: ApiKey, revision: Revision) -> Result<(), StoreError> {
-        self.put_key_now(&key, &revision).await
-    }
-
-    async fn touch_key(&self, id: &str, when: OffsetDateTime) -> Result<(), StoreError> {
-        self.touch_key_now(id, when).await
-    }
-
-    async fn put_session(&self, session: WebSession) -> Result<(), StoreError> {
+    async fn keys_unbounded(&self) -> Result<Vec<ApiKey>, StoreError> {
         let conn = self.conn().await?;
-        let body = serde_json::to_value(&session).map_err(corrupt)?;
-        conn.execute(
-            "INSERT INTO scim_sessions (digest, body, opened, seen) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (digest) DO UPDATE SET body = $2, opened = $3, seen = $4",
-            &[
-                &session.digest,
-                &body,
-                &nanos(session.opened),
-                &nanos(session.seen),
-            ],
-        )
-        .await
-        .map_err(db)?;
-        Ok(())
-    }
-
-    async fn session(&self, digest: &str) -> Result<Option<WebSession>, StoreError> {
-        let conn = self.conn().await?;
-        conn.query_opt(
-            "SELECT body FROM scim_sessions WHERE digest = $1",
-            &[&digest],
-        )
-        .await
-        .map_err(db)?
-        .map(|r| serde_json::from_value(r.get(0)).map_err(corrupt))
-        .transpose()
-    }
-
-    async fn delete_session(&self, digest: &str) -> Result<(), StoreError> {
-        let conn = self.conn().await?;
-        conn.execute("DELETE FROM scim_sessions WHERE digest = $1", &[&digest])
+        conn.query("SELECT body FROM scim_keys ORDER BY id", &[])
             .await
-            .map_err(db)?;
-        Ok(())
+            .map_err(db)?
+            .into_iter()
+            .map(|r| serde_json::from_value(r.get(0)).map_err(corrupt))
+            .collect()
     }
 
-    async fn prune_sessions(
+    async fn operator_revisions_unbounded(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<Revision>, StoreError> {
+        let conn = self.conn().await?;
+        feed::after(&conn, "", after, limit).await
+    }
+
+    async fn prune_sessions_unbounded(
         &self,
         seen_before: OffsetDateTime,
         opened_before: OffsetDateTime,
@@ -296,13 +278,154 @@ impl Store for PgStore {
         Ok(())
     }
 
+    async fn put_key_unbounded(&self, key: ApiKey, revision: Revision) -> Result<(), StoreError> {
+        self.put_key_now(&key, &revision).await
+    }
+
+    async fn put_session_unbounded(&self, session: WebSession) -> Result<(), StoreError> {
+        let conn = self.conn().await?;
+        let body = serde_json::to_value(&session).map_err(corrupt)?;
+        conn.execute(
+            "INSERT INTO scim_sessions (digest, body, opened, seen) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (digest) DO UPDATE SET body = $2, opened = $3, seen = $4",
+            &[
+                &session.digest,
+                &body,
+                &nanos(session.opened),
+                &nanos(session.seen),
+            ],
+        )
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn put_tenant_unbounded(
+        &self,
+        tenant: Tenant,
+        revision: Revision,
+    ) -> Result<(), StoreError> {
+        self.put_tenant_now(&tenant, &revision).await
+    }
+
+    async fn session_unbounded(&self, digest: &str) -> Result<Option<WebSession>, StoreError> {
+        let conn = self.conn().await?;
+        conn.query_opt(
+            "SELECT body FROM scim_sessions WHERE digest = $1",
+            &[&digest],
+        )
+        .await
+        .map_err(db)?
+        .map(|r| serde_json::from_value(r.get(0)).map_err(corrupt))
+        .transpose()
+    }
+
+    async fn tenant_unbounded(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError> {
+        if let Some(cached) = self.cache.tenant(id) {
+            return Ok(cached);
+        }
+        let began = self.cache.begin();
+        let conn = self.conn().await?;
+        let statement = conn
+            .prepare_cached("SELECT body FROM scim_tenants WHERE id = $1")
+            .await
+            .map_err(db)?;
+        let tenant: Option<Tenant> = conn
+            .query_opt(&statement, &[&id.as_str()])
+            .await
+            .map_err(db)?
+            .map(|r| serde_json::from_value(r.get(0)).map_err(corrupt))
+            .transpose()?;
+        self.cache.keep_tenant(began, id, tenant.clone());
+        Ok(tenant)
+    }
+
+    async fn tenants_unbounded(&self) -> Result<Vec<Tenant>, StoreError> {
+        let conn = self.conn().await?;
+        conn.query("SELECT body FROM scim_tenants ORDER BY id", &[])
+            .await
+            .map_err(db)?
+            .into_iter()
+            .map(|r| serde_json::from_value(r.get(0)).map_err(corrupt))
+            .collect()
+    }
+
+    async fn touch_key_unbounded(&self, id: &str, when: OffsetDateTime) -> Result<(), StoreError> {
+        self.touch_key_now(id, when).await
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    fn partition(&self, tenant: &TenantId) -> Result<Arc<dyn Partition>, StoreError> {
+        Ok(Arc::new(PgPartition {
+            store: self.clone(),
+            tenant: tenant.clone(),
+        }))
+    }
+
+    async fn tenants(&self) -> Result<Vec<Tenant>, StoreError> {
+        self.bounded(self.tenants_unbounded()).await
+    }
+
+    async fn tenant(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError> {
+        self.bounded(self.tenant_unbounded(id)).await
+    }
+
+    async fn put_tenant(&self, tenant: Tenant, revision: Revision) -> Result<(), StoreError> {
+        self.bounded(self.put_tenant_unbounded(tenant, revision))
+            .await
+    }
+
+    async fn delete_tenant(&self, id: &TenantId, revision: Revision) -> Result<(), StoreError> {
+        self.delete_tenant_now(id, &revision).await
+    }
+
+    async fn keys(&self) -> Result<Vec<ApiKey>, StoreError> {
+        self.bounded(self.keys_unbounded()).await
+    }
+
+    async fn key_by_digest(&self, digest: &str) -> Result<Option<ApiKey>, StoreError> {
+        self.bounded(self.key_by_digest_unbounded(digest)).await
+    }
+
+    async fn put_key(&self, key: ApiKey, revision: Revision) -> Result<(), StoreError> {
+        self.bounded(self.put_key_unbounded(key, revision)).await
+    }
+
+    async fn touch_key(&self, id: &str, when: OffsetDateTime) -> Result<(), StoreError> {
+        self.bounded(self.touch_key_unbounded(id, when)).await
+    }
+
+    async fn put_session(&self, session: WebSession) -> Result<(), StoreError> {
+        self.bounded(self.put_session_unbounded(session)).await
+    }
+
+    async fn session(&self, digest: &str) -> Result<Option<WebSession>, StoreError> {
+        self.bounded(self.session_unbounded(digest)).await
+    }
+
+    async fn delete_session(&self, digest: &str) -> Result<(), StoreError> {
+        self.bounded(self.delete_session_unbounded(digest)).await
+    }
+
+    async fn prune_sessions(
+        &self,
+        seen_before: OffsetDateTime,
+        opened_before: OffsetDateTime,
+        keep: usize,
+    ) -> Result<(), StoreError> {
+        self.bounded(self.prune_sessions_unbounded(seen_before, opened_before, keep))
+            .await
+    }
+
     async fn operator_revisions(
         &self,
         after: u64,
         limit: usize,
     ) -> Result<Vec<Revision>, StoreError> {
-        let conn = self.conn().await?;
-        feed::after(&conn, "", after, limit).await
+        self.bounded(self.operator_revisions_unbounded(after, limit))
+            .await
     }
 
     async fn export(&self) -> Result<Export, StoreError> {
@@ -318,9 +441,7 @@ impl Store for PgStore {
     }
 
     async fn flush(&self) -> Result<(), StoreError> {
-        // Every commit is durable when it returns (synchronous_commit); numbering is not
-        // durability, but a caller that flushes expects the feed complete.
-        self.settle_all().await
+        self.bounded(self.flush_unbounded()).await
     }
 
     fn size_on_disk(&self) -> u64 {

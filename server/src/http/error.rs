@@ -52,6 +52,9 @@ impl From<scim_proto::Error> for ApiError {
     }
 }
 
+/// The `Retry-After` of a 503: how long the store is expected to stay out of reach (seconds).
+const UNAVAILABLE_RETRY_SECS: u32 = 2;
+
 impl ApiError {
     /// The HTTP status code.
     pub fn status(&self) -> u16 {
@@ -116,6 +119,13 @@ impl ApiError {
             ApiError::TooManyRequests(secs) => {
                 out.push(Header::new("Retry-After", secs.to_string()))
             }
+            // The store is out of reach for now (a database restarting, a connection lost):
+            // nothing changed, and an identity provider that honours the header tries again soon
+            // (RFC 9110 §10.2.3).
+            ApiError::Core(scim_core::Error::Unavailable(_)) => out.push(Header::new(
+                "Retry-After",
+                UNAVAILABLE_RETRY_SECS.to_string(),
+            )),
             _ => {}
         }
         if self.status() == 401 {
@@ -221,6 +231,10 @@ mod tests {
             e.headers().iter().map(|h| h.name().to_string()).collect()
         };
         assert_eq!(names(ApiError::TooManyRequests(3)), ["Retry-After"]);
+        assert_eq!(
+            names(C::Unavailable("later".into()).into()),
+            ["Retry-After"]
+        );
         assert_eq!(names(ApiError::MethodNotAllowed("GET")), ["Allow"]);
         assert_eq!(
             names(ApiError::unauthorized(AuthFailure::Invalid)),

@@ -11,8 +11,7 @@
 //! again on their own), a replica killed mid-write (nothing acknowledged lost), a listener that
 //! hears nothing (the cache is no longer trusted).
 //!
-//! `support.rs` is the harness; `agree.rs`, `feed.rs` and `faults.rs` the tests. Tests marked
-//! `#[ignore]` state behaviour that does not hold yet, with the reason.
+//! `support.rs` is the harness; `agree.rs`, `feed.rs` and `faults.rs` the tests.
 //!
 //! Checks that could pass vacuously have a test of their teeth beside them: the same check run
 //! against a database broken on purpose (no unique index, a feed numbered at insert, a revocation

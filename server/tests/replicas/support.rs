@@ -79,6 +79,9 @@ impl Reply {
                 self.text
             ));
         }
+        if status == 503 && self.header("retry-after").is_none() {
+            return Some(format!("a 503 without Retry-After: {}", self.text));
+        }
         let status_text = status.to_string();
         if self.body["schemas"][0] != "urn:ietf:params:scim:api:messages:2.0:Error"
             || self.body["status"].as_str() != Some(status_text.as_str())
