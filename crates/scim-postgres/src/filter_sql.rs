@@ -134,22 +134,12 @@ impl Params {
         format!("${}::text[]", self.push(Param::Texts(s)))
     }
 
-    /// The parameters' types, in order (tests prepare statements with them).
-    #[cfg(test)]
+    /// The parameters' types, in order.
     pub(crate) fn types(&self) -> Vec<Type> {
         self.list.iter().map(Param::sql_type).collect()
     }
 
-    /// The parameters with their types, as the driver takes them for an unprepared statement.
-    pub(crate) fn typed(&self) -> Vec<(&(dyn ToSql + Sync), Type)> {
-        self.list
-            .iter()
-            .map(|p| (p.as_sql(), p.sql_type()))
-            .collect()
-    }
-
-    /// The parameters, as the driver takes them (tests).
-    #[cfg(test)]
+    /// The parameters, as the driver takes them.
     pub(crate) fn refs(&self) -> Vec<&(dyn ToSql + Sync)> {
         self.list.iter().map(Param::as_sql).collect()
     }

@@ -195,6 +195,29 @@ pub(crate) fn page_statement(
     (sql, params)
 }
 
+/// Compiled statements a connection keeps prepared at most; past it, its cache is emptied.
+pub(crate) const PREPARED_AT_MOST: usize = 256;
+
+/// A compiled statement, prepared once per connection: its text depends only on the filter's
+/// and the sort's shape (every value is a parameter), so the few shapes an identity provider
+/// sends are parsed once and then only bound and run. Parsing and planning them at each request
+/// (unnamed statements) cost the database most of a `userName eq` list's time. A client that
+/// sends many shapes cannot fill the database's memory: past [`PREPARED_AT_MOST`] statements
+/// the connection's cache (and the statements in the database) are dropped.
+async fn prepared(
+    client: &Client,
+    sql: &str,
+    params: &Params,
+) -> Result<tokio_postgres::Statement, StoreError> {
+    if client.statement_cache.size() >= PREPARED_AT_MOST {
+        client.statement_cache.clear();
+    }
+    client
+        .prepare_typed_cached(sql, &params.types())
+        .await
+        .map_err(db)
+}
+
 /// Answers a list with [`page_statement`]; `None` when the sort turned out to need Rust (a key
 /// holding `Σ`).
 async fn exact_page(
@@ -205,10 +228,8 @@ async fn exact_page(
     take: usize,
 ) -> Result<Option<Found>, StoreError> {
     let (sql, params) = page_statement(plan, sort, skip, take);
-    let rows = client
-        .query_typed(&sql, &params.typed())
-        .await
-        .map_err(db)?;
+    let statement = prepared(client, &sql, &params).await?;
+    let rows = client.query(&statement, &params.refs()).await.map_err(db)?;
     let Some(first) = rows.first() else {
         return Err(StoreError::Io("a count returned no row".into()));
     };
@@ -302,8 +323,9 @@ pub(crate) async fn run(
     }
     // The superset, tested and sorted by the matcher.
     let sql = candidates_statement(&plan);
+    let statement = prepared(client, &sql, &plan.params).await?;
     let rows = client
-        .query_typed_raw(&sql, plan.params.typed())
+        .query_raw(&statement, plan.params.refs())
         .await
         .map_err(db)?;
     pin_mut!(rows);

@@ -201,3 +201,70 @@ async fn a_table_written_before_any_statistics_is_analyzed_within_seconds() {
         .get(0);
     assert!(analyzed.is_some(), "analyzed by the engine");
 }
+
+/// Compiled lists are prepared once per connection and shape, and a connection keeps at most
+/// `PREPARED_AT_MOST` of them: a client sending ever new filter shapes cannot grow the
+/// database's memory without bound.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compiled_lists_are_prepared_once_per_shape_and_boundedly() {
+    use scim_core::model::{Kind, TenantId};
+    use scim_core::query::{self, Matcher};
+    use scim_core::store::{Query, Selection};
+    use scim_proto::filter::parse_filter;
+    use scim_proto::schema::Registry;
+
+    let pg = Pg::start();
+    let store = pg.store().await;
+    let tenant = TenantId::parse("default").expect("tenant");
+    let registry = Arc::new(Registry::builtin());
+    let conn = store.conn().await.expect("connection");
+    let list = |filter: String| {
+        let f = parse_filter(&filter).expect("filter");
+        let probes = query::probes(&registry, Kind::User, &f);
+        let matcher = Arc::new(Matcher::scim(
+            Arc::clone(&registry),
+            Kind::User,
+            Some(f),
+            None,
+            "https://scim.test/scim/v2",
+        ));
+        Query {
+            kind: Kind::User,
+            selection: Selection::Matching { matcher, probes },
+            skip: 0,
+            take: 10,
+        }
+    };
+    let prepared = || async {
+        let n: i64 = conn
+            .query_one("SELECT count(*) FROM pg_prepared_statements", &[])
+            .await
+            .expect("count")
+            .get(0);
+        n
+    };
+    // One shape, many values: one statement.
+    let before = prepared().await;
+    for i in 0..20 {
+        crate::query::run(&conn, &tenant, &list(format!(r#"title eq "t{i}""#)))
+            .await
+            .expect("list");
+    }
+    assert_eq!(prepared().await, before + 1, "one shape, one statement");
+    // Ever new shapes (a chain of `or` one term longer each time): bounded.
+    let mut most = 0;
+    for n in 1..=crate::query::PREPARED_AT_MOST + 40 {
+        let chain = (0..n)
+            .map(|i| format!(r#"title eq "t{i}""#))
+            .collect::<Vec<_>>()
+            .join(" or ");
+        crate::query::run(&conn, &tenant, &list(chain))
+            .await
+            .expect("list");
+        most = most.max(prepared().await);
+    }
+    assert!(
+        most <= i64::try_from(crate::query::PREPARED_AT_MOST).expect("small") + before + 1,
+        "{most} statements prepared on one connection"
+    );
+}
