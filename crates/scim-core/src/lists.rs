@@ -11,7 +11,7 @@ use crate::error::Result;
 use crate::model::{Kind, Record};
 use crate::query::{probes, Matcher};
 use crate::store::{Found, Query, Selection};
-use crate::{Context, Directory};
+use crate::{render, Context, Directory};
 
 impl Directory {
     /// The engine query for one resource type's part of a list.
@@ -96,9 +96,25 @@ impl Directory {
         ctx: &Context,
         projection: &Projection,
     ) -> Result<Vec<Value>> {
+        // A page's users' groups, read at once (one query on a database, not one per user).
+        let mut groups = if kind == Kind::User
+            && !projection.omits(&self.registry, kind, render::related_name(kind))
+        {
+            let ids: Vec<String> = records.iter().map(|r| r.id.clone()).collect();
+            Some(self.store.groups_of_each(&ids).await?)
+        } else {
+            None
+        };
         let mut out = Vec::with_capacity(records.len());
         for record in records {
-            out.push(self.render(kind, record, ctx, projection, None).await?.body);
+            let known = groups
+                .as_mut()
+                .map(|g| g.remove(&record.id).unwrap_or_default());
+            out.push(
+                self.render_with(kind, record, ctx, projection, None, known)
+                    .await?
+                    .body,
+            );
         }
         Ok(out)
     }

@@ -282,14 +282,32 @@ impl Directory {
         projection: &Projection,
         members: Option<Vec<Member>>,
     ) -> Result<Rendered> {
+        self.render_with(kind, record, ctx, projection, members, None)
+            .await
+    }
+
+    /// [`Self::render`], with a user's groups already read (`groups`: a page's, read at once).
+    pub(crate) async fn render_with(
+        &self,
+        kind: Kind,
+        record: Record,
+        ctx: &Context,
+        projection: &Projection,
+        members: Option<Vec<Member>>,
+        groups: Option<Vec<String>>,
+    ) -> Result<Rendered> {
         let base = &ctx.base_url;
         let related = if projection.omits(&self.registry, kind, render::related_name(kind)) {
             None
         } else {
             Some(match kind {
                 Kind::User => {
+                    let ids = match groups {
+                        Some(ids) => ids,
+                        None => self.store.groups_of(&record.id).await?,
+                    };
                     let mut groups = Vec::new();
-                    for gid in self.store.groups_of(&record.id).await? {
+                    for gid in ids {
                         let display = self
                             .store
                             .get(Kind::Group, &gid)

@@ -16,6 +16,7 @@
 //!
 //! The engine test suite ([`crate::testkit`], feature `testkit`) checks these promises.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -231,6 +232,22 @@ pub trait Partition: Send + Sync + 'static {
     async fn members(&self, group_id: &str) -> Result<Vec<Member>, StoreError>;
     /// The ids of the groups a resource is a direct member of.
     async fn groups_of(&self, member_id: &str) -> Result<Vec<String>, StoreError>;
+    /// [`Partition::groups_of`] for each of `member_ids` (a page of a list): each id that is a
+    /// member of any group maps to those groups' ids, in order. An engine whose every read is a
+    /// round trip answers it in one; the default asks for each id in turn.
+    async fn groups_of_each(
+        &self,
+        member_ids: &[String],
+    ) -> Result<HashMap<String, Vec<String>>, StoreError> {
+        let mut out = HashMap::new();
+        for id in member_ids {
+            let groups = self.groups_of(id).await?;
+            if !groups.is_empty() {
+                out.insert(id.clone(), groups);
+            }
+        }
+        Ok(out)
+    }
     /// The ids an index entry points to.
     async fn lookup(&self, key: &IndexKey) -> Result<Vec<String>, StoreError>;
     /// Answers a list query.

@@ -7,7 +7,7 @@
 //! | `refused-writes-change-nothing` | a refused write (taken name, missing member, stale version) leaves no trace: no record, index entry, membership or revision |
 //! | `uniqueness-under-concurrency` | of concurrent creates of one `userName` in different cases, exactly one wins |
 //! | `feed-is-gap-free` | a reader polling `after=N` during concurrent writes misses no entry, however late it commits |
-//! | `membership-both-ways` | members and the groups of a member agree through adds, removals and deletes; a deleted member's groups move to a new version and record it |
+//! | `membership-both-ways` | members and the groups of a member (one at a time, and a page's at once) agree through adds, removals and deletes; a deleted member's groups move to a new version and record it |
 //! | `history-outlives-deletion` | a resource's history (its own entries and those that name it) stays after it is deleted |
 //! | `index-follows-changes` | index lookups find a record by its current keys only |
 //! | `stale-writes-are-refused` | a write computed from an old version is refused; with `If-Match`, one of two concurrent changes wins |
@@ -445,6 +445,17 @@ async fn membership_both_ways(core: Arc<Core>) -> Checked {
     ensure(
         set(s.groups_of(&u1)).await? == [g.clone()].into(),
         "groups of a member",
+    )?;
+    let lone = create(&d, Kind::User, user("m3")).await?;
+    let each = s
+        .groups_of_each(&[u1.clone(), lone.clone(), u2.clone(), "nobody".into()])
+        .await
+        .map_err(text)?;
+    ensure(
+        each.len() == 2
+            && each.get(&u1) == Some(&vec![g.clone()])
+            && each.get(&u2) == Some(&vec![g.clone()]),
+        format!("groups of each of a page's ids: {each:?}"),
     )?;
     let remove = patch(json!([{"op": "remove", "path": format!("members[value eq \"{u1}\"]")}]));
     apply(&d, Kind::Group, &g, &remove).await?;
@@ -1099,6 +1110,12 @@ impl<I: Intercept> Partition for InterceptedPartition<I> {
     }
     async fn groups_of(&self, member_id: &str) -> Result<Vec<String>, StoreError> {
         self.inner.groups_of(member_id).await
+    }
+    async fn groups_of_each(
+        &self,
+        member_ids: &[String],
+    ) -> Result<std::collections::HashMap<String, Vec<String>>, StoreError> {
+        self.inner.groups_of_each(member_ids).await
     }
     async fn lookup(&self, key: &IndexKey) -> Result<Vec<String>, StoreError> {
         self.inner.lookup(key).await

@@ -1,6 +1,7 @@
 //! The [`Store`] and [`Partition`] implementations: reads, and the seam's calls handed to
 //! [`crate::write`], [`crate::query`], [`crate::feed`] and [`crate::whole`].
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -78,6 +79,34 @@ impl PgPartition {
             .iter()
             .map(|r| r.get(0))
             .collect())
+    }
+
+    async fn groups_of_each_unbounded(
+        &self,
+        member_ids: &[String],
+    ) -> Result<HashMap<String, Vec<String>>, StoreError> {
+        let ids: Vec<&str> = member_ids
+            .iter()
+            .map(String::as_str)
+            .filter(|id| !id.contains('\0'))
+            .collect();
+        let conn = self.store.conn().await?;
+        let statement = conn
+            .prepare_cached(
+                "SELECT member_id, group_id FROM scim_members
+                 WHERE tenant = $1 AND member_id = ANY($2) ORDER BY member_id, group_id",
+            )
+            .await
+            .map_err(db)?;
+        let mut out: HashMap<String, Vec<String>> = HashMap::new();
+        for row in conn
+            .query(&statement, &[&self.tenant.as_str(), &ids])
+            .await
+            .map_err(db)?
+        {
+            out.entry(row.get(0)).or_default().push(row.get(1));
+        }
+        Ok(out)
     }
 
     async fn lookup_unbounded(&self, key: &IndexKey) -> Result<Vec<String>, StoreError> {
@@ -159,6 +188,15 @@ impl Partition for PgPartition {
     async fn groups_of(&self, member_id: &str) -> Result<Vec<String>, StoreError> {
         self.store
             .bounded(self.groups_of_unbounded(member_id))
+            .await
+    }
+
+    async fn groups_of_each(
+        &self,
+        member_ids: &[String],
+    ) -> Result<HashMap<String, Vec<String>>, StoreError> {
+        self.store
+            .bounded(self.groups_of_each_unbounded(member_ids))
             .await
     }
 
