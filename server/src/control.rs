@@ -216,11 +216,15 @@ pub async fn execute(core: &Core, reach: &Reach, command: &Command) -> Result<Va
                 .directory(&tenant_id(tenant.as_deref())?)
                 .await
                 .map_err(text)?;
-            let entries = dir
+            let mut entries = dir
                 .partition()
                 .revisions(*after, *limit)
                 .await
                 .map_err(|e| e.to_string())?;
+            // As the admin API's audit feed: events are the change feed's.
+            for e in &mut entries {
+                e.event = None;
+            }
             json(&entries)
         }
         Command::Export { path, tenant } => json(&export(core, path, tenant.as_deref()).await?),

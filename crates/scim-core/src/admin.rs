@@ -1,6 +1,6 @@
 //! What the admin operations do: users with their application profiles, an administrator's
-//! edit of a display name, groups with their members, revision histories and the audit feed.
-//! Each answers a typed view ([`crate::views`]).
+//! edit of a display name, groups with their members, revision histories, the audit feed and the
+//! change feed of events. Each answers a typed view ([`crate::views`]).
 
 use std::sync::Arc;
 
@@ -8,11 +8,13 @@ use scim_proto::resource::Projection;
 use serde_json::Value;
 
 use crate::error::{quote, Error, Result};
-use crate::model::{Action, AttributeChange, Kind, Record, TargetRef, TargetType};
+use crate::events;
+use crate::model::{Action, AttributeChange, Kind, Record, Revision, TargetRef, TargetType};
 use crate::query::Matcher;
+use crate::render;
 use crate::store::{Expect, Query, Selection, StoreError, Write, WriteOp};
 use crate::views::{
-    AuditPage, GroupDetail, GroupInfo, GroupPage, GroupSummary, HistoryPage, MemberView,
+    AuditPage, EventPage, GroupDetail, GroupInfo, GroupPage, GroupSummary, HistoryPage, MemberView,
     UserDetail, UserPage, UserSummary,
 };
 use crate::{policy, retry, Context, Directory};
@@ -115,7 +117,7 @@ impl Directory {
                 version: old.version + 1,
                 ..old.clone()
             };
-            let revision = self.revision(
+            let mut revision = self.revision(
                 ctx,
                 Action::Profile,
                 Kind::User,
@@ -126,6 +128,7 @@ impl Directory {
                     after: Some(Value::String(name.to_string())),
                 }],
             );
+            events::attach(&mut revision, Some(&record), None);
             let write = Write {
                 kind: Kind::User,
                 id: id.to_string(),
@@ -173,6 +176,7 @@ impl Directory {
             .into_iter()
             .skip(start.saturating_sub(1))
             .take(count.min(MAX_PAGE))
+            .map(without_event)
             .collect();
         Ok(HistoryPage {
             total,
@@ -188,10 +192,9 @@ impl Directory {
                 target_type,
                 target_id: id.to_string(),
             };
-            let mut entries = self.store.revisions_of(&target).await?;
+            let entries = self.store.revisions_of(&target).await?;
             if !entries.is_empty() {
-                entries.reverse();
-                return Ok(entries);
+                return Ok(entries.into_iter().rev().map(without_event).collect());
             }
         }
         Ok(Vec::new())
@@ -200,12 +203,51 @@ impl Directory {
     /// The whole feed, oldest first: entries after sequence number `after`, at most `limit`,
     /// and the `after` to ask with next.
     pub async fn audit(&self, after: u64, limit: usize) -> Result<AuditPage> {
-        let entries = self
+        let entries: Vec<Revision> = self
             .store
             .revisions(after, limit.clamp(1, MAX_PAGE))
-            .await?;
+            .await?
+            .into_iter()
+            .map(without_event)
+            .collect();
         let next = entries.last().map_or(after, |e| e.seq);
         Ok(AuditPage { entries, next })
+    }
+
+    /// The change feed: the events of the entries after sequence number `after`, oldest first,
+    /// at most `limit` (the entries read, of which those about keys have no event), and the
+    /// `after` to ask with next. It reads on past entries without events until it finds one or
+    /// the feed ends, so a page is empty only at the end. Gap-free as the feed is. Each event's
+    /// `data` is rendered as `ctx` names the tenant's SCIM base URL.
+    pub async fn events(&self, after: u64, limit: usize, ctx: &Context) -> Result<EventPage> {
+        let limit = limit.clamp(1, MAX_PAGE);
+        let (mut next, mut events) = (after, Vec::new());
+        loop {
+            let entries = self.store.revisions(next, limit).await?;
+            // An engine that answered nothing new would hold this loop: the feed ends there.
+            let Some(last) = entries.last().filter(|e| e.seq > next) else {
+                break;
+            };
+            next = last.seq;
+            let ended = entries.len() < limit;
+            for entry in entries {
+                let event = events::of_entry(&self.tenant.id, entry, |record| {
+                    render::resource(
+                        &self.registry,
+                        record.kind.into(),
+                        record,
+                        None,
+                        &ctx.base_url,
+                        &Projection::default(),
+                    )
+                });
+                events.extend(event);
+            }
+            if !events.is_empty() || ended {
+                break;
+            }
+        }
+        Ok(EventPage { events, next })
     }
 
     /// Groups in id order, paged (`start` is 1-based), with their member counts.
@@ -278,4 +320,10 @@ impl Directory {
             scim,
         })
     }
+}
+
+/// An entry as the histories and the audit feed show it: its event is the change feed's.
+fn without_event(mut entry: Revision) -> Revision {
+    entry.event = None;
+    entry
 }

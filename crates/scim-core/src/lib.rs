@@ -1,7 +1,8 @@
 //! The domain core: what each operation means. Provisioning (create, replace, patch, delete,
-//! membership, bulk), list planning, revisions and their diffs, the application's profile
-//! policy, API keys and authentication, the admin views, and the integrity rules, written once,
-//! over the storage seam ([`store::Store`]) that every engine implements.
+//! membership, bulk), list planning, revisions and their diffs, provisioning events (the change
+//! feed's outbox), the application's profile policy, API keys and authentication, the admin
+//! views, the integrity rules and Standard Webhooks signatures, written once, over the storage
+//! seam ([`store::Store`]) that every engine implements.
 //!
 //! The core takes typed values (parsed by the edge) and returns typed values; it knows neither
 //! HTTP nor any storage engine. Its one error type is [`error::Error`].
@@ -12,6 +13,7 @@ pub mod bulk;
 pub mod clock;
 pub mod diff;
 pub mod error;
+pub mod events;
 pub mod integrity;
 mod lists;
 pub mod model;
@@ -26,6 +28,7 @@ mod tenants;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod views;
+pub mod webhook;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

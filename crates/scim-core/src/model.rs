@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use time::OffsetDateTime;
 
+use crate::events::EventRecord;
 pub use scim_proto::schema::Kind;
 
 /// A tenant's id: a slug (`acme`), 1 to 63 lower-case letters, digits and inner hyphens, as a
@@ -360,6 +361,12 @@ pub struct Revision {
     /// a deleted user left): the entry belongs to their histories too.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub related: Vec<TargetRef>,
+    /// The provisioning event of a change of a user or group, stored with its entry so that it
+    /// commits in the change's transaction (the outbox, [`crate::events`]). Entries about keys
+    /// and tenants, and those written before events existed, have none. The admin API's
+    /// histories and audit feed leave it out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<EventRecord>,
 }
 
 impl Revision {

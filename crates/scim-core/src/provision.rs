@@ -1,7 +1,7 @@
 //! Provisioning: what reading, creating, replacing, patching and deleting a user or group means.
 //! Each change is computed from what was read, then committed as one [`Write`] (record, index
-//! keys, memberships, revision entry) if nothing moved meanwhile, else recomputed. A change that
-//! changes nothing commits nothing, and `meta.version` stays.
+//! keys, memberships, revision entry with its event) if nothing moved meanwhile, else recomputed.
+//! A change that changes nothing commits nothing, and `meta.version` stays.
 
 use std::collections::HashSet;
 
@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::diff::diff;
 use crate::error::{no_such_member, quote, Error, Result};
+use crate::events;
 use crate::model::{
     Action, AttributeChange, Kind, Member, Record, Revision, StoredKind, TargetRef, TargetType,
 };
@@ -68,16 +69,18 @@ impl Directory {
         let mut revision =
             self.revision(ctx, Action::Create, kind, &id, diff(&Value::Null, &after));
         revision.related = members.iter().flatten().map(member_ref).collect();
+        let members = members.map(|after| MemberChange {
+            before: Vec::new(),
+            after,
+        });
+        events::attach(&mut revision, Some(&record), members.as_ref());
         let write = Write {
             kind,
             id: id.clone(),
             expect: Expect::Absent,
             op: WriteOp::Put {
                 record: record.clone(),
-                members: members.map(|after| MemberChange {
-                    before: Vec::new(),
-                    after,
-                }),
+                members,
             },
             touch: Vec::new(),
             revision,
@@ -190,6 +193,7 @@ impl Directory {
             if let Some(change) = &members {
                 revision.related = membership_delta(change);
             }
+            events::attach(&mut revision, Some(&record), members.as_ref());
             let write = Write {
                 kind,
                 id: id.to_string(),
@@ -235,6 +239,11 @@ impl Directory {
                     target_id: g.clone(),
                 })
                 .collect();
+            let lost = (kind == Kind::Group).then(|| MemberChange {
+                before: members.clone(),
+                after: Vec::new(),
+            });
+            events::attach(&mut revision, None, lost.as_ref());
             let write = Write {
                 kind,
                 id: id.to_string(),
@@ -418,6 +427,7 @@ pub(crate) fn entry(
         changes,
         request_id: ctx.request_id.clone(),
         related: Vec::new(),
+        event: None,
     }
 }
 

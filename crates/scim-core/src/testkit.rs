@@ -17,6 +17,7 @@
 //! | `tenants-are-apart` | the same `userName` in two tenants; lookups, lists, histories and feeds never cross; a key opens its own tenant only |
 //! | `deleting-a-tenant-removes-only-its-data` | a deleted tenant's records, history and keys are gone (and stay gone if it is made again); others keep theirs |
 //! | `a-copy-loaded-into-a-tenant-owns-its-keys` | a tenant's copy loaded into another tenant (or a whole store's from before tenants) gives that tenant every key of it: its admin keys are that tenant's, never the operator's; loaded into `default`, keys without a tenant keep their meaning (the operator's admin keys); a copy whose keys the store holds already is refused |
+//! | `events-commit-with-their-changes` | every change of a user or group reads back from the feed with its event (type, id, the record as committed, members added and removed), in order; entries about keys have none; a refused write (taken name, missing member, stale version) leaves no event; the change feed pages through them gap-free |
 //! | `a-tenant-deleted-under-a-request-stops-nothing` | a request that began before its tenant was deleted (a long bulk request) gets "not found" from then on; the store stays healthy, other tenants write on, nothing it tried reaches a tenant made again with the same id |
 
 use std::collections::BTreeSet;
@@ -87,6 +88,9 @@ pub const CHECKS: &[(&str, CheckFn)] = &[
     }),
     ("a-copy-loaded-into-a-tenant-owns-its-keys", |c, _| {
         Box::pin(a_copy_loaded_into_a_tenant_owns_its_keys(c))
+    }),
+    ("events-commit-with-their-changes", |c, _| {
+        Box::pin(events_commit_with_their_changes(c))
     }),
     ("a-tenant-deleted-under-a-request-stops-nothing", |c, _| {
         Box::pin(a_tenant_deleted_under_a_request_stops_nothing(c))
@@ -953,6 +957,199 @@ async fn a_tenant_deleted_under_a_request_stops_nothing(core: Arc<Core>) -> Chec
     )?;
     let problems = core.check().await.map_err(text)?;
     ensure(problems.is_empty(), format!("integrity: {problems:?}"))
+}
+
+async fn events_commit_with_their_changes(core: Arc<Core>) -> Checked {
+    let d = dir(&core).await?;
+    let replace =
+        |path: &str, value: Value| patch(json!([{"op": "replace", "path": path, "value": value}]));
+    let mut ada_body = user("ev.ada");
+    ada_body["password"] = json!("never-stored-3x!");
+    let ada = create(&d, Kind::User, ada_body).await?;
+    apply(&d, Kind::User, &ada, &replace("title", json!("Engineer"))).await?;
+    apply(&d, Kind::User, &ada, &replace("active", json!(false))).await?;
+    apply(&d, Kind::User, &ada, &replace("active", json!(true))).await?;
+    d.admin_set_display_name(&ada, "Ada Events", &ctx())
+        .await
+        .map_err(text)?;
+    let crew = create(&d, Kind::Group, group("ev.crew", &[&ada])).await?;
+    let bob = create(&d, Kind::User, user("ev.bob")).await?;
+    let members = patch(json!([
+        {"op": "add", "path": "members", "value": [{"value": bob}]},
+        {"op": "remove", "path": format!("members[value eq \"{ada}\"]")}
+    ]));
+    apply(&d, Kind::Group, &crew, &members).await?;
+    core.mint_key(
+        "events",
+        crate::auth::KeyKind::Scim,
+        Some(&TenantId::default_tenant()),
+        operator(),
+    )
+    .await
+    .map_err(text)?;
+    d.delete(Kind::Group, &crew, None, &ctx())
+        .await
+        .map_err(text)?;
+    d.delete(Kind::User, &ada, None, &ctx())
+        .await
+        .map_err(text)?;
+
+    let feed =
+        |d: Directory| async move { d.partition().revisions(0, usize::MAX).await.map_err(text) };
+    let entries = feed(d.clone()).await?;
+    let kinds: Vec<Option<&str>> = entries
+        .iter()
+        .map(|e| e.event.as_ref().map(|ev| ev.kind.as_str()))
+        .collect();
+    let expected = [
+        Some("user.created"),
+        Some("user.updated"),
+        Some("user.suspended"),
+        Some("user.reactivated"),
+        Some("profile.updated"),
+        Some("group.created"),
+        Some("user.created"),
+        Some("group.updated"),
+        None,
+        Some("group.deleted"),
+        Some("user.deleted"),
+    ];
+    ensure(
+        kinds == expected,
+        format!("the feed's events are {kinds:?}"),
+    )?;
+    let ids: BTreeSet<&str> = entries
+        .iter()
+        .filter_map(|e| e.event.as_ref().map(|ev| ev.id.as_str()))
+        .collect();
+    ensure(ids.len() == 10, "event ids are not unique")?;
+    // The record each event holds is the record as that change committed it.
+    let bob_now = d
+        .partition()
+        .get(Kind::User, &bob)
+        .await
+        .map_err(text)?
+        .ok_or("bob is gone")?;
+    let bob_created = entries[6].event.as_ref().and_then(|e| e.record.as_ref());
+    ensure(
+        bob_created == Some(&bob_now),
+        format!("bob's event holds {bob_created:?}, the store {bob_now:?}"),
+    )?;
+    let suspended = entries[2].event.as_ref().and_then(|e| e.record.as_ref());
+    ensure(
+        suspended.is_some_and(|r| r.doc["active"] == json!(false) && r.version == 3),
+        format!("the suspension's record is {suspended:?}"),
+    )?;
+    let renamed = entries[4].event.as_ref().and_then(|e| e.record.as_ref());
+    ensure(
+        renamed
+            .and_then(|r| r.profile.as_ref())
+            .map(|p| p.display_name.as_str())
+            == Some("Ada Events"),
+        "the profile event does not hold the new display name",
+    )?;
+    for e in &entries {
+        let stored = serde_json::to_string(e).map_err(text)?;
+        ensure(
+            !stored.contains("never-stored-3x!"),
+            "a password reached the feed",
+        )?;
+    }
+    let delta = |i: usize| {
+        entries[i]
+            .event
+            .as_ref()
+            .and_then(|e| e.members.as_ref())
+            .map(|m| {
+                let ids = |l: &[crate::events::EventMember]| {
+                    l.iter().map(|m| m.value.clone()).collect::<Vec<_>>()
+                };
+                (ids(&m.added), ids(&m.removed))
+            })
+    };
+    ensure(
+        delta(7) == Some((vec![bob.clone()], vec![ada.clone()])),
+        format!("the group's update lists {:?}", delta(7)),
+    )?;
+    ensure(
+        delta(9) == Some((Vec::new(), vec![bob.clone()])),
+        format!("the group's deletion lists {:?}", delta(9)),
+    )?;
+    let gone = entries[10].event.as_ref();
+    ensure(
+        gone.is_some_and(|e| e.record.is_none()),
+        "a deletion's event holds a record",
+    )?;
+
+    // Refused writes leave no event (nor any entry).
+    let taken = d
+        .create(Kind::User, &user("EV.BOB"), &ctx(), &Projection::default())
+        .await;
+    ensure(taken.is_err(), "a taken userName was created")?;
+    let ghost = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+        "displayName": "ev.ghosts", "members": [{"value": "no-such-user", "type": "User"}]});
+    let refused = d
+        .create(Kind::Group, &ghost, &ctx(), &Projection::default())
+        .await;
+    ensure(
+        refused.is_err(),
+        "a group with a missing member was created",
+    )?;
+    let mut stale_entry = entries[6].clone();
+    stale_entry.seq = 0;
+    if let Some(ev) = &mut stale_entry.event {
+        ev.id = "evt_stale".into();
+    }
+    let stale = Write {
+        kind: Kind::User,
+        id: bob.clone(),
+        expect: Expect::Version(99),
+        op: WriteOp::Delete {
+            members: Vec::new(),
+            member_of: Vec::new(),
+        },
+        touch: Vec::new(),
+        revision: stale_entry,
+    };
+    let r = d.partition().commit(stale).await;
+    ensure(r == Err(StoreError::Stale), format!("a stale write: {r:?}"))?;
+    let after = feed(d.clone()).await?;
+    ensure(
+        after == entries,
+        format!(
+            "after refused writes the feed holds {} entries, not {}",
+            after.len(),
+            entries.len()
+        ),
+    )?;
+
+    // The change feed pages through the events, gap-free, past the key's entry.
+    let (mut cursor, mut paged) = (0u64, Vec::new());
+    for _ in 0..20 {
+        let page = d.events(cursor, 3, &ctx()).await.map_err(text)?;
+        if page.events.is_empty() {
+            break;
+        }
+        ensure(page.next > cursor, "the cursor did not move")?;
+        cursor = page.next;
+        paged.extend(page.events);
+    }
+    let paged_ids: Vec<&str> = paged.iter().map(|e| e.id.as_str()).collect();
+    let stored_ids: Vec<&str> = entries
+        .iter()
+        .filter_map(|e| e.event.as_ref().map(|ev| ev.id.as_str()))
+        .collect();
+    ensure(
+        paged_ids == stored_ids,
+        format!("the change feed served {paged_ids:?}"),
+    )?;
+    let first = paged.first().ok_or("no event served")?;
+    ensure(
+        first.data.as_ref().is_some_and(|d| d["id"] == json!(ada))
+            && first.tenant.is_default()
+            && first.actor.name == "Operator",
+        format!("the first event reads {first:?}"),
+    )
 }
 
 /// Makes a tenant without keys (as an import does).

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use time::OffsetDateTime;
 
+use crate::events::Event;
 use crate::model::{ApiKey, Record, Revision, TenantId};
 use crate::policy;
 pub use crate::policy::Status;
@@ -129,6 +130,15 @@ pub struct HistoryPage {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditPage {
     pub entries: Vec<Revision>,
+    pub next: u64,
+}
+
+/// A page of the change feed, oldest first, with the `after` to ask with next (the sequence
+/// number of the last entry read, which may be past the last event: entries about keys have
+/// none).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventPage {
+    pub events: Vec<Event>,
     pub next: u64,
 }
 

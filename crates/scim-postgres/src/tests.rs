@@ -107,6 +107,7 @@ async fn an_entry_that_commits_late_is_numbered_after_what_readers_saw() {
         changes: Vec::new(),
         request_id: None,
         related: Vec::new(),
+        event: None,
     };
     let mut first = store.conn().await.expect("connection");
     let mut second = store.conn().await.expect("connection");

@@ -103,6 +103,16 @@ async fn an_engine_that_drops_revision_entries_from_histories_fails_the_suite() 
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_engine_that_commits_changes_without_their_events_fails_the_suite() {
+    let outcomes = run_broken(|w| w.revision.event = None).await;
+    let failed = failed(&outcomes);
+    assert!(
+        failed.contains(&"events-commit-with-their-changes"),
+        "{failed:?}"
+    );
+}
+
 fn revision(target: &str) -> Revision {
     Revision {
         seq: 0,
@@ -118,6 +128,7 @@ fn revision(target: &str) -> Revision {
         changes: Vec::new(),
         request_id: None,
         related: Vec::new(),
+        event: None,
     }
 }
 

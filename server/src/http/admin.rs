@@ -1,17 +1,20 @@
 //! The admin API under `/admin/v1`, for the product's administrators: users with their profiles,
-//! display-name overrides, revision histories, the audit feed and API keys. Admin keys only.
+//! display-name overrides, revision histories, the audit feed, the change feed of events and API
+//! keys. Admin keys only.
 //! Answers are `application/json`; errors have the one shape every error has.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use rocket::http::Status;
-use rocket::{delete, get, patch, post, State};
+use rocket::{delete, get, patch, post, Shutdown, State};
 use scim_core::auth::KeyKind;
 use scim_core::error::quote;
 use scim_core::model::TenantId;
 use scim_core::views::{KeyInfo, MintedKey};
 use scim_proto::schema::Kind;
 use serde_json::Value;
+use tokio::time::Instant;
 
 use super::error::ApiResult;
 use super::guards::{Admin, Body, Query};
@@ -96,6 +99,41 @@ pub async fn audit(admin: Admin, q: Query) -> ApiResult<Answer> {
     ok(&admin.dir.audit(after, limit).await?)
 }
 
+/// The longest a change-feed request may wait for an event, in seconds.
+pub const MAX_WAIT_SECS: u64 = 30;
+
+/// How often a waiting change-feed request reads the feed again.
+const POLL: Duration = Duration::from_millis(200);
+
+/// The tenant's change feed: the events after the cursor `after` (a feed sequence number),
+/// oldest first, at most `limit` entries read, with the `next` cursor. With `wait=SECONDS` (at
+/// most 30) a request that finds none waits for the first to commit, reading the feed every
+/// 200 ms, and answers an empty page when the time is up or the server stops.
+#[get("/events")]
+pub async fn events(admin: Admin, q: Query, shutdown: Shutdown) -> ApiResult<Answer> {
+    let (mut after, limit) = feed_params(&q)?;
+    let wait = number(&q, "wait", 0)?;
+    if wait > MAX_WAIT_SECS {
+        return Err(invalid(format!(
+            "wait is at most {MAX_WAIT_SECS} seconds, not {wait}"
+        )));
+    }
+    let deadline = Instant::now() + Duration::from_secs(wait);
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let page = admin.dir.events(after, limit, &admin.ctx).await?;
+        let now = Instant::now();
+        if !page.events.is_empty() || now >= deadline {
+            return ok(&page);
+        }
+        after = page.next;
+        tokio::select! {
+            () = tokio::time::sleep(POLL.min(deadline - now)) => {}
+            () = &mut shutdown => return ok(&page),
+        }
+    }
+}
+
 pub(crate) fn feed_params(q: &Query) -> ApiResult<(u64, usize)> {
     let after = number(q, "after", 0)?;
     let limit = usize::try_from(number(q, "limit", 100)?).unwrap_or(usize::MAX);
@@ -167,6 +205,7 @@ pub fn routes() -> Vec<rocket::Route> {
         user_history,
         group_history,
         audit,
+        events,
         keys,
         create_key,
         revoke_key

@@ -10,6 +10,7 @@ mod bulk;
 mod cli;
 mod discovery;
 mod errors;
+mod events;
 mod faults;
 mod groups;
 mod idp;

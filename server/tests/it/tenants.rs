@@ -224,6 +224,7 @@ fn admin_routes(user: &str, group: &str, key: &str) -> Vec<(Method, String, Opti
         (Method::GET, format!("/users/{user}/history"), None),
         (Method::GET, format!("/groups/{group}/history"), None),
         (Method::GET, "/audit?after=0&limit=1000".into(), None),
+        (Method::GET, "/events?after=0&limit=1000".into(), None),
         (Method::GET, "/keys".into(), None),
         (
             Method::POST,
@@ -549,6 +550,15 @@ async fn lists_counts_filters_searches_and_feeds_show_only_the_tenant_s_own_data
             "{} feed: {}",
             me.t.id,
             feed.text
+        );
+        let events = w.admin_get(me, "/events?after=0&limit=1000").await;
+        leaks("change feed", &events.text);
+        assert_eq!(
+            each(&events.body["events"], "resourceId"),
+            set(&[&me.shared, &me.own, &me.group]),
+            "{} events: {}",
+            me.t.id,
+            events.text
         );
         let history = w
             .admin_get(me, &format!("/groups/{}/history", me.group))

@@ -45,6 +45,7 @@ fn revision(action: Action, target: &str) -> Revision {
         changes: Vec::new(),
         request_id: None,
         related: Vec::new(),
+        event: None,
     }
 }
 
