@@ -27,7 +27,7 @@ pub(crate) fn start(
     global: &[&str],
     env: &[(&str, &str)],
     stdout: Stdio,
-) -> (Child, Ready) {
+) -> (Running, Ready) {
     let ready_file = dir.join("ready.json");
     let _ = std::fs::remove_file(&ready_file);
     let log = dir.join("server.log");
@@ -51,7 +51,7 @@ pub(crate) fn start(
     loop {
         if let Ok(text) = std::fs::read_to_string(&ready_file) {
             let ready: Ready = serde_json::from_str(&text).expect("the ready file holds a Ready");
-            return (child, ready);
+            return (Running(child), ready);
         }
         let exited = child.try_wait().expect("the server's status");
         if exited.is_some() || Instant::now() > deadline {
@@ -67,14 +67,41 @@ pub(crate) fn start(
     }
 }
 
+/// A server this test started: killed (SIGKILL) and reaped when dropped if it still runs, so that
+/// a test that panics leaves no server behind (before, a failed assertion left its server running
+/// after the test binary ended).
+pub(crate) struct Running(Child);
+
+impl std::ops::Deref for Running {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Running {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 /// Starts `scim-server serve` on a free port; returns the child, the base URL and the key minted
 /// at this start.
-fn serve(dir: &Path) -> (Child, String, Option<String>) {
+fn serve(dir: &Path) -> (Running, String, Option<String>) {
     serve_with(dir, &[])
 }
 
 /// [`serve`] with `SCIM_` settings.
-fn serve_with(dir: &Path, env: &[(&str, &str)]) -> (Child, String, Option<String>) {
+fn serve_with(dir: &Path, env: &[(&str, &str)]) -> (Running, String, Option<String>) {
     let (child, ready) = start(dir, &[], env, Stdio::null());
     (child, ready.scim_base_url, ready.api_key)
 }
@@ -574,7 +601,7 @@ fn sigterm_right_after_the_ready_file_stops_the_server_with_exit_0() {
 #[test]
 fn serve_prints_the_urls_and_the_first_key_for_people() {
     let dir = tempfile::tempdir().expect("dir");
-    let stdout_of = |mut child: Child| {
+    let stdout_of = |mut child: Running| {
         sigterm(&child);
         assert!(wait(&mut child, Duration::from_secs(30)).is_some_and(|s| s.success()));
         let mut out = String::new();
@@ -718,7 +745,7 @@ fn create_user(base: &str, key: &str, user_name: &str) -> String {
 }
 
 /// A server on a fresh folder: the folder, the child, its base URL and its first key.
-fn fresh_server() -> (tempfile::TempDir, Child, String, String) {
+fn fresh_server() -> (tempfile::TempDir, Running, String, String) {
     let dir = tempfile::tempdir().expect("dir");
     let (child, base, key) = serve(dir.path());
     (dir, child, base, key.expect("a first key"))
@@ -732,7 +759,7 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("runtime")
 }
 
-fn stop(mut child: Child) {
+fn stop(mut child: Running) {
     sigterm(&child);
     assert!(wait(&mut child, Duration::from_secs(30)).is_some_and(|s| s.success()));
 }
