@@ -102,6 +102,7 @@ impl Postgres {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            tcp: false,
         })
         .map_err(|e| format!("starting a PostgreSQL cluster: {e}"))?;
         eprintln!(

@@ -25,6 +25,9 @@ pub struct Cluster {
 pub struct Options {
     /// `-c name=value` settings for the server (for example `max_connections=200`).
     pub settings: Vec<(String, String)>,
+    /// Also listen on TCP at 127.0.0.1, on a port free when the cluster starts (for TLS, which
+    /// a Unix socket never uses): [`Cluster::tcp_url`].
+    pub tcp: bool,
 }
 
 /// The port, used in the socket's name only (no TCP listener; each cluster has its own socket
@@ -83,10 +86,18 @@ impl Cluster {
             // The cluster's files belong to `postgres`; the folder must be reachable by it.
             run(Command::new("chown").arg("postgres:").arg(dir.path()))?;
         }
+        let port = if options.tcp {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .map_err(|e| format!("a free port: {e}"))?
+                .port()
+        } else {
+            PORT
+        };
         let cluster = Cluster {
             dir,
             bin,
-            port: PORT,
+            port,
             as_postgres,
         };
         let data = cluster.data_dir();
@@ -104,8 +115,9 @@ impl Cluster {
             ],
         )?;
         let mut server_options = format!(
-            "-k {} -c listen_addresses='' -p {}",
+            "-k {} -c listen_addresses='{}' -p {}",
             cluster.socket_dir().display(),
+            if options.tcp { "127.0.0.1" } else { "" },
             cluster.port
         );
         for (name, value) in &options.settings {
@@ -139,6 +151,15 @@ impl Cluster {
         format!(
             "postgres://postgres@localhost/{database}?host={}&port={}",
             self.socket_dir().display(),
+            self.port
+        )
+    }
+
+    /// A connection URL for `database` over TCP at 127.0.0.1 (a cluster started with `tcp`),
+    /// with `query` appended (for example `sslmode=require`).
+    pub fn tcp_url(&self, database: &str, query: &str) -> String {
+        format!(
+            "postgres://postgres@127.0.0.1:{}/{database}?{query}",
             self.port
         )
     }

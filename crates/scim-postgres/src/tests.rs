@@ -269,3 +269,139 @@ async fn compiled_lists_are_prepared_once_per_shape_and_boundedly() {
         "{most} statements prepared on one connection"
     );
 }
+
+/// A certificate authority and a server certificate for `localhost` and 127.0.0.1 it signed,
+/// made with `openssl` in `dir`: `(ca.crt, server.crt, server.key)`, readable by the cluster.
+fn certificates(
+    dir: &std::path::Path,
+) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .current_dir(dir)
+            .args(args)
+            .output()
+            .expect("openssl");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+        "-subj",
+        "/CN=scim test CA",
+        "-days",
+        "2",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=localhost",
+    ]);
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
+    )
+    .expect("extensions");
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.crt",
+        "-days",
+        "2",
+        "-extfile",
+        "server.ext",
+    ]);
+    // The server's key must be the cluster user's own, and private.
+    let is_root = std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    if is_root {
+        for f in [".", "server.crt", "server.key"] {
+            let ok = std::process::Command::new("chown")
+                .args(["postgres:", &dir.join(f).to_string_lossy()])
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(ok, "chown {f}");
+        }
+    }
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(
+        dir.join("server.key"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .expect("chmod");
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    (
+        dir.join("ca.crt"),
+        dir.join("server.crt"),
+        dir.join("server.key"),
+    )
+}
+
+/// TLS to the database: with `sslmode=require` and the operator's certificate authority
+/// (`database_ca_file`) the engine connects over TLS (the server says the session is
+/// encrypted); without that authority the certificate is not trusted and nothing connects.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_to_the_database_is_used_and_its_certificate_verified() {
+    let certs = tempfile::tempdir().expect("folder");
+    let (ca, crt, key) = certificates(certs.path());
+    let cluster = pg_cluster::Cluster::start_with(&pg_cluster::Options {
+        settings: vec![
+            ("ssl".into(), "on".into()),
+            ("ssl_cert_file".into(), crt.to_string_lossy().into_owned()),
+            ("ssl_key_file".into(), key.to_string_lossy().into_owned()),
+        ],
+        tcp: true,
+    })
+    .expect("a cluster with TLS");
+    let url = cluster.tcp_url("postgres", "sslmode=require");
+    let options = PgOptions {
+        ca_file: Some(ca.clone()),
+        ..PgOptions::new(url.clone())
+    };
+    let store = PgStore::connect(&options).await.expect("connects over TLS");
+    let conn = store.conn().await.expect("connection");
+    let ssl: bool = conn
+        .query_one(
+            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            &[],
+        )
+        .await
+        .expect("pg_stat_ssl")
+        .get(0);
+    assert!(ssl, "the session is not encrypted");
+    drop(conn);
+    drop(store);
+    // The same server, its authority unknown: refused, never connected in clear.
+    let untrusted = PgStore::connect(&PgOptions::new(url)).await;
+    assert!(
+        untrusted.is_err(),
+        "connected without trusting the certificate"
+    );
+}
