@@ -13,7 +13,7 @@ use tokio_postgres::IsolationLevel;
 
 use crate::query::member_from;
 use crate::write::{hold_tenant, record_from, RECORD_COLUMNS};
-use crate::{corrupt, db, feed, kind_code, nanos, Engine};
+use crate::{corrupt, db, feed, kind_code, Engine};
 
 impl Engine {
     /// A consistent copy of one tenant's partition, with its keys.
@@ -95,9 +95,7 @@ impl Engine {
         }
         load_feed(&tx, "", &export.revisions).await?;
         load_keys(&tx, &export.keys, None).await?;
-        tx.execute("SELECT pg_notify($1, '')", &[&crate::cache::CHANNEL])
-            .await
-            .map_err(db)?;
+        crate::write::notify(&tx).await?;
         tx.commit().await.map_err(db)?;
         self.cache.invalidate();
         Ok(())
@@ -148,9 +146,7 @@ impl Engine {
             )));
         }
         load(&tx, tenant, &dump).await?;
-        tx.execute("SELECT pg_notify($1, '')", &[&crate::cache::CHANNEL])
-            .await
-            .map_err(db)?;
+        crate::write::notify(&tx).await?;
         tx.commit().await.map_err(db)?;
         self.cache.invalidate();
         Ok(())
@@ -378,65 +374,28 @@ async fn dump_of(client: &impl GenericClient, tenant: &TenantId) -> Result<Dump,
 /// Writes a tenant's records, memberships, keys and feed.
 async fn load(tx: &Transaction<'_>, tenant: &TenantId, dump: &Dump) -> Result<(), StoreError> {
     let t = tenant.as_str();
-    let insert = tx
-        .prepare(
-            "INSERT INTO scim_resources (tenant, kind, id, version, created, modified, name_key,
-                 external_id, active, doc, index_keys, profile)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        )
-        .await
-        .map_err(db)?;
+    let insert = tx.prepare(crate::write::INSERT_RECORD).await.map_err(db)?;
     for record in dump
         .users
         .iter()
         .chain(dump.groups.iter().map(|g| &g.record))
     {
-        let mut name = None;
-        let mut external = None;
-        for key in &record.index {
-            if key.is_unique() {
-                name = Some(key.text());
-            } else {
-                external = Some(key.text());
-            }
-        }
-        let index = serde_json::to_value(&record.index).map_err(corrupt)?;
-        let profile = match &record.profile {
-            Some(p) => Some(serde_json::to_value(p).map_err(corrupt)?),
-            None => None,
-        };
-        let active = record
-            .doc
-            .get("active")
-            .and_then(serde_json::Value::as_bool);
-        let version = i64::try_from(record.version).map_err(corrupt)?;
-        tx.execute(
-            &insert,
-            &[
-                &t,
-                &kind_code(record.kind.into()),
-                &record.id,
-                &version,
-                &nanos(record.created),
-                &nanos(record.last_modified),
-                &name,
-                &external,
-                &active,
-                &record.doc,
-                &index,
-                &profile,
-            ],
-        )
-        .await
-        .map_err(|e| match e.code() {
-            Some(c) if *c == tokio_postgres::error::SqlState::UNIQUE_VIOLATION => {
-                StoreError::Refused(format!(
-                    "the copy holds two records with the same id or name ({})",
-                    record.id
-                ))
-            }
-            _ => db(e),
-        })?;
+        let columns = crate::write::Columns::of(record)?;
+        let kind = kind_code(record.kind.into());
+        let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+            vec![&t, &kind, &record.id];
+        params.extend(columns.params());
+        tx.execute(&insert, &params)
+            .await
+            .map_err(|e| match e.code() {
+                Some(c) if *c == tokio_postgres::error::SqlState::UNIQUE_VIOLATION => {
+                    StoreError::Refused(format!(
+                        "the copy holds two records with the same id or name ({})",
+                        record.id
+                    ))
+                }
+                _ => db(e),
+            })?;
     }
     let add = tx
         .prepare(

@@ -37,6 +37,67 @@ fn promoted(record: &Record) -> (Option<&str>, Option<&str>) {
     (name, external)
 }
 
+/// The statement that inserts a record: `$1` tenant, `$2` kind, `$3` id, then its
+/// [`Columns`] as `$4`–`$12`.
+pub(crate) const INSERT_RECORD: &str =
+    "INSERT INTO scim_resources (tenant, kind, id, version, created, modified, name_key,
+         external_id, active, doc, index_keys, profile)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
+
+/// A record's columns as `scim_resources` holds them, besides tenant, kind and id: what a write
+/// and an import store alike.
+pub(crate) struct Columns<'a> {
+    version: i64,
+    created: i64,
+    modified: i64,
+    name: Option<&'a str>,
+    external: Option<&'a str>,
+    active: Option<bool>,
+    doc: &'a serde_json::Value,
+    index: serde_json::Value,
+    profile: Option<serde_json::Value>,
+}
+
+impl<'a> Columns<'a> {
+    pub(crate) fn of(record: &'a Record) -> Result<Columns<'a>, StoreError> {
+        let (name, external) = promoted(record);
+        Ok(Columns {
+            version: i64::try_from(record.version).map_err(corrupt)?,
+            created: nanos(record.created),
+            modified: nanos(record.last_modified),
+            name,
+            external,
+            active: record
+                .doc
+                .get("active")
+                .and_then(serde_json::Value::as_bool),
+            doc: &record.doc,
+            index: serde_json::to_value(&record.index).map_err(corrupt)?,
+            profile: record
+                .profile
+                .as_ref()
+                .map(serde_json::to_value)
+                .transpose()
+                .map_err(corrupt)?,
+        })
+    }
+
+    /// `$4`–`$12` of [`INSERT_RECORD`] (and of the update that replaces a record).
+    pub(crate) fn params(&self) -> [&(dyn ToSql + Sync); 9] {
+        [
+            &self.version,
+            &self.created,
+            &self.modified,
+            &self.name,
+            &self.external,
+            &self.active,
+            self.doc,
+            &self.index,
+            &self.profile,
+        ]
+    }
+}
+
 fn member_kind(kind: StoredKind) -> i16 {
     kind_code(kind.into())
 }
@@ -197,7 +258,7 @@ impl Engine {
 }
 
 /// Tells every replica's listener that keys or tenants changed (delivered at commit).
-async fn notify(tx: &Transaction<'_>) -> Result<(), StoreError> {
+pub(crate) async fn notify(tx: &Transaction<'_>) -> Result<(), StoreError> {
     tx.execute("SELECT pg_notify($1, '')", &[&CHANNEL])
         .await
         .map_err(db)?;
@@ -276,19 +337,7 @@ async fn apply(tx: &Transaction<'_>, tenant: &TenantId, write: &Write) -> Result
     let id = write.id.as_str();
     match &write.op {
         WriteOp::Put { record, members } => {
-            let (name, external) = promoted(record);
-            let doc = &record.doc;
-            let index = serde_json::to_value(&record.index).map_err(corrupt)?;
-            let profile = match &record.profile {
-                Some(p) => Some(serde_json::to_value(p).map_err(corrupt)?),
-                None => None,
-            };
-            let active = record
-                .doc
-                .get("active")
-                .and_then(serde_json::Value::as_bool);
-            let version = i64::try_from(record.version).map_err(corrupt)?;
-            let (created, modified) = (nanos(record.created), nanos(record.last_modified));
+            let columns = Columns::of(record)?;
             let expected = match write.expect {
                 Expect::Absent => None,
                 Expect::Version(v) => Some(i64::try_from(v).map_err(corrupt)?),
@@ -297,11 +346,7 @@ async fn apply(tx: &Transaction<'_>, tenant: &TenantId, write: &Write) -> Result
             let (lock, exists) = tenant_statements(tx).await?;
             let put = tx
                 .prepare_cached(match expected {
-                    None => {
-                        "INSERT INTO scim_resources (tenant, kind, id, version, created, modified,
-                             name_key, external_id, active, doc, index_keys, profile)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
-                    }
+                    None => INSERT_RECORD,
                     Some(_) => {
                         "UPDATE scim_resources SET version = $4, created = $5, modified = $6,
                              name_key = $7, external_id = $8, active = $9, doc = $10,
@@ -315,10 +360,8 @@ async fn apply(tx: &Transaction<'_>, tenant: &TenantId, write: &Write) -> Result
             let (targets, value) = feed::insert_values(&write.revision)?;
             let lock_key = lock_id("tenant", t);
             let no_seq: Option<i64> = None;
-            let mut put_params: Vec<&(dyn ToSql + Sync)> = vec![
-                &t, &kind, &id, &version, &created, &modified, &name, &external, &active, doc,
-                &index, &profile,
-            ];
+            let mut put_params: Vec<&(dyn ToSql + Sync)> = vec![&t, &kind, &id];
+            put_params.extend(columns.params());
             if let Some(v) = &expected {
                 put_params.push(v);
             }
