@@ -107,12 +107,14 @@ pub fn core(config: &Config, store: Arc<dyn Store>) -> Arc<Core> {
 /// Runs the server until SIGINT or SIGTERM: opens the store (refusing a corrupt or locked one),
 /// mints and prints a first key if there is none, serves SCIM and the control socket, and on a
 /// signal stops accepting, lets requests in flight finish, and flushes the store.
-pub async fn serve(config: Config) -> Result<(), String> {
-    let opened = open(&config).await.map_err(|e| e.to_string())?;
-    let store = Arc::clone(&opened.store);
-    let core = core(&config, Arc::clone(&store));
-    // Replicas that start at once on an empty database mint one set of first keys.
-    let (first_key, first_admin_key) = opened
+/// What a start does before it serves: the `default` tenant, and a SCIM key and an operator
+/// admin key when none is active (each returned, to be shown once). Replicas that start at once
+/// on an empty database do it one at a time ([`Opened::alone`]), so they mint one set of keys.
+pub async fn first_start(
+    opened: &Opened,
+    core: &Core,
+) -> Result<(Option<String>, Option<String>), String> {
+    opened
         .alone(async {
             core.ensure_default_tenant().await?;
             let scim = core
@@ -122,7 +124,14 @@ pub async fn serve(config: Config) -> Result<(), String> {
             Ok::<_, scim_core::Error>((scim, admin))
         })
         .await?
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| e.to_string())
+}
+
+pub async fn serve(config: Config) -> Result<(), String> {
+    let opened = open(&config).await.map_err(|e| e.to_string())?;
+    let store = Arc::clone(&opened.store);
+    let core = core(&config, Arc::clone(&store));
+    let (first_key, first_admin_key) = first_start(&opened, &core).await?;
     let data_dir = config.data_dir.clone();
     let config_ready_file = config.ready_file.clone();
     let app = Arc::new(app::App::new(config, Arc::clone(&core)));

@@ -378,17 +378,8 @@ pub(crate) async fn start_replica(url: &str) -> (Replica, String, Option<String>
     let config = config_for(url, dir.path());
     let opened = server::open(&config).await.expect("the store opens");
     let core = server::core(&config, Arc::clone(&opened.store));
-    let (key, admin) = opened
-        .alone(async {
-            core.ensure_default_tenant().await?;
-            let scim = core
-                .ensure_scim_key(&scim_core::model::TenantId::default_tenant())
-                .await?;
-            let admin = core.ensure_operator_key().await?;
-            Ok::<_, scim_core::Error>((scim, admin))
-        })
+    let (key, admin) = server::first_start(&opened, &core)
         .await
-        .expect("the first-start lock")
         .expect("first keys");
     let pg = opened.postgres().expect("a PostgreSQL store").clone();
     let app = Arc::new(App::new(config, core));
