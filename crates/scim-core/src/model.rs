@@ -470,6 +470,42 @@ pub struct GroupDump {
 impl Dump {
     /// The format of one tenant's dump.
     pub const FORMAT: u32 = 1;
+
+    /// Whether this copy may be loaded into `tenant`, for every engine alike: a format this
+    /// release reads, a tenant that holds nothing yet (`tenant_is_empty`: no users, groups or
+    /// history; and none of `keys`, the store's keys, is its own), and no key of the copy that
+    /// the store holds already (loading it would take it from its tenant).
+    pub fn may_load_into(
+        &self,
+        tenant: &TenantId,
+        tenant_is_empty: bool,
+        keys: &[ApiKey],
+    ) -> Result<(), crate::store::StoreError> {
+        use crate::store::StoreError;
+        if self.format != Dump::FORMAT {
+            return Err(StoreError::Refused(format!(
+                "unknown dump format {}",
+                self.format
+            )));
+        }
+        let own_keys = keys.iter().any(|k| k.feed().as_ref() == Some(tenant));
+        if !tenant_is_empty || own_keys {
+            return Err(StoreError::Refused(
+                "import needs an empty tenant (no users, groups, history or keys)".into(),
+            ));
+        }
+        if let Some(held) = keys.iter().find(|k| self.keys.iter().any(|d| d.id == k.id)) {
+            let owner = held
+                .feed()
+                .map_or_else(|| "the operator".to_string(), |t| format!("tenant '{t}'"));
+            return Err(StoreError::Refused(format!(
+                "this copy's key '{}' (id {}) is {owner}'s in this store already: import the copy \
+                 into another store, or delete that tenant first",
+                held.label, held.id
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// A consistent copy of a whole store: every tenant, and the operator's keys and feed.

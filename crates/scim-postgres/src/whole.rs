@@ -107,12 +107,6 @@ impl Engine {
         tenant: &TenantId,
         dump: Dump,
     ) -> Result<(), StoreError> {
-        if dump.format != Dump::FORMAT {
-            return Err(StoreError::Refused(format!(
-                "unknown dump format {}",
-                dump.format
-            )));
-        }
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await.map_err(db)?;
         unlimited(&tx).await?;
@@ -127,24 +121,7 @@ impl Engine {
             .await
             .map_err(db)?
             .get(0);
-        let keys = all_keys(&tx).await?;
-        let own_keys = keys.iter().any(|k| k.feed().as_ref() == Some(tenant));
-        if used || own_keys {
-            return Err(StoreError::Refused(
-                "import needs an empty tenant (no users, groups, history or keys)".into(),
-            ));
-        }
-        // Loading a key the store holds would take it from its tenant.
-        if let Some(held) = keys.iter().find(|k| dump.keys.iter().any(|d| d.id == k.id)) {
-            let owner = held
-                .feed()
-                .map_or_else(|| "the operator".to_string(), |t| format!("tenant '{t}'"));
-            return Err(StoreError::Refused(format!(
-                "this copy's key '{}' (id {}) is {owner}'s in this store already: import the copy \
-                 into another store, or delete that tenant first",
-                held.label, held.id
-            )));
-        }
+        dump.may_load_into(tenant, !used, &all_keys(&tx).await?)?;
         load(&tx, tenant, &dump).await?;
         crate::write::notify(&tx).await?;
         tx.commit().await.map_err(db)?;

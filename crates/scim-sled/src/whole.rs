@@ -114,30 +114,7 @@ impl SledStore {
 
     /// Loads one tenant's copy into its empty partition (the tenant exists).
     pub(crate) fn import_part(&self, part: &Part, dump: &Dump) -> Result<(), StoreError> {
-        if dump.format != Dump::FORMAT {
-            return Err(StoreError::Refused(format!(
-                "unknown dump format {}",
-                dump.format
-            )));
-        }
-        let keys = self.keys_now()?;
-        let own_keys = keys.iter().any(|k| k.feed().as_ref() == Some(&part.tenant));
-        if !part.is_empty() || own_keys {
-            return Err(StoreError::Refused(
-                "import needs an empty tenant (no users, groups, history or keys)".into(),
-            ));
-        }
-        // Loading a key the store holds would take it from its tenant.
-        if let Some(held) = keys.iter().find(|k| dump.keys.iter().any(|d| d.id == k.id)) {
-            let owner = held
-                .feed()
-                .map_or_else(|| "the operator".to_string(), |t| format!("tenant '{t}'"));
-            return Err(StoreError::Refused(format!(
-                "this copy's key '{}' (id {}) is {owner}'s in this store already: import the copy \
-                 into another store, or delete that tenant first",
-                held.label, held.id
-            )));
-        }
+        dump.may_load_into(&part.tenant, part.is_empty(), &self.keys_now()?)?;
         let last = self.load(part, dump)?;
         self.continue_after(last)?;
         self.flush_now()
