@@ -522,6 +522,23 @@ pub struct Export {
 
 impl Export {
     pub const FORMAT: u32 = 2;
+
+    /// Whether this copy may be loaded into a store, for every engine alike: a format this
+    /// release reads, into a store that holds nothing yet (`store_is_empty`: no tenant, key or
+    /// operator's feed entry).
+    pub fn may_load(&self, store_is_empty: bool) -> Result<(), crate::store::StoreError> {
+        use crate::store::StoreError;
+        if self.format != Export::FORMAT {
+            return Err(StoreError::Refused(format!(
+                "unknown export format {}",
+                self.format
+            )));
+        }
+        if !store_is_empty {
+            return Err(StoreError::Refused("import needs an empty store".into()));
+        }
+        Ok(())
+    }
 }
 
 /// One tenant in a whole store's copy.
@@ -541,6 +558,32 @@ pub fn rfc3339(t: OffsetDateTime) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_copy_loads_only_in_a_format_it_knows_into_an_empty_store_or_tenant() {
+        let export = |format| Export {
+            format,
+            tenants: Vec::new(),
+            keys: Vec::new(),
+            revisions: Vec::new(),
+        };
+        assert!(export(Export::FORMAT).may_load(true).is_ok());
+        assert!(export(Export::FORMAT).may_load(false).is_err());
+        assert!(export(Export::FORMAT + 1).may_load(true).is_err());
+        let dump = |format| Dump {
+            format,
+            users: Vec::new(),
+            groups: Vec::new(),
+            keys: Vec::new(),
+            revisions: Vec::new(),
+        };
+        let acme = TenantId::parse("acme").expect("id");
+        assert!(dump(Dump::FORMAT).may_load_into(&acme, true, &[]).is_ok());
+        assert!(dump(Dump::FORMAT).may_load_into(&acme, false, &[]).is_err());
+        assert!(dump(Dump::FORMAT + 1)
+            .may_load_into(&acme, true, &[])
+            .is_err());
+    }
 
     #[test]
     fn revisions_read_and_write_the_stored_form() {

@@ -62,12 +62,6 @@ impl Engine {
 
     /// Loads a whole copy into an empty store, in one transaction.
     pub(crate) async fn import_all(&self, export: Export) -> Result<(), StoreError> {
-        if export.format != Export::FORMAT {
-            return Err(StoreError::Refused(format!(
-                "unknown export format {}",
-                export.format
-            )));
-        }
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await.map_err(db)?;
         unlimited(&tx).await?;
@@ -80,9 +74,7 @@ impl Engine {
             .await
             .map_err(db)?
             .get(0);
-        if used {
-            return Err(StoreError::Refused("import needs an empty store".into()));
-        }
+        export.may_load(!used)?;
         for t in &export.tenants {
             let body = serde_json::to_value(&t.tenant).map_err(corrupt)?;
             tx.execute(

@@ -85,18 +85,11 @@ impl SledStore {
 
     /// Loads a whole copy into an empty store.
     pub(crate) fn import_all(&self, export: &Export) -> Result<(), StoreError> {
-        if export.format != Export::FORMAT {
-            return Err(StoreError::Refused(format!(
-                "unknown export format {}",
-                export.format
-            )));
-        }
-        if !self.tenants.is_empty()
-            || !self.api_keys.is_empty()
-            || !self.operator.revisions.is_empty()
-        {
-            return Err(StoreError::Refused("import needs an empty store".into()));
-        }
+        export.may_load(
+            self.tenants.is_empty()
+                && self.api_keys.is_empty()
+                && self.operator.revisions.is_empty(),
+        )?;
         let mut last = 0;
         for t in &export.tenants {
             self.tenants
