@@ -18,6 +18,7 @@
 //! | `deleting-a-tenant-removes-only-its-data` | a deleted tenant's records, history and keys are gone (and stay gone if it is made again); others keep theirs |
 //! | `a-copy-loaded-into-a-tenant-owns-its-keys` | a tenant's copy loaded into another tenant (or a whole store's from before tenants) gives that tenant every key of it: its admin keys are that tenant's, never the operator's; loaded into `default`, keys without a tenant keep their meaning (the operator's admin keys); a copy whose keys the store holds already is refused |
 //! | `events-commit-with-their-changes` | every change of a user or group reads back from the feed with its event (type, id, the record as committed, members added and removed), in order; entries about keys have none; a refused write (taken name, missing member, stale version) leaves no event; the change feed pages through them gap-free |
+//! | `webhook-endpoints-are-kept-per-tenant` | a tenant's webhook endpoints read back whole (secret included) in id order, with their changes in its feed; another tenant's are never seen; a deleted tenant's are gone, and stay gone if it is made again |
 //! | `a-tenant-deleted-under-a-request-stops-nothing` | a request that began before its tenant was deleted (a long bulk request) gets "not found" from then on; the store stays healthy, other tenants write on, nothing it tried reaches a tenant made again with the same id |
 
 use std::collections::BTreeSet;
@@ -91,6 +92,9 @@ pub const CHECKS: &[(&str, CheckFn)] = &[
     }),
     ("events-commit-with-their-changes", |c, _| {
         Box::pin(events_commit_with_their_changes(c))
+    }),
+    ("webhook-endpoints-are-kept-per-tenant", |c, _| {
+        Box::pin(webhook_endpoints_are_kept_per_tenant(c))
     }),
     ("a-tenant-deleted-under-a-request-stops-nothing", |c, _| {
         Box::pin(a_tenant_deleted_under_a_request_stops_nothing(c))
@@ -1141,6 +1145,89 @@ async fn events_commit_with_their_changes(core: Arc<Core>) -> Checked {
     )
 }
 
+async fn webhook_endpoints_are_kept_per_tenant(core: Arc<Core>) -> Checked {
+    let default = TenantId::default_tenant();
+    let (acme, _) = tenant(&core, "acme").await?;
+    let acme = acme.tenant().id.clone();
+    let add = |tenant: TenantId, url: &'static str, events: &'static [&'static str]| {
+        let core = Arc::clone(&core);
+        async move {
+            let events: Vec<String> = events.iter().map(|e| e.to_string()).collect();
+            core.add_webhook(&tenant, url, &events, operator())
+                .await
+                .map_err(text)
+        }
+    };
+    let one = add(default.clone(), "https://one.example/hook", &["user.*"]).await?;
+    let two = add(default.clone(), "https://two.example/hook", &["*"]).await?;
+    let theirs = add(
+        acme.clone(),
+        "https://acme.example/hook",
+        &["group.updated"],
+    )
+    .await?;
+    let stored = core.store().webhooks(&default).await.map_err(text)?;
+    let mut ids = vec![one.webhook.id.clone(), two.webhook.id.clone()];
+    ids.sort();
+    ensure(
+        stored.iter().map(|e| e.id.clone()).collect::<Vec<_>>() == ids,
+        format!("default's endpoints are {stored:?}"),
+    )?;
+    let first = stored
+        .iter()
+        .find(|e| e.id == one.webhook.id)
+        .ok_or("the first endpoint is gone")?;
+    ensure(
+        first.secret == one.secret
+            && first.url == "https://one.example/hook"
+            && first.events == ["user.*"]
+            && first.enabled,
+        format!("the first endpoint reads back as {first:?}"),
+    )?;
+    core.set_webhook_enabled(&default, &two.webhook.id, false, operator())
+        .await
+        .map_err(text)?;
+    let after = core.store().webhooks(&default).await.map_err(text)?;
+    let second = after.iter().find(|e| e.id == two.webhook.id);
+    ensure(
+        second.is_some_and(|e| !e.enabled && e.secret == two.secret),
+        format!("the disabled endpoint reads back as {second:?}"),
+    )?;
+    let d = dir(&core).await?;
+    let feed = d.partition().revisions(0, usize::MAX).await.map_err(text)?;
+    let actions: Vec<&str> = feed
+        .iter()
+        .filter(|r| r.target_type == TargetType::Webhook)
+        .map(|r| r.action.as_str())
+        .collect();
+    ensure(
+        actions == ["webhook.create", "webhook.create", "webhook.update"],
+        format!("default's feed records {actions:?}"),
+    )?;
+    let text_of_feed = serde_json::to_string(&feed).map_err(text)?;
+    ensure(
+        !text_of_feed.contains(&one.secret) && !text_of_feed.contains(&two.secret),
+        "a signing secret is in the history",
+    )?;
+    let acme_hooks = core.store().webhooks(&acme).await.map_err(text)?;
+    ensure(
+        acme_hooks.len() == 1 && acme_hooks[0].id == theirs.webhook.id,
+        format!("acme's endpoints are {acme_hooks:?}"),
+    )?;
+    // A deleted tenant's endpoints go with it, and a tenant made again has none.
+    core.update_tenant(&acme, None, None, Some(TenantStatus::Disabled), operator())
+        .await
+        .map_err(text)?;
+    core.delete_tenant(&acme, true, operator())
+        .await
+        .map_err(text)?;
+    keyless_tenant(&core, "acme").await?;
+    let again = core.store().webhooks(&acme).await.map_err(text)?;
+    ensure(again.is_empty(), format!("acme made again has {again:?}"))?;
+    let kept = core.store().webhooks(&default).await.map_err(text)?;
+    ensure(kept.len() == 2, "deleting acme touched default's endpoints")
+}
+
 /// Makes a tenant without keys (as an import does).
 async fn keyless_tenant(core: &Core, id: &str) -> Result<TenantId, String> {
     let new = crate::NewTenant {
@@ -1238,6 +1325,21 @@ impl<I: Intercept> Store for Intercepted<I> {
     }
     async fn touch_key(&self, id: &str, when: time::OffsetDateTime) -> Result<(), StoreError> {
         self.inner.touch_key(id, when).await
+    }
+    async fn webhooks(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<crate::model::WebhookEndpoint>, StoreError> {
+        self.inner.webhooks(tenant).await
+    }
+    async fn put_webhook(
+        &self,
+        tenant: &TenantId,
+        endpoint: crate::model::WebhookEndpoint,
+        revision: Revision,
+    ) -> Result<(), StoreError> {
+        self.intercept.storage()?;
+        self.inner.put_webhook(tenant, endpoint, revision).await
     }
     async fn put_session(&self, session: crate::model::WebSession) -> Result<(), StoreError> {
         self.inner.put_session(session).await
