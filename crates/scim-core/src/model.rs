@@ -498,6 +498,9 @@ pub struct Dump {
     pub groups: Vec<GroupDump>,
     pub keys: Vec<ApiKey>,
     pub revisions: Vec<Revision>,
+    /// Its webhook endpoints, signing secrets included (a copy is as secret as the store).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub webhooks: Vec<WebhookEndpoint>,
 }
 
 /// A group and its members.

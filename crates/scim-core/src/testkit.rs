@@ -12,7 +12,7 @@
 //! | `index-follows-changes` | index lookups find a record by its current keys only |
 //! | `stale-writes-are-refused` | a write computed from an old version is refused; with `If-Match`, one of two concurrent changes wins |
 //! | `queries-select-sort-and-page` | filters, sorts and pages answer what the matcher says, with exact totals |
-//! | `export-import-round-trip` | an export imported into an empty store exports the same, and every integrity rule holds |
+//! | `export-import-round-trip` | an export (webhook endpoints included) imported into an empty store exports the same, and every integrity rule holds |
 //! | `web-sessions-are-kept-and-pruned` | the admin page's sessions read back by digest, record their last use, end when deleted, and are pruned by age and beyond a number, least recently used first |
 //! | `tenants-are-apart` | the same `userName` in two tenants; lookups, lists, histories and feeds never cross; a key opens its own tenant only |
 //! | `deleting-a-tenant-removes-only-its-data` | a deleted tenant's records, history and keys are gone (and stay gone if it is made again); others keep theirs |
@@ -112,7 +112,8 @@ pub async fn run(fresh: Fresh<'_>) -> Vec<Outcome> {
 }
 
 /// Copies a whole store from one engine to another and back: `from` (empty) is filled with
-/// tenants, users (one deleted, one with its profile changed), nested groups and keys; its export
+/// tenants, users (one deleted, one with its profile changed), nested groups, keys and a webhook
+/// endpoint; its export
 /// is imported into `to` (empty), whose every integrity rule must hold and whose export must be
 /// the same copy; then `to`'s export is imported into `back` (empty), likewise. Each store then
 /// takes a new write whose feed entry follows the copied ones.
@@ -150,8 +151,25 @@ pub async fn copies_between(
         )
         .await
         .map_err(text)?;
+    source
+        .add_webhook(
+            &TenantId::parse("acme")?,
+            "https://acme.example/hooks",
+            &["*".to_string()],
+            operator(),
+        )
+        .await
+        .map_err(text)?;
     let copy = source.store().export().await.map_err(text)?;
     ensure(copy.tenants.len() == 2, "the copy holds both tenants")?;
+    ensure(
+        copy.tenants
+            .iter()
+            .map(|t| t.dump.webhooks.len())
+            .sum::<usize>()
+            == 1,
+        "the copy holds acme's webhook endpoint",
+    )?;
     let mut stores = vec![source];
     for next in [to, back] {
         let core = core_without_default(next);
@@ -637,7 +655,20 @@ async fn export_import_round_trip(core: Arc<Core>, into: Arc<Core>) -> Checked {
     core.mint_key("a key", crate::auth::KeyKind::Scim, None, operator())
         .await
         .map_err(text)?;
+    let hook = core
+        .add_webhook(
+            &TenantId::default_tenant(),
+            "https://hooks.example/copy",
+            &["user.*".to_string()],
+            operator(),
+        )
+        .await
+        .map_err(text)?;
     let dump = d.partition().export().await.map_err(text)?;
+    ensure(
+        dump.webhooks.len() == 1 && dump.webhooks[0].secret == hook.secret,
+        format!("the copy holds the endpoints {:?}", dump.webhooks),
+    )?;
     into_d
         .partition()
         .import(dump.clone())
@@ -844,6 +875,7 @@ fn copy_from_before_tenants(name: &str) -> Dump {
         groups: Vec::new(),
         keys: vec![key("scim", false), key("admin", true)],
         revisions: Vec::new(),
+        webhooks: Vec::new(),
     }
 }
 
