@@ -149,6 +149,8 @@ impl From<&WebhookEndpoint> for WebhookInfo {
     }
 }
 
+/// On `Core`, as keys are: the command line reaches them without a request's directory. Each
+/// answers "not found" for a tenant that does not exist.
 impl Core {
     /// Adds an endpoint to a tenant: its signing secret is in the answer, this once.
     pub async fn add_webhook(
@@ -158,6 +160,7 @@ impl Core {
         events: &[String],
         actor: Actor,
     ) -> Result<NewWebhook> {
+        self.directory(tenant).await?;
         let url = check_url(url)?;
         let events = check_patterns(events)?;
         if self.store.webhooks(tenant).await?.len() >= MAX_ENDPOINTS {
@@ -187,6 +190,7 @@ impl Core {
 
     /// A tenant's endpoints, in id order: never their secrets.
     pub async fn webhooks(&self, tenant: &TenantId) -> Result<Vec<WebhookInfo>> {
+        self.directory(tenant).await?;
         Ok(self
             .store
             .webhooks(tenant)
@@ -204,6 +208,7 @@ impl Core {
         enabled: bool,
         actor: Actor,
     ) -> Result<WebhookInfo> {
+        self.directory(tenant).await?;
         let mut endpoint = self
             .store
             .webhooks(tenant)
