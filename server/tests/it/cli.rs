@@ -387,6 +387,31 @@ fn logs_never_carry_keys_passwords_filter_values_or_bodies() {
         .to_string();
     let origin = base.trim_end_matches("/scim/v2").to_string();
     let web = rt.block_on(web_session(&origin, &admin));
+    // A webhook endpoint's signing secret, in an answer and through the control socket.
+    let hook_secret = rt.block_on(async {
+        let r = client()
+            .post(format!("{origin}/admin/v1/webhooks"))
+            .bearer_auth(&admin)
+            .header("Content-Type", "application/json")
+            .body(r#"{"url": "https://hooks.example.com/x", "events": ["*"]}"#)
+            .send()
+            .await
+            .expect("add");
+        let body: serde_json::Value = r.json().await.expect("json");
+        body["secret"].as_str().expect("a secret").to_string()
+    });
+    let added = scim_server(
+        dir.path(),
+        &[
+            "webhook",
+            "add",
+            "https://hooks.example.com/y",
+            "--events",
+            "*",
+        ],
+    );
+    assert!(added.status.success(), "{added:?}");
+    let cli_secret = last_word_of(&String::from_utf8_lossy(&added.stdout));
     sigterm(&child);
     assert!(wait(&mut child, Duration::from_secs(30)).is_some_and(|s| s.success()));
     let text = std::fs::read_to_string(&log).expect("log");
@@ -398,6 +423,9 @@ fn logs_never_carry_keys_passwords_filter_values_or_bodies() {
         admin.as_str(),
         &web.session,
         &web.csrf,
+        &hook_secret,
+        &cli_secret,
+        "whsec_",
         "Search-Marker",
         "Web-Key-Marker",
     ] {
