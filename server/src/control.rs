@@ -38,6 +38,25 @@ pub enum Command {
     KeyRevoke {
         id: String,
     },
+    /// Adds a webhook endpoint to a tenant (its signing secret is in the answer, once).
+    WebhookAdd {
+        url: String,
+        events: Vec<String>,
+        #[serde(default)]
+        tenant: Option<String>,
+    },
+    /// A tenant's webhook endpoints (never their secrets).
+    WebhookList {
+        #[serde(default)]
+        tenant: Option<String>,
+    },
+    /// Enables or disables a tenant's webhook endpoint.
+    WebhookStatus {
+        id: String,
+        enabled: bool,
+        #[serde(default)]
+        tenant: Option<String>,
+    },
     /// A user's (or group's) revision history, newest first.
     History {
         id: String,
@@ -187,6 +206,42 @@ pub async fn execute(core: &Core, reach: &Reach, command: &Command) -> Result<Va
         Command::KeyRevoke { id } => json(
             &core
                 .revoke_key(id, None, auth::operator())
+                .await
+                .map_err(text)?,
+        ),
+        Command::WebhookAdd {
+            url,
+            events,
+            tenant,
+        } => json(
+            &core
+                .add_webhook(
+                    &tenant_id(tenant.as_deref())?,
+                    url,
+                    events,
+                    auth::operator(),
+                )
+                .await
+                .map_err(text)?,
+        ),
+        Command::WebhookList { tenant } => json(
+            &core
+                .webhooks(&tenant_id(tenant.as_deref())?)
+                .await
+                .map_err(text)?,
+        ),
+        Command::WebhookStatus {
+            id,
+            enabled,
+            tenant,
+        } => json(
+            &core
+                .set_webhook_enabled(
+                    &tenant_id(tenant.as_deref())?,
+                    id,
+                    *enabled,
+                    auth::operator(),
+                )
                 .await
                 .map_err(text)?,
         ),

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use scim_core::model::{rfc3339, Revision, Tenant, TenantStatus};
-use scim_core::views::{KeyInfo, MintedKey};
+use scim_core::views::{KeyInfo, MintedKey, NewWebhook, WebhookInfo};
 use server::config::{Config, LogFormat, Overrides, StoreKind};
 use server::control::{self, Command};
 
@@ -39,6 +39,9 @@ enum Cmd {
     /// Manage API keys (works whether or not the server is running).
     #[command(subcommand)]
     Key(KeyCmd),
+    /// Manage a tenant's webhook endpoints (works whether or not the server is running).
+    #[command(subcommand)]
+    Webhook(WebhookCmd),
     /// Manage tenants: the customer organisations this server holds (works whether or not the
     /// server is running).
     #[command(subcommand)]
@@ -115,6 +118,39 @@ enum KeyCmd {
     },
     /// Revoke a key: it fails from the next request on.
     Revoke { id: String },
+}
+
+#[derive(Subcommand)]
+enum WebhookCmd {
+    /// Add an endpoint and print its signing secret (once, last).
+    Add {
+        /// Its `https` URL.
+        url: String,
+        /// The events it wants: types (`user.suspended`), families (`user.*`) or `*`,
+        /// comma-separated or repeated.
+        #[arg(long, value_name = "PATTERNS", required = true, value_delimiter = ',')]
+        events: Vec<String>,
+        /// The tenant (default: `default`).
+        #[arg(long, value_name = "TENANT")]
+        tenant: Option<String>,
+    },
+    /// List endpoints: id, status, events, URL (never the secret).
+    List {
+        #[arg(long, value_name = "TENANT")]
+        tenant: Option<String>,
+    },
+    /// Disable an endpoint.
+    Disable {
+        id: String,
+        #[arg(long, value_name = "TENANT")]
+        tenant: Option<String>,
+    },
+    /// Enable a disabled endpoint again.
+    Enable {
+        id: String,
+        #[arg(long, value_name = "TENANT")]
+        tenant: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -214,6 +250,34 @@ fn main() -> ExitCode {
                 KeyCmd::Revoke { id } => Command::KeyRevoke { id },
             };
             match run_key_command(&config, &command) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => fail(&e),
+            }
+        }
+        Cmd::Webhook(cmd) => {
+            let command = match cmd {
+                WebhookCmd::Add {
+                    url,
+                    events,
+                    tenant,
+                } => Command::WebhookAdd {
+                    url,
+                    events,
+                    tenant,
+                },
+                WebhookCmd::List { tenant } => Command::WebhookList { tenant },
+                WebhookCmd::Disable { id, tenant } => Command::WebhookStatus {
+                    id,
+                    enabled: false,
+                    tenant,
+                },
+                WebhookCmd::Enable { id, tenant } => Command::WebhookStatus {
+                    id,
+                    enabled: true,
+                    tenant,
+                },
+            };
+            match run_webhook_command(&config, &command) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => fail(&e),
             }
@@ -508,6 +572,45 @@ fn run_key_command(config: &Config, command: &Command) -> Result<(), String> {
             println!("Revoked key '{}' (id {}).", info.label, info.id);
         }
         _ => println!("{answer:#}"),
+    }
+    Ok(())
+}
+
+/// Runs a webhook command and prints its answer: the secret of a new endpoint once, last.
+fn run_webhook_command(config: &Config, command: &Command) -> Result<(), String> {
+    let answer = execute(config, command)?;
+    let show = |w: &WebhookInfo| {
+        println!(
+            "{:<36}  {:<8}  {:<40}  {}",
+            w.id,
+            if w.enabled { "enabled" } else { "disabled" },
+            w.events.join(","),
+            w.url
+        );
+    };
+    match command {
+        Command::WebhookAdd { .. } => {
+            let NewWebhook { webhook, secret } =
+                serde_json::from_value(answer).map_err(|e| e.to_string())?;
+            println!(
+                "Added webhook endpoint {} for {} (events: {}). Its signing secret: copy it now, \
+                 it is not shown again.",
+                webhook.id,
+                webhook.url,
+                webhook.events.join(", ")
+            );
+            println!("{secret}");
+        }
+        Command::WebhookList { .. } => {
+            let all: Vec<WebhookInfo> =
+                serde_json::from_value(answer).map_err(|e| e.to_string())?;
+            println!("{:<36}  {:<8}  {:<40}  URL", "ID", "STATUS", "EVENTS");
+            all.iter().for_each(show);
+        }
+        _ => {
+            let w: WebhookInfo = serde_json::from_value(answer).map_err(|e| e.to_string())?;
+            show(&w);
+        }
     }
     Ok(())
 }

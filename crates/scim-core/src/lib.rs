@@ -1,8 +1,8 @@
 //! The domain core: what each operation means. Provisioning (create, replace, patch, delete,
 //! membership, bulk), list planning, revisions and their diffs, provisioning events (the change
 //! feed's outbox), the application's profile policy, API keys and authentication, the admin
-//! views, the integrity rules and Standard Webhooks signatures, written once, over the storage
-//! seam ([`store::Store`]) that every engine implements.
+//! views, the integrity rules, webhook endpoints and Standard Webhooks signatures, written once,
+//! over the storage seam ([`store::Store`]) that every engine implements.
 //!
 //! The core takes typed values (parsed by the edge) and returns typed values; it knows neither
 //! HTTP nor any storage engine. Its one error type is [`error::Error`].
@@ -12,6 +12,7 @@ pub mod auth;
 pub mod bulk;
 pub mod clock;
 pub mod diff;
+pub mod endpoints;
 pub mod error;
 pub mod events;
 pub mod integrity;

@@ -269,6 +269,12 @@ pub enum Action {
     /// A tenant and all its data were deleted.
     #[serde(rename = "tenant.delete")]
     TenantDelete,
+    /// A webhook endpoint was added.
+    #[serde(rename = "webhook.create")]
+    WebhookCreate,
+    /// A webhook endpoint was enabled or disabled.
+    #[serde(rename = "webhook.update")]
+    WebhookUpdate,
 }
 
 impl Action {
@@ -287,6 +293,8 @@ impl Action {
             Action::TenantCreate => "tenant.create",
             Action::TenantUpdate => "tenant.update",
             Action::TenantDelete => "tenant.delete",
+            Action::WebhookCreate => "webhook.create",
+            Action::WebhookUpdate => "webhook.update",
         }
     }
 }
@@ -298,6 +306,7 @@ pub enum TargetType {
     Group,
     ApiKey,
     Tenant,
+    Webhook,
 }
 
 impl TargetType {
@@ -307,6 +316,7 @@ impl TargetType {
             TargetType::Group => "Group",
             TargetType::ApiKey => "ApiKey",
             TargetType::Tenant => "Tenant",
+            TargetType::Webhook => "Webhook",
         }
     }
 
@@ -315,7 +325,7 @@ impl TargetType {
         match self {
             TargetType::User => Some(Kind::User),
             TargetType::Group => Some(Kind::Group),
-            TargetType::ApiKey | TargetType::Tenant => None,
+            TargetType::ApiKey | TargetType::Tenant | TargetType::Webhook => None,
         }
     }
 }
@@ -433,6 +443,36 @@ impl ApiKey {
     }
 }
 
+/// A tenant's webhook endpoint: where its events are to be delivered, and which of them. The
+/// signing secret is kept as shown once at creation (`whsec_…`, [`crate::webhook`]): the sender
+/// needs it whole to sign. It is never listed, logged nor written to the history, and this
+/// type's `Debug` leaves it out.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookEndpoint {
+    pub id: String,
+    /// An `https` URL.
+    pub url: String,
+    /// Event type patterns: a type (`user.suspended`), a family (`user.*`) or `*`.
+    pub events: Vec<String>,
+    pub enabled: bool,
+    pub secret: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created: OffsetDateTime,
+}
+
+impl std::fmt::Debug for WebhookEndpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookEndpoint")
+            .field("id", &self.id)
+            .field("url", &self.url)
+            .field("events", &self.events)
+            .field("enabled", &self.enabled)
+            .field("secret", &"…")
+            .field("created", &self.created)
+            .finish()
+    }
+}
+
 /// A session of the admin web page, tied to the admin key it was opened with. Only the digest of
 /// its id is stored (the id is the cookie's); the CSRF token its forms carry is its own.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -458,6 +498,9 @@ pub struct Dump {
     pub groups: Vec<GroupDump>,
     pub keys: Vec<ApiKey>,
     pub revisions: Vec<Revision>,
+    /// Its webhook endpoints, signing secrets included (a copy is as secret as the store).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub webhooks: Vec<WebhookEndpoint>,
 }
 
 /// A group and its members.
@@ -576,6 +619,7 @@ mod tests {
             groups: Vec::new(),
             keys: Vec::new(),
             revisions: Vec::new(),
+            webhooks: Vec::new(),
         };
         let acme = TenantId::parse("acme").expect("id");
         assert!(dump(Dump::FORMAT).may_load_into(&acme, true, &[]).is_ok());

@@ -24,7 +24,7 @@ use time::OffsetDateTime;
 
 use crate::model::{
     ApiKey, Dump, Export, IndexKey, Kind, Member, Record, Revision, TargetRef, Tenant, TenantId,
-    WebSession,
+    WebSession, WebhookEndpoint,
 };
 use crate::query::{Matcher, Probe};
 
@@ -182,6 +182,18 @@ pub trait Store: Send + Sync + 'static {
     async fn put_key(&self, key: ApiKey, revision: Revision) -> Result<(), StoreError>;
     /// Records the last use of a key (no revision; best effort, not flushed).
     async fn touch_key(&self, id: &str, when: OffsetDateTime) -> Result<(), StoreError>;
+
+    /// A tenant's webhook endpoints, in id order, secrets included (for the sender; the core
+    /// never shows them).
+    async fn webhooks(&self, tenant: &TenantId) -> Result<Vec<WebhookEndpoint>, StoreError>;
+    /// Creates or updates a webhook endpoint of a tenant with its revision entry in the
+    /// tenant's feed, atomically and durably. A deleted tenant's endpoints go with it.
+    async fn put_webhook(
+        &self,
+        tenant: &TenantId,
+        endpoint: WebhookEndpoint,
+        revision: Revision,
+    ) -> Result<(), StoreError>;
 
     /// Opens a session of the admin web page, or records its last use. An engine that serves
     /// one process may keep sessions in memory (a restart then signs everyone out); an engine

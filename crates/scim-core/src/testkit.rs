@@ -12,12 +12,13 @@
 //! | `index-follows-changes` | index lookups find a record by its current keys only |
 //! | `stale-writes-are-refused` | a write computed from an old version is refused; with `If-Match`, one of two concurrent changes wins |
 //! | `queries-select-sort-and-page` | filters, sorts and pages answer what the matcher says, with exact totals |
-//! | `export-import-round-trip` | an export imported into an empty store exports the same, and every integrity rule holds |
+//! | `export-import-round-trip` | an export (webhook endpoints included) imported into an empty store exports the same, and every integrity rule holds |
 //! | `web-sessions-are-kept-and-pruned` | the admin page's sessions read back by digest, record their last use, end when deleted, and are pruned by age and beyond a number, least recently used first |
 //! | `tenants-are-apart` | the same `userName` in two tenants; lookups, lists, histories and feeds never cross; a key opens its own tenant only |
 //! | `deleting-a-tenant-removes-only-its-data` | a deleted tenant's records, history and keys are gone (and stay gone if it is made again); others keep theirs |
 //! | `a-copy-loaded-into-a-tenant-owns-its-keys` | a tenant's copy loaded into another tenant (or a whole store's from before tenants) gives that tenant every key of it: its admin keys are that tenant's, never the operator's; loaded into `default`, keys without a tenant keep their meaning (the operator's admin keys); a copy whose keys the store holds already is refused |
 //! | `events-commit-with-their-changes` | every change of a user or group reads back from the feed with its event (type, id, the record as committed, members added and removed), in order; entries about keys have none; a refused write (taken name, missing member, stale version) leaves no event; the change feed pages through them gap-free |
+//! | `webhook-endpoints-are-kept-per-tenant` | a tenant's webhook endpoints read back whole (secret included) in id order, with their changes in its feed; another tenant's are never seen; a deleted tenant's are gone, and stay gone if it is made again |
 //! | `a-tenant-deleted-under-a-request-stops-nothing` | a request that began before its tenant was deleted (a long bulk request) gets "not found" from then on; the store stays healthy, other tenants write on, nothing it tried reaches a tenant made again with the same id |
 
 use std::collections::BTreeSet;
@@ -92,6 +93,9 @@ pub const CHECKS: &[(&str, CheckFn)] = &[
     ("events-commit-with-their-changes", |c, _| {
         Box::pin(events_commit_with_their_changes(c))
     }),
+    ("webhook-endpoints-are-kept-per-tenant", |c, _| {
+        Box::pin(webhook_endpoints_are_kept_per_tenant(c))
+    }),
     ("a-tenant-deleted-under-a-request-stops-nothing", |c, _| {
         Box::pin(a_tenant_deleted_under_a_request_stops_nothing(c))
     }),
@@ -108,7 +112,8 @@ pub async fn run(fresh: Fresh<'_>) -> Vec<Outcome> {
 }
 
 /// Copies a whole store from one engine to another and back: `from` (empty) is filled with
-/// tenants, users (one deleted, one with its profile changed), nested groups and keys; its export
+/// tenants, users (one deleted, one with its profile changed), nested groups, keys and a webhook
+/// endpoint; its export
 /// is imported into `to` (empty), whose every integrity rule must hold and whose export must be
 /// the same copy; then `to`'s export is imported into `back` (empty), likewise. Each store then
 /// takes a new write whose feed entry follows the copied ones.
@@ -146,8 +151,25 @@ pub async fn copies_between(
         )
         .await
         .map_err(text)?;
+    source
+        .add_webhook(
+            &TenantId::parse("acme")?,
+            "https://acme.example/hooks",
+            &["*".to_string()],
+            operator(),
+        )
+        .await
+        .map_err(text)?;
     let copy = source.store().export().await.map_err(text)?;
     ensure(copy.tenants.len() == 2, "the copy holds both tenants")?;
+    ensure(
+        copy.tenants
+            .iter()
+            .map(|t| t.dump.webhooks.len())
+            .sum::<usize>()
+            == 1,
+        "the copy holds acme's webhook endpoint",
+    )?;
     let mut stores = vec![source];
     for next in [to, back] {
         let core = core_without_default(next);
@@ -644,7 +666,20 @@ async fn export_import_round_trip(core: Arc<Core>, into: Arc<Core>) -> Checked {
     core.mint_key("a key", crate::auth::KeyKind::Scim, None, operator())
         .await
         .map_err(text)?;
+    let hook = core
+        .add_webhook(
+            &TenantId::default_tenant(),
+            "https://hooks.example/copy",
+            &["user.*".to_string()],
+            operator(),
+        )
+        .await
+        .map_err(text)?;
     let dump = d.partition().export().await.map_err(text)?;
+    ensure(
+        dump.webhooks.len() == 1 && dump.webhooks[0].secret == hook.secret,
+        format!("the copy holds the endpoints {:?}", dump.webhooks),
+    )?;
     into_d
         .partition()
         .import(dump.clone())
@@ -851,6 +886,7 @@ fn copy_from_before_tenants(name: &str) -> Dump {
         groups: Vec::new(),
         keys: vec![key("scim", false), key("admin", true)],
         revisions: Vec::new(),
+        webhooks: Vec::new(),
     }
 }
 
@@ -1152,6 +1188,89 @@ async fn events_commit_with_their_changes(core: Arc<Core>) -> Checked {
     )
 }
 
+async fn webhook_endpoints_are_kept_per_tenant(core: Arc<Core>) -> Checked {
+    let default = TenantId::default_tenant();
+    let (acme, _) = tenant(&core, "acme").await?;
+    let acme = acme.tenant().id.clone();
+    let add = |tenant: TenantId, url: &'static str, events: &'static [&'static str]| {
+        let core = Arc::clone(&core);
+        async move {
+            let events: Vec<String> = events.iter().map(|e| e.to_string()).collect();
+            core.add_webhook(&tenant, url, &events, operator())
+                .await
+                .map_err(text)
+        }
+    };
+    let one = add(default.clone(), "https://one.example/hook", &["user.*"]).await?;
+    let two = add(default.clone(), "https://two.example/hook", &["*"]).await?;
+    let theirs = add(
+        acme.clone(),
+        "https://acme.example/hook",
+        &["group.updated"],
+    )
+    .await?;
+    let stored = core.store().webhooks(&default).await.map_err(text)?;
+    let mut ids = vec![one.webhook.id.clone(), two.webhook.id.clone()];
+    ids.sort();
+    ensure(
+        stored.iter().map(|e| e.id.clone()).collect::<Vec<_>>() == ids,
+        format!("default's endpoints are {stored:?}"),
+    )?;
+    let first = stored
+        .iter()
+        .find(|e| e.id == one.webhook.id)
+        .ok_or("the first endpoint is gone")?;
+    ensure(
+        first.secret == one.secret
+            && first.url == "https://one.example/hook"
+            && first.events == ["user.*"]
+            && first.enabled,
+        format!("the first endpoint reads back as {first:?}"),
+    )?;
+    core.set_webhook_enabled(&default, &two.webhook.id, false, operator())
+        .await
+        .map_err(text)?;
+    let after = core.store().webhooks(&default).await.map_err(text)?;
+    let second = after.iter().find(|e| e.id == two.webhook.id);
+    ensure(
+        second.is_some_and(|e| !e.enabled && e.secret == two.secret),
+        format!("the disabled endpoint reads back as {second:?}"),
+    )?;
+    let d = dir(&core).await?;
+    let feed = d.partition().revisions(0, usize::MAX).await.map_err(text)?;
+    let actions: Vec<&str> = feed
+        .iter()
+        .filter(|r| r.target_type == TargetType::Webhook)
+        .map(|r| r.action.as_str())
+        .collect();
+    ensure(
+        actions == ["webhook.create", "webhook.create", "webhook.update"],
+        format!("default's feed records {actions:?}"),
+    )?;
+    let text_of_feed = serde_json::to_string(&feed).map_err(text)?;
+    ensure(
+        !text_of_feed.contains(&one.secret) && !text_of_feed.contains(&two.secret),
+        "a signing secret is in the history",
+    )?;
+    let acme_hooks = core.store().webhooks(&acme).await.map_err(text)?;
+    ensure(
+        acme_hooks.len() == 1 && acme_hooks[0].id == theirs.webhook.id,
+        format!("acme's endpoints are {acme_hooks:?}"),
+    )?;
+    // A deleted tenant's endpoints go with it, and a tenant made again has none.
+    core.update_tenant(&acme, None, None, Some(TenantStatus::Disabled), operator())
+        .await
+        .map_err(text)?;
+    core.delete_tenant(&acme, true, operator())
+        .await
+        .map_err(text)?;
+    keyless_tenant(&core, "acme").await?;
+    let again = core.store().webhooks(&acme).await.map_err(text)?;
+    ensure(again.is_empty(), format!("acme made again has {again:?}"))?;
+    let kept = core.store().webhooks(&default).await.map_err(text)?;
+    ensure(kept.len() == 2, "deleting acme touched default's endpoints")
+}
+
 /// Makes a tenant without keys (as an import does).
 async fn keyless_tenant(core: &Core, id: &str) -> Result<TenantId, String> {
     let new = crate::NewTenant {
@@ -1249,6 +1368,21 @@ impl<I: Intercept> Store for Intercepted<I> {
     }
     async fn touch_key(&self, id: &str, when: time::OffsetDateTime) -> Result<(), StoreError> {
         self.inner.touch_key(id, when).await
+    }
+    async fn webhooks(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<crate::model::WebhookEndpoint>, StoreError> {
+        self.inner.webhooks(tenant).await
+    }
+    async fn put_webhook(
+        &self,
+        tenant: &TenantId,
+        endpoint: crate::model::WebhookEndpoint,
+        revision: Revision,
+    ) -> Result<(), StoreError> {
+        self.intercept.storage()?;
+        self.inner.put_webhook(tenant, endpoint, revision).await
     }
     async fn put_session(&self, session: crate::model::WebSession) -> Result<(), StoreError> {
         self.inner.put_session(session).await

@@ -166,6 +166,26 @@ pub struct MintedKey {
     pub info: KeyInfo,
 }
 
+/// A webhook endpoint as listed: never its signing secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookInfo {
+    pub id: String,
+    pub url: String,
+    /// The event type patterns it wants (`user.suspended`, `user.*`, `*`).
+    pub events: Vec<String>,
+    pub enabled: bool,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created: OffsetDateTime,
+}
+
+/// An endpoint just added: what listings show of it, and its signing secret (`whsec_…`), shown
+/// this once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewWebhook {
+    pub webhook: WebhookInfo,
+    pub secret: String,
+}
+
 impl From<&Record> for UserSummary {
     fn from(record: &Record) -> Self {
         let profile = record

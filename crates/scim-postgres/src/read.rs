@@ -7,7 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use scim_core::model::{
     ApiKey, Dump, Export, IndexKey, Kind, Member, Record, Revision, TargetRef, Tenant, TenantId,
-    WebSession,
+    WebSession, WebhookEndpoint,
 };
 use scim_core::store::{Found, Partition, Query, Store, StoreError, Write};
 use time::OffsetDateTime;
@@ -391,6 +391,22 @@ impl PgStore {
     async fn touch_key_unbounded(&self, id: &str, when: OffsetDateTime) -> Result<(), StoreError> {
         self.touch_key_now(id, when).await
     }
+
+    async fn webhooks_unbounded(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<WebhookEndpoint>, StoreError> {
+        let conn = self.conn().await?;
+        conn.query(
+            "SELECT body FROM scim_webhooks WHERE tenant = $1 ORDER BY id",
+            &[&tenant.as_str()],
+        )
+        .await
+        .map_err(db)?
+        .into_iter()
+        .map(|r| serde_json::from_value(r.get(0)).map_err(corrupt))
+        .collect()
+    }
 }
 
 #[async_trait]
@@ -433,6 +449,20 @@ impl Store for PgStore {
 
     async fn touch_key(&self, id: &str, when: OffsetDateTime) -> Result<(), StoreError> {
         self.bounded(self.touch_key_unbounded(id, when)).await
+    }
+
+    async fn webhooks(&self, tenant: &TenantId) -> Result<Vec<WebhookEndpoint>, StoreError> {
+        self.bounded(self.webhooks_unbounded(tenant)).await
+    }
+
+    async fn put_webhook(
+        &self,
+        tenant: &TenantId,
+        endpoint: WebhookEndpoint,
+        revision: Revision,
+    ) -> Result<(), StoreError> {
+        self.bounded(self.put_webhook_now(tenant, &endpoint, &revision))
+            .await
     }
 
     async fn put_session(&self, session: WebSession) -> Result<(), StoreError> {

@@ -331,12 +331,23 @@ async fn dump_of(client: &impl GenericClient, tenant: &TenantId) -> Result<Dump,
         .into_iter()
         .filter(|k| k.feed().as_ref() == Some(tenant))
         .collect();
+    let webhooks = client
+        .query(
+            "SELECT body FROM scim_webhooks WHERE tenant = $1 ORDER BY id",
+            &[&t],
+        )
+        .await
+        .map_err(db)?
+        .into_iter()
+        .map(|r| serde_json::from_value(r.get(0)).map_err(corrupt))
+        .collect::<Result<Vec<_>, StoreError>>()?;
     Ok(Dump {
         format: Dump::FORMAT,
         users,
         groups,
         keys,
         revisions: feed::all(client, t).await?,
+        webhooks,
     })
 }
 
@@ -390,6 +401,15 @@ async fn load(tx: &Transaction<'_>, tenant: &TenantId, dump: &Dump) -> Result<()
         }
     }
     load_keys(tx, &dump.keys, Some(tenant)).await?;
+    for endpoint in &dump.webhooks {
+        let body = serde_json::to_value(endpoint).map_err(corrupt)?;
+        tx.execute(
+            "INSERT INTO scim_webhooks (tenant, id, body) VALUES ($1, $2, $3)",
+            &[&t, &endpoint.id, &body],
+        )
+        .await
+        .map_err(db)?;
+    }
     load_feed(tx, t, &dump.revisions).await
 }
 

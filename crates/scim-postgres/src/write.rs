@@ -13,7 +13,9 @@
 use std::collections::{HashMap, HashSet};
 
 use deadpool_postgres::{GenericClient, Transaction};
-use scim_core::model::{ApiKey, IndexKey, Member, Record, Revision, StoredKind, Tenant, TenantId};
+use scim_core::model::{
+    ApiKey, IndexKey, Member, Record, Revision, StoredKind, Tenant, TenantId, WebhookEndpoint,
+};
 use scim_core::store::{Expect, StoreError, Write, WriteOp};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
@@ -180,6 +182,31 @@ impl Engine {
         Ok(())
     }
 
+    /// Creates or updates a tenant's webhook endpoint with its entry in the tenant's feed.
+    pub(crate) async fn put_webhook_now(
+        &self,
+        tenant: &TenantId,
+        endpoint: &WebhookEndpoint,
+        revision: &Revision,
+    ) -> Result<(), StoreError> {
+        let feed = feed_name(Some(tenant)).to_string();
+        let mut conn = self.conn().await?;
+        let tx = conn.transaction().await.map_err(db)?;
+        hold_tenant(&tx, tenant).await?;
+        let body = serde_json::to_value(endpoint).map_err(corrupt)?;
+        tx.execute(
+            "INSERT INTO scim_webhooks (tenant, id, body) VALUES ($1, $2, $3)
+             ON CONFLICT (tenant, id) DO UPDATE SET body = $3",
+            &[&tenant.as_str(), &endpoint.id, &body],
+        )
+        .await
+        .map_err(db)?;
+        feed::insert(&tx, &feed, revision, None).await?;
+        tx.commit().await.map_err(db)?;
+        self.settler.wrote(&feed);
+        Ok(())
+    }
+
     /// Records a key's last use (best effort: no revision, no notification).
     pub(crate) async fn touch_key_now(
         &self,
@@ -244,6 +271,7 @@ impl Engine {
             "DELETE FROM scim_history WHERE feed = $1",
             "DELETE FROM scim_revisions WHERE feed = $1",
             "DELETE FROM scim_keys WHERE tenant = $1",
+            "DELETE FROM scim_webhooks WHERE tenant = $1",
             "DELETE FROM scim_tenants WHERE id = $1",
         ] {
             tx.execute(sql, &[&t]).await.map_err(db)?;

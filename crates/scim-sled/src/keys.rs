@@ -35,6 +35,12 @@ pub(crate) fn split_index_key(key: &[u8]) -> Option<(&[u8], &[u8])> {
     Some((key.get(5..end)?, key.get(end..)?))
 }
 
+/// A webhook endpoint's key in the `webhooks` tree: its tenant's prefix
+/// ([`crate::view::tenant_prefix`]), then its id.
+pub(crate) fn webhook_key(tenant: &str, id: &str) -> String {
+    format!("{tenant}\0{id}")
+}
+
 pub(crate) fn membership_key(group_id: &str, member_id: &str) -> Vec<u8> {
     let mut k = Vec::with_capacity(group_id.len() + 1 + member_id.len());
     k.extend_from_slice(group_id.as_bytes());

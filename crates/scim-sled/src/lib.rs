@@ -19,6 +19,7 @@
 //! - `revisions_by_target`: type, ':', id, 0, sequence number → ()
 //!
 //! Other trees: `api_keys` (key id → [`ApiKey`], with its tenant), `tenants` (id → [`Tenant`]),
+//! `webhooks` (tenant, 0, endpoint id → [`WebhookEndpoint`](scim_core::model::WebhookEndpoint)),
 //! `tenants/deleting` (the tenants whose data a deletion is removing), and the operator's feed
 //! (`op/revisions`, `op/revisions_by_target`). Sequence numbers are one sequence for every feed.
 //!
@@ -88,6 +89,8 @@ pub struct Engine {
     db: sled::Db,
     api_keys: Tree,
     tenants: Tree,
+    /// Every tenant's webhook endpoints, each key behind its tenant's prefix.
+    webhooks: Tree,
     /// The trees every tenant but `default` keeps its data in.
     shared: Trees,
     /// Tenants whose deletion has not removed all their data yet (id → nothing).
@@ -304,6 +307,7 @@ impl SledStore {
         let engine = Engine {
             api_keys: tree("api_keys")?,
             tenants: tree("tenants")?,
+            webhooks: tree("webhooks")?,
             shared: Trees::open(&db, SHARED).map_err(|e| classify_open_error(&shown, e))?,
             deleting: tree(&format!("{SHARED}deleting"))?,
             operator: Feed {

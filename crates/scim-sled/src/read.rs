@@ -8,7 +8,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use scim_core::model::{
     ApiKey, Dump, Export, IndexKey, Kind, Member, Record, Revision, TargetRef, Tenant, TenantId,
-    WebSession,
+    WebSession, WebhookEndpoint,
 };
 use scim_core::query::{self, Collector, Probe};
 use scim_core::store::{Found, Lookup, Partition, Query, Selection, Store, StoreError, Write};
@@ -426,6 +426,25 @@ impl Store for SledStore {
 
     async fn touch_key(&self, id: &str, when: OffsetDateTime) -> Result<(), StoreError> {
         self.touch_key_now(id, when)
+    }
+
+    async fn webhooks(&self, tenant: &TenantId) -> Result<Vec<WebhookEndpoint>, StoreError> {
+        self.webhooks
+            .scan_prefix(crate::view::tenant_prefix(tenant.as_str()))
+            .values()
+            .map(|v| decode(&v.map_err(storage)?))
+            .collect()
+    }
+
+    async fn put_webhook(
+        &self,
+        tenant: &TenantId,
+        endpoint: WebhookEndpoint,
+        revision: Revision,
+    ) -> Result<(), StoreError> {
+        let tenant = tenant.clone();
+        self.blocking(move |s| s.put_webhook_now(&tenant, &endpoint, &revision).map(drop))
+            .await
     }
 
     async fn put_session(&self, session: WebSession) -> Result<(), StoreError> {

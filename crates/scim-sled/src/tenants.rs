@@ -57,9 +57,9 @@ impl SledStore {
         seq
     }
 
-    /// Deletes a tenant: first (in one transaction) the tenant, its keys and the operator's
-    /// entry, so that its keys stop at once, with a marker that its data is being removed; then
-    /// its data, and the marker. Writes wait meanwhile. A deletion cut short after the first step
+    /// Deletes a tenant: first (in one transaction) the tenant, its keys, its webhook endpoints
+    /// and the operator's entry, so that its keys stop at once, with a marker that its data is
+    /// being removed; then its data, and the marker. Writes wait meanwhile. A deletion cut short after the first step
     /// is finished by the next open.
     pub(crate) fn delete_tenant_now(
         &self,
@@ -80,28 +80,40 @@ impl SledStore {
             .filter(|k| k.tenant.as_ref() == Some(id))
             .map(|k| k.id)
             .collect();
+        let webhooks: Vec<sled::IVec> = self
+            .webhooks
+            .scan_prefix(tenant_prefix(id.as_str()))
+            .keys()
+            .collect::<Result<_, _>>()
+            .map_err(storage)?;
         let op = &self.operator;
         (
             &self.tenants,
             &self.api_keys,
+            &self.webhooks,
             &self.deleting,
             op.revisions.tree(),
             op.by_target.tree(),
         )
-            .transaction(|(tenants, api_keys, deleting, revisions, by_target)| {
-                tenants.remove(id.as_str())?;
-                for k in &keys {
-                    api_keys.remove(k.as_bytes())?;
-                }
-                deleting.insert(id.as_str(), &[] as &[u8])?;
-                tx_revision(
-                    &op.revisions.tx(revisions),
-                    &op.by_target.tx(by_target),
-                    revision,
-                    seq,
-                )?;
-                Ok(())
-            })
+            .transaction(
+                |(tenants, api_keys, hooks, deleting, revisions, by_target)| {
+                    tenants.remove(id.as_str())?;
+                    for k in &keys {
+                        api_keys.remove(k.as_bytes())?;
+                    }
+                    for w in &webhooks {
+                        hooks.remove(w)?;
+                    }
+                    deleting.insert(id.as_str(), &[] as &[u8])?;
+                    tx_revision(
+                        &op.revisions.tx(revisions),
+                        &op.by_target.tx(by_target),
+                        revision,
+                        seq,
+                    )?;
+                    Ok(())
+                },
+            )
             .map_err(|e| self.note_failure(tx_error(e)))?;
         self.tenants_changed();
         self.keys_changed();

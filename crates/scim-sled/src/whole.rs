@@ -9,8 +9,8 @@ use scim_core::model::{
 };
 use scim_core::store::StoreError;
 
-use crate::keys::{index_key, membership_key, seq_of_target_key, target_key};
-use crate::view::{after_prefix, View};
+use crate::keys::{index_key, membership_key, seq_of_target_key, target_key, webhook_key};
+use crate::view::{after_prefix, tenant_prefix, View};
 use crate::{decode, encode, storage, Feed, Part, SledStore, SHARED};
 
 impl SledStore {
@@ -46,12 +46,19 @@ impl SledStore {
             .into_iter()
             .filter(|k| k.feed().as_ref() == Some(&part.tenant))
             .collect();
+        let webhooks = self
+            .webhooks
+            .scan_prefix(tenant_prefix(part.tenant.as_str()))
+            .values()
+            .map(|v| decode(&v.map_err(storage)?))
+            .collect::<Result<Vec<_>, StoreError>>()?;
         Ok(Dump {
             format: Dump::FORMAT,
             users,
             groups,
             keys,
             revisions: part.feed.all()?,
+            webhooks,
         })
     }
 
@@ -150,6 +157,14 @@ impl SledStore {
                 .map_err(storage)?;
         }
         self.load_keys(&dump.keys, Some(&part.tenant))?;
+        for endpoint in &dump.webhooks {
+            self.webhooks
+                .insert(
+                    webhook_key(part.tenant.as_str(), &endpoint.id),
+                    encode(endpoint)?,
+                )
+                .map_err(storage)?;
+        }
         self.load_feed(&part.feed, &dump.revisions)
     }
 

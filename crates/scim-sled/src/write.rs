@@ -4,12 +4,12 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use scim_core::model::{ApiKey, Kind, Member, Record, Revision, StoredKind};
+use scim_core::model::{ApiKey, Kind, Member, Record, Revision, StoredKind, WebhookEndpoint};
 use scim_core::store::{Expect, StoreError, Write, WriteOp};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
-use crate::keys::{index_key, membership_key, target_key};
+use crate::keys::{index_key, membership_key, target_key, webhook_key};
 use crate::view::TxView;
 use crate::{decode, encode, storage, Feed, Part, SledStore};
 
@@ -176,6 +176,19 @@ impl SledStore {
         drop(reserved);
         self.flush_now()?;
         Ok(seq)
+    }
+
+    /// Creates or updates a tenant's webhook endpoint with its revision entry in the tenant's
+    /// feed, atomically, then flushes.
+    pub(crate) fn put_webhook_now(
+        &self,
+        tenant: &scim_core::model::TenantId,
+        endpoint: &WebhookEndpoint,
+        revision: &Revision,
+    ) -> Result<u64, StoreError> {
+        let feed = self.feed_of(Some(tenant))?;
+        let key = webhook_key(tenant.as_str(), &endpoint.id);
+        self.put_shared(&self.webhooks, &key, &encode(endpoint)?, &feed, revision)
     }
 
     /// Creates or updates a key with its revision entry (in its tenant's feed, or the

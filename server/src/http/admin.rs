@@ -1,6 +1,6 @@
 //! The admin API under `/admin/v1`, for the product's administrators: users with their profiles,
-//! display-name overrides, revision histories, the audit feed, the change feed of events and API
-//! keys. Admin keys only.
+//! display-name overrides, revision histories, the audit feed, the change feed of events, API
+//! keys and webhook endpoints. Admin keys only.
 //! Answers are `application/json`; errors have the one shape every error has.
 
 use std::sync::Arc;
@@ -197,6 +197,64 @@ pub async fn revoke_key(app: &State<Arc<App>>, admin: Admin, id: &str) -> ApiRes
         .await?)
 }
 
+/// The tenant's webhook endpoints: never their signing secrets.
+#[get("/webhooks")]
+pub async fn webhooks(app: &State<Arc<App>>, admin: Admin) -> ApiResult<Answer> {
+    ok(&app.core.webhooks(&admin.dir.tenant().id).await?)
+}
+
+/// `{"url": "https://…", "events": ["user.*"]}`: adds an endpoint; the answer shows its signing
+/// secret, once.
+#[post("/webhooks", data = "<body>")]
+pub async fn add_webhook(app: &State<Arc<App>>, admin: Admin, body: Body) -> ApiResult<Answer> {
+    let body = body.0?;
+    let usage = "send {\"url\": \"https://…\", \"events\": [\"user.*\"]}";
+    let url = body
+        .get("url")
+        .and_then(Value::as_str)
+        .ok_or_else(|| invalid(usage))?;
+    let events = body
+        .get("events")
+        .and_then(Value::as_array)
+        .ok_or_else(|| invalid(usage))?
+        .iter()
+        .map(|e| {
+            e.as_str()
+                .map(str::to_string)
+                .ok_or_else(|| invalid("'events' holds strings, such as \"user.*\""))
+        })
+        .collect::<ApiResult<Vec<String>>>()?;
+    let added = app
+        .core
+        .add_webhook(
+            &admin.dir.tenant().id,
+            url,
+            &events,
+            admin.ctx.actor.clone(),
+        )
+        .await?;
+    Answer::json(Status::Created, &added)
+}
+
+/// `{"enabled": false}`: disables an endpoint (`true` enables it again).
+#[patch("/webhooks/<id>", data = "<body>")]
+pub async fn edit_webhook(
+    app: &State<Arc<App>>,
+    admin: Admin,
+    id: &str,
+    body: Body,
+) -> ApiResult<Answer> {
+    let enabled = body
+        .0?
+        .get("enabled")
+        .and_then(Value::as_bool)
+        .ok_or_else(|| invalid("send {\"enabled\": false}"))?;
+    ok(&app
+        .core
+        .set_webhook_enabled(&admin.dir.tenant().id, id, enabled, admin.ctx.actor.clone())
+        .await?)
+}
+
 pub fn routes() -> Vec<rocket::Route> {
     rocket::routes![
         users,
@@ -208,6 +266,9 @@ pub fn routes() -> Vec<rocket::Route> {
         events,
         keys,
         create_key,
-        revoke_key
+        revoke_key,
+        webhooks,
+        add_webhook,
+        edit_webhook
     ]
 }

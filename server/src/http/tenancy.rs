@@ -17,7 +17,7 @@ use super::web::BASE as WEB;
 pub struct TenantPath(pub Option<String>);
 
 /// The admin API's paths that a tenant's prefix may precede.
-const TENANT_ADMIN: [&str; 5] = ["users", "groups", "audit", "events", "keys"];
+const TENANT_ADMIN: [&str; 6] = ["users", "groups", "audit", "events", "keys", "webhooks"];
 
 /// The tenant and the path without it, when `path` names a tenant.
 pub fn split(path: &str, scim_base: &str) -> Option<(String, String)> {

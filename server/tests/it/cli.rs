@@ -414,6 +414,31 @@ fn logs_never_carry_keys_passwords_filter_values_or_bodies() {
         .to_string();
     let origin = base.trim_end_matches("/scim/v2").to_string();
     let web = rt.block_on(web_session(&origin, &admin));
+    // A webhook endpoint's signing secret, in an answer and through the control socket.
+    let hook_secret = rt.block_on(async {
+        let r = client()
+            .post(format!("{origin}/admin/v1/webhooks"))
+            .bearer_auth(&admin)
+            .header("Content-Type", "application/json")
+            .body(r#"{"url": "https://hooks.example.com/x", "events": ["*"]}"#)
+            .send()
+            .await
+            .expect("add");
+        let body: serde_json::Value = r.json().await.expect("json");
+        body["secret"].as_str().expect("a secret").to_string()
+    });
+    let added = scim_server(
+        dir.path(),
+        &[
+            "webhook",
+            "add",
+            "https://hooks.example.com/y",
+            "--events",
+            "*",
+        ],
+    );
+    assert!(added.status.success(), "{added:?}");
+    let cli_secret = last_word_of(&String::from_utf8_lossy(&added.stdout));
     sigterm(&child);
     assert!(wait(&mut child, Duration::from_secs(30)).is_some_and(|s| s.success()));
     let text = std::fs::read_to_string(&log).expect("log");
@@ -425,6 +450,9 @@ fn logs_never_carry_keys_passwords_filter_values_or_bodies() {
         admin.as_str(),
         &web.session,
         &web.csrf,
+        &hook_secret,
+        &cli_secret,
+        "whsec_",
         "Search-Marker",
         "Web-Key-Marker",
     ] {
@@ -986,4 +1014,72 @@ fn export_and_import_one_tenant_with_and_without_a_running_server() {
     assert!(history.contains("\"export.one\""), "{history}");
     stop(child);
     assert!(run_ok(d, &["--data-dir", "fresh", "check"]).contains("consistent"));
+}
+
+/// `webhook add`, `list`, `disable` and `enable`, through a running server (the control socket)
+/// and on the stopped store: the secret printed once, last; never listed.
+#[test]
+fn webhook_commands_with_and_without_a_running_server() {
+    let (dir, child, _base, _key) = fresh_server();
+    let d = dir.path();
+    let out = run_ok(
+        d,
+        &[
+            "webhook",
+            "add",
+            "https://hooks.example.com/scim",
+            "--events",
+            "user.*,group.updated",
+        ],
+    );
+    let secret = last_word_of(&out);
+    assert!(secret.starts_with("whsec_"), "{out}");
+    scim_core::webhook::SigningSecret::parse(&secret).expect("a Standard Webhooks secret");
+    let listed = run_ok(d, &["webhook", "list"]);
+    assert!(
+        !listed.contains(&secret) && !listed.contains("whsec_"),
+        "{listed}"
+    );
+    let row = listed
+        .lines()
+        .find(|l| l.contains("https://hooks.example.com/scim"))
+        .unwrap_or_else(|| panic!("{listed}"));
+    let id = row.split_whitespace().next().expect("id").to_string();
+    assert!(
+        row.contains("enabled") && row.contains("user.*,group.updated"),
+        "{row}"
+    );
+    run_ok(d, &["webhook", "disable", &id]);
+    stop(child);
+    // Stopped: the command reads and writes the store itself.
+    let listed = run_ok(d, &["webhook", "list"]);
+    assert!(
+        listed.contains(&id) && listed.contains("disabled"),
+        "{listed}"
+    );
+    let enabled = run_ok(d, &["webhook", "enable", &id]);
+    assert!(enabled.contains("enabled"), "{enabled}");
+    for bad in [
+        &[
+            "webhook",
+            "add",
+            "http://hooks.example.com/x",
+            "--events",
+            "*",
+        ][..],
+        &[
+            "webhook",
+            "add",
+            "https://hooks.example.com/x",
+            "--events",
+            "users.*",
+        ],
+        &["webhook", "add", "https://hooks.example.com/x"],
+        &["webhook", "list", "--tenant", "nosuch"],
+        &["webhook", "disable", "no-such-endpoint"],
+    ] {
+        run_fails(d, bad);
+    }
+    let listed = run_ok(d, &["webhook", "list"]);
+    assert_eq!(listed.lines().count(), 2, "one endpoint still: {listed}");
 }

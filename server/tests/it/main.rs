@@ -22,3 +22,4 @@ mod tenants;
 mod upgrade;
 mod users;
 mod web;
+mod webhooks;

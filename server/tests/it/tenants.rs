@@ -237,6 +237,12 @@ fn admin_routes(user: &str, group: &str, key: &str) -> Vec<(Method, String, Opti
             Some(json!({"label": "intruder", "admin": true})),
         ),
         (Method::DELETE, format!("/keys/{key}"), None),
+        (Method::GET, "/webhooks".into(), None),
+        (
+            Method::POST,
+            "/webhooks".into(),
+            Some(json!({"url": "https://intruder.example/", "events": ["*"]})),
+        ),
     ]
 }
 

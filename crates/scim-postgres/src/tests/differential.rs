@@ -98,6 +98,7 @@ impl Loaded {
                 .collect(),
             keys: Vec::new(),
             revisions: Vec::new(),
+            webhooks: Vec::new(),
         }
     }
 

@@ -24,7 +24,7 @@ fn row(base: &str, e: &Revision, own_id: &str) -> Markup {
     let link = match e.target_type {
         TargetType::User => format!("{base}/users/{}", segment(target)),
         TargetType::Group => format!("{base}/groups/{}", segment(target)),
-        TargetType::ApiKey | TargetType::Tenant => String::new(),
+        TargetType::ApiKey | TargetType::Tenant | TargetType::Webhook => String::new(),
     };
     html! {
         tr {
