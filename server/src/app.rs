@@ -27,6 +27,8 @@ pub struct App {
     /// Set when the server begins to stop: `/readyz` then answers 503, so that a load balancer
     /// sends no new work while requests in flight finish.
     shutting_down: AtomicBool,
+    /// The HTTP client that test messages to webhook endpoints go out with (built at first use).
+    webhook_sender: std::sync::OnceLock<Arc<crate::webhooks::HttpSender>>,
 }
 
 impl App {
@@ -46,7 +48,22 @@ impl App {
             tenant_limiter,
             unauthenticated_limiter,
             shutting_down: AtomicBool::new(false),
+            webhook_sender: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The client for test messages to webhook endpoints, with the configured timeout and
+    /// address rules.
+    pub fn webhook_sender(&self) -> ApiResult<Arc<crate::webhooks::HttpSender>> {
+        if let Some(s) = self.webhook_sender.get() {
+            return Ok(Arc::clone(s));
+        }
+        let sender = crate::webhooks::HttpSender::new(
+            std::time::Duration::from_secs(self.config.webhook_timeout_secs.max(1).into()),
+            self.config.webhook_allow_private,
+        )
+        .map_err(scim_core::Error::Internal)?;
+        Ok(Arc::clone(self.webhook_sender.get_or_init(|| Arc::new(sender))))
     }
 
     /// Marks the server as stopping (readiness turns false).

@@ -152,6 +152,20 @@ pub struct Config {
     /// programs that start the server and must not scrape its human-readable output
     /// (`SCIM_READY_FILE`, `serve --ready-file`). Written whole or not at all.
     pub ready_file: Option<PathBuf>,
+    /// The secrets key (64 hex digits) that seals webhook signing secrets in the store
+    /// (`SCIM_SECRETS_KEY_FILE`); by default `secrets.key` in `data_dir`, made (mode 0600) at the
+    /// first start. Replicas on one database must all be given the same file.
+    pub secrets_key_file: Option<PathBuf>,
+    /// Let webhook endpoints use plain `http` and reach loopback, private, link-local and
+    /// metadata addresses (`SCIM_WEBHOOK_ALLOW_PRIVATE`): for tests on loopback, never production.
+    pub webhook_allow_private: bool,
+    /// Hours an event is retried after its change before it is given up (`SCIM_WEBHOOK_RETRY_HOURS`).
+    pub webhook_retry_hours: u32,
+    /// Seconds a delivery may take, connection included (`SCIM_WEBHOOK_TIMEOUT_SECS`).
+    pub webhook_timeout_secs: u32,
+    /// Whether this server sends webhooks at all (`SCIM_WEBHOOK_SENDER`); with several replicas
+    /// on one database only one sends at a time in any case.
+    pub webhook_sender: bool,
 }
 
 impl Default for Config {
@@ -188,6 +202,11 @@ impl Default for Config {
             header_timeout_secs: 10,
             idle_timeout_secs: 60,
             ready_file: None,
+            secrets_key_file: None,
+            webhook_allow_private: false,
+            webhook_retry_hours: 72,
+            webhook_timeout_secs: 10,
+            webhook_sender: true,
         }
     }
 }
@@ -270,6 +289,46 @@ impl Config {
         Ok(())
     }
 
+    /// The secrets key: read from `secrets_key_file`, or from `data_dir/secrets.key`, which is
+    /// made (256 random bits, mode 0600) when it does not exist yet.
+    pub fn secrets_key(&self) -> Result<scim_core::seal::Sealer, String> {
+        use std::io::Write as _;
+        use std::os::unix::fs::OpenOptionsExt;
+        let (path, may_make) = match &self.secrets_key_file {
+            Some(p) => (p.clone(), false),
+            None => (self.data_dir.join("secrets.key"), true),
+        };
+        let read = |path: &Path| {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("secrets_key_file {}: {e}", path.display()))?;
+            scim_core::seal::Sealer::from_text(&text)
+                .map_err(|e| format!("secrets_key_file {}: {e}", path.display()))
+        };
+        if path.exists() || !may_make {
+            return read(&path);
+        }
+        std::fs::create_dir_all(&self.data_dir)
+            .map_err(|e| format!("data_dir {}: {e}", self.data_dir.display()))?;
+        let (key, _) = scim_core::seal::Sealer::generate().map_err(|e| e.to_string())?;
+        let text: String = key.iter().map(|b| format!("{b:02x}")).collect();
+        // create_new: two processes starting at once keep the first file written.
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+        {
+            Ok(mut f) => {
+                f.write_all(format!("{text}\n").as_bytes())
+                    .and_then(|()| f.sync_all())
+                    .map_err(|e| format!("secrets key {}: {e}", path.display()))?;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(format!("secrets key {}: {e}", path.display())),
+        }
+        read(&path)
+    }
+
     /// The PostgreSQL engine's options, for `store = "postgres"`.
     pub fn postgres(&self) -> Result<scim_postgres::PgOptions, String> {
         let url = self
@@ -319,6 +378,29 @@ mod tests {
             assert_eq!(c.data_dir, PathBuf::from("/tmp/x"), "the command line wins");
             Ok(())
         });
+    }
+
+    #[test]
+    fn the_secrets_key_is_made_once_private_and_then_read() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("dir");
+        let c = Config {
+            data_dir: dir.path().join("data"),
+            ..Config::default()
+        };
+        let first = c.secrets_key().expect("made");
+        let path = dir.path().join("data/secrets.key");
+        let mode = std::fs::metadata(&path).expect("file").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert_eq!(c.secrets_key().expect("read").id(), first.id());
+        // A named file must exist: it is never made.
+        let named = Config {
+            secrets_key_file: Some(dir.path().join("elsewhere.key")),
+            ..c.clone()
+        };
+        assert!(named.secrets_key().is_err());
+        std::fs::write(dir.path().join("elsewhere.key"), "not a key").expect("write");
+        assert!(named.secrets_key().is_err());
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod config;
 pub mod control;
 pub mod http;
 pub mod metrics;
+pub mod webhooks;
 pub mod ratelimit;
 
 use std::sync::Arc;
@@ -94,13 +95,18 @@ pub async fn open(config: &Config) -> Result<Opened, OpenError> {
     }
 }
 
-/// The core over a store, with the configuration's settings.
-pub fn core(config: &Config, store: Arc<dyn Store>) -> Arc<Core> {
-    Arc::new(Core::new(
-        store,
-        Settings {
-            strict: config.strict,
-        },
+/// The core over a store, with the configuration's settings and secrets key.
+pub fn core(config: &Config, store: Arc<dyn Store>) -> Result<Arc<Core>, String> {
+    let sealer = config.secrets_key()?;
+    Ok(Arc::new(
+        Core::new(
+            store,
+            Settings {
+                strict: config.strict,
+                webhook_allow_private: config.webhook_allow_private,
+            },
+        )
+        .with_sealer(sealer),
     ))
 }
 
@@ -130,10 +136,11 @@ pub async fn first_start(
 pub async fn serve(config: Config) -> Result<(), String> {
     let opened = open(&config).await.map_err(|e| e.to_string())?;
     let store = Arc::clone(&opened.store);
-    let core = core(&config, Arc::clone(&store));
+    let core = core(&config, Arc::clone(&store))?;
     let (first_key, first_admin_key) = first_start(&opened, &core).await?;
     let data_dir = config.data_dir.clone();
     let config_ready_file = config.ready_file.clone();
+    let config_for_sender = config.clone();
     let app = Arc::new(app::App::new(config, Arc::clone(&core)));
     // Listened to before the server says it is ready (stdout, the ready file): a SIGTERM sent
     // as soon as the ready file appears stops it gracefully instead of killing it.
@@ -183,6 +190,12 @@ pub async fn serve(config: Config) -> Result<(), String> {
         origin: origin.to_string(),
         base_path: app_base_path.clone(),
     };
+    let sender = webhooks::Dispatcher::start(
+        &config_for_sender,
+        Arc::clone(&core),
+        opened.postgres().cloned(),
+        origin.to_string(),
+    )?;
     let control = tokio::spawn(control::serve(
         data_dir,
         Arc::clone(&core),
@@ -224,6 +237,9 @@ pub async fn serve(config: Config) -> Result<(), String> {
     });
     let served = running.wait().await;
     failure.abort();
+    if let Some(sender) = sender {
+        sender.abort();
+    }
     if let Some(reason) = store.failure() {
         return Err(format!(
             "stopped: the store cannot write ({reason}); start the server again once the disk is writable"

@@ -328,8 +328,9 @@ fn main() -> ExitCode {
                         e.to_string()
                     }
                 })?;
+                let core = server::core(&config, opened.store)?;
                 control::import(
-                    &server::core(&config, opened.store),
+                    &core,
                     &file,
                     tenant.as_deref(),
                 )
@@ -458,7 +459,7 @@ fn execute(config: &Config, command: &Command) -> Result<serde_json::Value, Stri
             Err(e) if e.is_locked() => return Ok(None),
             Err(e) => return Err(e.to_string()),
         };
-        let core = server::core(config, opened.store);
+        let core = server::core(config, opened.store)?;
         let reach = control::Reach {
             origin: match &config.public_url {
                 Some(u) => u.clone(),

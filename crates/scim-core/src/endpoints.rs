@@ -1,17 +1,20 @@
 //! Webhook endpoints: where each tenant wants its events delivered (an `https` URL), which of
 //! them (patterns: `user.suspended`, `user.*`, `*`), whether it is enabled, and the signing secret
-//! shown once when the endpoint is added. Adding, enabling and disabling one is recorded in the
-//! tenant's history (never the secret). Nothing here delivers: the endpoints are kept for the
-//! sender.
+//! shown once when the endpoint is added (or its secret rotated), kept only sealed
+//! ([`crate::seal`]). Adding, enabling, disabling and rotating are recorded in the tenant's
+//! history (never a secret). The sender ([`crate::delivery`]) reads them.
 
 use serde_json::Value;
 
 use crate::error::{quote, Error, Result};
 use crate::events::EventType;
-use crate::model::{Action, Actor, AttributeChange, TargetType, TenantId, WebhookEndpoint};
+use crate::model::{
+    Action, Actor, AttributeChange, RetiredSecret, TargetType, TenantId, WebhookEndpoint,
+};
 use crate::provision::entry;
 use crate::views::{NewWebhook, WebhookInfo};
 use crate::webhook::SigningSecret;
+use time::{Duration, OffsetDateTime};
 use crate::{Context, Core};
 
 /// The most endpoints a tenant may have.
@@ -111,9 +114,17 @@ pub fn check_patterns(patterns: &[String]) -> Result<Vec<String>> {
     Ok(out)
 }
 
-/// An endpoint's URL: absolute `https`, with a host, and neither credentials nor a fragment.
-/// Whether its address may be reached is the sender's to check, after name resolution.
-pub fn check_url(text: &str) -> Result<String> {
+/// The actor of what the sender changes (an endpoint disabled by its receiver's `410 Gone`).
+pub const SENDER: &str = "Webhook sender";
+/// How long a rotated secret still signs, unless told otherwise: a day.
+pub const DEFAULT_GRACE: Duration = Duration::hours(24);
+/// The longest grace a rotation may give: a week.
+pub const MAX_GRACE: Duration = Duration::days(7);
+
+/// An endpoint's URL: absolute `https` (or `http` where `allow_http`: the server allows private
+/// addresses), with a host, and neither credentials nor a fragment. Whether its address may be
+/// reached is the sender's to check, after name resolution.
+pub fn check_url(text: &str, allow_http: bool) -> Result<String> {
     let text = text.trim();
     let refuse = |why: &str| Err(Error::invalid_value(format!("the endpoint's URL {why}")));
     if text.is_empty() || text.len() > MAX_URL {
@@ -122,8 +133,12 @@ pub fn check_url(text: &str) -> Result<String> {
     let Ok(url) = url::Url::parse(text) else {
         return refuse("is no absolute URL");
     };
-    if url.scheme() != "https" {
-        return refuse("must be https");
+    if url.scheme() != "https" && !(allow_http && url.scheme() == "http") {
+        return refuse(if allow_http {
+            "must be https or http"
+        } else {
+            "must be https (plain http only where webhook_allow_private is set)"
+        });
     }
     if url.host_str().is_none_or(str::is_empty) {
         return refuse("has no host");
@@ -145,6 +160,8 @@ impl From<&WebhookEndpoint> for WebhookInfo {
             events: e.events.clone(),
             enabled: e.enabled,
             created: e.created,
+            disabled_because: e.disabled_because.clone(),
+            previous_secret_until: e.previous_secret.as_ref().map(|p| p.until),
         }
     }
 }
@@ -161,7 +178,7 @@ impl Core {
         actor: Actor,
     ) -> Result<NewWebhook> {
         self.directory(tenant).await?;
-        let url = check_url(url)?;
+        let url = check_url(url, self.settings.webhook_allow_private)?;
         let events = check_patterns(events)?;
         if self.store.webhooks(tenant).await?.len() >= MAX_ENDPOINTS {
             return Err(Error::invalid_value(format!(
@@ -174,8 +191,10 @@ impl Core {
             url,
             events,
             enabled: true,
-            secret: secret.clone(),
+            secret: self.sealer()?.seal(&secret)?,
             created: self.now(),
+            previous_secret: None,
+            disabled_because: None,
         };
         let changes = vec![
             change("url", None, Some(Value::String(endpoint.url.clone()))),
@@ -200,6 +219,17 @@ impl Core {
             .collect())
     }
 
+    /// A tenant's endpoint, whole (its secrets sealed): for the sender.
+    pub async fn webhook(&self, tenant: &TenantId, id: &str) -> Result<WebhookEndpoint> {
+        self.directory(tenant).await?;
+        self.store
+            .webhooks(tenant)
+            .await?
+            .into_iter()
+            .find(|e| e.id == id)
+            .ok_or_else(|| Error::NotFound(format!("no webhook endpoint {}", quote(id))))
+    }
+
     /// Enables or disables a tenant's endpoint (nothing changes, nor is recorded, if it is so).
     pub async fn set_webhook_enabled(
         &self,
@@ -208,21 +238,123 @@ impl Core {
         enabled: bool,
         actor: Actor,
     ) -> Result<WebhookInfo> {
-        self.directory(tenant).await?;
-        let mut endpoint = self
-            .store
-            .webhooks(tenant)
-            .await?
-            .into_iter()
-            .find(|e| e.id == id)
-            .ok_or_else(|| Error::NotFound(format!("no webhook endpoint {}", quote(id))))?;
-        if endpoint.enabled != enabled {
+        self.change_webhook(tenant, id, actor, |endpoint| {
+            if endpoint.enabled == enabled {
+                return None;
+            }
             let changes = vec![change(
                 "enabled",
                 Some(Value::Bool(endpoint.enabled)),
                 Some(Value::Bool(enabled)),
             )];
             endpoint.enabled = enabled;
+            if enabled {
+                endpoint.disabled_because = None;
+            }
+            Some(changes)
+        })
+        .await
+    }
+
+    /// Disables an endpoint because its receiver said it is gone for good (`410 Gone`): the
+    /// sender's doing, recorded as the system's.
+    pub async fn disable_gone_webhook(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        why: &str,
+    ) -> Result<WebhookInfo> {
+        let actor = Actor {
+            name: SENDER.into(),
+            key_id: None,
+            key_label: None,
+        };
+        self.change_webhook(tenant, id, actor, |endpoint| {
+            if !endpoint.enabled {
+                return None;
+            }
+            endpoint.enabled = false;
+            endpoint.disabled_because = Some(why.to_string());
+            Some(vec![change(
+                "enabled",
+                Some(Value::Bool(true)),
+                Some(Value::Bool(false)),
+            )])
+        })
+        .await
+    }
+
+    /// Gives an endpoint a new signing secret (in the answer, this once). The one it had still
+    /// signs beside it for `grace` (at most [`MAX_GRACE`]), so that a receiver can be given the
+    /// new one without refusing what is in flight; a secret from an earlier rotation is dropped.
+    pub async fn rotate_webhook_secret(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        grace: Duration,
+        actor: Actor,
+    ) -> Result<NewWebhook> {
+        if grace.is_negative() || grace > MAX_GRACE {
+            return Err(Error::invalid_value(format!(
+                "a rotation's grace is 0 to {} hours",
+                MAX_GRACE.whole_hours()
+            )));
+        }
+        let secret = SigningSecret::generate()?.reveal();
+        let sealed = self.sealer()?.seal(&secret)?;
+        let until = self.now() + grace;
+        let webhook = self
+            .change_webhook(tenant, id, actor, |endpoint| {
+                let previous = std::mem::replace(&mut endpoint.secret, sealed);
+                endpoint.previous_secret = (grace > Duration::ZERO).then_some(RetiredSecret {
+                    sealed: previous,
+                    until,
+                });
+                Some(vec![change(
+                    "secret",
+                    None,
+                    Some(Value::String(format!(
+                        "rotated; the previous one signs until {}",
+                        crate::model::rfc3339(until)
+                    ))),
+                )])
+            })
+            .await?;
+        Ok(NewWebhook { webhook, secret })
+    }
+
+    /// The secrets that sign for an endpoint at `now`: its own, and the one before the last
+    /// rotation while its grace lasts.
+    pub fn signing_secrets(
+        &self,
+        endpoint: &WebhookEndpoint,
+        now: OffsetDateTime,
+    ) -> Result<Vec<SigningSecret>> {
+        let sealer = self.sealer()?;
+        let open = |sealed: &str| -> Result<SigningSecret> {
+            SigningSecret::parse(&sealer.open(sealed)?)
+                .map_err(|e| Error::Internal(format!("a stored signing secret: {e}")))
+        };
+        let mut out = vec![open(&endpoint.secret)?];
+        if let Some(previous) = &endpoint.previous_secret {
+            if previous.until > now {
+                out.push(open(&previous.sealed)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Changes one endpoint with `edit`, which says what changed (None: nothing, nothing
+    /// written), and records it.
+    async fn change_webhook(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        actor: Actor,
+        edit: impl FnOnce(&mut WebhookEndpoint) -> Option<Vec<AttributeChange>>,
+    ) -> Result<WebhookInfo> {
+        let mut endpoint = self.webhook(tenant, id).await?;
+        if let Some(changes) = edit(&mut endpoint) {
             let revision = self.webhook_revision(Action::WebhookUpdate, &endpoint, actor, changes);
             self.store
                 .put_webhook(tenant, endpoint.clone(), revision)
@@ -304,7 +436,7 @@ mod tests {
     #[test]
     fn endpoint_urls_are_https_with_a_host_and_no_credentials() {
         assert_eq!(
-            check_url(" https://hooks.example.com/scim?x=1 ")
+            check_url(" https://hooks.example.com/scim?x=1 ", false)
                 .ok()
                 .as_deref(),
             Some("https://hooks.example.com/scim?x=1")
@@ -318,9 +450,14 @@ mod tests {
             "https://hooks.example.com/x#frag",
             "https://",
         ] {
-            assert!(check_url(bad).is_err(), "{bad}");
+            assert!(check_url(bad, false).is_err(), "{bad}");
+            if bad != "http://hooks.example.com/x" {
+                assert!(check_url(bad, true).is_err(), "{bad}");
+            }
         }
-        assert!(check_url(&format!("https://h.example/{}", "a".repeat(MAX_URL))).is_err());
+        // Plain http only where private addresses are allowed (tests on loopback).
+        assert!(check_url("http://127.0.0.1:8080/x", true).is_ok());
+        assert!(check_url(&format!("https://h.example/{}", "a".repeat(MAX_URL)), false).is_err());
     }
 
     #[test]
@@ -332,6 +469,11 @@ mod tests {
             enabled: true,
             secret: "whsec_c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0".into(),
             created: time::OffsetDateTime::UNIX_EPOCH,
+            previous_secret: Some(RetiredSecret {
+                sealed: "whsec_b2xkb2xkb2xkb2xkb2xkb2xkb2xkb2xk".into(),
+                until: time::OffsetDateTime::UNIX_EPOCH,
+            }),
+            disabled_because: None,
         };
         let shown = format!("{e:?}");
         assert!(!shown.contains("whsec_") && shown.contains("w1"), "{shown}");

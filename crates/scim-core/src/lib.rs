@@ -10,6 +10,7 @@
 pub mod admin;
 pub mod auth;
 pub mod bulk;
+pub mod delivery;
 pub mod clock;
 pub mod diff;
 pub mod endpoints;
@@ -21,8 +22,10 @@ pub mod model;
 pub mod policy;
 mod provision;
 pub mod query;
+pub mod reach;
 pub mod render;
 mod retry;
+pub mod seal;
 pub mod secret;
 pub mod store;
 mod tenants;
@@ -54,6 +57,9 @@ pub const SCIM_ACTOR: &str = "Scim System User";
 pub struct Settings {
     /// Refuse what real identity providers send but the RFC does not allow.
     pub strict: bool,
+    /// Let webhook endpoints be plain `http` and reach loopback, private, link-local and
+    /// metadata addresses (tests on loopback; never in production).
+    pub webhook_allow_private: bool,
 }
 
 /// Who is asking, and where the answer will be read.
@@ -82,6 +88,8 @@ pub struct Core {
     clock: Arc<dyn Clock>,
     /// When each key's last use was last written down (see [`auth`]).
     touched: Mutex<HashMap<String, Instant>>,
+    /// The secrets key that seals webhook signing secrets (none: endpoints cannot be added).
+    sealer: Option<seal::Sealer>,
 }
 
 impl Core {
@@ -96,7 +104,26 @@ impl Core {
             settings,
             clock,
             touched: Mutex::new(HashMap::new()),
+            sealer: None,
         }
+    }
+
+    /// The core with the secrets key that seals webhook signing secrets.
+    pub fn with_sealer(mut self, sealer: seal::Sealer) -> Self {
+        self.sealer = Some(sealer);
+        self
+    }
+
+    /// The secrets key, or why there is none.
+    pub(crate) fn sealer(&self) -> Result<&seal::Sealer> {
+        self.sealer
+            .as_ref()
+            .ok_or_else(|| Error::Internal("this server has no secrets key".into()))
+    }
+
+    /// The clock's time.
+    pub fn clock_now(&self) -> time::OffsetDateTime {
+        self.clock.now()
     }
 
     pub fn registry(&self) -> &Registry {

@@ -444,20 +444,36 @@ impl ApiKey {
 }
 
 /// A tenant's webhook endpoint: where its events are to be delivered, and which of them. The
-/// signing secret is kept as shown once at creation (`whsec_…`, [`crate::webhook`]): the sender
-/// needs it whole to sign. It is never listed, logged nor written to the history, and this
-/// type's `Debug` leaves it out.
+/// signing secret (`whsec_…`, [`crate::webhook`]) is kept only sealed under the server's secrets
+/// key ([`crate::seal`]), and after a rotation the previous one too, until its grace period
+/// ends. Neither is ever listed, logged nor written to the history, and this type's `Debug`
+/// leaves them out.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WebhookEndpoint {
     pub id: String,
-    /// An `https` URL.
+    /// An `https` URL (`http` only where the server allows private addresses).
     pub url: String,
     /// Event type patterns: a type (`user.suspended`), a family (`user.*`) or `*`.
     pub events: Vec<String>,
     pub enabled: bool,
+    /// The signing secret, sealed.
     pub secret: String,
     #[serde(with = "time::serde::rfc3339")]
     pub created: OffsetDateTime,
+    /// The secret before the last rotation, sealed, and when it stops signing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_secret: Option<RetiredSecret>,
+    /// Why the sender disabled it (a `410 Gone`), if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled_because: Option<String>,
+}
+
+/// A signing secret replaced by a rotation, still signing until `until`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetiredSecret {
+    pub sealed: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub until: OffsetDateTime,
 }
 
 impl std::fmt::Debug for WebhookEndpoint {
@@ -469,6 +485,7 @@ impl std::fmt::Debug for WebhookEndpoint {
             .field("enabled", &self.enabled)
             .field("secret", &"…")
             .field("created", &self.created)
+            .field("disabled_because", &self.disabled_because)
             .finish()
     }
 }

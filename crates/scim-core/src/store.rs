@@ -194,6 +194,21 @@ pub trait Store: Send + Sync + 'static {
         endpoint: WebhookEndpoint,
         revision: Revision,
     ) -> Result<(), StoreError>;
+    /// Where an endpoint's deliveries stand ([`crate::delivery`]), if anything was sent.
+    async fn delivery(
+        &self,
+        tenant: &TenantId,
+        endpoint: &str,
+    ) -> Result<Option<crate::delivery::Delivery>, StoreError>;
+    /// Records where an endpoint's deliveries stand (no revision entry: the attempts are the
+    /// sender's log, not changes). It need not be flushed at once: a position lost in a crash
+    /// only sends again what was sent, with the same `webhook-id`. A deleted tenant's go with it.
+    async fn put_delivery(
+        &self,
+        tenant: &TenantId,
+        endpoint: &str,
+        delivery: &crate::delivery::Delivery,
+    ) -> Result<(), StoreError>;
 
     /// Opens a session of the admin web page, or records its last use. An engine that serves
     /// one process may keep sessions in memory (a restart then signs everyone out); an engine

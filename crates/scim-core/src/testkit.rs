@@ -211,7 +211,13 @@ pub async fn copies_between(
 
 /// A core over a store that an import will fill (no `default` tenant made first).
 fn core_without_default(store: Arc<dyn Store>) -> Arc<Core> {
-    Arc::new(Core::new(store, Settings::default()))
+    Arc::new(Core::new(store, Settings::default()).with_sealer(test_sealer()))
+}
+
+/// The secrets key of the suite's cores: one fixed key, so that every core of a check opens
+/// what another sealed.
+fn test_sealer() -> crate::seal::Sealer {
+    crate::seal::Sealer::from_key(&[7; 32])
 }
 
 /// The names of the checks that failed, with why.
@@ -223,7 +229,7 @@ pub fn failures(outcomes: &[Outcome]) -> Vec<String> {
 }
 
 async fn core(store: Arc<dyn Store>) -> Arc<Core> {
-    let core = Arc::new(Core::new(store, Settings::default()));
+    let core = Arc::new(Core::new(store, Settings::default()).with_sealer(test_sealer()));
     // A fresh store has no tenant yet; the server makes `default` at its start.
     if let Err(e) = core.ensure_default_tenant().await {
         tracing::error!(error = %e, "the engine could not create the default tenant");
@@ -1383,6 +1389,22 @@ impl<I: Intercept> Store for Intercepted<I> {
     ) -> Result<(), StoreError> {
         self.intercept.storage()?;
         self.inner.put_webhook(tenant, endpoint, revision).await
+    }
+    async fn delivery(
+        &self,
+        tenant: &TenantId,
+        endpoint: &str,
+    ) -> Result<Option<crate::delivery::Delivery>, StoreError> {
+        self.inner.delivery(tenant, endpoint).await
+    }
+    async fn put_delivery(
+        &self,
+        tenant: &TenantId,
+        endpoint: &str,
+        delivery: &crate::delivery::Delivery,
+    ) -> Result<(), StoreError> {
+        self.intercept.storage()?;
+        self.inner.put_delivery(tenant, endpoint, delivery).await
     }
     async fn put_session(&self, session: crate::model::WebSession) -> Result<(), StoreError> {
         self.inner.put_session(session).await

@@ -176,6 +176,16 @@ pub struct WebhookInfo {
     pub enabled: bool,
     #[serde(with = "time::serde::rfc3339")]
     pub created: OffsetDateTime,
+    /// Why the sender disabled it (the receiver answered `410 Gone`), if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled_because: Option<String>,
+    /// Until when the secret before the last rotation still signs, if it does.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    pub previous_secret_until: Option<OffsetDateTime>,
 }
 
 /// An endpoint just added: what listings show of it, and its signing secret (`whsec_…`), shown

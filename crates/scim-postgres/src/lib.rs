@@ -248,10 +248,34 @@ impl Engine {
         Ok(out)
     }
 
+    /// Tries to hold the database-wide lock named `name` for as long as the answer lives (a
+    /// session advisory lock on a connection taken out of the pool, so that dropping it ends the
+    /// session and frees the lock): None if another session holds it.
+    pub async fn try_hold(&self, name: &str) -> Result<Option<Held>, StoreError> {
+        let conn = self.conn().await?;
+        let id = lock_id("exclusive", name);
+        let got: bool = conn
+            .query_one("SELECT pg_try_advisory_lock($1)", &[&id])
+            .await
+            .map_err(db)?
+            .get(0);
+        Ok(got.then(|| Held(Object::take(conn))))
+    }
+
     /// Numbers every feed's committed entries now (tests; the sequencer does it on its own).
     pub async fn settle_all(&self) -> Result<(), StoreError> {
         let conn = self.conn().await?;
         feed::settle_all(&conn).await
+    }
+}
+
+/// A lock held by [`PgStore::try_hold`], freed when this is dropped.
+pub struct Held(deadpool_postgres::ClientWrapper);
+
+impl Held {
+    /// Whether the session that holds the lock still answers (the lock is gone with it).
+    pub async fn alive(&self) -> bool {
+        !self.0.is_closed() && self.0.simple_query("SELECT 1").await.is_ok()
     }
 }
 

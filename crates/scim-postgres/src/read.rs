@@ -407,6 +407,40 @@ impl PgStore {
         .map(|r| serde_json::from_value(r.get(0)).map_err(corrupt))
         .collect()
     }
+
+    async fn delivery_unbounded(
+        &self,
+        tenant: &TenantId,
+        endpoint: &str,
+    ) -> Result<Option<scim_core::delivery::Delivery>, StoreError> {
+        let conn = self.conn().await?;
+        conn.query_opt(
+            "SELECT body FROM scim_deliveries WHERE tenant = $1 AND endpoint = $2",
+            &[&tenant.as_str(), &endpoint],
+        )
+        .await
+        .map_err(db)?
+        .map(|r| serde_json::from_value(r.get(0)).map_err(corrupt))
+        .transpose()
+    }
+
+    async fn put_delivery_unbounded(
+        &self,
+        tenant: &TenantId,
+        endpoint: &str,
+        delivery: &scim_core::delivery::Delivery,
+    ) -> Result<(), StoreError> {
+        let body = serde_json::to_value(delivery).map_err(corrupt)?;
+        let conn = self.conn().await?;
+        conn.execute(
+            "INSERT INTO scim_deliveries (tenant, endpoint, body) VALUES ($1, $2, $3)
+             ON CONFLICT (tenant, endpoint) DO UPDATE SET body = EXCLUDED.body",
+            &[&tenant.as_str(), &endpoint, &body],
+        )
+        .await
+        .map_err(db)
+        .map(drop)
+    }
 }
 
 #[async_trait]
@@ -462,6 +496,25 @@ impl Store for PgStore {
         revision: Revision,
     ) -> Result<(), StoreError> {
         self.bounded(self.put_webhook_now(tenant, &endpoint, &revision))
+            .await
+    }
+
+    async fn delivery(
+        &self,
+        tenant: &TenantId,
+        endpoint: &str,
+    ) -> Result<Option<scim_core::delivery::Delivery>, StoreError> {
+        self.bounded(self.delivery_unbounded(tenant, endpoint))
+            .await
+    }
+
+    async fn put_delivery(
+        &self,
+        tenant: &TenantId,
+        endpoint: &str,
+        delivery: &scim_core::delivery::Delivery,
+    ) -> Result<(), StoreError> {
+        self.bounded(self.put_delivery_unbounded(tenant, endpoint, delivery))
             .await
     }
 

@@ -49,6 +49,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "webhooks",
         sql: include_str!("../migrations/0003_webhooks.sql"),
     },
+    Migration {
+        version: 4,
+        name: "deliveries",
+        sql: include_str!("../migrations/0004_deliveries.sql"),
+    },
 ];
 
 const LEDGER: &str = "CREATE TABLE IF NOT EXISTS scim_migrations (

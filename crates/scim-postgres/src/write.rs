@@ -272,6 +272,7 @@ impl Engine {
             "DELETE FROM scim_revisions WHERE feed = $1",
             "DELETE FROM scim_keys WHERE tenant = $1",
             "DELETE FROM scim_webhooks WHERE tenant = $1",
+            "DELETE FROM scim_deliveries WHERE tenant = $1",
             "DELETE FROM scim_tenants WHERE id = $1",
         ] {
             tx.execute(sql, &[&t]).await.map_err(db)?;

@@ -20,6 +20,7 @@
 //!
 //! Other trees: `api_keys` (key id → [`ApiKey`], with its tenant), `tenants` (id → [`Tenant`]),
 //! `webhooks` (tenant, 0, endpoint id → [`WebhookEndpoint`](scim_core::model::WebhookEndpoint)),
+//! `deliveries` (keyed as `webhooks` → [`Delivery`](scim_core::delivery::Delivery)),
 //! `tenants/deleting` (the tenants whose data a deletion is removing), and the operator's feed
 //! (`op/revisions`, `op/revisions_by_target`). Sequence numbers are one sequence for every feed.
 //!
@@ -91,6 +92,8 @@ pub struct Engine {
     tenants: Tree,
     /// Every tenant's webhook endpoints, each key behind its tenant's prefix.
     webhooks: Tree,
+    /// Where each endpoint's deliveries stand, keyed as `webhooks`.
+    deliveries: Tree,
     /// The trees every tenant but `default` keeps its data in.
     shared: Trees,
     /// Tenants whose deletion has not removed all their data yet (id → nothing).
@@ -308,6 +311,7 @@ impl SledStore {
             api_keys: tree("api_keys")?,
             tenants: tree("tenants")?,
             webhooks: tree("webhooks")?,
+            deliveries: tree("deliveries")?,
             shared: Trees::open(&db, SHARED).map_err(|e| classify_open_error(&shown, e))?,
             deleting: tree(&format!("{SHARED}deleting"))?,
             operator: Feed {

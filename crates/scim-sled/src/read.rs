@@ -447,6 +447,32 @@ impl Store for SledStore {
             .await
     }
 
+    async fn delivery(
+        &self,
+        tenant: &TenantId,
+        endpoint: &str,
+    ) -> Result<Option<scim_core::delivery::Delivery>, StoreError> {
+        let key = crate::keys::webhook_key(tenant.as_str(), endpoint);
+        match self.deliveries.get(key).map_err(storage)? {
+            Some(v) => decode(&v).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    async fn put_delivery(
+        &self,
+        tenant: &TenantId,
+        endpoint: &str,
+        delivery: &scim_core::delivery::Delivery,
+    ) -> Result<(), StoreError> {
+        let key = crate::keys::webhook_key(tenant.as_str(), endpoint);
+        let bytes = crate::encode(delivery)?;
+        self.deliveries
+            .insert(key, bytes)
+            .map(drop)
+            .map_err(|e| self.note_failure(storage(e)))
+    }
+
     async fn put_session(&self, session: WebSession) -> Result<(), StoreError> {
         self.sessions_map()?.insert(session.digest.clone(), session);
         Ok(())

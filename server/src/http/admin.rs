@@ -255,6 +255,73 @@ pub async fn edit_webhook(
         .await?)
 }
 
+/// Where an endpoint's deliveries stand: the feed position, what is pending (how many, since
+/// when), the event being retried, recent attempts (status code, error, time taken) and the
+/// events given up.
+#[get("/webhooks/<id>/deliveries")]
+pub async fn deliveries(app: &State<Arc<App>>, admin: Admin, id: &str) -> ApiResult<Answer> {
+    ok(&app.core.delivery(&admin.dir.tenant().id, id).await?)
+}
+
+/// `{"event": "evt_…"}`: sends an event to the endpoint again (one given up, or one of its
+/// recent deliveries), before what is pending. 202: queued.
+#[post("/webhooks/<id>/resend", data = "<body>")]
+pub async fn resend(
+    app: &State<Arc<App>>,
+    admin: Admin,
+    id: &str,
+    body: Body,
+) -> ApiResult<Answer> {
+    let body = body.0?;
+    let event = body
+        .get("event")
+        .and_then(Value::as_str)
+        .ok_or_else(|| invalid("send {\"event\": \"evt_…\"}"))?;
+    let seq = app
+        .core
+        .resend(&admin.dir.tenant().id, id, event, admin.ctx.actor.clone())
+        .await?;
+    Answer::json(
+        Status::Accepted,
+        &serde_json::json!({"event": event, "seq": seq, "queued": true}),
+    )
+}
+
+/// `{"graceHours": 24}` (optional): gives the endpoint a new signing secret, shown in the
+/// answer this once; the previous one signs beside it until the grace ends.
+#[post("/webhooks/<id>/rotate-secret", data = "<body>")]
+pub async fn rotate_secret(
+    app: &State<Arc<App>>,
+    admin: Admin,
+    id: &str,
+    body: Body,
+) -> ApiResult<Answer> {
+    let body = body.0?;
+    let grace = match body.get("graceHours") {
+        None | Some(Value::Null) => scim_core::endpoints::DEFAULT_GRACE,
+        Some(v) => v
+            .as_u64()
+            .and_then(|h| i64::try_from(h).ok())
+            .map(time::Duration::hours)
+            .ok_or_else(|| invalid("graceHours is a whole number of hours"))?,
+    };
+    ok(&app
+        .core
+        .rotate_webhook_secret(&admin.dir.tenant().id, id, grace, admin.ctx.actor.clone())
+        .await?)
+}
+
+/// Sends a signed test message (`webhook.test`) to the endpoint now, and answers how its
+/// receiver answered.
+#[post("/webhooks/<id>/test")]
+pub async fn test_webhook(app: &State<Arc<App>>, admin: Admin, id: &str) -> ApiResult<Answer> {
+    let sender = app.webhook_sender()?;
+    ok(&app
+        .core
+        .test_webhook(&admin.dir.tenant().id, id, sender.as_ref())
+        .await?)
+}
+
 pub fn routes() -> Vec<rocket::Route> {
     rocket::routes![
         users,
@@ -269,6 +336,10 @@ pub fn routes() -> Vec<rocket::Route> {
         revoke_key,
         webhooks,
         add_webhook,
-        edit_webhook
+        edit_webhook,
+        deliveries,
+        resend,
+        rotate_secret,
+        test_webhook
     ]
 }

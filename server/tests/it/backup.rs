@@ -93,5 +93,5 @@ async fn import_refuses_a_store_that_is_not_empty() {
 async fn restored(dir: &std::path::Path) -> Arc<scim_core::Core> {
     let config = config_for(dir);
     let store = server::open(&config).await.expect("store").store;
-    server::core(&config, store)
+    server::core(&config, store).expect("the core")
 }

@@ -95,7 +95,7 @@ async fn a_panic_in_a_handler_is_a_scim_500_and_the_server_keeps_serving() {
     let dir = tempfile::tempdir().expect("dir");
     let config = crate::support::config_for(dir.path());
     let store: Arc<dyn Store> = server::open(&config).await.expect("store").store;
-    let core = server::core(&config, store);
+    let core = server::core(&config, store).expect("the core");
     core.ensure_default_tenant().await.expect("default");
     let key = core
         .ensure_scim_key(&scim_core::model::TenantId::default_tenant())

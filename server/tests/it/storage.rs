@@ -117,7 +117,7 @@ async fn a_store_whose_files_are_damaged_does_not_open_empty() {
     {
         let config = config_for(dir.path());
         let store = std::sync::Arc::new(server::open_sled(&config).expect("store"));
-        let core = server::core(&config, store);
+        let core = server::core(&config, store).expect("the core");
         core.ensure_default_tenant().await.expect("default");
         core.ensure_scim_key(&scim_core::model::TenantId::default_tenant())
             .await

@@ -160,7 +160,7 @@ impl TestServer {
         key: Option<String>,
     ) -> Self {
         let base_path = config.base_path.clone();
-        let core = server::core(&config, Arc::clone(&store));
+        let core = server::core(&config, Arc::clone(&store)).expect("the core");
         core.ensure_default_tenant().await.expect("default tenant");
         let key = match key {
             Some(k) => k,

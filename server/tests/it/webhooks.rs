@@ -42,14 +42,29 @@ async fn an_endpoint_is_added_with_its_secret_shown_once_then_listed_and_disable
     assert_eq!(hook["url"], "https://hooks.example.com/scim");
     assert_eq!(hook["events"], json!(["user.*", "group.updated"]));
     assert_eq!(hook["enabled"], true);
-    // The store keeps the secret whole, for the sender.
+    // The store keeps the secret sealed under the secrets key; the sender opens it.
     let stored = s
         .store
         .webhooks(&TenantId::default_tenant())
         .await
         .expect("endpoints");
     assert_eq!(stored.len(), 1);
-    assert_eq!(stored[0].secret, secret);
+    let body = secret.trim_start_matches("whsec_");
+    assert!(stored[0].secret.starts_with("sealed.v1."), "{}", stored[0].secret);
+    assert!(!stored[0].secret.contains(body));
+    let opened = s
+        .core
+        .signing_secrets(&stored[0], time::OffsetDateTime::now_utc())
+        .expect("opens");
+    assert_eq!(opened.len(), 1);
+    assert_eq!(opened[0].reveal(), secret);
+    // Nothing the store wrote to disk holds it in clear.
+    s.store.flush().await.expect("flush");
+    for file in files_under(s.dir.path()) {
+        let bytes = std::fs::read(&file).unwrap_or_default();
+        let found = bytes.windows(body.len()).any(|w| w == body.as_bytes());
+        assert!(!found, "{} holds the signing secret", file.display());
+    }
     // Listed: never the secret.
     let r = admin_call(&s, &admin, Method::GET, "/webhooks", None).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
@@ -203,4 +218,21 @@ async fn each_tenant_keeps_its_own_endpoints() {
         .on(&globex, Api::Admin, Method::GET, "/webhooks", None)
         .await;
     assert_eq!(r.body, json!([]), "{}", r.text);
+}
+
+/// Every file under `dir`, at any depth.
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                todo.push(path);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    out
 }

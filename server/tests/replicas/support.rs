@@ -377,7 +377,7 @@ pub(crate) async fn start_replica(url: &str) -> (Replica, String, Option<String>
     let dir = tempfile::tempdir().expect("temp dir");
     let config = config_for(url, dir.path());
     let opened = server::open(&config).await.expect("the store opens");
-    let core = server::core(&config, Arc::clone(&opened.store));
+    let core = server::core(&config, Arc::clone(&opened.store)).expect("the core");
     let (key, admin) = server::first_start(&opened, &core)
         .await
         .expect("first keys");
