@@ -63,7 +63,9 @@ impl App {
             self.config.webhook_allow_private,
         )
         .map_err(scim_core::Error::Internal)?;
-        Ok(Arc::clone(self.webhook_sender.get_or_init(|| Arc::new(sender))))
+        Ok(Arc::clone(
+            self.webhook_sender.get_or_init(|| Arc::new(sender)),
+        ))
     }
 
     /// Marks the server as stopping (readiness turns false).

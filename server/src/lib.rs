@@ -11,8 +11,8 @@ pub mod config;
 pub mod control;
 pub mod http;
 pub mod metrics;
-pub mod webhooks;
 pub mod ratelimit;
+pub mod webhooks;
 
 use std::sync::Arc;
 

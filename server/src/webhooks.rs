@@ -34,7 +34,11 @@ impl HttpSender {
             .timeout(timeout)
             .connect_timeout(timeout)
             .dns_resolver(Arc::new(Resolver { allow_private }))
-            .user_agent(concat!("scim-server/", env!("CARGO_PKG_VERSION"), " webhooks"))
+            .user_agent(concat!(
+                "scim-server/",
+                env!("CARGO_PKG_VERSION"),
+                " webhooks"
+            ))
             .no_proxy()
             .build()
             .map_err(|e| format!("the webhook client: {e}"))?;
@@ -63,8 +67,13 @@ impl HttpSender {
             Some(url::Host::Ipv6(v6)) => Some(v6.into()),
             _ => None,
         };
-        ip.and_then(reach::refused)
-            .map(|class| format!("{} is {}: not allowed", url.host_str().unwrap_or(""), class.as_str()))
+        ip.and_then(reach::refused).map(|class| {
+            format!(
+                "{} is {}: not allowed",
+                url.host_str().unwrap_or(""),
+                class.as_str()
+            )
+        })
     }
 }
 
@@ -134,9 +143,8 @@ impl reqwest::dns::Resolve for Resolver {
         let allow_private = self.allow_private;
         Box::pin(async move {
             let host = name.as_str().to_string();
-            let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .collect();
+            let found: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             let (allowed, refused): (Vec<SocketAddr>, Vec<SocketAddr>) = found
                 .into_iter()
                 .partition(|a| allow_private || reach::refused(a.ip()).is_none());
@@ -323,7 +331,10 @@ impl Dispatcher {
                 tick: self.tick,
             };
             let (tenant, id) = key.clone();
-            workers.insert(key, tokio::spawn(async move { worker.work(tenant, id).await }));
+            workers.insert(
+                key,
+                tokio::spawn(async move { worker.work(tenant, id).await }),
+            );
         }
         Ok(())
     }
@@ -335,7 +346,6 @@ impl Dispatcher {
             }
         }
     }
-
 }
 
 impl Drop for Dispatcher {

@@ -50,7 +50,11 @@ async fn an_endpoint_is_added_with_its_secret_shown_once_then_listed_and_disable
         .expect("endpoints");
     assert_eq!(stored.len(), 1);
     let body = secret.trim_start_matches("whsec_");
-    assert!(stored[0].secret.starts_with("sealed.v1."), "{}", stored[0].secret);
+    assert!(
+        stored[0].secret.starts_with("sealed.v1."),
+        "{}",
+        stored[0].secret
+    );
     assert!(!stored[0].secret.contains(body));
     let opened = s
         .core
