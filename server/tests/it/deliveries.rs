@@ -683,3 +683,109 @@ async fn plain_http_endpoints_need_the_private_setting() {
     r.assert_error(400, Some("invalidValue"));
     assert!(r.text.contains("https"), "{}", r.text);
 }
+
+/// Every OneLogin scenario, each on a tenant of its own with an endpoint subscribed to `*`:
+/// the events received match the tenant's history one to one (each change of a user or group,
+/// its resource and position), every one signed; and together the scenarios produce every kind
+/// of change OneLogin makes (create, update, suspend, reactivate, delete, memberships).
+#[tokio::test]
+async fn onelogin_scenarios_with_a_subscriber_get_one_event_per_change() {
+    let s = allowing_private().await;
+    let receiver = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&receiver)
+        .await;
+    let sender = dispatch(&s, Arc::clone(&s.core), Rules::default());
+    let scenarios = onelogin_sim::list_scenarios().expect("scenarios");
+    let mut tenants = Vec::new();
+    for (i, path) in scenarios.iter().enumerate() {
+        let t = s.tenant(&format!("ol{i}")).await;
+        let r = s
+            .call(
+                Method::POST,
+                &format!("{}/webhooks", t.admin_api),
+                Some(&t.admin),
+                Some(&json!({"url": receiver.uri(), "events": ["*"]})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        let secret = r.body["secret"].as_str().expect("secret").to_string();
+        let scenario = onelogin_sim::Scenario::load(path).expect("scenario loads");
+        let target = onelogin_sim::Target::new(t.base.clone(), t.key.clone());
+        let transcript = onelogin_sim::run_scenario(&scenario, &target)
+            .await
+            .expect("scenario runs");
+        assert!(transcript.passed, "{}", transcript.to_text(true));
+        tenants.push((t, secret, scenario.name.clone()));
+    }
+    // What each tenant's history holds: its changes of users and groups.
+    let mut changes: HashMap<String, Vec<(u64, String)>> = HashMap::new();
+    let mut total = 0;
+    for (t, _, _) in &tenants {
+        let r = s
+            .call(
+                Method::GET,
+                &format!("{}/audit?limit=1000", t.admin_api),
+                Some(&t.admin),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        let mine: Vec<(u64, String)> = r.body["entries"]
+            .as_array()
+            .expect("entries")
+            .iter()
+            .filter(|e| matches!(e["target_type"].as_str(), Some("User" | "Group")))
+            .map(|e| {
+                (
+                    e["seq"].as_u64().expect("seq"),
+                    e["target_id"].as_str().expect("id").to_string(),
+                )
+            })
+            .collect();
+        total += mine.len();
+        changes.insert(t.id.to_string(), mine);
+    }
+    wait_for(&receiver, total).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    sender.abort();
+    let mut kinds = std::collections::BTreeSet::new();
+    for (t, secret, name) in &tenants {
+        let got: Vec<Received> = received(&receiver, secret)
+            .await
+            .into_iter()
+            .filter(|r| r.body["tenant"] == t.id.as_str())
+            .collect();
+        assert!(got.iter().all(|r| r.verified), "{name}: all signed");
+        let seen: Vec<(u64, String)> = got
+            .iter()
+            .map(|r| {
+                (
+                    r.body["seq"].as_u64().expect("seq"),
+                    r.body["resourceId"].as_str().expect("id").to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            &seen,
+            &changes[t.id.as_str()],
+            "{name}: one event per change"
+        );
+        kinds.extend(
+            got.iter()
+                .map(|r| r.body["type"].as_str().unwrap_or("").to_string()),
+        );
+    }
+    for kind in [
+        "user.created",
+        "user.updated",
+        "user.suspended",
+        "user.reactivated",
+        "user.deleted",
+        "group.created",
+        "group.updated",
+    ] {
+        assert!(kinds.contains(kind), "no scenario made a {kind}: {kinds:?}");
+    }
+}
