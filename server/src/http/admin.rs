@@ -134,6 +134,87 @@ pub async fn events(admin: Admin, q: Query, shutdown: Shutdown) -> ApiResult<Ans
     }
 }
 
+/// How long one server-sent events stream lasts before the server ends it (the client
+/// reconnects with `Last-Event-ID`, and its key is checked again).
+pub const STREAM_FOR: Duration = Duration::from_secs(300);
+
+/// The `Last-Event-ID` a reconnecting event-stream client sends: the sequence number of the
+/// last event it got.
+pub struct LastEventId(Option<String>);
+
+#[rocket::async_trait]
+impl<'r> rocket::request::FromRequest<'r> for LastEventId {
+    type Error = std::convert::Infallible;
+
+    async fn from_request(
+        req: &'r rocket::Request<'_>,
+    ) -> rocket::request::Outcome<Self, Self::Error> {
+        rocket::request::Outcome::Success(LastEventId(
+            req.headers().get_one("Last-Event-ID").map(str::to_string),
+        ))
+    }
+}
+
+/// The change feed as server-sent events (`text/event-stream`): each event as `id: SEQ`,
+/// `event: TYPE` and `data:` its JSON, the same body the feed and webhooks carry, from `after`
+/// (or the `Last-Event-ID` header of a reconnecting client) on, as they commit. The stream
+/// ends after five minutes, or when the server stops; the client reconnects from where it was.
+#[get("/events/stream")]
+pub async fn event_stream(
+    admin: Admin,
+    q: Query,
+    last: LastEventId,
+    shutdown: Shutdown,
+) -> ApiResult<rocket::response::stream::EventStream![]> {
+    use rocket::response::stream::{Event, EventStream};
+    let (query_after, _) = feed_params(&q)?;
+    let mut after = match last.0 {
+        Some(text) => text.trim().parse::<u64>().map_err(|_| {
+            invalid(format!(
+                "Last-Event-ID must be an event's sequence number, not {}",
+                quote(&text)
+            ))
+        })?,
+        None => query_after,
+    };
+    // The first read happens before the answer starts, so that a failing store is a SCIM error.
+    let first = admin.dir.events(after, 100, &admin.ctx).await?;
+    let deadline = Instant::now() + STREAM_FOR;
+    Ok(EventStream! {
+        let mut page = Some(first);
+        let mut shutdown = std::pin::pin!(shutdown);
+        loop {
+            let current = match page.take() {
+                Some(p) => p,
+                None => match admin.dir.events(after, 100, &admin.ctx).await {
+                    Ok(p) => p,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "event stream: reading the feed");
+                        break;
+                    }
+                },
+            };
+            let idle = current.events.is_empty();
+            for event in &current.events {
+                yield Event::json(event)
+                    .id(event.seq.to_string())
+                    .event(event.kind.as_str().to_string());
+            }
+            after = current.next;
+            if Instant::now() >= deadline {
+                break;
+            }
+            if idle {
+                tokio::select! {
+                    () = tokio::time::sleep(POLL) => {}
+                    () = &mut shutdown => break,
+                }
+            }
+        }
+    }
+    .heartbeat(Duration::from_secs(15)))
+}
+
 pub(crate) fn feed_params(q: &Query) -> ApiResult<(u64, usize)> {
     let after = number(q, "after", 0)?;
     let limit = usize::try_from(number(q, "limit", 100)?).unwrap_or(usize::MAX);
@@ -331,6 +412,7 @@ pub fn routes() -> Vec<rocket::Route> {
         group_history,
         audit,
         events,
+        event_stream,
         keys,
         create_key,
         revoke_key,

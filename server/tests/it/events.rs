@@ -284,3 +284,124 @@ async fn each_tenant_reads_its_own_events_only() {
     assert!(r.status.is_client_error(), "{}", r.text);
     assert!(!r.text.contains("ev.globex") && !r.text.contains("ev.acme"));
 }
+
+/// Reads a server-sent events stream until `n` events are in (or 10 s pass): each as its
+/// `id`, `event` and parsed `data`.
+async fn read_stream(mut r: reqwest::Response, n: usize) -> Vec<(String, String, Value)> {
+    let mut text = String::new();
+    let mut out = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while out.len() < n && Instant::now() < deadline {
+        let chunk = tokio::time::timeout(Duration::from_secs(10), r.chunk()).await;
+        let Ok(Ok(Some(bytes))) = chunk else { break };
+        text.push_str(&String::from_utf8_lossy(&bytes));
+        while let Some(end) = text.find("\n\n") {
+            let block: String = text.drain(..end + 2).collect();
+            let (mut id, mut kind, mut data) = (String::new(), String::new(), String::new());
+            for line in block.lines() {
+                if let Some(v) = line.strip_prefix("id:") {
+                    id = v.trim().to_string();
+                } else if let Some(v) = line.strip_prefix("event:") {
+                    kind = v.trim().to_string();
+                } else if let Some(v) = line.strip_prefix("data:") {
+                    data.push_str(v.trim_start());
+                }
+            }
+            if !data.is_empty() {
+                out.push((id, kind, serde_json::from_str(&data).expect("JSON data")));
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn the_feed_streams_as_server_sent_events_and_resumes_from_the_last_event_id() {
+    let s = TestServer::start().await;
+    let (_, admin) = s.mint("Ada (admin)", true).await;
+    let stream_url = format!("{}/admin/v1/events/stream", s.origin);
+    let open = |last: Option<String>| {
+        let mut req = s.client.get(&stream_url).bearer_auth(&admin);
+        if let Some(id) = last {
+            req = req.header("Last-Event-ID", id);
+        }
+        req.send()
+    };
+    let r = open(None).await.expect("the stream opens");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        r.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("text/event-stream")
+    );
+    // Events committed after the stream opened arrive on it.
+    let id = s.user("alice").await;
+    let p = s
+        .patch(
+            &format!("/Users/{id}"),
+            patch_op(json!([{"op": "replace", "path": "active", "value": false}])),
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::OK);
+    let got = read_stream(r, 2).await;
+    let feed = all_events(&s, &admin, 0).await;
+    assert_eq!(got.len(), 2, "{got:?}");
+    for ((sse_id, kind, data), event) in got.iter().zip(&feed) {
+        assert_eq!(data, event, "the same body the feed serves");
+        assert_eq!(sse_id, &event["seq"].to_string());
+        assert_eq!(kind, event["type"].as_str().expect("type"));
+    }
+    // A client that reconnects with Last-Event-ID gets what followed only.
+    s.delete(&format!("/Users/{id}")).await;
+    let again = open(Some(got[0].0.clone())).await.expect("reopens");
+    let rest = read_stream(again, 2).await;
+    let kinds: Vec<&str> = rest.iter().map(|(_, k, _)| k.as_str()).collect();
+    assert_eq!(kinds, ["user.suspended", "user.deleted"]);
+    // A malformed Last-Event-ID, and a SCIM key, are refused as SCIM errors.
+    let bad = open(Some("yesterday".into())).await.expect("answers");
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        bad.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/scim+json")
+    );
+    let scim = s
+        .client
+        .get(&stream_url)
+        .bearer_auth(&s.key)
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(scim.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn a_tenant_s_stream_carries_its_own_events_only() {
+    let s = TestServer::start().await;
+    let acme = s.tenant("acme").await;
+    let r = s
+        .client
+        .get(format!("{}/events/stream", acme.admin_api))
+        .bearer_auth(&acme.admin)
+        .send()
+        .await
+        .expect("opens");
+    assert_eq!(r.status(), StatusCode::OK);
+    s.user("default-user").await;
+    let created = s
+        .client
+        .post(format!("{}/Users", acme.base))
+        .bearer_auth(&acme.key)
+        .header("content-type", "application/scim+json")
+        .body(user_body("acme-user").to_string())
+        .send()
+        .await
+        .expect("creates");
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let got = read_stream(r, 1).await;
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].2["tenant"], "acme");
+    assert_eq!(got[0].2["data"]["userName"], "acme-user");
+}
