@@ -21,3 +21,4 @@ mod agree;
 mod faults;
 mod feed;
 mod support;
+mod webhooks;
