@@ -99,15 +99,10 @@ impl Sender for HttpSender {
         // The answer is read up to the cap, so that the connection can be reused, and dropped.
         let mut read = 0usize;
         let mut response = response;
-        loop {
-            match response.chunk().await {
-                Ok(Some(chunk)) => {
-                    read += chunk.len();
-                    if read > MAX_ANSWER_BYTES {
-                        break;
-                    }
-                }
-                Ok(None) | Err(_) => break,
+        while let Ok(Some(chunk)) = response.chunk().await {
+            read += chunk.len();
+            if read > MAX_ANSWER_BYTES {
+                break;
             }
         }
         Answer::Status(status)

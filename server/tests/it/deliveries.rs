@@ -19,7 +19,7 @@ use server::webhooks::{Alone, BaseUrl, Dispatcher, HttpSender};
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::support::{patch_op, user_body, Api, Reply, TestServer};
+use crate::support::{patch_op, user_body, Reply, TestServer};
 
 async fn admin_call(
     s: &TestServer,

@@ -2,7 +2,7 @@
 //! a real one): sign-in and its cookie, sessions, CSRF, security headers, escaping, keys shown
 //! once, and sessions that end with their key.
 
-mod client;
+pub(crate) mod client;
 mod tenants;
 
 use reqwest::{Method, StatusCode};

@@ -75,6 +75,7 @@ pub enum Nav {
     Users,
     Groups,
     Keys,
+    Webhooks,
     Tenants,
 }
 
@@ -131,6 +132,7 @@ fn header(c: &Chrome<'_>, nav: Nav) -> Markup {
         (Nav::Users, format!("{base}/users"), "Users"),
         (Nav::Groups, format!("{base}/groups"), "Groups"),
         (Nav::Keys, format!("{base}/keys"), "API keys"),
+        (Nav::Webhooks, format!("{base}/webhooks"), "Webhooks"),
     ];
     if c.operator {
         items.push((Nav::Tenants, TENANTS.to_string(), "Tenants"));
@@ -352,6 +354,10 @@ mod tests {
         }
         assert!(
             p.contains("<a href=\"/admin/t/acme/keys\">API keys</a>"),
+            "{p}"
+        );
+        assert!(
+            p.contains("<a href=\"/admin/t/acme/webhooks\">Webhooks</a>"),
             "{p}"
         );
         assert!(p.contains("<a href=\"/admin/tenants\">Tenants</a>"), "{p}");

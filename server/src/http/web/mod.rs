@@ -1,9 +1,9 @@
 //! The admin web page under `/admin`: sign-in with an admin key, users with their profiles and
-//! revision histories, groups, API keys, and how to connect OneLogin. Server-rendered HTML:
-//! maud templates over the typed admin views (`pages/`, with the layout and shared pieces in
-//! `html.rs`), one stylesheet and one small script served from the binary, sessions and CSRF
-//! tokens in `session.rs`. Every datum comes from the same core operations as the JSON admin API
-//! (`/admin/v1`, which keeps its own JSON errors).
+//! revision histories, groups, API keys, webhook endpoints with their deliveries, and how to
+//! connect OneLogin. Server-rendered HTML: maud templates over the typed admin views (`pages/`,
+//! with the layout and shared pieces in `html.rs`), one stylesheet and one small script served
+//! from the binary, sessions and CSRF tokens in `session.rs`. Every datum comes from the same
+//! core operations as the JSON admin API (`/admin/v1`, which keeps its own JSON errors).
 //!
 //! Errors under `/admin` (but not `/admin/v1`) are HTML pages with the right status: the one
 //! exception to "every error is a SCIM Error body", since a browser shows them.
@@ -455,6 +455,170 @@ pub async fn revoke_key(
 }
 
 // ---------------------------------------------------------------------------------------------
+// Webhooks
+
+/// The tenant's endpoints, each with where its deliveries stand; the form that adds one.
+#[get("/webhooks")]
+pub async fn webhooks(
+    app: &State<Arc<App>>,
+    s: std::result::Result<Session, WebError>,
+) -> WebResult {
+    let s = s?;
+    let tenant = &s.dir.tenant().id;
+    let mut listed = Vec::new();
+    for info in app.core.webhooks(tenant).await? {
+        let delivery = app.core.delivery(tenant, &info.id).await?;
+        listed.push(pages::webhooks::Listed { info, delivery });
+    }
+    let now = time::OffsetDateTime::now_utc();
+    let body = pages::webhooks::list(&s.base, &listed, &s.csrf, now);
+    Ok(signed(&s, "Webhooks", Nav::Webhooks, body))
+}
+
+/// Adds an endpoint (`url`, `events`: patterns separated by commas or spaces, `*` when none);
+/// the answer shows its signing secret, once.
+#[post("/webhooks", data = "<form>")]
+pub async fn add_webhook(
+    app: &State<Arc<App>>,
+    s: std::result::Result<Session, WebError>,
+    origin: SameOrigin,
+    form: Form,
+) -> WebResult {
+    let s = s?;
+    s.check(&form, &origin)?;
+    let url = form.get("url").unwrap_or_default();
+    let mut events: Vec<String> = form
+        .get("events")
+        .unwrap_or_default()
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+        .collect();
+    if events.is_empty() {
+        events.push("*".into());
+    }
+    let added = app
+        .core
+        .add_webhook(&s.dir.tenant().id, url, &events, s.ctx.actor.clone())
+        .await?;
+    let body = pages::webhooks::added(&s.base, &added);
+    Ok(signed(&s, "Endpoint added", Nav::Webhooks, body))
+}
+
+/// One endpoint's deliveries: what is pending, recent attempts, the events given up.
+/// `queued`: the event a "Send again" just queued, to say so.
+#[get("/webhooks/<id>")]
+pub async fn webhook(
+    app: &State<Arc<App>>,
+    s: std::result::Result<Session, WebError>,
+    id: &str,
+    q: Query,
+) -> WebResult {
+    let s = s?;
+    let tenant = &s.dir.tenant().id;
+    // An unknown endpoint: the core's "not found", as a 404 page.
+    let delivery = app.core.delivery(tenant, id).await?;
+    let info = app
+        .core
+        .webhooks(tenant)
+        .await?
+        .into_iter()
+        .find(|w| w.id == id)
+        .ok_or(WebError::Hidden)?;
+    let now = time::OffsetDateTime::now_utc();
+    let body = pages::webhooks::page(&s.base, &info, &delivery, q.get("queued"), &s.csrf, now);
+    Ok(signed(&s, "Webhook deliveries", Nav::Webhooks, body))
+}
+
+async fn set_webhook_enabled(
+    app: &App,
+    s: std::result::Result<Session, WebError>,
+    origin: SameOrigin,
+    id: &str,
+    form: Form,
+    enabled: bool,
+) -> WebResult {
+    let s = s?;
+    s.check(&form, &origin)?;
+    app.core
+        .set_webhook_enabled(&s.dir.tenant().id, id, enabled, s.ctx.actor.clone())
+        .await?;
+    Ok(Page::Redirect(format!("{}/webhooks", s.base)))
+}
+
+#[post("/webhooks/<id>/disable", data = "<form>")]
+pub async fn disable_webhook(
+    app: &State<Arc<App>>,
+    s: std::result::Result<Session, WebError>,
+    origin: SameOrigin,
+    id: &str,
+    form: Form,
+) -> WebResult {
+    set_webhook_enabled(app, s, origin, id, form, false).await
+}
+
+#[post("/webhooks/<id>/enable", data = "<form>")]
+pub async fn enable_webhook(
+    app: &State<Arc<App>>,
+    s: std::result::Result<Session, WebError>,
+    origin: SameOrigin,
+    id: &str,
+    form: Form,
+) -> WebResult {
+    set_webhook_enabled(app, s, origin, id, form, true).await
+}
+
+/// Gives an endpoint a new signing secret, shown once; the previous one signs beside it for
+/// `DEFAULT_GRACE`.
+#[post("/webhooks/<id>/rotate", data = "<form>")]
+pub async fn rotate_webhook_secret(
+    app: &State<Arc<App>>,
+    s: std::result::Result<Session, WebError>,
+    origin: SameOrigin,
+    id: &str,
+    form: Form,
+) -> WebResult {
+    let s = s?;
+    s.check(&form, &origin)?;
+    let grace = scim_core::endpoints::DEFAULT_GRACE;
+    let rotated = app
+        .core
+        .rotate_webhook_secret(&s.dir.tenant().id, id, grace, s.ctx.actor.clone())
+        .await?;
+    let body = pages::webhooks::rotated(&s.base, &rotated, grace);
+    Ok(signed(&s, "Secret rotated", Nav::Webhooks, body))
+}
+
+/// Queues an event (`event`: its id; one given up, or a recent one) to be sent to the endpoint
+/// again, before what is pending; back to the endpoint's page, which says so.
+#[post("/webhooks/<id>/resend", data = "<form>")]
+pub async fn resend_webhook_event(
+    app: &State<Arc<App>>,
+    s: std::result::Result<Session, WebError>,
+    origin: SameOrigin,
+    id: &str,
+    form: Form,
+) -> WebResult {
+    let s = s?;
+    s.check(&form, &origin)?;
+    let event = form.get("event").unwrap_or_default().trim();
+    if event.is_empty() {
+        return Err(
+            scim_core::Error::invalid_value("the form names no event to send again").into(),
+        );
+    }
+    app.core
+        .resend(&s.dir.tenant().id, id, event, s.ctx.actor.clone())
+        .await?;
+    Ok(Page::Redirect(format!(
+        "{}/webhooks/{}?queued={}",
+        s.base,
+        segment(id),
+        segment(event)
+    )))
+}
+
+// ---------------------------------------------------------------------------------------------
 // Assets: data in files, compiled into the binary.
 
 const CSS: &str = include_str!("../../../assets/admin.css");
@@ -490,6 +654,13 @@ pub fn routes() -> Vec<rocket::Route> {
         keys,
         create_key,
         revoke_key,
+        webhooks,
+        add_webhook,
+        webhook,
+        disable_webhook,
+        enable_webhook,
+        rotate_webhook_secret,
+        resend_webhook_event,
         tenants::list,
         tenants::create,
         tenants::change,

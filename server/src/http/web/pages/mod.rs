@@ -6,6 +6,7 @@ mod history;
 pub mod keys;
 pub mod tenants;
 pub mod users;
+pub mod webhooks;
 
 use maud::{html, Markup};
 use serde_json::Value;
