@@ -15,6 +15,13 @@ use scim_core::reach;
 use scim_core::Core;
 use tokio::task::JoinHandle;
 
+/// The longest an idle worker waits before it looks at its feed again (an event committed
+/// meanwhile waits that long at most).
+pub const IDLE_AT_MOST: Duration = Duration::from_secs(1);
+/// How often the endpoints are listed, for workers to start (an endpoint added or enabled
+/// starts being served within this).
+pub const LIST_EVERY: Duration = Duration::from_secs(2);
+
 /// The most of a receiver's answer that is read (the rest is dropped unread).
 pub const MAX_ANSWER_BYTES: usize = 64 * 1024;
 
@@ -230,7 +237,8 @@ pub struct Dispatcher {
     rules: Rules,
     base_url: BaseUrl,
     lease: Arc<dyn Lease>,
-    /// How often the endpoints are listed again, and an idle worker looks at its feed.
+    /// How often a worker that just found nothing looks at its feed again; each further time it
+    /// finds nothing the pause doubles, up to [`IDLE_AT_MOST`].
     pub tick: Duration,
     workers: Mutex<HashMap<(TenantId, String), JoinHandle<()>>>,
 }
@@ -286,16 +294,22 @@ impl Dispatcher {
         Ok(Some(tokio::spawn(dispatcher.run())))
     }
 
-    /// Runs until dropped (its task aborted): every second, while the lease is held, a worker
-    /// for each enabled endpoint that has none.
+    /// Runs until dropped (its task aborted): checks the lease every second, and while it is
+    /// held starts a worker for each enabled endpoint that has none (listed every
+    /// [`LIST_EVERY`]); when it is lost, stops them.
     pub async fn run(self: Arc<Self>) {
+        let mut listed: Option<std::time::Instant> = None;
         loop {
             if self.lease.hold().await {
-                if let Err(e) = self.start_workers().await {
-                    tracing::warn!(error = %e, "listing webhook endpoints");
+                if listed.is_none_or(|at| at.elapsed() >= LIST_EVERY) {
+                    if let Err(e) = self.start_workers().await {
+                        tracing::warn!(error = %e, "listing webhook endpoints");
+                    }
+                    listed = Some(std::time::Instant::now());
                 }
             } else {
                 self.stop_workers();
+                listed = None;
             }
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
@@ -362,6 +376,7 @@ impl Worker {
     /// Delivers until the endpoint is disabled or gone.
     async fn work(&self, tenant: TenantId, id: String) {
         let base_url = (self.base_url)(&tenant);
+        let mut idle = self.tick;
         loop {
             let jitter = random_unit();
             let step = self
@@ -375,9 +390,15 @@ impl Worker {
                     jitter,
                 )
                 .await;
+            if !matches!(step, Ok(Step::Idle)) {
+                idle = self.tick;
+            }
             match step {
                 Ok(Step::Worked) => tokio::task::yield_now().await,
-                Ok(Step::Idle) => tokio::time::sleep(self.tick).await,
+                Ok(Step::Idle) => {
+                    tokio::time::sleep(idle).await;
+                    idle = (idle * 2).min(IDLE_AT_MOST.max(self.tick));
+                }
                 Ok(Step::WaitUntil(at)) => {
                     let left = at - self.core.clock_now();
                     let left = Duration::try_from(left).unwrap_or_default();
