@@ -18,6 +18,9 @@ use scim_core::{Core, NewTenant};
 
 pub const SOCKET: &str = "control.sock";
 
+/// How long `webhook test` waits for a receiver when the command names no timeout.
+pub const DEFAULT_WEBHOOK_TIMEOUT_SECS: u32 = 10;
+
 /// A command for the store: tenants, keys, histories, the feeds, export, the check. A command
 /// about a tenant's data names its tenant (`default` when it names none).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -54,6 +57,25 @@ pub enum Command {
     WebhookStatus {
         id: String,
         enabled: bool,
+        #[serde(default)]
+        tenant: Option<String>,
+    },
+    /// Gives a tenant's webhook endpoint a new signing secret (in the answer, once); the one it
+    /// had still signs beside it for `grace_hours` (24 when none is given; 0 to 168).
+    WebhookRotateSecret {
+        id: String,
+        #[serde(default)]
+        grace_hours: Option<u32>,
+        #[serde(default)]
+        tenant: Option<String>,
+    },
+    /// Sends a signed test message (`webhook.test`) to a tenant's endpoint now, waiting at most
+    /// `timeout_secs` (10 when none is given) for its answer, with the address rules of the core
+    /// that runs the command (`webhook_allow_private`): how its receiver answered.
+    WebhookTest {
+        id: String,
+        #[serde(default)]
+        timeout_secs: Option<u32>,
         #[serde(default)]
         tenant: Option<String>,
     },
@@ -245,6 +267,43 @@ pub async fn execute(core: &Core, reach: &Reach, command: &Command) -> Result<Va
                 .await
                 .map_err(text)?,
         ),
+        Command::WebhookRotateSecret {
+            id,
+            grace_hours,
+            tenant,
+        } => {
+            let grace = grace_hours.map_or(scim_core::endpoints::DEFAULT_GRACE, |h| {
+                time::Duration::hours(h.into())
+            });
+            json(
+                &core
+                    .rotate_webhook_secret(
+                        &tenant_id(tenant.as_deref())?,
+                        id,
+                        grace,
+                        auth::operator(),
+                    )
+                    .await
+                    .map_err(text)?,
+            )
+        }
+        Command::WebhookTest {
+            id,
+            timeout_secs,
+            tenant,
+        } => {
+            let timeout = timeout_secs.unwrap_or(DEFAULT_WEBHOOK_TIMEOUT_SECS).max(1);
+            let sender = crate::webhooks::HttpSender::new(
+                std::time::Duration::from_secs(timeout.into()),
+                core.settings().webhook_allow_private,
+            )?;
+            json(
+                &core
+                    .test_webhook(&tenant_id(tenant.as_deref())?, id, &sender)
+                    .await
+                    .map_err(text)?,
+            )
+        }
         Command::History { id, tenant } => {
             let dir = core
                 .directory(&tenant_id(tenant.as_deref())?)

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use scim_core::delivery::TestResult;
 use scim_core::model::{rfc3339, Revision, Tenant, TenantStatus};
 use scim_core::views::{KeyInfo, MintedKey, NewWebhook, WebhookInfo};
 use server::config::{Config, LogFormat, Overrides, StoreKind};
@@ -151,6 +152,24 @@ enum WebhookCmd {
         #[arg(long, value_name = "TENANT")]
         tenant: Option<String>,
     },
+    /// Give an endpoint a new signing secret and print it (once, last); the previous one still
+    /// signs beside it until the grace ends, while its receiver is given the new one.
+    RotateSecret {
+        id: String,
+        #[arg(long, value_name = "TENANT")]
+        tenant: Option<String>,
+        /// How long the previous secret still signs, in hours: 0 (not at all) to 168 (default
+        /// 24).
+        #[arg(long, value_name = "N")]
+        grace_hours: Option<u32>,
+    },
+    /// Send a signed test message (`webhook.test`) to an endpoint now and print how its
+    /// receiver answered (exit 1 when it was not delivered).
+    Test {
+        id: String,
+        #[arg(long, value_name = "TENANT")]
+        tenant: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -276,9 +295,23 @@ fn main() -> ExitCode {
                     enabled: true,
                     tenant,
                 },
+                WebhookCmd::RotateSecret {
+                    id,
+                    tenant,
+                    grace_hours,
+                } => Command::WebhookRotateSecret {
+                    id,
+                    grace_hours,
+                    tenant,
+                },
+                WebhookCmd::Test { id, tenant } => Command::WebhookTest {
+                    id,
+                    timeout_secs: Some(config.webhook_timeout_secs),
+                    tenant,
+                },
             };
             match run_webhook_command(&config, &command) {
-                Ok(()) => ExitCode::SUCCESS,
+                Ok(code) => code,
                 Err(e) => fail(&e),
             }
         }
@@ -329,12 +362,7 @@ fn main() -> ExitCode {
                     }
                 })?;
                 let core = server::core(&config, opened.store)?;
-                control::import(
-                    &core,
-                    &file,
-                    tenant.as_deref(),
-                )
-                .await
+                control::import(&core, &file, tenant.as_deref()).await
             });
             match imported {
                 Ok(counts) => {
@@ -577,8 +605,9 @@ fn run_key_command(config: &Config, command: &Command) -> Result<(), String> {
     Ok(())
 }
 
-/// Runs a webhook command and prints its answer: the secret of a new endpoint once, last.
-fn run_webhook_command(config: &Config, command: &Command) -> Result<(), String> {
+/// Runs a webhook command and prints its answer: the secret of a new endpoint (or a new secret
+/// of one) once, last; a test message's outcome (failure when it was not delivered).
+fn run_webhook_command(config: &Config, command: &Command) -> Result<ExitCode, String> {
     let answer = execute(config, command)?;
     let show = |w: &WebhookInfo| {
         println!(
@@ -602,6 +631,40 @@ fn run_webhook_command(config: &Config, command: &Command) -> Result<(), String>
             );
             println!("{secret}");
         }
+        Command::WebhookRotateSecret { .. } => {
+            let NewWebhook { webhook, secret } =
+                serde_json::from_value(answer).map_err(|e| e.to_string())?;
+            let previous = match webhook.previous_secret_until {
+                Some(until) => format!("The previous secret still signs until {}.", rfc3339(until)),
+                None => "The previous secret no longer signs.".to_string(),
+            };
+            println!(
+                "Rotated the signing secret of webhook endpoint {} for {} (events: {}). \
+                 {previous} Its new signing secret: copy it now, it is not shown again.",
+                webhook.id,
+                webhook.url,
+                webhook.events.join(", ")
+            );
+            println!("{secret}");
+        }
+        Command::WebhookTest { .. } => {
+            let result: TestResult = serde_json::from_value(answer).map_err(|e| e.to_string())?;
+            let (ms, id) = (result.millis, &result.id);
+            let how = match (&result.status, &result.error) {
+                (Some(status), _) => format!("{status} in {ms} ms (webhook-id {id})"),
+                (None, Some(error)) => format!("{error} (after {ms} ms, webhook-id {id})"),
+                (None, None) => format!("no answer (after {ms} ms, webhook-id {id})"),
+            };
+            let verdict = if result.delivered {
+                "Delivered"
+            } else {
+                "Not delivered"
+            };
+            println!("{verdict}: {how}");
+            if !result.delivered {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
         Command::WebhookList { .. } => {
             let all: Vec<WebhookInfo> =
                 serde_json::from_value(answer).map_err(|e| e.to_string())?;
@@ -613,7 +676,7 @@ fn run_webhook_command(config: &Config, command: &Command) -> Result<(), String>
             show(&w);
         }
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Runs a tenant command and prints its answer.

@@ -1,5 +1,6 @@
 //! Operations endpoints, unauthenticated and free of data: `/livez` (the process answers),
-//! `/readyz` (the store answers and a SCIM key is active) and `/metrics` (Prometheus text).
+//! `/readyz` (the store answers and a SCIM key is active) and `/metrics` (Prometheus text; its
+//! only ids are tenants' and webhook endpoints').
 
 use std::sync::Arc;
 
@@ -7,6 +8,7 @@ use rocket::http::{ContentType, Status};
 use rocket::{get, State};
 
 use crate::app::App;
+use crate::metrics::WebhookDeliveries;
 
 #[get("/livez")]
 pub fn livez() -> (ContentType, &'static str) {
@@ -30,9 +32,14 @@ pub async fn readyz(app: &State<Arc<App>>) -> (Status, (ContentType, String)) {
     }
 }
 
+/// The metrics: this process's counters, and the webhook deliveries read from the store now
+/// (the same on every replica).
 #[get("/metrics")]
-pub fn metrics(app: &State<Arc<App>>) -> (ContentType, String) {
-    let text = app.metrics.render(app.core.store().size_on_disk());
+pub async fn metrics(app: &State<Arc<App>>) -> (ContentType, String) {
+    let webhooks = WebhookDeliveries::read(&app.core).await;
+    let text = app
+        .metrics
+        .render(app.core.store().size_on_disk(), &webhooks);
     (
         ContentType::new("text", "plain").with_params(("version", "0.0.4")),
         text,

@@ -1083,3 +1083,236 @@ fn webhook_commands_with_and_without_a_running_server() {
     let listed = run_ok(d, &["webhook", "list"]);
     assert_eq!(listed.lines().count(), 2, "one endpoint still: {listed}");
 }
+
+/// Runs a command with `SCIM_` settings `env`.
+fn scim_server_with(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    Command::new(BIN)
+        .current_dir(dir)
+        .args(args)
+        .env_remove("SCIM_LOG")
+        .envs(env.iter().copied())
+        .output()
+        .expect("run scim-server")
+}
+
+/// A request a [`receiver`] was sent: its header lines (names lower-cased) and its body.
+struct Received {
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Received {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A webhook receiver on 127.0.0.1 that answers every request `204 No Content`: its URL and
+/// what it is sent.
+fn receiver() -> (String, std::sync::mpsc::Receiver<Received>) {
+    use std::io::{BufRead as _, BufReader, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+            let mut headers = Vec::new();
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
+                if let Some((name, value)) = line.trim_end().split_once(':') {
+                    headers.push((name.to_ascii_lowercase(), value.trim().to_string()));
+                }
+                line.clear();
+            }
+            let length = headers
+                .iter()
+                .find(|(n, _)| n == "content-length")
+                .and_then(|(_, v)| v.parse().ok())
+                .unwrap_or(0usize);
+            let mut body = vec![0u8; length];
+            if reader.read_exact(&mut body).is_err() {
+                continue;
+            }
+            let _ = stream.write_all(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n");
+            let _ = tx.send(Received { headers, body });
+        }
+    });
+    (url, rx)
+}
+
+/// The next test message a receiver was sent (deliveries of events are passed over).
+fn next_test_message(rx: &std::sync::mpsc::Receiver<Received>) -> Received {
+    loop {
+        let got = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("a test message within 30 s");
+        let body: serde_json::Value = serde_json::from_slice(&got.body).expect("JSON");
+        if body["type"] == "webhook.test" {
+            return got;
+        }
+    }
+}
+
+/// Whether a message is signed with `secret`.
+fn signed_with(message: &Received, secret: &str) -> bool {
+    let secret = scim_core::webhook::SigningSecret::parse(secret).expect("a secret");
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    scim_core::webhook::verify(
+        &secret,
+        message.header("webhook-id"),
+        message.header("webhook-timestamp"),
+        message.header("webhook-signature"),
+        &message.body,
+        now,
+        300,
+    )
+    .is_ok()
+}
+
+/// A port on 127.0.0.1 that nothing listens on.
+fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// `webhook rotate-secret` and `webhook test`, through a running server (the control socket)
+/// and on the stopped store: the new secret printed once, last; the previous one signing beside
+/// it during the grace; a test message delivered (exit 0) or not (exit 1).
+#[test]
+fn webhook_rotate_secret_and_test_with_and_without_a_running_server() {
+    let dir = tempfile::tempdir().expect("dir");
+    let d = dir.path();
+    let env = [("SCIM_WEBHOOK_ALLOW_PRIVATE", "true")];
+    let (child, _base, _key) = serve_with(d, &env);
+    let run = |args: &[&str]| {
+        let out = scim_server_with(d, args, &env);
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        (out.status.success(), stdout, stderr)
+    };
+    let ok = |args: &[&str]| {
+        let (success, stdout, stderr) = run(args);
+        assert!(success, "{args:?}: {stdout}{stderr}");
+        stdout
+    };
+    let (url, received) = receiver();
+    let out = ok(&["webhook", "add", &url, "--events", "user.*"]);
+    let first = last_word_of(&out);
+    let id = out
+        .split_whitespace()
+        .nth(3)
+        .expect("Added webhook endpoint ID")
+        .to_string();
+
+    // Through the running server.
+    let out = ok(&["webhook", "rotate-secret", &id]);
+    let second = last_word_of(&out);
+    assert!(second.starts_with("whsec_") && second != first, "{out}");
+    scim_core::webhook::SigningSecret::parse(&second).expect("a Standard Webhooks secret");
+    assert!(
+        out.contains(&id) && out.contains(&url) && out.contains("(events: user.*)"),
+        "what `add` says of the endpoint: {out}"
+    );
+    assert!(
+        out.contains("The previous secret still signs until "),
+        "{out}"
+    );
+    assert!(!ok(&["webhook", "list"]).contains("whsec_"));
+    let out = ok(&["webhook", "test", &id]);
+    assert!(
+        out.starts_with("Delivered: 204 in ") && out.contains("(webhook-id msg_test_"),
+        "{out}"
+    );
+    let message = next_test_message(&received);
+    assert!(
+        out.contains(message.header("webhook-id").expect("an id")),
+        "{out}"
+    );
+    assert!(
+        signed_with(&message, &second) && signed_with(&message, &first),
+        "both secrets sign during the grace: {:?}",
+        message.headers
+    );
+
+    // An endpoint nobody answers: not delivered, exit 1.
+    let dead = format!("http://127.0.0.1:{}/hook", closed_port());
+    let out = ok(&["webhook", "add", &dead, "--events", "*"]);
+    let dead_id = out.split_whitespace().nth(3).expect("id").to_string();
+    let (success, out, _) = run(&["webhook", "test", &dead_id]);
+    assert!(!success, "{out}");
+    assert!(
+        out.starts_with("Not delivered: could not connect")
+            && out.contains(", webhook-id msg_test_"),
+        "{out}"
+    );
+    stop(child);
+
+    // Stopped: the store holds both secrets, the previous one for the grace only.
+    runtime().block_on(async {
+        let config = server::config::Config {
+            data_dir: d.join("data"),
+            ..server::config::Config::default()
+        };
+        let store = server::open(&config).await.expect("store").store;
+        let core = server::core(&config, store).expect("the core");
+        let tenant = scim_core::model::TenantId::default_tenant();
+        let endpoint = core.webhook(&tenant, &id).await.expect("the endpoint");
+        let now = time::OffsetDateTime::now_utc();
+        let secrets = |at| {
+            core.signing_secrets(&endpoint, at)
+                .expect("secrets")
+                .iter()
+                .map(|s| s.reveal())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(secrets(now), vec![second.clone(), first.clone()]);
+        assert_eq!(
+            secrets(now + time::Duration::hours(25)),
+            vec![second.clone()]
+        );
+    });
+
+    // On the stopped store, the command does it itself: without a grace, the new secret alone.
+    let out = ok(&["webhook", "rotate-secret", &id, "--grace-hours", "0"]);
+    let third = last_word_of(&out);
+    assert!(
+        third.starts_with("whsec_") && third != second && third != first,
+        "{out}"
+    );
+    assert!(
+        out.contains("The previous secret no longer signs."),
+        "{out}"
+    );
+    let out = ok(&["webhook", "test", &id]);
+    assert!(out.starts_with("Delivered: 204 in "), "{out}");
+    let message = next_test_message(&received);
+    assert!(
+        signed_with(&message, &third) && !signed_with(&message, &second),
+        "{:?}",
+        message.headers
+    );
+    let (success, out, _) = run(&["webhook", "test", &dead_id]);
+    assert!(!success && out.starts_with("Not delivered: "), "{out}");
+    for bad in [
+        &["webhook", "rotate-secret", &id, "--grace-hours", "169"][..],
+        &["webhook", "rotate-secret", "no-such-endpoint"],
+        &["webhook", "test", "no-such-endpoint"],
+        &["webhook", "test", &id, "--tenant", "nosuch"],
+    ] {
+        let (success, out, err) = run(bad);
+        assert!(!success, "{bad:?}: {out}");
+        assert!(err.starts_with("scim-server: "), "{bad:?}: {err}");
+    }
+    // The refused rotation changed nothing: the last secret still signs, alone.
+    ok(&["webhook", "test", &id]);
+    let message = next_test_message(&received);
+    assert!(signed_with(&message, &third), "{:?}", message.headers);
+}

@@ -76,3 +76,113 @@ async fn metrics_count_requests_by_route_template_without_data() {
         assert!(!text.contains(secret), "metrics must not carry {secret}");
     }
 }
+
+/// The value of the one sample of `metric` with exactly `labels`, in a metrics text.
+fn sample(text: &str, metric: &str, labels: &str) -> Option<f64> {
+    let head = format!("{metric}{{{labels}}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&head))
+        .map(|v| v.parse().expect("a number"))
+}
+
+/// Webhook deliveries per endpoint, read from the store at each scrape: the events waiting and
+/// the age of the oldest, then the attempts by outcome; labelled by tenant and endpoint id only.
+#[tokio::test]
+async fn metrics_show_webhook_deliveries_by_outcome_and_what_waits() {
+    let s = TestServer::start_with(|c| c.webhook_allow_private = true).await;
+    // A port nothing listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let url = format!("http://127.0.0.1:{closed}/never-in-metrics");
+    let tenant = scim_core::model::TenantId::default_tenant();
+    let added = s
+        .core
+        .add_webhook(
+            &tenant,
+            &url,
+            &["user.*".to_string()],
+            scim_core::auth::operator(),
+        )
+        .await
+        .expect("added");
+    let id = added.webhook.id;
+    let text = s.metrics().await;
+    let labels = format!("tenant=\"default\",endpoint=\"{id}\"");
+    assert_eq!(
+        sample(&text, "scim_webhook_pending_events", &labels),
+        Some(0.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "scim_webhook_oldest_pending_seconds", &labels),
+        Some(0.0),
+        "none waits: {text}"
+    );
+    assert!(
+        text.contains("scim_webhook_metrics_truncated 0\n"),
+        "{text}"
+    );
+
+    s.user("hooked.one").await;
+    s.user("hooked.two").await;
+    let text = s.metrics().await;
+    assert!(
+        text.contains("# TYPE scim_webhook_deliveries_total counter\n")
+            && text.contains("# TYPE scim_webhook_pending_events gauge\n")
+            && text.contains("# TYPE scim_webhook_oldest_pending_seconds gauge\n"),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "scim_webhook_pending_events", &labels),
+        Some(2.0),
+        "two user.created events wait: {text}"
+    );
+    let age = sample(&text, "scim_webhook_oldest_pending_seconds", &labels).expect("an age");
+    assert!((0.0..60.0).contains(&age), "{age}: {text}");
+    for outcome in ["delivered", "retrying", "given_up", "gone"] {
+        assert_eq!(
+            sample(
+                &text,
+                "scim_webhook_deliveries_total",
+                &format!("{labels},outcome=\"{outcome}\"")
+            ),
+            Some(0.0),
+            "{outcome}: {text}"
+        );
+    }
+    assert!(
+        !text.contains(&url) && !text.contains("hooked.one"),
+        "no URL, no data: {text}"
+    );
+
+    // The first attempt fails (nothing listens) and, with no time to retry, is given up.
+    let sender =
+        server::webhooks::HttpSender::new(std::time::Duration::from_secs(5), true).expect("sender");
+    let rules = scim_core::delivery::Rules {
+        retry_for: time::Duration::ZERO,
+        ..Default::default()
+    };
+    s.core
+        .deliver(&tenant, &id, &sender, &rules, &s.base, 0.5)
+        .await
+        .expect("an attempt");
+    let text = s.metrics().await;
+    let count = |outcome: &str| {
+        sample(
+            &text,
+            "scim_webhook_deliveries_total",
+            &format!("{labels},outcome=\"{outcome}\""),
+        )
+    };
+    assert_eq!(count("given_up"), Some(1.0), "{text}");
+    assert_eq!(count("delivered"), Some(0.0), "{text}");
+    assert_eq!(count("retrying"), Some(0.0), "{text}");
+    assert_eq!(
+        sample(&text, "scim_webhook_pending_events", &labels),
+        Some(1.0),
+        "the second event still waits: {text}"
+    );
+}
