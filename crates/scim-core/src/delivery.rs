@@ -207,7 +207,9 @@ pub struct DeliveryView {
 }
 
 /// The largest page the sender reads of a feed at once.
-const PAGE: usize = 16;
+const PAGE: usize = 100;
+/// The page in which pending events are counted.
+const COUNT_PAGE: usize = 1000;
 /// How far [`Core::delivery`] counts what is pending.
 const COUNT_AT_MOST: u64 = 10_000;
 
@@ -256,19 +258,19 @@ impl Core {
                     return Ok(Step::WaitUntil(head.next_at));
                 }
             }
-            let page = dir.events(state.cursor, PAGE, &ctx).await?;
-            let next = page
-                .events
-                .into_iter()
-                .find(|e| wants(&endpoint.events, e.kind) && e.timestamp >= endpoint.created);
-            match next {
-                Some(e) => (e, false),
+            // The next entry it wants, found without rendering what it does not want.
+            let (wanted, read_to) = next_wanted(&dir, &endpoint, state.cursor).await?;
+            match wanted {
+                Some(seq) => match event_at(&dir, seq, &ctx).await? {
+                    Some(e) => (e, false),
+                    None => return Err(Error::Internal(format!("the feed lost entry {seq}"))),
+                },
                 None => {
-                    if page.next == state.cursor {
+                    if read_to == state.cursor {
                         return Ok(Step::Idle);
                     }
                     // Entries it does not want: passed.
-                    state.cursor = page.next;
+                    state.cursor = read_to;
                     state.head = None;
                     self.store.put_delivery(tenant, endpoint_id, &state).await?;
                     return Ok(Step::Worked);
@@ -372,20 +374,25 @@ impl Core {
             .delivery(tenant, endpoint_id)
             .await?
             .unwrap_or_default();
-        let ctx = feed_context("");
         let (mut after, mut pending, mut oldest) = (state.cursor, 0u64, None);
         while pending < COUNT_AT_MOST {
-            let page = dir.events(after, PAGE, &ctx).await?;
-            for e in &page.events {
-                if wants(&endpoint.events, e.kind) && e.timestamp >= endpoint.created {
-                    pending += 1;
-                    oldest = oldest.or(Some(e.timestamp));
+            let entries = dir.store.revisions(after, COUNT_PAGE).await?;
+            let Some(last) = entries.last().filter(|e| e.seq > after) else {
+                break;
+            };
+            after = last.seq;
+            let ended = entries.len() < COUNT_PAGE;
+            for entry in &entries {
+                if let Some(event) = &entry.event {
+                    if wants(&endpoint.events, event.kind) && entry.time >= endpoint.created {
+                        pending += 1;
+                        oldest = oldest.or(Some(entry.time));
+                    }
                 }
             }
-            if page.next == after {
+            if ended {
                 break;
             }
-            after = page.next;
         }
         Ok(DeliveryView {
             endpoint: endpoint.id,
@@ -522,6 +529,34 @@ fn feed_context(base_url: &str) -> Context {
         request_id: None,
         base_url: base_url.to_string(),
     }
+}
+
+/// The position of the first entry after `after` whose event `endpoint` wants (read a page at a
+/// time, ten pages at most, nothing rendered), and how far the feed was read.
+async fn next_wanted(
+    dir: &crate::Directory,
+    endpoint: &crate::model::WebhookEndpoint,
+    mut after: u64,
+) -> Result<(Option<u64>, u64)> {
+    for _ in 0..10 {
+        let entries = dir.store.revisions(after, PAGE).await?;
+        let Some(last) = entries.last().filter(|e| e.seq > after) else {
+            return Ok((None, after));
+        };
+        let ended = entries.len() < PAGE;
+        for entry in &entries {
+            if let Some(event) = &entry.event {
+                if wants(&endpoint.events, event.kind) && entry.time >= endpoint.created {
+                    return Ok((Some(entry.seq), entry.seq));
+                }
+            }
+        }
+        after = last.seq;
+        if ended {
+            break;
+        }
+    }
+    Ok((None, after))
 }
 
 /// The event of the feed entry at `seq`, if it has one.
