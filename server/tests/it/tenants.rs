@@ -27,6 +27,8 @@ struct Side {
     own: String,
     /// The group `Team` (a name every tenant uses), with both users.
     group: String,
+    /// A webhook endpoint of its own.
+    hook: String,
 }
 
 impl Side {
@@ -35,13 +37,14 @@ impl Side {
     }
 
     /// Every id of this tenant's: users, group, keys.
-    fn ids(&self) -> [&str; 5] {
+    fn ids(&self) -> [&str; 6] {
         [
             &self.shared,
             &self.own,
             &self.group,
             &self.t.key_id,
             &self.t.admin_id,
+            &self.hook,
         ]
     }
 }
@@ -93,11 +96,24 @@ async fn side(s: &TestServer, id: &str) -> Side {
                "members": [{"value": shared}, {"value": own}]}),
     )
     .await;
+    let hook = s
+        .core
+        .add_webhook(
+            &t.id,
+            &format!("https://{id}.example/hook"),
+            &["*".to_string()],
+            scim_core::auth::operator(),
+        )
+        .await
+        .expect("an endpoint")
+        .webhook
+        .id;
     Side {
         t,
         shared,
         own,
         group,
+        hook,
     }
 }
 
@@ -211,8 +227,13 @@ fn scim_routes(user: &str, group: &str) -> Vec<(Method, String, Option<Value>)> 
 }
 
 /// Every route of a tenant's admin API (under `/admin/v1/tenants/{tenant}` or, for `default`,
-/// `/admin/v1`), with ids of `user`, `group` and `key`.
-fn admin_routes(user: &str, group: &str, key: &str) -> Vec<(Method, String, Option<Value>)> {
+/// `/admin/v1`), with ids of `user`, `group`, `key` and webhook endpoint `hook`.
+fn admin_routes(
+    user: &str,
+    group: &str,
+    key: &str,
+    hook: &str,
+) -> Vec<(Method, String, Option<Value>)> {
     vec![
         (Method::GET, "/users".into(), None),
         (Method::GET, format!("/users/{user}"), None),
@@ -243,6 +264,24 @@ fn admin_routes(user: &str, group: &str, key: &str) -> Vec<(Method, String, Opti
             "/webhooks".into(),
             Some(json!({"url": "https://intruder.example/", "events": ["*"]})),
         ),
+        (
+            Method::PATCH,
+            format!("/webhooks/{hook}"),
+            Some(json!({"enabled": false})),
+        ),
+        (Method::GET, format!("/webhooks/{hook}/deliveries"), None),
+        (
+            Method::POST,
+            format!("/webhooks/{hook}/resend"),
+            Some(json!({"event": "evt_0"})),
+        ),
+        (
+            Method::POST,
+            format!("/webhooks/{hook}/rotate-secret"),
+            Some(json!({})),
+        ),
+        (Method::POST, format!("/webhooks/{hook}/test"), None),
+        (Method::GET, "/events/stream?after=0".into(), None),
     ]
 }
 
@@ -661,7 +700,7 @@ async fn a_tenant_s_admin_reaches_its_own_tenant_only_and_never_the_operator_s_r
         format!("{}/admin/v1", s.origin),
         format!("{}/admin/v1/tenants/nosuch", s.origin),
     ];
-    for (method, path, body) in admin_routes(&b.shared, &b.group, &b.t.key_id) {
+    for (method, path, body) in admin_routes(&b.shared, &b.group, &b.t.key_id, &b.hook) {
         for api in &other_admin_apis {
             let url = format!("{api}{path}");
             for key in [&a.t.admin, &a.t.key] {
@@ -670,10 +709,11 @@ async fn a_tenant_s_admin_reaches_its_own_tenant_only_and_never_the_operator_s_r
         }
     }
     // A's admin on A's own admin API with B's ids: not found.
-    for (method, path, body) in admin_routes(&b.shared, &b.group, &b.t.key_id)
+    for (method, path, body) in admin_routes(&b.shared, &b.group, &b.t.key_id, &b.hook)
         .into_iter()
-        .chain(admin_routes(&b.own, &b.group, &b.t.admin_id))
-        .filter(|(_, path, _)| path.matches('/').count() >= 2)
+        .chain(admin_routes(&b.own, &b.group, &b.t.admin_id, &b.hook))
+        // Paths that name one of B's resources (the feed's stream names none).
+        .filter(|(_, path, _)| path.matches('/').count() >= 2 && !path.starts_with("/events"))
     {
         let r = w.admin(a, method, &path, body.as_ref()).await;
         r.assert_error(404, None);
