@@ -288,6 +288,11 @@ fn server_env(args: &BenchArgs, durability: &str) -> Result<Vec<(String, String)
             "0".to_string(),
         ),
         ("SCIM_DURABILITY".to_string(), durability.to_string()),
+        // The webhook phases' receiver is on loopback.
+        (
+            "SCIM_WEBHOOK_ALLOW_PRIVATE".to_string(),
+            "true".to_string(),
+        ),
     ];
     for kv in &args.server_env {
         let (k, v) = kv
@@ -733,6 +738,49 @@ impl Bench<'_> {
             )
             .await;
         }
+        // The same PATCHes again with a webhook endpoint subscribed to every event whose
+        // receiver answers after a second: the sender works off the requests' path, so their
+        // p99 should stay within 10 % (issue 16).
+        match slow_webhook(&server, &ids[0]).await {
+            Ok((receiver, admin, hook)) => {
+                for (name, active) in [
+                    ("patch-suspend+slow-webhook", false),
+                    ("patch-reactivate+slow-webhook", true),
+                ] {
+                    let ids = Arc::clone(&ids);
+                    let body = json!({
+                        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                        "Operations": [{"op": "replace", "path": "active", "value": active}],
+                    })
+                    .to_string();
+                    self.phase(
+                        (&server, &target),
+                        name,
+                        stored,
+                        stored,
+                        Arc::new(move |i| {
+                            Op::new(
+                                "PATCH",
+                                format!("/Users/{}", ids[i]),
+                                Some(body.clone().into_bytes()),
+                            )
+                        }),
+                        load::success_with(if active {
+                            "\"active\":true"
+                        } else {
+                            "\"active\":false"
+                        }),
+                    )
+                    .await;
+                }
+                let got = receiver.received_requests().await.unwrap_or_default().len();
+                eprintln!("   the slow receiver got {got} deliveries meanwhile");
+                if let Err(e) = disable_webhook(&server, &admin, &hook).await {
+                    eprintln!("   could not disable the webhook endpoint: {e}");
+                }
+            }
+            Err(e) => eprintln!("== webhook phases skipped: {e}"),
+        }
         {
             let (ids, names) = (Arc::clone(&ids), Arc::clone(&names));
             self.phase(
@@ -957,6 +1005,86 @@ const STOP_WITHIN: Duration = Duration::from_secs(120);
 
 /// Polls `GET /readyz` until it answers 200; returns the time since the server was spawned (its
 /// start time).
+/// A receiver on loopback that answers every delivery after a second, and an endpoint for it
+/// subscribed to every event (the server runs with `SCIM_WEBHOOK_ALLOW_PRIVATE=true`): the
+/// receiver, the admin key and the endpoint's id.
+async fn slow_webhook(
+    server: &Server,
+    user: &str,
+) -> Result<(wiremock::MockServer, String, String), String> {
+    let admin = server
+        .minted_admin_key
+        .clone()
+        .ok_or("the server minted no admin key")?;
+    let receiver = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .respond_with(wiremock::ResponseTemplate::new(200).set_delay(Duration::from_secs(1)))
+        .mount(&receiver)
+        .await;
+    let origin = admin_origin(server)?;
+    let r = reqwest::Client::new()
+        .post(format!("{origin}/admin/v1/webhooks"))
+        .bearer_auth(&admin)
+        .json(&json!({"url": format!("{}/hook", receiver.uri()), "events": ["*"]}))
+        .send()
+        .await
+        .map_err(|e| format!("adding the endpoint: {e}"))?;
+    let status = r.status();
+    let body: Value = r.json().await.map_err(|e| e.to_string())?;
+    if !status.is_success() {
+        return Err(format!("adding the endpoint: {status} {body}"));
+    }
+    let hook = body["webhook"]["id"]
+        .as_str()
+        .ok_or("no endpoint id")?
+        .to_string();
+    // An administrator's edit (a profile.updated event), and the wait until the sender has
+    // delivered it: the phases then run with the sender at work.
+    let r = reqwest::Client::new()
+        .patch(format!("{origin}/admin/v1/users/{user}"))
+        .bearer_auth(&admin)
+        .json(&json!({"displayName": "Bench Webhook"}))
+        .send()
+        .await
+        .map_err(|e| format!("an admin edit: {e}"))?;
+    if !r.status().is_success() {
+        return Err(format!("an admin edit: {}", r.status()));
+    }
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while receiver.received_requests().await.unwrap_or_default().is_empty() {
+        if Instant::now() > deadline {
+            return Err("the sender delivered nothing within 15 s".into());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok((receiver, admin, hook))
+}
+
+async fn disable_webhook(server: &Server, admin: &str, hook: &str) -> Result<(), String> {
+    let origin = admin_origin(server)?;
+    let r = reqwest::Client::new()
+        .patch(format!("{origin}/admin/v1/webhooks/{hook}"))
+        .bearer_auth(admin)
+        .json(&json!({"enabled": false}))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    if r.status().is_success() {
+        Ok(())
+    } else {
+        Err(r.status().to_string())
+    }
+}
+
+/// `http://ADDR` of a server, from its admin page's URL.
+fn admin_origin(server: &Server) -> Result<String, String> {
+    server
+        .admin_url
+        .strip_suffix("/admin")
+        .map(str::to_string)
+        .ok_or_else(|| format!("an admin URL without /admin: {}", server.admin_url))
+}
+
 async fn ready(server: &Server, target: &Target) -> Result<Duration, String> {
     let deadline = Instant::now() + Duration::from_secs(600);
     loop {

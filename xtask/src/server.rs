@@ -453,6 +453,7 @@ impl Starting {
                         base: ready.scim_base_url,
                         admin_url: ready.admin_url,
                         minted_key: ready.api_key,
+                        minted_admin_key: ready.admin_key,
                         log: self.log,
                         spawned: self.spawned,
                     });
@@ -496,6 +497,7 @@ struct Ready {
     scim_base_url: String,
     admin_url: String,
     api_key: Option<String>,
+    admin_key: Option<String>,
 }
 
 fn parse_ready(text: &str) -> Result<Ready, String> {
@@ -516,6 +518,7 @@ fn parse_ready(text: &str) -> Result<Ready, String> {
         scim_base_url: field("scim_base_url")?,
         admin_url: field("admin_url")?,
         api_key,
+        admin_key: v["admin_key"].as_str().map(str::to_string),
     })
 }
 
@@ -529,6 +532,8 @@ pub struct Server {
     pub admin_url: String,
     /// The key it minted at this start (on a store without an active key).
     pub minted_key: Option<String>,
+    /// The operator's admin key it minted at this start (on a store without one).
+    pub minted_admin_key: Option<String>,
     /// Where its stderr goes.
     pub log: PathBuf,
     /// When its process was spawned.

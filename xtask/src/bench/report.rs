@@ -350,6 +350,36 @@ impl Run {
             Some(20.0),
         ));
         out.push(rate("delete", "DELETE", write, 5_000.0, Some(20.0)));
+        // A webhook endpoint whose receiver answers after a second, subscribed to every event:
+        // PATCH p99 within 10 % of the same phase without it (issue 16).
+        for (with, without, what) in [
+            ("patch-suspend+slow-webhook", "patch-suspend", "PATCH (suspend), slow webhook subscribed"),
+            (
+                "patch-reactivate+slow-webhook",
+                "patch-reactivate",
+                "PATCH (reactivate), slow webhook subscribed",
+            ),
+        ] {
+            let (a, b) = (self.phase(with, None), self.phase(without, None));
+            out.push(Target {
+                what,
+                target: "p99 ≤ 1.10 × without it",
+                measured: match (a, b) {
+                    (Some(a), Some(b)) => format!(
+                        "p99 {:.2} ms against {:.2} ms ({:.2}×)",
+                        a.p99_ms,
+                        b.p99_ms,
+                        a.p99_ms / b.p99_ms.max(f64::MIN_POSITIVE)
+                    ),
+                    _ => "-".into(),
+                },
+                verdict: match (a, b) {
+                    (Some(a), Some(b)) if a.p99_ms <= 1.10 * b.p99_ms => Verdict::Met,
+                    (Some(_), Some(_)) => Verdict::Missed,
+                    _ => Verdict::NotRun,
+                },
+            });
+        }
 
         // The scale targets are for 1,000,000 users; without --million the largest store's
         // figures are shown, and the verdict says "not run".
