@@ -107,7 +107,17 @@ impl Phase {
             "load_cpu": round(self.load_cpu, 3),
             "other_cpu": round(self.other_cpu, 3),
             "server_bytes_written_per_request": round(self.written_per_request, 0),
+            "server_cpu_us_per_request": round(self.cpu_us_per_request(), 1),
         })
+    }
+
+    /// The server's CPU time per request, in microseconds (issue 17's second measure: unlike a
+    /// rate, it does not move with how busy the rest of the machine is).
+    pub fn cpu_us_per_request(&self) -> f64 {
+        if self.requests == 0 {
+            return 0.0;
+        }
+        self.server_cpu * self.seconds / self.requests as f64 * 1e6
     }
 }
 
@@ -452,6 +462,11 @@ impl Run {
             "pinning": self.pinning,
             "durability": self.durability,
             "phases": self.phases.iter().map(Phase::to_json).collect::<Vec<_>>(),
+            "livez_requests_per_second": self
+                .phases
+                .iter()
+                .find(|p| p.name == "livez" && p.stage == "workload")
+                .map(|p| round(p.rps, 1)),
             "workload_server": {
                 "peak_rss_mib": round(self.workload_peak_rss_mib, 1),
                 "disk_mib": round(self.workload_disk_mib, 1),
@@ -513,10 +528,20 @@ impl Run {
             "load CPU",
             "other CPU",
             "written/req",
+            "× livez",
+            "srv µs/req",
         ];
         if !database {
             head.retain(|h| *h != "db CPU");
         }
+        // Rates as a ratio to `livez` of the same run (Rocket, hyper and loopback, no storage):
+        // the floor of any request, which moves with the machine as every phase does.
+        let livez = self
+            .phases
+            .iter()
+            .find(|p| p.name == "livez" && p.stage == "workload")
+            .map(|p| p.rps)
+            .filter(|r| *r > 0.0);
         let rows: Vec<Vec<String>> = self
             .phases
             .iter()
@@ -539,6 +564,8 @@ impl Run {
                     format!("{:.0} %", p.load_cpu * 100.0),
                     format!("{:.0} %", p.other_cpu * 100.0),
                     bytes(p.written_per_request),
+                    livez.map_or_else(|| "-".into(), |l| format!("{:.3}", p.rps / l)),
+                    format!("{:.0}", p.cpu_us_per_request()),
                 ]
             })
             .map(|mut row: Vec<String>| {
@@ -934,6 +961,14 @@ mod tests {
     }
 
     #[test]
+    fn cpu_per_request_is_the_server_s_cpu_time_over_the_requests() {
+        let mut p = Phase::new("x", 0, vec![1_000_000; 1000], 0, 2.0, [0.5, 0.0, 0.0, 0.0], 0);
+        assert!((p.cpu_us_per_request() - 1000.0).abs() < 1e-6);
+        p.requests = 0;
+        assert_eq!(p.cpu_us_per_request(), 0.0);
+    }
+
+    #[test]
     fn json_has_the_documented_shape() {
         let j = run().to_json();
         assert_eq!(j["format"], 1);
@@ -957,6 +992,7 @@ mod tests {
             "load_cpu",
             "other_cpu",
             "server_bytes_written_per_request",
+            "server_cpu_us_per_request",
         ] {
             assert!(phases[0].get(key).is_some(), "phase field {key}");
         }
@@ -974,7 +1010,7 @@ mod tests {
         }
         assert_eq!(j["workload_server"]["peak_rss_mib"], 80.0);
         let targets = j["targets"].as_array().expect("targets");
-        assert_eq!(targets.len(), 11);
+        assert_eq!(targets.len(), 13);
         assert!(targets
             .iter()
             .all(|t| ["met", "not met", "not run"].contains(&t["verdict"].as_str().unwrap_or(""))));
