@@ -289,10 +289,7 @@ fn server_env(args: &BenchArgs, durability: &str) -> Result<Vec<(String, String)
         ),
         ("SCIM_DURABILITY".to_string(), durability.to_string()),
         // The webhook phases' receiver is on loopback.
-        (
-            "SCIM_WEBHOOK_ALLOW_PRIVATE".to_string(),
-            "true".to_string(),
-        ),
+        ("SCIM_WEBHOOK_ALLOW_PRIVATE".to_string(), "true".to_string()),
     ];
     for kv in &args.server_env {
         let (k, v) = kv
@@ -1051,7 +1048,12 @@ async fn slow_webhook(
         return Err(format!("an admin edit: {}", r.status()));
     }
     let deadline = Instant::now() + Duration::from_secs(15);
-    while receiver.received_requests().await.unwrap_or_default().is_empty() {
+    while receiver
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .is_empty()
+    {
         if Instant::now() > deadline {
             return Err("the sender delivered nothing within 15 s".into());
         }

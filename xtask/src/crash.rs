@@ -21,6 +21,14 @@
 //! killed at random moments under concurrent writes and started again on the same database, and
 //! the same verification runs (`scim-server check` then reads the database directly). The
 //! database itself is never killed.
+//!
+//! Webhooks too are delivered at least once across the kills ([`webhooks`]): a receiver in this
+//! process has an endpoint on every tenant from the first start on, and after the last restart
+//! every committed change's event must have arrived, signed, a duplicate with the same
+//! `webhook-id` and body (but for the server's port in its location), each resource's in feed
+//! order, and none for a change that was not committed.
+
+mod webhooks;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -136,13 +144,14 @@ impl Rng {
 }
 
 /// Every start of the test: on the data folder `dir/data` and `storage`, with the caller's
-/// settings and no rate limits.
+/// settings, no rate limits, and webhooks allowed to the receiver on 127.0.0.1 over `http`.
 fn launch(bin: &Path, dir: &Path, storage: Storage) -> Launch {
     let mut launch = Launch::new(bin, dir, &dir.join("data"))
         .with_storage(storage)
         .with_env(&[
             ("SCIM_RATE_LIMIT_PER_KEY", "0"),
             ("SCIM_RATE_LIMIT_UNAUTHENTICATED", "0"),
+            ("SCIM_WEBHOOK_ALLOW_PRIVATE", "true"),
         ]);
     launch.settings = Settings::Caller;
     launch
@@ -184,6 +193,7 @@ pub fn run(bin: &Path, options: &Options) -> Result<(), String> {
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
+    let receiver = runtime.block_on(webhooks::Receiver::start());
     let first = launch.start()?;
     let key = first
         .minted_key
@@ -207,6 +217,17 @@ pub fn run(bin: &Path, options: &Options) -> Result<(), String> {
             .collect::<Vec<_>>()
             .join(", ")
     );
+    // An endpoint for every event on each tenant, added with the operator's admin key minted at
+    // the first start (it opens every tenant).
+    let admin_key = first
+        .minted_admin_key
+        .clone()
+        .ok_or("the first start minted no admin key")?;
+    let http = client()?;
+    let origin = tenants::origin(&first.base)?;
+    for place in &places {
+        runtime.block_on(receiver.subscribe(&http, &origin, &admin_key, &place.id))?;
+    }
     let places: Tenants = Arc::new(places);
     let model: Model = Arc::default();
     let mut first = Some(first);
@@ -252,7 +273,10 @@ pub fn run(bin: &Path, options: &Options) -> Result<(), String> {
     let origin = tenants::origin(&server.base)?;
     let verified = runtime.block_on(verify(&origin, &places, &model))?;
     check_store(&launch)?;
+    let delivered =
+        runtime.block_on(receiver.settle(&http, &origin, &admin_key, Duration::from_secs(60)))?;
     server.kill();
+    println!("{delivered}");
     println!(
         "crash test on {}: PASS: {} acknowledged writes over {} cycles to {} tenants, none lost, none seen by another tenant ({} users verified at the end; {} writes were cut short and resolved either way)",
         options.store.name(), totals.0, options.cycles, places.len(), verified, totals.1

@@ -363,7 +363,11 @@ impl Run {
         // A webhook endpoint whose receiver answers after a second, subscribed to every event:
         // PATCH p99 within 10 % of the same phase without it (issue 16).
         for (with, without, what) in [
-            ("patch-suspend+slow-webhook", "patch-suspend", "PATCH (suspend), slow webhook subscribed"),
+            (
+                "patch-suspend+slow-webhook",
+                "patch-suspend",
+                "PATCH (suspend), slow webhook subscribed",
+            ),
             (
                 "patch-reactivate+slow-webhook",
                 "patch-reactivate",
@@ -962,7 +966,15 @@ mod tests {
 
     #[test]
     fn cpu_per_request_is_the_server_s_cpu_time_over_the_requests() {
-        let mut p = Phase::new("x", 0, vec![1_000_000; 1000], 0, 2.0, [0.5, 0.0, 0.0, 0.0], 0);
+        let mut p = Phase::new(
+            "x",
+            0,
+            vec![1_000_000; 1000],
+            0,
+            2.0,
+            [0.5, 0.0, 0.0, 0.0],
+            0,
+        );
         assert!((p.cpu_us_per_request() - 1000.0).abs() < 1e-6);
         p.requests = 0;
         assert_eq!(p.cpu_us_per_request(), 0.0);
