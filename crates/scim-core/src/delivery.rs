@@ -357,7 +357,10 @@ impl Core {
             self.disable_gone_webhook(
                 tenant,
                 endpoint_id,
-                &format!("its receiver answered 410 Gone at {}", crate::model::rfc3339(now)),
+                &format!(
+                    "its receiver answered 410 Gone at {}",
+                    crate::model::rfc3339(now)
+                ),
             )
             .await?;
             return Ok(Step::Disabled);
@@ -435,7 +438,9 @@ impl Core {
             )));
         };
         if !wants(&endpoint.events, kind) {
-            return Err(Error::invalid_value("the endpoint does not want this event"));
+            return Err(Error::invalid_value(
+                "the endpoint does not want this event",
+            ));
         }
         if state.resend.len() >= MAX_RESEND {
             return Err(Error::invalid_value(format!(
@@ -580,7 +585,10 @@ mod tests {
         assert_eq!(r.backoff(u32::MAX, 0.0), Duration::hours(1));
         for j in [0.0, 0.3, 0.99, 1.0, 7.0, -1.0] {
             let p = r.backoff(3, j);
-            assert!(p >= Duration::seconds(10) && p <= Duration::seconds(20), "{p}");
+            assert!(
+                p >= Duration::seconds(10) && p <= Duration::seconds(20),
+                "{p}"
+            );
         }
     }
 

@@ -14,8 +14,8 @@ use crate::model::{
 use crate::provision::entry;
 use crate::views::{NewWebhook, WebhookInfo};
 use crate::webhook::SigningSecret;
-use time::{Duration, OffsetDateTime};
 use crate::{Context, Core};
+use time::{Duration, OffsetDateTime};
 
 /// The most endpoints a tenant may have.
 pub const MAX_ENDPOINTS: usize = 50;

@@ -10,8 +10,8 @@
 pub mod admin;
 pub mod auth;
 pub mod bulk;
-pub mod delivery;
 pub mod clock;
+pub mod delivery;
 pub mod diff;
 pub mod endpoints;
 pub mod error;

@@ -127,7 +127,11 @@ impl SledStore {
             part.gone.store(true, Ordering::SeqCst);
         }
         // Its deliveries' positions: the sender's log, gone with it.
-        for key in self.deliveries.scan_prefix(tenant_prefix(id.as_str())).keys() {
+        for key in self
+            .deliveries
+            .scan_prefix(tenant_prefix(id.as_str()))
+            .keys()
+        {
             let key = key.map_err(storage)?;
             self.deliveries.remove(key).map_err(storage)?;
         }
