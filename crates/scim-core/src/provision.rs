@@ -123,6 +123,13 @@ impl Directory {
             }
             Change::Patch(body) => {
                 let ops = patch::parse_request(body, strict)?;
+                if kind == Kind::Group && !strict {
+                    if let Some(edits) = member_edits(&ops) {
+                        return self
+                            .edit_members(id, &edits, if_match, ctx, projection)
+                            .await;
+                    }
+                }
                 let compute = |current: &Value| -> Result<Value> {
                     let mut doc = current.clone();
                     patch::apply(&mut doc, &ops, &self.registry, kind, strict)?;
@@ -158,63 +165,175 @@ impl Directory {
                     .map(Some);
             }
             let (doc, members_after) = self.split_members(kind, new).await?;
-            if let Some(own) = members_after.iter().flatten().find(|m| m.value == id) {
-                return Err(Error::invalid_value(no_such_member(&own.value, own.kind)));
-            }
-            let now = self.now();
             let after = with_members(&doc, members_after.as_deref());
             let action = match kind {
                 Kind::User => policy::action(operation, &current, &after),
                 Kind::Group => operation,
             };
-            let mut revision = self.revision(ctx, action, kind, id, diff(&current, &after));
-            // The profile was set at the first sync; later SCIM changes never touch it.
-            let profile = match kind {
-                Kind::User => old
-                    .profile
-                    .clone()
-                    .or_else(|| Some(policy::initial_profile(&doc, &self.tenant.default_role))),
-                Kind::Group => None,
-            };
-            let record = Record {
-                id: id.to_string(),
-                kind: kind.into(),
-                version: old.version + 1,
-                created: old.created,
-                last_modified: now,
-                index: index_keys(kind, &doc),
-                profile,
-                doc,
-            };
-            let members = members_before.map(|before| MemberChange {
-                before,
-                after: members_after.clone().unwrap_or_default(),
-            });
-            if let Some(change) = &members {
-                revision.related = membership_delta(change);
-            }
-            events::attach(&mut revision, Some(&record), members.as_ref());
-            let write = Write {
+            let changes = diff(&current, &after);
+            self.commit_change(
                 kind,
-                id: id.to_string(),
-                expect: Expect::Version(old.version),
-                op: WriteOp::Put {
-                    record: record.clone(),
-                    members,
-                },
-                touch: Vec::new(),
-                revision,
-            };
-            match self.store.commit(write).await {
-                Ok(_) => self
-                    .render(kind, record, ctx, projection, members_after)
-                    .await
-                    .map(Some),
-                Err(StoreError::Stale) => Ok(None),
-                Err(e) => Err(Error::from_store(e, kind, id)),
-            }
+                id,
+                old,
+                members_before,
+                (doc, members_after),
+                (action, changes),
+                ctx,
+                projection,
+            )
+            .await
         })
         .await
+    }
+
+    /// A group PATCH that only adds members or removes them by `members[value eq "…"]` (what
+    /// identity providers send for memberships), applied to the member list itself: the same
+    /// outcome as the general engine's (added members are appended in order, a present one is
+    /// not added again, an absent one's removal changes nothing; a member's kind is its `type`,
+    /// else what the id names), without rendering the group's members into a document, patching
+    /// it and comparing the two.
+    async fn edit_members(
+        &self,
+        id: &str,
+        edits: &[MemberEdit<'_>],
+        if_match: Option<&EntityTags>,
+        ctx: &Context,
+        projection: &Projection,
+    ) -> Result<Rendered> {
+        retry::optimistic(|| async move {
+            let kind = Kind::Group;
+            let (old, members_before) = self.current(kind, id, if_match).await?;
+            let before = members_before.clone().unwrap_or_default();
+            let mut after = before.clone();
+            let mut present: HashSet<String> = after.iter().map(|m| m.value.clone()).collect();
+            for edit in edits {
+                match edit {
+                    MemberEdit::Add(items) => {
+                        for item in items {
+                            if present.contains(item.value) {
+                                continue;
+                            }
+                            let kind = match item.kind {
+                                Some(k) => k,
+                                None => self.kind_of_member(item.value).await?,
+                            };
+                            present.insert(item.value.to_string());
+                            after.push(Member {
+                                value: item.value.to_string(),
+                                kind,
+                                display: item.display.map(str::to_string),
+                            });
+                        }
+                    }
+                    MemberEdit::Remove(value) => {
+                        if present.remove(*value) {
+                            after.retain(|m| m.value != *value);
+                        }
+                    }
+                }
+            }
+            if after == before {
+                return self
+                    .render(kind, old, ctx, projection, members_before)
+                    .await
+                    .map(Some);
+            }
+            let changes = vec![members_change(&before, &after)];
+            let doc = old.doc.clone();
+            self.commit_change(
+                kind,
+                id,
+                old,
+                members_before,
+                (doc, Some(after)),
+                (Action::Patch, changes),
+                ctx,
+                projection,
+            )
+            .await
+        })
+        .await
+    }
+
+    /// What a member's id names, for a member given without `type`.
+    async fn kind_of_member(&self, value: &str) -> Result<StoredKind> {
+        if self.store.get(Kind::User, value).await?.is_some() {
+            Ok(StoredKind::User)
+        } else if self.store.get(Kind::Group, value).await?.is_some() {
+            Ok(StoredKind::Group)
+        } else {
+            Err(Error::invalid_value(format!(
+                "member {} is not an existing User or Group",
+                quote(value)
+            )))
+        }
+    }
+
+    /// Commits a change computed from `old` (and a group's members as read): the new document
+    /// and members, the action and the attributes changed; renders what it left (None: a
+    /// concurrent change won, compute again).
+    #[allow(clippy::too_many_arguments)]
+    async fn commit_change(
+        &self,
+        kind: Kind,
+        id: &str,
+        old: Record,
+        members_before: Option<Vec<Member>>,
+        (doc, members_after): (Value, Option<Vec<Member>>),
+        (action, changes): (Action, Vec<AttributeChange>),
+        ctx: &Context,
+        projection: &Projection,
+    ) -> Result<Option<Rendered>> {
+        if let Some(own) = members_after.iter().flatten().find(|m| m.value == id) {
+            return Err(Error::invalid_value(no_such_member(&own.value, own.kind)));
+        }
+        let now = self.now();
+        let mut revision = self.revision(ctx, action, kind, id, changes);
+        // The profile was set at the first sync; later SCIM changes never touch it.
+        let profile = match kind {
+            Kind::User => old
+                .profile
+                .clone()
+                .or_else(|| Some(policy::initial_profile(&doc, &self.tenant.default_role))),
+            Kind::Group => None,
+        };
+        let record = Record {
+            id: id.to_string(),
+            kind: kind.into(),
+            version: old.version + 1,
+            created: old.created,
+            last_modified: now,
+            index: index_keys(kind, &doc),
+            profile,
+            doc,
+        };
+        let members = members_before.map(|before| MemberChange {
+            before,
+            after: members_after.clone().unwrap_or_default(),
+        });
+        if let Some(change) = &members {
+            revision.related = membership_delta(change);
+        }
+        events::attach(&mut revision, Some(&record), members.as_ref());
+        let write = Write {
+            kind,
+            id: id.to_string(),
+            expect: Expect::Version(old.version),
+            op: WriteOp::Put {
+                record: record.clone(),
+                members,
+            },
+            touch: Vec::new(),
+            revision,
+        };
+        match self.store.commit(write).await {
+            Ok(_) => self
+                .render(kind, record, ctx, projection, members_after)
+                .await
+                .map(Some),
+            Err(StoreError::Stale) => Ok(None),
+            Err(e) => Err(Error::from_store(e, kind, id)),
+        }
     }
 
     pub async fn delete(
@@ -428,6 +547,113 @@ pub(crate) fn entry(
         request_id: ctx.request_id.clone(),
         related: Vec::new(),
         event: None,
+    }
+}
+
+/// A member a PATCH adds, as sent.
+struct NewMember<'a> {
+    value: &'a str,
+    kind: Option<StoredKind>,
+    display: Option<&'a str>,
+}
+
+/// One operation of a member-only group PATCH.
+enum MemberEdit<'a> {
+    Add(Vec<NewMember<'a>>),
+    Remove(&'a str),
+}
+
+/// The operations of a PATCH as member edits, if every one is `add` to `members` of a list of
+/// members (each a `value`, with an optional `type` of User or Group, `display` and `$ref`) or
+/// `remove` of `members[value eq "…"]` without a value; None for anything else (the general
+/// engine then applies it, with its errors).
+fn member_edits(ops: &[patch::Operation]) -> Option<Vec<MemberEdit<'_>>> {
+    use scim_proto::filter::{CompareOp, Filter, Literal};
+    let members = |p: &scim_proto::path::AttrPath| {
+        p.urn.is_none() && p.sub.is_none() && p.name.eq_ignore_ascii_case("members")
+    };
+    let mut edits = Vec::with_capacity(ops.len());
+    for op in ops {
+        let path = op.path.as_ref()?;
+        if !members(&path.attr) || path.sub.is_some() {
+            return None;
+        }
+        match (op.op, &path.filter, &op.value) {
+            (patch::Op::Add, None, Some(Value::Array(items))) if !items.is_empty() => {
+                let mut adds = Vec::with_capacity(items.len());
+                for item in items {
+                    let o = item.as_object()?;
+                    if o.keys()
+                        .any(|k| !matches!(k.as_str(), "value" | "type" | "display" | "$ref"))
+                    {
+                        return None;
+                    }
+                    let value = o.get("value")?.as_str().filter(|v| !v.is_empty())?;
+                    let kind = match o.get("type") {
+                        None => None,
+                        Some(Value::String(t)) if t.eq_ignore_ascii_case("user") => {
+                            Some(StoredKind::User)
+                        }
+                        Some(Value::String(t)) if t.eq_ignore_ascii_case("group") => {
+                            Some(StoredKind::Group)
+                        }
+                        Some(_) => return None,
+                    };
+                    let display = match o.get("display") {
+                        None => None,
+                        Some(Value::String(d)) => Some(d.as_str()),
+                        Some(_) => return None,
+                    };
+                    if o.get("$ref").is_some_and(|r| !r.is_string()) {
+                        return None;
+                    }
+                    adds.push(NewMember {
+                        value,
+                        kind,
+                        display,
+                    });
+                }
+                edits.push(MemberEdit::Add(adds));
+            }
+            (
+                patch::Op::Remove,
+                Some(Filter::Compare {
+                    path: inner,
+                    op: CompareOp::Eq,
+                    value: Literal::String(value),
+                }),
+                None,
+            ) if inner.urn.is_none()
+                && inner.sub.is_none()
+                && inner.name.eq_ignore_ascii_case("value") =>
+            {
+                edits.push(MemberEdit::Remove(value.as_str()));
+            }
+            _ => return None,
+        }
+    }
+    Some(edits)
+}
+
+/// The `members` entry of a revision: the ids removed (in the order they were), then those
+/// added (in the order they are), as [`diff`] writes it.
+fn members_change(before: &[Member], after: &[Member]) -> AttributeChange {
+    let was: HashSet<&str> = before.iter().map(|m| m.value.as_str()).collect();
+    let is: HashSet<&str> = after.iter().map(|m| m.value.as_str()).collect();
+    let removed: Vec<Value> = before
+        .iter()
+        .filter(|m| !is.contains(m.value.as_str()))
+        .map(|m| Value::String(m.value.clone()))
+        .collect();
+    let added: Vec<Value> = after
+        .iter()
+        .filter(|m| !was.contains(m.value.as_str()))
+        .map(|m| Value::String(m.value.clone()))
+        .collect();
+    AttributeChange {
+        attribute: "members".into(),
+        before: (!removed.is_empty()).then_some(Value::Array(removed)),
+        after: (!added.is_empty()).then_some(Value::Array(added)),
     }
 }
 
