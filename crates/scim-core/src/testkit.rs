@@ -18,7 +18,7 @@
 //! | `deleting-a-tenant-removes-only-its-data` | a deleted tenant's records, history and keys are gone (and stay gone if it is made again); others keep theirs |
 //! | `a-copy-loaded-into-a-tenant-owns-its-keys` | a tenant's copy loaded into another tenant (or a whole store's from before tenants) gives that tenant every key of it: its admin keys are that tenant's, never the operator's; loaded into `default`, keys without a tenant keep their meaning (the operator's admin keys); a copy whose keys the store holds already is refused |
 //! | `events-commit-with-their-changes` | every change of a user or group reads back from the feed with its event (type, id, the record as committed, members added and removed), in order; entries about keys have none; a refused write (taken name, missing member, stale version) leaves no event; the change feed pages through them gap-free |
-//! | `webhook-endpoints-are-kept-per-tenant` | a tenant's webhook endpoints read back whole (secret included) in id order, with their changes in its feed; another tenant's are never seen; a deleted tenant's are gone, and stay gone if it is made again |
+//! | `webhook-endpoints-are-kept-per-tenant` | a tenant's webhook endpoints read back whole (secret included) in id order, with their changes in its feed; another tenant's are never seen; a deleted tenant's are gone, and stay gone if it is made again; so are where each endpoint's deliveries stand (`Store::delivery`) |
 //! | `a-tenant-deleted-under-a-request-stops-nothing` | a request that began before its tenant was deleted (a long bulk request) gets "not found" from then on; the store stays healthy, other tenants write on, nothing it tried reaches a tenant made again with the same id |
 
 use std::collections::BTreeSet;
@@ -683,7 +683,7 @@ async fn export_import_round_trip(core: Arc<Core>, into: Arc<Core>) -> Checked {
         .map_err(text)?;
     let dump = d.partition().export().await.map_err(text)?;
     ensure(
-        dump.webhooks.len() == 1 && dump.webhooks[0].secret == hook.secret,
+        dump.webhooks.len() == 1 && opens_to(&core, &dump.webhooks[0], &hook.secret),
         format!("the copy holds the endpoints {:?}", dump.webhooks),
     )?;
     into_d
@@ -1227,7 +1227,7 @@ async fn webhook_endpoints_are_kept_per_tenant(core: Arc<Core>) -> Checked {
         .find(|e| e.id == one.webhook.id)
         .ok_or("the first endpoint is gone")?;
     ensure(
-        first.secret == one.secret
+        opens_to(&core, first, &one.secret)
             && first.url == "https://one.example/hook"
             && first.events == ["user.*"]
             && first.enabled,
@@ -1239,7 +1239,7 @@ async fn webhook_endpoints_are_kept_per_tenant(core: Arc<Core>) -> Checked {
     let after = core.store().webhooks(&default).await.map_err(text)?;
     let second = after.iter().find(|e| e.id == two.webhook.id);
     ensure(
-        second.is_some_and(|e| !e.enabled && e.secret == two.secret),
+        second.is_some_and(|e| !e.enabled && opens_to(&core, e, &two.secret)),
         format!("the disabled endpoint reads back as {second:?}"),
     )?;
     let d = dir(&core).await?;
@@ -1263,6 +1263,51 @@ async fn webhook_endpoints_are_kept_per_tenant(core: Arc<Core>) -> Checked {
         acme_hooks.len() == 1 && acme_hooks[0].id == theirs.webhook.id,
         format!("acme's endpoints are {acme_hooks:?}"),
     )?;
+    // Where each endpoint's deliveries stand: read back as put, per tenant.
+    let standing = |cursor: u64| crate::delivery::Delivery {
+        cursor,
+        counts: crate::delivery::Counts {
+            delivered: cursor,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let store = core.store();
+    store
+        .put_delivery(&default, &one.webhook.id, &standing(7))
+        .await
+        .map_err(text)?;
+    store
+        .put_delivery(&acme, &theirs.webhook.id, &standing(9))
+        .await
+        .map_err(text)?;
+    store
+        .put_delivery(&acme, &theirs.webhook.id, &standing(11))
+        .await
+        .map_err(text)?;
+    ensure(
+        store
+            .delivery(&default, &one.webhook.id)
+            .await
+            .map_err(text)?
+            == Some(standing(7))
+            && store
+                .delivery(&acme, &theirs.webhook.id)
+                .await
+                .map_err(text)?
+                == Some(standing(11))
+            && store
+                .delivery(&default, &theirs.webhook.id)
+                .await
+                .map_err(text)?
+                .is_none()
+            && store
+                .delivery(&acme, &one.webhook.id)
+                .await
+                .map_err(text)?
+                .is_none(),
+        "deliveries do not read back per tenant and endpoint as put",
+    )?;
     // A deleted tenant's endpoints go with it, and a tenant made again has none.
     core.update_tenant(&acme, None, None, Some(TenantStatus::Disabled), operator())
         .await
@@ -1274,7 +1319,35 @@ async fn webhook_endpoints_are_kept_per_tenant(core: Arc<Core>) -> Checked {
     let again = core.store().webhooks(&acme).await.map_err(text)?;
     ensure(again.is_empty(), format!("acme made again has {again:?}"))?;
     let kept = core.store().webhooks(&default).await.map_err(text)?;
-    ensure(kept.len() == 2, "deleting acme touched default's endpoints")
+    ensure(kept.len() == 2, "deleting acme touched default's endpoints")?;
+    ensure(
+        store
+            .delivery(&acme, &theirs.webhook.id)
+            .await
+            .map_err(text)?
+            .is_none(),
+        "a deleted tenant's deliveries outlive it",
+    )?;
+    ensure(
+        store
+            .delivery(&default, &one.webhook.id)
+            .await
+            .map_err(text)?
+            == Some(standing(7)),
+        "deleting acme touched default's deliveries",
+    )
+}
+
+/// Whether an endpoint as stored holds `secret`, sealed: its sealed text is not the secret, and
+/// opens to it.
+fn opens_to(core: &Core, endpoint: &crate::model::WebhookEndpoint, secret: &str) -> bool {
+    endpoint.secret != secret
+        && !endpoint
+            .secret
+            .contains(secret.trim_start_matches("whsec_"))
+        && core
+            .signing_secrets(endpoint, time::OffsetDateTime::now_utc())
+            .is_ok_and(|s| s.first().map(|s| s.reveal()).as_deref() == Some(secret))
 }
 
 /// Makes a tenant without keys (as an import does).
