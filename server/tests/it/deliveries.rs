@@ -65,6 +65,22 @@ fn dispatch(s: &TestServer, core: Arc<Core>, rules: Rules) -> tokio::task::JoinH
     tokio::spawn(d.run())
 }
 
+/// A receiver on loopback that answers every POST with `status`.
+async fn receiver_answering(status: u16) -> MockServer {
+    let receiver = MockServer::start().await;
+    answer(&receiver, status).await;
+    receiver
+}
+
+/// From now on `receiver` answers every POST with `status` (what it got so far is forgotten).
+async fn answer(receiver: &MockServer, status: u16) {
+    receiver.reset().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(status))
+        .mount(receiver)
+        .await;
+}
+
 /// A request the receiver got: its `webhook-id` and body.
 struct Received {
     id: String,
@@ -131,11 +147,7 @@ fn types(events: &[Value]) -> Vec<String> {
 async fn events_reach_a_receiver_signed_in_order_each_as_the_feed_has_it() {
     let s = allowing_private().await;
     let (_, admin) = s.mint("Ada (admin)", true).await;
-    let receiver = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(204))
-        .mount(&receiver)
-        .await;
+    let receiver = receiver_answering(204).await;
     let (_, secret) = add_endpoint(&s, &admin, &format!("{}/hook", receiver.uri()), &["*"]).await;
     let sender = dispatch(&s, Arc::clone(&s.core), Rules::default());
     let id = s.user("alice").await;
@@ -195,11 +207,7 @@ async fn events_reach_a_receiver_signed_in_order_each_as_the_feed_has_it() {
 async fn an_endpoint_gets_only_the_events_it_wants() {
     let s = allowing_private().await;
     let (_, admin) = s.mint("Ada (admin)", true).await;
-    let receiver = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&receiver)
-        .await;
+    let receiver = receiver_answering(200).await;
     let (_, secret) =
         add_endpoint(&s, &admin, &receiver.uri(), &["user.suspended", "group.*"]).await;
     let sender = dispatch(&s, Arc::clone(&s.core), Rules::default());
@@ -232,11 +240,7 @@ async fn an_endpoint_gets_only_the_events_it_wants() {
 async fn a_receiver_down_for_ten_minutes_gets_the_backlog_in_order() {
     let s = allowing_private().await;
     let (_, admin) = s.mint("Ada (admin)", true).await;
-    let receiver = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(503))
-        .mount(&receiver)
-        .await;
+    let receiver = receiver_answering(503).await;
     let (_, secret) = add_endpoint(&s, &admin, &receiver.uri(), &["*"]).await;
     // The dispatcher's core: the server's store and secrets key, and a clock the test moves.
     let start = time::OffsetDateTime::now_utc();
@@ -290,11 +294,7 @@ async fn a_receiver_down_for_ten_minutes_gets_the_backlog_in_order() {
         down.len()
     );
     // Back: it answers 200; an hour later (the longest pause) everything is in.
-    receiver.reset().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&receiver)
-        .await;
+    answer(&receiver, 200).await;
     clock.set(start + time::Duration::minutes(70));
     wait_for(&receiver, expected.len()).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -344,11 +344,7 @@ async fn add_id(s: &TestServer, admin: &str) -> String {
 async fn a_receiver_gone_for_good_disables_its_endpoint_and_given_up_events_can_be_sent_again() {
     let s = allowing_private().await;
     let (_, admin) = s.mint("Ada (admin)", true).await;
-    let receiver = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(500))
-        .mount(&receiver)
-        .await;
+    let receiver = receiver_answering(500).await;
     let (hook, secret) = add_endpoint(&s, &admin, &receiver.uri(), &["user.*"]).await;
     let sender = HttpSender::new(Duration::from_secs(5), true).expect("sender");
     let tenant = TenantId::default_tenant();
@@ -381,11 +377,7 @@ async fn a_receiver_gone_for_good_disables_its_endpoint_and_given_up_events_can_
         .expect("event")
         .to_string();
     // Sent again, once the receiver is back.
-    receiver.reset().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&receiver)
-        .await;
+    answer(&receiver, 200).await;
     let r = admin_call(
         &s,
         &admin,
@@ -423,11 +415,7 @@ async fn a_receiver_gone_for_good_disables_its_endpoint_and_given_up_events_can_
     assert_eq!(r.body["failed"], json!([]), "{}", r.text);
     assert_eq!(r.body["recent"][0]["outcome"], "delivered");
     // 410 Gone: the endpoint is disabled, with why, and its history says so.
-    receiver.reset().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(410))
-        .mount(&receiver)
-        .await;
+    answer(&receiver, 410).await;
     s.user("eve").await;
     let step = s
         .core
@@ -458,11 +446,7 @@ async fn a_receiver_gone_for_good_disables_its_endpoint_and_given_up_events_can_
 async fn a_rotated_secret_signs_beside_the_old_one_until_the_grace_ends() {
     let s = allowing_private().await;
     let (_, admin) = s.mint("Ada (admin)", true).await;
-    let receiver = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&receiver)
-        .await;
+    let receiver = receiver_answering(200).await;
     let (hook, old) = add_endpoint(&s, &admin, &receiver.uri(), &["*"]).await;
     let r = admin_call(
         &s,
@@ -691,11 +675,7 @@ async fn plain_http_endpoints_need_the_private_setting() {
 #[tokio::test]
 async fn onelogin_scenarios_with_a_subscriber_get_one_event_per_change() {
     let s = allowing_private().await;
-    let receiver = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&receiver)
-        .await;
+    let receiver = receiver_answering(200).await;
     let sender = dispatch(&s, Arc::clone(&s.core), Rules::default());
     let scenarios = onelogin_sim::list_scenarios().expect("scenarios");
     let mut tenants = Vec::new();
