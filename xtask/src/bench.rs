@@ -708,68 +708,14 @@ impl Bench<'_> {
         self.reads(&server, &target, stored, sizes.reads, &ids, &names, "bench")
             .await;
 
-        for (name, active) in [("patch-suspend", false), ("patch-reactivate", true)] {
-            let ids = Arc::clone(&ids);
-            let body = json!({
-                "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-                "Operations": [{"op": "replace", "path": "active", "value": active}],
-            })
-            .to_string();
-            self.phase(
-                (&server, &target),
-                name,
-                stored,
-                stored,
-                Arc::new(move |i| {
-                    Op::new(
-                        "PATCH",
-                        format!("/Users/{}", ids[i]),
-                        Some(body.clone().into_bytes()),
-                    )
-                }),
-                load::success_with(if active {
-                    "\"active\":true"
-                } else {
-                    "\"active\":false"
-                }),
-            )
-            .await;
-        }
+        self.patch_active(&server, &target, stored, &ids, "").await;
         // The same PATCHes again with a webhook endpoint subscribed to every event whose
         // receiver answers after a second: the sender works off the requests' path, so their
         // p99 should stay within 10 % (issue 16).
         match slow_webhook(&server, &ids[0]).await {
             Ok((receiver, admin, hook)) => {
-                for (name, active) in [
-                    ("patch-suspend+slow-webhook", false),
-                    ("patch-reactivate+slow-webhook", true),
-                ] {
-                    let ids = Arc::clone(&ids);
-                    let body = json!({
-                        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-                        "Operations": [{"op": "replace", "path": "active", "value": active}],
-                    })
-                    .to_string();
-                    self.phase(
-                        (&server, &target),
-                        name,
-                        stored,
-                        stored,
-                        Arc::new(move |i| {
-                            Op::new(
-                                "PATCH",
-                                format!("/Users/{}", ids[i]),
-                                Some(body.clone().into_bytes()),
-                            )
-                        }),
-                        load::success_with(if active {
-                            "\"active\":true"
-                        } else {
-                            "\"active\":false"
-                        }),
-                    )
+                self.patch_active(&server, &target, stored, &ids, "+slow-webhook")
                     .await;
-                }
                 let got = receiver.received_requests().await.unwrap_or_default().len();
                 eprintln!("   the slow receiver got {got} deliveries meanwhile");
                 if let Err(e) = disable_webhook(&server, &admin, &hook).await {
@@ -850,6 +796,45 @@ impl Bench<'_> {
         let status = ProcStatus::of(server.pid);
         server.stop(STOP_WITHIN)?;
         Ok((status.hwm_kib as f64 / 1024.0, self.disk_mib(&site)?))
+    }
+
+    /// `patch-suspend` then `patch-reactivate` (each name followed by `suffix`): every user's
+    /// `active` set to false, then back to true.
+    async fn patch_active(
+        &mut self,
+        server: &Server,
+        target: &Target,
+        stored: usize,
+        ids: &Arc<Vec<String>>,
+        suffix: &str,
+    ) {
+        for (name, active) in [("patch-suspend", false), ("patch-reactivate", true)] {
+            let ids = Arc::clone(ids);
+            let body = json!({
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": [{"op": "replace", "path": "active", "value": active}],
+            })
+            .to_string();
+            self.phase(
+                (server, target),
+                &format!("{name}{suffix}"),
+                stored,
+                stored,
+                Arc::new(move |i| {
+                    Op::new(
+                        "PATCH",
+                        format!("/Users/{}", ids[i]),
+                        Some(body.clone().into_bytes()),
+                    )
+                }),
+                load::success_with(if active {
+                    "\"active\":true"
+                } else {
+                    "\"active\":false"
+                }),
+            )
+            .await;
+        }
     }
 
     /// GET by id and `userName eq` (hit, miss): `ids` and the numbers of their userNames.
