@@ -9,7 +9,7 @@ use std::time::Duration;
 use crate::error::{Error, Result};
 
 /// How often a change is recomputed when a concurrent change got there first.
-pub(crate) const MAX_ATTEMPTS: usize = 32;
+pub(crate) const MAX_ATTEMPTS: usize = 64;
 
 /// Runs `attempt` until it returns `Some` (done) or an error; `None` means a concurrent change
 /// won and the attempt must be recomputed. After [`MAX_ATTEMPTS`], 503: try again later.
