@@ -31,6 +31,7 @@ mod load;
 mod proc;
 mod report;
 mod tenancy;
+mod wrk;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -106,6 +107,11 @@ pub struct BenchArgs {
     /// cost nothing there.
     #[arg(long, value_name = "DIR")]
     dir: Option<PathBuf>,
+    /// Also drive the workload's server with Debian's `wrk` (docs/perf/scim.lua) for livez,
+    /// get, filter-hit and the PATCH phases, and print its rates as ratios to its own livez
+    /// beside the built-in load generator's (`bench/wrk.rs`).
+    #[arg(long)]
+    wrk: bool,
 }
 
 /// Where the database's processes run (`--database-cpu`).
@@ -709,6 +715,9 @@ impl Bench<'_> {
             .await;
 
         self.patch_active(&server, &target, stored, &ids, "").await;
+        if self.args.wrk {
+            wrk::run(self, (&server, &target), &ids, &names).await?;
+        }
         // The same PATCHes again with a webhook endpoint subscribed to every event whose
         // receiver answers after a second: the sender works off the requests' path, so their
         // p99 should stay within 10 % (issue 16).

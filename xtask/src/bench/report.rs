@@ -465,7 +465,13 @@ impl Run {
             "concurrency": self.concurrency,
             "pinning": self.pinning,
             "durability": self.durability,
-            "phases": self.phases.iter().map(Phase::to_json).collect::<Vec<_>>(),
+            // wrk's phases are under `wrk`, beside the workload's (`wrk.rs`).
+            "phases": self
+                .phases
+                .iter()
+                .filter(|p| p.stage != super::wrk::STAGE)
+                .map(Phase::to_json)
+                .collect::<Vec<_>>(),
             "livez_requests_per_second": self
                 .phases
                 .iter()
@@ -507,6 +513,7 @@ impl Run {
                     Verdict::NotRun => "not run",
                 },
             })).collect::<Vec<_>>(),
+            "wrk": super::wrk::to_json(self),
         })
     }
 
@@ -549,6 +556,7 @@ impl Run {
         let rows: Vec<Vec<String>> = self
             .phases
             .iter()
+            .filter(|p| p.stage != super::wrk::STAGE)
             .map(|p| {
                 vec![
                     if p.stage == "tenants" {
@@ -584,6 +592,11 @@ impl Run {
             "\nworkload server: peak resident {:.0} MiB, store on disk after the phases {:.1} MiB\n\n",
             self.workload_peak_rss_mib, self.workload_disk_mib
         ));
+        let wrk = super::wrk::table(self);
+        if !wrk.is_empty() {
+            s.push_str(&wrk);
+            s.push('\n');
+        }
         let head = [
             "store",
             "preload s",
