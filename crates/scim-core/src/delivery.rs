@@ -547,7 +547,9 @@ async fn next_wanted(
 ) -> Result<(Option<u64>, u64)> {
     // A small first page: with a backlog the first entry is usually the one (each entry holds
     // its record, so reading a hundred to send one costs a hundred decodings).
-    for page in [FIRST_PAGE, PAGE, PAGE, PAGE, PAGE, PAGE, PAGE, PAGE, PAGE, PAGE] {
+    for page in [
+        FIRST_PAGE, PAGE, PAGE, PAGE, PAGE, PAGE, PAGE, PAGE, PAGE, PAGE,
+    ] {
         let entries = dir.store.revisions(after, page).await?;
         let Some(last) = entries.last().filter(|e| e.seq > after) else {
             return Ok((None, after));
