@@ -651,17 +651,7 @@ impl Bench<'_> {
                 + d1.write_bytes.saturating_sub(d0.write_bytes),
         )
         .in_stage(self.stage);
-        eprintln!(
-            "{:.0}/s, p50 {:.2} ms, p99 {:.2} ms, {} errors, CPU: server {:.0} %, database {:.0} %, load {:.0} %, other {:.0} %",
-            p.rps,
-            p.p50_ms,
-            p.p99_ms,
-            p.errors,
-            p.server_cpu * 100.0,
-            p.database_cpu * 100.0,
-            p.load_cpu * 100.0,
-            p.other_cpu * 100.0
-        );
+        eprintln!("{}", p.summary("load"));
         for e in &m.error_samples {
             eprintln!("   error: {e}");
         }
@@ -826,29 +816,14 @@ impl Bench<'_> {
         suffix: &str,
     ) {
         for (name, active) in [("patch-suspend", false), ("patch-reactivate", true)] {
-            let ids = Arc::clone(ids);
-            let body = json!({
-                "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-                "Operations": [{"op": "replace", "path": "active", "value": active}],
-            })
-            .to_string();
+            let (make, check) = patch_active_op(Arc::clone(ids), active);
             self.phase(
                 (server, target),
                 &format!("{name}{suffix}"),
                 stored,
                 stored,
-                Arc::new(move |i| {
-                    Op::new(
-                        "PATCH",
-                        format!("/Users/{}", ids[i]),
-                        Some(body.clone().into_bytes()),
-                    )
-                }),
-                load::success_with(if active {
-                    "\"active\":true"
-                } else {
-                    "\"active\":false"
-                }),
+                make,
+                check,
             )
             .await;
         }
@@ -1004,6 +979,28 @@ const STOP_WITHIN: Duration = Duration::from_secs(120);
 
 /// Polls `GET /readyz` until it answers 200; returns the time since the server was spawned (its
 /// start time).
+/// The request of the PATCH phases: user `i`'s `active` set to `active` (its answer checked).
+fn patch_active_op(ids: Arc<Vec<String>>, active: bool) -> (MakeOp, Check) {
+    let body = json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": "active", "value": active}],
+    })
+    .to_string();
+    let make: MakeOp = Arc::new(move |i| {
+        Op::new(
+            "PATCH",
+            format!("/Users/{}", ids[i]),
+            Some(body.clone().into_bytes()),
+        )
+    });
+    let check = load::success_with(if active {
+        "\"active\":true"
+    } else {
+        "\"active\":false"
+    });
+    (make, check)
+}
+
 /// A receiver on loopback that answers every delivery after a second, and an endpoint for it
 /// subscribed to every event (the server runs with `SCIM_WEBHOOK_ALLOW_PRIVATE=true`): the
 /// receiver, the admin key and the endpoint's id.

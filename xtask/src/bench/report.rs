@@ -111,6 +111,21 @@ impl Phase {
         })
     }
 
+    /// The line printed when a phase ends; `load` names the load generator's CPU column.
+    pub fn summary(&self, load: &str) -> String {
+        format!(
+            "{:.0}/s, p50 {:.2} ms, p99 {:.2} ms, {} errors, CPU: server {:.0} %, database {:.0} %, {load} {:.0} %, other {:.0} %",
+            self.rps,
+            self.p50_ms,
+            self.p99_ms,
+            self.errors,
+            self.server_cpu * 100.0,
+            self.database_cpu * 100.0,
+            self.load_cpu * 100.0,
+            self.other_cpu * 100.0
+        )
+    }
+
     /// The server's CPU time per request, in microseconds (issue 17's second measure: unlike a
     /// rate, it does not move with how busy the rest of the machine is).
     pub fn cpu_us_per_request(&self) -> f64 {

@@ -23,7 +23,7 @@ use std::time::Instant;
 use serde_json::{json, Value};
 
 use super::http::Target;
-use super::load::{self, Op};
+use super::load;
 use super::proc::{self, ProcStatus};
 use super::report::{grid, round, thousands, Phase, Run};
 use super::Bench;
@@ -295,17 +295,7 @@ async fn measure(
             0.0
         },
     };
-    eprintln!(
-        "{:.0}/s, p50 {:.2} ms, p99 {:.2} ms, {} errors, CPU: server {:.0} %, database {:.0} %, wrk {:.0} %, other {:.0} %",
-        p.rps,
-        p.p50_ms,
-        p.p99_ms,
-        p.errors,
-        p.server_cpu * 100.0,
-        p.database_cpu * 100.0,
-        p.load_cpu * 100.0,
-        p.other_cpu * 100.0
-    );
+    eprintln!("{}", p.summary("wrk"));
     if p.errors > 0 {
         let s = o.socket_errors;
         let c = o.script.unwrap_or_default();
@@ -345,29 +335,8 @@ async fn set_active(
 ) -> Result<(), String> {
     let ids = Arc::new(ids.to_vec());
     let n = ids.len();
-    let body = json!({
-        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-        "Operations": [{"op": "replace", "path": "active", "value": active}],
-    })
-    .to_string();
-    let m = load::run(
-        target,
-        n,
-        concurrency,
-        Arc::new(move |i| {
-            Op::new(
-                "PATCH",
-                format!("/Users/{}", ids[i]),
-                Some(body.clone().into_bytes()),
-            )
-        }),
-        load::success_with(if active {
-            "\"active\":true"
-        } else {
-            "\"active\":false"
-        }),
-    )
-    .await;
+    let (make, check) = super::patch_active_op(ids, active);
+    let m = load::run(target, n, concurrency, make, check).await;
     if m.errors > 0 {
         return Err(format!(
             "setting active to {active} on every user between wrk's phases: {:?}",
