@@ -414,12 +414,12 @@ impl Core {
 
     /// Asks for an event to be sent to an endpoint again (one given up, or any it was sent):
     /// by its id, which must be an event of the tenant's feed that the endpoint wants.
+    /// The request is the sender's log, not a change: no history entry.
     pub async fn resend(
         &self,
         tenant: &TenantId,
         endpoint_id: &str,
         event_id: &str,
-        _actor: Actor,
     ) -> Result<u64> {
         let endpoint = self.webhook(tenant, endpoint_id).await?;
         let mut state = self

@@ -358,10 +358,7 @@ pub async fn resend(
         .get("event")
         .and_then(Value::as_str)
         .ok_or_else(|| invalid("send {\"event\": \"evt_…\"}"))?;
-    let seq = app
-        .core
-        .resend(&admin.dir.tenant().id, id, event, admin.ctx.actor.clone())
-        .await?;
+    let seq = app.core.resend(&admin.dir.tenant().id, id, event).await?;
     Answer::json(
         Status::Accepted,
         &serde_json::json!({"event": event, "seq": seq, "queued": true}),

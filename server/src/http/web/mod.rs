@@ -607,9 +607,7 @@ pub async fn resend_webhook_event(
             scim_core::Error::invalid_value("the form names no event to send again").into(),
         );
     }
-    app.core
-        .resend(&s.dir.tenant().id, id, event, s.ctx.actor.clone())
-        .await?;
+    app.core.resend(&s.dir.tenant().id, id, event).await?;
     Ok(Page::Redirect(format!(
         "{}/webhooks/{}?queued={}",
         s.base,
