@@ -80,7 +80,7 @@ impl Directory {
         let scim = self
             .render(Kind::User, record, ctx, &Projection::default(), None)
             .await?
-            .body;
+            .to_value();
         Ok(UserDetail { summary, scim })
     }
 
@@ -313,7 +313,7 @@ impl Directory {
                 Some(members_stored),
             )
             .await?
-            .body;
+            .to_value();
         Ok(GroupDetail {
             group,
             members,

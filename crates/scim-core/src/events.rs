@@ -383,7 +383,7 @@ mod tests {
             version: 2,
             created: OffsetDateTime::UNIX_EPOCH,
             last_modified: OffsetDateTime::UNIX_EPOCH,
-            doc: json!({"userName": "ada", "active": false}),
+            doc: json!({"userName": "ada", "active": false}).into(),
             index: Vec::new(),
             profile: Some(crate::model::Profile {
                 display_name: "Ada L".into(),

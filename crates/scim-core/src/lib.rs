@@ -13,6 +13,7 @@ pub mod bulk;
 pub mod clock;
 pub mod delivery;
 pub mod diff;
+pub mod doc;
 pub mod endpoints;
 pub mod error;
 pub mod events;
@@ -44,6 +45,7 @@ use serde_json::Value;
 
 use clock::{Clock, SystemClock};
 pub use error::{Error, Result};
+pub use lists::ListPage;
 use model::{Actor, Tenant, TenantId};
 pub use provision::Change;
 use store::{Partition, Store};
@@ -76,7 +78,15 @@ pub struct Context {
 pub struct Rendered {
     pub id: String,
     pub version: u64,
-    pub body: Value,
+    /// The resource as JSON text (`render::resource_text`), sent as it is.
+    pub body: Box<serde_json::value::RawValue>,
+}
+
+impl Rendered {
+    /// The resource as a value, for a view that holds it.
+    pub fn to_value(&self) -> Value {
+        serde_json::from_str(self.body.get()).unwrap_or(Value::Null)
+    }
 }
 
 /// The core: the schemas, the store, the clock; keys and authentication (`auth`), tenants

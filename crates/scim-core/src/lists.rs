@@ -5,9 +5,12 @@ use std::sync::Arc;
 
 use scim_proto::list::{self, ListQuery};
 use scim_proto::resource::Projection;
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::error::Result;
+
+/// A ListResponse whose resources are JSON text as rendered.
+pub type ListPage = list::ListResponse<Box<RawValue>>;
 use crate::model::{Kind, Record};
 use crate::query::{probes, Matcher};
 use crate::store::{Found, Query, Selection};
@@ -51,7 +54,7 @@ impl Directory {
     }
 
     /// A list or search of one resource type.
-    pub async fn list(&self, kind: Kind, query: &ListQuery, ctx: &Context) -> Result<Value> {
+    pub async fn list(&self, kind: Kind, query: &ListQuery, ctx: &Context) -> Result<ListPage> {
         let skip = query.start_index.saturating_sub(1);
         let found = self
             .store
@@ -65,7 +68,11 @@ impl Directory {
 
     /// A search at the root (RFC 7644 §3.4.3): every resource type, each with its own query (an
     /// attribute one type does not define matches nothing there), users first, then groups.
-    pub async fn search_all(&self, queries: &[(Kind, ListQuery)], ctx: &Context) -> Result<Value> {
+    pub async fn search_all(
+        &self,
+        queries: &[(Kind, ListQuery)],
+        ctx: &Context,
+    ) -> Result<ListPage> {
         let Some((_, first)) = queries.first() else {
             return Ok(list::list_response(0, 1, Vec::new()));
         };
@@ -95,7 +102,7 @@ impl Directory {
         records: Vec<Record>,
         ctx: &Context,
         projection: &Projection,
-    ) -> Result<Vec<Value>> {
+    ) -> Result<Vec<Box<RawValue>>> {
         // A page's users' groups, read at once (one query on a database, not one per user).
         let mut groups = if kind == Kind::User
             && !projection.omits(&self.registry, kind, render::related_name(kind))

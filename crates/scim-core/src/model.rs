@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use time::OffsetDateTime;
 
+pub use crate::doc::Doc;
 use crate::events::EventRecord;
 pub use scim_proto::schema::Kind;
 
@@ -100,7 +101,7 @@ pub struct Record {
     pub created: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub last_modified: OffsetDateTime,
-    pub doc: Value,
+    pub doc: Doc,
     /// The index entries this record owns, as the core computed them from `doc`.
     #[serde(default)]
     pub index: Vec<IndexKey>,

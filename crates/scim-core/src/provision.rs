@@ -13,7 +13,7 @@ use crate::diff::diff;
 use crate::error::{no_such_member, quote, Error, Result};
 use crate::events;
 use crate::model::{
-    Action, AttributeChange, Kind, Member, Record, Revision, StoredKind, TargetRef, TargetType,
+    Action, AttributeChange, Doc, Kind, Member, Record, Revision, StoredKind, TargetRef, TargetType,
 };
 use crate::query::index_keys;
 use crate::render::{self, with_members};
@@ -63,7 +63,7 @@ impl Directory {
             index: index_keys(kind, &doc),
             profile: (kind == Kind::User)
                 .then(|| policy::initial_profile(&doc, &self.tenant.default_role)),
-            doc,
+            doc: doc.into(),
         };
         let after = with_members(&record.doc, members.as_deref());
         let mut revision =
@@ -176,7 +176,7 @@ impl Directory {
                 id,
                 old,
                 members_before,
-                (doc, members_after),
+                (Doc::new(doc), members_after),
                 (action, changes),
                 ctx,
                 projection,
@@ -279,7 +279,7 @@ impl Directory {
         id: &str,
         old: Record,
         members_before: Option<Vec<Member>>,
-        (doc, members_after): (Value, Option<Vec<Member>>),
+        (doc, members_after): (Doc, Option<Vec<Member>>),
         (action, changes): (Action, Vec<AttributeChange>),
         ctx: &Context,
         projection: &Projection,
@@ -455,7 +455,7 @@ impl Directory {
             })
         };
         let (id, version) = (record.id.clone(), record.version);
-        let body = render::resource(&self.registry, kind, record, related, base, projection);
+        let body = render::resource_text(&self.registry, kind, &record, related, base, projection);
         Ok(Rendered { id, version, body })
     }
 

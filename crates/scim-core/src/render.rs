@@ -3,7 +3,12 @@
 //! a request) or a [`Lookup`] (inside an engine's query); both build the same JSON here.
 
 use scim_proto::resource::{self, Meta, Projection};
+use std::fmt;
+
 use scim_proto::schema::Registry;
+use serde::de::{self, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::model::{rfc3339, Kind, Member, Record};
@@ -129,7 +134,301 @@ pub fn resource(
         version: record.version,
     };
     let full = resource::render(
-        registry, kind, &record.id, record.doc, &meta, related, base_url,
+        registry,
+        kind,
+        &record.id,
+        record.doc.into_value(),
+        &meta,
+        related,
+        base_url,
     );
     projection.apply(registry, kind, full)
+}
+
+/// [`resource`] as JSON text. With the default projection the stored document's text is copied,
+/// attribute by attribute, between `schemas` and `id` in front and the related values and `meta`
+/// behind, the order [`resource::render`] gives: no parse of the document, no value built. (A
+/// canonical document holds nothing the default projection takes out: no unknown attribute,
+/// none returned `never`.) Any other projection renders a value and projects it.
+pub fn resource_text(
+    registry: &Registry,
+    kind: Kind,
+    record: &Record,
+    related: Option<Value>,
+    base_url: &str,
+    projection: &Projection,
+) -> Box<RawValue> {
+    if projection.is_default() {
+        if let Some(text) = copied(registry, kind, record, related.as_ref(), base_url) {
+            return text;
+        }
+    }
+    let value = resource(
+        registry,
+        kind,
+        record.clone(),
+        related,
+        base_url,
+        projection,
+    );
+    serde_json::value::to_raw_value(&value).expect("a value serialises")
+}
+
+/// The default representation written from the document's text; `None` when the text is not an
+/// object (never, for a document the core stored).
+fn copied(
+    registry: &Registry,
+    kind: Kind,
+    record: &Record,
+    related: Option<&Value>,
+    base_url: &str,
+) -> Option<Box<RawValue>> {
+    let doc = record.doc.text().get();
+    let Members(members) = serde_json::from_str(doc).ok()?;
+    let mut out = String::with_capacity(doc.len() + 320);
+    out.push_str("{\"schemas\":");
+    match members.iter().find(|(k, _)| k.as_str() == "schemas") {
+        Some((_, schemas)) => out.push_str(schemas.get()),
+        None => push_json(&mut out, &[&registry.core(kind).id]),
+    }
+    out.push_str(",\"id\":");
+    push_json(&mut out, &record.id);
+    for (key, value) in &members {
+        if key.as_str() == "schemas" {
+            continue;
+        }
+        out.push(',');
+        push_json(&mut out, key.as_str());
+        out.push(':');
+        out.push_str(value.get());
+    }
+    if let Some(related) = related.filter(|r| r.as_array().is_some_and(|a| !a.is_empty())) {
+        out.push_str(",\"");
+        out.push_str(related_name(kind));
+        out.push_str("\":");
+        push_json(&mut out, related);
+    }
+    out.push_str(",\"meta\":");
+    push_json(
+        &mut out,
+        &MetaOut {
+            resource_type: kind.name(),
+            created: rfc3339(record.created),
+            last_modified: rfc3339(record.last_modified),
+            location: format!("{base_url}/{}/{}", kind.endpoint(), record.id),
+            version: resource::etag(record.version),
+        },
+    );
+    out.push('}');
+    RawValue::from_string(out).ok()
+}
+
+fn push_json(out: &mut String, value: &(impl Serialize + ?Sized)) {
+    // Writing JSON into memory fails only for a map with non-string keys, which none of these is.
+    if let Ok(text) = serde_json::to_string(value) {
+        out.push_str(&text);
+    }
+}
+
+/// `meta` as [`resource::render`] writes it.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct MetaOut {
+    resource_type: &'static str,
+    created: String,
+    last_modified: String,
+    location: String,
+    version: String,
+}
+
+/// A JSON object's members in order, each value as its text: what [`copied`] splices.
+struct Members<'a>(Vec<(Key<'a>, &'a RawValue)>);
+
+/// A member's name: borrowed from the text unless it was written with escapes.
+enum Key<'a> {
+    Borrowed(&'a str),
+    Owned(String),
+}
+
+impl Key<'_> {
+    fn as_str(&self) -> &str {
+        match self {
+            Key::Borrowed(s) => s,
+            Key::Owned(s) => s,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Name;
+        impl<'de> Visitor<'de> for Name {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an attribute name")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key::Borrowed(v))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key::Owned(v.to_string()))
+            }
+        }
+        d.deserialize_str(Name)
+    }
+}
+
+impl<'de> Deserialize<'de> for Members<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Object;
+        impl<'de> Visitor<'de> for Object {
+            type Value = Members<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Members<'de>, A::Error> {
+                let mut members = Vec::with_capacity(map.size_hint().unwrap_or(12));
+                while let Some(key) = map.next_key::<Key<'de>>()? {
+                    let value: &'de RawValue = map.next_value()?;
+                    members.push((key, value));
+                }
+                Ok(Members(members))
+            }
+        }
+        d.deserialize_map(Object)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Doc, StoredKind};
+    use serde_json::json;
+    use time::macros::datetime;
+
+    fn record(kind: Kind, doc: Value) -> Record {
+        Record {
+            id: "2819c223-7f76-453a-919d-413861904646".into(),
+            kind: kind.into(),
+            version: 7,
+            created: datetime!(2026-12-06 10:47:12.125 UTC),
+            last_modified: datetime!(2026-12-06 11:00:00 UTC),
+            // As read from a store: text, parsed only if read into.
+            doc: serde_json::from_str::<Doc>(&doc.to_string()).unwrap(),
+            index: Vec::new(),
+            profile: None,
+        }
+    }
+
+    /// Every user and group body of the IdP corpus, canonical, and a few written to probe the
+    /// splicing: `schemas` last or missing, escapes in names and values, no attribute at all.
+    fn documents(registry: &Registry) -> Vec<(Kind, Value)> {
+        let mut docs = Vec::new();
+        let mut bodies = Vec::new();
+        for idp in std::fs::read_dir(fixtures::idp()).unwrap() {
+            let idp = idp.unwrap().path();
+            if !idp.is_dir() {
+                continue;
+            }
+            for file in std::fs::read_dir(idp).unwrap() {
+                let text = std::fs::read_to_string(file.unwrap().path()).unwrap();
+                let case: Value = serde_json::from_str(&text).unwrap();
+                for step in case["steps"].as_array().into_iter().flatten() {
+                    if let Some(body) = step.get("body") {
+                        bodies.push(body.clone());
+                    }
+                }
+            }
+        }
+        for body in &bodies {
+            for kind in [Kind::User, Kind::Group] {
+                if let Ok(mut doc) = resource::from_request(registry, kind, body, false) {
+                    if let Some(o) = doc.as_object_mut() {
+                        o.shift_remove("members");
+                    }
+                    docs.push((kind, doc));
+                }
+            }
+        }
+        assert!(docs.len() > 20, "the corpus gave {} documents", docs.len());
+        docs.push((
+            Kind::User,
+            json!({"userName": "a\"b\\c\u{0001}é😀", "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"]}),
+        ));
+        docs.push((
+            Kind::User,
+            json!({"userName": "no-schemas", "name": {"givenName": "</script>"}}),
+        ));
+        docs.push((Kind::Group, json!({})));
+        docs.push((
+            Kind::User,
+            serde_json::from_str(r#"{"user\u004eame": "escaped-key", "schemas": []}"#).unwrap(),
+        ));
+        docs
+    }
+
+    #[test]
+    fn text_rendering_writes_the_bytes_value_rendering_does() {
+        let registry = Registry::builtin();
+        let base = "https://scim.example.test/t/acme/scim/v2";
+        let groups = groups_value(
+            vec![
+                ("g1".into(), Some(json!("Engineering \"core\""))),
+                ("g2".into(), None),
+            ],
+            base,
+        );
+        let members = members_value(
+            &[
+                Member {
+                    value: "u1".into(),
+                    display: Some("Ada".into()),
+                    kind: StoredKind::User,
+                },
+                Member {
+                    value: "g9".into(),
+                    display: None,
+                    kind: StoredKind::Group,
+                },
+            ],
+            base,
+        );
+        let mut compared = 0;
+        for (kind, doc) in documents(&registry) {
+            let related = match kind {
+                Kind::User => groups.clone(),
+                Kind::Group => members.clone(),
+            };
+            for related in [None, Some(json!([])), Some(related)] {
+                let r = record(kind, doc.clone());
+                let text = resource_text(
+                    &registry,
+                    kind,
+                    &r,
+                    related.clone(),
+                    base,
+                    &Projection::default(),
+                );
+                let value = resource(&registry, kind, r, related, base, &Projection::default());
+                assert_eq!(text.get(), serde_json::to_string(&value).unwrap(), "{doc}");
+                compared += 1;
+            }
+        }
+        assert!(compared > 60);
+    }
+
+    #[test]
+    fn a_projection_still_projects_the_text() {
+        let registry = Registry::builtin();
+        let r = record(
+            Kind::User,
+            json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "ada", "title": "Countess"}),
+        );
+        let only =
+            Projection::parse(&registry, Kind::User, &["userName".to_string()], &[]).unwrap();
+        let text = resource_text(&registry, Kind::User, &r, None, "https://x", &only);
+        let got: Value = serde_json::from_str(text.get()).unwrap();
+        assert_eq!(got["userName"], "ada");
+        assert!(got.get("title").is_none(), "{got}");
+    }
 }

@@ -623,7 +623,11 @@ async fn queries_select_sort_and_page(core: Arc<Core>) -> Checked {
         let d = d.clone();
         async move {
             let q = q.map_err(text)?;
-            let page = d.list(Kind::User, &q, &ctx()).await.map_err(text)?;
+            let page = d
+                .list(Kind::User, &q, &ctx())
+                .await
+                .map_err(text)?
+                .to_value();
             let names: Vec<String> = page["Resources"]
                 .as_array()
                 .into_iter()
@@ -789,7 +793,12 @@ async fn tenants_are_apart(core: Arc<Core>) -> Checked {
     ensure(got.is_none(), "acme reads beta's user by its id")?;
     let raw = RawListParams::from_pairs(&[]);
     let q = ListQuery::parse(acme.0.registry(), Kind::User, &raw, 100).map_err(text)?;
-    let page = acme.0.list(Kind::User, &q, &ctx()).await.map_err(text)?;
+    let page = acme
+        .0
+        .list(Kind::User, &q, &ctx())
+        .await
+        .map_err(text)?
+        .to_value();
     ensure(
         page["totalResults"] == 1,
         format!("acme lists {}", page["totalResults"]),

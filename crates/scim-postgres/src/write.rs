@@ -647,7 +647,7 @@ pub(crate) fn record_from(row: &tokio_postgres::Row, at: usize) -> Result<Record
         version: u64::try_from(row.get::<_, i64>(at + 2)).map_err(corrupt)?,
         created: crate::from_nanos(row.get(at + 3))?,
         last_modified: crate::from_nanos(row.get(at + 4))?,
-        doc: row.get(at + 5),
+        doc: scim_core::model::Doc::new(row.get(at + 5)),
         index: serde_json::from_value(index).map_err(corrupt)?,
         profile: match profile {
             Some(p) => Some(serde_json::from_value(p).map_err(corrupt)?),

@@ -72,6 +72,12 @@ impl Projection {
         })
     }
 
+    /// Whether neither `attributes` nor `excludedAttributes` names anything: every attribute
+    /// returned by default.
+    pub fn is_default(&self) -> bool {
+        self.attributes.is_empty() && self.excluded.is_empty()
+    }
+
     /// Every attribute but one top-level, core attribute (`groups`, `members`).
     pub fn without(name: &str) -> Self {
         Projection {

@@ -8,7 +8,6 @@ use rocket::http::{ContentType, Header, Status};
 use rocket::response::{self, Responder, Response};
 use rocket::Request;
 use serde::Serialize;
-use serde_json::Value;
 
 use super::error::{from_status, ApiError, ApiResult};
 
@@ -31,18 +30,20 @@ pub enum Media {
 pub struct Answer {
     pub status: Status,
     pub media: Media,
-    pub body: Option<Value>,
+    /// The body as written, or why it could not be (answered 500).
+    pub body: Option<Result<Vec<u8>, String>>,
     pub etag: Option<String>,
     pub location: Option<String>,
 }
 
 impl Answer {
-    /// 200 with a SCIM body.
-    pub fn scim(body: Value) -> Self {
+    /// 200 with a SCIM body: a value, or a resource or list the core rendered as text, which
+    /// is copied as it is.
+    pub fn scim(body: impl Serialize) -> Self {
         Answer {
             status: Status::Ok,
             media: Media::Scim,
-            body: Some(body),
+            body: Some(serde_json::to_vec(&body).map_err(|e| e.to_string())),
             etag: None,
             location: None,
         }
@@ -61,12 +62,12 @@ impl Answer {
 
     /// An `application/json` answer of a typed value.
     pub fn json(status: Status, value: &impl Serialize) -> ApiResult<Self> {
-        let body = serde_json::to_value(value)
+        let body = serde_json::to_vec(value)
             .map_err(|e| ApiError::Core(scim_core::Error::Internal(e.to_string())))?;
         Ok(Answer {
             status,
             media: Media::Json,
-            body: Some(body),
+            body: Some(Ok(body)),
             etag: None,
             location: None,
         })
@@ -93,13 +94,7 @@ impl<'r> Responder<'r, 'static> for Answer {
         let mut builder = Response::build();
         builder.status(self.status);
         if let Some(body) = self.body {
-            // A list's size is known roughly in advance: one buffer instead of a dozen regrowths.
-            let hint = body
-                .get("Resources")
-                .and_then(Value::as_array)
-                .map_or(1024, |r| 1024 + r.len() * 1024);
-            let mut bytes = Vec::with_capacity(hint);
-            serde_json::to_writer(&mut bytes, &body).map_err(|_| Status::InternalServerError)?;
+            let bytes = body.map_err(|_| Status::InternalServerError)?;
             let media = match self.media {
                 Media::Scim => scim_content_type(),
                 Media::Json => ContentType::JSON,

@@ -276,7 +276,7 @@ async fn list(d: &Directory, kind: Kind, filter: &str, sort: Option<&str>) -> (V
         ..RawListParams::default()
     };
     let q = ListQuery::parse(d.registry(), kind, &raw, 1000).expect("query");
-    let page = d.list(kind, &q, &ctx()).await.expect("list");
+    let page = d.list(kind, &q, &ctx()).await.expect("list").to_value();
     let name = match kind {
         Kind::User => "userName",
         Kind::Group => "displayName",

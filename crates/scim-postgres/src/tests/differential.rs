@@ -50,7 +50,7 @@ fn record(registry: &Registry, kind: Kind, r: &gen::Resource) -> Result<Record, 
         created: time(r.created)?,
         last_modified: time(r.modified)?,
         index: query::index_keys(kind, &doc),
-        doc,
+        doc: doc.into(),
         profile: None,
     })
 }

@@ -1,0 +1,161 @@
+//! A record's canonical document as the engines keep it: the JSON text it is stored as, parsed
+//! only when something reads into it. A GET, a page of a list and the answer to a change copy the
+//! text into the response ([`crate::render::resource_text`]); a filter, a PATCH or a view parses it
+//! once, on first use. A document made in memory is written out once, on first use, and that text
+//! is what the engine stores and the answer copies.
+
+use std::fmt;
+use std::ops::Deref;
+use std::sync::{Arc, OnceLock};
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::value::RawValue;
+use serde_json::Value;
+
+/// A canonical document (a JSON object), as text, as a value, or both; each made from the other
+/// on first use. It reads as a [`Value`] (`Deref`); it is never changed in place, so its copies
+/// share one text and one value (a copy for the store's write and one for the answer cost one
+/// serialisation).
+#[derive(Clone)]
+pub struct Doc(Arc<Forms>);
+
+struct Forms {
+    text: OnceLock<Box<RawValue>>,
+    value: OnceLock<Value>,
+}
+
+impl Doc {
+    /// A document made in memory.
+    pub fn new(value: Value) -> Doc {
+        Doc(Arc::new(Forms {
+            text: OnceLock::new(),
+            value: OnceLock::from(value),
+        }))
+    }
+
+    /// A document read from its JSON text, which is parsed only when read into.
+    pub fn from_text(text: Box<RawValue>) -> Doc {
+        Doc(Arc::new(Forms {
+            text: OnceLock::from(text),
+            value: OnceLock::new(),
+        }))
+    }
+
+    /// The document as a value, parsed from its text on first use.
+    pub fn value(&self) -> &Value {
+        self.0.value.get_or_init(|| {
+            let text = self.0.text.get().map_or("null", |t| t.get());
+            // The text was written by serde_json from a value, so it parses; a text that does
+            // not (a store edited by hand) reads as no document rather than a panic.
+            serde_json::from_str(text).unwrap_or(Value::Null)
+        })
+    }
+
+    /// The document as JSON text, written from its value on first use.
+    pub fn text(&self) -> &RawValue {
+        self.0.text.get_or_init(|| {
+            let value = self.0.value.get().unwrap_or(&Value::Null);
+            serde_json::value::to_raw_value(value).unwrap_or_else(|_| empty_object())
+        })
+    }
+
+    /// The document as an owned value (parsed from its text if never read; taken without a copy
+    /// when this is its only holder).
+    pub fn into_value(self) -> Value {
+        match Arc::try_unwrap(self.0) {
+            Ok(forms) => match forms.value.into_inner() {
+                Some(v) => v,
+                None => Doc::from_text_lock(forms.text).value().clone(),
+            },
+            Err(shared) => Doc(shared).value().clone(),
+        }
+    }
+
+    fn from_text_lock(text: OnceLock<Box<RawValue>>) -> Doc {
+        Doc(Arc::new(Forms {
+            text,
+            value: OnceLock::new(),
+        }))
+    }
+}
+
+fn empty_object() -> Box<RawValue> {
+    RawValue::from_string("{}".to_string()).expect("`{}` is JSON")
+}
+
+impl From<Value> for Doc {
+    fn from(value: Value) -> Doc {
+        Doc::new(value)
+    }
+}
+
+impl Deref for Doc {
+    type Target = Value;
+    fn deref(&self) -> &Value {
+        self.value()
+    }
+}
+
+impl PartialEq for Doc {
+    fn eq(&self, other: &Doc) -> bool {
+        self.value() == other.value()
+    }
+}
+
+impl fmt::Debug for Doc {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.value(), f)
+    }
+}
+
+impl Serialize for Doc {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        // Written once and kept: the answer that follows a write copies the same text.
+        self.text().serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Doc {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Doc, D::Error> {
+        // serde_json hands over the text as it is (from a `Value`, as its text).
+        Ok(Doc::from_text(Box::<RawValue>::deserialize(d)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_document_read_from_text_is_copied_out_as_it_was_read() {
+        let stored = r#"{"doc":{"schemas":["urn:x"],"userName":"ada","name":{"givenName":"Ada"}}}"#;
+        #[derive(Serialize, Deserialize)]
+        struct Holder {
+            doc: Doc,
+        }
+        let held: Holder = serde_json::from_str(stored).unwrap();
+        assert!(held.doc.0.value.get().is_none(), "not parsed until read");
+        assert_eq!(serde_json::to_string(&held).unwrap(), stored);
+        assert_eq!(held.doc["name"]["givenName"], "Ada");
+        assert_eq!(
+            held.doc.text().get(),
+            r#"{"schemas":["urn:x"],"userName":"ada","name":{"givenName":"Ada"}}"#
+        );
+    }
+
+    #[test]
+    fn a_document_made_in_memory_is_written_once_and_equals_its_reading() {
+        let doc = Doc::new(json!({"userName": "ada", "active": true}));
+        assert_eq!(doc.text().get(), r#"{"userName":"ada","active":true}"#);
+        let back: Doc = serde_json::from_str(doc.text().get()).unwrap();
+        assert_eq!(back, doc);
+        assert_eq!(
+            back.into_value(),
+            json!({"userName": "ada", "active": true})
+        );
+        // Read from a value rather than text, it is that value.
+        let from_value: Doc = serde_json::from_value(json!({"a": 1})).unwrap();
+        assert_eq!(from_value.value(), &json!({"a": 1}));
+    }
+}
