@@ -147,7 +147,15 @@ pub struct Matcher {
     base_url: String,
     /// The filter or the sort names `groups` (users) or `members` (groups).
     related: bool,
+    /// The filter and the sort name only attributes the stored document holds (not `id`,
+    /// `meta`, `schemas` or the related values), so they are tested on the document itself,
+    /// without rendering the resource: a canonical document holds nothing the rendering would
+    /// take out.
+    direct: bool,
 }
+
+/// The attributes a rendered resource has that its stored document may not.
+const RENDERED_ONLY: [&str; 3] = ["id", "meta", "schemas"];
 
 impl Matcher {
     /// A SCIM list's matcher: its filter (if any) and its sort (if any).
@@ -165,6 +173,18 @@ impl Matcher {
             || sort
                 .as_ref()
                 .is_some_and(|(p, _)| p.name.eq_ignore_ascii_case(related_name));
+        let rendered_only = |name: &str| {
+            RENDERED_ONLY
+                .iter()
+                .chain([&related_name])
+                .any(|r| name.eq_ignore_ascii_case(r))
+        };
+        let direct = !filter.as_ref().is_some_and(|f| {
+            RENDERED_ONLY
+                .iter()
+                .chain([&related_name])
+                .any(|r| list::mentions(f, r))
+        }) && !sort.as_ref().is_some_and(|(p, _)| rendered_only(&p.name));
         Matcher {
             registry,
             kind,
@@ -172,6 +192,7 @@ impl Matcher {
             sort,
             base_url: base_url.to_string(),
             related,
+            direct,
         }
     }
 
@@ -184,6 +205,7 @@ impl Matcher {
             sort: None,
             base_url: String::new(),
             related: false,
+            direct: true,
         }
     }
 
@@ -246,6 +268,19 @@ impl Matcher {
                     .flatten()
                     .any(|v| v.to_lowercase().contains(q.as_str()));
                 Ok(hit.then_some(None))
+            }
+            Test::All | Test::Filter(_) if self.direct => {
+                let doc = record.doc.value();
+                if let Test::Filter(f) = &self.test {
+                    if !filter::matches(f, doc, &self.registry, self.kind) {
+                        return Ok(None);
+                    }
+                }
+                let key = self
+                    .sort
+                    .as_ref()
+                    .and_then(|(by, _)| list::sort_key(&self.registry, self.kind, doc, by));
+                Ok(Some(key))
             }
             Test::All | Test::Filter(_) => {
                 let related = if self.related {
@@ -491,5 +526,101 @@ mod tests {
             index_keys(Kind::Group, &doc),
             [IndexKey::GroupDisplayName("ops".into())]
         );
+    }
+
+    /// A lookup with no relations: the filters below never name them.
+    struct NoRelations;
+    impl Lookup for NoRelations {
+        fn record(&self, _: Kind, _: &str) -> Result<Option<Record>, StoreError> {
+            Ok(None)
+        }
+        fn members(&self, _: &str) -> Result<Vec<crate::model::Member>, StoreError> {
+            Ok(Vec::new())
+        }
+        fn groups_of(&self, _: &str) -> Result<Vec<String>, StoreError> {
+            Ok(Vec::new())
+        }
+    }
+
+    #[test]
+    fn filters_tested_on_the_stored_document_agree_with_the_rendered_resource() {
+        let registry = Arc::new(Registry::builtin());
+        let enterprise = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+        let docs = [
+            serde_json::json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "userName": "ada", "name": {"familyName": "Lovelace", "givenName": "Ada"},
+                "emails": [{"value": "ada@x.test", "type": "work", "primary": true}],
+                "active": true, "title": "Countess"}),
+            serde_json::json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", enterprise],
+                "userName": "Grace", "externalId": "g1", "active": false,
+                "emails": [{"value": "grace@y.test", "type": "home"}],
+                enterprise: {"department": "Navy", "employeeNumber": "7"}}),
+            serde_json::json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "zed"}),
+        ];
+        let filters = [
+            "userName eq \"ADA\"",
+            "name.familyName co \"love\"",
+            "emails[type eq \"work\" and value ew \".test\"]",
+            "active eq false",
+            "title pr",
+            "not (userName sw \"a\")",
+            "externalId eq \"g1\" or userName gt \"y\"",
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department eq \"navy\"",
+            "urn:ietf:params:scim:schemas:core:2.0:User:userName eq \"zed\"",
+            "emails.value co \"grace\"",
+        ];
+        let sorts = [None, Some("name.familyName"), Some("userName")];
+        let mut hits = 0;
+        for text in filters {
+            for sort in sorts {
+                let filter = filter::parse_filter(text).expect("filter");
+                let sort = sort.map(|s| (AttrPath::simple(s), list::SortOrder::Ascending));
+                let direct = Matcher::scim(
+                    Arc::clone(&registry),
+                    Kind::User,
+                    Some(filter),
+                    sort.clone(),
+                    "https://x",
+                );
+                assert!(direct.direct, "{text}");
+                let rendered = Matcher {
+                    direct: false,
+                    ..direct.clone()
+                };
+                for (i, doc) in docs.iter().enumerate() {
+                    let record = Record {
+                        id: format!("id{i}"),
+                        kind: Kind::User.into(),
+                        version: 1,
+                        created: time::OffsetDateTime::UNIX_EPOCH,
+                        last_modified: time::OffsetDateTime::UNIX_EPOCH,
+                        doc: serde_json::from_str::<crate::model::Doc>(&doc.to_string()).unwrap(),
+                        index: Vec::new(),
+                        profile: None,
+                    };
+                    let a = direct.test(&record, &NoRelations).unwrap();
+                    let b = rendered.test(&record, &NoRelations).unwrap();
+                    assert_eq!(a, b, "{text} on {doc}");
+                    hits += usize::from(a.is_some());
+                }
+            }
+        }
+        assert!(hits >= 20, "the filters match something ({hits})");
+        for text in [
+            "id eq \"x\"",
+            "meta.lastModified gt \"2020\"",
+            "groups pr",
+            "schemas eq \"x\"",
+        ] {
+            let f = filter::parse_filter(text).expect("filter");
+            let m = Matcher::scim(
+                Arc::clone(&registry),
+                Kind::User,
+                Some(f),
+                None,
+                "https://x",
+            );
+            assert!(!m.direct, "{text} is tested on the rendered resource");
+        }
     }
 }
