@@ -1,124 +1,96 @@
-//! Commit batching: concurrent writers share one storage transaction instead of paying one each.
+//! Commit batching on a thread of its own: concurrent writers share one storage transaction and
+//! one flush instead of paying one each, and a write costs its writer no hop through the
+//! blocking pool.
 //!
 //! sled 0.34 pays a fixed price per transaction (it rolls and seals its log buffer before and
 //! after reserving the transaction's manifest: two log writes and two syncs), whatever the
-//! transaction holds. A writer queues its item; if no batch is running it leads: it takes
-//! everything queued (up to a bound), runs it, and hands each writer its own result. Writers that
-//! arrive meanwhile wait in the queue; when the batch is done, the first of them is woken to lead
-//! the next batch, which holds them all. Nobody waits for a timer: under no contention a batch is
-//! one item, committed at once. Each writer has a channel of its own, so it is woken once, for
-//! its result or to lead, and never for another writer's batch.
+//! transaction holds, and a flush costs the same for one write as for sixty. The commit thread
+//! waits for a write; when one comes it takes it and everything queued behind it (up to a
+//! bound), runs them as one batch, and answers each writer through a channel of its own. Writes
+//! that arrive while a batch runs (and flushes) queue for the next one. Nobody waits for a
+//! timer: under no contention a batch is one write, committed at once.
+//!
+//! A writer's task sends its write and awaits its answer: one wake of the commit thread per
+//! batch (none while it is busy) and one wake of the writer's task, where a blocking-pool hop
+//! and a leader handing batches on cost a thread switch or two per write.
+//!
+//! The thread holds no strong reference to what it commits into (the engine hands it a
+//! closure over a `Weak`): when the engine is dropped, its sender goes, and the thread ends.
 
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
-use std::sync::{Mutex, MutexGuard};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::mpsc::{channel, Receiver, Sender};
 
-/// Why a waiting writer is woken.
-enum Wake<R> {
-    /// Its item was in a batch that has run.
-    Done(R),
-    /// It is first in the queue and leads the next batch.
-    Lead,
-}
+use tokio::sync::oneshot;
 
-struct State<T, R> {
-    queued: Vec<(T, SyncSender<Wake<R>>)>,
-    /// A batch is running, or its leader has been woken: the queue waits for it.
-    leading: bool,
-}
+type Job<T, R> = (T, oneshot::Sender<R>);
 
-pub struct Batcher<T, R> {
-    state: Mutex<State<T, R>>,
-    max: usize,
-    /// The result of an item whose batch ended without one (its leader panicked).
+/// The sending side of a commit thread: `submit` a write, get its result.
+pub struct Committer<T, R> {
+    queue: Sender<Job<T, R>>,
+    /// The result of a write whose batch ended without one (`run` panicked, or the thread is
+    /// gone).
     lost: fn() -> R,
 }
 
-/// Runs one batch; answers every item of it, and hands the lead on, even if `run` unwinds.
-struct Leading<'b, T, R> {
-    batcher: &'b Batcher<T, R>,
-    waiters: Vec<SyncSender<Wake<R>>>,
-    results: Option<Vec<R>>,
-}
+impl<T: Send + 'static, R: Send + 'static> Committer<T, R> {
+    /// Starts the thread. `run` takes a batch of at most `max` items, in the order they came,
+    /// and returns one result per item, in the same order.
+    pub fn start(
+        name: &str,
+        max: usize,
+        run: impl FnMut(Vec<T>) -> Vec<R> + Send + 'static,
+        lost: fn() -> R,
+    ) -> std::io::Result<Self> {
+        let (queue, rx) = channel();
+        std::thread::Builder::new()
+            .name(name.to_string())
+            .spawn(move || serve(&rx, max.max(1), run, lost))?;
+        Ok(Committer { queue, lost })
+    }
 
-impl<T, R> Drop for Leading<'_, T, R> {
-    fn drop(&mut self) {
-        let mut results = self.results.take().unwrap_or_default().into_iter();
-        for waiter in self.waiters.drain(..) {
-            let r = results.next().unwrap_or_else(self.batcher.lost);
-            // A waiter that has gone (it cannot, but) simply does not read its result.
-            let _ = waiter.send(Wake::Done(r));
+    /// Queues `item` and waits, without holding a thread, for the batch that holds it.
+    pub async fn submit(&self, item: T) -> R {
+        let (tx, rx) = oneshot::channel();
+        if self.queue.send((item, tx)).is_err() {
+            return (self.lost)();
         }
-        let mut state = self.batcher.lock();
-        match state.queued.first() {
-            Some((_, next)) => {
-                // The next batch's leader; `leading` stays set for it.
-                let _ = next.send(Wake::Lead);
-            }
-            None => state.leading = false,
+        rx.await.unwrap_or_else(|_| (self.lost)())
+    }
+
+    /// [`Self::submit`] for a caller outside the runtime (it blocks its thread).
+    #[cfg(test)]
+    pub fn submit_blocking(&self, item: T) -> R {
+        let (tx, rx) = oneshot::channel();
+        if self.queue.send((item, tx)).is_err() {
+            return (self.lost)();
         }
+        rx.blocking_recv().unwrap_or_else(|_| (self.lost)())
     }
 }
 
-impl<T, R> Batcher<T, R> {
-    pub fn new(max: usize, lost: fn() -> R) -> Self {
-        Batcher {
-            state: Mutex::new(State {
-                queued: Vec::new(),
-                leading: false,
-            }),
-            max: max.max(1),
-            lost,
-        }
-    }
-
-    fn lock(&self) -> MutexGuard<'_, State<T, R>> {
-        match self.state.lock() {
-            Ok(s) => s,
-            Err(poisoned) => poisoned.into_inner(),
-        }
-    }
-
-    /// Queues `item` and returns its result, once a batch holding it has run through `run`,
-    /// which must return one result per item, in order.
-    pub fn submit(&self, item: T, run: impl Fn(Vec<T>) -> Vec<R>) -> R {
-        // Room for a `Lead` and then the `Done` of the batch this writer leads.
-        let (tx, rx) = sync_channel(2);
-        let lead_now = {
-            let mut state = self.lock();
-            state.queued.push((item, tx));
-            !std::mem::replace(&mut state.leading, true)
-        };
-        if !lead_now {
-            match self.wait(&rx) {
-                Wake::Done(r) => return r,
-                Wake::Lead => {}
+/// The commit thread: a batch at a time until every sender is gone.
+fn serve<T, R>(
+    rx: &Receiver<Job<T, R>>,
+    max: usize,
+    mut run: impl FnMut(Vec<T>) -> Vec<R>,
+    lost: fn() -> R,
+) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < max {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
             }
         }
-        self.lead(&run);
-        match self.wait(&rx) {
-            Wake::Done(r) => r,
-            // A leader's own item is in the batch it ran: it cannot be asked to lead again.
-            Wake::Lead => (self.lost)(),
+        let (items, waiters): (Vec<T>, Vec<oneshot::Sender<R>>) = batch.into_iter().unzip();
+        // A batch that panics answers each of its writers `lost`, and the thread goes on.
+        let results = catch_unwind(AssertUnwindSafe(|| run(items))).unwrap_or_default();
+        let mut results = results.into_iter();
+        for waiter in waiters {
+            // A writer that has gone (its request was dropped) simply does not read its result.
+            let _ = waiter.send(results.next().unwrap_or_else(lost));
         }
-    }
-
-    fn wait(&self, rx: &Receiver<Wake<R>>) -> Wake<R> {
-        rx.recv().unwrap_or_else(|_| Wake::Done((self.lost)()))
-    }
-
-    /// Runs the queued items (at most `max`, in order), then wakes each of their writers.
-    fn lead(&self, run: &impl Fn(Vec<T>) -> Vec<R>) {
-        let (items, waiters): (Vec<T>, Vec<SyncSender<Wake<R>>>) = {
-            let mut state = self.lock();
-            let take = state.queued.len().min(self.max);
-            state.queued.drain(..take).unzip()
-        };
-        let mut leading = Leading {
-            batcher: self,
-            waiters,
-            results: None,
-        };
-        leading.results = Some(run(items));
     }
 }
 
@@ -131,20 +103,26 @@ mod tests {
 
     #[test]
     fn each_writer_gets_its_own_result_and_concurrent_writers_share_batches() {
-        let batcher = Arc::new(Batcher::<u64, u64>::new(8, || u64::MAX));
         let batches = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&batches);
+        let committer = Arc::new(
+            Committer::<u64, u64>::start(
+                "test-commit",
+                8,
+                move |items| {
+                    assert!(items.len() <= 8, "a batch holds at most max items");
+                    counted.fetch_add(1, Ordering::SeqCst);
+                    std::thread::sleep(Duration::from_millis(2));
+                    items.iter().map(|x| x * 10).collect()
+                },
+                || u64::MAX,
+            )
+            .expect("thread"),
+        );
         let threads: Vec<_> = (0..64u64)
             .map(|i| {
-                let (batcher, batches) = (Arc::clone(&batcher), Arc::clone(&batches));
-                std::thread::spawn(move || {
-                    let r = batcher.submit(i, |items| {
-                        assert!(items.len() <= 8, "a batch holds at most max items");
-                        batches.fetch_add(1, Ordering::SeqCst);
-                        std::thread::sleep(Duration::from_millis(2));
-                        items.iter().map(|x| x * 10).collect()
-                    });
-                    assert_eq!(r, i * 10);
-                })
+                let committer = Arc::clone(&committer);
+                std::thread::spawn(move || assert_eq!(committer.submit_blocking(i), i * 10))
             })
             .collect();
         for t in threads {
@@ -154,31 +132,48 @@ mod tests {
         assert!(n < 64, "64 concurrent writers shared batches ({n} batches)");
     }
 
-    #[test]
-    fn a_leader_that_panics_answers_its_batch_and_leaves_the_batcher_usable() {
-        let batcher = Arc::new(Batcher::<u64, u64>::new(8, || u64::MAX));
-        let b = Arc::clone(&batcher);
-        let panicked = std::thread::spawn(move || b.submit(1, |_| panic!("leader fails")));
-        assert!(panicked.join().is_err());
-        assert_eq!(batcher.submit(2, |items| items), 2);
+    #[tokio::test]
+    async fn a_batch_that_panics_answers_lost_and_the_thread_goes_on() {
+        let committer = Committer::<u64, u64>::start(
+            "test-commit",
+            8,
+            |items| {
+                assert!(items != [1], "this batch fails");
+                items
+            },
+            || u64::MAX,
+        )
+        .expect("thread");
+        assert_eq!(committer.submit(1).await, u64::MAX);
+        assert_eq!(committer.submit(2).await, 2);
     }
 
     #[test]
-    fn writers_queued_behind_a_panicking_leader_get_a_lost_result_or_their_own() {
-        let batcher = Arc::new(Batcher::<u64, u64>::new(1, || u64::MAX));
-        let started = Arc::new(std::sync::Barrier::new(2));
-        let (b, s) = (Arc::clone(&batcher), Arc::clone(&started));
-        let leader = std::thread::spawn(move || {
-            b.submit(1, |_| {
-                s.wait();
-                std::thread::sleep(Duration::from_millis(50));
-                panic!("leader fails")
-            })
-        });
-        started.wait();
-        // Queued while the leader runs; with max 1 it leads the next batch itself.
-        let r = batcher.submit(2, |items| items);
-        assert_eq!(r, 2);
-        assert!(leader.join().is_err());
+    fn a_batch_answered_short_answers_the_rest_lost() {
+        let committer = Committer::<u64, u64>::start("test-commit", 8, |_| Vec::new(), || u64::MAX)
+            .expect("thread");
+        assert_eq!(committer.submit_blocking(5), u64::MAX);
+    }
+
+    #[test]
+    fn the_thread_ends_when_the_committer_is_dropped() {
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let committer = Committer::<u64, u64>::start(
+            "test-commit",
+            8,
+            move |items| {
+                let _keep = &tx;
+                items
+            },
+            || u64::MAX,
+        )
+        .expect("thread");
+        assert_eq!(committer.submit_blocking(3), 3);
+        drop(committer);
+        // The closure (and its sender) is dropped when the thread ends.
+        assert_eq!(
+            rx.recv_timeout(Duration::from_secs(5)),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected)
+        );
     }
 }

@@ -49,7 +49,7 @@ use scim_core::model::{ApiKey, Kind, Tenant, TenantId};
 use scim_core::store::StoreError;
 use sled::Tree;
 
-use batch::Batcher;
+use batch::Committer;
 use census::Census;
 use view::{Trees, View};
 
@@ -125,8 +125,9 @@ pub struct Engine {
     /// with thousands of members), which sled writes without syncing them, and the blob files
     /// already synced.
     blobs: (std::path::PathBuf, Mutex<HashSet<std::ffi::OsString>>),
-    /// Concurrent commits share one transaction per partition, and one flush.
-    batcher: Batcher<write::Pending, Result<u64, StoreError>>,
+    /// The commit thread: concurrent commits share one transaction per partition, and one
+    /// flush. Set once the engine is shared (the thread holds it weakly).
+    committer: std::sync::OnceLock<Committer<write::Job, Result<u64, StoreError>>>,
     /// The admin page's sessions, by digest: in memory (one process serves a sled store; a
     /// restart signs everyone out).
     sessions: Mutex<HashMap<String, scim_core::model::WebSession>>,
@@ -328,15 +329,32 @@ impl SledStore {
             tenants_cache: RwLock::default(),
             log_file,
             blobs: (path.join("blobs"), Mutex::new(known_blobs)),
-            batcher: Batcher::new(MAX_BATCH, || {
-                Err(StoreError::Io(
-                    "the commit's batch ended without an answer".into(),
-                ))
-            }),
+            committer: std::sync::OnceLock::new(),
             sessions: Mutex::default(),
             db,
         };
         let store = SledStore(Arc::new(engine));
+        let engine = Arc::downgrade(&store.0);
+        let committer = Committer::start(
+            "scim-sled-commit",
+            MAX_BATCH,
+            move |jobs| match engine.upgrade() {
+                // The engine is held only for the batch: dropped here, before any writer hears
+                // back, so that a writer that drops the store next finds it closed.
+                Some(engine) => SledStore(engine).commit_jobs(jobs),
+                None => jobs.iter().map(|_| Err(StoreError::Gone)).collect(),
+            },
+            || {
+                Err(StoreError::Io(
+                    "the commit's batch ended without an answer".into(),
+                ))
+            },
+        )
+        .map_err(|e| OpenError::Io {
+            path: shown.clone(),
+            reason: format!("cannot start the commit thread: {e}"),
+        })?;
+        let _ = store.committer.set(committer);
         let marker = store
             .db
             .get(MARKER)

@@ -356,9 +356,7 @@ impl Partition for SledPartition {
 
     async fn commit(&self, write: Write) -> Result<(), StoreError> {
         let part = Arc::clone(self.part.live()?);
-        self.store
-            .blocking(move |s| s.commit_now(&part, write).map(drop))
-            .await
+        self.store.commit(part, write).await.map(drop)
     }
 
     async fn revisions(&self, after: u64, limit: usize) -> Result<Vec<Revision>, StoreError> {

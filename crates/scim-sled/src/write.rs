@@ -13,7 +13,13 @@ use crate::keys::{index_key, membership_key, target_key, webhook_key};
 use crate::view::TxView;
 use crate::{decode, encode, storage, Feed, Part, SledStore};
 
-/// A write waiting for its batch, with its partition and its revision's sequence number.
+/// A write sent to the commit thread, with its partition.
+pub(crate) struct Job {
+    part: Arc<Part>,
+    write: Write,
+}
+
+/// A write in its batch, with its partition and its revision's sequence number.
 pub(crate) struct Pending {
     part: Arc<Part>,
     write: Write,
@@ -23,31 +29,83 @@ pub(crate) struct Pending {
 }
 
 impl SledStore {
-    /// Commits `write` in `part` as part of the next batch; when the store is durable, returns
-    /// once the batch is flushed.
+    /// Commits `write` in `part` as part of the next batch (on the commit thread); when the
+    /// store is durable, returns once the batch is flushed.
+    pub(crate) async fn commit(&self, part: Arc<Part>, write: Write) -> Result<u64, StoreError> {
+        match self.committer.get() {
+            Some(c) => c.submit(Job { part, write }).await,
+            None => Err(StoreError::Io("the commit thread is not running".into())),
+        }
+    }
+
+    /// [`Self::commit`] for a caller outside the runtime.
+    #[cfg(test)]
     pub(crate) fn commit_now(&self, part: &Arc<Part>, write: Write) -> Result<u64, StoreError> {
-        let _writing = self.writing()?;
-        // Checked with writes held: a deletion waits for this write, or this write sees it.
-        part.live()?;
-        let reserved = self.reserve()?;
-        // A create or a delete changes the count and every position after it.
-        let creates = write.expect == Expect::Absent;
-        let deletes = matches!(write.op, WriteOp::Delete { .. });
-        let _changing = (creates || deletes).then(|| part.census.changing());
-        let kind = write.kind;
-        let seq = self.batcher.submit(
-            Pending {
+        match self.committer.get() {
+            Some(c) => c.submit_blocking(Job {
                 part: Arc::clone(part),
                 write,
-                seq: reserved.seq,
-                durable: self.durable,
-            },
-            |batch| self.commit_batch(&batch),
-        )?;
-        if creates || deletes {
-            part.census.adjust(kind, creates);
+            }),
+            None => Err(StoreError::Io("the commit thread is not running".into())),
         }
-        Ok(seq)
+    }
+
+    /// A batch, on the commit thread: with writes held (a deletion or an export waits for the
+    /// batch, or the batch sees it), each write's partition checked and its sequence number
+    /// reserved, then committed; a create or a delete moves its partition's count.
+    pub(crate) fn commit_jobs(&self, jobs: Vec<Job>) -> Vec<Result<u64, StoreError>> {
+        let _writing = match self.writing() {
+            Ok(w) => w,
+            Err(e) => return jobs.iter().map(|_| Err(e.clone())).collect(),
+        };
+        let mut results: Vec<Option<Result<u64, StoreError>>> = jobs.iter().map(|_| None).collect();
+        let (mut pending, mut at, mut reserved) = (Vec::new(), Vec::new(), Vec::new());
+        for (i, job) in jobs.into_iter().enumerate() {
+            if let Err(e) = job.part.live() {
+                results[i] = Some(Err(e));
+                continue;
+            }
+            match self.reserve() {
+                Ok(r) => {
+                    pending.push(Pending {
+                        part: job.part,
+                        write: job.write,
+                        seq: r.seq,
+                        durable: self.durable,
+                    });
+                    reserved.push(r);
+                    at.push(i);
+                }
+                Err(e) => results[i] = Some(Err(e)),
+            }
+        }
+        // A create or a delete changes the count and every position after it.
+        let counts = |p: &Pending| {
+            let creates = p.write.expect == Expect::Absent;
+            (creates || matches!(p.write.op, WriteOp::Delete { .. })).then_some(creates)
+        };
+        let changing: Vec<_> = pending
+            .iter()
+            .filter(|p| counts(p).is_some())
+            .map(|p| p.part.census.changing())
+            .collect();
+        let outcomes = self.commit_batch(&pending);
+        for ((p, outcome), i) in pending.iter().zip(outcomes).zip(at) {
+            if let (Ok(_), Some(creates)) = (&outcome, counts(p)) {
+                p.part.census.adjust(p.write.kind, creates);
+            }
+            results[i] = Some(outcome);
+        }
+        drop(changing);
+        drop(reserved);
+        results
+            .into_iter()
+            .map(|r| {
+                r.unwrap_or(Err(StoreError::Io(
+                    "a write was left out of its batch".into(),
+                )))
+            })
+            .collect()
     }
 
     /// Commits a batch of writes in one transaction, then flushes it if any of its writers
