@@ -203,22 +203,24 @@ impl Directory {
         retry::optimistic(|| async move {
             let kind = Kind::Group;
             let (old, members_before) = self.current(kind, id, if_match).await?;
-            let before = members_before.clone().unwrap_or_default();
-            let mut after = before.clone();
-            let mut present: HashSet<String> = after.iter().map(|m| m.value.clone()).collect();
+            let before = members_before.as_deref().unwrap_or_default();
+            // Which ids are members as the edits go, borrowed from what was read and from the
+            // request: a large group's ids are not copied.
+            let mut present: HashSet<&str> = before.iter().map(|m| m.value.as_str()).collect();
+            let (mut added, mut removed) = (Vec::new(), HashSet::new());
             for edit in edits {
                 match edit {
                     MemberEdit::Add(items) => {
                         for item in items {
-                            if present.contains(item.value) {
+                            if !present.insert(item.value) {
                                 continue;
                             }
                             let kind = match item.kind {
                                 Some(k) => k,
                                 None => self.kind_of_member(item.value).await?,
                             };
-                            present.insert(item.value.to_string());
-                            after.push(Member {
+                            removed.remove(item.value);
+                            added.push(Member {
                                 value: item.value.to_string(),
                                 kind,
                                 display: item.display.map(str::to_string),
@@ -227,18 +229,31 @@ impl Directory {
                     }
                     MemberEdit::Remove(value) => {
                         if present.remove(*value) {
-                            after.retain(|m| m.value != *value);
+                            removed.insert(*value);
+                            added.retain(|m: &Member| m.value != *value);
                         }
                     }
                 }
             }
-            if after == before {
+            // Members removed and added again are in `added`, at the end, as a list edited in
+            // place would have them.
+            let readded: HashSet<&str> = added.iter().map(|m| m.value.as_str()).collect();
+            let mut after: Vec<Member> = before
+                .iter()
+                .filter(|m| {
+                    !removed.contains(m.value.as_str()) && !readded.contains(m.value.as_str())
+                })
+                .cloned()
+                .collect();
+            drop(readded);
+            after.extend(added);
+            if after.as_slice() == before {
                 return self
                     .render(kind, old, ctx, projection, members_before)
                     .await
                     .map(Some);
             }
-            let changes = vec![members_change(&before, &after)];
+            let changes = vec![members_change(before, &after)];
             let doc = old.doc.clone();
             self.commit_change(
                 kind,
@@ -443,15 +458,12 @@ impl Directory {
                             .and_then(|g| render::group_display(&g));
                         groups.push((gid, display));
                     }
-                    render::groups_value(groups, base)
+                    render::Related::Groups(groups)
                 }
-                Kind::Group => {
-                    let members = match members {
-                        Some(m) => m,
-                        None => self.store.members(&record.id).await?,
-                    };
-                    render::members_value(&members, base)
-                }
+                Kind::Group => render::Related::Members(match members {
+                    Some(m) => m,
+                    None => self.store.members(&record.id).await?,
+                }),
             })
         };
         let (id, version) = (record.id.clone(), record.version);

@@ -92,6 +92,73 @@ pub fn groups_value(groups: Vec<(String, Option<Value>)>, base: &str) -> Value {
     )
 }
 
+/// A record's related values as read: a user's groups (id and display name), a group's members.
+#[derive(Debug, Clone)]
+pub enum Related {
+    Groups(Vec<(String, Option<Value>)>),
+    Members(Vec<Member>),
+}
+
+impl Related {
+    /// As a value: [`groups_value`] or [`members_value`].
+    pub fn value(&self, base: &str) -> Value {
+        match self {
+            Related::Groups(g) => groups_value(g.clone(), base),
+            Related::Members(m) => members_value(m, base),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        match self {
+            Related::Groups(g) => g.is_empty(),
+            Related::Members(m) => m.is_empty(),
+        }
+    }
+
+    /// Writes the same JSON as [`Self::value`] would serialise to, without building it.
+    fn write_text(&self, base: &str, out: &mut String) {
+        out.push('[');
+        match self {
+            Related::Groups(groups) => {
+                for (i, (gid, display)) in groups.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str("{\"value\":");
+                    push_json(out, gid);
+                    out.push_str(",\"$ref\":");
+                    push_json(out, &format!("{base}/Groups/{gid}"));
+                    if let Some(d) = display {
+                        out.push_str(",\"display\":");
+                        push_json(out, d);
+                    }
+                    out.push_str(",\"type\":\"direct\"}");
+                }
+            }
+            Related::Members(members) => {
+                for (i, m) in members.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    let kind = Kind::from(m.kind);
+                    out.push_str("{\"value\":");
+                    push_json(out, &m.value);
+                    if let Some(d) = &m.display {
+                        out.push_str(",\"display\":");
+                        push_json(out, d);
+                    }
+                    out.push_str(",\"type\":");
+                    push_json(out, kind.name());
+                    out.push_str(",\"$ref\":");
+                    push_json(out, &format!("{base}/{}/{}", kind.endpoint(), m.value));
+                    out.push('}');
+                }
+            }
+        }
+        out.push(']');
+    }
+}
+
 /// A group's display name as its record holds it.
 pub fn group_display(record: &Record) -> Option<Value> {
     record.doc.get("displayName").cloned()
@@ -154,7 +221,7 @@ pub fn resource_text(
     registry: &Registry,
     kind: Kind,
     record: &Record,
-    related: Option<Value>,
+    related: Option<Related>,
     base_url: &str,
     projection: &Projection,
 ) -> Box<RawValue> {
@@ -163,6 +230,7 @@ pub fn resource_text(
             return text;
         }
     }
+    let related = related.map(|r| r.value(base_url));
     let value = resource(
         registry,
         kind,
@@ -180,7 +248,7 @@ fn copied(
     registry: &Registry,
     kind: Kind,
     record: &Record,
-    related: Option<&Value>,
+    related: Option<&Related>,
     base_url: &str,
 ) -> Option<Box<RawValue>> {
     let doc = record.doc.text().get();
@@ -202,11 +270,11 @@ fn copied(
         out.push(':');
         out.push_str(value.get());
     }
-    if let Some(related) = related.filter(|r| r.as_array().is_some_and(|a| !a.is_empty())) {
+    if let Some(related) = related.filter(|r| !r.is_empty()) {
         out.push_str(",\"");
         out.push_str(related_name(kind));
         out.push_str("\":");
-        push_json(&mut out, related);
+        related.write_text(base_url, &mut out);
     }
     out.push_str(",\"meta\":");
     push_json(
@@ -371,35 +439,33 @@ mod tests {
     fn text_rendering_writes_the_bytes_value_rendering_does() {
         let registry = Registry::builtin();
         let base = "https://scim.example.test/t/acme/scim/v2";
-        let groups = groups_value(
-            vec![
-                ("g1".into(), Some(json!("Engineering \"core\""))),
-                ("g2".into(), None),
-            ],
-            base,
-        );
-        let members = members_value(
-            &[
-                Member {
-                    value: "u1".into(),
-                    display: Some("Ada".into()),
-                    kind: StoredKind::User,
-                },
-                Member {
-                    value: "g9".into(),
-                    display: None,
-                    kind: StoredKind::Group,
-                },
-            ],
-            base,
-        );
+        let groups = Related::Groups(vec![
+            ("g1".into(), Some(json!("Engineering \"core\" ☃"))),
+            ("g2".into(), None),
+        ]);
+        let members = Related::Members(vec![
+            Member {
+                value: "u1".into(),
+                display: Some("Ada".into()),
+                kind: StoredKind::User,
+            },
+            Member {
+                value: "g9".into(),
+                display: None,
+                kind: StoredKind::Group,
+            },
+        ]);
         let mut compared = 0;
         for (kind, doc) in documents(&registry) {
             let related = match kind {
                 Kind::User => groups.clone(),
                 Kind::Group => members.clone(),
             };
-            for related in [None, Some(json!([])), Some(related)] {
+            let empty = match kind {
+                Kind::User => Related::Groups(Vec::new()),
+                Kind::Group => Related::Members(Vec::new()),
+            };
+            for related in [None, Some(empty), Some(related)] {
                 let r = record(kind, doc.clone());
                 let text = resource_text(
                     &registry,
@@ -409,6 +475,7 @@ mod tests {
                     base,
                     &Projection::default(),
                 );
+                let related = related.map(|r| r.value(base));
                 let value = resource(&registry, kind, r, related, base, &Projection::default());
                 assert_eq!(text.get(), serde_json::to_string(&value).unwrap(), "{doc}");
                 compared += 1;
