@@ -116,46 +116,46 @@ impl Related {
     }
 
     /// Writes the same JSON as [`Self::value`] would serialise to, without building it.
-    fn write_text(&self, base: &str, out: &mut String) {
-        out.push('[');
+    fn write_text(&self, base: &str, out: &mut Vec<u8>) {
+        out.push(b'[');
         match self {
             Related::Groups(groups) => {
                 for (i, (gid, display)) in groups.iter().enumerate() {
                     if i > 0 {
-                        out.push(',');
+                        out.push(b',');
                     }
-                    out.push_str("{\"value\":");
+                    out.extend_from_slice(b"{\"value\":");
                     push_json(out, gid);
-                    out.push_str(",\"$ref\":");
-                    push_json(out, &format!("{base}/Groups/{gid}"));
+                    out.extend_from_slice(b",\"$ref\":");
+                    push_json(out, &format_args!("{base}/Groups/{gid}"));
                     if let Some(d) = display {
-                        out.push_str(",\"display\":");
+                        out.extend_from_slice(b",\"display\":");
                         push_json(out, d);
                     }
-                    out.push_str(",\"type\":\"direct\"}");
+                    out.extend_from_slice(b",\"type\":\"direct\"}");
                 }
             }
             Related::Members(members) => {
                 for (i, m) in members.iter().enumerate() {
                     if i > 0 {
-                        out.push(',');
+                        out.push(b',');
                     }
                     let kind = Kind::from(m.kind);
-                    out.push_str("{\"value\":");
+                    out.extend_from_slice(b"{\"value\":");
                     push_json(out, &m.value);
                     if let Some(d) = &m.display {
-                        out.push_str(",\"display\":");
+                        out.extend_from_slice(b",\"display\":");
                         push_json(out, d);
                     }
-                    out.push_str(",\"type\":");
+                    out.extend_from_slice(b",\"type\":");
                     push_json(out, kind.name());
-                    out.push_str(",\"$ref\":");
-                    push_json(out, &format!("{base}/{}/{}", kind.endpoint(), m.value));
-                    out.push('}');
+                    out.extend_from_slice(b",\"$ref\":");
+                    push_json(out, &format_args!("{base}/{}/{}", kind.endpoint(), m.value));
+                    out.push(b'}');
                 }
             }
         }
-        out.push(']');
+        out.push(b']');
     }
 }
 
@@ -253,30 +253,30 @@ fn copied(
 ) -> Option<Box<RawValue>> {
     let doc = record.doc.text().get();
     let Members(members) = serde_json::from_str(doc).ok()?;
-    let mut out = String::with_capacity(doc.len() + 320);
-    out.push_str("{\"schemas\":");
+    let mut out: Vec<u8> = Vec::with_capacity(doc.len() + 320);
+    out.extend_from_slice(b"{\"schemas\":");
     match members.iter().find(|(k, _)| k.as_str() == "schemas") {
-        Some((_, schemas)) => out.push_str(schemas.get()),
+        Some((_, schemas)) => out.extend_from_slice(schemas.get().as_bytes()),
         None => push_json(&mut out, &[&registry.core(kind).id]),
     }
-    out.push_str(",\"id\":");
+    out.extend_from_slice(b",\"id\":");
     push_json(&mut out, &record.id);
     for (key, value) in &members {
         if key.as_str() == "schemas" {
             continue;
         }
-        out.push(',');
+        out.push(b',');
         push_json(&mut out, key.as_str());
-        out.push(':');
-        out.push_str(value.get());
+        out.push(b':');
+        out.extend_from_slice(value.get().as_bytes());
     }
     if let Some(related) = related.filter(|r| !r.is_empty()) {
-        out.push_str(",\"");
-        out.push_str(related_name(kind));
-        out.push_str("\":");
+        out.extend_from_slice(b",\"");
+        out.extend_from_slice(related_name(kind).as_bytes());
+        out.extend_from_slice(b"\":");
         related.write_text(base_url, &mut out);
     }
-    out.push_str(",\"meta\":");
+    out.extend_from_slice(b",\"meta\":");
     push_json(
         &mut out,
         &MetaOut {
@@ -287,15 +287,14 @@ fn copied(
             version: resource::etag(record.version),
         },
     );
-    out.push('}');
-    RawValue::from_string(out).ok()
+    out.push(b'}');
+    RawValue::from_string(String::from_utf8(out).ok()?).ok()
 }
 
-fn push_json(out: &mut String, value: &(impl Serialize + ?Sized)) {
-    // Writing JSON into memory fails only for a map with non-string keys, which none of these is.
-    if let Ok(text) = serde_json::to_string(value) {
-        out.push_str(&text);
-    }
+fn push_json(out: &mut Vec<u8>, value: &(impl Serialize + ?Sized)) {
+    // Writing JSON into memory fails only for a map with non-string keys, which none of these
+    // is; the text is checked whole at the end.
+    let _ = serde_json::to_writer(&mut *out, value);
 }
 
 /// `meta` as [`resource::render`] writes it.

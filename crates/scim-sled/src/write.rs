@@ -373,9 +373,11 @@ fn apply(part: &TxPart, write: &Write, seq: u64) -> TxResult<()> {
             records(write.kind).insert(id.as_bytes(), tx_encode(record)?)?;
             if let Some(change) = members {
                 // Only the difference is written: a member that stays costs nothing.
-                let before: HashSet<&str> =
-                    change.before.iter().map(|m| m.value.as_str()).collect();
-                let after: HashSet<&str> = change.after.iter().map(|m| m.value.as_str()).collect();
+                // One map of what was, one set of what is: a large group's lists are hashed once.
+                let mut old: HashMap<&str, &Member> = HashMap::with_capacity(change.before.len());
+                old.extend(change.before.iter().map(|m| (m.value.as_str(), m)));
+                let mut after: HashSet<&str> = HashSet::with_capacity(change.after.len());
+                after.extend(change.after.iter().map(|m| m.value.as_str()));
                 for m in change
                     .before
                     .iter()
@@ -386,11 +388,6 @@ fn apply(part: &TxPart, write: &Write, seq: u64) -> TxResult<()> {
                     of.retain(|g| g != id);
                     tx_set_groups_of(member_groups, &m.value, &of)?;
                 }
-                let old: HashMap<&str, &Member> = change
-                    .before
-                    .iter()
-                    .map(|m| (m.value.as_str(), m))
-                    .collect();
                 for m in &change.after {
                     // Staying, but its `type` or `display` may have changed.
                     if old.get(m.value.as_str()).is_some_and(|o| *o != m) {
@@ -400,7 +397,7 @@ fn apply(part: &TxPart, write: &Write, seq: u64) -> TxResult<()> {
                 for m in change
                     .after
                     .iter()
-                    .filter(|m| !before.contains(m.value.as_str()))
+                    .filter(|m| !old.contains_key(m.value.as_str()))
                 {
                     let exists = match m.kind {
                         StoredKind::User => users.get(m.value.as_bytes())?.is_some(),
