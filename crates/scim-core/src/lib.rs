@@ -79,13 +79,13 @@ pub struct Rendered {
     pub id: String,
     pub version: u64,
     /// The resource as JSON text (`render::resource_text`), sent as it is.
-    pub body: Box<serde_json::value::RawValue>,
+    pub body: render::JsonText,
 }
 
 impl Rendered {
     /// The resource as a value, for a view that holds it.
     pub fn to_value(&self) -> Value {
-        serde_json::from_str(self.body.get()).unwrap_or(Value::Null)
+        self.body.to_value()
     }
 }
 

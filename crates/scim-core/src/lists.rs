@@ -5,14 +5,60 @@ use std::sync::Arc;
 
 use scim_proto::list::{self, ListQuery};
 use scim_proto::resource::Projection;
-use serde_json::value::RawValue;
+use scim_proto::urn;
 
 use crate::error::Result;
 
-/// A ListResponse whose resources are JSON text as rendered.
-pub type ListPage = list::ListResponse<Box<RawValue>>;
+/// A ListResponse (RFC 7644 §3.4.2) whose resources are JSON text as rendered.
+#[derive(Debug, Clone)]
+pub struct ListPage {
+    pub total: usize,
+    pub start_index: usize,
+    pub resources: Vec<JsonText>,
+}
+
+impl ListPage {
+    /// The ListResponse as JSON text: the envelope [`list::list_response`] writes, with each
+    /// resource's text copied in.
+    pub fn into_text(self) -> String {
+        let size: usize = self.resources.iter().map(|r| r.as_str().len() + 1).sum();
+        let mut out = String::with_capacity(size + 160);
+        out.push_str("{\"schemas\":[\"");
+        out.push_str(urn::LIST_RESPONSE);
+        out.push_str("\"],\"totalResults\":");
+        out.push_str(&self.total.to_string());
+        out.push_str(",\"startIndex\":");
+        out.push_str(&self.start_index.to_string());
+        out.push_str(",\"itemsPerPage\":");
+        out.push_str(&self.resources.len().to_string());
+        out.push_str(",\"Resources\":[");
+        for (i, r) in self.resources.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(r.as_str());
+        }
+        out.push_str("]}");
+        out
+    }
+
+    /// The ListResponse as a value (for tests and views that read into it).
+    pub fn to_value(&self) -> serde_json::Value {
+        let resources = self.resources.iter().map(JsonText::to_value).collect();
+        list::list_response(self.total, self.start_index, resources)
+    }
+
+    fn new(total: usize, start_index: usize, resources: Vec<JsonText>) -> Self {
+        ListPage {
+            total,
+            start_index,
+            resources,
+        }
+    }
+}
 use crate::model::{Kind, Record};
 use crate::query::{probes, Matcher};
+use crate::render::JsonText;
 use crate::store::{Found, Query, Selection};
 use crate::{render, Context, Directory};
 
@@ -63,7 +109,7 @@ impl Directory {
         let page = self
             .render_page(kind, found.records, ctx, &query.projection)
             .await?;
-        Ok(list::list_response(found.total, query.start_index, page))
+        Ok(ListPage::new(found.total, query.start_index, page))
     }
 
     /// A search at the root (RFC 7644 §3.4.3): every resource type, each with its own query (an
@@ -74,7 +120,7 @@ impl Directory {
         ctx: &Context,
     ) -> Result<ListPage> {
         let Some((_, first)) = queries.first() else {
-            return Ok(list::list_response(0, 1, Vec::new()));
+            return Ok(ListPage::new(0, 1, Vec::new()));
         };
         let mut skip = first.start_index.saturating_sub(1);
         let mut room = first.count;
@@ -93,7 +139,7 @@ impl Directory {
                     .await?,
             );
         }
-        Ok(list::list_response(total, first.start_index, page))
+        Ok(ListPage::new(total, first.start_index, page))
     }
 
     async fn render_page(
@@ -102,7 +148,7 @@ impl Directory {
         records: Vec<Record>,
         ctx: &Context,
         projection: &Projection,
-    ) -> Result<Vec<Box<RawValue>>> {
+    ) -> Result<Vec<JsonText>> {
         // A page's users' groups, read at once (one query on a database, not one per user).
         let mut groups = if kind == Kind::User
             && !projection.omits(&self.registry, kind, render::related_name(kind))
@@ -124,5 +170,28 @@ impl Directory {
             );
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_page_as_text_is_the_list_response_serde_writes() {
+        let resources = vec![
+            JsonText(r#"{"id":"a","userName":"x\"y"}"#.to_string()),
+            JsonText(r#"{"id":"b"}"#.to_string()),
+        ];
+        for page in [
+            ListPage::new(12, 3, resources),
+            ListPage::new(0, 1, Vec::new()),
+        ] {
+            let text = page.clone().into_text();
+            let values: Vec<serde_json::Value> =
+                page.resources.iter().map(JsonText::to_value).collect();
+            let expected = list::list_response(page.total, page.start_index, values).to_string();
+            assert_eq!(text, expected);
+        }
     }
 }

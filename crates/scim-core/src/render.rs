@@ -224,7 +224,7 @@ pub fn resource_text(
     related: Option<Related>,
     base_url: &str,
     projection: &Projection,
-) -> Box<RawValue> {
+) -> JsonText {
     if projection.is_default() {
         if let Some(text) = copied(registry, kind, record, related.as_ref(), base_url) {
             return text;
@@ -239,7 +239,28 @@ pub fn resource_text(
         base_url,
         projection,
     );
-    serde_json::value::to_raw_value(&value).expect("a value serialises")
+    JsonText(value.to_string())
+}
+
+/// JSON text the core wrote (a rendered resource, a page of them), sent as it is. Made only
+/// here and in [`crate::ListPage`], from text serde_json wrote or checked
+/// (`text_rendering_writes_the_bytes_value_rendering_does`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonText(pub(crate) String);
+
+impl JsonText {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+
+    /// The text as a value, for a view that holds it.
+    pub fn to_value(&self) -> Value {
+        serde_json::from_str(&self.0).unwrap_or(Value::Null)
+    }
 }
 
 /// The default representation written from the document's text; `None` when the text is not an
@@ -250,7 +271,7 @@ fn copied(
     record: &Record,
     related: Option<&Related>,
     base_url: &str,
-) -> Option<Box<RawValue>> {
+) -> Option<JsonText> {
     let doc = record.doc.text().get();
     let Members(members) = serde_json::from_str(doc).ok()?;
     let mut out: Vec<u8> = Vec::with_capacity(doc.len() + 320);
@@ -288,7 +309,7 @@ fn copied(
         },
     );
     out.push(b'}');
-    RawValue::from_string(String::from_utf8(out).ok()?).ok()
+    String::from_utf8(out).ok().map(JsonText)
 }
 
 fn push_json(out: &mut Vec<u8>, value: &(impl Serialize + ?Sized)) {
@@ -476,7 +497,11 @@ mod tests {
                 );
                 let related = related.map(|r| r.value(base));
                 let value = resource(&registry, kind, r, related, base, &Projection::default());
-                assert_eq!(text.get(), serde_json::to_string(&value).unwrap(), "{doc}");
+                assert_eq!(
+                    text.as_str(),
+                    serde_json::to_string(&value).unwrap(),
+                    "{doc}"
+                );
                 compared += 1;
             }
         }
@@ -493,7 +518,7 @@ mod tests {
         let only =
             Projection::parse(&registry, Kind::User, &["userName".to_string()], &[]).unwrap();
         let text = resource_text(&registry, Kind::User, &r, None, "https://x", &only);
-        let got: Value = serde_json::from_str(text.get()).unwrap();
+        let got = text.to_value();
         assert_eq!(got["userName"], "ada");
         assert!(got.get("title").is_none(), "{got}");
     }

@@ -3,7 +3,6 @@
 
 use std::cmp::Ordering;
 
-use serde::Serialize;
 use serde_json::Value;
 
 use super::filter::{self, AttrPath, Filter};
@@ -229,37 +228,15 @@ pub fn mentions(f: &Filter, name: &str) -> bool {
 }
 
 /// A `ListResponse` message (RFC 7644 §3.4.2).
-pub fn list_response<R: Serialize>(
-    total: usize,
-    start_index: usize,
-    resources: Vec<R>,
-) -> ListResponse<R> {
-    ListResponse {
-        schemas: [urn::LIST_RESPONSE],
-        total_results: total,
-        start_index,
-        items_per_page: resources.len(),
-        resources,
-    }
-}
-
-/// A ListResponse (RFC 7644 §3.4.2) of resources as values or as rendered text.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ListResponse<R> {
-    pub schemas: [&'static str; 1],
-    pub total_results: usize,
-    pub start_index: usize,
-    pub items_per_page: usize,
-    #[serde(rename = "Resources")]
-    pub resources: Vec<R>,
-}
-
-impl<R: Serialize> ListResponse<R> {
-    /// The response as a value (for tests and views that read into it).
-    pub fn to_value(&self) -> Value {
-        serde_json::to_value(self).unwrap_or(Value::Null)
-    }
+pub fn list_response(total: usize, start_index: usize, resources: Vec<Value>) -> Value {
+    // Built by hand: `json!` would serialise `resources` into a deep copy of itself.
+    let mut body = serde_json::Map::new();
+    body.insert("schemas".into(), serde_json::json!([urn::LIST_RESPONSE]));
+    body.insert("totalResults".into(), total.into());
+    body.insert("startIndex".into(), start_index.into());
+    body.insert("itemsPerPage".into(), resources.len().into());
+    body.insert("Resources".into(), Value::Array(resources));
+    Value::Object(body)
 }
 
 #[cfg(test)]

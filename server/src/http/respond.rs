@@ -49,6 +49,17 @@ impl Answer {
         }
     }
 
+    /// 200 with a SCIM body the core wrote as JSON text (a resource, a page of them).
+    pub fn scim_text(body: String) -> Self {
+        Answer {
+            status: Status::Ok,
+            media: Media::Scim,
+            body: Some(Ok(body.into_bytes())),
+            etag: None,
+            location: None,
+        }
+    }
+
     /// A SCIM answer without a body (204, 304).
     pub fn empty(status: Status) -> Self {
         Answer {

@@ -63,7 +63,9 @@ pub async fn list(app: &State<Arc<App>>, scim: Scim, rt: &str, q: Query) -> ApiR
     let kind = kind_of(app, rt)?;
     let raw = RawListParams::from_pairs(&q.0);
     let query = ListQuery::parse(app.core.registry(), kind, &raw, app.config.max_results)?;
-    Ok(Answer::scim(scim.dir.list(kind, &query, &scim.ctx).await?))
+    Ok(Answer::scim_text(
+        scim.dir.list(kind, &query, &scim.ctx).await?.into_text(),
+    ))
 }
 
 /// `POST /{Users|Groups}/.search` (RFC 7644 §3.4.3).
@@ -72,7 +74,9 @@ pub async fn search(app: &State<Arc<App>>, scim: Scim, rt: &str, body: Body) -> 
     let kind = kind_of(app, rt)?;
     let raw = search_params(&body.0?)?;
     let query = ListQuery::parse(app.core.registry(), kind, &raw, app.config.max_results)?;
-    Ok(Answer::scim(scim.dir.list(kind, &query, &scim.ctx).await?))
+    Ok(Answer::scim_text(
+        scim.dir.list(kind, &query, &scim.ctx).await?.into_text(),
+    ))
 }
 
 /// `POST /.search` (RFC 7644 §3.4.3): a search across every resource type.
@@ -95,8 +99,8 @@ pub async fn search_root(app: &State<Arc<App>>, scim: Scim, body: Body) -> ApiRe
             })
             .into());
     }
-    Ok(Answer::scim(
-        scim.dir.search_all(&queries, &scim.ctx).await?,
+    Ok(Answer::scim_text(
+        scim.dir.search_all(&queries, &scim.ctx).await?.into_text(),
     ))
 }
 
@@ -165,7 +169,7 @@ pub async fn create(
     let projection = projection(app, kind, &q)?;
     let r = scim.dir.create(kind, &body, &scim.ctx, &projection).await?;
     let location = format!("{}/{}/{}", scim.ctx.base_url, kind.endpoint(), r.id);
-    Ok(Answer::scim(r.body)
+    Ok(Answer::scim_text(r.body.into_string())
         .with_status(Status::Created)
         .with_etag(resource::etag(r.version))
         .with_location(location))
@@ -190,7 +194,7 @@ pub async fn read(
     {
         return Ok(Answer::empty(Status::NotModified).with_etag(etag));
     }
-    Ok(Answer::scim(r.body).with_etag(etag))
+    Ok(Answer::scim_text(r.body.into_string()).with_etag(etag))
 }
 
 #[put("/<rt>/<id>", data = "<body>")]
@@ -244,7 +248,7 @@ async fn change(
             &projection,
         )
         .await?;
-    Ok(Answer::scim(r.body).with_etag(resource::etag(r.version)))
+    Ok(Answer::scim_text(r.body.into_string()).with_etag(resource::etag(r.version)))
 }
 
 #[delete("/<rt>/<id>")]
