@@ -606,18 +606,20 @@ impl Bench<'_> {
         check: Check,
     ) -> Vec<(usize, String)> {
         eprint!("== {name} ({} users stored): {n} requests … ", users);
-        let (s0, d0, c0, a0) = (
+        let (s0, d0, c0, a0, st0) = (
             ProcStatus::of(server.pid),
             self.database_status(),
             ProcStatus::own(),
             proc::machine_busy_ticks(),
+            proc::machine_steal_ticks(),
         );
         let m = load::run(target, n, self.args.concurrency, make, check).await;
-        let (s1, d1, c1, a1) = (
+        let (s1, d1, c1, a1, st1) = (
             ProcStatus::of(server.pid),
             self.database_status(),
             ProcStatus::own(),
             proc::machine_busy_ticks(),
+            proc::machine_steal_ticks(),
         );
         let (server_ticks, database_ticks, load_ticks) = (
             s1.cpu_ticks.saturating_sub(s0.cpu_ticks),
@@ -650,7 +652,8 @@ impl Bench<'_> {
             s1.write_bytes.saturating_sub(s0.write_bytes)
                 + d1.write_bytes.saturating_sub(d0.write_bytes),
         )
-        .in_stage(self.stage);
+        .in_stage(self.stage)
+        .with_steal(cpu(st1.saturating_sub(st0)));
         eprintln!("{}", p.summary("load"));
         for e in &m.error_samples {
             eprintln!("   error: {e}");

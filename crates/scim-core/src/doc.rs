@@ -134,9 +134,9 @@ mod tests {
         struct Holder {
             doc: Doc,
         }
-        let held: Holder = serde_json::from_str(stored).unwrap();
+        let held: Holder = serde_json::from_str(stored).expect("test value");
         assert!(held.doc.0.value.get().is_none(), "not parsed until read");
-        assert_eq!(serde_json::to_string(&held).unwrap(), stored);
+        assert_eq!(serde_json::to_string(&held).expect("test value"), stored);
         assert_eq!(held.doc["name"]["givenName"], "Ada");
         assert_eq!(
             held.doc.text().get(),
@@ -148,14 +148,14 @@ mod tests {
     fn a_document_made_in_memory_is_written_once_and_equals_its_reading() {
         let doc = Doc::new(json!({"userName": "ada", "active": true}));
         assert_eq!(doc.text().get(), r#"{"userName":"ada","active":true}"#);
-        let back: Doc = serde_json::from_str(doc.text().get()).unwrap();
+        let back: Doc = serde_json::from_str(doc.text().get()).expect("test value");
         assert_eq!(back, doc);
         assert_eq!(
             back.into_value(),
             json!({"userName": "ada", "active": true})
         );
         // Read from a value rather than text, it is that value.
-        let from_value: Doc = serde_json::from_value(json!({"a": 1})).unwrap();
+        let from_value: Doc = serde_json::from_value(json!({"a": 1})).expect("test value");
         assert_eq!(from_value.value(), &json!({"a": 1}));
     }
 }

@@ -620,6 +620,71 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// `Record` as it was before its document became a [`Doc`]: what earlier releases wrote.
+    #[derive(Serialize, Deserialize)]
+    struct RecordBefore {
+        id: String,
+        kind: StoredKind,
+        version: u64,
+        #[serde(with = "time::serde::rfc3339")]
+        created: OffsetDateTime,
+        #[serde(with = "time::serde::rfc3339")]
+        last_modified: OffsetDateTime,
+        doc: Value,
+        #[serde(default)]
+        index: Vec<IndexKey>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        profile: Option<Profile>,
+    }
+
+    #[test]
+    fn records_are_stored_byte_for_byte_as_before_and_read_back_whole() {
+        let doc = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": "ada", "name": {"givenName": "Ada", "familyName": "Lovelace"},
+            "emails": [{"value": "ada@x.test", "primary": true}], "active": true});
+        let when = OffsetDateTime::from_unix_timestamp(1_800_000_000).expect("test value");
+        let before = RecordBefore {
+            id: "u1".into(),
+            kind: StoredKind::User,
+            version: 3,
+            created: when,
+            last_modified: when,
+            doc: doc.clone(),
+            index: vec![IndexKey::UserName("ada".into())],
+            profile: Some(Profile {
+                display_name: "Ada Lovelace".into(),
+                role: "Everyone".into(),
+            }),
+        };
+        let old_bytes = serde_json::to_vec(&before).expect("test value");
+        let record = Record {
+            id: "u1".into(),
+            kind: StoredKind::User,
+            version: 3,
+            created: when,
+            last_modified: when,
+            doc: Doc::new(doc.clone()),
+            index: vec![IndexKey::UserName("ada".into())],
+            profile: before.profile.clone(),
+        };
+        assert_eq!(
+            serde_json::to_vec(&record).expect("test value"),
+            old_bytes,
+            "written as before"
+        );
+        let read: Record = serde_json::from_slice(&old_bytes).expect("test value");
+        assert_eq!(read, record, "what an earlier release wrote reads whole");
+        assert_eq!(
+            serde_json::to_vec(&read).expect("test value"),
+            old_bytes,
+            "and writes back the same"
+        );
+        let back: RecordBefore =
+            serde_json::from_slice(&serde_json::to_vec(&read).expect("test value"))
+                .expect("test value");
+        assert_eq!(back.doc, doc);
+    }
+
     #[test]
     fn a_copy_loads_only_in_a_format_it_knows_into_an_empty_store_or_tenant() {
         let export = |format| Export {

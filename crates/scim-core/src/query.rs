@@ -594,12 +594,13 @@ mod tests {
                         version: 1,
                         created: time::OffsetDateTime::UNIX_EPOCH,
                         last_modified: time::OffsetDateTime::UNIX_EPOCH,
-                        doc: serde_json::from_str::<crate::model::Doc>(&doc.to_string()).unwrap(),
+                        doc: serde_json::from_str::<crate::model::Doc>(&doc.to_string())
+                            .expect("test value"),
                         index: Vec::new(),
                         profile: None,
                     };
-                    let a = direct.test(&record, &NoRelations).unwrap();
-                    let b = rendered.test(&record, &NoRelations).unwrap();
+                    let a = direct.test(&record, &NoRelations).expect("test value");
+                    let b = rendered.test(&record, &NoRelations).expect("test value");
                     assert_eq!(a, b, "{text} on {doc}");
                     hits += usize::from(a.is_some());
                 }

@@ -402,7 +402,7 @@ mod tests {
             created: datetime!(2026-12-06 10:47:12.125 UTC),
             last_modified: datetime!(2026-12-06 11:00:00 UTC),
             // As read from a store: text, parsed only if read into.
-            doc: serde_json::from_str::<Doc>(&doc.to_string()).unwrap(),
+            doc: serde_json::from_str::<Doc>(&doc.to_string()).expect("test value"),
             index: Vec::new(),
             profile: None,
         }
@@ -413,14 +413,15 @@ mod tests {
     fn documents(registry: &Registry) -> Vec<(Kind, Value)> {
         let mut docs = Vec::new();
         let mut bodies = Vec::new();
-        for idp in std::fs::read_dir(fixtures::idp()).unwrap() {
-            let idp = idp.unwrap().path();
+        for idp in std::fs::read_dir(fixtures::idp()).expect("test value") {
+            let idp = idp.expect("test value").path();
             if !idp.is_dir() {
                 continue;
             }
-            for file in std::fs::read_dir(idp).unwrap() {
-                let text = std::fs::read_to_string(file.unwrap().path()).unwrap();
-                let case: Value = serde_json::from_str(&text).unwrap();
+            for file in std::fs::read_dir(idp).expect("test value") {
+                let text =
+                    std::fs::read_to_string(file.expect("test value").path()).expect("test value");
+                let case: Value = serde_json::from_str(&text).expect("test value");
                 for step in case["steps"].as_array().into_iter().flatten() {
                     if let Some(body) = step.get("body") {
                         bodies.push(body.clone());
@@ -450,7 +451,8 @@ mod tests {
         docs.push((Kind::Group, json!({})));
         docs.push((
             Kind::User,
-            serde_json::from_str(r#"{"user\u004eame": "escaped-key", "schemas": []}"#).unwrap(),
+            serde_json::from_str(r#"{"user\u004eame": "escaped-key", "schemas": []}"#)
+                .expect("test value"),
         ));
         docs
     }
@@ -499,7 +501,7 @@ mod tests {
                 let value = resource(&registry, kind, r, related, base, &Projection::default());
                 assert_eq!(
                     text.as_str(),
-                    serde_json::to_string(&value).unwrap(),
+                    serde_json::to_string(&value).expect("test value"),
                     "{doc}"
                 );
                 compared += 1;
@@ -515,8 +517,8 @@ mod tests {
             Kind::User,
             json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "ada", "title": "Countess"}),
         );
-        let only =
-            Projection::parse(&registry, Kind::User, &["userName".to_string()], &[]).unwrap();
+        let only = Projection::parse(&registry, Kind::User, &["userName".to_string()], &[])
+            .expect("test value");
         let text = resource_text(&registry, Kind::User, &r, None, "https://x", &only);
         let got = text.to_value();
         assert_eq!(got["userName"], "ada");

@@ -135,6 +135,18 @@ pub fn machine_busy_ticks() -> u64 {
     f.iter().take(3).sum()
 }
 
+/// CPU time the hypervisor ran something else while this machine's CPUs wanted to run
+/// (`steal` in `/proc/stat`), in clock ticks, over all CPUs: on a shared virtual machine, the
+/// part of a phase's slowness no process here caused.
+pub fn machine_steal_ticks() -> u64 {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    stat.lines()
+        .find(|l| l.starts_with("cpu "))
+        .and_then(|cpu| cpu.split_whitespace().nth(8))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
 /// Clock ticks a second (`getconf CLK_TCK`, 100 when unknown).
 pub fn clock_ticks() -> u64 {
     Command::new("getconf")

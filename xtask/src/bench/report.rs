@@ -39,6 +39,9 @@ pub struct Phase {
     pub load_cpu: f64,
     /// Every other process's, likewise: anything but noise near 0 disturbed the phase.
     pub other_cpu: f64,
+    /// CPU time the hypervisor gave to other machines while this one's CPUs wanted to run
+    /// (`steal`, over all CPUs), likewise: on a shared virtual machine, slowness from outside.
+    pub steal_cpu: f64,
     /// Bytes the server (and the database, with PostgreSQL) wrote to storage, per request.
     pub written_per_request: f64,
 }
@@ -77,6 +80,7 @@ impl Phase {
             database_cpu,
             load_cpu,
             other_cpu,
+            steal_cpu: 0.0,
             written_per_request: if requests > 0 {
                 written as f64 / requests as f64
             } else {
@@ -88,6 +92,11 @@ impl Phase {
     /// The same, in another stage.
     pub fn in_stage(self, stage: &'static str) -> Phase {
         Phase { stage, ..self }
+    }
+
+    /// The same, with the CPU time stolen from the machine during the phase.
+    pub fn with_steal(self, steal_cpu: f64) -> Phase {
+        Phase { steal_cpu, ..self }
     }
 
     fn to_json(&self) -> Value {
@@ -106,6 +115,7 @@ impl Phase {
             "database_cpu": round(self.database_cpu, 3),
             "load_cpu": round(self.load_cpu, 3),
             "other_cpu": round(self.other_cpu, 3),
+            "steal_cpu": round(self.steal_cpu, 3),
             "server_bytes_written_per_request": round(self.written_per_request, 0),
             "server_cpu_us_per_request": round(self.cpu_us_per_request(), 1),
         })
@@ -114,7 +124,7 @@ impl Phase {
     /// The line printed when a phase ends; `load` names the load generator's CPU column.
     pub fn summary(&self, load: &str) -> String {
         format!(
-            "{:.0}/s, p50 {:.2} ms, p99 {:.2} ms, {} errors, CPU: server {:.0} %, database {:.0} %, {load} {:.0} %, other {:.0} %",
+            "{:.0}/s, p50 {:.2} ms, p99 {:.2} ms, {} errors, CPU: server {:.0} %, database {:.0} %, {load} {:.0} %, other {:.0} %, stolen {:.0} %",
             self.rps,
             self.p50_ms,
             self.p99_ms,
@@ -122,7 +132,8 @@ impl Phase {
             self.server_cpu * 100.0,
             self.database_cpu * 100.0,
             self.load_cpu * 100.0,
-            self.other_cpu * 100.0
+            self.other_cpu * 100.0,
+            self.steal_cpu * 100.0
         )
     }
 
@@ -570,6 +581,7 @@ impl Run {
             "db CPU",
             "load CPU",
             "other CPU",
+            "stolen",
             "written/req",
             "× livez",
             "srv µs/req",
@@ -607,6 +619,7 @@ impl Run {
                     format!("{:.0} %", p.database_cpu * 100.0),
                     format!("{:.0} %", p.load_cpu * 100.0),
                     format!("{:.0} %", p.other_cpu * 100.0),
+                    format!("{:.0} %", p.steal_cpu * 100.0),
                     bytes(p.written_per_request),
                     livez.map_or_else(|| "-".into(), |l| format!("{:.3}", p.rps / l)),
                     format!("{:.0}", p.cpu_us_per_request()),
@@ -844,6 +857,7 @@ mod tests {
             database_cpu: 0.0,
             load_cpu: 0.4,
             other_cpu: 0.0,
+            steal_cpu: 0.0,
             written_per_request: 2048.0,
         }
     }
@@ -1080,6 +1094,7 @@ mod tests {
             "database_cpu",
             "load_cpu",
             "other_cpu",
+            "steal_cpu",
             "server_bytes_written_per_request",
             "server_cpu_us_per_request",
         ] {

@@ -217,11 +217,12 @@ async fn measure(
         run.seconds
     );
     let mut cmd = run.command();
-    let (s0, d0, c0, a0) = (
+    let (s0, d0, c0, a0, st0) = (
         ProcStatus::of(server.pid),
         bench.database_status(),
         children_cpu_ticks(),
         proc::machine_busy_ticks(),
+        proc::machine_steal_ticks(),
     );
     let t0 = Instant::now();
     // wrk's CPU time is this process's children's once it is waited for (the servers, also
@@ -234,11 +235,12 @@ async fn measure(
             _ => format!("wrk: {e}"),
         })?;
     let wall = t0.elapsed().as_secs_f64();
-    let (s1, d1, c1, a1) = (
+    let (s1, d1, c1, a1, st1) = (
         ProcStatus::of(server.pid),
         bench.database_status(),
         children_cpu_ticks(),
         proc::machine_busy_ticks(),
+        proc::machine_steal_ticks(),
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -289,6 +291,7 @@ async fn measure(
         database_cpu: cpu(database_ticks),
         load_cpu: cpu(load_ticks),
         other_cpu: cpu(other_ticks),
+        steal_cpu: cpu(st1.saturating_sub(st0)),
         written_per_request: if o.requests > 0 {
             written as f64 / o.requests as f64
         } else {
@@ -927,6 +930,7 @@ Transfer/sec:     300.17B
             database_cpu: 0.0,
             load_cpu: 0.5,
             other_cpu: 0.0,
+            steal_cpu: 0.0,
             written_per_request: 200.0,
         }
     }
