@@ -13,6 +13,19 @@ use crate::keys::{index_key, membership_key, target_key, webhook_key};
 use crate::view::TxView;
 use crate::{decode, encode, storage, Feed, Part, SledStore};
 
+/// Each write's result; a write left without one (never, unless a batch's bookkeeping is wrong)
+/// is answered an error rather than nothing.
+fn answered(results: Vec<Option<Result<u64, StoreError>>>) -> Vec<Result<u64, StoreError>> {
+    results
+        .into_iter()
+        .map(|r| {
+            r.unwrap_or(Err(StoreError::Io(
+                "a write was left out of its batch".into(),
+            )))
+        })
+        .collect()
+}
+
 /// A write sent to the commit thread, with its partition.
 pub(crate) struct Job {
     part: Arc<Part>,
@@ -98,14 +111,7 @@ impl SledStore {
         }
         drop(changing);
         drop(reserved);
-        results
-            .into_iter()
-            .map(|r| {
-                r.unwrap_or(Err(StoreError::Io(
-                    "a write was left out of its batch".into(),
-                )))
-            })
-            .collect()
+        answered(results)
     }
 
     /// Commits a batch of writes in one transaction, then flushes it if any of its writers
@@ -149,14 +155,7 @@ impl SledStore {
                 results[i] = Some(self.transact(&[&batch[i]]).map(|()| batch[i].seq));
             }
         }
-        results
-            .into_iter()
-            .map(|r| {
-                r.unwrap_or(Err(StoreError::Io(
-                    "a write was left out of its batch".into(),
-                )))
-            })
-            .collect()
+        answered(results)
     }
 
     /// Runs writes of one partition in one sled transaction over its trees.
