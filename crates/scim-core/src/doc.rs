@@ -2,7 +2,9 @@
 //! only when something reads into it. A GET, a page of a list and the answer to a change copy the
 //! text into the response ([`crate::render::resource_text`]); a filter, a PATCH or a view parses it
 //! once, on first use. A document made in memory is written out once, on first use, and that text
-//! is what the engine stores and the answer copies.
+//! is what the engine stores and the answer copies. A text read with whitespace between its
+//! tokens (a copy of a store edited by hand, then imported) is kept as it was read: answers that
+//! copy it stay the same JSON, only not compact.
 
 use std::fmt;
 use std::ops::Deref;
@@ -43,12 +45,9 @@ impl Doc {
 
     /// The document as a value, parsed from its text on first use.
     pub fn value(&self) -> &Value {
-        self.0.value.get_or_init(|| {
-            let text = self.0.text.get().map_or("null", |t| t.get());
-            // The text was written by serde_json from a value, so it parses; a text that does
-            // not (a store edited by hand) reads as no document rather than a panic.
-            serde_json::from_str(text).unwrap_or(Value::Null)
-        })
+        self.0
+            .value
+            .get_or_init(|| parse(self.0.text.get().map(|t| &**t)))
     }
 
     /// The document as JSON text, written from its value on first use.
@@ -63,20 +62,19 @@ impl Doc {
     /// when this is its only holder).
     pub fn into_value(self) -> Value {
         match Arc::try_unwrap(self.0) {
-            Ok(forms) => match forms.value.into_inner() {
-                Some(v) => v,
-                None => Doc::from_text_lock(forms.text).value().clone(),
-            },
+            Ok(forms) => forms
+                .value
+                .into_inner()
+                .unwrap_or_else(|| parse(forms.text.get().map(|t| &**t))),
             Err(shared) => Doc(shared).value().clone(),
         }
     }
+}
 
-    fn from_text_lock(text: OnceLock<Box<RawValue>>) -> Doc {
-        Doc(Arc::new(Forms {
-            text,
-            value: OnceLock::new(),
-        }))
-    }
+/// A document's text as a value. The text was written by serde_json from a value, so it parses;
+/// a text that does not (a store edited by hand) reads as no document rather than a panic.
+fn parse(text: Option<&RawValue>) -> Value {
+    serde_json::from_str(text.map_or("null", |t| t.get())).unwrap_or(Value::Null)
 }
 
 fn empty_object() -> Box<RawValue> {

@@ -52,44 +52,12 @@ pub fn with_members(doc: &Value, members: Option<&[Member]>) -> Value {
 
 /// A group's `members` as rendered: each with its `$ref`.
 pub fn members_value(members: &[Member], base: &str) -> Value {
-    Value::Array(
-        members
-            .iter()
-            .map(|m| {
-                let mut v = member_json(m);
-                if let Value::Object(o) = &mut v {
-                    o.insert(
-                        "$ref".into(),
-                        Value::String(format!(
-                            "{base}/{}/{}",
-                            Kind::from(m.kind).endpoint(),
-                            m.value
-                        )),
-                    );
-                }
-                v
-            })
-            .collect(),
-    )
+    serde_json::to_value(MembersOut(members, base)).unwrap_or_default()
 }
 
 /// A user's `groups` as rendered, from each group's id and display name.
 pub fn groups_value(groups: Vec<(String, Option<Value>)>, base: &str) -> Value {
-    Value::Array(
-        groups
-            .into_iter()
-            .map(|(gid, display)| {
-                let mut g = Map::new();
-                g.insert("value".into(), Value::String(gid.clone()));
-                g.insert("$ref".into(), Value::String(format!("{base}/Groups/{gid}")));
-                if let Some(d) = display {
-                    g.insert("display".into(), d);
-                }
-                g.insert("type".into(), Value::String("direct".into()));
-                Value::Object(g)
-            })
-            .collect(),
-    )
+    serde_json::to_value(GroupsOut(&groups, base)).unwrap_or_default()
 }
 
 /// A record's related values as read: a user's groups (id and display name), a group's members.
@@ -103,9 +71,10 @@ impl Related {
     /// As a value: [`groups_value`] or [`members_value`].
     pub fn value(&self, base: &str) -> Value {
         match self {
-            Related::Groups(g) => groups_value(g.clone(), base),
-            Related::Members(m) => members_value(m, base),
+            Related::Groups(g) => serde_json::to_value(GroupsOut(g, base)),
+            Related::Members(m) => serde_json::to_value(MembersOut(m, base)),
         }
+        .unwrap_or_default()
     }
 
     fn is_empty(&self) -> bool {
@@ -115,47 +84,79 @@ impl Related {
         }
     }
 
-    /// Writes the same JSON as [`Self::value`] would serialise to, without building it.
+    /// Writes the JSON text of [`Self::value`], without building the value.
     fn write_text(&self, base: &str, out: &mut Vec<u8>) {
-        out.push(b'[');
         match self {
-            Related::Groups(groups) => {
-                for (i, (gid, display)) in groups.iter().enumerate() {
-                    if i > 0 {
-                        out.push(b',');
-                    }
-                    out.extend_from_slice(b"{\"value\":");
-                    push_json(out, gid);
-                    out.extend_from_slice(b",\"$ref\":");
-                    push_json(out, &format_args!("{base}/Groups/{gid}"));
-                    if let Some(d) = display {
-                        out.extend_from_slice(b",\"display\":");
-                        push_json(out, d);
-                    }
-                    out.extend_from_slice(b",\"type\":\"direct\"}");
-                }
-            }
-            Related::Members(members) => {
-                for (i, m) in members.iter().enumerate() {
-                    if i > 0 {
-                        out.push(b',');
-                    }
-                    let kind = Kind::from(m.kind);
-                    out.extend_from_slice(b"{\"value\":");
-                    push_json(out, &m.value);
-                    if let Some(d) = &m.display {
-                        out.extend_from_slice(b",\"display\":");
-                        push_json(out, d);
-                    }
-                    out.extend_from_slice(b",\"type\":");
-                    push_json(out, kind.name());
-                    out.extend_from_slice(b",\"$ref\":");
-                    push_json(out, &format_args!("{base}/{}/{}", kind.endpoint(), m.value));
-                    out.push(b'}');
-                }
-            }
+            Related::Groups(g) => push_json(out, &GroupsOut(g, base)),
+            Related::Members(m) => push_json(out, &MembersOut(m, base)),
         }
-        out.push(b']');
+    }
+}
+
+/// A group's members as sent, under `base`: the one definition of their JSON, as a value and as
+/// text.
+struct MembersOut<'a>(&'a [Member], &'a str);
+
+/// A user's groups as sent, likewise.
+struct GroupsOut<'a>(&'a [(String, Option<Value>)], &'a str);
+
+/// One member: `value`, `display`, `type`, `$ref`, in that order.
+#[derive(Serialize)]
+struct MemberOut<'a> {
+    value: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    display: Option<&'a str>,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(rename = "$ref")]
+    reference: Reference<'a>,
+}
+
+/// One group of a user: `value`, `$ref`, `display`, `type` (always `direct`), in that order.
+#[derive(Serialize)]
+struct GroupOut<'a> {
+    value: &'a str,
+    #[serde(rename = "$ref")]
+    reference: Reference<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    display: Option<&'a Value>,
+    #[serde(rename = "type")]
+    kind: &'static str,
+}
+
+/// `{base}/{endpoint}/{id}`, written without building the string first.
+struct Reference<'a>(&'a str, &'static str, &'a str);
+
+impl Serialize for Reference<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&format_args!("{}/{}/{}", self.0, self.1, self.2))
+    }
+}
+
+impl Serialize for MembersOut<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let MembersOut(members, base) = *self;
+        s.collect_seq(members.iter().map(|m| {
+            let kind = Kind::from(m.kind);
+            MemberOut {
+                value: &m.value,
+                display: m.display.as_deref(),
+                kind: kind.name(),
+                reference: Reference(base, kind.endpoint(), &m.value),
+            }
+        }))
+    }
+}
+
+impl Serialize for GroupsOut<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let GroupsOut(groups, base) = *self;
+        s.collect_seq(groups.iter().map(|(gid, display)| GroupOut {
+            value: gid,
+            reference: Reference(base, Kind::Group.endpoint(), gid),
+            display: display.as_ref(),
+            kind: "direct",
+        }))
     }
 }
 
@@ -195,11 +196,7 @@ pub fn resource(
     base_url: &str,
     projection: &Projection,
 ) -> Value {
-    let meta = Meta {
-        created: rfc3339(record.created),
-        last_modified: rfc3339(record.last_modified),
-        version: record.version,
-    };
+    let meta = meta(&record);
     let full = resource::render(
         registry,
         kind,
@@ -298,35 +295,24 @@ fn copied(
         related.write_text(base_url, &mut out);
     }
     out.extend_from_slice(b",\"meta\":");
-    push_json(
-        &mut out,
-        &MetaOut {
-            resource_type: kind.name(),
-            created: rfc3339(record.created),
-            last_modified: rfc3339(record.last_modified),
-            location: format!("{base_url}/{}/{}", kind.endpoint(), record.id),
-            version: resource::etag(record.version),
-        },
-    );
+    push_json(&mut out, &meta(record).rendered(kind, &record.id, base_url));
     out.push(b'}');
     String::from_utf8(out).ok().map(JsonText)
 }
 
 fn push_json(out: &mut Vec<u8>, value: &(impl Serialize + ?Sized)) {
     // Writing JSON into memory fails only for a map with non-string keys, which none of these
-    // is; the text is checked whole at the end.
+    // has.
     let _ = serde_json::to_writer(&mut *out, value);
 }
 
-/// `meta` as [`resource::render`] writes it.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct MetaOut {
-    resource_type: &'static str,
-    created: String,
-    last_modified: String,
-    location: String,
-    version: String,
+/// A record's `meta` fields.
+fn meta(record: &Record) -> Meta {
+    Meta {
+        created: rfc3339(record.created),
+        last_modified: rfc3339(record.last_modified),
+        version: record.version,
+    }
 }
 
 /// A JSON object's members in order, each value as its text: what [`copied`] splices.
@@ -451,6 +437,10 @@ mod tests {
         docs.push((Kind::Group, json!({})));
         docs.push((
             Kind::User,
+            json!({"userName": "pretty", "emails": [{"value": "p@x.test"}]}),
+        ));
+        docs.push((
+            Kind::User,
             serde_json::from_str(r#"{"user\u004eame": "escaped-key", "schemas": []}"#)
                 .expect("test value"),
         ));
@@ -508,6 +498,33 @@ mod tests {
             }
         }
         assert!(compared > 60);
+    }
+
+    #[test]
+    fn a_document_read_with_whitespace_renders_the_same_json() {
+        let registry = Registry::builtin();
+        let doc = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": "ada", "name": {"givenName": "Ada"}});
+        let mut r = record(Kind::User, doc.clone());
+        r.doc = serde_json::from_str::<Doc>(&serde_json::to_string_pretty(&doc).expect("text"))
+            .expect("doc");
+        let text = resource_text(
+            &registry,
+            Kind::User,
+            &r,
+            None,
+            "https://x",
+            &Projection::default(),
+        );
+        let value = resource(
+            &registry,
+            Kind::User,
+            r,
+            None,
+            "https://x",
+            &Projection::default(),
+        );
+        assert_eq!(text.to_value(), value);
     }
 
     #[test]

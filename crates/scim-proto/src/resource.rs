@@ -12,6 +12,7 @@
 //! - no `id`, `meta` or other `readOnly` attribute, and no `password` (accepted, never stored);
 //! - for a Group in memory, `members` is an array of `{"value", "type", "display"?}`.
 
+use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::filter::AttrPath;
@@ -415,6 +416,32 @@ pub struct Meta {
     pub version: u64,
 }
 
+impl Meta {
+    /// `meta` as a resource of `kind` with `id` under `base_url` carries it: the one writer of
+    /// it, for [`render`] and for the core's text rendering.
+    pub fn rendered<'m>(&'m self, kind: Kind, id: &str, base_url: &str) -> RenderedMeta<'m> {
+        RenderedMeta {
+            resource_type: kind.name(),
+            created: &self.created,
+            last_modified: &self.last_modified,
+            location: format!("{base_url}/{}/{id}", kind.endpoint()),
+            version: etag(self.version),
+        }
+    }
+}
+
+/// `meta` as sent, in its order: `resourceType`, `created`, `lastModified`, `location`,
+/// `version`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RenderedMeta<'m> {
+    resource_type: &'static str,
+    created: &'m str,
+    last_modified: &'m str,
+    location: String,
+    version: String,
+}
+
 /// The entity tag of a version (`meta.version`, and the `ETag` header).
 pub fn etag(version: u64) -> String {
     format!("W/\"{version}\"")
@@ -475,7 +502,6 @@ pub fn render(
     related: Option<Value>,
     base_url: &str,
 ) -> Value {
-    let endpoint = kind.endpoint();
     // The document's own map, reordered in place: `schemas`, `id`, then the rest.
     let mut out = match doc {
         Value::Object(fields) => fields,
@@ -497,13 +523,7 @@ pub fn render(
     }
     out.insert(
         "meta".into(),
-        serde_json::json!({
-            "resourceType": kind.name(),
-            "created": meta.created,
-            "lastModified": meta.last_modified,
-            "location": format!("{base_url}/{endpoint}/{id}"),
-            "version": etag(meta.version),
-        }),
+        serde_json::to_value(meta.rendered(kind, id, base_url)).unwrap_or_default(),
     );
     Value::Object(out)
 }
