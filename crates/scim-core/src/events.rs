@@ -209,28 +209,14 @@ pub fn attach(revision: &mut Revision, after: Option<&Record>, members: Option<&
 
 /// The members removed and those added, each in the order of its list.
 fn delta(change: &MemberChange) -> MemberDelta {
-    let member = |m: &crate::model::Member| EventMember {
+    let member = |m: &&crate::model::Member| EventMember {
         value: m.value.clone(),
         kind: m.kind.into(),
     };
-    // Sets: a group of thousands gains or loses one member.
-    let before: std::collections::HashSet<&str> =
-        change.before.iter().map(|m| m.value.as_str()).collect();
-    let after: std::collections::HashSet<&str> =
-        change.after.iter().map(|m| m.value.as_str()).collect();
+    let (removed, added) = change.delta();
     MemberDelta {
-        added: change
-            .after
-            .iter()
-            .filter(|m| !before.contains(m.value.as_str()))
-            .map(member)
-            .collect(),
-        removed: change
-            .before
-            .iter()
-            .filter(|m| !after.contains(m.value.as_str()))
-            .map(member)
-            .collect(),
+        added: added.iter().map(member).collect(),
+        removed: removed.iter().map(member).collect(),
     }
 }
 

@@ -17,7 +17,7 @@ use crate::model::{
 };
 use crate::query::index_keys;
 use crate::render::{self, with_members};
-use crate::store::{Expect, MemberChange, StoreError, Write, WriteOp};
+use crate::store::{member_delta, Expect, MemberChange, StoreError, Write, WriteOp};
 use crate::{policy, retry, Context, Directory, Rendered};
 
 /// How a request changes a resource: a whole new representation (PUT), or PATCH operations.
@@ -494,24 +494,14 @@ impl Directory {
             if !seen.insert(value.to_string()) {
                 continue;
             }
-            let declared = item.get("type").and_then(Value::as_str);
-            let kind = match declared {
-                Some(t) if t.eq_ignore_ascii_case("user") => StoredKind::User,
-                Some(t) if t.eq_ignore_ascii_case("group") => StoredKind::Group,
-                Some(t) => {
-                    return Err(Error::invalid_value(format!(
+            let kind = match item.get("type").and_then(Value::as_str) {
+                Some(t) => member_type(t).ok_or_else(|| {
+                    Error::invalid_value(format!(
                         "member type must be 'User' or 'Group', not {}",
                         quote(t)
-                    )))
-                }
-                None if self.store.get(Kind::User, value).await?.is_some() => StoredKind::User,
-                None if self.store.get(Kind::Group, value).await?.is_some() => StoredKind::Group,
-                None => {
-                    return Err(Error::invalid_value(format!(
-                        "member {} is not an existing User or Group",
-                        quote(value)
-                    )))
-                }
+                    ))
+                })?,
+                None => self.kind_of_member(value).await?,
             };
             let display = item
                 .get("display")
@@ -562,6 +552,17 @@ pub(crate) fn entry(
     }
 }
 
+/// A member's `type` (RFC 7643 §4.2: `User` or `Group`, any case) as stored.
+fn member_type(t: &str) -> Option<StoredKind> {
+    if t.eq_ignore_ascii_case("user") {
+        Some(StoredKind::User)
+    } else if t.eq_ignore_ascii_case("group") {
+        Some(StoredKind::Group)
+    } else {
+        None
+    }
+}
+
 /// A member a PATCH adds, as sent.
 struct NewMember<'a> {
     value: &'a str,
@@ -603,12 +604,7 @@ fn member_edits(ops: &[patch::Operation]) -> Option<Vec<MemberEdit<'_>>> {
                     let value = o.get("value")?.as_str().filter(|v| !v.is_empty())?;
                     let kind = match o.get("type") {
                         None => None,
-                        Some(Value::String(t)) if t.eq_ignore_ascii_case("user") => {
-                            Some(StoredKind::User)
-                        }
-                        Some(Value::String(t)) if t.eq_ignore_ascii_case("group") => {
-                            Some(StoredKind::Group)
-                        }
+                        Some(Value::String(t)) => Some(member_type(t)?),
                         Some(_) => return None,
                     };
                     let display = match o.get("display") {
@@ -650,22 +646,15 @@ fn member_edits(ops: &[patch::Operation]) -> Option<Vec<MemberEdit<'_>>> {
 /// The `members` entry of a revision: the ids removed (in the order they were), then those
 /// added (in the order they are), as [`diff`] writes it.
 fn members_change(before: &[Member], after: &[Member]) -> AttributeChange {
-    let was: HashSet<&str> = before.iter().map(|m| m.value.as_str()).collect();
-    let is: HashSet<&str> = after.iter().map(|m| m.value.as_str()).collect();
-    let removed: Vec<Value> = before
-        .iter()
-        .filter(|m| !is.contains(m.value.as_str()))
-        .map(|m| Value::String(m.value.clone()))
-        .collect();
-    let added: Vec<Value> = after
-        .iter()
-        .filter(|m| !was.contains(m.value.as_str()))
-        .map(|m| Value::String(m.value.clone()))
-        .collect();
+    let (removed, added) = member_delta(before, after);
+    let ids = |ms: Vec<&Member>| {
+        (!ms.is_empty())
+            .then(|| Value::Array(ms.iter().map(|m| Value::String(m.value.clone())).collect()))
+    };
     AttributeChange {
         attribute: "members".into(),
-        before: (!removed.is_empty()).then_some(Value::Array(removed)),
-        after: (!added.is_empty()).then_some(Value::Array(added)),
+        before: ids(removed),
+        after: ids(added),
     }
 }
 
@@ -679,17 +668,8 @@ fn member_ref(m: &Member) -> TargetRef {
 /// The members a change removes, then those it adds: the resources whose history the group's
 /// entry joins.
 fn membership_delta(change: &MemberChange) -> Vec<TargetRef> {
-    let before: HashSet<&str> = change.before.iter().map(|m| m.value.as_str()).collect();
-    let after: HashSet<&str> = change.after.iter().map(|m| m.value.as_str()).collect();
-    let removed = change
-        .before
-        .iter()
-        .filter(|m| !after.contains(m.value.as_str()));
-    let added = change
-        .after
-        .iter()
-        .filter(|m| !before.contains(m.value.as_str()));
-    removed.chain(added).map(member_ref).collect()
+    let (removed, added) = change.delta();
+    removed.into_iter().chain(added).map(member_ref).collect()
 }
 
 /// Evaluates `If-Match` (RFC 7232 §3.1): absent, or naming the current version.

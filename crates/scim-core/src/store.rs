@@ -70,10 +70,39 @@ pub enum WriteOp {
     },
 }
 
+/// A group's members as read and as a write leaves them.
 #[derive(Debug, Clone, Default)]
 pub struct MemberChange {
     pub before: Vec<Member>,
     pub after: Vec<Member>,
+}
+
+impl MemberChange {
+    /// See [`member_delta`].
+    pub fn delta(&self) -> (Vec<&Member>, Vec<&Member>) {
+        member_delta(&self.before, &self.after)
+    }
+}
+
+/// The members `before` has and `after` has not (in `before`'s order), and those `after` has and
+/// `before` has not (in `after`'s order): the one comparison the history, the event and the
+/// related histories of a change are written from. Sets: a group of thousands gains or loses one.
+pub fn member_delta<'a>(
+    before: &'a [Member],
+    after: &'a [Member],
+) -> (Vec<&'a Member>, Vec<&'a Member>) {
+    let was: std::collections::HashSet<&str> = before.iter().map(|m| m.value.as_str()).collect();
+    let is: std::collections::HashSet<&str> = after.iter().map(|m| m.value.as_str()).collect();
+    (
+        before
+            .iter()
+            .filter(|m| !is.contains(m.value.as_str()))
+            .collect(),
+        after
+            .iter()
+            .filter(|m| !was.contains(m.value.as_str()))
+            .collect(),
+    )
 }
 
 /// Why an engine did not do what it was asked. Engine-neutral: the core words each for clients.
