@@ -8,6 +8,11 @@ use scim_proto::resource::Projection;
 use scim_proto::urn;
 
 use crate::error::Result;
+use crate::model::{Kind, Record};
+use crate::query::{probes, Matcher};
+use crate::render::JsonText;
+use crate::store::{Found, Query, Selection};
+use crate::{render, Context, Directory};
 
 /// A ListResponse (RFC 7644 §3.4.2) whose resources are JSON text as rendered.
 #[derive(Debug, Clone)]
@@ -56,11 +61,6 @@ impl ListPage {
         }
     }
 }
-use crate::model::{Kind, Record};
-use crate::query::{probes, Matcher};
-use crate::render::JsonText;
-use crate::store::{Found, Query, Selection};
-use crate::{render, Context, Directory};
 
 impl Directory {
     /// The engine query for one resource type's part of a list.

@@ -166,25 +166,15 @@ impl Matcher {
         sort: Option<(AttrPath, SortOrder)>,
         base_url: &str,
     ) -> Self {
-        let related_name = render::related_name(kind);
-        let related = filter
-            .as_ref()
-            .is_some_and(|f| list::mentions(f, related_name))
-            || sort
-                .as_ref()
-                .is_some_and(|(p, _)| p.name.eq_ignore_ascii_case(related_name));
-        let rendered_only = |name: &str| {
-            RENDERED_ONLY
-                .iter()
-                .chain([&related_name])
-                .any(|r| name.eq_ignore_ascii_case(r))
+        // Whether the filter or the sort names a top-level attribute.
+        let names = |name: &str| {
+            filter.as_ref().is_some_and(|f| list::mentions(f, name))
+                || sort
+                    .as_ref()
+                    .is_some_and(|(p, _)| p.name.eq_ignore_ascii_case(name))
         };
-        let direct = !filter.as_ref().is_some_and(|f| {
-            RENDERED_ONLY
-                .iter()
-                .chain([&related_name])
-                .any(|r| list::mentions(f, r))
-        }) && !sort.as_ref().is_some_and(|(p, _)| rendered_only(&p.name));
+        let related = names(render::related_name(kind));
+        let direct = !related && !RENDERED_ONLY.iter().any(|n| names(n));
         Matcher {
             registry,
             kind,
