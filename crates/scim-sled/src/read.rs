@@ -1,6 +1,7 @@
 //! The [`Store`] and [`Partition`] implementations: point reads on the caller's task (a few
 //! index entries and one small record, from sled's cache, cost less than a hop to the blocking
-//! pool), everything that may scan, wait on locks or on the disk on the blocking pool.
+//! pool), commits on the commit thread (`batch.rs`), everything else that may scan, wait on locks
+//! or on the disk on the blocking pool.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;

@@ -37,8 +37,6 @@ pub(crate) struct Pending {
     part: Arc<Part>,
     write: Write,
     seq: u64,
-    /// Its writer waits for a flush.
-    durable: bool,
 }
 
 impl SledStore {
@@ -84,7 +82,6 @@ impl SledStore {
                         part: job.part,
                         write: job.write,
                         seq: r.seq,
-                        durable: self.durable,
                     });
                     reserved.push(r);
                     at.push(i);
@@ -114,19 +111,17 @@ impl SledStore {
         answered(results)
     }
 
-    /// Commits a batch of writes in one transaction, then flushes it if any of its writers
-    /// asked for durability: the leader holds the batch open while it flushes, so writers that
-    /// arrive meanwhile gather into the next batch (group commit). If any write is refused, the
-    /// batch is abandoned (nothing of it is written) and each write is committed on its own,
-    /// so that each gets exactly the answer it would have had alone.
+    /// Commits a batch of writes in one transaction, then, when the store is durable, flushes
+    /// it: the commit thread holds the batch open while it flushes, so writers that arrive
+    /// meanwhile gather into the next batch (group commit). If any write is refused, the batch
+    /// is abandoned (nothing of it is written) and each write is committed on its own, so that
+    /// each gets exactly the answer it would have had alone.
     fn commit_batch(&self, batch: &[Pending]) -> Vec<Result<u64, StoreError>> {
         let mut results = self.commit_all(batch);
-        if batch.iter().any(|p| p.durable) && results.iter().any(Result::is_ok) {
+        if self.durable && results.iter().any(Result::is_ok) {
             if let Err(e) = self.flush_now() {
-                for (r, p) in results.iter_mut().zip(batch) {
-                    if r.is_ok() && p.durable {
-                        *r = Err(e.clone());
-                    }
+                for r in results.iter_mut().filter(|r| r.is_ok()) {
+                    *r = Err(e.clone());
                 }
             }
         }
