@@ -8,6 +8,7 @@ use rocket::http::{ContentType, Header, Status};
 use rocket::response::{self, Responder, Response};
 use rocket::Request;
 use serde::Serialize;
+use serde_json::Value;
 
 use super::error::{from_status, ApiError, ApiResult};
 
@@ -30,20 +31,20 @@ pub enum Media {
 pub struct Answer {
     pub status: Status,
     pub media: Media,
-    /// The body as written, or why it could not be (answered 500).
-    pub body: Option<Result<Vec<u8>, String>>,
+    /// The body as sent.
+    pub body: Option<Vec<u8>>,
     pub etag: Option<String>,
     pub location: Option<String>,
 }
 
 impl Answer {
-    /// 200 with a SCIM body: a value, or a resource or list the core rendered as text, which
-    /// is copied as it is.
-    pub fn scim(body: impl Serialize) -> Self {
+    /// 200 with a SCIM body built as a value (discovery, bulk).
+    pub fn scim(body: Value) -> Self {
         Answer {
             status: Status::Ok,
             media: Media::Scim,
-            body: Some(serde_json::to_vec(&body).map_err(|e| e.to_string())),
+            // A `Value` has string keys only: writing it to memory cannot fail.
+            body: Some(body.to_string().into_bytes()),
             etag: None,
             location: None,
         }
@@ -54,7 +55,7 @@ impl Answer {
         Answer {
             status: Status::Ok,
             media: Media::Scim,
-            body: Some(Ok(body.into_bytes())),
+            body: Some(body.into_bytes()),
             etag: None,
             location: None,
         }
@@ -78,7 +79,7 @@ impl Answer {
         Ok(Answer {
             status,
             media: Media::Json,
-            body: Some(Ok(body)),
+            body: Some(body),
             etag: None,
             location: None,
         })
@@ -104,8 +105,7 @@ impl<'r> Responder<'r, 'static> for Answer {
     fn respond_to(self, _: &'r Request<'_>) -> response::Result<'static> {
         let mut builder = Response::build();
         builder.status(self.status);
-        if let Some(body) = self.body {
-            let bytes = body.map_err(|_| Status::InternalServerError)?;
+        if let Some(bytes) = self.body {
             let media = match self.media {
                 Media::Scim => scim_content_type(),
                 Media::Json => ContentType::JSON,
