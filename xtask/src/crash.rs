@@ -310,7 +310,7 @@ fn client() -> Result<reqwest::Client, String> {
         .map_err(|e| e.to_string())
 }
 
-/// `GET {base}/Users?…` with `key`: the answer's status and JSON body (null when it has none).
+/// `GET {base}{path}` with `key`: the answer's status and JSON body (null when it has none).
 async fn get(
     http: &reqwest::Client,
     base: &str,

@@ -184,7 +184,7 @@ impl Receiver {
                 let lacking: BTreeSet<&str> = missing(&feeds, &got).iter().map(|m| m.0).collect();
                 for (tenant, id) in tenants.iter().filter(|t| lacking.contains(t.0.as_str())) {
                     let path = format!("/admin/v1/tenants/{tenant}/webhooks/{id}/deliveries");
-                    let (status, mut body) = get_json(http, origin, admin_key, &path).await?;
+                    let (status, mut body) = super::get(http, origin, admin_key, &path).await?;
                     if let Some(b) = body.as_object_mut() {
                         b.remove("recent");
                     }
@@ -194,23 +194,6 @@ impl Receiver {
             }
         }
     }
-}
-
-/// `GET {origin}{path}` with `key`: the status and the JSON body (null when it has none).
-async fn get_json(
-    http: &reqwest::Client,
-    origin: &str,
-    key: &str,
-    path: &str,
-) -> Result<(u16, Value), String> {
-    let r = http
-        .get(format!("{origin}{path}"))
-        .bearer_auth(key)
-        .send()
-        .await
-        .map_err(|e| format!("GET {path}: {e}"))?;
-    let status = r.status().as_u16();
-    Ok((status, r.json().await.unwrap_or(Value::Null)))
 }
 
 /// `tenant`'s whole change feed: every event, oldest first, a page at a time.
@@ -223,7 +206,7 @@ async fn feed(
     let (mut out, mut after) = (Vec::new(), 0u64);
     loop {
         let path = format!("/admin/v1/tenants/{tenant}/events?after={after}&limit=1000");
-        let (status, page) = get_json(http, origin, key, &path).await?;
+        let (status, page) = super::get(http, origin, key, &path).await?;
         let (200, Some(events), Some(next)) =
             (status, page["events"].as_array(), page["next"].as_u64())
         else {
