@@ -139,7 +139,11 @@ pub fn machine_busy_ticks() -> u64 {
 /// (`steal` in `/proc/stat`), in clock ticks, over all CPUs: on a shared virtual machine, the
 /// part of a phase's slowness no process here caused.
 pub fn machine_steal_ticks() -> u64 {
-    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    steal_of(&std::fs::read_to_string("/proc/stat").unwrap_or_default())
+}
+
+/// The `steal` field of the `cpu` line of a `/proc/stat` text (the eighth number; 0 if absent).
+fn steal_of(stat: &str) -> u64 {
     stat.lines()
         .find(|l| l.starts_with("cpu "))
         .and_then(|cpu| cpu.split_whitespace().nth(8))
@@ -230,6 +234,15 @@ mod tests {
         // tests' threads run on; read the other way round, the test failed now and then).
         let own = ProcStatus::own().cpu_ticks;
         assert!(tree(std::process::id()).cpu_ticks >= own);
+    }
+
+    #[test]
+    fn steal_is_the_eighth_number_of_the_cpu_line() {
+        let stat = "cpu  4013188 98631 845559 2293318 45240 0 64872 6033 0 0\n\
+                    cpu0 2139675 44620 440474 1021221 14042 0 31940 2320 0 0\n";
+        assert_eq!(steal_of(stat), 6033);
+        assert_eq!(steal_of("cpu  1 2 3\n"), 0, "a kernel without the field");
+        assert_eq!(steal_of(""), 0);
     }
 
     #[cfg(target_os = "linux")]
