@@ -191,8 +191,8 @@ fn new_id() -> String {
 }
 
 /// Derives the event of a change of a user or group and puts it in its revision entry: `after` is
-/// the record as the change leaves it (none for a deletion), `members` a group's members as read
-/// and as they become (a creation's `before` and a deletion's `after` empty; none for a user).
+/// the record as the change leaves it (none for a deletion), `members` what it does to a group's
+/// members (a creation adds them all, a deletion removes them all; none for a user).
 /// An entry about anything else gets none.
 pub fn attach(revision: &mut Revision, after: Option<&Record>, members: Option<&MemberChange>) {
     let Some(kind) = EventType::of(revision.action, revision.target_type) else {
@@ -209,14 +209,13 @@ pub fn attach(revision: &mut Revision, after: Option<&Record>, members: Option<&
 
 /// The members removed and those added, each in the order of its list.
 fn delta(change: &MemberChange) -> MemberDelta {
-    let member = |m: &&crate::model::Member| EventMember {
+    let member = |m: &crate::model::Member| EventMember {
         value: m.value.clone(),
         kind: m.kind.into(),
     };
-    let (removed, added) = change.delta();
     MemberDelta {
-        added: added.iter().map(member).collect(),
-        removed: removed.iter().map(member).collect(),
+        added: change.added.iter().map(member).collect(),
+        removed: change.removed.iter().map(member).collect(),
     }
 }
 
@@ -328,10 +327,7 @@ mod tests {
             kind: StoredKind::User,
             display: None,
         };
-        let change = MemberChange {
-            before: vec![m("a"), m("b")],
-            after: vec![m("b"), m("c")],
-        };
+        let change = MemberChange::between(&[m("a"), m("b")], &[m("b"), m("c")]);
         let mut e = entry(Action::Patch, TargetType::Group);
         attach(&mut e, None, Some(&change));
         let stored = e.event.expect("an event");

@@ -3,7 +3,7 @@
 //! keys, memberships, revision entry with its event) if nothing moved meanwhile, else recomputed.
 //! A change that changes nothing commits nothing, and `meta.version` stays.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use scim_proto::patch;
 use scim_proto::resource::{self, EntityTags, Projection};
@@ -17,7 +17,7 @@ use crate::model::{
 };
 use crate::query::index_keys;
 use crate::render::{self, with_members};
-use crate::store::{member_delta, Expect, MemberChange, StoreError, Write, WriteOp};
+use crate::store::{Expect, MemberChange, StoreError, Write, WriteOp};
 use crate::{policy, retry, Context, Directory, Rendered};
 
 /// How a request changes a resource: a whole new representation (PUT), or PATCH operations.
@@ -69,9 +69,9 @@ impl Directory {
         let mut revision =
             self.revision(ctx, Action::Create, kind, &id, diff(&Value::Null, &after));
         revision.related = members.iter().flatten().map(member_ref).collect();
-        let members = members.map(|after| MemberChange {
-            before: Vec::new(),
-            after,
+        let members = members.map(|added| MemberChange {
+            added,
+            ..MemberChange::default()
         });
         events::attach(&mut revision, Some(&record), members.as_ref());
         let write = Write {
@@ -171,12 +171,14 @@ impl Directory {
                 Kind::Group => operation,
             };
             let changes = diff(&current, &after);
+            let members = members_before
+                .as_deref()
+                .map(|b| MemberChange::between(b, members_after.as_deref().unwrap_or_default()));
             self.commit_change(
                 kind,
                 id,
                 old,
-                members_before,
-                (Doc::new(doc), members_after),
+                (Doc::new(doc), members, members_after),
                 (action, changes),
                 ctx,
                 projection,
@@ -202,11 +204,33 @@ impl Directory {
     ) -> Result<Rendered> {
         retry::optimistic(|| async move {
             let kind = Kind::Group;
-            let (old, members_before) = self.current(kind, id, if_match).await?;
-            let before = members_before.as_deref().unwrap_or_default();
-            // Which ids are members as the edits go, borrowed from what was read and from the
-            // request: a large group's ids are not copied.
-            let mut present: HashSet<&str> = before.iter().map(|m| m.value.as_str()).collect();
+            let old = self
+                .store
+                .get(kind, id)
+                .await?
+                .ok_or_else(|| Error::not_found(kind, id))?;
+            check_if_match(if_match, old.version)?;
+            // The members are read whole only when the answer shows them.
+            let members_before = if projection.omits(&self.registry, kind, "members") {
+                None
+            } else {
+                Some(self.store.members(id).await?)
+            };
+            // Which of the ids the edits name are members now: a lookup of each, not the list.
+            let mut named: Vec<&str> = Vec::new();
+            for edit in edits {
+                match edit {
+                    MemberEdit::Add(items) => named.extend(items.iter().map(|i| i.value)),
+                    MemberEdit::Remove(value) => named.push(value),
+                }
+            }
+            named.sort_unstable();
+            named.dedup();
+            let stored = self.store.members_among(id, &named).await?;
+            let stored: HashMap<&str, &Member> =
+                stored.iter().map(|m| (m.value.as_str(), m)).collect();
+            // Which ids are members as the edits go, borrowed from the request.
+            let mut present: HashSet<&str> = stored.keys().copied().collect();
             let (mut added, mut removed) = (Vec::new(), HashSet::new());
             for edit in edits {
                 match edit {
@@ -235,32 +259,49 @@ impl Directory {
                     }
                 }
             }
-            // Members removed and added again are in `added`, at the end, as a list edited in
-            // place would have them.
-            let readded: HashSet<&str> = added.iter().map(|m| m.value.as_str()).collect();
-            let mut after: Vec<Member> = before
-                .iter()
-                .filter(|m| {
-                    !removed.contains(m.value.as_str()) && !readded.contains(m.value.as_str())
-                })
-                .cloned()
-                .collect();
-            drop(readded);
-            after.extend(added);
-            if after.as_slice() == before {
+            let mut change = MemberChange {
+                removed: removed
+                    .iter()
+                    .filter_map(|v| stored.get(v).map(|m| (*m).clone()))
+                    .collect(),
+                ..MemberChange::default()
+            };
+            change.removed.sort_by(|a, b| a.value.cmp(&b.value));
+            for m in &added {
+                match stored.get(m.value.as_str()) {
+                    None => change.added.push(m.clone()),
+                    Some(old) if *old != m => change.updated.push(m.clone()),
+                    Some(_) => {}
+                }
+            }
+            if change.is_empty() {
                 return self
                     .render(kind, old, ctx, projection, members_before)
                     .await
                     .map(Some);
             }
-            let changes = vec![members_change(before, &after)];
+            // The answer's members: those that stay, then those added (again) in order, as a
+            // list edited in place would have them.
+            let members_after = members_before.map(|before| {
+                let moved: HashSet<&str> = removed
+                    .iter()
+                    .copied()
+                    .chain(added.iter().map(|m| m.value.as_str()))
+                    .collect();
+                let mut after: Vec<Member> = before
+                    .into_iter()
+                    .filter(|m| !moved.contains(m.value.as_str()))
+                    .collect();
+                after.extend(added.iter().cloned());
+                after
+            });
+            let changes = vec![members_change(&change)];
             let doc = old.doc.clone();
             self.commit_change(
                 kind,
                 id,
                 old,
-                members_before,
-                (doc, Some(after)),
+                (doc, Some(change), members_after),
                 (Action::Patch, changes),
                 ctx,
                 projection,
@@ -284,22 +325,25 @@ impl Directory {
         }
     }
 
-    /// Commits a change computed from `old` (and a group's members as read): the new document
-    /// and members, the action and the attributes changed; renders what it left (None: a
-    /// concurrent change won, compute again).
+    /// Commits a change computed from `old`: the new document, what it does to a group's
+    /// members and the members it leaves (when the answer shows them), the action and the
+    /// attributes changed; renders what it left (None: a concurrent change won, compute again).
     #[allow(clippy::too_many_arguments)]
     async fn commit_change(
         &self,
         kind: Kind,
         id: &str,
         old: Record,
-        members_before: Option<Vec<Member>>,
-        (doc, members_after): (Doc, Option<Vec<Member>>),
+        (doc, members, members_after): (Doc, Option<MemberChange>, Option<Vec<Member>>),
         (action, changes): (Action, Vec<AttributeChange>),
         ctx: &Context,
         projection: &Projection,
     ) -> Result<Option<Rendered>> {
-        if let Some(own) = members_after.iter().flatten().find(|m| m.value == id) {
+        if let Some(own) = members
+            .iter()
+            .flat_map(|c| &c.added)
+            .find(|m| m.value == id)
+        {
             return Err(Error::invalid_value(no_such_member(&own.value, own.kind)));
         }
         let now = self.now();
@@ -322,10 +366,6 @@ impl Directory {
             profile,
             doc,
         };
-        let members = members_before.map(|before| MemberChange {
-            before,
-            after: members_after.clone().unwrap_or_default(),
-        });
         if let Some(change) = &members {
             revision.related = membership_delta(change);
         }
@@ -374,8 +414,8 @@ impl Directory {
                 })
                 .collect();
             let lost = (kind == Kind::Group).then(|| MemberChange {
-                before: members.clone(),
-                after: Vec::new(),
+                removed: members.clone(),
+                ..MemberChange::default()
             });
             events::attach(&mut revision, None, lost.as_ref());
             let write = Write {
@@ -643,11 +683,10 @@ fn member_edits(ops: &[patch::Operation]) -> Option<Vec<MemberEdit<'_>>> {
     Some(edits)
 }
 
-/// The `members` entry of a revision: the ids removed (in the order they were), then those
-/// added (in the order they are), as [`diff`] writes it.
-fn members_change(before: &[Member], after: &[Member]) -> AttributeChange {
-    let (removed, added) = member_delta(before, after);
-    let ids = |ms: Vec<&Member>| {
+/// The `members` entry of a revision: the ids removed, then those added, as [`diff`] writes it.
+fn members_change(change: &MemberChange) -> AttributeChange {
+    let (removed, added) = (&change.removed, &change.added);
+    let ids = |ms: &Vec<Member>| {
         (!ms.is_empty())
             .then(|| Value::Array(ms.iter().map(|m| Value::String(m.value.clone())).collect()))
     };
@@ -668,8 +707,12 @@ fn member_ref(m: &Member) -> TargetRef {
 /// The members a change removes, then those it adds: the resources whose history the group's
 /// entry joins.
 fn membership_delta(change: &MemberChange) -> Vec<TargetRef> {
-    let (removed, added) = change.delta();
-    removed.into_iter().chain(added).map(member_ref).collect()
+    change
+        .removed
+        .iter()
+        .chain(&change.added)
+        .map(member_ref)
+        .collect()
 }
 
 /// Evaluates `If-Match` (RFC 7232 §3.1): absent, or naming the current version.

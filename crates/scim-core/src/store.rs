@@ -16,7 +16,7 @@
 //!
 //! The engine test suite ([`crate::testkit`], feature `testkit`) checks these promises.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -70,39 +70,48 @@ pub enum WriteOp {
     },
 }
 
-/// A group's members as read and as a write leaves them.
-#[derive(Debug, Clone, Default)]
+/// What a write does to a group's members, as the core computed it from what it read at the
+/// expected version: the one comparison the engine, the history, the event and the related
+/// histories of a change are written from. Only the difference: a group of thousands that gains
+/// one member is one membership written, not a list compared.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct MemberChange {
-    pub before: Vec<Member>,
-    pub after: Vec<Member>,
+    /// Members the group loses, as they were stored.
+    pub removed: Vec<Member>,
+    /// Members the group gains (each must exist when the write commits).
+    pub added: Vec<Member>,
+    /// Members that stay, with a new `type` or `display`.
+    pub updated: Vec<Member>,
 }
 
 impl MemberChange {
-    /// See [`member_delta`].
-    pub fn delta(&self) -> (Vec<&Member>, Vec<&Member>) {
-        member_delta(&self.before, &self.after)
+    /// The change from `before` to `after`: removed in `before`'s order, added and updated in
+    /// `after`'s. Each list is hashed once.
+    pub fn between(before: &[Member], after: &[Member]) -> Self {
+        let was: HashMap<&str, &Member> = before.iter().map(|m| (m.value.as_str(), m)).collect();
+        let is: HashSet<&str> = after.iter().map(|m| m.value.as_str()).collect();
+        let mut change = MemberChange {
+            removed: before
+                .iter()
+                .filter(|m| !is.contains(m.value.as_str()))
+                .cloned()
+                .collect(),
+            ..MemberChange::default()
+        };
+        for m in after {
+            match was.get(m.value.as_str()) {
+                None => change.added.push(m.clone()),
+                Some(old) if *old != m => change.updated.push(m.clone()),
+                Some(_) => {}
+            }
+        }
+        change
     }
-}
 
-/// The members `before` has and `after` has not (in `before`'s order), and those `after` has and
-/// `before` has not (in `after`'s order): the one comparison the history, the event and the
-/// related histories of a change are written from. Sets: a group of thousands gains or loses one.
-pub fn member_delta<'a>(
-    before: &'a [Member],
-    after: &'a [Member],
-) -> (Vec<&'a Member>, Vec<&'a Member>) {
-    let was: std::collections::HashSet<&str> = before.iter().map(|m| m.value.as_str()).collect();
-    let is: std::collections::HashSet<&str> = after.iter().map(|m| m.value.as_str()).collect();
-    (
-        before
-            .iter()
-            .filter(|m| !is.contains(m.value.as_str()))
-            .collect(),
-        after
-            .iter()
-            .filter(|m| !was.contains(m.value.as_str()))
-            .collect(),
-    )
+    /// Whether the write leaves the members as they were.
+    pub fn is_empty(&self) -> bool {
+        self.removed.is_empty() && self.added.is_empty() && self.updated.is_empty()
+    }
 }
 
 /// Why an engine did not do what it was asked. Engine-neutral: the core words each for clients.
@@ -286,6 +295,22 @@ pub trait Partition: Send + Sync + 'static {
     async fn get(&self, kind: Kind, id: &str) -> Result<Option<Record>, StoreError>;
     /// The members of a group.
     async fn members(&self, group_id: &str) -> Result<Vec<Member>, StoreError>;
+    /// Those of `member_ids` that are members of the group, as stored (in no particular order):
+    /// what a member PATCH needs to know without reading a large group whole. The default reads
+    /// the group whole; an engine that can look a membership up overrides it.
+    async fn members_among(
+        &self,
+        group_id: &str,
+        member_ids: &[&str],
+    ) -> Result<Vec<Member>, StoreError> {
+        let wanted: HashSet<&str> = member_ids.iter().copied().collect();
+        Ok(self
+            .members(group_id)
+            .await?
+            .into_iter()
+            .filter(|m| wanted.contains(m.value.as_str()))
+            .collect())
+    }
     /// The ids of the groups a resource is a direct member of.
     async fn groups_of(&self, member_id: &str) -> Result<Vec<String>, StoreError>;
     /// [`Partition::groups_of`] for each of `member_ids` (a page of a list): each id that is a

@@ -33,8 +33,8 @@ use serde_json::{json, Value};
 use crate::auth::operator;
 use crate::error::Error;
 use crate::model::{
-    Action, ApiKey, Dump, Export, IndexKey, Kind, Member, Record, Revision, TargetRef, TargetType,
-    Tenant, TenantId, TenantStatus,
+    Action, ApiKey, Dump, Export, IndexKey, Kind, Member, Record, Revision, StoredKind, TargetRef,
+    TargetType, Tenant, TenantId, TenantStatus,
 };
 use crate::store::{Expect, Found, Partition, Query, Store, StoreError, Write, WriteOp};
 use crate::{Change, Context, Core, Directory, Settings};
@@ -488,6 +488,27 @@ async fn membership_both_ways(core: Arc<Core>) -> Checked {
             && each.get(&u1) == Some(&vec![g.clone()])
             && each.get(&u2) == Some(&vec![g.clone()]),
         format!("groups of each of a page's ids: {each:?}"),
+    )?;
+    let among = |ids: Vec<String>| {
+        let (s, g) = (Arc::clone(s), g.clone());
+        async move {
+            let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+            s.members_among(&g, &ids).await.map_err(text)
+        }
+    };
+    let found = among(vec![u2.clone(), lone.clone(), "nobody".into()]).await?;
+    ensure(
+        found.len() == 1 && found[0].value == u2 && found[0].kind == StoredKind::User,
+        format!("the members among some ids: {found:?}"),
+    )?;
+    // A member that stays with a new `display` is written as it becomes.
+    let relabel = patch(json!([{"op": "replace", "path": "members", "value": [
+        {"value": u1, "display": "One"}, {"value": u2}]}]));
+    apply(&d, Kind::Group, &g, &relabel).await?;
+    let found = among(vec![u1.clone()]).await?;
+    ensure(
+        found.len() == 1 && found[0].display.as_deref() == Some("One"),
+        format!("a member's new display: {found:?}"),
     )?;
     let remove = patch(json!([{"op": "remove", "path": format!("members[value eq \"{u1}\"]")}]));
     apply(&d, Kind::Group, &g, &remove).await?;
@@ -1542,6 +1563,13 @@ impl<I: Intercept> Partition for InterceptedPartition<I> {
     }
     async fn members(&self, group_id: &str) -> Result<Vec<Member>, StoreError> {
         self.inner.members(group_id).await
+    }
+    async fn members_among(
+        &self,
+        group_id: &str,
+        member_ids: &[&str],
+    ) -> Result<Vec<Member>, StoreError> {
+        self.inner.members_among(group_id, member_ids).await
     }
     async fn groups_of(&self, member_id: &str) -> Result<Vec<String>, StoreError> {
         self.inner.groups_of(member_id).await

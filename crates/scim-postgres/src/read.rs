@@ -152,6 +152,27 @@ impl PgPartition {
             .collect()
     }
 
+    async fn members_among_unbounded(
+        &self,
+        group_id: &str,
+        member_ids: &[&str],
+    ) -> Result<Vec<Member>, StoreError> {
+        let conn = self.store.conn().await?;
+        let statement = conn
+            .prepare_cached(
+                "SELECT member_id, member_kind, display FROM scim_members
+                 WHERE tenant = $1 AND group_id = $2 AND member_id = ANY($3)",
+            )
+            .await
+            .map_err(db)?;
+        conn.query(&statement, &[&self.tenant.as_str(), &group_id, &member_ids])
+            .await
+            .map_err(db)?
+            .iter()
+            .map(|row| member_from(row, 0))
+            .collect()
+    }
+
     async fn query_unbounded(&self, query: Query) -> Result<Found, StoreError> {
         let conn = self.store.conn().await?;
         crate::query::run(&conn, &self.tenant, &query).await
@@ -183,6 +204,16 @@ impl Partition for PgPartition {
 
     async fn members(&self, group_id: &str) -> Result<Vec<Member>, StoreError> {
         self.store.bounded(self.members_unbounded(group_id)).await
+    }
+
+    async fn members_among(
+        &self,
+        group_id: &str,
+        member_ids: &[&str],
+    ) -> Result<Vec<Member>, StoreError> {
+        self.store
+            .bounded(self.members_among_unbounded(group_id, member_ids))
+            .await
     }
 
     async fn groups_of(&self, member_id: &str) -> Result<Vec<String>, StoreError> {

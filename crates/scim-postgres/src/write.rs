@@ -10,13 +10,13 @@
 //! (pipelined) and their answers read in order: a refused statement aborts the transaction, and
 //! the first refusal is the answer.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use deadpool_postgres::{GenericClient, Transaction};
 use scim_core::model::{
-    ApiKey, IndexKey, Member, Record, Revision, StoredKind, Tenant, TenantId, WebhookEndpoint,
+    ApiKey, IndexKey, Record, Revision, StoredKind, Tenant, TenantId, WebhookEndpoint,
 };
-use scim_core::store::{Expect, StoreError, Write, WriteOp};
+use scim_core::store::{Expect, MemberChange, StoreError, Write, WriteOp};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 
@@ -423,7 +423,7 @@ async fn apply(tx: &Transaction<'_>, tenant: &TenantId, write: &Write) -> Result
             if changed.map_err(|e| refusal(e, Some(record)))? != 1 {
                 return Err(Refusal::Explain(Why::Version));
             }
-            members_delta(tx, t, id, &change.before, &change.after).await?;
+            members_delta(tx, t, id, change).await?;
             tx.execute(&entry, &entry_params).await.map_err(db)?;
             return Ok(());
         }
@@ -512,16 +512,9 @@ async fn members_delta(
     tx: &Transaction<'_>,
     tenant: &str,
     group: &str,
-    before: &[Member],
-    after: &[Member],
+    change: &MemberChange,
 ) -> Result<(), Refusal> {
-    let old: HashMap<&str, &Member> = before.iter().map(|m| (m.value.as_str(), m)).collect();
-    let new: HashSet<&str> = after.iter().map(|m| m.value.as_str()).collect();
-    let removed: Vec<&str> = before
-        .iter()
-        .map(|m| m.value.as_str())
-        .filter(|v| !new.contains(v))
-        .collect();
+    let removed: Vec<&str> = change.removed.iter().map(|m| m.value.as_str()).collect();
     if !removed.is_empty() {
         let gone = tx
             .execute(
@@ -534,24 +527,21 @@ async fn members_delta(
             return Err(Refusal::Now(StoreError::Stale));
         }
     }
-    // Staying, but its `display` changed.
-    for m in after {
-        if let Some(o) = old.get(m.value.as_str()) {
-            if *o != m {
-                tx.execute(
-                    "UPDATE scim_members SET display = $4, member_kind = $5
-                     WHERE tenant = $1 AND group_id = $2 AND member_id = $3",
-                    &[&tenant, &group, &m.value, &m.display, &member_kind(m.kind)],
-                )
-                .await
-                .map_err(db)?;
-            }
+    // Staying, with a new `type` or `display`.
+    for m in &change.updated {
+        let changed = tx
+            .execute(
+                "UPDATE scim_members SET display = $4, member_kind = $5
+                 WHERE tenant = $1 AND group_id = $2 AND member_id = $3",
+                &[&tenant, &group, &m.value, &m.display, &member_kind(m.kind)],
+            )
+            .await
+            .map_err(db)?;
+        if changed != 1 {
+            return Err(Refusal::Now(StoreError::Stale));
         }
     }
-    let added: Vec<&Member> = after
-        .iter()
-        .filter(|m| !old.contains_key(m.value.as_str()))
-        .collect();
+    let added = &change.added;
     if !added.is_empty() {
         let ids: Vec<&str> = added.iter().map(|m| m.value.as_str()).collect();
         let kinds: Vec<i16> = added.iter().map(|m| member_kind(m.kind)).collect();
@@ -610,12 +600,7 @@ async fn explain(
             else {
                 return StoreError::Stale;
             };
-            let before: HashSet<&str> = change.before.iter().map(|m| m.value.as_str()).collect();
-            for m in change
-                .after
-                .iter()
-                .filter(|m| !before.contains(m.value.as_str()))
-            {
+            for m in &change.added {
                 let exists = client
                     .query_opt(
                         "SELECT 1 FROM scim_resources WHERE tenant = $1 AND kind = $2 AND id = $3",

@@ -15,7 +15,7 @@ use scim_core::query::{self, Collector, Probe};
 use scim_core::store::{Found, Lookup, Partition, Query, Selection, Store, StoreError, Write};
 use time::OffsetDateTime;
 
-use crate::keys::{index_key, seq_of_target_key, split_index_key, tag, target_key};
+use crate::keys::{index_key, membership_key, seq_of_target_key, split_index_key, tag, target_key};
 use crate::{decode, storage, Feed, KeySet, Part, SledPartition, SledStore};
 
 impl Lookup for Part {
@@ -334,6 +334,25 @@ impl Partition for SledPartition {
     async fn members(&self, group_id: &str) -> Result<Vec<Member>, StoreError> {
         let (part, id) = (Arc::clone(self.part.live()?), group_id.to_string());
         self.store.blocking(move |_| part.members_now(&id)).await
+    }
+
+    async fn members_among(
+        &self,
+        group_id: &str,
+        member_ids: &[&str],
+    ) -> Result<Vec<Member>, StoreError> {
+        let part = self.part.live()?;
+        let mut found = Vec::new();
+        for member in member_ids {
+            if let Some(v) = part
+                .group_members
+                .get(membership_key(group_id, member))
+                .map_err(storage)?
+            {
+                found.push(decode(&v)?);
+            }
+        }
+        Ok(found)
     }
 
     async fn groups_of(&self, member_id: &str) -> Result<Vec<String>, StoreError> {

@@ -1,10 +1,10 @@
 //! Commits: what one [`Write`] does inside a sled transaction, and how concurrent writes share
 //! one transaction and one flush.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 
-use scim_core::model::{ApiKey, Kind, Member, Record, Revision, StoredKind, WebhookEndpoint};
+use scim_core::model::{ApiKey, Kind, Record, Revision, StoredKind, WebhookEndpoint};
 use scim_core::store::{Expect, StoreError, Write, WriteOp};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
@@ -367,32 +367,17 @@ fn apply(part: &TxPart, write: &Write, seq: u64) -> TxResult<()> {
             records(write.kind).insert(id.as_bytes(), tx_encode(record)?)?;
             if let Some(change) = members {
                 // Only the difference is written: a member that stays costs nothing.
-                // One map of what was, one set of what is: a large group's lists are hashed once.
-                let mut old: HashMap<&str, &Member> = HashMap::with_capacity(change.before.len());
-                old.extend(change.before.iter().map(|m| (m.value.as_str(), m)));
-                let mut after: HashSet<&str> = HashSet::with_capacity(change.after.len());
-                after.extend(change.after.iter().map(|m| m.value.as_str()));
-                for m in change
-                    .before
-                    .iter()
-                    .filter(|m| !after.contains(m.value.as_str()))
-                {
+                for m in &change.removed {
                     group_members.remove(membership_key(id, &m.value))?;
                     let mut of = tx_groups_of(member_groups, &m.value)?;
                     of.retain(|g| g != id);
                     tx_set_groups_of(member_groups, &m.value, &of)?;
                 }
-                for m in &change.after {
-                    // Staying, but its `type` or `display` may have changed.
-                    if old.get(m.value.as_str()).is_some_and(|o| *o != m) {
-                        group_members.insert(membership_key(id, &m.value), tx_encode(m)?)?;
-                    }
+                // Staying, with a new `type` or `display`.
+                for m in &change.updated {
+                    group_members.insert(membership_key(id, &m.value), tx_encode(m)?)?;
                 }
-                for m in change
-                    .after
-                    .iter()
-                    .filter(|m| !old.contains_key(m.value.as_str()))
-                {
+                for m in &change.added {
                     let exists = match m.kind {
                         StoredKind::User => users.get(m.value.as_bytes())?.is_some(),
                         StoredKind::Group => groups.get(m.value.as_bytes())?.is_some(),

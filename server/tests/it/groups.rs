@@ -256,3 +256,74 @@ async fn member_patches_answer_as_the_general_patch_engine_does() {
         assert_eq!(ex.map(|e| &e.members), ey.map(|e| &e.members));
     }
 }
+
+/// A member PATCH whose answer leaves `members` out (`excludedAttributes=members`, as Entra ID
+/// reads groups) looks up only the ids it names: the answer has no members, and the change is
+/// what a PATCH answered whole makes of it (members, version, history, event).
+#[tokio::test]
+async fn a_member_patch_answered_without_members_changes_what_a_whole_answer_does() {
+    use scim_core::model::Kind;
+    let s = TestServer::start().await;
+    let (a, b, c) = (s.user("a").await, s.user("b").await, s.user("c").await);
+    let slim = s.group("Slim", &[&a, &b]).await;
+    let whole = s.group("Whole", &[&a, &b]).await;
+    let ops = json!([
+        {"op": "add", "path": "members", "value": [{"value": c}, {"value": a}]},
+        {"op": "remove", "path": format!("members[value eq \"{b}\"]")},
+    ]);
+    let r = s
+        .patch(
+            &format!("/Groups/{slim}?excludedAttributes=members"),
+            crate::support::patch_op(ops.clone()),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.body.get("members").is_none(), "{}", r.text);
+    assert_eq!(r.body["displayName"], "Slim");
+    let w = s
+        .patch(
+            &format!("/Groups/{whole}"),
+            crate::support::patch_op(ops.clone()),
+        )
+        .await;
+    assert_eq!(w.status, 200, "{}", w.text);
+    assert_eq!(r.body["meta"]["version"], w.body["meta"]["version"]);
+    let values = |body: &serde_json::Value| {
+        let mut v: Vec<String> = body["members"]
+            .as_array()
+            .expect("members")
+            .iter()
+            .filter_map(|m| m["value"].as_str().map(str::to_string))
+            .collect();
+        v.sort();
+        v
+    };
+    let mut want = vec![a.clone(), c.clone()];
+    want.sort();
+    assert_eq!(values(&w.body), want);
+    assert_eq!(values(&s.get(&format!("/Groups/{slim}")).await.body), want);
+    assert_eq!(
+        s.get(&format!("/Users/{c}")).await.body["groups"][0]["value"],
+        slim.as_str()
+    );
+    let (hs, hw) = (
+        s.revisions_of(Kind::Group, &slim).await,
+        s.revisions_of(Kind::Group, &whole).await,
+    );
+    let (last_s, last_w) = (hs.last().expect("entry"), hw.last().expect("entry"));
+    assert_eq!(last_s.changes, last_w.changes);
+    assert_eq!(
+        last_s.event.as_ref().map(|e| &e.members),
+        last_w.event.as_ref().map(|e| &e.members)
+    );
+    // The same PATCH again changes nothing: no new version, no new entry.
+    let again = s
+        .patch(
+            &format!("/Groups/{slim}?excludedAttributes=members"),
+            crate::support::patch_op(ops),
+        )
+        .await;
+    assert_eq!(again.status, 200);
+    assert_eq!(again.body["meta"]["version"], r.body["meta"]["version"]);
+    assert_eq!(s.revisions_of(Kind::Group, &slim).await.len(), hs.len());
+}
