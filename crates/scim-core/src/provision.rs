@@ -204,12 +204,7 @@ impl Directory {
     ) -> Result<Rendered> {
         retry::optimistic(|| async move {
             let kind = Kind::Group;
-            let old = self
-                .store
-                .get(kind, id)
-                .await?
-                .ok_or_else(|| Error::not_found(kind, id))?;
-            check_if_match(if_match, old.version)?;
+            let old = self.current_record(kind, id, if_match).await?;
             // The members are read whole only when the answer shows them.
             let members_before = if projection.omits(&self.registry, kind, "members") {
                 None
@@ -435,6 +430,22 @@ impl Directory {
         .await
     }
 
+    /// The record a change starts from, under `If-Match`.
+    async fn current_record(
+        &self,
+        kind: Kind,
+        id: &str,
+        if_match: Option<&EntityTags>,
+    ) -> Result<Record> {
+        let old = self
+            .store
+            .get(kind, id)
+            .await?
+            .ok_or_else(|| Error::not_found(kind, id))?;
+        check_if_match(if_match, old.version)?;
+        Ok(old)
+    }
+
     /// A resource as a change starts from: its record, under `If-Match`, and a group's members.
     async fn current(
         &self,
@@ -442,12 +453,7 @@ impl Directory {
         id: &str,
         if_match: Option<&EntityTags>,
     ) -> Result<(Record, Option<Vec<Member>>)> {
-        let old = self
-            .store
-            .get(kind, id)
-            .await?
-            .ok_or_else(|| Error::not_found(kind, id))?;
-        check_if_match(if_match, old.version)?;
+        let old = self.current_record(kind, id, if_match).await?;
         let members = match kind {
             Kind::Group => Some(self.store.members(id).await?),
             Kind::User => None,
