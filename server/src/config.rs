@@ -31,6 +31,19 @@ pub enum FrontDoor {
     Off,
 }
 
+/// What a group PATCH made only of member adds and removals by value (what identity providers
+/// send for memberships) answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MemberPatchAnswer {
+    /// 200 with the group, its members included (unless `attributes` or `excludedAttributes`
+    /// say otherwise). The default.
+    Resource,
+    /// 204 No Content with the new `ETag` (RFC 7644 §3.5.2), unless the request names
+    /// attributes: the group's members are then never read, so its size does not matter.
+    NoContent,
+}
+
 /// Which storage engine holds the data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -98,6 +111,9 @@ pub struct Config {
     pub durability: Durability,
     /// Refuse what real identity providers send but the RFC does not allow (`SCIM_STRICT`).
     pub strict: bool,
+    /// `resource` (the default) or `no-content`: what a group's member PATCH answers
+    /// (`SCIM_MEMBER_PATCH_ANSWER`).
+    pub member_patch_answer: MemberPatchAnswer,
     /// The largest page a list returns, advertised as `filter.maxResults` (`SCIM_MAX_RESULTS`).
     pub max_results: usize,
     /// The largest request body accepted, in bytes (`SCIM_MAX_BODY_BYTES`); also the bulk
@@ -184,6 +200,7 @@ impl Default for Config {
             public_url: None,
             durability: Durability::PerRequest,
             strict: false,
+            member_patch_answer: MemberPatchAnswer::Resource,
             max_results: 1000,
             max_body_bytes: 1024 * 1024,
             body_timeout_secs: 30,
@@ -401,6 +418,20 @@ mod tests {
         assert!(named.secrets_key().is_err());
         std::fs::write(dir.path().join("elsewhere.key"), "not a key").expect("write");
         assert!(named.secrets_key().is_err());
+    }
+
+    #[test]
+    fn the_member_patch_answer_is_read_from_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            let c = Config::load(None, &Overrides::default()).map_err(figment::Error::from)?;
+            assert_eq!(c.member_patch_answer, MemberPatchAnswer::Resource);
+            jail.set_env("SCIM_MEMBER_PATCH_ANSWER", "no-content");
+            let c = Config::load(None, &Overrides::default()).map_err(figment::Error::from)?;
+            assert_eq!(c.member_patch_answer, MemberPatchAnswer::NoContent);
+            jail.set_env("SCIM_MEMBER_PATCH_ANSWER", "nothing");
+            assert!(Config::load(None, &Overrides::default()).is_err());
+            Ok(())
+        });
     }
 
     #[test]

@@ -27,6 +27,20 @@ pub enum Change<'b> {
     Patch(&'b Value),
 }
 
+impl Change<'_> {
+    /// Whether this change takes the member path: a group PATCH made only of member adds and
+    /// removals by `members[value eq "…"]` (what identity providers send for memberships), in
+    /// tolerant mode. Such a PATCH never reads the group's members unless its answer shows them.
+    pub fn is_member_patch(&self, kind: Kind, strict: bool) -> bool {
+        match self {
+            Change::Patch(body) if kind == Kind::Group && !strict => {
+                patch::parse_request(body, strict).is_ok_and(|ops| member_edits(&ops).is_some())
+            }
+            _ => false,
+        }
+    }
+}
+
 impl Directory {
     pub async fn get(
         &self,

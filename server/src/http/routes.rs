@@ -15,6 +15,7 @@ use super::error::{ApiError, ApiResult};
 use super::guards::{Body, Preconditions, Query, Scim};
 use super::respond::Answer;
 use crate::app::App;
+use crate::config::MemberPatchAnswer;
 
 /// The methods each kind of path takes, for `Allow`.
 const COLLECTION: &str = "GET, POST";
@@ -236,7 +237,18 @@ async fn change(
     change: Change<'_>,
 ) -> ApiResult<Answer> {
     let kind = kind_of(app, rt)?;
-    let projection = projection(app, kind, &q)?;
+    // A member PATCH answered 204 (when so configured and no attributes are asked for) renders
+    // the group without its members, which are then never read.
+    let (attributes, excluded) = (q.all("attributes"), q.all("excludedAttributes"));
+    let no_content = app.config.member_patch_answer == MemberPatchAnswer::NoContent
+        && attributes.is_empty()
+        && excluded.is_empty()
+        && change.is_member_patch(kind, app.config.strict);
+    let projection = if no_content {
+        Projection::parse(app.core.registry(), kind, &[], &["members".to_string()])?
+    } else {
+        projection(app, kind, &q)?
+    };
     let r = scim
         .dir
         .change(
@@ -248,7 +260,11 @@ async fn change(
             &projection,
         )
         .await?;
-    Ok(Answer::scim_text(r.body.into_string()).with_etag(resource::etag(r.version)))
+    let etag = resource::etag(r.version);
+    if no_content {
+        return Ok(Answer::empty(Status::NoContent).with_etag(etag));
+    }
+    Ok(Answer::scim_text(r.body.into_string()).with_etag(etag))
 }
 
 #[delete("/<rt>/<id>")]

@@ -327,3 +327,59 @@ async fn a_member_patch_answered_without_members_changes_what_a_whole_answer_doe
     assert_eq!(again.body["meta"]["version"], r.body["meta"]["version"]);
     assert_eq!(s.revisions_of(Kind::Group, &slim).await.len(), hs.len());
 }
+
+/// With `member_patch_answer = "no-content"`, a member PATCH answers 204 with the new `ETag` and
+/// changes what it would have changed; a PATCH that names attributes, a PATCH of anything else
+/// and a PUT still answer 200 with the group.
+#[tokio::test]
+async fn member_patches_answer_no_content_when_so_configured() {
+    use server::config::MemberPatchAnswer;
+    let s = TestServer::start_with(|c| c.member_patch_answer = MemberPatchAnswer::NoContent).await;
+    let (a, b) = (s.user("a").await, s.user("b").await);
+    let g = s.group("Quiet", &[&a]).await;
+    let add = |id: &str| {
+        crate::support::patch_op(
+            json!([{"op": "add", "path": "members", "value": [{"value": id}]}]),
+        )
+    };
+    let r = s.patch(&format!("/Groups/{g}"), add(&b)).await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    assert!(r.text.is_empty(), "{}", r.text);
+    let now = s.get(&format!("/Groups/{g}")).await;
+    assert_eq!(now.body["members"].as_array().map(Vec::len), Some(2));
+    assert_eq!(
+        r.headers.get("etag").and_then(|v| v.to_str().ok()),
+        now.body["meta"]["version"].as_str(),
+        "the ETag names the new version"
+    );
+    assert_eq!(
+        s.get(&format!("/Users/{b}")).await.body["groups"][0]["value"],
+        g.as_str()
+    );
+    // A removal by value is a member PATCH too.
+    let remove = crate::support::patch_op(
+        json!([{"op": "remove", "path": format!("members[value eq \"{b}\"]")}]),
+    );
+    assert_eq!(s.patch(&format!("/Groups/{g}"), remove).await.status, 204);
+    // Asked for attributes: answered with them.
+    let r = s
+        .patch(&format!("/Groups/{g}?attributes=members"), add(&b))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["members"].as_array().map(Vec::len), Some(2));
+    // Not a member PATCH: answered with the group.
+    let rename = crate::support::patch_op(
+        json!([{"op": "replace", "path": "displayName", "value": "Quieter"}]),
+    );
+    let r = s.patch(&format!("/Groups/{g}"), rename).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["displayName"], "Quieter");
+    // A refused member PATCH is still refused.
+    let r = s
+        .patch(
+            &format!("/Groups/{g}"),
+            add("00000000-0000-0000-0000-000000000000"),
+        )
+        .await;
+    r.assert_error(400, Some("invalidValue"));
+}
