@@ -116,7 +116,7 @@ impl Part {
     }
 
     /// The ids an index entry points to.
-    fn lookup_now(&self, key: &IndexKey) -> Result<Vec<String>, StoreError> {
+    pub(crate) fn lookup_now(&self, key: &IndexKey) -> Result<Vec<String>, StoreError> {
         if key.is_unique() {
             return match self.index.get(index_key(key, None)).map_err(storage)? {
                 Some(id) => Ok(vec![String::from_utf8_lossy(&id).into_owned()]),

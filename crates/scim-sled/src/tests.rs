@@ -286,3 +286,77 @@ fn a_deleted_tenant_gets_no_new_partition() {
         "no tree was made for it"
     );
 }
+
+/// A change that keeps a record's index entries leaves them alone (each rewritten entry was a
+/// sled log write of its own): they still find it, and an entry that changes is replaced.
+#[test]
+fn index_entries_a_write_keeps_still_find_the_record_and_changed_ones_move() {
+    use scim_core::doc::Doc;
+    use scim_core::model::{IndexKey, Record, StoredKind};
+    use scim_core::store::Expect;
+    let dir = tempfile::tempdir().expect("dir");
+    let store = SledStore::open(dir.path(), &SledOptions::default()).expect("store");
+    let part = store.part(&TenantId::default_tenant()).expect("partition");
+    let put = |version: u64, name: &str, active: bool| {
+        let now = OffsetDateTime::now_utc();
+        Write {
+            kind: Kind::User,
+            id: "u1".into(),
+            expect: if version == 1 {
+                Expect::Absent
+            } else {
+                Expect::Version(version - 1)
+            },
+            op: WriteOp::Put {
+                record: Record {
+                    id: "u1".into(),
+                    kind: StoredKind::User,
+                    version,
+                    created: now,
+                    last_modified: now,
+                    doc: Doc::new(serde_json::json!({"userName": name, "active": active})),
+                    index: vec![
+                        IndexKey::UserName(name.into()),
+                        IndexKey::UserExternalId("x1".into()),
+                    ],
+                    profile: None,
+                },
+                members: None,
+            },
+            touch: Vec::new(),
+            revision: revision("u1"),
+        }
+    };
+    store
+        .commit_now(&part, put(1, "ann", true))
+        .expect("create");
+    let find = |key: IndexKey| part.lookup_now(&key).expect("lookup");
+    store
+        .commit_now(&part, put(2, "ann", false))
+        .expect("patch");
+    assert_eq!(
+        find(IndexKey::UserName("ann".into())),
+        vec!["u1".to_string()]
+    );
+    store
+        .commit_now(&part, put(3, "bea", false))
+        .expect("rename");
+    assert_eq!(
+        find(IndexKey::UserName("bea".into())),
+        vec!["u1".to_string()]
+    );
+    assert!(find(IndexKey::UserName("ann".into())).is_empty());
+    assert_eq!(
+        find(IndexKey::UserExternalId("x1".into())),
+        vec!["u1".to_string()]
+    );
+    // The name another record keeps is still its own.
+    let mut other = put(1, "bea", true);
+    other.id = "u2".into();
+    if let WriteOp::Put { record, .. } = &mut other.op {
+        record.id = "u2".into();
+        record.index.truncate(1);
+    }
+    let taken = store.commit_now(&part, other).expect_err("taken");
+    assert!(matches!(taken, StoreError::Taken(_)), "{taken:?}");
+}

@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use scim_core::model::{ApiKey, Kind, Record, Revision, StoredKind, WebhookEndpoint};
+use scim_core::model::{ApiKey, IndexKey, Kind, Record, Revision, StoredKind, WebhookEndpoint};
 use scim_core::store::{Expect, StoreError, Write, WriteOp};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
@@ -346,14 +346,22 @@ fn apply(part: &TxPart, write: &Write, seq: u64) -> TxResult<()> {
         (Some(old), Expect::Version(v)) if old.version != v => return abort(StoreError::Stale),
         _ => {}
     }
+    // An index entry the write keeps is left as it is: most changes keep every one of them, and
+    // each entry rewritten would cost sled a log write.
+    let kept = |key: &IndexKey| match (&old, &write.op) {
+        (Some(old), WriteOp::Put { record, .. }) => {
+            old.index.contains(key) && record.index.contains(key)
+        }
+        _ => false,
+    };
     if let Some(old) = &old {
-        for key in &old.index {
+        for key in old.index.iter().filter(|k| !kept(k)) {
             index.remove(index_key(key, Some(id)))?;
         }
     }
     match &write.op {
         WriteOp::Put { record, members } => {
-            for key in &record.index {
+            for key in record.index.iter().filter(|k| !kept(k)) {
                 let k = index_key(key, Some(id));
                 if key.is_unique() {
                     if let Some(owner) = index.get(&k)? {
