@@ -3,7 +3,7 @@
 //! keys, memberships, revision entry with its event) if nothing moved meanwhile, else recomputed.
 //! A change that changes nothing commits nothing, and `meta.version` stays.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use scim_proto::patch;
 use scim_proto::resource::{self, EntityTags, Projection};
@@ -235,12 +235,11 @@ impl Directory {
             }
             named.sort_unstable();
             named.dedup();
-            let stored = self.store.members_among(id, &named).await?;
-            let stored: HashMap<&str, &Member> =
-                stored.iter().map(|m| (m.value.as_str(), m)).collect();
+            let mut stored = self.store.members_among(id, &named).await?;
+            stored.sort_by(|a, b| a.value.cmp(&b.value));
             // Which ids are members as the edits go, borrowed from the request.
-            let mut present: HashSet<&str> = stored.keys().copied().collect();
-            let (mut added, mut removed) = (Vec::new(), HashSet::new());
+            let mut present: HashSet<&str> = stored.iter().map(|m| m.value.as_str()).collect();
+            let mut added: Vec<Member> = Vec::new();
             for edit in edits {
                 match edit {
                     MemberEdit::Add(items) => {
@@ -252,7 +251,6 @@ impl Directory {
                                 Some(k) => k,
                                 None => self.kind_of_member(item.value).await?,
                             };
-                            removed.remove(item.value);
                             added.push(Member {
                                 value: item.value.to_string(),
                                 kind,
@@ -262,44 +260,35 @@ impl Directory {
                     }
                     MemberEdit::Remove(value) => {
                         if present.remove(*value) {
-                            removed.insert(*value);
                             added.retain(|m: &Member| m.value != *value);
                         }
                     }
                 }
             }
-            let mut change = MemberChange {
-                removed: removed
-                    .iter()
-                    .filter_map(|v| stored.get(v).map(|m| (*m).clone()))
-                    .collect(),
-                ..MemberChange::default()
-            };
-            change.removed.sort_by(|a, b| a.value.cmp(&b.value));
-            for m in &added {
-                match stored.get(m.value.as_str()) {
-                    None => change.added.push(m.clone()),
-                    Some(old) if *old != m => change.updated.push(m.clone()),
-                    Some(_) => {}
-                }
-            }
+            // The named members as the edits leave them: those that stay, then those added
+            // (again) in order, as a list edited in place would have them.
+            let again: HashSet<&str> = added.iter().map(|m| m.value.as_str()).collect();
+            let mut named_after: Vec<Member> = stored
+                .iter()
+                .filter(|m| present.contains(m.value.as_str()) && !again.contains(m.value.as_str()))
+                .cloned()
+                .collect();
+            named_after.extend(added.iter().cloned());
+            let change = MemberChange::between(&stored, &named_after);
             if change.is_empty() {
                 return self
                     .render(kind, old, ctx, projection, members_before)
                     .await
                     .map(Some);
             }
-            // The answer's members: those that stay, then those added (again) in order, as a
-            // list edited in place would have them.
+            // The answer's members: those that stay where they were, then those added (again).
             let members_after = members_before.map(|before| {
-                let moved: HashSet<&str> = removed
-                    .iter()
-                    .copied()
-                    .chain(added.iter().map(|m| m.value.as_str()))
-                    .collect();
+                let gone: HashSet<&str> = change.removed.iter().map(|m| m.value.as_str()).collect();
                 let mut after: Vec<Member> = before
                     .into_iter()
-                    .filter(|m| !moved.contains(m.value.as_str()))
+                    .filter(|m| {
+                        !gone.contains(m.value.as_str()) && !again.contains(m.value.as_str())
+                    })
                     .collect();
                 after.extend(added.iter().cloned());
                 after
