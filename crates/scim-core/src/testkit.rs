@@ -812,6 +812,15 @@ async fn tenants_are_apart(core: Arc<Core>) -> Checked {
     ensure(lookup(&beta.0).await? == [b.clone()], "beta's lookup")?;
     let got = acme.0.partition().get(Kind::User, &b).await.map_err(text)?;
     ensure(got.is_none(), "acme reads beta's user by its id")?;
+    // A membership of beta's is not one of acme's, even named by its ids.
+    let team = create(&beta.0, Kind::Group, group("team", &[&b])).await?;
+    let among = acme
+        .0
+        .partition()
+        .members_among(&team, &[b.as_str()])
+        .await
+        .map_err(text)?;
+    ensure(among.is_empty(), "acme finds beta's membership by its ids")?;
     let raw = RawListParams::from_pairs(&[]);
     let q = ListQuery::parse(acme.0.registry(), Kind::User, &raw, 100).map_err(text)?;
     let page = acme

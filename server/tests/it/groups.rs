@@ -390,3 +390,23 @@ async fn member_patches_answer_no_content_when_so_configured() {
         .await;
     r.assert_error(400, Some("invalidValue"));
 }
+
+/// In strict mode every PATCH goes through the general engine, so `member_patch_answer =
+/// "no-content"` leaves member PATCHes answered 200 with the group.
+#[tokio::test]
+async fn strict_mode_answers_member_patches_with_the_group_even_when_no_content_is_set() {
+    use server::config::MemberPatchAnswer;
+    let s = TestServer::start_with(|c| {
+        c.member_patch_answer = MemberPatchAnswer::NoContent;
+        c.strict = true;
+    })
+    .await;
+    let (a, b) = (s.user("a").await, s.user("b").await);
+    let g = s.group("Strict", &[&a]).await;
+    let add = crate::support::patch_op(
+        json!([{"op": "add", "path": "members", "value": [{"value": b, "type": "User"}]}]),
+    );
+    let r = s.patch(&format!("/Groups/{g}"), add).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["members"].as_array().map(Vec::len), Some(2));
+}
