@@ -1,5 +1,6 @@
 //! Counters for `/metrics`, in the Prometheus text format: requests by route and status, latency
-//! histograms by route, rate-limit rejections (all, and by key label), and the store's size.
+//! histograms by route, rate-limit rejections (all, and by key label), the store's size, and the
+//! commits and their batches of an engine that batches them (sled).
 //! Routes are Rocket's route templates (`/scim/v2/<rt>/<id>`), so no id, name or filter value
 //! ever becomes a label; key labels are chosen by administrators, one series per label.
 //!
@@ -14,6 +15,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt as _;
 use scim_core::delivery::Counts;
+use scim_core::store::CommitCounts;
 use scim_core::Core;
 
 /// The most webhook endpoints `/metrics` reports on, over all tenants (the first, by tenant id
@@ -234,7 +236,12 @@ impl Metrics {
 
     /// The text exposition (Prometheus format 0.0.4), with the store's size and the webhook
     /// deliveries read at this scrape.
-    pub fn render(&self, store_bytes: u64, webhooks: &WebhookDeliveries) -> String {
+    pub fn render(
+        &self,
+        store_bytes: u64,
+        commits: Option<CommitCounts>,
+        webhooks: &WebhookDeliveries,
+    ) -> String {
         let mut out = String::new();
         let Ok(m) = self.inner.lock() else { return out };
         let _ = writeln!(
@@ -302,6 +309,21 @@ impl Metrics {
         );
         let _ = writeln!(out, "# TYPE scim_store_size_bytes gauge");
         let _ = writeln!(out, "scim_store_size_bytes {store_bytes}");
+        // Only an engine that batches commits (sled) has these.
+        if let Some(c) = commits {
+            let _ = writeln!(
+                out,
+                "# HELP scim_commit_batches_total Batches committed, each one transaction and one flush."
+            );
+            let _ = writeln!(out, "# TYPE scim_commit_batches_total counter");
+            let _ = writeln!(out, "scim_commit_batches_total {}", c.batches);
+            let _ = writeln!(
+                out,
+                "# HELP scim_commit_writes_total Writes committed in those batches."
+            );
+            let _ = writeln!(out, "# TYPE scim_commit_writes_total counter");
+            let _ = writeln!(out, "scim_commit_writes_total {}", c.writes);
+        }
         webhooks.render(&mut out);
         out
     }
@@ -325,7 +347,7 @@ mod tests {
         m.observe("GET", "/scim/v2/<rt>", 200, Duration::from_millis(30));
         m.observe("GET", "/scim/v2/<rt>", 404, Duration::from_millis(1));
         m.rate_limited(None);
-        let text = m.render(4096, &WebhookDeliveries::default());
+        let text = m.render(4096, None, &WebhookDeliveries::default());
         assert!(text.contains(
             "scim_requests_total{method=\"GET\",route=\"/scim/v2/<rt>\",status=\"200\"} 2"
         ));
@@ -339,6 +361,17 @@ mod tests {
         assert!(text.contains("le=\"+Inf\"} 3\n"));
         assert!(text.contains("scim_rate_limited_total 1\n"));
         assert!(text.contains("scim_store_size_bytes 4096\n"));
+        assert!(
+            !text.contains("scim_commit_"),
+            "no commit counts from an engine that has none"
+        );
+        let commits = CommitCounts {
+            batches: 3,
+            writes: 40,
+        };
+        let text = m.render(4096, Some(commits), &WebhookDeliveries::default());
+        assert!(text.contains("scim_commit_batches_total 3\n"), "{text}");
+        assert!(text.contains("scim_commit_writes_total 40\n"), "{text}");
     }
 
     #[test]
@@ -348,7 +381,7 @@ mod tests {
         m.rate_limited(Some("okta"));
         m.rate_limited(Some("a \"b\" \\ c\nd"));
         m.rate_limited(None);
-        let text = m.render(0, &WebhookDeliveries::default());
+        let text = m.render(0, None, &WebhookDeliveries::default());
         assert!(text.contains("scim_rate_limited_total 4\n"), "{text}");
         assert!(
             text.contains("scim_rate_limited_by_key_total{key_label=\"okta\"} 2\n"),
@@ -372,7 +405,7 @@ mod tests {
     #[test]
     fn webhook_deliveries_by_outcome_with_labels_escaped_and_truncation() {
         let m = Metrics::default();
-        let text = m.render(0, &WebhookDeliveries::default());
+        let text = m.render(0, None, &WebhookDeliveries::default());
         assert!(
             text.contains("scim_webhook_metrics_truncated 0\n"),
             "{text}"
@@ -393,7 +426,7 @@ mod tests {
             }],
             truncated: true,
         };
-        let text = m.render(0, &webhooks);
+        let text = m.render(0, None, &webhooks);
         let l = "tenant=\"acme\",endpoint=\"a\\\"b\\\\c\\nd\"";
         for line in [
             format!("scim_webhook_deliveries_total{{{l},outcome=\"delivered\"}} 5\n"),

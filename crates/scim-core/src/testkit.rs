@@ -1560,6 +1560,9 @@ impl<I: Intercept> Store for Intercepted<I> {
     fn size_on_disk(&self) -> u64 {
         self.inner.size_on_disk()
     }
+    fn commit_counts(&self) -> Option<crate::store::CommitCounts> {
+        self.inner.commit_counts()
+    }
     fn failure(&self) -> Option<String> {
         self.intercept.failure().or_else(|| self.inner.failure())
     }

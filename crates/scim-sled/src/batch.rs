@@ -19,7 +19,9 @@
 //! closure over a `Weak`): when the engine is dropped, its sender goes, and the thread ends.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::Arc;
 
 use tokio::sync::oneshot;
 
@@ -31,6 +33,14 @@ pub struct Committer<T, R> {
     /// The result of a write whose batch ended without one (`run` panicked, or the thread is
     /// gone).
     lost: fn() -> R,
+    counts: Arc<Counts>,
+}
+
+/// What the thread has taken so far: batches, and the items in them.
+#[derive(Default)]
+struct Counts {
+    batches: AtomicU64,
+    items: AtomicU64,
 }
 
 impl<T: Send + 'static, R: Send + 'static> Committer<T, R> {
@@ -43,10 +53,24 @@ impl<T: Send + 'static, R: Send + 'static> Committer<T, R> {
         lost: fn() -> R,
     ) -> std::io::Result<Self> {
         let (queue, rx) = channel();
+        let counts = Arc::new(Counts::default());
+        let counted = Arc::clone(&counts);
         std::thread::Builder::new()
             .name(name.to_string())
-            .spawn(move || serve(&rx, max.max(1), run, lost))?;
-        Ok(Committer { queue, lost })
+            .spawn(move || serve(&rx, max.max(1), run, lost, &counted))?;
+        Ok(Committer {
+            queue,
+            lost,
+            counts,
+        })
+    }
+
+    /// The batches the thread has run so far, and the items they held.
+    pub fn counts(&self) -> (u64, u64) {
+        (
+            self.counts.batches.load(Ordering::Relaxed),
+            self.counts.items.load(Ordering::Relaxed),
+        )
     }
 
     /// Queues `item` and waits, without holding a thread, for the batch that holds it.
@@ -75,9 +99,14 @@ fn serve<T, R>(
     max: usize,
     mut run: impl FnMut(Vec<T>) -> Vec<R>,
     lost: fn() -> R,
+    counts: &Counts,
 ) {
     while let Ok(first) = rx.recv() {
         let batch = gather(rx, first, max, std::thread::yield_now);
+        counts.batches.fetch_add(1, Ordering::Relaxed);
+        counts
+            .items
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
         let (items, waiters): (Vec<T>, Vec<oneshot::Sender<R>>) = batch.into_iter().unzip();
         // A batch that panics answers each of its writers `lost`, and the thread goes on.
         let results = catch_unwind(AssertUnwindSafe(|| run(items))).unwrap_or_default();
@@ -157,6 +186,11 @@ mod tests {
         }
         let n = batches.load(Ordering::SeqCst);
         assert!(n < 64, "64 concurrent writers shared batches ({n} batches)");
+        assert_eq!(
+            committer.counts(),
+            (n as u64, 64),
+            "the counts are the batches run and the writes in them"
+        );
     }
 
     #[tokio::test]

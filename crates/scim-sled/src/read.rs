@@ -555,6 +555,11 @@ impl Store for SledStore {
         self.db.size_on_disk().unwrap_or(0)
     }
 
+    fn commit_counts(&self) -> Option<scim_core::store::CommitCounts> {
+        let (batches, writes) = self.committer.get()?.counts();
+        Some(scim_core::store::CommitCounts { batches, writes })
+    }
+
     fn failure(&self) -> Option<String> {
         self.failed.lock().ok().and_then(|f| f.clone())
     }

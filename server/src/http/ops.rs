@@ -37,9 +37,10 @@ pub async fn readyz(app: &State<Arc<App>>) -> (Status, (ContentType, String)) {
 #[get("/metrics")]
 pub async fn metrics(app: &State<Arc<App>>) -> (ContentType, String) {
     let webhooks = WebhookDeliveries::read(&app.core).await;
+    let store = app.core.store();
     let text = app
         .metrics
-        .render(app.core.store().size_on_disk(), &webhooks);
+        .render(store.size_on_disk(), store.commit_counts(), &webhooks);
     (
         ContentType::new("text", "plain").with_params(("version", "0.0.4")),
         text,

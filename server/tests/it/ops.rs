@@ -186,3 +186,44 @@ async fn metrics_show_webhook_deliveries_by_outcome_and_what_waits() {
         "the second event still waits: {text}"
     );
 }
+
+/// A metric without labels, if the text has it.
+fn plain_counter(text: &str, metric: &str) -> Option<u64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(metric)?.strip_prefix(' ')?.parse().ok())
+}
+
+/// On sled, the commits and the batches they shared: every SCIM write is counted once, in one
+/// batch. PostgreSQL commits each write on its own and shows neither.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_commits_and_the_batches_that_held_them() {
+    let s = TestServer::start().await;
+    let before = s.metrics().await;
+    let names: Vec<String> = (0..20).map(|i| format!("batched.{i}")).collect();
+    futures_util::future::join_all(names.iter().map(|n| s.user(n))).await;
+    let after = s.metrics().await;
+    let counts = |text: &str| {
+        (
+            plain_counter(text, "scim_commit_batches_total"),
+            plain_counter(text, "scim_commit_writes_total"),
+        )
+    };
+    match (counts(&before), counts(&after)) {
+        ((Some(b0), Some(w0)), (Some(b1), Some(w1))) => {
+            assert!(crate::support::postgres().is_none(), "{after}");
+            assert_eq!(w1 - w0, 20, "each create is one write\n{after}");
+            assert!(
+                (1..=20).contains(&(b1 - b0)),
+                "20 writes in 1 to 20 batches, not {}\n{after}",
+                b1 - b0
+            );
+        }
+        ((None, None), (None, None)) => {
+            assert!(
+                crate::support::postgres().is_some(),
+                "sled counts its commits\n{after}"
+            );
+        }
+        other => panic!("both counters, or neither: {other:?}\n{after}"),
+    }
+}
