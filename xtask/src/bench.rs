@@ -606,6 +606,7 @@ impl Bench<'_> {
         check: Check,
     ) -> Vec<(usize, String)> {
         eprint!("== {name} ({} users stored): {n} requests … ", users);
+        let commits0 = http::commit_counts(target).await;
         let (s0, d0, c0, a0, st0) = (
             ProcStatus::of(server.pid),
             self.database_status(),
@@ -621,6 +622,7 @@ impl Bench<'_> {
             proc::machine_busy_ticks(),
             proc::machine_steal_ticks(),
         );
+        let commits1 = http::commit_counts(target).await;
         let (server_ticks, database_ticks, load_ticks) = (
             s1.cpu_ticks.saturating_sub(s0.cpu_ticks),
             d1.cpu_ticks.saturating_sub(d0.cpu_ticks),
@@ -653,7 +655,8 @@ impl Bench<'_> {
                 + d1.write_bytes.saturating_sub(d0.write_bytes),
         )
         .in_stage(self.stage)
-        .with_steal(cpu(st1.saturating_sub(st0)));
+        .with_steal(cpu(st1.saturating_sub(st0)))
+        .with_batches(http::writes_per_batch(commits0, commits1));
         eprintln!("{}", p.summary("load"));
         for e in &m.error_samples {
             eprintln!("   error: {e}");

@@ -292,9 +292,45 @@ fn parse_head(bytes: &[u8]) -> std::io::Result<Head> {
     Ok(head)
 }
 
+/// The server's commit counters, from its `/metrics`: batches and the writes in them (sled
+/// only; `None` when the server has none or cannot be read).
+pub async fn commit_counts(target: &Target) -> Option<(u64, u64)> {
+    let mut conn = Conn::connect(target).await.ok()?;
+    let r = conn.send("GET", "/metrics", None).await.ok()?;
+    let text = String::from_utf8(r.body).ok()?;
+    let counter = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse::<u64>().ok())
+    };
+    Some((
+        counter("scim_commit_batches_total")?,
+        counter("scim_commit_writes_total")?,
+    ))
+}
+
+/// Writes per batch between two readings of [`commit_counts`]; `None` without both, or when
+/// nothing was committed between them.
+pub fn writes_per_batch(before: Option<(u64, u64)>, after: Option<(u64, u64)>) -> Option<f64> {
+    let ((b0, w0), (b1, w1)) = (before?, after?);
+    let batches = b1.checked_sub(b0).filter(|b| *b > 0)?;
+    Some(w1.saturating_sub(w0) as f64 / batches as f64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn writes_per_batch_between_two_readings() {
+        assert_eq!(writes_per_batch(Some((10, 30)), Some((14, 70))), Some(10.0));
+        assert_eq!(
+            writes_per_batch(Some((10, 30)), Some((10, 30))),
+            None,
+            "nothing committed"
+        );
+        assert_eq!(writes_per_batch(None, Some((4, 9))), None, "no counters");
+        assert_eq!(writes_per_batch(Some((4, 9)), None), None);
+    }
 
     #[test]
     fn parses_heads() {

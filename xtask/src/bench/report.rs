@@ -44,6 +44,10 @@ pub struct Phase {
     pub steal_cpu: f64,
     /// Bytes the server (and the database, with PostgreSQL) wrote to storage, per request.
     pub written_per_request: f64,
+    /// The writes the server committed during the phase per batch it committed them in (each
+    /// batch one transaction and one flush), from its `/metrics`; `None` when it committed
+    /// nothing, or has no such counters (PostgreSQL).
+    pub writes_per_batch: Option<f64>,
 }
 
 impl Phase {
@@ -86,6 +90,7 @@ impl Phase {
             } else {
                 0.0
             },
+            writes_per_batch: None,
         }
     }
 
@@ -97,6 +102,14 @@ impl Phase {
     /// The same, with the CPU time stolen from the machine during the phase.
     pub fn with_steal(self, steal_cpu: f64) -> Phase {
         Phase { steal_cpu, ..self }
+    }
+
+    /// The same, with the writes per commit batch during the phase.
+    pub fn with_batches(self, writes_per_batch: Option<f64>) -> Phase {
+        Phase {
+            writes_per_batch,
+            ..self
+        }
     }
 
     fn to_json(&self) -> Value {
@@ -118,13 +131,17 @@ impl Phase {
             "steal_cpu": round(self.steal_cpu, 3),
             "server_bytes_written_per_request": round(self.written_per_request, 0),
             "server_cpu_us_per_request": round(self.cpu_us_per_request(), 1),
+            "writes_per_commit_batch": self.writes_per_batch.map(|b| round(b, 2)),
         })
     }
 
     /// The line printed when a phase ends; `load` names the load generator's CPU column.
     pub fn summary(&self, load: &str) -> String {
+        let batches = self
+            .writes_per_batch
+            .map_or_else(String::new, |b| format!(", {b:.1} writes a commit batch"));
         format!(
-            "{:.0}/s, p50 {:.2} ms, p99 {:.2} ms, {} errors, CPU: server {:.0} %, database {:.0} %, {load} {:.0} %, other {:.0} %, stolen {:.0} %",
+            "{:.0}/s, p50 {:.2} ms, p99 {:.2} ms, {} errors, CPU: server {:.0} %, database {:.0} %, {load} {:.0} %, other {:.0} %, stolen {:.0} %{batches}",
             self.rps,
             self.p50_ms,
             self.p99_ms,
@@ -585,6 +602,7 @@ impl Run {
             "written/req",
             "× livez",
             "srv µs/req",
+            "writes/batch",
         ];
         if !database {
             head.retain(|h| *h != "db CPU");
@@ -623,6 +641,8 @@ impl Run {
                     bytes(p.written_per_request),
                     livez.map_or_else(|| "-".into(), |l| format!("{:.3}", p.rps / l)),
                     format!("{:.0}", p.cpu_us_per_request()),
+                    p.writes_per_batch
+                        .map_or_else(|| "-".into(), |b| format!("{b:.1}")),
                 ]
             })
             .map(|mut row: Vec<String>| {
@@ -859,6 +879,7 @@ mod tests {
             other_cpu: 0.0,
             steal_cpu: 0.0,
             written_per_request: 2048.0,
+            writes_per_batch: None,
         }
     }
 

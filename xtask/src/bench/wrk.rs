@@ -297,6 +297,7 @@ async fn measure(
         } else {
             0.0
         },
+        writes_per_batch: None,
     };
     eprintln!("{}", p.summary("wrk"));
     if p.errors > 0 {
@@ -932,6 +933,7 @@ Transfer/sec:     300.17B
             other_cpu: 0.0,
             steal_cpu: 0.0,
             written_per_request: 200.0,
+            writes_per_batch: None,
         }
     }
 
