@@ -319,7 +319,7 @@ impl Metrics {
             let _ = writeln!(out, "scim_commit_batches_total {}", c.batches);
             let _ = writeln!(
                 out,
-                "# HELP scim_commit_writes_total Writes committed in those batches."
+                "# HELP scim_commit_writes_total Writes taken in those batches (refused ones too)."
             );
             let _ = writeln!(out, "# TYPE scim_commit_writes_total counter");
             let _ = writeln!(out, "scim_commit_writes_total {}", c.writes);

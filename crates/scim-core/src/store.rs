@@ -284,8 +284,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// The size of the store's files on disk, in bytes (0 when it does not know).
     fn size_on_disk(&self) -> u64;
-    /// The writes this process committed, and in how many batches, for an engine that groups
-    /// concurrent writes into one commit; `None` for an engine that does not.
+    /// The writes this process handed to its commits, and in how many batches, for an engine
+    /// that groups concurrent writes into one commit; `None` for an engine that does not.
     fn commit_counts(&self) -> Option<CommitCounts> {
         None
     }
@@ -294,8 +294,9 @@ pub trait Store: Send + Sync + 'static {
     fn failure(&self) -> Option<String>;
 }
 
-/// Writes committed since the store opened, and the batches (each one transaction and one
-/// flush) they were committed in: `writes / batches` is how many writes shared a flush.
+/// Writes handed to the commits since the store opened (those refused because a concurrent
+/// change won included), and the batches (each one transaction and one flush) that took them:
+/// `writes / batches` is how many writes shared a flush.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CommitCounts {
     pub batches: u64,
