@@ -309,7 +309,7 @@ pub async fn commit_counts(target: &Target) -> Option<(u64, u64)> {
 }
 
 /// Writes per batch between two readings of [`commit_counts`]; `None` without both, or when
-/// nothing was committed between them.
+/// no batch ran between them.
 pub fn writes_per_batch(before: Option<(u64, u64)>, after: Option<(u64, u64)>) -> Option<f64> {
     let ((b0, w0), (b1, w1)) = (before?, after?);
     let batches = b1.checked_sub(b0).filter(|b| *b > 0)?;

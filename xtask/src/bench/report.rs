@@ -44,9 +44,9 @@ pub struct Phase {
     pub steal_cpu: f64,
     /// Bytes the server (and the database, with PostgreSQL) wrote to storage, per request.
     pub written_per_request: f64,
-    /// The writes the server committed during the phase per batch it committed them in (each
-    /// batch one transaction and one flush), from its `/metrics`; `None` when it committed
-    /// nothing, or has no such counters (PostgreSQL).
+    /// The writes the server's commit thread took during the phase per batch it took them in
+    /// (each batch one transaction and one flush), from its `/metrics`; `None` when it took
+    /// none, or has no such counters (PostgreSQL).
     pub writes_per_batch: Option<f64>,
 }
 
