@@ -285,12 +285,12 @@ impl Metrics {
                 h.count
             );
         }
-        let _ = writeln!(
-            out,
-            "# HELP scim_rate_limited_total Requests refused with 429."
+        unlabelled(
+            &mut out,
+            ("scim_rate_limited_total", "counter"),
+            "Requests refused with 429.",
+            m.rate_limited,
         );
-        let _ = writeln!(out, "# TYPE scim_rate_limited_total counter");
-        let _ = writeln!(out, "scim_rate_limited_total {}", m.rate_limited);
         let _ = writeln!(
             out,
             "# HELP scim_rate_limited_by_key_total Requests refused with 429 by the per-key limit, by key label."
@@ -303,30 +303,37 @@ impl Metrics {
                 escape(label)
             );
         }
-        let _ = writeln!(
-            out,
-            "# HELP scim_store_size_bytes Size of the store's files on disk."
+        unlabelled(
+            &mut out,
+            ("scim_store_size_bytes", "gauge"),
+            "Size of the store's files on disk.",
+            store_bytes,
         );
-        let _ = writeln!(out, "# TYPE scim_store_size_bytes gauge");
-        let _ = writeln!(out, "scim_store_size_bytes {store_bytes}");
         // Only an engine that batches commits (sled) has these.
         if let Some(c) = commits {
-            let _ = writeln!(
-                out,
-                "# HELP scim_commit_batches_total Batches committed, each one transaction and one flush."
+            unlabelled(
+                &mut out,
+                ("scim_commit_batches_total", "counter"),
+                "Batches committed, each one transaction and one flush.",
+                c.batches,
             );
-            let _ = writeln!(out, "# TYPE scim_commit_batches_total counter");
-            let _ = writeln!(out, "scim_commit_batches_total {}", c.batches);
-            let _ = writeln!(
-                out,
-                "# HELP scim_commit_writes_total Writes taken in those batches (refused ones too)."
+            unlabelled(
+                &mut out,
+                ("scim_commit_writes_total", "counter"),
+                "Writes taken in those batches (refused ones too).",
+                c.writes,
             );
-            let _ = writeln!(out, "# TYPE scim_commit_writes_total counter");
-            let _ = writeln!(out, "scim_commit_writes_total {}", c.writes);
         }
         webhooks.render(&mut out);
         out
     }
+}
+
+/// A metric without labels: its help, its type and its one sample.
+fn unlabelled(out: &mut String, (name, kind): (&str, &str), help: &str, value: u64) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+    let _ = writeln!(out, "{name} {value}");
 }
 
 fn escape(label: &str) -> String {
