@@ -57,7 +57,9 @@ impl<T: Send + 'static, R: Send + 'static> Committer<T, R> {
         let counted = Arc::clone(&counts);
         std::thread::Builder::new()
             .name(name.to_string())
-            .spawn(move || serve(&rx, max.max(1), run, lost, &counted))?;
+            .spawn(move || {
+                serve(&rx, max.max(1), run, lost, &counted, std::thread::yield_now);
+            })?;
         Ok(Committer {
             queue,
             lost,
@@ -100,9 +102,22 @@ fn serve<T, R>(
     mut run: impl FnMut(Vec<T>) -> Vec<R>,
     lost: fn() -> R,
     counts: &Counts,
+    mut pause: impl FnMut(),
 ) {
+    let mut last = 0;
     while let Ok(first) = rx.recv() {
-        let batch = gather(rx, first, max, std::thread::yield_now);
+        // A batch pauses only when the last one held more than one write: writers are
+        // concurrent, and a pause lets them queue. A lone writer's batches never give the
+        // processor away: on a machine busy with other work, a yield can cost a scheduler
+        // slice (docs/performance.md, "Issue 17, fourth part").
+        let patient = last > 1;
+        let batch = gather(
+            rx,
+            first,
+            max,
+            patient.then_some(&mut pause as &mut dyn FnMut()),
+        );
+        last = batch.len();
         counts.batches.fetch_add(1, Ordering::Relaxed);
         counts
             .items
@@ -118,17 +133,16 @@ fn serve<T, R>(
     }
 }
 
-/// A batch: `first`, everything queued behind it, and then, for as long as giving up the
-/// processor (`pause`) lets more writes queue, those too; at most `max`.
+/// A batch: `first`, everything queued behind it, and then, given a `pause` (giving up the
+/// processor), for as long as pausing lets more writes queue, those too; at most `max`.
 ///
 /// When the writers' threads share a processor with this one (one core, or more busy threads
 /// than cores), the writers still computing their change when this thread wakes would miss the
 /// batch and each pay a batch of their own: one pause lets them run until they queue or wait.
-/// The pauses end at the first that brings nothing, so a lone write costs one `sched_yield`, and
-/// no write ever waits for a timer. With 16 writers on one core, batches grew from 3.3 writes
+/// The pauses end at the first that brings nothing, and no write ever waits for a timer. With 16 writers on one core, batches grew from 3.3 writes
 /// to 15.8 and a PATCH's server CPU fell by a quarter (docs/performance.md, "Issue 17, fourth
 /// part").
-fn gather<J>(rx: &Receiver<J>, first: J, max: usize, mut pause: impl FnMut()) -> Vec<J> {
+fn gather<J>(rx: &Receiver<J>, first: J, max: usize, pause: Option<&mut dyn FnMut()>) -> Vec<J> {
     let mut batch = vec![first];
     let drain = |batch: &mut Vec<J>| {
         while batch.len() < max {
@@ -139,6 +153,7 @@ fn gather<J>(rx: &Receiver<J>, first: J, max: usize, mut pause: impl FnMut()) ->
         }
     };
     drain(&mut batch);
+    let Some(pause) = pause else { return batch };
     while batch.len() < max {
         let before = batch.len();
         pause();
@@ -216,31 +231,86 @@ mod tests {
         // Writers that queue during the first two pauses (two, then one), none in the third.
         let mut arrivals = vec![vec![], vec![5], vec![3, 4]];
         let mut pauses = 0;
-        let batch = gather(&rx, 1, 16, || {
+        let mut pause = || {
             pauses += 1;
             for job in arrivals.pop().unwrap_or_default() {
                 tx.send(job).expect("queued");
             }
-        });
+        };
+        let batch = gather(&rx, 1, 16, Some(&mut pause));
         assert_eq!(batch, [1, 2, 3, 4, 5]);
         assert_eq!(pauses, 3, "the pause that brought nothing ended the batch");
 
-        // A lone write pauses once.
+        // With nothing queued, one pause; without a pause, none.
         let mut pauses = 0;
-        assert_eq!(gather(&rx, 9, 16, || pauses += 1), [9]);
+        assert_eq!(gather(&rx, 9, 16, Some(&mut || pauses += 1)), [9]);
         assert_eq!(pauses, 1);
+        tx.send(10).expect("queued");
+        assert_eq!(gather(&rx, 9, 16, None), [9, 10]);
 
         // A full batch does not pause, and what it leaves waits for the next one.
         for job in 10..22 {
             tx.send(job).expect("queued");
         }
         let mut pauses = 0;
-        assert_eq!(gather(&rx, 0, 4, || pauses += 1), [0, 10, 11, 12]);
+        assert_eq!(
+            gather(&rx, 0, 4, Some(&mut || pauses += 1)),
+            [0, 10, 11, 12]
+        );
         assert_eq!(pauses, 0);
         let mut pauses = 0;
-        assert_eq!(gather(&rx, 1, 8, || pauses += 1).len(), 8);
+        assert_eq!(gather(&rx, 1, 8, Some(&mut || pauses += 1)).len(), 8);
         assert_eq!(pauses, 0);
-        assert_eq!(gather(&rx, 2, 8, || {}), [2, 20, 21]);
+        assert_eq!(gather(&rx, 2, 8, None), [2, 20, 21]);
+    }
+
+    #[test]
+    fn only_a_batch_after_one_of_several_writes_pauses() {
+        let (tx, rx) = channel::<Job<u32, u32>>();
+        let pauses = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&pauses);
+        let write = |i: u32| {
+            let (answer, answered) = oneshot::channel();
+            tx.send((i, answer)).expect("queued");
+            answered
+        };
+        // Three writes queued before the thread starts: its first batch takes them at once.
+        let first: Vec<_> = (0..3).map(write).collect();
+        let thread = std::thread::spawn(move || {
+            let pause = move || {
+                counted.fetch_add(1, Ordering::SeqCst);
+            };
+            serve(
+                &rx,
+                8,
+                |items| items,
+                || u32::MAX,
+                &Counts::default(),
+                pause,
+            );
+        });
+        for (i, answered) in (0..3).zip(first) {
+            assert_eq!(answered.blocking_recv(), Ok(i));
+        }
+        assert_eq!(
+            pauses.load(Ordering::SeqCst),
+            0,
+            "no batch before the first"
+        );
+        // The batch after one of three pauses, once: nothing else comes.
+        assert_eq!(write(3).blocking_recv(), Ok(3));
+        assert_eq!(pauses.load(Ordering::SeqCst), 1);
+        // That batch held one write: lone writes that follow never pause.
+        for i in 4..10 {
+            assert_eq!(write(i).blocking_recv(), Ok(i));
+        }
+        assert_eq!(
+            pauses.load(Ordering::SeqCst),
+            1,
+            "a lone writer never pauses"
+        );
+        drop(tx);
+        thread.join().expect("the thread ends with its senders");
     }
 
     #[test]
