@@ -104,18 +104,24 @@ fn serve<T, R>(
     counts: &Counts,
     mut pause: impl FnMut(),
 ) {
-    let mut last = 0;
-    while let Ok(first) = rx.recv() {
-        // A batch pauses only when the last one held more than one write: writers are
-        // concurrent, and a pause lets them queue. A lone writer's batches never give the
-        // processor away: on a machine busy with other work, a yield can cost a scheduler
-        // slice (docs/performance.md, "Issue 17, fourth part").
-        let patient = last > 1;
+    // Writers are concurrent when the last batch held several writes, or when a write queued
+    // while it ran. Only then does a batch pause to let more queue: a lone writer's batches
+    // never give the processor away, since on a machine busy with other work a yield can cost
+    // a scheduler slice (docs/performance.md, "Issue 17, fourth part").
+    let (mut last, mut queued) = (0, None);
+    loop {
+        let (first, concurrent) = match queued.take() {
+            Some(job) => (job, true),
+            None => match rx.recv() {
+                Ok(job) => (job, last > 1),
+                Err(_) => return,
+            },
+        };
         let batch = gather(
             rx,
             first,
             max,
-            patient.then_some(&mut pause as &mut dyn FnMut()),
+            concurrent.then_some(&mut pause as &mut dyn FnMut()),
         );
         last = batch.len();
         counts.batches.fetch_add(1, Ordering::Relaxed);
@@ -125,6 +131,8 @@ fn serve<T, R>(
         let (items, waiters): (Vec<T>, Vec<oneshot::Sender<R>>) = batch.into_iter().unzip();
         // A batch that panics answers each of its writers `lost`, and the thread goes on.
         let results = catch_unwind(AssertUnwindSafe(|| run(items))).unwrap_or_default();
+        // Queued before this batch's writers hear back, so by another writer.
+        queued = rx.try_recv().ok();
         let mut results = results.into_iter();
         for waiter in waiters {
             // A writer that has gone (its request was dropped) simply does not read its result.
@@ -265,10 +273,13 @@ mod tests {
     }
 
     #[test]
-    fn only_a_batch_after_one_of_several_writes_pauses() {
+    fn only_batches_of_concurrent_writers_pause() {
         let (tx, rx) = channel::<Job<u32, u32>>();
         let pauses = Arc::new(AtomicUsize::new(0));
         let counted = Arc::clone(&pauses);
+        // The batch of write 10 says it runs, then runs until the test says go.
+        let (go, wait) = channel::<()>();
+        let (running, started) = channel::<()>();
         let write = |i: u32| {
             let (answer, answered) = oneshot::channel();
             tx.send((i, answer)).expect("queued");
@@ -280,14 +291,14 @@ mod tests {
             let pause = move || {
                 counted.fetch_add(1, Ordering::SeqCst);
             };
-            serve(
-                &rx,
-                8,
-                |items| items,
-                || u32::MAX,
-                &Counts::default(),
-                pause,
-            );
+            let run = move |items: Vec<u32>| {
+                if items == [10] {
+                    running.send(()).expect("the test waits");
+                    wait.recv().expect("go");
+                }
+                items
+            };
+            serve(&rx, 8, run, || u32::MAX, &Counts::default(), pause);
         });
         for (i, answered) in (0..3).zip(first) {
             assert_eq!(answered.blocking_recv(), Ok(i));
@@ -309,6 +320,14 @@ mod tests {
             1,
             "a lone writer never pauses"
         );
+        // A write that queues while a batch of one runs: the batch that takes it pauses.
+        let tenth = write(10);
+        started.recv().expect("the batch of write 10 runs");
+        let eleventh = write(11);
+        go.send(()).expect("the batch waits");
+        assert_eq!(tenth.blocking_recv(), Ok(10));
+        assert_eq!(eleventh.blocking_recv(), Ok(11));
+        assert_eq!(pauses.load(Ordering::SeqCst), 2);
         drop(tx);
         thread.join().expect("the thread ends with its senders");
     }
