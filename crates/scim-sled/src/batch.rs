@@ -147,9 +147,9 @@ fn serve<T, R>(
 /// When the writers' threads share a processor with this one (one core, or more busy threads
 /// than cores), the writers still computing their change when this thread wakes would miss the
 /// batch and each pay a batch of their own: one pause lets them run until they queue or wait.
-/// The pauses end at the first that brings nothing, and no write ever waits for a timer. With 16 writers on one core, batches grew from 3.3 writes
-/// to 15.8 and a PATCH's server CPU fell by a quarter (docs/performance.md, "Issue 17, fourth
-/// part").
+/// The pauses end at the first that brings nothing, and no write ever waits for a timer. With
+/// 16 writers on one core, batches grew from 3.3 writes to 12.4–15.9, and a write's server CPU
+/// fell by 14–30 % (docs/performance.md, "Issue 17, fourth part").
 fn gather<J>(rx: &Receiver<J>, first: J, max: usize, pause: Option<&mut dyn FnMut()>) -> Vec<J> {
     let mut batch = vec![first];
     let drain = |batch: &mut Vec<J>| {

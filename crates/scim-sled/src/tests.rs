@@ -287,8 +287,9 @@ fn a_deleted_tenant_gets_no_new_partition() {
     );
 }
 
-/// A change that keeps a record's index entries leaves them alone (each rewritten entry was a
-/// sled log write of its own): they still find it, and an entry that changes is replaced.
+/// A change that keeps a record's index entries leaves them alone (each removal and insertion
+/// in a sled transaction reads its key first): they still find it, and an entry that changes
+/// is replaced.
 #[test]
 fn index_entries_a_write_keeps_still_find_the_record_and_changed_ones_move() {
     use scim_core::doc::Doc;
@@ -331,25 +332,17 @@ fn index_entries_a_write_keeps_still_find_the_record_and_changed_ones_move() {
         .commit_now(&part, put(1, "ann", true))
         .expect("create");
     let find = |key: IndexKey| part.lookup_now(&key).expect("lookup");
+    let u1 = vec!["u1".to_string()];
     store
         .commit_now(&part, put(2, "ann", false))
         .expect("patch");
-    assert_eq!(
-        find(IndexKey::UserName("ann".into())),
-        vec!["u1".to_string()]
-    );
+    assert_eq!(find(IndexKey::UserName("ann".into())), u1);
     store
         .commit_now(&part, put(3, "bea", false))
         .expect("rename");
-    assert_eq!(
-        find(IndexKey::UserName("bea".into())),
-        vec!["u1".to_string()]
-    );
+    assert_eq!(find(IndexKey::UserName("bea".into())), u1);
     assert!(find(IndexKey::UserName("ann".into())).is_empty());
-    assert_eq!(
-        find(IndexKey::UserExternalId("x1".into())),
-        vec!["u1".to_string()]
-    );
+    assert_eq!(find(IndexKey::UserExternalId("x1".into())), u1);
     // The name another record keeps is still its own.
     let mut other = put(1, "bea", true);
     other.id = "u2".into();
