@@ -22,7 +22,8 @@ use serde_json::Value;
 pub struct Doc(Arc<Forms>);
 
 struct Forms {
-    text: OnceLock<Box<RawValue>>,
+    /// JSON text of an object: written by serde_json, or read back from where it was stored.
+    text: OnceLock<Box<str>>,
     value: OnceLock<Value>,
 }
 
@@ -37,6 +38,18 @@ impl Doc {
 
     /// A document read from its JSON text, which is parsed only when read into.
     pub fn from_text(text: Box<RawValue>) -> Doc {
+        Doc::of_text(text.into())
+    }
+
+    /// A document read back from the text an engine stored from [`Doc::text`], without checking
+    /// it again: an engine whose records hold the document's text apart from their bookkeeping
+    /// hands it over as it was written, with no scan. It is parsed only when read into; a text
+    /// that does not parse (a store damaged by hand) reads as no document.
+    pub fn from_stored(text: String) -> Doc {
+        Doc::of_text(text.into_boxed_str())
+    }
+
+    fn of_text(text: Box<str>) -> Doc {
         Doc(Arc::new(Forms {
             text: OnceLock::from(text),
             value: OnceLock::new(),
@@ -51,10 +64,12 @@ impl Doc {
     }
 
     /// The document as JSON text, written from its value on first use.
-    pub fn text(&self) -> &RawValue {
+    pub fn text(&self) -> &str {
         self.0.text.get_or_init(|| {
             let value = self.0.value.get().unwrap_or(&Value::Null);
-            serde_json::value::to_raw_value(value).unwrap_or_else(|_| empty_object())
+            serde_json::to_string(value)
+                .unwrap_or_else(|_| "{}".to_string())
+                .into_boxed_str()
         })
     }
 
@@ -73,12 +88,8 @@ impl Doc {
 
 /// A document's text as a value. The text was written by serde_json from a value, so it parses;
 /// a text that does not (a store edited by hand) reads as no document rather than a panic.
-fn parse(text: Option<&RawValue>) -> Value {
-    serde_json::from_str(text.map_or("null", |t| t.get())).unwrap_or(Value::Null)
-}
-
-fn empty_object() -> Box<RawValue> {
-    RawValue::from_string("{}".to_string()).expect("`{}` is JSON")
+fn parse(text: Option<&str>) -> Value {
+    serde_json::from_str(text.unwrap_or("null")).unwrap_or(Value::Null)
 }
 
 impl From<Value> for Doc {
@@ -108,8 +119,13 @@ impl fmt::Debug for Doc {
 
 impl Serialize for Doc {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        // Written once and kept: the answer that follows a write copies the same text.
-        self.text().serialize(s)
+        // Written once and kept: the answer that follows a write copies the same text. It is
+        // checked again here (a text read back from a store is trusted only to be copied into
+        // answers), so that what is serialised is JSON; a text that is not reads as no document.
+        match RawValue::from_string(self.text().to_string()) {
+            Ok(raw) => raw.serialize(s),
+            Err(_) => Value::Null.serialize(s),
+        }
     }
 }
 
@@ -137,7 +153,7 @@ mod tests {
         assert_eq!(serde_json::to_string(&held).expect("test value"), stored);
         assert_eq!(held.doc["name"]["givenName"], "Ada");
         assert_eq!(
-            held.doc.text().get(),
+            held.doc.text(),
             r#"{"schemas":["urn:x"],"userName":"ada","name":{"givenName":"Ada"}}"#
         );
     }
@@ -145,8 +161,8 @@ mod tests {
     #[test]
     fn a_document_made_in_memory_is_written_once_and_equals_its_reading() {
         let doc = Doc::new(json!({"userName": "ada", "active": true}));
-        assert_eq!(doc.text().get(), r#"{"userName":"ada","active":true}"#);
-        let back: Doc = serde_json::from_str(doc.text().get()).expect("test value");
+        assert_eq!(doc.text(), r#"{"userName":"ada","active":true}"#);
+        let back: Doc = serde_json::from_str(doc.text()).expect("test value");
         assert_eq!(back, doc);
         assert_eq!(
             back.into_value(),

@@ -269,7 +269,7 @@ fn copied(
     related: Option<&Related>,
     base_url: &str,
 ) -> Option<JsonText> {
-    let doc = record.doc.text().get();
+    let doc = record.doc.text();
     let Members(members) = serde_json::from_str(doc).ok()?;
     let mut out: Vec<u8> = Vec::with_capacity(doc.len() + 320);
     out.extend_from_slice(b"{\"schemas\":");

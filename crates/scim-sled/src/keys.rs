@@ -12,6 +12,18 @@ pub(crate) fn tag(index: Index) -> u8 {
     }
 }
 
+/// The index whose tag is `byte`.
+pub(crate) fn index_of_tag(byte: u8) -> Option<Index> {
+    [
+        Index::UserName,
+        Index::UserExternalId,
+        Index::GroupDisplayName,
+        Index::GroupExternalId,
+    ]
+    .into_iter()
+    .find(|i| tag(*i) == byte)
+}
+
 /// The bytes of an index entry: a tag, the key's length and bytes, and for a non-unique index the
 /// id too (so that many ids can share a key).
 pub(crate) fn index_key(key: &IndexKey, id: Option<&str>) -> Vec<u8> {

@@ -9,7 +9,8 @@
 //! of trees that they share (`tenants/users` and so on), each key behind its tenant's prefix
 //! (`acme\0…`), so that a tenant costs no tree: sled rewrites a list of every tree each time one
 //! is made. A partition's trees:
-//! - `users`, `groups`: id → [`Record`](scim_core::model::Record) (JSON)
+//! - `users`, `groups`: id → [`Record`](scim_core::model::Record) (a binary header, then the
+//!   document's JSON text: [`record`]; JSON in stores of earlier releases)
 //! - `index`: tag, length-prefixed key [, id] → id ([`keys::index_key`])
 //! - `group_members`: group id, 0, member id → [`Member`](scim_core::model::Member) (JSON), one
 //!   key per membership
@@ -29,12 +30,13 @@
 //! whose tenants had trees of their own into the shared trees), [`whole`] (export, import, the
 //! engine's own checks), [`batch`] (concurrent commits share a transaction), [`census`] (list
 //! counts and page positions), [`view`] (a tree, or one tenant's keys in it), [`keys`] (key
-//! layouts).
+//! layouts), [`record`] (a record's stored form).
 
 mod batch;
 mod census;
 mod keys;
 mod read;
+mod record;
 mod tenants;
 mod view;
 mod whole;

@@ -16,6 +16,7 @@ use scim_core::store::{Found, Lookup, Partition, Query, Selection, Store, StoreE
 use time::OffsetDateTime;
 
 use crate::keys::{index_key, membership_key, seq_of_target_key, split_index_key, tag, target_key};
+use crate::record::decode_record;
 use crate::{decode, storage, Feed, KeySet, Part, SledPartition, SledStore};
 
 impl Lookup for Part {
@@ -82,7 +83,7 @@ impl Feed {
 impl Part {
     pub(crate) fn get_now(&self, kind: Kind, id: &str) -> Result<Option<Record>, StoreError> {
         match self.records(kind).get(id.as_bytes()).map_err(storage)? {
-            Some(bytes) => Ok(Some(decode(&bytes)?)),
+            Some(bytes) => Ok(Some(decode_record(&bytes)?)),
             None => Ok(None),
         }
     }
@@ -179,7 +180,7 @@ impl Part {
             }
             None => {
                 for v in self.records(q.kind).iter().values() {
-                    collector.offer(decode(&v.map_err(storage)?)?, self)?;
+                    collector.offer(decode_record(&v.map_err(storage)?)?, self)?;
                 }
             }
         }
@@ -225,7 +226,7 @@ impl Part {
         let mut last = None;
         for entry in walk.by_ref().take(take) {
             let (key, value) = entry.map_err(storage)?;
-            out.push(decode(&value)?);
+            out.push(decode_record(&value)?);
             last = Some(key);
         }
         if let (Some(began), Some(last)) = (began, last) {

@@ -353,3 +353,90 @@ fn index_entries_a_write_keeps_still_find_the_record_and_changed_ones_move() {
     let taken = store.commit_now(&part, other).expect_err("taken");
     assert!(matches!(taken, StoreError::Taken(_)), "{taken:?}");
 }
+
+/// Records written by releases before the binary record form are JSON. A store that holds both
+/// forms reads, lists and checks them alike, and a change writes its record in the new form.
+#[test]
+fn records_of_both_stored_forms_are_read_listed_checked_and_rewritten_in_the_new_form() {
+    use scim_core::doc::Doc;
+    use scim_core::model::{IndexKey, Record, StoredKind};
+    use scim_core::store::{Expect, Query, Selection};
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let dir = tempfile::tempdir().expect("dir");
+    let store = SledStore::open(dir.path(), &SledOptions::default()).expect("store");
+    let tenant = TenantId::default_tenant();
+    let part = store.part(&tenant).expect("partition");
+    let now = OffsetDateTime::now_utc();
+    let record = |id: &str, version: u64, given: &str| Record {
+        id: id.into(),
+        kind: StoredKind::User,
+        version,
+        created: now,
+        last_modified: now,
+        doc: Doc::new(serde_json::json!({"userName": id, "name": {"givenName": given}})),
+        index: vec![IndexKey::UserName(id.into())],
+        profile: None,
+    };
+    let put = |record: Record, expect: Expect| Write {
+        kind: Kind::User,
+        id: record.id.clone(),
+        expect,
+        op: WriteOp::Put {
+            record,
+            members: None,
+        },
+        touch: Vec::new(),
+        revision: revision("x"),
+    };
+    // "a-old" as an earlier release stored it: its JSON, beside its index entry and history.
+    store
+        .commit_now(&part, put(record("a-old", 1, "Ann"), Expect::Absent))
+        .expect("create");
+    let json = serde_json::to_vec(&record("a-old", 1, "Ann")).expect("JSON");
+    part.users.insert(b"a-old", json).expect("insert");
+    store
+        .commit_now(&part, put(record("b-new", 1, "Bea"), Expect::Absent))
+        .expect("create");
+    let stored_form = |id: &[u8]| part.users.get(id).expect("get").expect("stored")[0];
+    assert_eq!(stored_form(b"a-old"), b'{');
+    assert_eq!(stored_form(b"b-new"), 0x01);
+
+    let partition = store.partition(&tenant).expect("partition");
+    let listed = rt
+        .block_on(partition.query(Query {
+            kind: Kind::User,
+            selection: Selection::All,
+            skip: 0,
+            take: 10,
+        }))
+        .expect("list");
+    assert_eq!(listed.total, 2);
+    assert_eq!(
+        listed.records,
+        vec![record("a-old", 1, "Ann"), record("b-new", 1, "Bea")]
+    );
+    assert_eq!(
+        listed.records[1].doc.text(),
+        r#"{"userName":"b-new","name":{"givenName":"Bea"}}"#
+    );
+    assert_eq!(
+        rt.block_on(store.check()).expect("check"),
+        Vec::<String>::new()
+    );
+
+    store
+        .commit_now(&part, put(record("a-old", 2, "Anna"), Expect::Version(1)))
+        .expect("change");
+    assert_eq!(stored_form(b"a-old"), 0x01);
+    let got = rt
+        .block_on(partition.get(Kind::User, "a-old"))
+        .expect("get");
+    assert_eq!(got, Some(record("a-old", 2, "Anna")));
+    assert_eq!(
+        rt.block_on(store.check()).expect("check"),
+        Vec::<String>::new()
+    );
+}

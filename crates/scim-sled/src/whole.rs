@@ -10,6 +10,7 @@ use scim_core::model::{
 use scim_core::store::StoreError;
 
 use crate::keys::{index_key, membership_key, seq_of_target_key, target_key, webhook_key};
+use crate::record::{decode_record, encode_record};
 use crate::view::{after_prefix, tenant_prefix, View};
 use crate::{decode, encode, storage, Feed, Part, SledStore, SHARED};
 
@@ -28,7 +29,7 @@ impl SledStore {
         let all = |tree: &View| -> Result<Vec<Record>, StoreError> {
             tree.iter()
                 .values()
-                .map(|v| decode(&v.map_err(storage)?))
+                .map(|v| decode_record(&v.map_err(storage)?))
                 .collect()
         };
         let users = all(&part.users)?;
@@ -132,7 +133,7 @@ impl SledStore {
             .chain(dump.groups.iter().map(|g| &g.record))
         {
             part.records(record.kind.into())
-                .insert(record.id.as_bytes(), encode(record)?)
+                .insert(record.id.as_bytes(), encode_record(record)?)
                 .map_err(storage)?;
             for key in &record.index {
                 part.index
@@ -291,7 +292,7 @@ fn check_part(part: &Arc<Part>) -> Result<Vec<String>, StoreError> {
     let mut owned: HashSet<Vec<u8>> = HashSet::new();
     for kind in [Kind::User, Kind::Group] {
         for v in part.records(kind).iter().values() {
-            let record: Record = match decode(&v.map_err(storage)?) {
+            let record: Record = match decode_record(&v.map_err(storage)?) {
                 Ok(r) => r,
                 Err(e) => {
                     problems.push(format!("a {} record does not decode: {e}", kind.name()));

@@ -10,6 +10,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
 use crate::keys::{index_key, membership_key, target_key, webhook_key};
+use crate::record::{decode_record, encode_record};
 use crate::view::TxView;
 use crate::{decode, encode, storage, Feed, Part, SledStore};
 
@@ -337,7 +338,7 @@ fn apply(part: &TxPart, write: &Write, seq: u64) -> TxResult<()> {
     };
     let id = write.id.as_str();
     let old: Option<Record> = match records(write.kind).get(id.as_bytes())? {
-        Some(bytes) => Some(tx_decode(&bytes)?),
+        Some(bytes) => Some(decode_record(&bytes).or_else(abort)?),
         None => None,
     };
     match (&old, write.expect) {
@@ -373,7 +374,7 @@ fn apply(part: &TxPart, write: &Write, seq: u64) -> TxResult<()> {
                 }
                 index.insert(k, id.as_bytes())?;
             }
-            records(write.kind).insert(id.as_bytes(), tx_encode(record)?)?;
+            records(write.kind).insert(id.as_bytes(), encode_record(record).or_else(abort)?)?;
             if let Some(change) = members {
                 // Only the difference is written: a member that stays costs nothing.
                 for m in &change.removed {
@@ -428,10 +429,10 @@ fn apply(part: &TxPart, write: &Write, seq: u64) -> TxResult<()> {
     for (kind, other) in &write.touch {
         let tree = records(*kind);
         if let Some(bytes) = tree.get(other.as_bytes())? {
-            let mut r: Record = tx_decode(&bytes)?;
+            let mut r = decode_record(&bytes).or_else(abort)?;
             r.version += 1;
             r.last_modified = write.revision.time;
-            tree.insert(other.as_bytes(), tx_encode(&r)?)?;
+            tree.insert(other.as_bytes(), encode_record(&r).or_else(abort)?)?;
         }
     }
     tx_revision(revisions, by_target, &write.revision, seq)
