@@ -22,9 +22,24 @@ use serde_json::Value;
 pub struct Doc(Arc<Forms>);
 
 struct Forms {
-    /// JSON text of an object: written by serde_json, or read back from where it was stored.
-    text: OnceLock<Box<str>>,
+    text: OnceLock<Text>,
     value: OnceLock<Value>,
+}
+
+/// A document's JSON text: written or read by serde_json, or read back from where an engine
+/// stored it, not checked again.
+enum Text {
+    Json(Box<RawValue>),
+    Stored(Box<str>),
+}
+
+impl Text {
+    fn as_str(&self) -> &str {
+        match self {
+            Text::Json(raw) => raw.get(),
+            Text::Stored(text) => text,
+        }
+    }
 }
 
 impl Doc {
@@ -38,7 +53,7 @@ impl Doc {
 
     /// A document read from its JSON text, which is parsed only when read into.
     pub fn from_text(text: Box<RawValue>) -> Doc {
-        Doc::of_text(text.into())
+        Doc::of_text(Text::Json(text))
     }
 
     /// A document read back from the text an engine stored from [`Doc::text`], without checking
@@ -46,10 +61,10 @@ impl Doc {
     /// hands it over as it was written, with no scan. It is parsed only when read into; a text
     /// that does not parse (a store damaged by hand) reads as no document.
     pub fn from_stored(text: String) -> Doc {
-        Doc::of_text(text.into_boxed_str())
+        Doc::of_text(Text::Stored(text.into_boxed_str()))
     }
 
-    fn of_text(text: Box<str>) -> Doc {
+    fn of_text(text: Text) -> Doc {
         Doc(Arc::new(Forms {
             text: OnceLock::from(text),
             value: OnceLock::new(),
@@ -60,16 +75,18 @@ impl Doc {
     pub fn value(&self) -> &Value {
         self.0
             .value
-            .get_or_init(|| parse(self.0.text.get().map(|t| &**t)))
+            .get_or_init(|| parse(self.0.text.get().map(Text::as_str)))
     }
 
     /// The document as JSON text, written from its value on first use.
     pub fn text(&self) -> &str {
+        self.written().as_str()
+    }
+
+    fn written(&self) -> &Text {
         self.0.text.get_or_init(|| {
             let value = self.0.value.get().unwrap_or(&Value::Null);
-            serde_json::to_string(value)
-                .unwrap_or_else(|_| "{}".to_string())
-                .into_boxed_str()
+            Text::Json(serde_json::value::to_raw_value(value).unwrap_or_else(|_| empty_object()))
         })
     }
 
@@ -80,7 +97,7 @@ impl Doc {
             Ok(forms) => forms
                 .value
                 .into_inner()
-                .unwrap_or_else(|| parse(forms.text.get().map(|t| &**t))),
+                .unwrap_or_else(|| parse(forms.text.get().map(Text::as_str))),
             Err(shared) => Doc(shared).value().clone(),
         }
     }
@@ -90,6 +107,10 @@ impl Doc {
 /// a text that does not (a store edited by hand) reads as no document rather than a panic.
 fn parse(text: Option<&str>) -> Value {
     serde_json::from_str(text.unwrap_or("null")).unwrap_or(Value::Null)
+}
+
+fn empty_object() -> Box<RawValue> {
+    RawValue::from_string("{}".to_string()).expect("`{}` is JSON")
 }
 
 impl From<Value> for Doc {
@@ -119,12 +140,15 @@ impl fmt::Debug for Doc {
 
 impl Serialize for Doc {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        // Written once and kept: the answer that follows a write copies the same text. It is
-        // checked again here (a text read back from a store is trusted only to be copied into
-        // answers), so that what is serialised is JSON; a text that is not reads as no document.
-        match RawValue::from_string(self.text().to_string()) {
-            Ok(raw) => raw.serialize(s),
-            Err(_) => Value::Null.serialize(s),
+        // Written once and kept: the answer that follows a write copies the same text. A text
+        // read back from a store is checked here (it is trusted only to be copied into answers),
+        // so that what is serialised is JSON; one that is not reads as no document.
+        match self.written() {
+            Text::Json(raw) => raw.serialize(s),
+            Text::Stored(text) => match RawValue::from_string(text.to_string()) {
+                Ok(raw) => raw.serialize(s),
+                Err(_) => Value::Null.serialize(s),
+            },
         }
     }
 }
@@ -171,5 +195,20 @@ mod tests {
         // Read from a value rather than text, it is that value.
         let from_value: Doc = serde_json::from_value(json!({"a": 1})).expect("test value");
         assert_eq!(from_value.value(), &json!({"a": 1}));
+    }
+
+    #[test]
+    fn a_stored_text_is_copied_out_and_serialised_only_if_it_is_json() {
+        let doc = Doc::from_stored(r#"{"userName":"ada"}"#.to_string());
+        assert!(doc.0.value.get().is_none(), "not parsed until read");
+        assert_eq!(doc.text(), r#"{"userName":"ada"}"#);
+        assert_eq!(
+            serde_json::to_string(&doc).expect("JSON"),
+            r#"{"userName":"ada"}"#
+        );
+        assert_eq!(doc["userName"], "ada");
+        let damaged = Doc::from_stored(r#"{"userName":"#.to_string());
+        assert_eq!(serde_json::to_string(&damaged).expect("JSON"), "null");
+        assert_eq!(damaged.value(), &Value::Null);
     }
 }
