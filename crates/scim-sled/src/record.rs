@@ -227,6 +227,16 @@ mod tests {
                 index: Vec::new(),
                 ..ada()
             },
+            // The group indexes' tags too.
+            Record {
+                kind: StoredKind::Group,
+                profile: None,
+                index: vec![
+                    IndexKey::GroupDisplayName("admins".into()),
+                    IndexKey::GroupExternalId("G-1".into()),
+                ],
+                ..ada()
+            },
         ] {
             let bytes = encode_record(&record).expect("encodes");
             assert_eq!(bytes[0], FORM);
@@ -267,6 +277,15 @@ mod tests {
         let mut kind = bytes.clone();
         kind[1] = 9;
         assert!(matches!(decode_record(&kind), Err(StoreError::Corrupt(_))));
+        // An index tag no index has: after the format, kind, version, two times, id and count.
+        let mut tagged = bytes.clone();
+        let at = 1 + 1 + 8 + 2 * 20 + 4 + ada().id.len() + 4;
+        assert_eq!(tagged[at], b'u', "the first index entry's tag");
+        tagged[at] = b'z';
+        assert!(matches!(
+            decode_record(&tagged),
+            Err(StoreError::Corrupt(_))
+        ));
         let mut doc = bytes;
         doc.push(b' ');
         assert!(matches!(decode_record(&doc), Err(StoreError::Corrupt(_))));
