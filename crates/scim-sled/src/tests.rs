@@ -354,6 +354,23 @@ fn index_entries_a_write_keeps_still_find_the_record_and_changed_ones_move() {
     assert!(matches!(taken, StoreError::Taken(_)), "{taken:?}");
 }
 
+/// A store whose `default` tenant exists, as the server makes it at first start: the engine's
+/// check reads the partitions of the tenants that exist.
+fn store_with_default_tenant(dir: &std::path::Path) -> SledStore {
+    let store = SledStore::open(dir, &SledOptions::default()).expect("store");
+    let default = scim_core::model::Tenant {
+        id: TenantId::default_tenant(),
+        name: "Default".into(),
+        status: scim_core::model::TenantStatus::Active,
+        default_role: "Everyone".into(),
+        created: OffsetDateTime::now_utc(),
+    };
+    store
+        .put_tenant_now(&default, &revision("default"))
+        .expect("tenant");
+    store
+}
+
 /// Records written by releases before the binary record form are JSON. A store that holds both
 /// forms reads, lists and checks them alike, and a change writes its record in the new form.
 #[test]
@@ -366,7 +383,7 @@ fn records_of_both_stored_forms_are_read_listed_checked_and_rewritten_in_the_new
         .build()
         .expect("runtime");
     let dir = tempfile::tempdir().expect("dir");
-    let store = SledStore::open(dir.path(), &SledOptions::default()).expect("store");
+    let store = store_with_default_tenant(dir.path());
     let tenant = TenantId::default_tenant();
     let part = store.part(&tenant).expect("partition");
     let now = OffsetDateTime::now_utc();
@@ -438,5 +455,47 @@ fn records_of_both_stored_forms_are_read_listed_checked_and_rewritten_in_the_new
     assert_eq!(
         rt.block_on(store.check()).expect("check"),
         Vec::<String>::new()
+    );
+}
+
+/// A read hands a record's document over without parsing it, so damage inside the document
+/// (its first and last bytes intact) is found by the engine's check, not by reads.
+#[test]
+fn the_check_finds_a_stored_document_that_is_not_json() {
+    use scim_core::doc::Doc;
+    use scim_core::model::{Record, StoredKind};
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let dir = tempfile::tempdir().expect("dir");
+    let store = store_with_default_tenant(dir.path());
+    let part = store.part(&TenantId::default_tenant()).expect("partition");
+    let now = OffsetDateTime::now_utc();
+    let record = Record {
+        id: "u1".into(),
+        kind: StoredKind::User,
+        version: 1,
+        created: now,
+        last_modified: now,
+        doc: Doc::new(serde_json::json!({"userName": "ann"})),
+        index: Vec::new(),
+        profile: None,
+    };
+    let mut bytes = crate::record::encode_record(&record).expect("encodes");
+    part.users.insert(b"u1", bytes.clone()).expect("insert");
+    assert_eq!(
+        rt.block_on(store.check()).expect("check"),
+        Vec::<String>::new()
+    );
+    // `{"userName":"ann"}` becomes `{"userName"#"ann"}`.
+    let colon = bytes.len() - r#":"ann"}"#.len();
+    assert_eq!(bytes[colon], b':');
+    bytes[colon] = b'#';
+    part.users.insert(b"u1", bytes).expect("insert");
+    let problems = rt.block_on(store.check()).expect("check");
+    assert_eq!(
+        problems,
+        vec!["tenant default: User u1: its document is not JSON".to_string()]
     );
 }

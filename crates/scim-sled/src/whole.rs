@@ -215,7 +215,7 @@ impl SledStore {
     }
 
     /// Checks that the engine's structures agree with its records, in every partition: every
-    /// index entry belongs to a record that owns it and the reverse, memberships are recorded both
+    /// record decodes and its document is JSON (reads copy it out unparsed), every index entry belongs to a record that owns it and the reverse, memberships are recorded both
     /// ways and name existing records, every history key names an entry and every entry is under
     /// each of its targets; that every key's tenant exists; and that the shared trees hold data
     /// of existing tenants only.
@@ -299,6 +299,14 @@ fn check_part(part: &Arc<Part>) -> Result<Vec<String>, StoreError> {
                     continue;
                 }
             };
+            // A read copies the document's text out without parsing it: the check parses it.
+            if serde_json::from_str::<serde::de::IgnoredAny>(record.doc.text()).is_err() {
+                problems.push(format!(
+                    "{} {}: its document is not JSON",
+                    kind.name(),
+                    record.id
+                ));
+            }
             for key in &record.index {
                 let k = index_key(key, Some(&record.id));
                 match part.index.get(&k).map_err(storage)? {
