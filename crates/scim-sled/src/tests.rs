@@ -354,10 +354,16 @@ fn index_entries_a_write_keeps_still_find_the_record_and_changed_ones_move() {
     assert!(matches!(taken, StoreError::Taken(_)), "{taken:?}");
 }
 
-/// A store whose `default` tenant exists, as the server makes it at first start: the engine's
-/// check reads the partitions of the tenants that exist.
-fn store_with_default_tenant(dir: &std::path::Path) -> SledStore {
-    let store = SledStore::open(dir, &SledOptions::default()).expect("store");
+/// A store whose `default` tenant exists, as the server makes it at first start (the engine's
+/// check reads the partitions of the tenants that exist), its folder, and a runtime for the
+/// `Store` calls.
+fn store_with_default_tenant() -> (tokio::runtime::Runtime, tempfile::TempDir, SledStore) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let dir = tempfile::tempdir().expect("dir");
+    let store = SledStore::open(dir.path(), &SledOptions::default()).expect("store");
     let default = scim_core::model::Tenant {
         id: TenantId::default_tenant(),
         name: "Default".into(),
@@ -368,7 +374,7 @@ fn store_with_default_tenant(dir: &std::path::Path) -> SledStore {
     store
         .put_tenant_now(&default, &revision("default"))
         .expect("tenant");
-    store
+    (rt, dir, store)
 }
 
 /// Records written by releases before the binary record form are JSON. A store that holds both
@@ -378,12 +384,7 @@ fn records_of_both_stored_forms_are_read_listed_checked_and_rewritten_in_the_new
     use scim_core::doc::Doc;
     use scim_core::model::{IndexKey, Record, StoredKind};
     use scim_core::store::{Expect, Query, Selection};
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let dir = tempfile::tempdir().expect("dir");
-    let store = store_with_default_tenant(dir.path());
+    let (rt, _dir, store) = store_with_default_tenant();
     let tenant = TenantId::default_tenant();
     let part = store.part(&tenant).expect("partition");
     let now = OffsetDateTime::now_utc();
@@ -464,12 +465,7 @@ fn records_of_both_stored_forms_are_read_listed_checked_and_rewritten_in_the_new
 fn the_check_finds_a_stored_document_that_is_not_json() {
     use scim_core::doc::Doc;
     use scim_core::model::{Record, StoredKind};
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let dir = tempfile::tempdir().expect("dir");
-    let store = store_with_default_tenant(dir.path());
+    let (rt, _dir, store) = store_with_default_tenant();
     let part = store.part(&TenantId::default_tenant()).expect("partition");
     let now = OffsetDateTime::now_utc();
     let record = Record {
