@@ -292,6 +292,43 @@ pub struct Target {
 /// The store size of the scale targets.
 pub const MILLION: u64 = 1_000_000;
 
+/// "at 100,000: " before a figure of a store smaller than the scale targets' million.
+fn at(s: &Store) -> String {
+    if s.users >= MILLION {
+        String::new()
+    } else {
+        format!("at {}: ", thousands(s.users))
+    }
+}
+
+/// Targets as the JSON report holds them.
+fn targets_json(targets: &[Target]) -> Vec<Value> {
+    targets
+        .iter()
+        .map(|t| {
+            json!({
+                "what": t.what,
+                "target": t.target,
+                "measured": t.measured,
+                "verdict": match t.verdict {
+                    Verdict::Met => "met",
+                    Verdict::Missed => "not met",
+                    Verdict::NotRun => "not run",
+                },
+            })
+        })
+        .collect()
+}
+
+/// A scale target's verdict: not run without a 1,000,000-user store.
+fn scale_verdict(largest: Option<&Store>, ok: bool) -> Verdict {
+    match (largest.filter(|s| s.users >= MILLION), ok) {
+        (None, _) => Verdict::NotRun,
+        (Some(_), true) => Verdict::Met,
+        (Some(_), false) => Verdict::Missed,
+    }
+}
+
 impl Run {
     /// The tenant stage's phases beside the workload's of the same name.
     pub fn beside(&self) -> Vec<Beside> {
@@ -457,35 +494,13 @@ impl Run {
 
         // The scale targets are for 1,000,000 users; without --million the largest store's
         // figures are shown, and the verdict says "not run".
-        let smallest = self.stores.iter().min_by_key(|s| s.users);
-        let largest = self.stores.iter().max_by_key(|s| s.users);
-        let million = largest.filter(|s| s.users >= MILLION);
-        let at = |s: &Store| {
-            if s.users >= MILLION {
-                String::new()
-            } else {
-                format!("at {}: ", thousands(s.users))
-            }
-        };
-        let judged = |ok: bool| match (million, ok) {
-            (None, _) => Verdict::NotRun,
-            (Some(_), true) => Verdict::Met,
-            (Some(_), false) => Verdict::Missed,
-        };
+        let largest = self.largest_store();
+        let judged = |ok: bool| scale_verdict(largest, ok);
         // Hit and miss are judged apart: each must keep 0.8 of its rate at the smallest store.
-        let ratios = match (smallest, largest) {
-            (Some(small), Some(big)) if big.users > small.users => {
-                let ratio = |name: &str| {
-                    let a = self.phase(name, Some(small.users))?.rps;
-                    let b = self.phase(name, Some(big.users))?.rps;
-                    (a > 0.0).then(|| b / a)
-                };
-                ratio("filter-hit")
-                    .zip(ratio("filter-miss"))
-                    .map(|r| (big, r))
-            }
-            _ => None,
-        };
+        let ratios = self
+            .scale_ratio("filter-hit")
+            .zip(self.scale_ratio("filter-miss"))
+            .map(|((big, hit), (_, miss))| (big, (hit, miss)));
         out.push(Target {
             what: "filter rate at 1,000,000 users",
             target: "≥ 0.8 × the rate at 1,000",
@@ -512,6 +527,135 @@ impl Run {
                 |s| format!("{}{:.2} s", at(s), s.start_ms / 1000.0),
             ),
             verdict: judged(largest.is_some_and(|s| s.start_ms <= 3000.0)),
+        });
+        out
+    }
+
+    /// The largest store of the scale stage.
+    fn largest_store(&self) -> Option<&Store> {
+        self.stores.iter().max_by_key(|s| s.users)
+    }
+
+    /// A phase's rate at the largest store as a ratio to its rate at the smallest, with the
+    /// largest store.
+    fn scale_ratio(&self, name: &str) -> Option<(&Store, f64)> {
+        let small = self.stores.iter().min_by_key(|s| s.users)?;
+        let big = self.largest_store().filter(|big| big.users > small.users)?;
+        let a = self.phase(name, Some(small.users))?.rps;
+        let b = self.phase(name, Some(big.users))?.rps;
+        (a > 0.0).then(|| (big, b / a))
+    }
+
+    /// Issue 17's targets, each a rate as a ratio to `livez` of the same run (wrk's ratio beside
+    /// it where wrk ran the phase), and the two scale targets; judged, never asserted.
+    pub fn ratio_targets(&self) -> Vec<Target> {
+        let livez = self
+            .phase("livez", None)
+            .map(|p| p.rps)
+            .filter(|r| *r > 0.0);
+        let wrk = super::wrk::Comparison::of(self);
+        let wrk_ratio = |name: &str| {
+            wrk.as_ref()?
+                .rows
+                .iter()
+                .find(|r| r.name == name)
+                .and_then(|r| r.wrk_ratio)
+        };
+        let ratio = |names: &[&'static str],
+                     what: &'static str,
+                     target: &'static str,
+                     min: f64,
+                     max_p99: Option<f64>| {
+            let found: Vec<(&str, &Phase)> = names
+                .iter()
+                .filter_map(|n| self.phase(n, None).map(|p| (*n, p)))
+                .collect();
+            let (Some(livez), false) = (livez, found.is_empty()) else {
+                return Target {
+                    what,
+                    target,
+                    measured: "-".into(),
+                    verdict: Verdict::NotRun,
+                };
+            };
+            let mut met = true;
+            let shown: Vec<String> = found
+                .iter()
+                .map(|(name, p)| {
+                    let r = p.rps / livez;
+                    met &= r >= min && max_p99.is_none_or(|m| p.p99_ms <= m);
+                    let mut s = if found.len() > 1 {
+                        format!("{name} {r:.3} ×")
+                    } else {
+                        format!("{r:.3} ×")
+                    };
+                    if let Some(w) = wrk_ratio(name) {
+                        s.push_str(&format!(" (wrk {w:.3} ×)"));
+                    }
+                    if max_p99.is_some() {
+                        s.push_str(&format!(", p99 {:.2} ms", p.p99_ms));
+                    }
+                    s
+                })
+                .collect();
+            Target {
+                what,
+                target,
+                measured: shown.join("; "),
+                verdict: if met && found.len() == names.len() {
+                    Verdict::Met
+                } else {
+                    Verdict::Missed
+                },
+            }
+        };
+        let mut out = vec![
+            ratio(&["get"], "GET by id", "≥ 0.65 × livez", 0.65, None),
+            ratio(
+                &["filter-hit"],
+                "userName eq, hit",
+                "≥ 0.55 × livez",
+                0.55,
+                None,
+            ),
+            ratio(
+                &["list"],
+                "list, 100 per page",
+                "≥ 0.05 × livez",
+                0.05,
+                None,
+            ),
+            ratio(
+                &["create", "patch-suspend", "patch-reactivate", "delete"],
+                "create, PATCH, DELETE, each",
+                "≥ 0.20 × livez, p99 ≤ 10 ms",
+                0.20,
+                Some(10.0),
+            ),
+            ratio(
+                &["group-patch"],
+                "group-patch (one member added)",
+                "≥ 0.10 × livez",
+                0.10,
+                None,
+            ),
+        ];
+        let largest = self.largest_store();
+        let hit = self.scale_ratio("filter-hit");
+        out.push(Target {
+            what: "filter hit at 1,000,000 users",
+            target: "≥ 0.8 × the rate at 1,000",
+            measured: hit.map_or_else(|| "-".into(), |(big, r)| format!("{}{r:.2} ×", at(big))),
+            verdict: scale_verdict(largest, hit.is_some_and(|(_, r)| r >= 0.8)),
+        });
+        out.push(Target {
+            what: "memory at 1,000,000 users",
+            target: "≤ 256 MiB resident",
+            measured: largest.map_or_else(
+                || "-".into(),
+                |s| format!("{}{:.0} MiB peak", at(s), s.peak_rss_mib),
+            ),
+            verdict: scale_verdict(largest, largest.is_some_and(|s| s.peak_rss_mib <= 256.0)),
         });
         out
     }
@@ -563,16 +707,8 @@ impl Run {
                     "tenant_p99_ms": round(b.tenant.p99_ms, 3),
                 })).collect::<Vec<_>>(),
             })),
-            "targets": self.targets().iter().map(|t| json!({
-                "what": t.what,
-                "target": t.target,
-                "measured": t.measured,
-                "verdict": match t.verdict {
-                    Verdict::Met => "met",
-                    Verdict::Missed => "not met",
-                    Verdict::NotRun => "not run",
-                },
-            })).collect::<Vec<_>>(),
+            "targets": targets_json(&self.targets()),
+            "ratio_targets": targets_json(&self.ratio_targets()),
             "wrk": super::wrk::to_json(self),
         })
     }
@@ -690,20 +826,24 @@ impl Run {
             s.push_str(&self.tenant_table(t));
             s.push('\n');
         }
-        let head = ["target (issue 7)", "wanted", "measured", "verdict"];
-        let rows: Vec<Vec<String>> = self
-            .targets()
-            .into_iter()
-            .map(|t| {
-                vec![
-                    t.what.to_string(),
-                    t.target.to_string(),
-                    t.measured,
-                    t.verdict.text().to_string(),
-                ]
-            })
-            .collect();
-        s.push_str(&grid(&head, &rows));
+        for (head, targets) in [
+            ("target (issue 7)", self.targets()),
+            ("target (issue 17)", self.ratio_targets()),
+        ] {
+            let rows: Vec<Vec<String>> = targets
+                .into_iter()
+                .map(|t| {
+                    vec![
+                        t.what.to_string(),
+                        t.target.to_string(),
+                        t.measured,
+                        t.verdict.text().to_string(),
+                    ]
+                })
+                .collect();
+            s.push_str(&grid(&[head, "wanted", "measured", "verdict"], &rows));
+            s.push('\n');
+        }
         s
     }
 }
@@ -1026,6 +1166,75 @@ mod tests {
         assert_eq!(verdict("filter rate at 1,000,000 users"), Verdict::Missed);
         assert_eq!(verdict("memory at 1,000,000 users"), Verdict::Met);
         assert_eq!(verdict("start with 1,000,000 users"), Verdict::Missed);
+    }
+
+    #[test]
+    fn issue_17_targets_are_ratios_to_livez_of_the_same_run() {
+        let mut r = run();
+        // Without livez no ratio can be judged.
+        assert!(r
+            .ratio_targets()
+            .iter()
+            .take(5)
+            .all(|t| t.verdict == Verdict::NotRun));
+        r.phases.extend([
+            phase("livez", 0, 40_000.0, 0.5),
+            phase("list", 10_000, 2_000.0, 20.0),
+            phase("patch-suspend", 10_000, 8_000.0, 9.0),
+            phase("patch-reactivate", 10_000, 8_000.0, 11.0),
+            phase("delete", 10_000, 9_000.0, 5.0),
+        ]);
+        let t = r.ratio_targets();
+        let find = |what: &str| t.iter().find(|t| t.what == what).expect(what);
+        // get 30,000 / 40,000 = 0.75; filter hit 10,000 / 40,000 = 0.25.
+        assert_eq!(find("GET by id").verdict, Verdict::Met);
+        assert_eq!(find("GET by id").measured, "0.750 ×");
+        assert_eq!(find("userName eq, hit").verdict, Verdict::Missed);
+        // 2,000 / 40,000 = 0.05: met at the bound.
+        assert_eq!(find("list, 100 per page").verdict, Verdict::Met);
+        // create 0.15 ×: missed, and patch-reactivate's p99 is over 10 ms.
+        let writes = find("create, PATCH, DELETE, each");
+        assert_eq!(writes.verdict, Verdict::Missed);
+        assert!(
+            writes.measured.contains("create 0.150 ×, p99 10.00 ms")
+                && writes
+                    .measured
+                    .contains("patch-reactivate 0.200 ×, p99 11.00 ms"),
+            "{}",
+            writes.measured
+        );
+        for p in &mut r.phases {
+            match p.name.as_str() {
+                "create" => p.rps = 8_000.0,
+                "patch-reactivate" => p.p99_ms = 10.0,
+                _ => {}
+            }
+        }
+        let t = r.ratio_targets();
+        let find = |what: &str| t.iter().find(|t| t.what == what).expect(what);
+        assert_eq!(find("create, PATCH, DELETE, each").verdict, Verdict::Met);
+        // A phase of the row that did not run leaves it missed, never met.
+        assert_eq!(
+            find("group-patch (one member added)").verdict,
+            Verdict::NotRun
+        );
+        r.phases.retain(|p| p.name != "delete");
+        let t = r.ratio_targets();
+        let find = |what: &str| t.iter().find(|t| t.what == what).expect(what);
+        assert_eq!(find("create, PATCH, DELETE, each").verdict, Verdict::Missed);
+        // The scale rows: hit 9,000 against 10,000 is 0.90 ×; 250 MiB is within 256 MiB.
+        assert_eq!(find("filter hit at 1,000,000 users").measured, "0.90 ×");
+        assert_eq!(find("filter hit at 1,000,000 users").verdict, Verdict::Met);
+        assert_eq!(find("memory at 1,000,000 users").verdict, Verdict::Met);
+        r.stores[1].peak_rss_mib = 290.0;
+        let t = r.ratio_targets();
+        assert!(t
+            .iter()
+            .any(|t| t.what == "memory at 1,000,000 users" && t.verdict == Verdict::Missed));
+        let table = r.table();
+        assert!(table.contains("target (issue 17)"), "{table}");
+        assert!(table.contains("≥ 0.65 × livez"), "{table}");
+        assert_eq!(r.to_json()["ratio_targets"][0]["verdict"], "met");
     }
 
     #[test]
