@@ -12,7 +12,7 @@ use crate::events;
 use crate::model::{Action, AttributeChange, Kind, Record, Revision, TargetRef, TargetType};
 use crate::query::Matcher;
 use crate::render;
-use crate::store::{Expect, Query, Selection, StoreError, Write, WriteOp};
+use crate::store::{Expect, HistoryPart, Query, Selection, StoreError, Write, WriteOp};
 use crate::views::{
     AuditPage, EventPage, GroupDetail, GroupInfo, GroupPage, GroupSummary, HistoryPage, MemberView,
     UserDetail, UserPage, UserSummary,
@@ -162,22 +162,19 @@ impl Directory {
             target_type: TargetType::from(kind),
             target_id: id.to_string(),
         };
-        let mut entries = self.store.revisions_of(&target).await?;
-        if entries.is_empty() && self.store.get(kind, id).await?.is_none() {
+        let HistoryPart { total, entries } = self
+            .store
+            .history(&target, start.saturating_sub(1), count.min(MAX_PAGE))
+            .await?;
+        if total == 0 && self.store.get(kind, id).await?.is_none() {
             return Err(Error::NotFound(format!(
                 "no {} {} and no history of one",
                 kind.name(),
                 quote(id)
             )));
         }
-        entries.reverse();
-        let total = entries.len();
-        let entries = entries
-            .into_iter()
-            .skip(start.saturating_sub(1))
-            .take(count.min(MAX_PAGE))
-            .map(without_event)
-            .collect();
+        // The engine leaves the events out; this makes sure of it.
+        let entries = entries.into_iter().map(without_event).collect();
         Ok(HistoryPage {
             total,
             start_index: start,

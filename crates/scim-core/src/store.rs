@@ -183,6 +183,14 @@ pub struct Found {
     pub records: Vec<Record>,
 }
 
+/// A page of one resource's history: how many entries it holds in all, and the page, newest
+/// first, each without its event ([`crate::model::Revision::event`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HistoryPart {
+    pub total: usize,
+    pub entries: Vec<Revision>,
+}
+
 /// Reads a matcher needs to test a record whose filter names its groups or members; an engine
 /// provides them synchronously inside its query.
 pub trait Lookup {
@@ -355,6 +363,15 @@ pub trait Partition: Send + Sync + 'static {
     async fn revisions(&self, after: u64, limit: usize) -> Result<Vec<Revision>, StoreError>;
     /// The entries whose [`Revision::targets`] include `target`, oldest first.
     async fn revisions_of(&self, target: &TargetRef) -> Result<Vec<Revision>, StoreError>;
+    /// A page of those entries, newest first: `skip` the newest, then at most `take`, with
+    /// how many there are in all. Each is read without its event (histories do not show it),
+    /// and only the page's entries are read, however long the history.
+    async fn history(
+        &self,
+        target: &TargetRef,
+        skip: usize,
+        take: usize,
+    ) -> Result<HistoryPart, StoreError>;
 
     /// A consistent copy of the partition, with the tenant's keys.
     async fn export(&self) -> Result<Dump, StoreError>;

@@ -36,7 +36,9 @@ use crate::model::{
     Action, ApiKey, Dump, Export, IndexKey, Kind, Member, Record, Revision, StoredKind, TargetRef,
     TargetType, Tenant, TenantId, TenantStatus,
 };
-use crate::store::{Expect, Found, Partition, Query, Store, StoreError, Write, WriteOp};
+use crate::store::{
+    Expect, Found, HistoryPart, Partition, Query, Store, StoreError, Write, WriteOp,
+};
 use crate::{Change, Context, Core, Directory, Settings};
 
 /// A fresh, empty store.
@@ -67,6 +69,9 @@ pub const CHECKS: &[(&str, CheckFn)] = &[
     }),
     ("history-outlives-deletion", |c, _| {
         Box::pin(history_outlives_deletion(c))
+    }),
+    ("history-pages-newest-first", |c, _| {
+        Box::pin(history_pages_newest_first(c))
     }),
     ("index-follows-changes", |c, _| {
         Box::pin(index_follows_changes(c))
@@ -571,6 +576,79 @@ async fn history_outlives_deletion(core: Arc<Core>) -> Checked {
         actions == [Action::Create, Action::Suspend, Action::Delete],
         format!("history {actions:?}"),
     )
+}
+
+/// A history read a page at a time: newest first, with the total, each entry without its event,
+/// the same entries the whole history holds; entries that name the resource as related (a
+/// group's member added) count too.
+async fn history_pages_newest_first(core: Arc<Core>) -> Checked {
+    let d = dir(&core).await?;
+    let id = create(&d, Kind::User, user("paged")).await?;
+    for i in 0..6 {
+        let active = i % 2 == 1;
+        let change = patch(json!([{"op": "replace", "path": "active", "value": active}]));
+        apply(&d, Kind::User, &id, &change).await?;
+    }
+    let group = create(&d, Kind::Group, json!({"displayName": "Paged"})).await?;
+    let add = patch(json!([{"op": "add", "path": "members", "value": [{"value": id}]}]));
+    apply(&d, Kind::Group, &group, &add).await?;
+    let mut whole = history(&d, Kind::User, &id).await?;
+    ensure(whole.len() == 8, format!("{} entries, not 8", whole.len()))?;
+    whole.reverse();
+    for e in &mut whole {
+        e.event = None;
+    }
+    let target = TargetRef {
+        target_type: TargetType::User,
+        target_id: id.clone(),
+    };
+    for (skip, take) in [
+        (0, 3),
+        (3, 3),
+        (6, 3),
+        (0, 100),
+        (7, 1),
+        (8, 5),
+        (20, 2),
+        (2, 0),
+    ] {
+        let part = d
+            .partition()
+            .history(&target, skip, take)
+            .await
+            .map_err(text)?;
+        ensure(
+            part.total == 8,
+            format!("skip {skip}, take {take}: total {}", part.total),
+        )?;
+        let wanted: Vec<Revision> = whole.iter().skip(skip).take(take).cloned().collect();
+        ensure(
+            part.entries == wanted,
+            format!(
+                "skip {skip}, take {take}: {:?}, not {:?}",
+                seqs(&part.entries),
+                seqs(&wanted)
+            ),
+        )?;
+    }
+    ensure(
+        whole.first().map(|e| e.action) == Some(Action::Patch)
+            && whole.first().map(|e| e.target_type) == Some(TargetType::Group),
+        "the newest entry is the group's member add",
+    )?;
+    let none = TargetRef {
+        target_type: TargetType::User,
+        target_id: "no-such-user".into(),
+    };
+    let empty = d.partition().history(&none, 0, 10).await.map_err(text)?;
+    ensure(
+        empty == HistoryPart::default(),
+        format!("a history of nothing: {empty:?}"),
+    )
+}
+
+fn seqs(entries: &[Revision]) -> Vec<u64> {
+    entries.iter().map(|e| e.seq).collect()
 }
 
 async fn index_follows_changes(core: Arc<Core>) -> Checked {
@@ -1607,6 +1685,14 @@ impl<I: Intercept> Partition for InterceptedPartition<I> {
     }
     async fn revisions_of(&self, target: &TargetRef) -> Result<Vec<Revision>, StoreError> {
         self.inner.revisions_of(target).await
+    }
+    async fn history(
+        &self,
+        target: &TargetRef,
+        skip: usize,
+        take: usize,
+    ) -> Result<HistoryPart, StoreError> {
+        self.inner.history(target, skip, take).await
     }
     async fn export(&self) -> Result<Dump, StoreError> {
         self.inner.export().await

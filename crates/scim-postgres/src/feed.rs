@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use deadpool_postgres::{GenericClient, Pool};
 use scim_core::model::{Revision, TargetRef};
-use scim_core::store::StoreError;
+use scim_core::store::{HistoryPart, StoreError};
 use tokio::sync::Notify;
 
 use crate::{corrupt, db, lock_id};
@@ -270,6 +270,53 @@ pub(crate) async fn of(
         .into_iter()
         .map(|r| entry(r.get(0), r.get(1)))
         .collect()
+}
+
+/// A page of one resource's history, newest first (the reverse of [`of`]'s order), each entry
+/// without its event (left out by the database), with how many entries it holds.
+pub(crate) async fn history(
+    client: &impl GenericClient,
+    feed: &str,
+    target: &TargetRef,
+    skip: usize,
+    take: usize,
+) -> Result<HistoryPart, StoreError> {
+    settle(client, feed).await?;
+    let target = target_key(target);
+    let count = client
+        .prepare_cached("SELECT count(*) FROM scim_history WHERE feed = $1 AND target = $2")
+        .await
+        .map_err(db)?;
+    let total: i64 = client
+        .query_one(&count, &[&feed, &target])
+        .await
+        .map_err(db)?
+        .get(0);
+    let read = client
+        .prepare_cached(
+            "SELECT r.seq, r.entry - 'event' FROM scim_history h
+             JOIN scim_revisions r ON r.id = h.revision
+             WHERE h.feed = $1 AND h.target = $2
+             ORDER BY r.seq DESC NULLS FIRST, r.id DESC
+             OFFSET $3 LIMIT $4",
+        )
+        .await
+        .map_err(db)?;
+    let (skip, take) = (
+        i64::try_from(skip).unwrap_or(i64::MAX),
+        i64::try_from(take).unwrap_or(i64::MAX),
+    );
+    let entries = client
+        .query(&read, &[&feed, &target, &skip, &take])
+        .await
+        .map_err(db)?
+        .into_iter()
+        .map(|r| entry(r.get(0), r.get(1)))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(HistoryPart {
+        total: usize::try_from(total).unwrap_or(0),
+        entries,
+    })
 }
 
 /// Every entry of a feed, oldest first (a copy: entries still waiting for their number are

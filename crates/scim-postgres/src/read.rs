@@ -9,7 +9,7 @@ use scim_core::model::{
     ApiKey, Dump, Export, IndexKey, Kind, Member, Record, Revision, TargetRef, Tenant, TenantId,
     WebSession, WebhookEndpoint,
 };
-use scim_core::store::{Found, Partition, Query, Store, StoreError, Write};
+use scim_core::store::{Found, HistoryPart, Partition, Query, Store, StoreError, Write};
 use time::OffsetDateTime;
 
 use crate::query::member_from;
@@ -194,6 +194,16 @@ impl PgPartition {
         let conn = self.store.conn().await?;
         feed::of(&conn, self.tenant.as_str(), target).await
     }
+
+    async fn history_unbounded(
+        &self,
+        target: &TargetRef,
+        skip: usize,
+        take: usize,
+    ) -> Result<HistoryPart, StoreError> {
+        let conn = self.store.conn().await?;
+        feed::history(&conn, self.tenant.as_str(), target, skip, take).await
+    }
 }
 
 #[async_trait]
@@ -252,6 +262,17 @@ impl Partition for PgPartition {
     async fn revisions_of(&self, target: &TargetRef) -> Result<Vec<Revision>, StoreError> {
         self.store
             .bounded(self.revisions_of_unbounded(target))
+            .await
+    }
+
+    async fn history(
+        &self,
+        target: &TargetRef,
+        skip: usize,
+        take: usize,
+    ) -> Result<HistoryPart, StoreError> {
+        self.store
+            .bounded(self.history_unbounded(target, skip, take))
             .await
     }
 

@@ -12,7 +12,9 @@ use scim_core::model::{
     WebSession, WebhookEndpoint,
 };
 use scim_core::query::{self, Collector, Probe};
-use scim_core::store::{Found, Lookup, Partition, Query, Selection, Store, StoreError, Write};
+use scim_core::store::{
+    Found, HistoryPart, Lookup, Partition, Query, Selection, Store, StoreError, Write,
+};
 use time::OffsetDateTime;
 
 use crate::keys::{index_key, membership_key, seq_of_target_key, split_index_key, tag, target_key};
@@ -68,6 +70,39 @@ impl Feed {
             }
         }
         Ok(out)
+    }
+
+    /// A page of one resource's history, newest first, each entry without its event. The
+    /// history's keys are read (to count them and find the page's); only the page's entries
+    /// are read and decoded.
+    pub(crate) fn history(
+        &self,
+        target: &TargetRef,
+        skip: usize,
+        take: usize,
+    ) -> Result<HistoryPart, StoreError> {
+        let mut seqs = Vec::new();
+        for key in self.by_target.scan_prefix(target_key(target, None)).keys() {
+            let key = key.map_err(storage)?;
+            seqs.push(key);
+        }
+        let mut entries = Vec::with_capacity(take.min(seqs.len()));
+        for key in seqs.iter().rev().skip(skip).take(take) {
+            if let Some(bytes) = self
+                .revisions
+                .get(seq_of_target_key(key))
+                .map_err(storage)?
+            {
+                entries.push(
+                    Revision::decode_without_event(&bytes)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                );
+            }
+        }
+        Ok(HistoryPart {
+            total: seqs.len(),
+            entries,
+        })
     }
 
     /// Every entry, oldest first.
@@ -390,6 +425,18 @@ impl Partition for SledPartition {
     async fn revisions_of(&self, target: &TargetRef) -> Result<Vec<Revision>, StoreError> {
         let (part, target) = (Arc::clone(self.part.live()?), target.clone());
         self.store.blocking(move |_| part.feed.of(&target)).await
+    }
+
+    async fn history(
+        &self,
+        target: &TargetRef,
+        skip: usize,
+        take: usize,
+    ) -> Result<HistoryPart, StoreError> {
+        let (part, target) = (Arc::clone(self.part.live()?), target.clone());
+        self.store
+            .blocking(move |_| part.feed.history(&target, skip, take))
+            .await
     }
 
     async fn export(&self) -> Result<Dump, StoreError> {
