@@ -800,6 +800,33 @@ impl Bench<'_> {
             )
             .await;
         }
+        // A page of a group's history through the admin API, as the admin page shows it: each
+        // group's is some 1,250 entries long by now (its member adds of the two phases above).
+        match server.minted_admin_key.as_deref() {
+            Some(admin) => {
+                let history = Target {
+                    base_path: "/admin/v1".into(),
+                    key: admin.to_string(),
+                    ..target.clone()
+                };
+                let groups = Arc::clone(&groups);
+                self.phase(
+                    (&server, &history),
+                    "history",
+                    stored,
+                    sizes.pages,
+                    Arc::new(move |i| {
+                        Op::get(format!(
+                            "/groups/{}/history?startIndex=1&count=20",
+                            groups[i % groups.len()]
+                        ))
+                    }),
+                    load::success_with("\"entries\""),
+                )
+                .await;
+            }
+            None => eprintln!("== history: skipped, the server minted no admin key"),
+        }
         {
             let ids = Arc::clone(&ids);
             self.phase(
