@@ -602,7 +602,10 @@ impl Run {
                 what,
                 target,
                 measured: shown.join("; "),
-                verdict: if met && found.len() == names.len() {
+                // A quick run's phases last milliseconds: its ratios are shown, not judged.
+                verdict: if self.mode == "quick" {
+                    Verdict::NotRun
+                } else if met && found.len() == names.len() {
                     Verdict::Met
                 } else {
                     Verdict::Missed
@@ -1235,6 +1238,13 @@ mod tests {
         assert!(table.contains("target (issue 17)"), "{table}");
         assert!(table.contains("≥ 0.65 × livez"), "{table}");
         assert_eq!(r.to_json()["ratio_targets"][0]["verdict"], "met");
+        r.mode = "quick";
+        let t = r.ratio_targets();
+        assert_eq!(t[0].measured, "0.750 ×", "shown");
+        assert!(
+            t.iter().take(5).all(|t| t.verdict == Verdict::NotRun),
+            "not judged"
+        );
     }
 
     #[test]
