@@ -800,6 +800,23 @@ impl Bench<'_> {
             )
             .await;
         }
+        {
+            // The same pages now that every user is in two groups: each user's `groups` names
+            // them, with their display names.
+            let pages = (stored / 100).max(1);
+            self.phase(
+                (&server, &target),
+                "list-in-groups",
+                stored,
+                sizes.pages,
+                Arc::new(move |i| {
+                    let start = 1 + (i % pages) * 100;
+                    Op::get(format!("/Users?startIndex={start}&count=100"))
+                }),
+                load::success_with("\"groups\""),
+            )
+            .await;
+        }
         // A page of a group's history through the admin API, as the admin page shows it: each
         // group's is some 1,250 entries long by now (its member adds of the two phases above).
         match server.minted_admin_key.as_deref() {

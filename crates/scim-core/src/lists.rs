@@ -1,11 +1,13 @@
 //! Lists and searches (RFC 7644 §3.4.2, §3.4.3): a validated query becomes one [`Query`] per
 //! resource type, which the engine answers; the page is rendered here.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use scim_proto::list::{self, ListQuery};
 use scim_proto::resource::Projection;
 use scim_proto::urn;
+use serde_json::Value;
 
 use crate::error::Result;
 use crate::model::{Kind, Record};
@@ -158,11 +160,30 @@ impl Directory {
         } else {
             None
         };
+        // Each group's display name read once a page: a page's users share their groups.
+        let mut displays: HashMap<String, Option<Value>> = HashMap::new();
+        let gids: Vec<String> = match &groups {
+            Some(g) => g.values().flatten().cloned().collect(),
+            None => Vec::new(),
+        };
+        for gid in gids {
+            if !displays.contains_key(&gid) {
+                let display = self.group_display(&gid).await?;
+                displays.insert(gid, display);
+            }
+        }
         let mut out = Vec::with_capacity(records.len());
         for record in records {
-            let known = groups
-                .as_mut()
-                .map(|g| g.remove(&record.id).unwrap_or_default());
+            let known = groups.as_mut().map(|g| {
+                g.remove(&record.id)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|gid| {
+                        let display = displays.get(&gid).cloned().flatten();
+                        (gid, display)
+                    })
+                    .collect()
+            });
             out.push(
                 self.render_with(kind, record, ctx, projection, None, known)
                     .await?

@@ -486,29 +486,24 @@ impl Directory {
         ctx: &Context,
         projection: &Projection,
         members: Option<Vec<Member>>,
-        groups: Option<Vec<String>>,
+        groups: Option<Vec<(String, Option<Value>)>>,
     ) -> Result<Rendered> {
         let base = &ctx.base_url;
         let related = if projection.omits(&self.registry, kind, render::related_name(kind)) {
             None
         } else {
             Some(match kind {
-                Kind::User => {
-                    let ids = match groups {
-                        Some(ids) => ids,
-                        None => self.store.groups_of(&record.id).await?,
-                    };
-                    let mut groups = Vec::new();
-                    for gid in ids {
-                        let display = self
-                            .store
-                            .get(Kind::Group, &gid)
-                            .await?
-                            .and_then(|g| render::group_display(&g));
-                        groups.push((gid, display));
+                Kind::User => render::Related::Groups(match groups {
+                    Some(groups) => groups,
+                    None => {
+                        let mut groups = Vec::new();
+                        for gid in self.store.groups_of(&record.id).await? {
+                            let display = self.group_display(&gid).await?;
+                            groups.push((gid, display));
+                        }
+                        groups
                     }
-                    render::Related::Groups(groups)
-                }
+                }),
                 Kind::Group => render::Related::Members(match members {
                     Some(m) => m,
                     None => self.store.members(&record.id).await?,
@@ -518,6 +513,15 @@ impl Directory {
         let (id, version) = (record.id.clone(), record.version);
         let body = render::resource_text(&self.registry, kind, &record, related, base, projection);
         Ok(Rendered { id, version, body })
+    }
+
+    /// A group's display name as a user's `groups` show it (none for a group that is gone).
+    pub(crate) async fn group_display(&self, gid: &str) -> Result<Option<Value>> {
+        Ok(self
+            .store
+            .get(Kind::Group, gid)
+            .await?
+            .and_then(|g| render::group_display(&g)))
     }
 
     /// Takes `members` out of a group's document and resolves each member's kind.

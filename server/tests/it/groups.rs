@@ -1,6 +1,6 @@
 //! Groups and memberships.
 
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::support::TestServer;
 
@@ -124,6 +124,70 @@ async fn put_replaces_the_member_list() {
         .body
         .get("groups")
         .is_none());
+}
+
+/// A page reads each group's display name once for all its users: users who share a group
+/// each show it, with the name it has now, as a GET of each shows it.
+#[tokio::test]
+async fn a_page_of_users_sharing_groups_shows_each_user_s_own_groups() {
+    let s = TestServer::start().await;
+    let (u1, u2, u3) = (s.user("u1").await, s.user("u2").await, s.user("u3").await);
+    let a = s.group("Alpha", &[&u1, &u2]).await;
+    let b = s.group("Beta", &[&u2, &u3]).await;
+    let rename = serde_json::json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": "displayName", "value": "Beta Renamed"}]});
+    assert!(s
+        .patch(&format!("/Groups/{b}"), rename)
+        .await
+        .status
+        .is_success());
+    let page = s.get("/Users?count=10").await;
+    let resources = page.body["Resources"].as_array().expect("resources");
+    assert_eq!(resources.len(), 3, "{}", page.text);
+    let shown = |user: &Value| {
+        let mut groups: Vec<(String, String)> = user["groups"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|g| {
+                (
+                    g["value"].as_str().unwrap_or_default().to_string(),
+                    g["display"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect();
+        groups.sort();
+        groups
+    };
+    let mut wanted = vec![
+        (u1.clone(), vec![(a.clone(), "Alpha".to_string())]),
+        (
+            u2.clone(),
+            vec![
+                (a.clone(), "Alpha".to_string()),
+                (b.clone(), "Beta Renamed".to_string()),
+            ],
+        ),
+        (u3.clone(), vec![(b.clone(), "Beta Renamed".to_string())]),
+    ];
+    for (_, groups) in &mut wanted {
+        groups.sort();
+    }
+    for user in resources {
+        let id = user["id"].as_str().expect("id");
+        let (_, groups) = wanted
+            .iter()
+            .find(|(u, _)| u == id)
+            .expect("a user made here");
+        assert_eq!(&shown(user), groups, "{id} on the page");
+        let alone = s.get(&format!("/Users/{id}")).await;
+        assert_eq!(
+            shown(&alone.body),
+            shown(user),
+            "{id}: GET and the page agree"
+        );
+    }
 }
 
 #[tokio::test]
