@@ -1,6 +1,7 @@
 //! Lists and searches (RFC 7644 §3.4.2, §3.4.3): a validated query becomes one [`Query`] per
 //! resource type, which the engine answers; the page is rendered here.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -167,9 +168,9 @@ impl Directory {
             None => Vec::new(),
         };
         for gid in gids {
-            if !displays.contains_key(&gid) {
-                let display = self.group_display(&gid).await?;
-                displays.insert(gid, display);
+            if let Entry::Vacant(slot) = displays.entry(gid) {
+                let display = self.group_display(slot.key()).await?;
+                slot.insert(display);
             }
         }
         let mut out = Vec::with_capacity(records.len());
