@@ -755,23 +755,15 @@ impl Bench<'_> {
             )
             .await;
         }
-        {
-            // Page after page, as an admin tool or an IdP's import walks the directory; the
-            // workers take consecutive pages, and start again from the first at the end.
-            let pages = (stored / 100).max(1);
-            self.phase(
-                (&server, &target),
-                "list",
-                stored,
-                sizes.pages,
-                Arc::new(move |i| {
-                    let start = 1 + (i % pages) * 100;
-                    Op::get(format!("/Users?startIndex={start}&count=100"))
-                }),
-                load::success_with("\"Resources\""),
-            )
-            .await;
-        }
+        self.phase(
+            (&server, &target),
+            "list",
+            stored,
+            sizes.pages,
+            list_pages(stored),
+            load::success_with("\"Resources\""),
+        )
+        .await;
         let groups = Arc::new(self.groups(&target, sizes.groups).await?);
         // Member adds, answered with the group; then the same adds, each to the next group,
         // answered without the members (as Entra ID reads groups): that PATCH looks up only the
@@ -800,23 +792,17 @@ impl Bench<'_> {
             )
             .await;
         }
-        {
-            // The same pages now that every user is in two groups: each user's `groups` names
-            // them, with their display names.
-            let pages = (stored / 100).max(1);
-            self.phase(
-                (&server, &target),
-                "list-in-groups",
-                stored,
-                sizes.pages,
-                Arc::new(move |i| {
-                    let start = 1 + (i % pages) * 100;
-                    Op::get(format!("/Users?startIndex={start}&count=100"))
-                }),
-                load::success_with("\"groups\""),
-            )
-            .await;
-        }
+        // The same pages now that every user is in two groups: each user's `groups` names them,
+        // with their display names.
+        self.phase(
+            (&server, &target),
+            "list-in-groups",
+            stored,
+            sizes.pages,
+            list_pages(stored),
+            load::success_with("\"groups\""),
+        )
+        .await;
         // A page of a group's history through the admin API, as the admin page shows it: each
         // group's is some 1,250 entries long by now (its member adds of the two phases above).
         match server.minted_admin_key.as_deref() {
@@ -1028,6 +1014,16 @@ impl Bench<'_> {
         }
         Ok(out)
     }
+}
+
+/// Page after page of users, 100 a page, as an admin tool or an IdP's import walks the
+/// directory: the workers take consecutive pages, and start again from the first at the end.
+fn list_pages(stored: usize) -> MakeOp {
+    let pages = (stored / 100).max(1);
+    Arc::new(move |i| {
+        let start = 1 + (i % pages) * 100;
+        Op::get(format!("/Users?startIndex={start}&count=100"))
+    })
 }
 
 /// How long a measured server may take to stop on SIGTERM (it flushes its store).
