@@ -672,7 +672,7 @@ impl Fresh {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::PermissionsExt;
+    use std::io::Write as _;
 
     const READY: &str = r#"{"addr":"127.0.0.1:1","scim_base_url":"http://127.0.0.1:1/scim/v2","admin_url":"http://127.0.0.1:1/admin","api_key":"scim_abc"}"#;
 
@@ -700,8 +700,27 @@ mod tests {
             "#!/bin/sh\n{trap}while [ $# -gt 0 ]; do [ \"$1\" = --ready-file ] && ready=$2; shift; done\n\
              echo \"strict=$SCIM_STRICT in $(pwd)\" >&2\n{write}{end}"
         );
-        std::fs::write(&p, script).expect("write");
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        // Written by a child process: had this process opened it for writing, a process that
+        // another test's thread forked meanwhile could still hold it open when it is run, and
+        // the run would fail with "Text file busy" (ETXTBSY).
+        let mut writer = std::process::Command::new("sh")
+            .arg("-c")
+            .arg("cat > \"$0\" && chmod 755 \"$0\"")
+            .arg(&p)
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .expect("sh");
+        writer
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(script.as_bytes())
+            .expect("write");
+        assert!(
+            writer.wait().expect("wait").success(),
+            "wrote {}",
+            p.display()
+        );
         p
     }
 
