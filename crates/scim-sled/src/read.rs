@@ -3,7 +3,7 @@
 //! pool), commits on the commit thread (`batch.rs`), everything else that may scan, wait on locks
 //! or on the disk on the blocking pool.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -73,36 +73,41 @@ impl Feed {
     }
 
     /// A page of one resource's history, newest first, each entry without its event. The
-    /// history's keys are read (to count them and find the page's); only the page's entries
-    /// are read and decoded.
+    /// history's keys are read (to count them, keeping the sequence numbers of the newest
+    /// `skip + take`); only the page's entries are read and decoded.
     pub(crate) fn history(
         &self,
         target: &TargetRef,
         skip: usize,
         take: usize,
     ) -> Result<HistoryPart, StoreError> {
-        let mut seqs = Vec::new();
+        let keep = skip.saturating_add(take);
+        let mut newest: VecDeque<[u8; 8]> = VecDeque::with_capacity(keep.min(1024));
+        let mut total = 0;
         for key in self.by_target.scan_prefix(target_key(target, None)).keys() {
             let key = key.map_err(storage)?;
-            seqs.push(key);
+            total += 1;
+            if keep == 0 {
+                continue;
+            }
+            let seq = <[u8; 8]>::try_from(seq_of_target_key(&key)).map_err(|_| {
+                StoreError::Corrupt("a history key without its sequence number".into())
+            })?;
+            if newest.len() == keep {
+                newest.pop_front();
+            }
+            newest.push_back(seq);
         }
-        let mut entries = Vec::with_capacity(take.min(seqs.len()));
-        for key in seqs.iter().rev().skip(skip).take(take) {
-            if let Some(bytes) = self
-                .revisions
-                .get(seq_of_target_key(key))
-                .map_err(storage)?
-            {
+        let mut entries = Vec::with_capacity(take.min(newest.len()));
+        for seq in newest.iter().rev().skip(skip).take(take) {
+            if let Some(bytes) = self.revisions.get(seq).map_err(storage)? {
                 entries.push(
                     Revision::decode_without_event(&bytes)
                         .map_err(|e| StoreError::Corrupt(e.to_string()))?,
                 );
             }
         }
-        Ok(HistoryPart {
-            total: seqs.len(),
-            entries,
-        })
+        Ok(HistoryPart { total, entries })
     }
 
     /// Every entry, oldest first.
