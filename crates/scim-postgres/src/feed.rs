@@ -273,7 +273,9 @@ pub(crate) async fn of(
 }
 
 /// A page of one resource's history, newest first (the reverse of [`of`]'s order), each entry
-/// without its event (left out by the database), with how many entries it holds.
+/// without its event (left out by the database), with how many entries it holds. The caller
+/// numbers the feed first ([`settle`]) and runs this in one read-only snapshot, so that the
+/// total and the page agree while other changes commit.
 pub(crate) async fn history(
     client: &impl GenericClient,
     feed: &str,
@@ -281,7 +283,6 @@ pub(crate) async fn history(
     skip: usize,
     take: usize,
 ) -> Result<HistoryPart, StoreError> {
-    settle(client, feed).await?;
     let target = target_key(target);
     let count = client
         .prepare_cached("SELECT count(*) FROM scim_history WHERE feed = $1 AND target = $2")
