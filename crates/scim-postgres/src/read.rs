@@ -11,7 +11,6 @@ use scim_core::model::{
 };
 use scim_core::store::{Found, HistoryPart, Partition, Query, Store, StoreError, Write};
 use time::OffsetDateTime;
-use tokio_postgres::IsolationLevel;
 
 use crate::query::member_from;
 use crate::write::{record_from, RECORD_COLUMNS};
@@ -204,15 +203,8 @@ impl PgPartition {
     ) -> Result<HistoryPart, StoreError> {
         let mut conn = self.store.conn().await?;
         feed::settle(&conn, self.tenant.as_str()).await?;
-        // One snapshot for the count and the page. A transaction left unfinished (a request
-        // past its bound) is rolled back when dropped, before the connection serves another.
-        let tx = conn
-            .build_transaction()
-            .isolation_level(IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .await
-            .map_err(db)?;
+        // One snapshot for the count and the page.
+        let tx = crate::whole::read_only(&mut conn).await?;
         let page = feed::history(&tx, self.tenant.as_str(), target, skip, take).await?;
         tx.commit().await.map_err(db)?;
         Ok(page)

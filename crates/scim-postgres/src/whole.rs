@@ -256,15 +256,22 @@ impl Engine {
 /// A read-only transaction on one snapshot, with no statement timeout (a copy of a large store
 /// reads for as long as it takes).
 async fn snapshot(conn: &mut deadpool_postgres::Object) -> Result<Transaction<'_>, StoreError> {
-    let tx = conn
-        .build_transaction()
+    let tx = read_only(conn).await?;
+    unlimited(&tx).await?;
+    Ok(tx)
+}
+
+/// A read-only transaction on one snapshot. Dropped unfinished (a request past its bound), it
+/// is rolled back before its connection serves another.
+pub(crate) async fn read_only(
+    conn: &mut deadpool_postgres::Object,
+) -> Result<Transaction<'_>, StoreError> {
+    conn.build_transaction()
         .isolation_level(IsolationLevel::RepeatableRead)
         .read_only(true)
         .start()
         .await
-        .map_err(db)?;
-    unlimited(&tx).await?;
-    Ok(tx)
+        .map_err(db)
 }
 
 /// Lifts the statement timeout for the rest of a transaction (a copy, an import).
