@@ -403,7 +403,8 @@ struct WithoutEvent {
 
 impl Revision {
     /// An entry from its stored JSON, without its event (`event` is `None`): what a history
-    /// or the audit feed shows, read without decoding the record the event holds.
+    /// page shows ([`crate::store::Partition::history`]), read without decoding the record the
+    /// event holds.
     pub fn decode_without_event(json: &[u8]) -> serde_json::Result<Revision> {
         let WithoutEvent {
             seq,

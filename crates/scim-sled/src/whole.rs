@@ -215,10 +215,11 @@ impl SledStore {
     }
 
     /// Checks that the engine's structures agree with its records, in every partition: every
-    /// record decodes and its document is JSON (reads copy it out unparsed), every index entry belongs to a record that owns it and the reverse, memberships are recorded both
-    /// ways and name existing records, every history key names an entry and every entry is under
-    /// each of its targets; that every key's tenant exists; and that the shared trees hold data
-    /// of existing tenants only.
+    /// record decodes and its document is JSON (reads copy it out unparsed), every index entry
+    /// belongs to a record that owns it and the reverse, memberships are recorded both ways and
+    /// name existing records, every history key names an entry and every entry is under each of
+    /// its targets; that every key's tenant exists; and that the shared trees hold data of
+    /// existing tenants only.
     pub(crate) fn check_now(&self) -> Result<Vec<String>, StoreError> {
         let mut problems = Vec::new();
         let tenants = self.tenants_now()?;

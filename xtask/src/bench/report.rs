@@ -280,7 +280,7 @@ impl Verdict {
     }
 }
 
-/// A target of issue 7 and how this run did.
+/// A target (of issue 7, or a ratio target of issue 17) and how this run did.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Target {
     pub what: &'static str,
