@@ -1,8 +1,7 @@
 //! Lists and searches (RFC 7644 §3.4.2, §3.4.3): a validated query becomes one [`Query`] per
 //! resource type, which the engine answers; the page is rendered here.
 
-use std::collections::hash_map::Entry;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use scim_proto::list::{self, ListQuery};
@@ -162,16 +161,16 @@ impl Directory {
             None
         };
         // Each group's display name read once a page: a page's users share their groups.
-        let mut displays: HashMap<String, Option<Value>> = HashMap::new();
-        let gids: Vec<String> = match &groups {
-            Some(g) => g.values().flatten().cloned().collect(),
-            None => Vec::new(),
-        };
-        for gid in gids {
-            if let Entry::Vacant(slot) = displays.entry(gid) {
-                let display = self.group_display(slot.key()).await?;
-                slot.insert(display);
-            }
+        let distinct: HashSet<String> = groups
+            .iter()
+            .flat_map(HashMap::values)
+            .flatten()
+            .cloned()
+            .collect();
+        let mut displays: HashMap<String, Option<Value>> = HashMap::with_capacity(distinct.len());
+        for gid in distinct {
+            let display = self.group_display(&gid).await?;
+            displays.insert(gid, display);
         }
         let mut out = Vec::with_capacity(records.len());
         for record in records {
