@@ -85,7 +85,7 @@ fn tempfile_dir() -> tempfile::TempDir {
 /// after everything the reader was given, never below it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_entry_that_commits_late_is_numbered_after_what_readers_saw() {
-    use scim_core::model::{Action, Actor, Revision, TargetType, TenantId};
+    use scim_core::model::TenantId;
     let pg = Pg::start();
     let store = pg.store().await;
     let core = scim_core::Core::new(Arc::new(store.clone()), scim_core::Settings::default());
@@ -93,22 +93,6 @@ async fn an_entry_that_commits_late_is_numbered_after_what_readers_saw() {
     let part = store
         .partition(&TenantId::default_tenant())
         .expect("partition");
-    let entry = |id: &str| Revision {
-        seq: 0,
-        time: time::OffsetDateTime::now_utc(),
-        actor: Actor {
-            name: "test".into(),
-            key_id: None,
-            key_label: None,
-        },
-        action: Action::Create,
-        target_type: TargetType::User,
-        target_id: id.into(),
-        changes: Vec::new(),
-        request_id: None,
-        related: Vec::new(),
-        event: None,
-    };
     let mut first = store.conn().await.expect("connection");
     let mut second = store.conn().await.expect("connection");
     let t1 = first.transaction().await.expect("begin");
@@ -143,6 +127,93 @@ async fn an_entry_that_commits_late_is_numbered_after_what_readers_saw() {
     assert!(next[0].seq > last);
     let all = part.revisions(0, 100).await.expect("feed");
     assert_eq!(all.len(), 2);
+}
+
+/// A feed entry about a user created, unnumbered.
+fn entry(id: &str) -> scim_core::model::Revision {
+    use scim_core::model::{Action, Actor, Revision, TargetType};
+    Revision {
+        seq: 0,
+        time: time::OffsetDateTime::now_utc(),
+        actor: Actor {
+            name: "test".into(),
+            key_id: None,
+            key_label: None,
+        },
+        action: Action::Create,
+        target_type: TargetType::User,
+        target_id: id.into(),
+        changes: Vec::new(),
+        request_id: None,
+        related: Vec::new(),
+        event: None,
+    }
+}
+
+/// Numbering a feed is one message to the database: a request dropped while the numbering waits
+/// for the feed's lock (past its bound) leaves its connection outside any transaction once the
+/// numbering has run, so the pool never hands out a connection inside one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn numbering_dropped_while_it_waits_leaves_no_transaction_open() {
+    let pg = Pg::start();
+    let store = pg.store().await;
+    let core = scim_core::Core::new(Arc::new(store.clone()), scim_core::Settings::default());
+    core.ensure_default_tenant().await.expect("default");
+    // Another connection holds the feed's lock; then an entry commits, waiting for its number
+    // (the engine's own sequencer waits for the lock too).
+    let mut holder = store.conn().await.expect("connection");
+    let held = holder.transaction().await.expect("begin");
+    held.execute(
+        "SELECT pg_advisory_xact_lock($1)",
+        &[&crate::lock_id("feed", "default")],
+    )
+    .await
+    .expect("lock");
+    let mut writer = store.conn().await.expect("connection");
+    let write = writer.transaction().await.expect("begin");
+    crate::feed::insert(&write, "default", &entry("waiting"), None)
+        .await
+        .expect("insert");
+    write.commit().await.expect("commit");
+
+    let conn = store.conn().await.expect("connection");
+    let pid: i32 = conn
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .expect("query")
+        .get(0);
+    let waited = tokio::time::timeout(
+        std::time::Duration::from_millis(300),
+        crate::feed::settle(&conn, "default"),
+    )
+    .await;
+    assert!(waited.is_err(), "the numbering waited for the lock");
+    held.commit().await.expect("the lock released");
+    // Seen from another connection: the entry gets its number, and the dropped request's
+    // connection goes idle, not "idle in transaction" (holding the feed's lock).
+    let (mut numbered, mut state) = (false, String::new());
+    for _ in 0..100 {
+        let row = holder
+            .query_one(
+                "SELECT NOT EXISTS (SELECT 1 FROM scim_revisions
+                                    WHERE feed = 'default' AND seq IS NULL),
+                        (SELECT state FROM pg_stat_activity WHERE pid = $1)",
+                &[&pid],
+            )
+            .await
+            .expect("query");
+        numbered = row.get(0);
+        state = row.get::<_, Option<String>>(1).unwrap_or_default();
+        if numbered && state == "idle" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        state, "idle",
+        "the connection was left inside a transaction"
+    );
+    assert!(numbered, "the numbering ran whole");
 }
 
 /// A table filled before it has statistics is analyzed by the engine within seconds (autovacuum,
