@@ -1,6 +1,6 @@
 //! How entries are laid out as sled keys.
 
-use scim_core::model::{Index, IndexKey, TargetRef};
+use scim_core::model::{Index, TargetRef};
 
 /// An index's tag: the first byte of each of its entries.
 pub(crate) fn tag(index: Index) -> u8 {
@@ -24,9 +24,11 @@ pub(crate) fn index_of_tag(byte: u8) -> Option<Index> {
     .find(|i| tag(*i) == byte)
 }
 
-/// The bytes of an index entry: a tag, the key's length and bytes, and for a non-unique index the
-/// id too (so that many ids can share a key).
-pub(crate) fn index_key(key: &IndexKey, id: Option<&str>) -> Vec<u8> {
+/// The key of an index entry in stores of earlier releases (today's: [`crate::buckets`]): a tag,
+/// the key's length and bytes, and for a non-unique index the id too (so that many ids could
+/// share a key). Tests make such stores with it.
+#[cfg(test)]
+pub(crate) fn index_key(key: &scim_core::model::IndexKey, id: Option<&str>) -> Vec<u8> {
     let text = key.text();
     let mut out = Vec::with_capacity(5 + text.len() + id.map_or(0, str::len));
     out.push(tag(key.index()));
@@ -40,7 +42,8 @@ pub(crate) fn index_key(key: &IndexKey, id: Option<&str>) -> Vec<u8> {
     out
 }
 
-/// The text of an index entry's key, and what follows it (the id, in a non-unique index).
+/// The text of an earlier release's index entry key, and what follows it (the id, in a non-unique
+/// index).
 pub(crate) fn split_index_key(key: &[u8]) -> Option<(&[u8], &[u8])> {
     let len = u32::from_be_bytes(key.get(1..5)?.try_into().ok()?);
     let end = 5usize.checked_add(usize::try_from(len).ok()?)?;

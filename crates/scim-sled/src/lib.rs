@@ -11,7 +11,9 @@
 //! is made. A partition's trees:
 //! - `users`, `groups`: id → [`Record`](scim_core::model::Record) (a binary header, then the
 //!   document's JSON text: [`record`]; JSON in stores of earlier releases)
-//! - `index`: tag, length-prefixed key [, id] → id ([`keys::index_key`])
+//! - `index`: tag, 0xB0, two bytes of a salted hash of the text → the entries of that bucket,
+//!   each a text and an id ([`buckets`]; one key an entry in stores of earlier releases,
+//!   moved into buckets at open)
 //! - `group_members`: group id, 0, member id → [`Member`](scim_core::model::Member) (JSON), one
 //!   key per membership
 //! - `member_groups`: member id → JSON array of group ids (small: a user is in few groups)
@@ -30,9 +32,10 @@
 //! whose tenants had trees of their own into the shared trees), [`whole`] (export, import, the
 //! engine's own checks), [`batch`] (concurrent commits share a transaction), [`census`] (list
 //! counts and page positions), [`view`] (a tree, or one tenant's keys in it), [`keys`] (key
-//! layouts), [`record`] (a record's stored form).
+//! layouts), [`record`] (a record's stored form), [`buckets`] (the index's stored form).
 
 mod batch;
+mod buckets;
 mod census;
 mod keys;
 mod read;
@@ -52,6 +55,7 @@ use scim_core::store::StoreError;
 use sled::Tree;
 
 use batch::Committer;
+use buckets::{IndexTree, Salt};
 use census::Census;
 use view::{Trees, View};
 
@@ -102,6 +106,8 @@ pub struct Engine {
     deleting: Tree,
     /// The operator's feed.
     operator: Feed,
+    /// The salt of the index buckets' hash ([`buckets`]).
+    salt: Salt,
     /// The partitions opened so far.
     partitions: RwLock<HashMap<TenantId, Arc<Part>>>,
     durable: bool,
@@ -156,7 +162,7 @@ pub struct Part {
     tenant: TenantId,
     users: View,
     groups: View,
-    index: View,
+    index: IndexTree,
     group_members: View,
     member_groups: View,
     feed: Feed,
@@ -184,13 +190,16 @@ const SHARED: &str = "tenants/";
 
 impl Part {
     /// A tenant's views of `trees`: every key behind `prefix` (none for `default`).
-    fn new(tenant: TenantId, trees: &Trees, prefix: &[u8]) -> Self {
+    fn new(tenant: TenantId, trees: &Trees, prefix: &[u8], salt: Salt) -> Self {
         let view = |tree: &Tree| View::prefixed(tree.clone(), prefix.to_vec());
         Part {
             tenant,
             users: view(&trees.users),
             groups: view(&trees.groups),
-            index: view(&trees.index),
+            index: IndexTree {
+                view: view(&trees.index),
+                salt,
+            },
             group_members: view(&trees.group_members),
             member_groups: view(&trees.member_groups),
             feed: Feed {
@@ -249,6 +258,10 @@ impl OpenError {
 }
 
 const MARKER: &[u8] = b"__scim_server_store__";
+/// The salt of the index buckets' hash ([`buckets`]), in sled's default tree.
+const SALT: &[u8] = b"__scim_index_salt__";
+/// Set once every index entry is in its bucket ([`SledStore::index_in_buckets`]).
+const IN_BUCKETS: &[u8] = b"__scim_index_in_buckets__";
 
 impl SledStore {
     /// Opens (or creates) the store in `path`. A folder that holds files but no store of ours, a
@@ -310,6 +323,18 @@ impl SledStore {
                     .collect()
             })
             .unwrap_or_default();
+        // The index buckets' salt: the store's own, or a new one for a store that has none yet
+        // (written below, once the store is known to be ours).
+        let salt = match db.get(SALT).map_err(|e| classify_open_error(&shown, e))? {
+            Some(bytes) => Salt::from_stored(&bytes).ok_or_else(|| OpenError::Corrupt {
+                path: shown.clone(),
+                reason: "its index salt is not 16 bytes".into(),
+            })?,
+            None => Salt::random().map_err(|reason| OpenError::Io {
+                path: shown.clone(),
+                reason,
+            })?,
+        };
         let engine = Engine {
             api_keys: tree("api_keys")?,
             tenants: tree("tenants")?,
@@ -321,6 +346,7 @@ impl SledStore {
                 revisions: View::whole(tree("op/revisions")?),
                 by_target: View::whole(tree("op/revisions_by_target")?),
             },
+            salt,
             partitions: RwLock::default(),
             durable: options.durable,
             in_flight: Arc::default(),
@@ -381,15 +407,42 @@ impl SledStore {
             }
         }
         // A store whose tenants had trees of their own moves them into the shared trees, once; a
-        // deletion cut short is finished.
+        // deletion cut short is finished; an index of an earlier release moves into buckets.
         store
             .move_into_shared_trees()
             .and_then(|()| store.finish_deletions())
+            .and_then(|()| store.index_in_buckets())
             .map_err(|e| OpenError::Io {
                 path: shown,
                 reason: e.to_string(),
             })?;
         Ok(store)
+    }
+
+    /// Moves the index entries of an earlier release (one key each) into buckets, once: the salt
+    /// is stored and flushed first, and the store is marked done last, so that a move cut short
+    /// is taken up at the next open with the same salt ([`buckets::move_into_buckets`]).
+    fn index_in_buckets(&self) -> Result<(), StoreError> {
+        if self.db.get(IN_BUCKETS).map_err(storage)?.is_some() {
+            return Ok(());
+        }
+        self.db.insert(SALT, self.salt.bytes()).map_err(storage)?;
+        self.db.flush().map_err(storage)?;
+        let has_own_index = self
+            .db
+            .tree_names()
+            .iter()
+            .any(|name| name.as_ref() == b"index");
+        if has_own_index {
+            let own = self.db.open_tree("index").map_err(storage)?;
+            buckets::move_into_buckets(&own, false, self.salt)?;
+        }
+        buckets::move_into_buckets(&self.shared.index, true, self.salt)?;
+        self.db
+            .insert(IN_BUCKETS, b"1".as_slice())
+            .map_err(storage)?;
+        self.db.flush().map_err(storage)?;
+        Ok(())
     }
 
     pub fn was_recovered(&self) -> bool {
@@ -412,14 +465,14 @@ impl SledStore {
         let part = if tenant.is_default() {
             // `default`'s own trees, opened (made, in a new store) on first use.
             let trees = Trees::open(&self.db, "").map_err(storage)?;
-            Part::new(tenant.clone(), &trees, &[])
+            Part::new(tenant.clone(), &trees, &[], self.salt)
         } else if self
             .tenants
             .contains_key(tenant.as_str())
             .map_err(storage)?
         {
             let prefix = view::tenant_prefix(tenant.as_str());
-            Part::new(tenant.clone(), &self.shared, &prefix)
+            Part::new(tenant.clone(), &self.shared, &prefix, self.salt)
         } else {
             return Err(StoreError::Gone);
         };

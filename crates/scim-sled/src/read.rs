@@ -17,7 +17,7 @@ use scim_core::store::{
 };
 use time::OffsetDateTime;
 
-use crate::keys::{index_key, membership_key, seq_of_target_key, split_index_key, tag, target_key};
+use crate::keys::{membership_key, seq_of_target_key, target_key};
 use crate::record::decode_record;
 use crate::{decode, storage, Feed, KeySet, Part, SledPartition, SledStore};
 
@@ -158,17 +158,7 @@ impl Part {
 
     /// The ids an index entry points to.
     pub(crate) fn lookup_now(&self, key: &IndexKey) -> Result<Vec<String>, StoreError> {
-        if key.is_unique() {
-            return match self.index.get(index_key(key, None)).map_err(storage)? {
-                Some(id) => Ok(vec![String::from_utf8_lossy(&id).into_owned()]),
-                None => Ok(Vec::new()),
-            };
-        }
-        self.index
-            .scan_prefix(index_key(key, None))
-            .values()
-            .map(|v| Ok(String::from_utf8_lossy(&v.map_err(storage)?).into_owned()))
-            .collect()
+        self.index.ids(key)
     }
 
     /// The ids index probes find, in id order, once each.
@@ -181,14 +171,11 @@ impl Part {
                 }
                 Probe::Equal(key) => ids.extend(self.lookup_now(key)?),
                 Probe::Matching(index, op, value) => {
-                    for entry in self.index.scan_prefix([tag(*index)]) {
-                        let (key, id) = entry.map_err(storage)?;
-                        let Some((text, rest)) = split_index_key(&key) else {
-                            continue;
-                        };
-                        let id = if index.is_unique() { &id[..] } else { rest };
-                        if query::index_text_matches(&String::from_utf8_lossy(text), *op, value) {
-                            ids.insert(String::from_utf8_lossy(id).into_owned());
+                    for entry in self.index.entries(Some(*index)) {
+                        let entry = entry?;
+                        let text = String::from_utf8_lossy(&entry.text);
+                        if query::index_text_matches(&text, *op, value) {
+                            ids.insert(String::from_utf8_lossy(&entry.id).into_owned());
                         }
                     }
                 }

@@ -495,3 +495,149 @@ fn the_check_finds_a_stored_document_that_is_not_json() {
         vec!["tenant default: User u1: its document is not JSON".to_string()]
     );
 }
+
+/// Stores of earlier releases kept one index key an entry. At open, their entries move into
+/// buckets: every record is found by its keys as before, a unique key still refuses a second
+/// record, the engine's check finds nothing wrong, and no key of the old form is left. A move
+/// cut short (some entries in buckets, the salt stored, the store not marked done) is taken up
+/// where it stopped.
+#[test]
+fn an_index_of_one_key_an_entry_moves_into_buckets_at_open() {
+    use scim_core::doc::Doc;
+    use scim_core::model::{IndexKey, Record, StoredKind, Tenant, TenantStatus};
+    use scim_core::store::Expect;
+
+    use crate::buckets::{IndexTree, Salt};
+    use crate::view::{tenant_prefix, View};
+
+    let user = |id: String, name: String, external: String| {
+        let now = OffsetDateTime::now_utc();
+        Write {
+            kind: Kind::User,
+            id: id.clone(),
+            expect: Expect::Absent,
+            op: WriteOp::Put {
+                record: Record {
+                    id,
+                    kind: StoredKind::User,
+                    version: 1,
+                    created: now,
+                    last_modified: now,
+                    doc: Doc::new(serde_json::json!({"userName": name})),
+                    index: vec![IndexKey::UserName(name), IndexKey::UserExternalId(external)],
+                    profile: None,
+                },
+                members: None,
+            },
+            touch: Vec::new(),
+            revision: revision("u"),
+        }
+    };
+    let acme = TenantId::parse("acme").expect("tenant id");
+    for cut_short in [false, true] {
+        let (rt, dir, store) = store_with_default_tenant();
+        store
+            .put_tenant_now(
+                &Tenant {
+                    id: acme.clone(),
+                    name: "Acme".into(),
+                    status: TenantStatus::Active,
+                    default_role: "Everyone".into(),
+                    created: OffsetDateTime::now_utc(),
+                },
+                &revision("acme"),
+            )
+            .expect("tenant");
+        let parts = [
+            (TenantId::default_tenant(), "index", Vec::new()),
+            (acme.clone(), "tenants/index", tenant_prefix("acme")),
+        ];
+        let mut entries = Vec::new();
+        for (tenant, _, _) in &parts {
+            let part = store.part(tenant).expect("partition");
+            for i in 0..40 {
+                let w = user(format!("u{i}"), format!("user{i}"), format!("x{}", i % 3));
+                store.commit_now(&part, w).expect("create");
+            }
+            let all: Vec<_> = part
+                .index
+                .entries(None)
+                .collect::<Result<_, _>>()
+                .expect("entries");
+            assert_eq!(all.len(), 80);
+            entries.push(all);
+        }
+        drop(store);
+
+        // The index as an earlier release kept it (all of it, or half of it when cut short).
+        {
+            let db = sled::open(dir.path()).expect("sled");
+            let salt =
+                Salt::from_stored(&db.get(crate::SALT).expect("get").expect("salt")).expect("salt");
+            for ((_, name, prefix), entries) in parts.iter().zip(&entries) {
+                let tree = db.open_tree(name).expect("tree");
+                tree.clear().expect("clear");
+                let index = IndexTree {
+                    view: View::prefixed(tree.clone(), prefix.clone()),
+                    salt,
+                };
+                for (n, e) in entries.iter().enumerate() {
+                    let key = e
+                        .index
+                        .key(String::from_utf8(e.text.clone()).expect("text"));
+                    let id = String::from_utf8(e.id.clone()).expect("id");
+                    if cut_short && n % 2 == 0 {
+                        index.add(&key, &id).expect("bucket");
+                    } else {
+                        let mut old = prefix.clone();
+                        old.extend_from_slice(&crate::keys::index_key(&key, Some(&id)));
+                        tree.insert(old, id.as_bytes()).expect("insert");
+                    }
+                }
+            }
+            db.remove(crate::IN_BUCKETS).expect("remove");
+            if !cut_short {
+                db.remove(crate::SALT).expect("remove");
+            }
+            db.flush().expect("flush");
+        }
+
+        let store = SledStore::open(dir.path(), &SledOptions::default()).expect("reopen");
+        for (tenant, name, prefix) in &parts {
+            let part = store.part(tenant).expect("partition");
+            let find = |key: IndexKey| part.lookup_now(&key).expect("lookup");
+            for i in 0..40 {
+                assert_eq!(
+                    find(IndexKey::UserName(format!("user{i}"))),
+                    [format!("u{i}")]
+                );
+            }
+            let mut x1: Vec<String> = (0..40)
+                .filter(|i| i % 3 == 1)
+                .map(|i| format!("u{i}"))
+                .collect();
+            x1.sort();
+            assert_eq!(find(IndexKey::UserExternalId("x1".into())), x1);
+            assert!(find(IndexKey::UserName("user40".into())).is_empty());
+            let taken = store
+                .commit_now(&part, user("u99".into(), "user7".into(), "x".into()))
+                .expect_err("taken");
+            assert!(matches!(taken, StoreError::Taken(_)), "{taken:?}");
+            // Every key is a bucket's: tag, 0xB0, two bytes.
+            let tree = store.db.open_tree(name).expect("tree");
+            for key in View::prefixed(tree, prefix.clone()).iter().keys() {
+                let key = key.expect("key");
+                assert!(
+                    key.len() == 4 && key[1] == 0xB0,
+                    "{key:?} (cut short: {cut_short})"
+                );
+            }
+        }
+        assert_eq!(
+            rt.block_on(store.check()).expect("check"),
+            Vec::<String>::new(),
+            "cut short: {cut_short}"
+        );
+        assert!(store.db.get(crate::IN_BUCKETS).expect("get").is_some());
+    }
+}

@@ -5,11 +5,12 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use scim_core::model::{
-    ApiKey, Dump, Export, GroupDump, Kind, Member, Record, Revision, Tenant, TenantDump, TenantId,
+    ApiKey, Dump, Export, GroupDump, Index, Kind, Member, Record, Revision, Tenant, TenantDump,
+    TenantId,
 };
 use scim_core::store::StoreError;
 
-use crate::keys::{index_key, membership_key, seq_of_target_key, target_key, webhook_key};
+use crate::keys::{membership_key, seq_of_target_key, target_key, webhook_key};
 use crate::record::{decode_record, encode_record};
 use crate::view::{after_prefix, tenant_prefix, View};
 use crate::{decode, encode, storage, Feed, Part, SledStore, SHARED};
@@ -136,9 +137,7 @@ impl SledStore {
                 .insert(record.id.as_bytes(), encode_record(record)?)
                 .map_err(storage)?;
             for key in &record.index {
-                part.index
-                    .insert(index_key(key, Some(&record.id)), record.id.as_bytes())
-                    .map_err(storage)?;
+                part.index.add(key, &record.id)?;
             }
         }
         for g in &dump.groups {
@@ -290,7 +289,7 @@ impl SledStore {
 
 fn check_part(part: &Arc<Part>) -> Result<Vec<String>, StoreError> {
     let mut problems = Vec::new();
-    let mut owned: HashSet<Vec<u8>> = HashSet::new();
+    let mut owned: HashSet<(Index, Vec<u8>, Vec<u8>)> = HashSet::new();
     for kind in [Kind::User, Kind::Group] {
         for v in part.records(kind).iter().values() {
             let record: Record = match decode_record(&v.map_err(storage)?) {
@@ -309,25 +308,33 @@ fn check_part(part: &Arc<Part>) -> Result<Vec<String>, StoreError> {
                 ));
             }
             for key in &record.index {
-                let k = index_key(key, Some(&record.id));
-                match part.index.get(&k).map_err(storage)? {
-                    Some(id) if id.as_ref() == record.id.as_bytes() => {}
-                    _ => problems.push(format!(
+                if !part.index.ids(key)?.contains(&record.id) {
+                    problems.push(format!(
                         "{} {}: index entry {key:?} missing",
                         kind.name(),
                         record.id
-                    )),
+                    ));
                 }
-                owned.insert(k);
+                owned.insert((
+                    key.index(),
+                    key.text().as_bytes().to_vec(),
+                    record.id.clone().into_bytes(),
+                ));
             }
         }
     }
-    for entry in part.index.iter() {
-        let (k, id) = entry.map_err(storage)?;
-        if !owned.contains(k.as_ref()) {
+    for entry in part.index.entries(None) {
+        let entry = match entry {
+            Ok(e) => e,
+            Err(e) => {
+                problems.push(format!("the index: {e}"));
+                continue;
+            }
+        };
+        if !owned.contains(&(entry.index, entry.text, entry.id.clone())) {
             problems.push(format!(
                 "index entry for {} points to no record that owns it",
-                String::from_utf8_lossy(&id)
+                String::from_utf8_lossy(&entry.id)
             ));
         }
     }

@@ -9,7 +9,8 @@ use scim_core::store::{Expect, StoreError, Write, WriteOp};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
-use crate::keys::{index_key, membership_key, target_key, webhook_key};
+use crate::buckets::TxIndex;
+use crate::keys::{membership_key, target_key, webhook_key};
 use crate::record::{decode_record, encode_record};
 use crate::view::TxView;
 use crate::{decode, encode, storage, Feed, Part, SledStore};
@@ -163,7 +164,7 @@ impl SledStore {
         let trees = (
             part.users.tree(),
             part.groups.tree(),
-            part.index.tree(),
+            part.index.view.tree(),
             part.group_members.tree(),
             part.member_groups.tree(),
             part.feed.revisions.tree(),
@@ -312,7 +313,7 @@ pub(crate) fn tx_revision(
 struct TxPart<'t> {
     users: TxView<'t>,
     groups: TxView<'t>,
-    index: TxView<'t>,
+    index: TxIndex<'t>,
     group_members: TxView<'t>,
     member_groups: TxView<'t>,
     revisions: TxView<'t>,
@@ -358,21 +359,20 @@ fn apply(part: &TxPart, write: &Write, seq: u64) -> TxResult<()> {
     };
     if let Some(old) = &old {
         for key in old.index.iter().filter(|k| !kept(k)) {
-            index.remove(index_key(key, Some(id)))?;
+            index.remove(key, id)?.or_else(abort)?;
         }
     }
     match &write.op {
         WriteOp::Put { record, members } => {
             for key in record.index.iter().filter(|k| !kept(k)) {
-                let k = index_key(key, Some(id));
                 if key.is_unique() {
-                    if let Some(owner) = index.get(&k)? {
-                        if owner.as_ref() != id.as_bytes() {
+                    if let Some(owner) = index.owner(key)?.or_else(abort)? {
+                        if owner != id {
                             return abort(StoreError::Taken(key.clone()));
                         }
                     }
                 }
-                index.insert(k, id.as_bytes())?;
+                index.insert(key, id)?.or_else(abort)?;
             }
             records(write.kind).insert(id.as_bytes(), encode_record(record).or_else(abort)?)?;
             if let Some(change) = members {

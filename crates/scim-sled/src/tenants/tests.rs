@@ -79,7 +79,7 @@ fn raw(store: &SledStore, tenant: &TenantId) -> Raw {
     [
         &part.users,
         &part.groups,
-        &part.index,
+        &part.index.view,
         &part.group_members,
         &part.member_groups,
         &part.feed.revisions,
@@ -345,7 +345,7 @@ fn deleting_a_tenant_removes_every_key_of_it_and_no_other() {
         for i in 0..many {
             let k = format!("{i:05}");
             part.users.insert(&k, "{}").expect("insert");
-            part.index.insert(&k, "x").expect("insert");
+            part.index.view.insert(&k, "x").expect("insert");
         }
         for view in [
             &part.groups,
