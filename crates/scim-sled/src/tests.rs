@@ -641,3 +641,66 @@ fn an_index_of_one_key_an_entry_moves_into_buckets_at_open() {
         assert!(store.db.get(crate::IN_BUCKETS).expect("get").is_some());
     }
 }
+
+/// A bucket of the index that does not decode (cut short) is reported by the engine's check,
+/// both for the record whose entry it holds and as a damaged part of the index, and the check
+/// goes on with the rest.
+#[test]
+fn the_check_reports_an_index_bucket_cut_short_and_goes_on() {
+    use scim_core::doc::Doc;
+    use scim_core::model::{IndexKey, Record, StoredKind};
+    use scim_core::store::Expect;
+    let (rt, _dir, store) = store_with_default_tenant();
+    let part = store.part(&TenantId::default_tenant()).expect("partition");
+    for (id, name) in [("u1", "ann"), ("u2", "bea")] {
+        let now = OffsetDateTime::now_utc();
+        let record = Record {
+            id: id.into(),
+            kind: StoredKind::User,
+            version: 1,
+            created: now,
+            last_modified: now,
+            doc: Doc::new(serde_json::json!({"userName": name})),
+            index: vec![IndexKey::UserName(name.into())],
+            profile: None,
+        };
+        let write = Write {
+            kind: Kind::User,
+            id: id.into(),
+            expect: Expect::Absent,
+            op: WriteOp::Put {
+                record,
+                members: None,
+            },
+            touch: Vec::new(),
+            revision: revision(id),
+        };
+        store.commit_now(&part, write).expect("create");
+    }
+    assert_eq!(
+        rt.block_on(store.check()).expect("check"),
+        Vec::<String>::new()
+    );
+    // Ann's bucket loses its last byte.
+    let ann = part
+        .index
+        .view
+        .iter()
+        .map(|e| e.expect("entry"))
+        .find(|(_, v)| v.windows(3).any(|w| w == b"ann"))
+        .expect("ann's bucket");
+    part.index
+        .view
+        .insert(&ann.0, &ann.1[..ann.1.len() - 1])
+        .expect("insert");
+    let problems = rt.block_on(store.check()).expect("check");
+    assert_eq!(problems.len(), 2, "{problems:#?}");
+    assert!(problems[0].contains("User u1: index entry") && problems[0].contains("unreadable"));
+    assert!(problems[1].contains("the index:"), "{problems:#?}");
+    // Bea's entry is untouched and still found.
+    assert_eq!(
+        part.lookup_now(&IndexKey::UserName("bea".into()))
+            .expect("lookup"),
+        ["u2"]
+    );
+}

@@ -308,12 +308,19 @@ fn check_part(part: &Arc<Part>) -> Result<Vec<String>, StoreError> {
                 ));
             }
             for key in &record.index {
-                if !part.index.ids(key)?.contains(&record.id) {
-                    problems.push(format!(
+                // A bucket that does not decode is a problem to report, not a reason to stop.
+                match part.index.ids(key) {
+                    Ok(ids) if ids.contains(&record.id) => {}
+                    Ok(_) => problems.push(format!(
                         "{} {}: index entry {key:?} missing",
                         kind.name(),
                         record.id
-                    ));
+                    )),
+                    Err(e) => problems.push(format!(
+                        "{} {}: index entry {key:?} unreadable: {e}",
+                        kind.name(),
+                        record.id
+                    )),
                 }
                 owned.insert((
                     key.index(),
