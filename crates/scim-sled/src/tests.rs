@@ -26,6 +26,22 @@ impl Folders {
     }
 }
 
+/// Opens the store in `path`, waiting while a store just dropped still holds it: sled's
+/// threads let go of its lock shortly after the last handle is dropped (a reopen failed now and
+/// then with `Locked` on a loaded machine).
+pub(crate) fn open_when_free(path: &std::path::Path) -> SledStore {
+    let began = std::time::Instant::now();
+    loop {
+        match SledStore::open(path, &SledOptions::default()) {
+            Ok(store) => return store,
+            Err(e) if e.is_locked() && began.elapsed() < std::time::Duration::from_secs(10) => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) => panic!("store: {e:?}"),
+        }
+    }
+}
+
 fn failed(outcomes: &[Outcome]) -> Vec<&'static str> {
     outcomes
         .iter()
@@ -571,7 +587,17 @@ fn an_index_of_one_key_an_entry_moves_into_buckets_at_open() {
 
         // The index as an earlier release kept it (all of it, or half of it when cut short).
         {
-            let db = sled::open(dir.path()).expect("sled");
+            // As `open_when_free`: the store just dropped may hold the folder a moment longer.
+            let began = std::time::Instant::now();
+            let db = loop {
+                match sled::open(dir.path()) {
+                    Ok(db) => break db,
+                    Err(_) if began.elapsed() < std::time::Duration::from_secs(10) => {
+                        std::thread::sleep(std::time::Duration::from_millis(20));
+                    }
+                    Err(e) => panic!("sled: {e:?}"),
+                }
+            };
             let salt =
                 Salt::from_stored(&db.get(crate::SALT).expect("get").expect("salt")).expect("salt");
             for ((_, name, prefix), entries) in parts.iter().zip(&entries) {
@@ -602,7 +628,7 @@ fn an_index_of_one_key_an_entry_moves_into_buckets_at_open() {
             db.flush().expect("flush");
         }
 
-        let store = SledStore::open(dir.path(), &SledOptions::default()).expect("reopen");
+        let store = open_when_free(dir.path());
         for (tenant, name, prefix) in &parts {
             let part = store.part(tenant).expect("partition");
             let find = |key: IndexKey| part.lookup_now(&key).expect("lookup");

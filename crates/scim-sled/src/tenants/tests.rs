@@ -14,22 +14,11 @@ use serde_json::{json, Value};
 use time::OffsetDateTime;
 
 use crate::view::tenant_prefix;
-use crate::{SledOptions, SledStore, SHARED};
+use crate::{SledStore, SHARED};
 
-/// Opens the store at `path`, waiting while an earlier handle's threads still hold its lock: a
-/// `sled::Db` just dropped releases the folder's lock only when its flusher thread lets go of it
-/// (the test failed now and then with `Locked` on a loaded machine).
+/// Opens the store at `path`, waiting while an earlier handle still holds its lock.
 fn open(path: &Path) -> SledStore {
-    let began = std::time::Instant::now();
-    loop {
-        match SledStore::open(path, &SledOptions::default()) {
-            Ok(store) => return store,
-            Err(e) if e.is_locked() && began.elapsed() < std::time::Duration::from_secs(10) => {
-                std::thread::sleep(std::time::Duration::from_millis(20));
-            }
-            Err(e) => panic!("store: {e:?}"),
-        }
-    }
+    crate::tests::open_when_free(path)
 }
 
 fn id(text: &str) -> TenantId {
