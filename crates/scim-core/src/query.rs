@@ -10,7 +10,7 @@ use std::sync::Arc;
 use scim_proto::filter::{self, AttrPath, CompareOp, Filter, Literal};
 use scim_proto::list::{self, SortOrder};
 use scim_proto::resource::Projection;
-use scim_proto::schema::Registry;
+use scim_proto::schema::{AttrType, Registry};
 use serde_json::Value;
 
 use crate::model::{Index, IndexKey, Kind, Record};
@@ -238,6 +238,48 @@ impl Matcher {
         self.related
     }
 
+    /// Whether a record that owns the index entry of `found`'s one probe (or has its id)
+    /// belongs to the answer without a test: the filter is one `eq` on `id`, `userName`,
+    /// `externalId` or a group's `displayName`, `found` is what [`probes`] plans for it, the
+    /// index holds the attribute's values as the filter compares them (folded by [`fold`] when
+    /// the attribute is not `caseExact`, as the filter folds them), and nothing is sorted.
+    ///
+    /// Ownership is read from the record itself ([`Record::index`], written with its
+    /// document), never from the index: a record renamed between an engine's index read and
+    /// its record read no longer owns the entry, and is tested.
+    pub fn decided_by(&self, found: &[Probe]) -> bool {
+        let Test::Filter(
+            f @ Filter::Compare {
+                path,
+                op: CompareOp::Eq,
+                value: Literal::String(_),
+            },
+        ) = &self.test
+        else {
+            return false;
+        };
+        if self.sort.is_some() || self.related || path.sub.is_some() {
+            return false;
+        }
+        let Some(r) = self.registry.resolve(self.kind, path) else {
+            return false;
+        };
+        let a = r.attribute;
+        if r.extension || a.multi_valued || a.kind != AttrType::String {
+            return false;
+        }
+        let planned = probes(&self.registry, self.kind, f);
+        let folds = match planned.as_deref() {
+            Some([Probe::Id(_)]) => false,
+            Some([Probe::Equal(key)]) => {
+                matches!(key.index(), Index::UserName | Index::GroupDisplayName)
+            }
+            _ => return false,
+        };
+        // A folded index decides only a folded comparison, an exact one only an exact one.
+        folds != a.case_exact && planned.as_deref() == Some(found)
+    }
+
     /// Whether `record` belongs to the answer; if so, its sort key (`None` without a sort, or
     /// when it has no value to sort by).
     pub fn test(
@@ -321,6 +363,8 @@ pub struct Collector<'m> {
     matcher: &'m Matcher,
     matched: Vec<(String, Option<Value>)>,
     kept: HashMap<String, Record>,
+    /// The one probe whose owners match without a test ([`Matcher::decided_by`]).
+    decided: Option<Probe>,
 }
 
 impl<'m> Collector<'m> {
@@ -329,12 +373,35 @@ impl<'m> Collector<'m> {
             matcher,
             matched: Vec::new(),
             kept: HashMap::new(),
+            decided: None,
+        }
+    }
+
+    /// A collector of the candidates `probes` find: one that owns the entry of a probe that
+    /// decides the filter ([`Matcher::decided_by`]) is kept without a test; any other is tested.
+    pub fn probed(matcher: &'m Matcher, probes: &[Probe]) -> Self {
+        Collector {
+            decided: matcher
+                .decided_by(probes)
+                .then(|| probes.first().cloned())
+                .flatten(),
+            ..Collector::new(matcher)
         }
     }
 
     /// Tests a candidate and keeps it if it matches.
     pub fn offer(&mut self, record: Record, lookup: &dyn Lookup) -> Result<(), StoreError> {
-        if let Some(key) = self.matcher.test(&record, lookup)? {
+        let owner = match &self.decided {
+            Some(Probe::Equal(key)) => record.index.contains(key),
+            Some(Probe::Id(id)) => record.id == *id,
+            Some(Probe::Matching(..)) | None => false,
+        };
+        let tested = if owner {
+            Some(None)
+        } else {
+            self.matcher.test(&record, lookup)?
+        };
+        if let Some(key) = tested {
             self.matched.push((record.id.clone(), key));
             if self.matched.len() <= KEEP_RECORDS {
                 self.kept.insert(record.id.clone(), record);
@@ -516,6 +583,110 @@ mod tests {
             index_keys(Kind::Group, &doc),
             [IndexKey::GroupDisplayName("ops".into())]
         );
+    }
+
+    #[test]
+    fn one_equality_on_an_index_or_the_id_is_decided_by_its_probe() {
+        let registry = Arc::new(Registry::builtin());
+        let matcher = |r: &Arc<Registry>, kind: Kind, text: &str, sort: Option<&str>| {
+            let f = filter::parse_filter(text).expect("filter");
+            let sort = sort.map(|s| (AttrPath::simple(s), list::SortOrder::Ascending));
+            let m = Matcher::scim(Arc::clone(r), kind, Some(f.clone()), sort, "https://x");
+            let planned = probes(r, kind, &f);
+            (m, planned)
+        };
+        let decided = |r: &Arc<Registry>, kind: Kind, text: &str, sort: Option<&str>| {
+            let (m, planned) = matcher(r, kind, text, sort);
+            planned.is_some_and(|p| m.decided_by(&p))
+        };
+        for (kind, text) in [
+            (Kind::User, "userName eq \"Ada\""),
+            (
+                Kind::User,
+                "urn:ietf:params:scim:schemas:core:2.0:User:userName eq \"Ada\"",
+            ),
+            (Kind::User, "externalId eq \"E1\""),
+            (Kind::User, "id eq \"abc\""),
+            (Kind::Group, "displayName eq \"Ops\""),
+            (Kind::Group, "externalId eq \"g\""),
+        ] {
+            assert!(decided(&registry, kind, text, None), "{text}");
+        }
+        for (kind, text, sort) in [
+            (Kind::User, "userName eq \"Ada\"", Some("userName")),
+            (Kind::User, "userName co \"Ada\"", None),
+            (Kind::User, "userName eq \"a\" and title eq \"x\"", None),
+            (Kind::User, "userName eq \"a\" or userName eq \"b\"", None),
+            (Kind::User, "userName eq \"a\" or id eq \"b\"", None),
+        ] {
+            assert!(
+                !decided(&registry, kind, text, sort),
+                "{text}, sorted by {sort:?}"
+            );
+        }
+        // Probes other than the filter's own decide nothing.
+        let (m, _) = matcher(&registry, Kind::User, "userName eq \"Ada\"", None);
+        assert!(!m.decided_by(&[Probe::Equal(IndexKey::UserName("bob".into()))]));
+        assert!(!m.decided_by(&[Probe::Equal(IndexKey::UserName("Ada".into()))]));
+        assert!(!m.decided_by(&[]));
+        // A schema whose userName were case-exact would compare what the folded index does not.
+        let mut exact = Registry::builtin();
+        for schema in &mut exact.schemas {
+            for a in &mut schema.attributes {
+                if a.name == "userName" {
+                    a.case_exact = true;
+                }
+            }
+        }
+        let exact = Arc::new(exact);
+        assert!(!decided(&exact, Kind::User, "userName eq \"Ada\"", None));
+        assert!(decided(&exact, Kind::User, "externalId eq \"E1\"", None));
+    }
+
+    #[test]
+    fn a_decided_probe_keeps_its_owners_untested_and_tests_a_record_renamed_since() {
+        let registry = Arc::new(Registry::builtin());
+        let f = filter::parse_filter("userName eq \"ADA\"").expect("filter");
+        let found = probes(&registry, Kind::User, &f).expect("probes");
+        let matcher = Matcher::scim(registry, Kind::User, Some(f), None, "https://x");
+        let record = |id: &str, user_name: &str, index: Vec<IndexKey>| Record {
+            id: id.into(),
+            kind: Kind::User.into(),
+            version: 1,
+            created: time::OffsetDateTime::UNIX_EPOCH,
+            last_modified: time::OffsetDateTime::UNIX_EPOCH,
+            doc: serde_json::from_str(&serde_json::json!({"userName": user_name}).to_string())
+                .expect("test value"),
+            index,
+            profile: None,
+        };
+        let ada = IndexKey::UserName("ada".into());
+        let mut collector = Collector::probed(&matcher, &found);
+        // Owns the entry: kept. Its document is not read (here it disagrees, which a store
+        // never writes, to show that no test ran).
+        collector
+            .offer(record("a", "someone else", vec![ada.clone()]), &NoRelations)
+            .expect("offer");
+        // Renamed between the index read and the record read: owns no such entry, tested, out.
+        collector
+            .offer(
+                record("b", "bob", vec![IndexKey::UserName("bob".into())]),
+                &NoRelations,
+            )
+            .expect("offer");
+        // Written without its entries (an older record): tested, and it matches.
+        collector
+            .offer(record("c", "Ada", Vec::new()), &NoRelations)
+            .expect("offer");
+        let found = collector.finish(0, 10, &NoRelations).expect("page");
+        let ids: Vec<&str> = found.records.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!((found.total, ids), (2, vec!["a", "c"]));
+        // Without the probes, every candidate is tested.
+        let mut tested = Collector::new(&matcher);
+        tested
+            .offer(record("a", "someone else", vec![ada]), &NoRelations)
+            .expect("offer");
+        assert_eq!(tested.finish(0, 10, &NoRelations).expect("page").total, 0);
     }
 
     /// A lookup with no relations: the filters below never name them.
