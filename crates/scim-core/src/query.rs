@@ -377,8 +377,9 @@ impl<'m> Collector<'m> {
         }
     }
 
-    /// A collector of the candidates `probes` find: one that owns the entry of a probe that
-    /// decides the filter ([`Matcher::decided_by`]) is kept without a test; any other is tested.
+    /// A collector for a query whose filter plans `probes`: a candidate that owns the entry of
+    /// a probe that decides the filter ([`Matcher::decided_by`]) is kept without a test, however
+    /// the engine found it; any other is tested.
     pub fn probed(matcher: &'m Matcher, probes: &[Probe]) -> Self {
         Collector {
             decided: matcher
