@@ -361,6 +361,19 @@ pub trait Partition: Send + Sync + 'static {
 
     /// The tenant's feed: entries with `seq > after`, oldest first, at most `limit`, gap-free.
     async fn revisions(&self, after: u64, limit: usize) -> Result<Vec<Revision>, StoreError>;
+    /// The same entries as [`Partition::revisions`], each without its event (`event` is
+    /// `None`): what the audit feed shows. An engine that can leave the events unread does.
+    async fn revisions_without_events(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<Revision>, StoreError> {
+        let mut entries = self.revisions(after, limit).await?;
+        for entry in &mut entries {
+            entry.event = None;
+        }
+        Ok(entries)
+    }
     /// The entries whose [`Revision::targets`] include `target`, oldest first.
     async fn revisions_of(&self, target: &TargetRef) -> Result<Vec<Revision>, StoreError>;
     /// A page of those entries, newest first: `skip` the newest, then at most `take`, with

@@ -17,7 +17,7 @@
 //! | `tenants-are-apart` | the same `userName` in two tenants; lookups, lists, histories and feeds never cross; a key opens its own tenant only |
 //! | `deleting-a-tenant-removes-only-its-data` | a deleted tenant's records, history and keys are gone (and stay gone if it is made again); others keep theirs |
 //! | `a-copy-loaded-into-a-tenant-owns-its-keys` | a tenant's copy loaded into another tenant (or a whole store's from before tenants) gives that tenant every key of it: its admin keys are that tenant's, never the operator's; loaded into `default`, keys without a tenant keep their meaning (the operator's admin keys); a copy whose keys the store holds already is refused |
-//! | `events-commit-with-their-changes` | every change of a user or group reads back from the feed with its event (type, id, the record as committed, members added and removed), in order; entries about keys have none; a refused write (taken name, missing member, stale version) leaves no event; the change feed pages through them gap-free |
+//! | `events-commit-with-their-changes` | every change of a user or group reads back from the feed with its event (type, id, the record as committed, members added and removed), in order; entries about keys have none; a refused write (taken name, missing member, stale version) leaves no event; the change feed pages through them gap-free; read without events (`revisions_without_events`), the feed holds the same entries |
 //! | `webhook-endpoints-are-kept-per-tenant` | a tenant's webhook endpoints read back whole (secret included) in id order, with their changes in its feed; another tenant's are never seen; a deleted tenant's are gone, and stay gone if it is made again; so are where each endpoint's deliveries stand (`Store::delivery`) |
 //! | `a-tenant-deleted-under-a-request-stops-nothing` | a request that began before its tenant was deleted (a long bulk request) gets "not found" from then on; the store stays healthy, other tenants write on, nothing it tried reaches a tenant made again with the same id |
 
@@ -1301,6 +1301,41 @@ async fn events_commit_with_their_changes(core: Arc<Core>) -> Checked {
     ensure(
         paged_ids == stored_ids,
         format!("the change feed served {paged_ids:?}"),
+    )?;
+    // The audit feed's read: the same entries, page by page, none with its event.
+    let mut bare = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = d
+            .partition()
+            .revisions_without_events(after, 4)
+            .await
+            .map_err(text)?;
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        bare.extend(page);
+    }
+    let stripped: Vec<Revision> = entries
+        .iter()
+        .cloned()
+        .map(|mut e| {
+            e.event = None;
+            e
+        })
+        .collect();
+    let differs = bare
+        .iter()
+        .zip(&stripped)
+        .find(|(a, b)| a != b)
+        .map(|(a, _)| (a.seq, a.event.is_some()));
+    ensure(
+        bare.len() == stripped.len() && differs.is_none(),
+        format!(
+            "read without events, the feed holds {} entries against {}; the first that differs \
+             (seq, with an event): {differs:?}",
+            bare.len(),
+            stripped.len()
+        ),
     )?;
     let first = paged.first().ok_or("no event served")?;
     ensure(

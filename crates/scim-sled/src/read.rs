@@ -42,6 +42,28 @@ impl Feed {
         limit: usize,
         horizon: u64,
     ) -> Result<Vec<Revision>, StoreError> {
+        self.read_after(after, limit, horizon, decode)
+    }
+
+    /// The same entries as [`Feed::after`], each read without its event.
+    pub(crate) fn after_without_events(
+        &self,
+        after: u64,
+        limit: usize,
+        horizon: u64,
+    ) -> Result<Vec<Revision>, StoreError> {
+        self.read_after(after, limit, horizon, |v| {
+            Revision::decode_without_event(v).map_err(|e| StoreError::Corrupt(e.to_string()))
+        })
+    }
+
+    fn read_after(
+        &self,
+        after: u64,
+        limit: usize,
+        horizon: u64,
+        read: impl Fn(&[u8]) -> Result<Revision, StoreError>,
+    ) -> Result<Vec<Revision>, StoreError> {
         let first = after.saturating_add(1);
         if first >= horizon {
             return Ok(Vec::new());
@@ -52,7 +74,7 @@ impl Feed {
             .range(Included(&start), Excluded(&end))
             .values()
             .take(limit)
-            .map(|v| decode(&v.map_err(storage)?))
+            .map(|v| read(&v.map_err(storage)?))
             .collect()
     }
 
@@ -413,6 +435,17 @@ impl Partition for SledPartition {
         let part = Arc::clone(self.part.live()?);
         self.store
             .blocking(move |s| part.feed.after(after, limit, s.horizon()?))
+            .await
+    }
+
+    async fn revisions_without_events(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<Revision>, StoreError> {
+        let part = Arc::clone(self.part.live()?);
+        self.store
+            .blocking(move |s| part.feed.after_without_events(after, limit, s.horizon()?))
             .await
     }
 
