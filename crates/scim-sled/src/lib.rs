@@ -111,10 +111,10 @@ pub struct Engine {
     /// The partitions opened so far.
     partitions: RwLock<HashMap<TenantId, Arc<Part>>>,
     durable: bool,
-    /// Sequence numbers handed to revisions whose transaction has not finished yet. Feeds are
-    /// read only below the smallest, so that an entry that commits late is never skipped by a
-    /// reader that asked for "everything after N".
-    in_flight: Arc<Mutex<BTreeSet<u64>>>,
+    /// The sequence numbers handed to revisions, and those whose transaction has not finished
+    /// yet. Feeds are read only below the smallest of these, so that an entry that commits late
+    /// is never skipped by a reader that asked for "everything after N".
+    in_flight: Arc<Mutex<Sequence>>,
     /// Writes hold it shared; an export or a tenant's deletion holds it alone.
     barrier: RwLock<()>,
     /// Set by the first write that fails for a storage reason (disk full, read-only, I/O): sled
@@ -149,6 +149,28 @@ const MAX_BATCH: usize = 64;
 pub(crate) struct Feed {
     revisions: View,
     by_target: View,
+    /// How many entries long histories hold below a settled sequence number
+    /// ([`SledStore::settled`]), so that a history page walks only the entries after it.
+    counted: Arc<Mutex<Counted>>,
+}
+
+/// Counts of long histories: by history key prefix, how many entries lie below a settled
+/// sequence number, and that number. `generation` moves when entries are written other than
+/// by appending (an import), which forgets every count.
+#[derive(Default)]
+struct Counted {
+    generation: u64,
+    long: HashMap<Vec<u8>, (usize, u64)>,
+}
+
+impl Feed {
+    fn new(revisions: View, by_target: View) -> Self {
+        Feed {
+            revisions,
+            by_target,
+            counted: Arc::default(),
+        }
+    }
 }
 
 /// Every key, and where each digest's key is among them.
@@ -202,10 +224,7 @@ impl Part {
             },
             group_members: view(&trees.group_members),
             member_groups: view(&trees.member_groups),
-            feed: Feed {
-                revisions: view(&trees.revisions),
-                by_target: view(&trees.by_target),
-            },
+            feed: Feed::new(view(&trees.revisions), view(&trees.by_target)),
             census: Census::default(),
             gone: AtomicBool::new(false),
         }
@@ -226,16 +245,25 @@ pub struct SledPartition {
     store: SledStore,
 }
 
+/// The revisions' sequence numbers: the largest handed out, and those whose transaction has
+/// not finished yet. A number is handed out and marked in flight under one lock, so that no
+/// reader sees it handed out and not in flight.
+#[derive(Default)]
+struct Sequence {
+    handed: u64,
+    in_flight: BTreeSet<u64>,
+}
+
 /// A sequence number reserved for a revision; released when its transaction is over.
 struct Reserved {
     seq: u64,
-    in_flight: Arc<Mutex<BTreeSet<u64>>>,
+    in_flight: Arc<Mutex<Sequence>>,
 }
 
 impl Drop for Reserved {
     fn drop(&mut self) {
-        if let Ok(mut set) = self.in_flight.lock() {
-            set.remove(&self.seq);
+        if let Ok(mut s) = self.in_flight.lock() {
+            s.in_flight.remove(&self.seq);
         }
     }
 }
@@ -342,10 +370,10 @@ impl SledStore {
             deliveries: tree("deliveries")?,
             shared: Trees::open(&db, SHARED).map_err(|e| classify_open_error(&shown, e))?,
             deleting: tree(&format!("{SHARED}deleting"))?,
-            operator: Feed {
-                revisions: View::whole(tree("op/revisions")?),
-                by_target: View::whole(tree("op/revisions_by_target")?),
-            },
+            operator: Feed::new(
+                View::whole(tree("op/revisions")?),
+                View::whole(tree("op/revisions_by_target")?),
+            ),
             salt,
             partitions: RwLock::default(),
             durable: options.durable,
@@ -565,26 +593,44 @@ impl SledStore {
 
     /// Reserves the next revision sequence number (monotonic, assigned before the transaction).
     fn reserve(&self) -> Result<Reserved, StoreError> {
+        let mut sequence = self.sequence()?;
         let seq = self.db.generate_id().map_err(storage)? + 1;
-        self.in_flight
-            .lock()
-            .map_err(|_| StoreError::Io("revision bookkeeping poisoned".into()))?
-            .insert(seq);
+        sequence.handed = sequence.handed.max(seq);
+        sequence.in_flight.insert(seq);
         Ok(Reserved {
             seq,
             in_flight: Arc::clone(&self.in_flight),
         })
     }
 
+    fn sequence(&self) -> Result<std::sync::MutexGuard<'_, Sequence>, StoreError> {
+        self.in_flight
+            .lock()
+            .map_err(|_| StoreError::Io("revision bookkeeping poisoned".into()))
+    }
+
     /// The smallest sequence number still in flight: the feed is read only below it.
     fn horizon(&self) -> Result<u64, StoreError> {
         Ok(self
+            .sequence()?
             .in_flight
-            .lock()
-            .map_err(|_| StoreError::Io("revision bookkeeping poisoned".into()))?
             .first()
             .copied()
             .unwrap_or(u64::MAX))
+    }
+
+    /// A sequence number below which every entry has committed or never will, and at or above
+    /// which every entry to come will be: the smallest in flight, else the next to be handed.
+    fn settled(&self) -> Result<u64, StoreError> {
+        let mut s = self.sequence()?;
+        if s.handed == 0 {
+            // None handed out since the store opened: the next one is above every entry.
+            s.handed = self.db.generate_id().map_err(storage)?;
+        }
+        Ok(s.in_flight
+            .first()
+            .copied()
+            .unwrap_or(s.handed.saturating_add(1)))
     }
 
     /// Makes every committed change durable: large values first (the log entries that point at

@@ -3,7 +3,8 @@
 //! pool), commits on the commit thread (`batch.rs`), everything else that may scan, wait on locks
 //! or on the disk on the blocking pool.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap};
+use std::ops::Bound;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -19,7 +20,12 @@ use time::OffsetDateTime;
 
 use crate::keys::{membership_key, seq_of_target_key, target_key};
 use crate::record::decode_record;
+use crate::view::after_prefix;
 use crate::{decode, storage, Feed, KeySet, Part, SledPartition, SledStore};
+
+/// A history whose count is kept ([`Feed::history`]) once it holds this many entries: a shorter
+/// one is walked each time, at a cost no page notices.
+const LONG_HISTORY: usize = 256;
 
 impl Lookup for Part {
     fn record(&self, kind: Kind, id: &str) -> Result<Option<Record>, StoreError> {
@@ -102,27 +108,49 @@ impl Feed {
         target: &TargetRef,
         skip: usize,
         take: usize,
+        settled: u64,
     ) -> Result<HistoryPart, StoreError> {
-        let keep = skip.saturating_add(take);
-        let mut newest: VecDeque<[u8; 8]> = VecDeque::with_capacity(keep.min(1024));
-        let mut total = 0;
-        for key in self.by_target.scan_prefix(target_key(target, None)).keys() {
-            let key = key.map_err(storage)?;
+        let prefix = target_key(target, None);
+        let seq_of = |key: &sled::IVec| -> Result<u64, StoreError> {
+            <[u8; 8]>::try_from(seq_of_target_key(key))
+                .map(u64::from_be_bytes)
+                .map_err(|_| {
+                    StoreError::Corrupt("a history key without its sequence number".into())
+                })
+        };
+        // How many: those counted before, below the sequence number settled then, and the
+        // entries from there on.
+        let (generation, (before, from)) = self.counted(&prefix)?;
+        let (mut total, mut below) = (before, before);
+        let tail = self.by_target.range(
+            Bound::Included(target_key(target, Some(from)).as_slice()),
+            match after_prefix(&prefix) {
+                Some(end) => Bound::Excluded(end),
+                None => Bound::Unbounded,
+            }
+            .as_ref()
+            .map(Vec::as_slice),
+        );
+        for key in tail.keys() {
+            let seq = seq_of(&key.map_err(storage)?)?;
             total += 1;
-            if keep == 0 {
-                continue;
-            }
-            let seq = <[u8; 8]>::try_from(seq_of_target_key(&key)).map_err(|_| {
-                StoreError::Corrupt("a history key without its sequence number".into())
-            })?;
-            if newest.len() == keep {
-                newest.pop_front();
-            }
-            newest.push_back(seq);
+            below += usize::from(seq < settled);
         }
-        let mut entries = Vec::with_capacity(take.min(newest.len()));
-        for seq in newest.iter().rev().skip(skip).take(take) {
-            if let Some(bytes) = self.revisions.get(seq).map_err(storage)? {
+        if below >= LONG_HISTORY && settled > from {
+            self.count(generation, prefix.clone(), below, settled)?;
+        }
+        // Which: the newest `skip + take`, read from the end.
+        let mut entries = Vec::with_capacity(take.min(total));
+        for key in self
+            .by_target
+            .scan_prefix(&prefix)
+            .keys()
+            .rev()
+            .skip(skip)
+            .take(take)
+        {
+            let seq = seq_of(&key.map_err(storage)?)?;
+            if let Some(bytes) = self.revisions.get(seq.to_be_bytes()).map_err(storage)? {
                 entries.push(
                     Revision::decode_without_event(&bytes)
                         .map_err(|e| StoreError::Corrupt(e.to_string()))?,
@@ -130,6 +158,45 @@ impl Feed {
             }
         }
         Ok(HistoryPart { total, entries })
+    }
+
+    /// A history's count so far, if it is long: (entries, the sequence number they lie
+    /// below); `(0, 0)` when none is kept. With the counts' generation.
+    pub(crate) fn counted(&self, prefix: &[u8]) -> Result<(u64, (usize, u64)), StoreError> {
+        let counted = self.counts()?;
+        Ok((
+            counted.generation,
+            counted.long.get(prefix).copied().unwrap_or((0, 0)),
+        ))
+    }
+
+    /// Keeps a long history's count, unless the counts were forgotten since it was read.
+    fn count(
+        &self,
+        generation: u64,
+        prefix: Vec<u8>,
+        entries: usize,
+        below: u64,
+    ) -> Result<(), StoreError> {
+        let mut counted = self.counts()?;
+        if counted.generation == generation {
+            counted.long.insert(prefix, (entries, below));
+        }
+        Ok(())
+    }
+
+    /// Forgets every count: entries were written other than by appending (an import).
+    pub(crate) fn forget_counts(&self) {
+        if let Ok(mut counted) = self.counted.lock() {
+            counted.generation += 1;
+            counted.long.clear();
+        }
+    }
+
+    fn counts(&self) -> Result<std::sync::MutexGuard<'_, crate::Counted>, StoreError> {
+        self.counted
+            .lock()
+            .map_err(|_| StoreError::Io("history counts poisoned".into()))
     }
 
     /// Every entry, oldest first.
@@ -462,7 +529,7 @@ impl Partition for SledPartition {
     ) -> Result<HistoryPart, StoreError> {
         let (part, target) = (Arc::clone(self.part.live()?), target.clone());
         self.store
-            .blocking(move |_| part.feed.history(&target, skip, take))
+            .blocking(move |s| part.feed.history(&target, skip, take, s.settled()?))
             .await
     }
 

@@ -193,6 +193,96 @@ fn the_feed_stops_below_a_revision_still_in_flight() {
     assert!(feed(u64::MAX - 1, 10).expect("feed").is_empty());
 }
 
+#[test]
+fn a_long_history_is_counted_once_and_an_entry_committed_late_below_the_count_is_not_lost() {
+    use scim_core::model::TargetRef;
+
+    use crate::keys::target_key;
+
+    let dir = tempfile::tempdir().expect("dir");
+    let store = SledStore::open(dir.path(), &SledOptions::default()).expect("store");
+    let default = store.part(&TenantId::default_tenant()).expect("partition");
+    let feed = &default.feed;
+    let ada = TargetRef {
+        target_type: TargetType::User,
+        target_id: "ada".into(),
+    };
+    let add = |seq: u64| {
+        feed.by_target
+            .insert(target_key(&ada, Some(seq)), &[] as &[u8])
+            .expect("key");
+        let mut r = revision(&format!("e{seq}"));
+        r.seq = seq;
+        feed.revisions
+            .insert(seq.to_be_bytes(), crate::encode(&r).expect("encode"))
+            .expect("entry");
+    };
+    let prefix = target_key(&ada, None);
+    let kept = || feed.counted(&prefix).expect("counts").1;
+    let page = |skip, take, settled| feed.history(&ada, skip, take, settled).expect("history");
+    // 600 entries but 400, which is still in flight: only what lies below it is settled.
+    for seq in (1..=600).filter(|&s| s != 400) {
+        add(seq);
+    }
+    let first = page(0, 3, 400);
+    assert_eq!(first.total, 599);
+    let ids: Vec<&str> = first.entries.iter().map(|e| e.target_id.as_str()).collect();
+    assert_eq!(ids, ["e600", "e599", "e598"], "newest first");
+    assert_eq!(kept(), (399, 400), "counted below the settled number only");
+    // 400 commits late, 601 after it: both are counted, from where the count stopped.
+    add(400);
+    add(601);
+    let second = page(2, 2, 602);
+    assert_eq!(second.total, 601);
+    let ids: Vec<&str> = second
+        .entries
+        .iter()
+        .map(|e| e.target_id.as_str())
+        .collect();
+    assert_eq!(ids, ["e599", "e598"]);
+    assert_eq!(kept(), (601, 602));
+    // Taken from the count: a key added below it (which no write does) is not walked again.
+    feed.by_target
+        .insert(target_key(&ada, Some(0)), &[] as &[u8])
+        .expect("key");
+    assert_eq!(page(0, 1, 602).total, 601, "the count was not used");
+    // An import forgets every count.
+    feed.forget_counts();
+    assert_eq!(kept(), (0, 0));
+    assert_eq!(page(0, 1, 602).total, 602);
+    // A short history keeps no count.
+    let bob = TargetRef {
+        target_type: TargetType::User,
+        target_id: "bob".into(),
+    };
+    feed.by_target
+        .insert(target_key(&bob, Some(7)), &[] as &[u8])
+        .expect("key");
+    assert_eq!(feed.history(&bob, 0, 5, 602).expect("history").total, 1);
+    assert_eq!(
+        feed.counted(&target_key(&bob, None)).expect("counts").1,
+        (0, 0)
+    );
+}
+
+#[test]
+fn the_settled_number_stays_below_a_revision_in_flight_and_moves_past_it_once_committed() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = SledStore::open(dir.path(), &SledOptions::default()).expect("store");
+    store.put_key_now(&key("a"), &revision("a")).expect("a");
+    let before = store.settled().expect("settled");
+    let slow = store.reserve().expect("reserve");
+    assert!(
+        slow.seq >= before,
+        "a new number is at or above the settled one"
+    );
+    store.put_key_now(&key("b"), &revision("b")).expect("b");
+    assert_eq!(store.settled().expect("settled"), slow.seq);
+    let seq = slow.seq;
+    drop(slow);
+    assert!(store.settled().expect("settled") > seq);
+}
+
 #[tokio::test]
 async fn keys_are_found_by_digest_and_a_key_written_later_at_once() {
     let dir = tempfile::tempdir().expect("dir");

@@ -211,8 +211,22 @@ impl Iterator for Iter {
     }
 }
 
+impl DoubleEndedIterator for Iter {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        let strip = self.strip;
+        Some(self.inner.next_back()?.map(|(k, v)| {
+            let k = if strip == 0 {
+                k
+            } else {
+                IVec::from(k.get(strip..).unwrap_or_default())
+            };
+            (k, v)
+        }))
+    }
+}
+
 impl Iter {
-    pub(crate) fn keys(self) -> impl Iterator<Item = sled::Result<IVec>> {
+    pub(crate) fn keys(self) -> impl DoubleEndedIterator<Item = sled::Result<IVec>> {
         self.map(|r| r.map(|(k, _)| k))
     }
 

@@ -204,13 +204,20 @@ impl SledStore {
             }
             last = last.max(r.seq);
         }
+        feed.forget_counts();
         Ok(last)
     }
 
     /// New sequence numbers continue after the imported ones.
     fn continue_after(&self, last: u64) -> Result<(), StoreError> {
-        while self.db.generate_id().map_err(storage)? < last {}
-        Ok(())
+        let mut sequence = self.sequence()?;
+        loop {
+            let id = self.db.generate_id().map_err(storage)?;
+            sequence.handed = sequence.handed.max(id);
+            if id >= last {
+                return Ok(());
+            }
+        }
     }
 
     /// Checks that the engine's structures agree with its records, in every partition: every
