@@ -199,33 +199,32 @@ impl Iterator for Iter {
     type Item = sled::Result<(IVec, IVec)>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let strip = self.strip;
-        Some(self.inner.next()?.map(|(k, v)| {
-            let k = if strip == 0 {
-                k
-            } else {
-                IVec::from(k.get(strip..).unwrap_or_default())
-            };
-            (k, v)
-        }))
+        let item = self.inner.next()?;
+        Some(self.stripped(item))
     }
 }
 
 impl DoubleEndedIterator for Iter {
     fn next_back(&mut self) -> Option<Self::Item> {
+        let item = self.inner.next_back()?;
+        Some(self.stripped(item))
+    }
+}
+
+impl Iter {
+    /// An entry with its key's view prefix taken off.
+    fn stripped(&self, item: sled::Result<(IVec, IVec)>) -> sled::Result<(IVec, IVec)> {
         let strip = self.strip;
-        Some(self.inner.next_back()?.map(|(k, v)| {
+        item.map(|(k, v)| {
             let k = if strip == 0 {
                 k
             } else {
                 IVec::from(k.get(strip..).unwrap_or_default())
             };
             (k, v)
-        }))
+        })
     }
-}
 
-impl Iter {
     pub(crate) fn keys(self) -> impl DoubleEndedIterator<Item = sled::Result<IVec>> {
         self.map(|r| r.map(|(k, _)| k))
     }
