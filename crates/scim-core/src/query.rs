@@ -377,15 +377,14 @@ impl<'m> Collector<'m> {
         }
     }
 
-    /// A collector for a query whose filter plans `probes`: a candidate that owns the entry of
-    /// a probe that decides the filter ([`Matcher::decided_by`]) is kept without a test, however
-    /// the engine found it; any other is tested.
-    pub fn probed(matcher: &'m Matcher, probes: &[Probe]) -> Self {
+    /// A collector for a query whose filter plans `probes` (if any): a candidate that owns the
+    /// entry of a probe that decides the filter ([`Matcher::decided_by`]) is kept without a
+    /// test, however the engine found it; any other is tested.
+    pub fn probed(matcher: &'m Matcher, probes: Option<&[Probe]>) -> Self {
         Collector {
-            decided: matcher
-                .decided_by(probes)
-                .then(|| probes.first().cloned())
-                .flatten(),
+            decided: probes
+                .filter(|p| matcher.decided_by(p))
+                .and_then(|p| p.first().cloned()),
             ..Collector::new(matcher)
         }
     }
@@ -662,7 +661,7 @@ mod tests {
             profile: None,
         };
         let ada = IndexKey::UserName("ada".into());
-        let mut collector = Collector::probed(&matcher, &found);
+        let mut collector = Collector::probed(&matcher, Some(&found));
         // Owns the entry: kept. Its document is not read (here it disagrees, which a store
         // never writes, to show that no test ran).
         collector

@@ -329,10 +329,7 @@ pub(crate) async fn run(
         .await
         .map_err(db)?;
     pin_mut!(rows);
-    let mut collector = match probes {
-        Some(probes) => Collector::probed(matcher, probes),
-        None => Collector::new(matcher),
-    };
+    let mut collector = Collector::probed(matcher, probes.as_deref());
     let mut related = Related::default();
     let mut batch = Vec::with_capacity(BATCH);
     loop {

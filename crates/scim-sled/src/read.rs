@@ -285,24 +285,22 @@ impl Part {
             }
             Selection::Matching { matcher, probes } => (matcher, probes),
         };
+        let mut collector = Collector::probed(matcher, probes.as_deref());
         match probes {
             Some(probes) => {
-                let mut collector = Collector::probed(matcher, probes);
                 for id in self.probe(probes)? {
                     if let Some(record) = self.get_now(q.kind, &id)? {
                         collector.offer(record, self)?;
                     }
                 }
-                collector.finish(q.skip, q.take, self)
             }
             None => {
-                let mut collector = Collector::new(matcher);
                 for v in self.records(q.kind).iter().values() {
                     collector.offer(decode_record(&v.map_err(storage)?)?, self)?;
                 }
-                collector.finish(q.skip, q.take, self)
             }
         }
+        collector.finish(q.skip, q.take, self)
     }
 
     /// How many records of a kind there are: counted once with writes held (as an export holds
