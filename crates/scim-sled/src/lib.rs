@@ -114,7 +114,7 @@ pub struct Engine {
     /// The sequence numbers handed to revisions, and those whose transaction has not finished
     /// yet. Feeds are read only below the smallest of these, so that an entry that commits late
     /// is never skipped by a reader that asked for "everything after N".
-    in_flight: Arc<Mutex<Sequence>>,
+    sequence: Arc<Mutex<Sequence>>,
     /// Writes hold it shared; an export or a tenant's deletion holds it alone.
     barrier: RwLock<()>,
     /// Set by the first write that fails for a storage reason (disk full, read-only, I/O): sled
@@ -257,12 +257,12 @@ struct Sequence {
 /// A sequence number reserved for a revision; released when its transaction is over.
 struct Reserved {
     seq: u64,
-    in_flight: Arc<Mutex<Sequence>>,
+    sequence: Arc<Mutex<Sequence>>,
 }
 
 impl Drop for Reserved {
     fn drop(&mut self) {
-        if let Ok(mut s) = self.in_flight.lock() {
+        if let Ok(mut s) = self.sequence.lock() {
             s.in_flight.remove(&self.seq);
         }
     }
@@ -377,7 +377,7 @@ impl SledStore {
             salt,
             partitions: RwLock::default(),
             durable: options.durable,
-            in_flight: Arc::default(),
+            sequence: Arc::default(),
             barrier: RwLock::default(),
             failed: Mutex::default(),
             keys_cache: Mutex::default(),
@@ -599,12 +599,12 @@ impl SledStore {
         sequence.in_flight.insert(seq);
         Ok(Reserved {
             seq,
-            in_flight: Arc::clone(&self.in_flight),
+            sequence: Arc::clone(&self.sequence),
         })
     }
 
     fn sequence(&self) -> Result<std::sync::MutexGuard<'_, Sequence>, StoreError> {
-        self.in_flight
+        self.sequence
             .lock()
             .map_err(|_| StoreError::Io("revision bookkeeping poisoned".into()))
     }
