@@ -84,12 +84,93 @@ impl Related {
         }
     }
 
-    /// Writes the JSON text of [`Self::value`], without building the value.
+    /// Writes the JSON text of [`Self::value`], without building the value: the same bytes
+    /// serde_json writes for [`MembersOut`] and [`GroupsOut`]
+    /// (`text_rendering_writes_the_bytes_value_rendering_does`), written field by field, since a
+    /// large group's answer is mostly its members.
     fn write_text(&self, base: &str, out: &mut Vec<u8>) {
         match self {
-            Related::Groups(g) => push_json(out, &GroupsOut(g, base)),
-            Related::Members(m) => push_json(out, &MembersOut(m, base)),
+            Related::Groups(groups) => {
+                out.push(b'[');
+                for (i, (gid, display)) in groups.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    out.extend_from_slice(b"{\"value\":");
+                    push_str(out, gid);
+                    out.extend_from_slice(b",\"$ref\":");
+                    push_reference(out, base, Kind::Group.endpoint(), gid);
+                    if let Some(display) = display {
+                        out.extend_from_slice(b",\"display\":");
+                        push_json(out, display);
+                    }
+                    out.extend_from_slice(b",\"type\":\"direct\"}");
+                }
+                out.push(b']');
+            }
+            Related::Members(members) => {
+                let size: usize = members
+                    .iter()
+                    .map(|m| {
+                        64 + base.len()
+                            + 2 * m.value.len()
+                            + m.display.as_ref().map_or(0, |d| d.len() + 12)
+                    })
+                    .sum();
+                out.reserve(size);
+                out.push(b'[');
+                for (i, m) in members.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    let kind = Kind::from(m.kind);
+                    out.extend_from_slice(b"{\"value\":");
+                    push_str(out, &m.value);
+                    if let Some(display) = &m.display {
+                        out.extend_from_slice(b",\"display\":");
+                        push_str(out, display);
+                    }
+                    out.extend_from_slice(b",\"type\":");
+                    push_str(out, kind.name());
+                    out.extend_from_slice(b",\"$ref\":");
+                    push_reference(out, base, kind.endpoint(), &m.value);
+                    out.push(b'}');
+                }
+                out.push(b']');
+            }
         }
+    }
+}
+
+/// Whether serde_json writes `s` as it is between quotes: no control character, quote or
+/// backslash (it escapes nothing else).
+fn is_plain(s: &str) -> bool {
+    s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\')
+}
+
+/// A string as serde_json writes it: copied when plain (ids, most names), else escaped.
+fn push_str(out: &mut Vec<u8>, s: &str) {
+    if is_plain(s) {
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    } else {
+        push_json(out, s);
+    }
+}
+
+/// [`Reference`] as serde_json writes it.
+fn push_reference(out: &mut Vec<u8>, base: &str, endpoint: &str, id: &str) {
+    if is_plain(base) && is_plain(endpoint) && is_plain(id) {
+        out.push(b'"');
+        out.extend_from_slice(base.as_bytes());
+        out.push(b'/');
+        out.extend_from_slice(endpoint.as_bytes());
+        out.push(b'/');
+        out.extend_from_slice(id.as_bytes());
+        out.push(b'"');
+    } else {
+        push_json(out, &format!("{base}/{endpoint}/{id}"));
     }
 }
 
@@ -450,15 +531,20 @@ mod tests {
     #[test]
     fn text_rendering_writes_the_bytes_value_rendering_does() {
         let registry = Registry::builtin();
-        let base = "https://scim.example.test/t/acme/scim/v2";
         let groups = Related::Groups(vec![
             ("g1".into(), Some(json!("Engineering \"core\" ☃"))),
             ("g2".into(), None),
+            ("g\u{7}3".into(), Some(json!(null))),
         ]);
         let members = Related::Members(vec![
             Member {
                 value: "u1".into(),
                 display: Some("Ada".into()),
+                kind: StoredKind::User,
+            },
+            Member {
+                value: "u\"2\\".into(),
+                display: Some("Ada \"the first\" \u{1}é😀".into()),
                 kind: StoredKind::User,
             },
             Member {
@@ -468,7 +554,14 @@ mod tests {
             },
         ]);
         let mut compared = 0;
-        for (kind, doc) in documents(&registry) {
+        // A base with a quote in it is escaped as serde_json escapes it.
+        for (base, (kind, doc)) in [
+            "https://scim.example.test/t/acme/scim/v2",
+            "https://x/t/a\"b",
+        ]
+        .into_iter()
+        .flat_map(|base| documents(&registry).into_iter().map(move |d| (base, d)))
+        {
             let related = match kind {
                 Kind::User => groups.clone(),
                 Kind::Group => members.clone(),
@@ -497,7 +590,7 @@ mod tests {
                 compared += 1;
             }
         }
-        assert!(compared > 60);
+        assert!(compared > 120);
     }
 
     #[test]

@@ -14,8 +14,9 @@
 //! - `index`: tag, 0xB0, two bytes of a salted hash of the text → the entries of that bucket,
 //!   each a text and an id ([`buckets`]; one key an entry in stores of earlier releases,
 //!   moved into buckets at open)
-//! - `group_members`: group id, 0, member id → [`Member`](scim_core::model::Member) (JSON), one
-//!   key per membership
+//! - `group_members`: group id, 0, member id → [`Member`](scim_core::model::Member) (a few
+//!   bytes: kind, id, display; JSON in stores of earlier releases: [`record`]), one key per
+//!   membership
 //! - `member_groups`: member id → JSON array of group ids (small: a user is in few groups)
 //! - `revisions`: sequence number (big-endian) → [`Revision`](scim_core::model::Revision)
 //!   (JSON): the tenant's feed

@@ -19,7 +19,7 @@ use scim_core::store::{
 use time::OffsetDateTime;
 
 use crate::keys::{membership_key, seq_of_target_key, target_key};
-use crate::record::decode_record;
+use crate::record::{decode_member, decode_record};
 use crate::view::after_prefix;
 use crate::{decode, storage, Feed, KeySet, Part, SledPartition, SledStore};
 
@@ -223,7 +223,7 @@ impl Part {
         self.group_members
             .scan_prefix(prefix)
             .values()
-            .map(|v| decode(&v.map_err(storage)?))
+            .map(|v| decode_member(&v.map_err(storage)?))
             .collect()
     }
 
@@ -466,7 +466,7 @@ impl Partition for SledPartition {
                 .get(membership_key(group_id, member))
                 .map_err(storage)?
             {
-                found.push(decode(&v)?);
+                found.push(decode_member(&v)?);
             }
         }
         Ok(found)

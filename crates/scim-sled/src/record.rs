@@ -18,7 +18,7 @@
 //! by earlier releases (JSON) are read as they are and written in this form when next changed,
 //! so a store needs no migration: both forms are read.
 
-use scim_core::model::{Doc, Profile, Record, StoredKind};
+use scim_core::model::{Doc, Member, Profile, Record, StoredKind};
 use scim_core::store::StoreError;
 use time::{OffsetDateTime, UtcOffset};
 
@@ -110,6 +110,55 @@ pub(crate) fn decode_record(bytes: &[u8]) -> Result<Record, StoreError> {
         doc: Doc::from_stored(doc),
         index,
         profile,
+    })
+}
+
+/// A group's member as stored under its membership key: [`FORM`], its kind (as a record's), its
+/// id, then `display` when the client sent one (a marker byte, then the text). Members of
+/// earlier releases are JSON (they begin `{`) and are read as they are.
+pub(crate) fn encode_member(member: &Member) -> Result<Vec<u8>, StoreError> {
+    let display = member.display.as_deref();
+    let mut out = Vec::with_capacity(11 + member.value.len() + display.map_or(0, str::len));
+    out.push(FORM);
+    out.push(match member.kind {
+        StoredKind::User => 0,
+        StoredKind::Group => 1,
+    });
+    put_str(&mut out, &member.value)?;
+    match display {
+        None => out.push(0),
+        Some(d) => {
+            out.push(1);
+            put_str(&mut out, d)?;
+        }
+    }
+    Ok(out)
+}
+
+/// A member from its stored bytes, in either form.
+pub(crate) fn decode_member(bytes: &[u8]) -> Result<Member, StoreError> {
+    if bytes.first() != Some(&FORM) {
+        return crate::decode(bytes);
+    }
+    let mut r = Reader(&bytes[1..]);
+    let kind = match r.byte()? {
+        0 => StoredKind::User,
+        1 => StoredKind::Group,
+        other => return Err(corrupt(format!("member kind {other}"))),
+    };
+    let value = r.string()?;
+    let display = match r.byte()? {
+        0 => None,
+        1 => Some(r.string()?),
+        other => return Err(corrupt(format!("member display marker {other}"))),
+    };
+    if !r.0.is_empty() {
+        return Err(corrupt(format!("member {value} has bytes after its end")));
+    }
+    Ok(Member {
+        value,
+        kind,
+        display,
     })
 }
 
@@ -289,5 +338,66 @@ mod tests {
         let mut doc = bytes;
         doc.push(b' ');
         assert!(matches!(decode_record(&doc), Err(StoreError::Corrupt(_))));
+    }
+
+    fn members() -> Vec<Member> {
+        vec![
+            Member {
+                value: "2819c223-7f76-453a-919d-413861904646".into(),
+                kind: StoredKind::User,
+                display: None,
+            },
+            Member {
+                value: "g-9".into(),
+                kind: StoredKind::Group,
+                display: Some("Engineering \"core\" ☃".into()),
+            },
+            Member {
+                value: "u-2".into(),
+                kind: StoredKind::User,
+                display: Some(String::new()),
+            },
+        ]
+    }
+
+    #[test]
+    fn a_member_reads_back_as_it_was_written_and_one_an_earlier_release_wrote_as_json_too() {
+        for m in members() {
+            let bytes = encode_member(&m).expect("encodes");
+            assert_eq!(bytes[0], FORM);
+            assert_eq!(decode_member(&bytes).expect("decodes"), m);
+            let earlier = serde_json::to_vec(&m).expect("JSON");
+            assert_eq!(earlier[0], b'{');
+            assert_eq!(decode_member(&earlier).expect("decodes"), m);
+        }
+    }
+
+    #[test]
+    fn damaged_members_are_refused_as_corrupt_and_never_panic() {
+        for m in members() {
+            let bytes = encode_member(&m).expect("encodes");
+            for end in 0..bytes.len() {
+                assert!(
+                    matches!(decode_member(&bytes[..end]), Err(StoreError::Corrupt(_))),
+                    "{end} bytes of {bytes:?} read as a member"
+                );
+            }
+            for at in 0..bytes.len() {
+                for value in [0u8, 0x7f, 0xff] {
+                    let mut b = bytes.clone();
+                    b[at] = value;
+                    let _ = decode_member(&b);
+                }
+            }
+            let mut longer = bytes.clone();
+            longer.push(0);
+            assert!(matches!(
+                decode_member(&longer),
+                Err(StoreError::Corrupt(_))
+            ));
+            let mut kind = bytes;
+            kind[1] = 9;
+            assert!(matches!(decode_member(&kind), Err(StoreError::Corrupt(_))));
+        }
     }
 }

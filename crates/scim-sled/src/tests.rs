@@ -820,3 +820,118 @@ fn the_check_reports_an_index_bucket_cut_short_and_goes_on() {
         ["u2"]
     );
 }
+
+/// Members written by releases before the binary member form are JSON. A group that holds both
+/// forms lists, looks up, checks and exports them alike, and a member of the earlier form is
+/// removed like any other.
+#[test]
+fn members_of_both_stored_forms_are_read_checked_exported_and_removed() {
+    use scim_core::doc::Doc;
+    use scim_core::model::{Member, Record, StoredKind};
+    use scim_core::store::{Expect, MemberChange};
+    let (rt, _dir, store) = store_with_default_tenant();
+    let tenant = TenantId::default_tenant();
+    let part = store.part(&tenant).expect("partition");
+    let now = OffsetDateTime::now_utc();
+    let record = |id: &str, kind: StoredKind, version: u64| Record {
+        id: id.into(),
+        kind,
+        version,
+        created: now,
+        last_modified: now,
+        doc: Doc::new(serde_json::json!({"displayName": id})),
+        index: Vec::new(),
+        profile: None,
+    };
+    let put = |record: Record, expect: Expect, members: Option<MemberChange>| Write {
+        kind: record.kind.into(),
+        id: record.id.clone(),
+        expect,
+        op: WriteOp::Put { record, members },
+        touch: Vec::new(),
+        revision: revision("x"),
+    };
+    for u in ["u-old", "u-new"] {
+        store
+            .commit_now(
+                &part,
+                put(record(u, StoredKind::User, 1), Expect::Absent, None),
+            )
+            .expect("user");
+    }
+    let member = |id: &str, display: Option<&str>| Member {
+        value: id.into(),
+        kind: StoredKind::User,
+        display: display.map(str::to_string),
+    };
+    let (old, new) = (member("u-old", Some("Ann \"old\"")), member("u-new", None));
+    let added = MemberChange {
+        added: vec![old.clone(), new.clone()],
+        ..MemberChange::default()
+    };
+    store
+        .commit_now(
+            &part,
+            put(
+                record("g", StoredKind::Group, 1),
+                Expect::Absent,
+                Some(added),
+            ),
+        )
+        .expect("group");
+    let key = crate::keys::membership_key("g", "u-old");
+    assert_eq!(
+        part.group_members.get(&key).expect("get").expect("stored")[0],
+        0x01
+    );
+    // "u-old" as an earlier release stored it.
+    part.group_members
+        .insert(key.clone(), serde_json::to_vec(&old).expect("JSON"))
+        .expect("insert");
+    assert_eq!(
+        part.group_members.get(&key).expect("get").expect("stored")[0],
+        b'{'
+    );
+
+    let partition = store.partition(&tenant).expect("partition");
+    let listed = rt.block_on(partition.members("g")).expect("members");
+    assert_eq!(listed, vec![new.clone(), old.clone()]);
+    let among = rt
+        .block_on(partition.members_among("g", &["u-old", "u-new", "u-none"]))
+        .expect("members among");
+    assert_eq!(among, vec![old.clone(), new.clone()]);
+    assert_eq!(
+        rt.block_on(store.check()).expect("check"),
+        Vec::<String>::new()
+    );
+    let dump = rt.block_on(partition.export()).expect("export");
+    assert_eq!(dump.groups[0].members, vec![new.clone(), old.clone()]);
+
+    let removed = MemberChange {
+        removed: vec![old],
+        ..MemberChange::default()
+    };
+    store
+        .commit_now(
+            &part,
+            put(
+                record("g", StoredKind::Group, 2),
+                Expect::Version(1),
+                Some(removed),
+            ),
+        )
+        .expect("removal");
+    assert_eq!(part.group_members.get(&key).expect("get"), None);
+    assert_eq!(
+        rt.block_on(partition.members("g")).expect("members"),
+        vec![new]
+    );
+    assert_eq!(
+        rt.block_on(partition.groups_of("u-old")).expect("groups"),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        rt.block_on(store.check()).expect("check"),
+        Vec::<String>::new()
+    );
+}

@@ -5,13 +5,12 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use scim_core::model::{
-    ApiKey, Dump, Export, GroupDump, Index, Kind, Member, Record, Revision, Tenant, TenantDump,
-    TenantId,
+    ApiKey, Dump, Export, GroupDump, Index, Kind, Record, Revision, Tenant, TenantDump, TenantId,
 };
 use scim_core::store::StoreError;
 
 use crate::keys::{membership_key, seq_of_target_key, target_key, webhook_key};
-use crate::record::{decode_record, encode_record};
+use crate::record::{decode_member, decode_record, encode_member, encode_record};
 use crate::view::{after_prefix, tenant_prefix, View};
 use crate::{decode, encode, storage, Feed, Part, SledStore, SHARED};
 
@@ -143,7 +142,7 @@ impl SledStore {
         for g in &dump.groups {
             for m in &g.members {
                 part.group_members
-                    .insert(membership_key(&g.record.id, &m.value), encode(m)?)
+                    .insert(membership_key(&g.record.id, &m.value), encode_member(m)?)
                     .map_err(storage)?;
                 member_of
                     .entry(m.value.as_str())
@@ -359,7 +358,7 @@ fn check_part(part: &Arc<Part>) -> Result<Vec<String>, StoreError> {
             problems.push(format!("malformed membership key {text:?}"));
             continue;
         };
-        let member: Member = decode(&v)?;
+        let member = decode_member(&v)?;
         if part.groups.get(g.as_bytes()).map_err(storage)?.is_none() {
             problems.push(format!("membership of {m} in missing group {g}"));
         }

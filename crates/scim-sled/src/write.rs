@@ -11,7 +11,7 @@ use sled::Transactional;
 
 use crate::buckets::TxIndex;
 use crate::keys::{membership_key, target_key, webhook_key};
-use crate::record::{decode_record, encode_record};
+use crate::record::{decode_record, encode_member, encode_record};
 use crate::view::TxView;
 use crate::{decode, encode, storage, Feed, Part, SledStore};
 
@@ -385,7 +385,10 @@ fn apply(part: &TxPart, write: &Write, seq: u64) -> TxResult<()> {
                 }
                 // Staying, with a new `type` or `display`.
                 for m in &change.updated {
-                    group_members.insert(membership_key(id, &m.value), tx_encode(m)?)?;
+                    group_members.insert(
+                        membership_key(id, &m.value),
+                        encode_member(m).or_else(abort)?,
+                    )?;
                 }
                 for m in &change.added {
                     let exists = match m.kind {
@@ -395,7 +398,10 @@ fn apply(part: &TxPart, write: &Write, seq: u64) -> TxResult<()> {
                     if !exists {
                         return abort(StoreError::NoSuchMember(m.clone()));
                     }
-                    group_members.insert(membership_key(id, &m.value), tx_encode(m)?)?;
+                    group_members.insert(
+                        membership_key(id, &m.value),
+                        encode_member(m).or_else(abort)?,
+                    )?;
                     let mut of = tx_groups_of(member_groups, &m.value)?;
                     if !of.iter().any(|g| g == id) {
                         of.push(id.to_string());
