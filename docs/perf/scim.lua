@@ -13,6 +13,11 @@
 --                     (a PATCH that changes nothing writes nothing, so every one must change
 --                     the user: start with every user of FILE active)
 --   patch-reactivate  the same with true first (start with every user suspended)
+--   group-add         PATCH {base}/Groups/{group} adding one member, as the bench's group-patch
+--                     phase: the ids of FILE in turn as members, the groups of GROUPS (a second
+--                     file of group ids) in turn as groups; answered with the group and its
+--                     members (each id of FILE should be added once: give a FILE longer than
+--                     the run's requests, or the adds after it repeat and change nothing)
 -- FILE holds one id or userName a line. SCIM_BENCH_KEY is the bearer key (livez needs none).
 --
 -- Every response is checked: one that is not 2xx, or a 2xx whose body lacks what the mode
@@ -103,9 +108,19 @@ function init(args)
          prepared[i] = wrk.format("PATCH", path, headers, patch_active(first))
          prepared[n + i] = wrk.format("PATCH", path, headers, patch_active(not first))
       end
+   elseif mode == "group-add" then
+      expect = '"members":'
+      headers["Content-Type"] = "application/scim+json"
+      local groups = lines(args[3])
+      for i, id in ipairs(lines(args[2])) do
+         local path = base .. "/Groups/" .. groups[(i - 1) % #groups + 1]
+         prepared[i] = wrk.format("PATCH", path, headers,
+            '{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],'
+            .. '"Operations":[{"op":"add","path":"members","value":[{"value":"' .. id .. '"}]}]}')
+      end
    else
       error("unknown mode " .. tostring(mode)
-         .. ": livez, get, filter-hit, patch-suspend or patch-reactivate")
+         .. ": livez, get, filter-hit, patch-suspend, patch-reactivate or group-add")
    end
 end
 

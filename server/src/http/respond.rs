@@ -5,7 +5,7 @@
 use std::io::Cursor;
 
 use rocket::http::{ContentType, Header, Status};
-use rocket::response::{self, Responder, Response};
+use rocket::response::{self, Body, Responder, Response};
 use rocket::Request;
 use serde::Serialize;
 use serde_json::Value;
@@ -101,6 +101,10 @@ impl Answer {
     }
 }
 
+/// The largest piece of an answer handed to hyper at once: a list page or a large group's
+/// answer goes whole, a larger one in pieces of this size (its copy is made a piece at a time).
+const MAX_CHUNK: usize = 1 << 20;
+
 impl<'r> Responder<'r, 'static> for Answer {
     fn respond_to(self, _: &'r Request<'_>) -> response::Result<'static> {
         let mut builder = Response::build();
@@ -110,9 +114,14 @@ impl<'r> Responder<'r, 'static> for Answer {
                 Media::Scim => scim_content_type(),
                 Media::Json => ContentType::JSON,
             };
+            // Rocket hands a body to hyper in chunks of 4 KiB by default, each through a
+            // channel to the connection's task and each a write of its own; an answer already
+            // in memory goes in one (up to `MAX_CHUNK`).
+            let chunk = bytes.len().clamp(Body::DEFAULT_MAX_CHUNK, MAX_CHUNK);
             builder
                 .header(media)
-                .sized_body(bytes.len(), Cursor::new(bytes));
+                .sized_body(bytes.len(), Cursor::new(bytes))
+                .max_chunk_size(chunk);
         }
         if let Some(etag) = self.etag {
             builder.header(Header::new("ETag", etag));

@@ -644,3 +644,41 @@ async fn list_pages_and_counts_follow_creates_and_deletes() {
     );
     assert_eq!(walk(&s, 11, false).await, expected, "and first to last");
 }
+
+/// An answer is handed to hyper in pieces of at most 1 MiB (one piece for most): a page larger
+/// than that (1,000 users of about 1.2 KiB each) arrives whole, its `Content-Length` its size.
+#[tokio::test]
+async fn a_page_larger_than_one_piece_arrives_whole() {
+    let s = TestServer::start().await;
+    let title = "t".repeat(1_100);
+    for half in 0..2 {
+        let ops: Vec<serde_json::Value> = (0..500)
+            .map(|i| {
+                json!({"method": "POST", "path": "/Users", "bulkId": format!("u{i}"),
+                    "data": {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                        "userName": format!("big.{half}.{i:03}"), "title": format!("{title}{half}{i:03}")}})
+            })
+            .collect();
+        let r = s
+            .post(
+                "/Bulk",
+                json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": ops}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", &r.text[..r.text.len().min(300)]);
+    }
+    let r = s.get("/Users?count=1000&sortBy=userName").await;
+    assert_eq!(r.status, 200);
+    assert!(r.text.len() > 1 << 20, "{} bytes", r.text.len());
+    assert_eq!(
+        r.headers["content-length"].to_str().expect("ascii"),
+        r.text.len().to_string()
+    );
+    let users = r.body["Resources"].as_array().expect("resources");
+    assert_eq!(users.len(), 1000);
+    for (n, u) in users.iter().enumerate() {
+        let (half, i) = (n / 500, n % 500);
+        assert_eq!(u["userName"], format!("big.{half}.{i:03}"));
+        assert_eq!(u["title"], format!("{title}{half}{i:03}"));
+    }
+}
