@@ -18,6 +18,8 @@
 --                     file of group ids) in turn as groups; answered with the group and its
 --                     members (each id of FILE should be added once: give a FILE longer than
 --                     the run's requests, or the adds after it repeat and change nothing)
+--   list              GET {base}/Users?startIndex=S&count=100, S = 1, 101, 201, … up to the
+--                     number of users given instead of FILE (as the bench's list phase)
 -- FILE holds one id or userName a line. SCIM_BENCH_KEY is the bearer key (livez needs none).
 --
 -- Every response is checked: one that is not 2xx, or a 2xx whose body lacks what the mode
@@ -108,6 +110,13 @@ function init(args)
          prepared[i] = wrk.format("PATCH", path, headers, patch_active(first))
          prepared[n + i] = wrk.format("PATCH", path, headers, patch_active(not first))
       end
+   elseif mode == "list" then
+      expect = '"Resources":'
+      local users = tonumber(args[2]) or error("mode list needs the number of users")
+      for k = 0, math.max(0, math.floor(users / 100) - 1) do
+         prepared[k + 1] = wrk.format("GET", base .. "/Users?startIndex=" .. (1 + 100 * k)
+            .. "&count=100", headers)
+      end
    elseif mode == "group-add" then
       expect = '"members":'
       headers["Content-Type"] = "application/scim+json"
@@ -120,7 +129,7 @@ function init(args)
       end
    else
       error("unknown mode " .. tostring(mode)
-         .. ": livez, get, filter-hit, patch-suspend, patch-reactivate or group-add")
+         .. ": livez, get, filter-hit, patch-suspend, patch-reactivate, list or group-add")
    end
 end
 

@@ -6,9 +6,11 @@
 //! computed once while no write is in flight, then moved by every create and delete inside the
 //! store's write barrier. A cursor ("position N starts after key K") is used only while no create
 //! or delete has happened since it was recorded, so a resumed page is the page a walk from the
-//! start would give.
+//! start would give. A page that no cursor starts resumes from the nearest one before it and walks
+//! the rest (remembering, as it goes, every [`STEP`]th position it passes): clients that read
+//! pages side by side, or out of order, resume too.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
@@ -17,8 +19,13 @@ use scim_core::model::Kind;
 /// At most this many cursors are kept; the map starts afresh when full.
 const MAX_CURSORS: usize = 256;
 
-/// (kind, position) → (generation, the key of the record just before that position).
-type Cursors = HashMap<(usize, usize), (u64, Vec<u8>)>;
+/// A walk that skips records remembers every `STEP`th position it passes (a page of 100 is what
+/// identity providers ask for).
+pub const STEP: usize = 100;
+
+/// The generation the cursors were recorded at, and (kind, position) → the key of the record
+/// just before that position.
+type Cursors = (u64, BTreeMap<(usize, usize), Vec<u8>>);
 
 #[derive(Default)]
 pub struct Census {
@@ -84,7 +91,7 @@ impl Census {
         }
         self.generation.fetch_add(1, Ordering::SeqCst);
         if let Ok(mut m) = self.cursors.lock() {
-            m.clear();
+            m.1.clear();
         }
     }
 
@@ -95,14 +102,20 @@ impl Census {
         (self.pending.load(Ordering::SeqCst) == 0).then_some(generation)
     }
 
-    /// The key just before `position`, if a walk recorded it and nothing changed since.
-    pub fn cursor(&self, kind: Kind, position: usize) -> Option<Vec<u8>> {
+    /// The nearest remembered position at or before `position`, with the key just before it, if
+    /// a walk recorded one and nothing changed since.
+    pub fn nearest(&self, kind: Kind, position: usize) -> Option<(usize, Vec<u8>)> {
         let now = self.stable()?;
-        let map = self.cursors.lock().ok()?;
-        match map.get(&(slot(kind), position)) {
-            Some((generation, key)) if *generation == now => Some(key.clone()),
-            _ => None,
+        let cursors = self.cursors.lock().ok()?;
+        if cursors.0 != now {
+            return None;
         }
+        let slot = slot(kind);
+        cursors
+            .1
+            .range((slot, 0)..=(slot, position))
+            .next_back()
+            .map(|(&(_, at), key)| (at, key.clone()))
     }
 
     /// Records that `position` starts after `key`, for a walk that began at generation `began`;
@@ -111,11 +124,13 @@ impl Census {
         if self.stable() != Some(began) {
             return;
         }
-        if let Ok(mut map) = self.cursors.lock() {
-            if map.len() >= MAX_CURSORS {
+        if let Ok(mut cursors) = self.cursors.lock() {
+            let (generation, map) = &mut *cursors;
+            if *generation != began || map.len() >= MAX_CURSORS {
+                *generation = began;
                 map.clear();
             }
-            map.insert((slot(kind), position), (began, key));
+            map.insert((slot(kind), position), key);
         }
     }
 }
@@ -129,19 +144,22 @@ mod tests {
         let census = Census::default();
         let began = census.stable().expect("nothing in flight");
         census.remember(Kind::User, 100, began, b"k100".to_vec());
-        assert_eq!(census.cursor(Kind::User, 100), Some(b"k100".to_vec()));
-        assert_eq!(census.cursor(Kind::Group, 100), None);
-        assert_eq!(census.cursor(Kind::User, 200), None);
+        assert_eq!(
+            census.nearest(Kind::User, 100),
+            Some((100, b"k100".to_vec()))
+        );
+        assert_eq!(census.nearest(Kind::Group, 100), None);
+        assert_eq!(census.nearest(Kind::User, 99), None);
         {
             let _change = census.changing();
             assert_eq!(census.stable(), None);
             assert_eq!(
-                census.cursor(Kind::User, 100),
+                census.nearest(Kind::User, 100),
                 None,
                 "a change is in flight"
             );
         }
-        assert_eq!(census.cursor(Kind::User, 100), None, "a change happened");
+        assert_eq!(census.nearest(Kind::User, 100), None, "a change happened");
     }
 
     #[test]
@@ -152,7 +170,37 @@ mod tests {
         census.remember(Kind::User, 100, began, b"k".to_vec());
         let now = census.stable().expect("nothing in flight");
         assert_ne!(now, began);
-        assert_eq!(census.cursor(Kind::User, 100), None);
+        assert_eq!(census.nearest(Kind::User, 100), None);
+    }
+
+    #[test]
+    fn a_position_resumes_from_the_nearest_cursor_before_it_of_its_kind() {
+        let census = Census::default();
+        let began = census.stable().expect("nothing in flight");
+        census.remember(Kind::User, 100, began, b"k100".to_vec());
+        census.remember(Kind::User, 300, began, b"k300".to_vec());
+        census.remember(Kind::Group, 200, began, b"g200".to_vec());
+        assert_eq!(
+            census.nearest(Kind::User, 250),
+            Some((100, b"k100".to_vec()))
+        );
+        assert_eq!(
+            census.nearest(Kind::User, 5000),
+            Some((300, b"k300".to_vec()))
+        );
+        assert_eq!(
+            census.nearest(Kind::Group, 5000),
+            Some((200, b"g200".to_vec()))
+        );
+        // Cursors of an earlier generation are gone once one of the new generation is recorded.
+        drop(census.changing());
+        let now = census.stable().expect("nothing in flight");
+        census.remember(Kind::User, 200, now, b"k200'".to_vec());
+        assert_eq!(
+            census.nearest(Kind::User, 5000),
+            Some((200, b"k200'".to_vec()))
+        );
+        assert_eq!(census.nearest(Kind::Group, 5000), None);
     }
 
     #[test]

@@ -18,6 +18,7 @@ use scim_core::store::{
 };
 use time::OffsetDateTime;
 
+use crate::census::STEP;
 use crate::keys::{membership_key, seq_of_target_key, target_key};
 use crate::record::{decode_member, decode_record};
 use crate::view::after_prefix;
@@ -321,23 +322,25 @@ impl Part {
         Ok(n)
     }
 
-    /// Records of a kind in id order, skipping `skip`, at most `take`: from a remembered position
-    /// when nothing was created or deleted since.
+    /// Records of a kind in id order, skipping `skip`, at most `take`: from the nearest remembered
+    /// position when nothing was created or deleted since.
     fn page(&self, kind: Kind, skip: usize, take: usize) -> Result<Vec<Record>, StoreError> {
         use std::ops::Bound::{Excluded, Unbounded};
         let tree = self.records(kind);
         let began = self.census.stable();
-        let mut walk = match (skip, self.census.cursor(kind, skip)) {
-            (0, _) => tree.iter(),
-            (_, Some(after)) => tree.range(Excluded(after.as_slice()), Unbounded),
-            _ => {
-                let mut walk = tree.iter();
-                for entry in walk.by_ref().take(skip) {
-                    entry.map_err(storage)?;
-                }
-                walk
-            }
+        let (mut walk, mut at) = match self.census.nearest(kind, skip).filter(|_| skip > 0) {
+            Some((at, after)) => (tree.range(Excluded(after.as_slice()), Unbounded), at),
+            None => (tree.iter(), 0),
         };
+        while at < skip {
+            let Some(entry) = walk.next() else { break };
+            let (key, _) = entry.map_err(storage)?;
+            at += 1;
+            // Every STEPth position passed, and this page's start (asked again, it resumes).
+            if let (Some(began), true) = (began, at % STEP == 0 || at == skip) {
+                self.census.remember(kind, at, began, key.to_vec());
+            }
+        }
         let mut out = Vec::with_capacity(take.min(1024));
         let mut last = None;
         for entry in walk.by_ref().take(take) {

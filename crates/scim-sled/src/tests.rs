@@ -935,3 +935,78 @@ fn members_of_both_stored_forms_are_read_checked_exported_and_removed() {
         Vec::<String>::new()
     );
 }
+
+/// A page resumes from the nearest position an earlier walk remembered (pages read side by side,
+/// out of order, or again) and is the page a walk from the start gives, also after a create
+/// moved every position.
+#[test]
+fn pages_resumed_from_the_nearest_remembered_position_are_the_pages_a_full_walk_gives() {
+    use scim_core::doc::Doc;
+    use scim_core::model::{Record, StoredKind};
+    use scim_core::store::{Expect, Query, Selection};
+    let (rt, _dir, store) = store_with_default_tenant();
+    let tenant = TenantId::default_tenant();
+    let part = store.part(&tenant).expect("partition");
+    let now = OffsetDateTime::now_utc();
+    let create = |id: String| {
+        let record = Record {
+            id: id.clone(),
+            kind: StoredKind::User,
+            version: 1,
+            created: now,
+            last_modified: now,
+            doc: Doc::new(serde_json::json!({"userName": id})),
+            index: Vec::new(),
+            profile: None,
+        };
+        let write = Write {
+            kind: Kind::User,
+            id,
+            expect: Expect::Absent,
+            op: WriteOp::Put {
+                record,
+                members: None,
+            },
+            touch: Vec::new(),
+            revision: revision("x"),
+        };
+        store.commit_now(&part, write).expect("create");
+    };
+    let mut ids: Vec<String> = (0..450).map(|i| format!("u{:04}", i * 2)).collect();
+    for id in &ids {
+        create(id.clone());
+    }
+    let partition = store.partition(&tenant).expect("partition");
+    let page = |skip: usize, take: usize| -> Vec<String> {
+        let found = rt
+            .block_on(partition.query(Query {
+                kind: Kind::User,
+                selection: Selection::All,
+                skip,
+                take,
+            }))
+            .expect("page");
+        found.records.into_iter().map(|r| r.id).collect()
+    };
+    let expected = |ids: &[String], skip: usize, take: usize| -> Vec<String> {
+        ids.iter().skip(skip).take(take).cloned().collect()
+    };
+    // From the start (remembering 100, 200, 300, 330), then from those, then again.
+    for (skip, take) in [
+        (330, 20),
+        (250, 10),
+        (330, 20),
+        (305, 100),
+        (0, 5),
+        (449, 10),
+        (450, 3),
+    ] {
+        assert_eq!(page(skip, take), expected(&ids, skip, take), "skip {skip}");
+    }
+    // A create before every remembered position: none of them is used.
+    create("u0001".into());
+    ids.insert(1, "u0001".into());
+    for (skip, take) in [(330, 20), (250, 10), (101, 3)] {
+        assert_eq!(page(skip, take), expected(&ids, skip, take), "skip {skip}");
+    }
+}
