@@ -376,7 +376,7 @@ fn copied(
         related.write_text(base_url, &mut out);
     }
     out.extend_from_slice(b",\"meta\":");
-    push_json(&mut out, &meta(record).rendered(kind, &record.id, base_url));
+    push_meta(&mut out, kind, record, base_url);
     out.push(b'}');
     String::from_utf8(out).ok().map(JsonText)
 }
@@ -385,6 +385,36 @@ fn push_json(out: &mut Vec<u8>, value: &(impl Serialize + ?Sized)) {
     // Writing JSON into memory fails only for a map with non-string keys, which none of these
     // has.
     let _ = serde_json::to_writer(&mut *out, value);
+}
+
+/// `meta` as serde_json writes [`Meta::rendered`] (`text_rendering_writes_the_bytes_value_rendering_does`),
+/// written field by field: a list page writes one for each of its records.
+fn push_meta(out: &mut Vec<u8>, kind: Kind, record: &Record, base: &str) {
+    out.extend_from_slice(b"{\"resourceType\":");
+    push_str(out, kind.name());
+    out.extend_from_slice(b",\"created\":");
+    push_time(out, record.created);
+    out.extend_from_slice(b",\"lastModified\":");
+    push_time(out, record.last_modified);
+    out.extend_from_slice(b",\"location\":");
+    push_reference(out, base, kind.endpoint(), &record.id);
+    // `W/"7"`, its quotes escaped.
+    out.extend_from_slice(b",\"version\":\"W/\\\"");
+    out.extend_from_slice(record.version.to_string().as_bytes());
+    out.extend_from_slice(b"\\\"\"}");
+}
+
+/// A time as [`rfc3339`] gives it, as a JSON string (its characters need no escape); an empty
+/// string when RFC 3339 cannot express it, as there.
+fn push_time(out: &mut Vec<u8>, t: time::OffsetDateTime) {
+    out.push(b'"');
+    let at = out.len();
+    if t.format_into(out, &time::format_description::well_known::Rfc3339)
+        .is_err()
+    {
+        out.truncate(at);
+    }
+    out.push(b'"');
 }
 
 /// A record's `meta` fields.
@@ -591,6 +621,42 @@ mod tests {
             }
         }
         assert!(compared > 120);
+    }
+
+    #[test]
+    fn meta_is_written_as_the_value_rendering_writes_it_whatever_the_times_and_version() {
+        let registry = Registry::builtin();
+        let times = [
+            datetime!(2026-12-06 10:47:12.123456789 UTC),
+            datetime!(2026-12-07 01:02:03.5 +02:00),
+            datetime!(1999-01-01 00:00:00 -05:30),
+            datetime!(0001-01-01 00:00:00.000000001 UTC),
+        ];
+        for (kind, created, last_modified, version) in [
+            (Kind::User, times[0], times[1], 0),
+            (Kind::Group, times[2], times[3], u64::MAX),
+            (Kind::User, times[3], times[0], 1),
+        ] {
+            let mut r = record(kind, json!({"displayName": "x"}));
+            (r.created, r.last_modified, r.version) = (created, last_modified, version);
+            let text = resource_text(
+                &registry,
+                kind,
+                &r,
+                None,
+                "https://x",
+                &Projection::default(),
+            );
+            let value = resource(
+                &registry,
+                kind,
+                r,
+                None,
+                "https://x",
+                &Projection::default(),
+            );
+            assert_eq!(text.as_str(), serde_json::to_string(&value).expect("text"));
+        }
     }
 
     #[test]
