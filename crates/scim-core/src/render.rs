@@ -360,7 +360,7 @@ fn copied(
         out.extend_from_slice(schemas.as_bytes());
         out.extend_from_slice(b",\"id\":");
         push_json(&mut out, &record.id);
-        out.extend_from_slice(after[..after.len() - 1].as_bytes());
+        out.extend_from_slice(&after.as_bytes()[..after.len() - 1]);
         return finish(out, kind, record, related, base_url);
     }
     let Members(members) = serde_json::from_str(doc).ok()?;
