@@ -14,9 +14,18 @@
 //! the rest                      the document's JSON text
 //! ```
 //!
-//! Integers are big-endian; a `str` is its length (u32) then its UTF-8 bytes. Records written
-//! by earlier releases (JSON) are read as they are and written in this form when next changed,
-//! so a store needs no migration: both forms are read.
+//! A group's member (under its membership key) is stored the same way, in a few bytes:
+//!
+//! ```text
+//! 0x01                          the format (a member of earlier releases is JSON: it begins `{`)
+//! u8                            kind: 0 user, 1 group
+//! str                           id
+//! u8, then str if 1             display: none (0), or the text the client sent
+//! ```
+//!
+//! Integers are big-endian; a `str` is its length (u32) then its UTF-8 bytes. Records and
+//! members written by earlier releases (JSON) are read as they are and written in this form when
+//! next written, so a store needs no migration: both forms are read.
 
 use scim_core::model::{Doc, Member, Profile, Record, StoredKind};
 use scim_core::store::StoreError;
@@ -38,10 +47,7 @@ pub(crate) fn encode_record(record: &Record) -> Result<Vec<u8>, StoreError> {
     }
     let mut out = Vec::with_capacity(64 + record.id.len() + doc.len());
     out.push(FORM);
-    out.push(match record.kind {
-        StoredKind::User => 0,
-        StoredKind::Group => 1,
-    });
+    out.push(kind_byte(record.kind));
     out.extend_from_slice(&record.version.to_be_bytes());
     put_time(&mut out, record.created);
     put_time(&mut out, record.last_modified);
@@ -69,11 +75,7 @@ pub(crate) fn decode_record(bytes: &[u8]) -> Result<Record, StoreError> {
         return crate::decode(bytes);
     }
     let mut r = Reader(&bytes[1..]);
-    let kind = match r.byte()? {
-        0 => StoredKind::User,
-        1 => StoredKind::Group,
-        other => return Err(corrupt(format!("record kind {other}"))),
-    };
+    let kind = r.kind("record")?;
     let version = u64::from_be_bytes(r.array()?);
     let created = r.time()?;
     let last_modified = r.time()?;
@@ -120,10 +122,7 @@ pub(crate) fn encode_member(member: &Member) -> Result<Vec<u8>, StoreError> {
     let display = member.display.as_deref();
     let mut out = Vec::with_capacity(11 + member.value.len() + display.map_or(0, str::len));
     out.push(FORM);
-    out.push(match member.kind {
-        StoredKind::User => 0,
-        StoredKind::Group => 1,
-    });
+    out.push(kind_byte(member.kind));
     put_str(&mut out, &member.value)?;
     match display {
         None => out.push(0),
@@ -141,11 +140,7 @@ pub(crate) fn decode_member(bytes: &[u8]) -> Result<Member, StoreError> {
         return crate::decode(bytes);
     }
     let mut r = Reader(&bytes[1..]);
-    let kind = match r.byte()? {
-        0 => StoredKind::User,
-        1 => StoredKind::Group,
-        other => return Err(corrupt(format!("member kind {other}"))),
-    };
+    let kind = r.kind("member")?;
     let value = r.string()?;
     let display = match r.byte()? {
         0 => None,
@@ -176,6 +171,14 @@ fn len(n: usize) -> Result<u32, StoreError> {
     u32::try_from(n).map_err(|_| corrupt(format!("{n} is too long for a record")))
 }
 
+/// A kind as stored: 0 user, 1 group.
+fn kind_byte(kind: StoredKind) -> u8 {
+    match kind {
+        StoredKind::User => 0,
+        StoredKind::Group => 1,
+    }
+}
+
 fn put_str(out: &mut Vec<u8>, s: &str) -> Result<(), StoreError> {
     out.extend_from_slice(&len(s.len())?.to_be_bytes());
     out.extend_from_slice(s.as_bytes());
@@ -198,6 +201,15 @@ impl<'a> Reader<'a> {
         let (head, rest) = self.0.split_at(n);
         self.0 = rest;
         Ok(head)
+    }
+
+    /// A kind ([`kind_byte`]) of a `what`.
+    fn kind(&mut self, what: &str) -> Result<StoredKind, StoreError> {
+        match self.byte()? {
+            0 => Ok(StoredKind::User),
+            1 => Ok(StoredKind::Group),
+            other => Err(corrupt(format!("{what} kind {other}"))),
+        }
     }
 
     fn byte(&mut self) -> Result<u8, StoreError> {
