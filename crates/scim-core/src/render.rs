@@ -322,7 +322,10 @@ pub fn resource_text(
 
 /// JSON text the core wrote (a rendered resource, a page of them), sent as it is. Made only
 /// here and in [`crate::ListPage`], from text serde_json wrote or checked
-/// (`text_rendering_writes_the_bytes_value_rendering_does`).
+/// (`text_rendering_writes_the_bytes_value_rendering_does`). A stored document's text is the
+/// core's own, written by serde_json when the record was committed, and is copied unparsed when
+/// its `schemas` come first: reads trust the store as they do for filters (an engine's check
+/// parses every stored document; sled checks its pages' checksums as it reads them).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JsonText(pub(crate) String);
 

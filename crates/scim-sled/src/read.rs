@@ -228,6 +228,61 @@ impl Part {
             .collect()
     }
 
+    /// The groups of each of `member_ids` (an id in none is left out). A list page in id order
+    /// asks for its ids in order, and they sit side by side in `member_groups` too: one walk over
+    /// their run costs less than a lookup each. The walk gives way to lookups, for the ids it has
+    /// not reached, once it has met more keys nobody asked for than ids were asked for (a page
+    /// of a filter, whose users lie far apart).
+    pub(crate) fn groups_of_each_now(
+        &self,
+        member_ids: &[String],
+    ) -> Result<HashMap<String, Vec<String>>, StoreError> {
+        use std::ops::Bound::Included;
+        let mut out = HashMap::new();
+        let mut rest = member_ids;
+        if let (Some(first), Some(last), true) = (
+            member_ids.first(),
+            member_ids.last(),
+            member_ids.len() > 1 && member_ids.windows(2).all(|w| w[0] < w[1]),
+        ) {
+            let mut strays = 0;
+            let mut whole = true;
+            for entry in self
+                .member_groups
+                .range(Included(first.as_bytes()), Included(last.as_bytes()))
+            {
+                let (key, value) = entry.map_err(storage)?;
+                // The ids before this key are in no group.
+                while rest.first().is_some_and(|id| id.as_bytes() < &key[..]) {
+                    rest = &rest[1..];
+                }
+                match rest.first() {
+                    Some(id) if id.as_bytes() == &key[..] => {
+                        out.insert(id.clone(), decode(&value)?);
+                        rest = &rest[1..];
+                    }
+                    _ => {
+                        strays += 1;
+                        if strays > member_ids.len() {
+                            whole = false;
+                            break;
+                        }
+                    }
+                }
+            }
+            if whole {
+                return Ok(out);
+            }
+        }
+        for id in rest {
+            let groups = self.groups_of_now(id)?;
+            if !groups.is_empty() {
+                out.insert(id.clone(), groups);
+            }
+        }
+        Ok(out)
+    }
+
     pub(crate) fn groups_of_now(&self, member_id: &str) -> Result<Vec<String>, StoreError> {
         match self
             .member_groups
@@ -477,6 +532,13 @@ impl Partition for SledPartition {
 
     async fn groups_of(&self, member_id: &str) -> Result<Vec<String>, StoreError> {
         self.part.live()?.groups_of_now(member_id)
+    }
+
+    async fn groups_of_each(
+        &self,
+        member_ids: &[String],
+    ) -> Result<HashMap<String, Vec<String>>, StoreError> {
+        self.part.live()?.groups_of_each_now(member_ids)
     }
 
     async fn lookup(&self, key: &IndexKey) -> Result<Vec<String>, StoreError> {

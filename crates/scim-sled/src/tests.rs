@@ -1010,3 +1010,53 @@ fn pages_resumed_from_the_nearest_remembered_position_are_the_pages_a_full_walk_
         assert_eq!(page(skip, take), expected(&ids, skip, take), "skip {skip}");
     }
 }
+
+/// A list page's users' groups, read in one walk when their ids come in order, are what a
+/// lookup of each gives: a page in order (ids in no group, a group among the members between
+/// them), ids far apart (the walk gives way to lookups), ids out of order, one id, none, and ids
+/// past every stored one.
+#[test]
+fn the_groups_of_a_page_read_in_one_walk_are_what_a_lookup_of_each_gives() {
+    use std::collections::HashMap;
+    let (_rt, _dir, store) = store_with_default_tenant();
+    let part = store.part(&TenantId::default_tenant()).expect("partition");
+    let u = |i: usize| format!("u{i:03}");
+    let put = |member: &str, groups: Vec<String>| {
+        part.member_groups
+            .insert(
+                member.as_bytes(),
+                serde_json::to_vec(&groups).expect("JSON"),
+            )
+            .expect("insert");
+    };
+    for i in (0..300).step_by(3) {
+        put(&u(i), vec![format!("g{}", i % 7), format!("h{}", i % 5)]);
+    }
+    // A group that is a member of a group, its id between two users'.
+    put("u005-group", vec!["g1".into()]);
+    let lookup = |ids: &[String]| -> HashMap<String, Vec<String>> {
+        ids.iter()
+            .filter_map(|id| {
+                let groups = part.groups_of_now(id).expect("groups");
+                (!groups.is_empty()).then(|| (id.clone(), groups))
+            })
+            .collect()
+    };
+    let cases: Vec<Vec<String>> = vec![
+        (0..100).map(u).collect(),
+        (0..300).step_by(30).map(u).collect(),
+        vec![u(9), u(3), u(6), u(7)],
+        vec![u(3)],
+        Vec::new(),
+        (290..310).map(u).collect(),
+    ];
+    for ids in cases {
+        let each = part.groups_of_each_now(&ids).expect("groups of each");
+        assert_eq!(each, lookup(&ids), "{ids:?}");
+    }
+    assert_eq!(
+        part.groups_of_each_now(&[u(0), u(1), u(3)])
+            .expect("groups")[&u(3)],
+        vec!["g3".to_string(), "h3".to_string()]
+    );
+}
