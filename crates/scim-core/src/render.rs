@@ -572,6 +572,27 @@ mod tests {
         }
     }
 
+    /// A record rendered both ways with the default projection: as text, and as a value.
+    fn both_ways(
+        registry: &Registry,
+        kind: Kind,
+        r: Record,
+        related: Option<Related>,
+        base: &str,
+    ) -> (JsonText, Value) {
+        let text = resource_text(
+            registry,
+            kind,
+            &r,
+            related.clone(),
+            base,
+            &Projection::default(),
+        );
+        let related = related.map(|r| r.value(base));
+        let value = resource(registry, kind, r, related, base, &Projection::default());
+        (text, value)
+    }
+
     /// Every user and group body of the IdP corpus, canonical, and a few written to probe the
     /// splicing: `schemas` last or missing, escapes in names and values, no attribute at all.
     fn documents(registry: &Registry) -> Vec<(Kind, Value)> {
@@ -677,17 +698,8 @@ mod tests {
                 Kind::Group => Related::Members(Vec::new()),
             };
             for related in [None, Some(empty), Some(related)] {
-                let r = record(kind, doc.clone());
-                let text = resource_text(
-                    &registry,
-                    kind,
-                    &r,
-                    related.clone(),
-                    base,
-                    &Projection::default(),
-                );
-                let related = related.map(|r| r.value(base));
-                let value = resource(&registry, kind, r, related, base, &Projection::default());
+                let (text, value) =
+                    both_ways(&registry, kind, record(kind, doc.clone()), related, base);
                 assert_eq!(
                     text.as_str(),
                     serde_json::to_string(&value).expect("test value"),
@@ -715,22 +727,7 @@ mod tests {
         ] {
             let mut r = record(kind, json!({"displayName": "x"}));
             (r.created, r.last_modified, r.version) = (created, last_modified, version);
-            let text = resource_text(
-                &registry,
-                kind,
-                &r,
-                None,
-                "https://x",
-                &Projection::default(),
-            );
-            let value = resource(
-                &registry,
-                kind,
-                r,
-                None,
-                "https://x",
-                &Projection::default(),
-            );
+            let (text, value) = both_ways(&registry, kind, r, None, "https://x");
             assert_eq!(text.as_str(), serde_json::to_string(&value).expect("text"));
         }
     }
@@ -773,22 +770,7 @@ mod tests {
         let mut r = record(Kind::User, doc.clone());
         r.doc = serde_json::from_str::<Doc>(&serde_json::to_string_pretty(&doc).expect("text"))
             .expect("doc");
-        let text = resource_text(
-            &registry,
-            Kind::User,
-            &r,
-            None,
-            "https://x",
-            &Projection::default(),
-        );
-        let value = resource(
-            &registry,
-            Kind::User,
-            r,
-            None,
-            "https://x",
-            &Projection::default(),
-        );
+        let (text, value) = both_ways(&registry, Kind::User, r, None, "https://x");
         assert_eq!(text.to_value(), value);
     }
 
