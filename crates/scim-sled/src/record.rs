@@ -88,13 +88,13 @@ pub(crate) fn decode_record(bytes: &[u8]) -> Result<Record, StoreError> {
             index_of_tag(byte).ok_or_else(|| corrupt(format!("index tag {byte} in a record")))?;
         index.push(which.key(r.string()?));
     }
-    let profile = match r.byte()? {
-        0 => None,
-        1 => Some(Profile {
+    let profile = if r.marker("profile")? {
+        Some(Profile {
             display_name: r.string()?,
             role: r.string()?,
-        }),
-        other => return Err(corrupt(format!("profile marker {other}"))),
+        })
+    } else {
+        None
     };
     let doc = r.0;
     if !is_object(doc) {
@@ -142,10 +142,10 @@ pub(crate) fn decode_member(bytes: &[u8]) -> Result<Member, StoreError> {
     let mut r = Reader(&bytes[1..]);
     let kind = r.kind("member")?;
     let value = r.string()?;
-    let display = match r.byte()? {
-        0 => None,
-        1 => Some(r.string()?),
-        other => return Err(corrupt(format!("member display marker {other}"))),
+    let display = if r.marker("member display")? {
+        Some(r.string()?)
+    } else {
+        None
     };
     if !r.0.is_empty() {
         return Err(corrupt(format!("member {value} has bytes after its end")));
@@ -209,6 +209,15 @@ impl<'a> Reader<'a> {
             0 => Ok(StoredKind::User),
             1 => Ok(StoredKind::Group),
             other => Err(corrupt(format!("{what} kind {other}"))),
+        }
+    }
+
+    /// Whether an optional part follows: its marker, 0 (none) or 1.
+    fn marker(&mut self, what: &str) -> Result<bool, StoreError> {
+        match self.byte()? {
+            0 => Ok(false),
+            1 => Ok(true),
+            other => Err(corrupt(format!("{what} marker {other}"))),
         }
     }
 
