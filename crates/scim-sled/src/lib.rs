@@ -32,13 +32,15 @@
 //! `Partition` implementations), [`tenants`] (creating and deleting tenants, and moving a store
 //! whose tenants had trees of their own into the shared trees), [`whole`] (export, import, the
 //! engine's own checks), [`batch`] (concurrent commits share a transaction), [`census`] (list
-//! counts and page positions), [`view`] (a tree, or one tenant's keys in it), [`keys`] (key
+//! counts and page positions), [`members`] (large groups' members kept in memory, moved by each
+//! committed write), [`view`] (a tree, or one tenant's keys in it), [`keys`] (key
 //! layouts), [`record`] (a record's stored form), [`buckets`] (the index's stored form).
 
 mod batch;
 mod buckets;
 mod census;
 mod keys;
+mod members;
 mod read;
 mod record;
 mod tenants;
@@ -191,6 +193,8 @@ pub struct Part {
     feed: Feed,
     /// Record counts and page cursors, so that a list page reads only its own records.
     census: Census,
+    /// Large groups' members, as committed, so that a read of one is not a walk.
+    kept: members::Members,
     /// Set when the tenant is deleted, before its data is removed: a request that began before
     /// holds this partition still, and from then on gets [`StoreError::Gone`] (its writes would
     /// otherwise reach a tenant made again with the same id).
@@ -227,6 +231,7 @@ impl Part {
             member_groups: view(&trees.member_groups),
             feed: Feed::new(view(&trees.revisions), view(&trees.by_target)),
             census: Census::default(),
+            kept: members::Members::default(),
             gone: AtomicBool::new(false),
         }
     }

@@ -20,6 +20,7 @@ use time::OffsetDateTime;
 
 use crate::census::STEP;
 use crate::keys::{membership_key, seq_of_target_key, target_key};
+use crate::members::Kept;
 use crate::record::{decode_member, decode_record};
 use crate::view::after_prefix;
 use crate::{decode, storage, Feed, KeySet, Part, SledPartition, SledStore};
@@ -218,7 +219,20 @@ impl Part {
         }
     }
 
+    /// A group's members: those kept in memory for a large group ([`crate::members`]), else a
+    /// walk of its keys (offered to be kept).
     pub(crate) fn members_now(&self, group_id: &str) -> Result<Vec<Member>, StoreError> {
+        let ticket = match self.kept.get(group_id) {
+            Kept::Hit(members) => return Ok(members.to_vec()),
+            Kept::Miss(ticket) => ticket,
+        };
+        let members = self.members_walked(group_id)?;
+        self.kept.offer(group_id, ticket, &members);
+        Ok(members)
+    }
+
+    /// A group's members as `group_members` holds them, walked.
+    pub(crate) fn members_walked(&self, group_id: &str) -> Result<Vec<Member>, StoreError> {
         let mut prefix = group_id.as_bytes().to_vec();
         prefix.push(0);
         self.group_members

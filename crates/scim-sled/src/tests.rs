@@ -1060,3 +1060,138 @@ fn the_groups_of_a_page_read_in_one_walk_are_what_a_lookup_of_each_gives() {
         vec!["g3".to_string(), "h3".to_string()]
     );
 }
+
+/// A large group's members kept in memory are, after every kind of write that moves them
+/// (members added, removed and renamed, a member deleted, a refused write, a batch of writes), what
+/// a walk of `group_members` reads; a deleted group is forgotten.
+#[test]
+fn kept_members_of_a_large_group_are_what_a_walk_reads_after_every_write() {
+    use scim_core::doc::Doc;
+    use scim_core::model::{Member, Record, StoredKind};
+    use scim_core::store::{Expect, MemberChange};
+    let (_rt, _dir, store) = store_with_default_tenant();
+    let part = store.part(&TenantId::default_tenant()).expect("partition");
+    let now = OffsetDateTime::now_utc();
+    let record = |id: &str, kind: StoredKind, version: u64| Record {
+        id: id.into(),
+        kind,
+        version,
+        created: now,
+        last_modified: now,
+        doc: Doc::new(serde_json::json!({"displayName": id})),
+        index: Vec::new(),
+        profile: None,
+    };
+    let put = |id: &str, kind: StoredKind, version: u64, members: Option<MemberChange>| Write {
+        kind: kind.into(),
+        id: id.into(),
+        expect: if version == 1 {
+            Expect::Absent
+        } else {
+            Expect::Version(version - 1)
+        },
+        op: WriteOp::Put {
+            record: record(id, kind, version),
+            members,
+        },
+        touch: Vec::new(),
+        revision: revision(id),
+    };
+    let u = |i: usize| format!("u{i:03}");
+    let member = |i: usize| Member {
+        value: u(i),
+        kind: StoredKind::User,
+        display: None,
+    };
+    let adding = |range: std::ops::Range<usize>| MemberChange {
+        added: range.map(member).collect(),
+        ..MemberChange::default()
+    };
+    for i in 0..200 {
+        store
+            .commit_now(&part, put(&u(i), StoredKind::User, 1, None))
+            .expect("user");
+    }
+    store
+        .commit_now(&part, put("g", StoredKind::Group, 1, Some(adding(0..100))))
+        .expect("g");
+    store
+        .commit_now(&part, put("h", StoredKind::Group, 1, Some(adding(50..120))))
+        .expect("h");
+    let same = |what: &str| {
+        for g in ["g", "h"] {
+            let kept = part.members_now(g).expect("members");
+            assert_eq!(kept, part.members_walked(g).expect("walked"), "{g} {what}");
+            assert!(part.kept.kept(g).is_some(), "{g} is not kept {what}");
+        }
+    };
+    assert_eq!(part.kept.kept("g"), None);
+    same("once read");
+
+    let mut renamed = member(5);
+    renamed.display = Some("Five".into());
+    let moved = MemberChange {
+        added: (150..155).map(member).collect(),
+        removed: vec![member(1), member(2)],
+        updated: vec![renamed],
+    };
+    store
+        .commit_now(&part, put("g", StoredKind::Group, 2, Some(moved)))
+        .expect("moved");
+    same("after a change");
+
+    // A write refused (stale) changes nothing.
+    let stale = put("g", StoredKind::Group, 2, Some(adding(160..161)));
+    assert_eq!(store.commit_now(&part, stale), Err(StoreError::Stale));
+    part.members_now("g").expect("read again");
+    same("after a refused write");
+
+    // A member of both groups deleted.
+    let delete = Write {
+        kind: Kind::User,
+        id: u(60),
+        expect: Expect::Version(1),
+        op: WriteOp::Delete {
+            members: Vec::new(),
+            member_of: vec!["g".into(), "h".into()],
+        },
+        touch: vec![(Kind::Group, "g".into()), (Kind::Group, "h".into())],
+        revision: revision("u060"),
+    };
+    store.commit_now(&part, delete).expect("delete");
+    same("after a member's deletion");
+    assert_eq!(part.kept.kept("h"), Some(69));
+
+    // Writes sharing one batch, in the batch's order.
+    let jobs = (0..4)
+        .map(|k| {
+            let range = 170 + 5 * k..175 + 5 * k;
+            // `g` moved to version 3 with the deletion's touch.
+            crate::write::Job::new(
+                Arc::clone(&part),
+                put("g", StoredKind::Group, 4 + k as u64, Some(adding(range))),
+            )
+        })
+        .collect();
+    let outcomes = store.commit_jobs(jobs);
+    assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
+    same("after a batch");
+    assert_eq!(part.kept.kept("g"), Some(100 - 2 + 5 - 1 + 20));
+
+    // The group deleted: nothing of it is kept.
+    let members = part.members_now("h").expect("members");
+    let delete = Write {
+        kind: Kind::Group,
+        id: "h".into(),
+        expect: Expect::Version(2),
+        op: WriteOp::Delete {
+            members,
+            member_of: Vec::new(),
+        },
+        touch: Vec::new(),
+        revision: revision("h"),
+    };
+    store.commit_now(&part, delete).expect("delete h");
+    assert_eq!(part.kept.kept("h"), None);
+    assert_eq!(part.members_now("h").expect("members"), Vec::new());
+}

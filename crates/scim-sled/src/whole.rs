@@ -126,6 +126,15 @@ impl SledStore {
     fn load(&self, part: &Part, dump: &Dump) -> Result<u64, StoreError> {
         let _writing = self.writing()?;
         part.census.reset();
+        // Members are written here without a transaction: nothing kept before or during the
+        // load holds after it.
+        part.kept.forget_all();
+        let loaded = self.load_all(part, dump);
+        part.kept.forget_all();
+        loaded
+    }
+
+    fn load_all(&self, part: &Part, dump: &Dump) -> Result<u64, StoreError> {
         let mut member_of: HashMap<&str, Vec<String>> = HashMap::new();
         for record in dump
             .users

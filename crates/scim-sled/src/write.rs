@@ -11,6 +11,7 @@ use sled::Transactional;
 
 use crate::buckets::TxIndex;
 use crate::keys::{membership_key, target_key, webhook_key};
+use crate::members::Change;
 use crate::record::{decode_record, encode_member, encode_record};
 use crate::view::TxView;
 use crate::{decode, encode, storage, Feed, Part, SledStore};
@@ -32,6 +33,13 @@ fn answered(results: Vec<Option<Result<u64, StoreError>>>) -> Vec<Result<u64, St
 pub(crate) struct Job {
     part: Arc<Part>,
     write: Write,
+}
+
+#[cfg(test)]
+impl Job {
+    pub(crate) fn new(part: Arc<Part>, write: Write) -> Self {
+        Job { part, write }
+    }
 }
 
 /// A write in its batch, with its partition and its revision's sequence number.
@@ -101,8 +109,18 @@ impl SledStore {
             .filter(|p| counts(p).is_some())
             .map(|p| p.part.census.changing())
             .collect();
+        // The groups whose members each write changes are marked written until its outcome is
+        // known: the members kept in memory then move with it, in the batch's order.
+        for p in &pending {
+            for (group, _) in member_writes(&p.write) {
+                p.part.kept.begin(group);
+            }
+        }
         let outcomes = self.commit_batch(&pending);
         for ((p, outcome), i) in pending.iter().zip(outcomes).zip(at) {
+            for (group, change) in member_writes(&p.write) {
+                p.part.kept.end(group, change.filter(|_| outcome.is_ok()));
+            }
             if let (Ok(_), Some(creates)) = (&outcome, counts(p)) {
                 p.part.census.adjust(p.write.kind, creates);
             }
@@ -256,6 +274,32 @@ impl SledStore {
 }
 
 pub(crate) type TxResult<T> = Result<T, ConflictableTransactionError<StoreError>>;
+
+/// The groups whose members `write` changes, each with what the change does to them when it
+/// commits (none when what was kept of the group cannot hold after it: the group is created or
+/// deleted).
+fn member_writes(write: &Write) -> Vec<(&str, Option<Change<'_>>)> {
+    match &write.op {
+        WriteOp::Put {
+            members: Some(change),
+            ..
+        } => {
+            let moved = (write.expect != Expect::Absent).then_some(Change::Moved(change));
+            vec![(write.id.as_str(), moved)]
+        }
+        WriteOp::Put { members: None, .. } => Vec::new(),
+        WriteOp::Delete { member_of, .. } => {
+            let mut groups: Vec<_> = member_of
+                .iter()
+                .map(|g| (g.as_str(), Some(Change::Left(write.id.as_str()))))
+                .collect();
+            if write.kind == Kind::Group {
+                groups.push((write.id.as_str(), None));
+            }
+            groups
+        }
+    }
+}
 
 fn abort<T>(e: StoreError) -> TxResult<T> {
     Err(ConflictableTransactionError::Abort(e))

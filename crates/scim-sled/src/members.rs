@@ -1,0 +1,349 @@
+//! Large groups' members kept in memory, so that a read of a group of hundreds of members is one
+//! copy instead of a walk of `group_members` (sled's iterator costs about 0.6 µs a member, most
+//! of a member PATCH's answer: docs/performance.md, issue 17, tenth part).
+//!
+//! The cache holds what sled holds, never something else:
+//! - A write that changes a group's members marks the group *written* ([`Members::begin`])
+//!   before its transaction and unmarks it once its outcome is known ([`Members::end`]); the
+//!   kept members are then moved by the write's change (a committed write), or forgotten (any
+//!   other outcome). While a write is marked, reads bypass the cache: sled may already show the
+//!   write while the cache does not.
+//! - A read that missed offers what it read from sled ([`Members::offer`]); the offer is kept only
+//!   when no write of the group began since the read began and none was marked when it began,
+//!   so that a read that raced a write never lands.
+//! - Anything else that writes members (an import) forgets everything ([`Members::forget_all`]).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use scim_core::model::Member;
+use scim_core::store::MemberChange;
+
+/// Groups with fewer members are not kept: walking them costs little.
+pub(crate) const KEPT_FROM: usize = 64;
+/// At most this many members are kept in all (about 100 bytes each); past it, everything kept is
+/// forgotten and the cache fills again with the groups read since.
+const MOST_MEMBERS: usize = 100_000;
+/// At most this many groups have bookkeeping; past it, that of groups neither kept nor being
+/// written is forgotten.
+const MOST_GROUPS: usize = 4_096;
+
+/// The members of a partition's large groups, as committed.
+#[derive(Default)]
+pub(crate) struct Members {
+    inner: Mutex<Slots>,
+}
+
+#[derive(Default)]
+struct Slots {
+    groups: HashMap<String, Slot>,
+    /// Counts beginnings (of reads and of writes); never goes back.
+    clock: u64,
+    /// A read that began before this cannot add a group the bookkeeping forgot.
+    floor: u64,
+    /// Members kept in all.
+    held: usize,
+}
+
+struct Slot {
+    /// Writes of the group begun and not ended.
+    writers: u32,
+    /// When the last write of the group began.
+    began: u64,
+    /// The members, in `group_members`' order (by id), when kept.
+    members: Option<Arc<Vec<Member>>>,
+}
+
+/// What a read that missed must show when it offers what it read.
+pub(crate) struct Ticket {
+    began: u64,
+}
+
+/// A read's answer: the kept members, or a ticket to offer what it reads.
+pub(crate) enum Kept {
+    Hit(Arc<Vec<Member>>),
+    Miss(Ticket),
+}
+
+impl Members {
+    fn slots(&self) -> MutexGuard<'_, Slots> {
+        // The bookkeeping stays whole whatever panicked while it was held (each change is made
+        // under one lock, after its checks).
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The kept members of `group`, unless a write of it is under way or none are kept.
+    pub(crate) fn get(&self, group: &str) -> Kept {
+        let mut s = self.slots();
+        s.clock += 1;
+        match s.groups.get(group) {
+            Some(slot) if slot.writers == 0 => match &slot.members {
+                Some(m) => Kept::Hit(Arc::clone(m)),
+                None => Kept::Miss(Ticket { began: s.clock }),
+            },
+            // Being written: no read that begins now may land.
+            Some(_) => Kept::Miss(Ticket { began: 0 }),
+            None => Kept::Miss(Ticket { began: s.clock }),
+        }
+    }
+
+    /// Keeps `members`, read from sled since `ticket` was given, unless a write of the group
+    /// began since (or was under way then), or they are too few to be worth keeping.
+    pub(crate) fn offer(&self, group: &str, ticket: Ticket, members: &[Member]) {
+        if members.len() < KEPT_FROM || members.len() > MOST_MEMBERS || ticket.began == 0 {
+            return;
+        }
+        let mut s = self.slots();
+        let landed = match s.groups.get(group) {
+            Some(slot) => slot.writers == 0 && slot.began < ticket.began && slot.members.is_none(),
+            None => ticket.began > s.floor,
+        };
+        if !landed {
+            return;
+        }
+        if s.held + members.len() > MOST_MEMBERS {
+            s.forget_idle();
+        }
+        if !s.groups.contains_key(group) && s.groups.len() >= MOST_GROUPS {
+            s.forget_idle();
+        }
+        s.held += members.len();
+        let slot = s.groups.entry(group.to_string()).or_insert(Slot {
+            writers: 0,
+            began: 0,
+            members: None,
+        });
+        slot.members = Some(Arc::new(members.to_vec()));
+    }
+
+    /// Marks `group` written: called before the transaction of a write that changes its members.
+    pub(crate) fn begin(&self, group: &str) {
+        let mut s = self.slots();
+        s.clock += 1;
+        let now = s.clock;
+        if !s.groups.contains_key(group) && s.groups.len() >= MOST_GROUPS {
+            s.forget_idle();
+        }
+        let slot = s.groups.entry(group.to_string()).or_insert(Slot {
+            writers: 0,
+            began: 0,
+            members: None,
+        });
+        slot.writers += 1;
+        slot.began = now;
+    }
+
+    /// Unmarks `group`, once the write's outcome is known: `Some(change)` when it committed
+    /// and its change is known (the kept members move by it), `None` otherwise (they are
+    /// forgotten).
+    pub(crate) fn end(&self, group: &str, moved: Option<Change<'_>>) {
+        let mut s = self.slots();
+        let Some(slot) = s.groups.get_mut(group) else {
+            return;
+        };
+        slot.writers = slot.writers.saturating_sub(1);
+        let kept = slot.members.take();
+        let before = kept.as_ref().map_or(0, |m| m.len());
+        if let (Some(change), Some(kept)) = (moved, kept) {
+            let mut members = Arc::unwrap_or_clone(kept);
+            change.apply(&mut members);
+            if (KEPT_FROM..=MOST_MEMBERS).contains(&members.len()) {
+                slot.members = Some(Arc::new(members));
+            }
+        }
+        let after = slot.members.as_ref().map_or(0, |m| m.len());
+        s.held = (s.held + after).saturating_sub(before);
+    }
+
+    /// Forgets every group's members: for a write that does not go through [`Self::begin`].
+    pub(crate) fn forget_all(&self) {
+        let mut s = self.slots();
+        s.clock += 1;
+        s.floor = s.clock;
+        for slot in s.groups.values_mut() {
+            slot.members = None;
+        }
+        s.groups.retain(|_, slot| slot.writers > 0);
+        s.held = 0;
+    }
+}
+
+impl Slots {
+    /// Forgets the members and bookkeeping of every group not being written.
+    fn forget_idle(&mut self) {
+        self.clock += 1;
+        self.floor = self.clock;
+        self.groups.retain(|_, slot| slot.writers > 0);
+        self.held = self
+            .groups
+            .values()
+            .map(|slot| slot.members.as_ref().map_or(0, |m| m.len()))
+            .sum();
+    }
+}
+
+/// What a committed write did to one group's members.
+pub(crate) enum Change<'a> {
+    /// The group's members moved by a [`MemberChange`].
+    Moved(&'a MemberChange),
+    /// One member left the group (it was deleted).
+    Left(&'a str),
+}
+
+impl Change<'_> {
+    fn apply(&self, members: &mut Vec<Member>) {
+        let at = |members: &Vec<Member>, id: &str| {
+            members.binary_search_by(|m| m.value.as_str().cmp(id))
+        };
+        match self {
+            Change::Moved(change) => {
+                for m in &change.removed {
+                    if let Ok(i) = at(members, &m.value) {
+                        members.remove(i);
+                    }
+                }
+                for m in change.updated.iter().chain(&change.added) {
+                    match at(members, &m.value) {
+                        Ok(i) => members[i] = m.clone(),
+                        Err(i) => members.insert(i, m.clone()),
+                    }
+                }
+            }
+            Change::Left(id) => {
+                if let Ok(i) = at(members, id) {
+                    members.remove(i);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+impl Members {
+    /// How many members of `group` are kept, if any.
+    pub(crate) fn kept(&self, group: &str) -> Option<usize> {
+        let s = self.slots();
+        s.groups
+            .get(group)
+            .and_then(|slot| slot.members.as_ref().map(|m| m.len()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use scim_core::model::StoredKind;
+
+    fn member(i: usize) -> Member {
+        Member {
+            value: format!("u{i:04}"),
+            kind: StoredKind::User,
+            display: None,
+        }
+    }
+
+    fn many(n: usize) -> Vec<Member> {
+        (0..n).map(member).collect()
+    }
+
+    fn ticket(m: &Members, group: &str) -> Ticket {
+        match m.get(group) {
+            Kept::Miss(t) => t,
+            Kept::Hit(_) => panic!("{group} is kept already"),
+        }
+    }
+
+    #[test]
+    fn a_read_is_kept_only_when_no_write_of_its_group_overlapped_it() {
+        let m = Members::default();
+        // Alone: kept, and read back.
+        let t = ticket(&m, "g");
+        m.offer("g", t, &many(100));
+        assert!(matches!(m.get("g"), Kept::Hit(k) if *k == many(100)));
+
+        // A write begun after the read began (and ended before the offer).
+        let m = Members::default();
+        let t = ticket(&m, "g");
+        m.begin("g");
+        m.end("g", None);
+        m.offer("g", t, &many(100));
+        assert_eq!(m.kept("g"), None);
+
+        // A write under way when the read began, ended before the offer.
+        let m = Members::default();
+        m.begin("g");
+        let t = ticket(&m, "g");
+        m.end("g", None);
+        m.offer("g", t, &many(100));
+        assert_eq!(m.kept("g"), None);
+
+        // A write of another group does not matter; one that ended before the read began neither.
+        let m = Members::default();
+        m.begin("g");
+        m.end("g", None);
+        let t = ticket(&m, "g");
+        m.begin("h");
+        m.offer("g", t, &many(100));
+        assert_eq!(m.kept("g"), Some(100));
+
+        // Forgetting everything turns away the reads begun before.
+        let m = Members::default();
+        let t = ticket(&m, "g");
+        m.forget_all();
+        m.offer("g", t, &many(100));
+        assert_eq!(m.kept("g"), None);
+
+        // Small groups are not kept.
+        let m = Members::default();
+        let t = ticket(&m, "g");
+        m.offer("g", t, &many(KEPT_FROM - 1));
+        assert_eq!(m.kept("g"), None);
+    }
+
+    #[test]
+    fn kept_members_move_with_a_committed_change_and_are_forgotten_otherwise() {
+        let m = Members::default();
+        let t = ticket(&m, "g");
+        m.offer("g", t, &many(100));
+        // While written, a read is not served what is kept.
+        m.begin("g");
+        assert!(matches!(m.get("g"), Kept::Miss(_)));
+        let mut renamed = member(7);
+        renamed.display = Some("Seven".into());
+        let change = MemberChange {
+            removed: vec![member(3), member(500)],
+            added: vec![member(150), member(0)],
+            updated: vec![renamed.clone()],
+        };
+        m.end("g", Some(Change::Moved(&change)));
+        let mut want = many(100);
+        want.retain(|x| x.value != "u0003");
+        want[6] = renamed;
+        want.push(member(150));
+        let Kept::Hit(kept) = m.get("g") else {
+            panic!("g is no longer kept")
+        };
+        assert_eq!(*kept, want);
+
+        m.begin("g");
+        m.end("g", Some(Change::Left("u0150")));
+        want.pop();
+        assert!(matches!(m.get("g"), Kept::Hit(k) if *k == want));
+
+        // An outcome other than a commit forgets.
+        m.begin("g");
+        m.end("g", None);
+        assert_eq!(m.kept("g"), None);
+    }
+
+    #[test]
+    fn too_many_members_start_the_cache_afresh() {
+        let m = Members::default();
+        let (half, rest) = (MOST_MEMBERS / 2 + 1, MOST_MEMBERS / 2);
+        let t = ticket(&m, "a");
+        m.offer("a", t, &many(half));
+        let t = ticket(&m, "b");
+        m.offer("b", t, &many(rest));
+        assert_eq!((m.kept("a"), m.kept("b")), (None, Some(rest)));
+    }
+}
