@@ -282,13 +282,19 @@ impl Directory {
                     .map(Some);
             }
             // The answer's members: those that stay where they were, then those added (again).
+            // (Few ids leave or move, most often one, against every member: a sorted list of
+            // them is searched for each member, without hashing the member's id.)
             let members_after = members_before.map(|before| {
-                let gone: HashSet<&str> = change.removed.iter().map(|m| m.value.as_str()).collect();
+                let mut moved: Vec<&str> = change
+                    .removed
+                    .iter()
+                    .map(|m| m.value.as_str())
+                    .chain(again.iter().copied())
+                    .collect();
+                moved.sort_unstable();
                 let mut after: Vec<Member> = before
                     .into_iter()
-                    .filter(|m| {
-                        !gone.contains(m.value.as_str()) && !again.contains(m.value.as_str())
-                    })
+                    .filter(|m| moved.binary_search(&m.value.as_str()).is_err())
                     .collect();
                 after.extend(added.iter().cloned());
                 after

@@ -109,6 +109,10 @@ impl Related {
                 out.push(b']');
             }
             Related::Members(members) => {
+                // The base and the endpoints are the same for every member: checked once.
+                let plain_base = is_plain(base)
+                    && is_plain(Kind::User.endpoint())
+                    && is_plain(Kind::Group.endpoint());
                 let size: usize = members
                     .iter()
                     .map(|m| {
@@ -124,8 +128,13 @@ impl Related {
                         out.push(b',');
                     }
                     let kind = Kind::from(m.kind);
+                    let plain_id = is_plain(&m.value);
                     out.extend_from_slice(b"{\"value\":");
-                    push_str(out, &m.value);
+                    if plain_id {
+                        push_quoted(out, &m.value);
+                    } else {
+                        push_json(out, &m.value);
+                    }
                     if let Some(display) = &m.display {
                         out.extend_from_slice(b",\"display\":");
                         push_str(out, display);
@@ -133,7 +142,11 @@ impl Related {
                     out.extend_from_slice(b",\"type\":");
                     push_str(out, kind.name());
                     out.extend_from_slice(b",\"$ref\":");
-                    push_reference(out, base, kind.endpoint(), &m.value);
+                    if plain_base && plain_id {
+                        push_plain_reference(out, base, kind.endpoint(), &m.value);
+                    } else {
+                        push_reference(out, base, kind.endpoint(), &m.value);
+                    }
                     out.push(b'}');
                 }
                 out.push(b']');
@@ -151,27 +164,37 @@ fn is_plain(s: &str) -> bool {
 /// A string as serde_json writes it: copied when plain (ids, most names), else escaped.
 fn push_str(out: &mut Vec<u8>, s: &str) {
     if is_plain(s) {
-        out.push(b'"');
-        out.extend_from_slice(s.as_bytes());
-        out.push(b'"');
+        push_quoted(out, s);
     } else {
         push_json(out, s);
     }
 }
 
+/// A string known plain ([`is_plain`]), between quotes.
+fn push_quoted(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    out.extend_from_slice(s.as_bytes());
+    out.push(b'"');
+}
+
 /// [`Reference`] as serde_json writes it.
 fn push_reference(out: &mut Vec<u8>, base: &str, endpoint: &str, id: &str) {
     if is_plain(base) && is_plain(endpoint) && is_plain(id) {
-        out.push(b'"');
-        out.extend_from_slice(base.as_bytes());
-        out.push(b'/');
-        out.extend_from_slice(endpoint.as_bytes());
-        out.push(b'/');
-        out.extend_from_slice(id.as_bytes());
-        out.push(b'"');
+        push_plain_reference(out, base, endpoint, id);
     } else {
         push_json(out, &format!("{base}/{endpoint}/{id}"));
     }
+}
+
+/// [`push_reference`] of parts known plain.
+fn push_plain_reference(out: &mut Vec<u8>, base: &str, endpoint: &str, id: &str) {
+    out.push(b'"');
+    out.extend_from_slice(base.as_bytes());
+    out.push(b'/');
+    out.extend_from_slice(endpoint.as_bytes());
+    out.push(b'/');
+    out.extend_from_slice(id.as_bytes());
+    out.push(b'"');
 }
 
 /// A group's members as sent, under `base`: the one definition of their JSON, as a value and as

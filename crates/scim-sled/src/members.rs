@@ -13,7 +13,8 @@
 //!   so that a read that raced a write never lands.
 //! - Anything else that writes members (an import) forgets everything ([`Members::forget_all`]).
 
-use std::collections::HashMap;
+use std::borrow::Borrow;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use scim_core::model::Member;
@@ -21,12 +22,42 @@ use scim_core::store::MemberChange;
 
 /// Groups with fewer members are not kept: walking them costs little.
 pub(crate) const KEPT_FROM: usize = 64;
-/// At most this many members are kept in all (about 100 bytes each); past it, everything kept is
+/// At most this many members are kept in all (about 150 bytes each); past it, everything kept is
 /// forgotten and the cache fills again with the groups read since.
 const MOST_MEMBERS: usize = 100_000;
 /// At most this many groups have bookkeeping; past it, that of groups neither kept nor being
 /// written is forgotten.
 const MOST_GROUPS: usize = 4_096;
+
+/// A group's members in `group_members`' order (by id), so that a change moves them at the cost
+/// of a lookup each.
+pub(crate) type Set = BTreeSet<ById>;
+
+/// A member, ordered and found by its id.
+#[derive(Debug, Clone)]
+pub(crate) struct ById(pub(crate) Member);
+
+impl PartialEq for ById {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.value == other.0.value
+    }
+}
+impl Eq for ById {}
+impl PartialOrd for ById {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for ById {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.value.cmp(&other.0.value)
+    }
+}
+impl Borrow<str> for ById {
+    fn borrow(&self) -> &str {
+        &self.0.value
+    }
+}
 
 /// The members of a partition's large groups, as committed.
 #[derive(Default)]
@@ -37,21 +68,24 @@ pub(crate) struct Members {
 #[derive(Default)]
 struct Slots {
     groups: HashMap<String, Slot>,
-    /// Counts beginnings (of reads and of writes); never goes back.
+    /// Counts beginnings (of reads and of writes) and forgettings; never goes back.
     clock: u64,
     /// A read that began before this cannot add a group the bookkeeping forgot.
     floor: u64,
+    /// Counts [`Members::forget_all`]: a write that ends after one keeps nothing it took before.
+    forgot: u64,
     /// Members kept in all.
     held: usize,
 }
 
+#[derive(Default)]
 struct Slot {
     /// Writes of the group begun and not ended.
     writers: u32,
     /// When the last write of the group began.
     began: u64,
-    /// The members, in `group_members`' order (by id), when kept.
-    members: Option<Arc<Vec<Member>>>,
+    /// The members, when kept.
+    members: Option<Arc<Set>>,
 }
 
 /// What a read that missed must show when it offers what it read.
@@ -61,7 +95,7 @@ pub(crate) struct Ticket {
 
 /// A read's answer: the kept members, or a ticket to offer what it reads.
 pub(crate) enum Kept {
-    Hit(Arc<Vec<Member>>),
+    Hit(Arc<Set>),
     Miss(Ticket),
 }
 
@@ -90,30 +124,28 @@ impl Members {
     /// Keeps `members`, read from sled since `ticket` was given, unless a write of the group
     /// began since (or was under way then), or they are too few to be worth keeping.
     pub(crate) fn offer(&self, group: &str, ticket: Ticket, members: &[Member]) {
-        if members.len() < KEPT_FROM || members.len() > MOST_MEMBERS || ticket.began == 0 {
+        if members.len() < KEPT_FROM || members.len() > MOST_MEMBERS || !self.lands(group, &ticket)
+        {
             return;
         }
+        // Built without the lock; whether it lands is asked again under it.
+        let set: Set = members.iter().cloned().map(ById).collect();
         let mut s = self.slots();
-        let landed = match s.groups.get(group) {
-            Some(slot) => slot.writers == 0 && slot.began < ticket.began && slot.members.is_none(),
-            None => ticket.began > s.floor,
-        };
-        if !landed {
+        if !s.lands(group, &ticket) {
             return;
         }
-        if s.held + members.len() > MOST_MEMBERS {
+        if s.held + set.len() > MOST_MEMBERS {
             s.forget_idle();
         }
         if !s.groups.contains_key(group) && s.groups.len() >= MOST_GROUPS {
             s.forget_idle();
         }
-        s.held += members.len();
-        let slot = s.groups.entry(group.to_string()).or_insert(Slot {
-            writers: 0,
-            began: 0,
-            members: None,
-        });
-        slot.members = Some(Arc::new(members.to_vec()));
+        s.held += set.len();
+        s.groups.entry(group.to_string()).or_default().members = Some(Arc::new(set));
+    }
+
+    fn lands(&self, group: &str, ticket: &Ticket) -> bool {
+        self.slots().lands(group, ticket)
     }
 
     /// Marks `group` written: called before the transaction of a write that changes its members.
@@ -124,51 +156,68 @@ impl Members {
         if !s.groups.contains_key(group) && s.groups.len() >= MOST_GROUPS {
             s.forget_idle();
         }
-        let slot = s.groups.entry(group.to_string()).or_insert(Slot {
-            writers: 0,
-            began: 0,
-            members: None,
-        });
+        let slot = s.groups.entry(group.to_string()).or_default();
         slot.writers += 1;
         slot.began = now;
     }
 
     /// Unmarks `group`, once the write's outcome is known: `Some(change)` when it committed
     /// and its change is known (the kept members move by it), `None` otherwise (they are
-    /// forgotten).
+    /// forgotten). The members move without the lock, while the group is still marked.
     pub(crate) fn end(&self, group: &str, moved: Option<Change<'_>>) {
+        let (kept, forgot) = {
+            let mut s = self.slots();
+            let kept = s.groups.get_mut(group).and_then(|slot| slot.members.take());
+            let before = kept.as_ref().map_or(0, |m| m.len());
+            s.held = s.held.saturating_sub(before);
+            (kept, s.forgot)
+        };
+        let members = match (moved, kept) {
+            (Some(change), Some(kept)) => {
+                let mut members = Arc::unwrap_or_clone(kept);
+                change.apply(&mut members);
+                (KEPT_FROM..=MOST_MEMBERS)
+                    .contains(&members.len())
+                    .then_some(members)
+            }
+            _ => None,
+        };
         let mut s = self.slots();
+        let forgotten = s.forgot != forgot;
         let Some(slot) = s.groups.get_mut(group) else {
             return;
         };
         slot.writers = slot.writers.saturating_sub(1);
-        let kept = slot.members.take();
-        let before = kept.as_ref().map_or(0, |m| m.len());
-        if let (Some(change), Some(kept)) = (moved, kept) {
-            let mut members = Arc::unwrap_or_clone(kept);
-            change.apply(&mut members);
-            if (KEPT_FROM..=MOST_MEMBERS).contains(&members.len()) {
-                slot.members = Some(Arc::new(members));
-            }
+        if let Some(members) = members.filter(|_| !forgotten) {
+            let n = members.len();
+            slot.members = Some(Arc::new(members));
+            s.held += n;
         }
-        let after = slot.members.as_ref().map_or(0, |m| m.len());
-        s.held = (s.held + after).saturating_sub(before);
     }
 
     /// Forgets every group's members: for a write that does not go through [`Self::begin`].
     pub(crate) fn forget_all(&self) {
         let mut s = self.slots();
-        s.clock += 1;
-        s.floor = s.clock;
+        s.forgot += 1;
         for slot in s.groups.values_mut() {
             slot.members = None;
         }
-        s.groups.retain(|_, slot| slot.writers > 0);
-        s.held = 0;
+        s.forget_idle();
     }
 }
 
 impl Slots {
+    /// Whether a read that began with `ticket` may keep what it read.
+    fn lands(&self, group: &str, ticket: &Ticket) -> bool {
+        ticket.began != 0
+            && match self.groups.get(group) {
+                Some(slot) => {
+                    slot.writers == 0 && slot.began < ticket.began && slot.members.is_none()
+                }
+                None => ticket.began > self.floor,
+            }
+    }
+
     /// Forgets the members and bookkeeping of every group not being written.
     fn forget_idle(&mut self) {
         self.clock += 1;
@@ -191,28 +240,18 @@ pub(crate) enum Change<'a> {
 }
 
 impl Change<'_> {
-    fn apply(&self, members: &mut Vec<Member>) {
-        let at = |members: &Vec<Member>, id: &str| {
-            members.binary_search_by(|m| m.value.as_str().cmp(id))
-        };
+    fn apply(&self, members: &mut Set) {
         match self {
             Change::Moved(change) => {
                 for m in &change.removed {
-                    if let Ok(i) = at(members, &m.value) {
-                        members.remove(i);
-                    }
+                    members.remove(m.value.as_str());
                 }
                 for m in change.updated.iter().chain(&change.added) {
-                    match at(members, &m.value) {
-                        Ok(i) => members[i] = m.clone(),
-                        Err(i) => members.insert(i, m.clone()),
-                    }
+                    members.replace(ById(m.clone()));
                 }
             }
             Change::Left(id) => {
-                if let Ok(i) = at(members, id) {
-                    members.remove(i);
-                }
+                members.remove(*id);
             }
         }
     }
@@ -246,6 +285,10 @@ mod tests {
         (0..n).map(member).collect()
     }
 
+    fn listed(set: &Set) -> Vec<Member> {
+        set.iter().map(|m| m.0.clone()).collect()
+    }
+
     fn ticket(m: &Members, group: &str) -> Ticket {
         match m.get(group) {
             Kept::Miss(t) => t,
@@ -259,7 +302,7 @@ mod tests {
         // Alone: kept, and read back.
         let t = ticket(&m, "g");
         m.offer("g", t, &many(100));
-        assert!(matches!(m.get("g"), Kept::Hit(k) if *k == many(100)));
+        assert!(matches!(m.get("g"), Kept::Hit(k) if listed(&k) == many(100)));
 
         // A write begun after the read began (and ended before the offer).
         let m = Members::default();
@@ -323,16 +366,24 @@ mod tests {
         let Kept::Hit(kept) = m.get("g") else {
             panic!("g is no longer kept")
         };
-        assert_eq!(*kept, want);
+        assert_eq!(listed(&kept), want);
 
         m.begin("g");
         m.end("g", Some(Change::Left("u0150")));
         want.pop();
-        assert!(matches!(m.get("g"), Kept::Hit(k) if *k == want));
+        assert!(matches!(m.get("g"), Kept::Hit(k) if listed(&k) == want));
 
         // An outcome other than a commit forgets.
         m.begin("g");
         m.end("g", None);
+        assert_eq!(m.kept("g"), None);
+
+        // So does an import while the write is under way.
+        let t = ticket(&m, "g");
+        m.offer("g", t, &many(100));
+        m.begin("g");
+        m.forget_all();
+        m.end("g", Some(Change::Left("u0001")));
         assert_eq!(m.kept("g"), None);
     }
 

@@ -223,7 +223,7 @@ impl Part {
     /// walk of its keys (offered to be kept).
     pub(crate) fn members_now(&self, group_id: &str) -> Result<Vec<Member>, StoreError> {
         let ticket = match self.kept.get(group_id) {
-            Kept::Hit(members) => return Ok(members.to_vec()),
+            Kept::Hit(members) => return Ok(members.iter().map(|m| m.0.clone()).collect()),
             Kept::Miss(ticket) => ticket,
         };
         let members = self.members_walked(group_id)?;
