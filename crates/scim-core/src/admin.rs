@@ -308,7 +308,7 @@ impl Directory {
                 record,
                 ctx,
                 &Projection::default(),
-                Some(members_stored),
+                Some(members_stored.into()),
             )
             .await?
             .to_value();

@@ -218,6 +218,36 @@ pub struct Member {
     pub display: Option<String>,
 }
 
+/// A group's members as an engine read them, in runs that an engine may share with a copy of
+/// them it keeps: a read of a large group it keeps copies no member, only the runs' handles.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SharedMembers(Vec<std::sync::Arc<Vec<Member>>>);
+
+impl SharedMembers {
+    /// The members of `runs`, one run after another.
+    pub fn from_runs(runs: Vec<std::sync::Arc<Vec<Member>>>) -> Self {
+        SharedMembers(runs)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Member> + Clone {
+        self.0.iter().flat_map(|run| run.iter())
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.iter().map(|run| run.len()).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.iter().all(|run| run.is_empty())
+    }
+}
+
+impl From<Vec<Member>> for SharedMembers {
+    fn from(members: Vec<Member>) -> Self {
+        SharedMembers(vec![std::sync::Arc::new(members)])
+    }
+}
+
 /// Who made a change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Actor {

@@ -16,7 +16,7 @@ use crate::model::{
     Action, AttributeChange, Doc, Kind, Member, Record, Revision, StoredKind, TargetRef, TargetType,
 };
 use crate::query::index_keys;
-use crate::render::{self, with_members};
+use crate::render::{self, with_members, MemberList};
 use crate::store::{Expect, MemberChange, StoreError, Write, WriteOp};
 use crate::{policy, retry, Context, Directory, Rendered};
 
@@ -174,7 +174,13 @@ impl Directory {
             let new = change(&current)?;
             if new == current {
                 return self
-                    .render(kind, old, ctx, projection, members_before)
+                    .render(
+                        kind,
+                        old,
+                        ctx,
+                        projection,
+                        members_before.map(MemberList::from),
+                    )
                     .await
                     .map(Some);
             }
@@ -192,7 +198,7 @@ impl Directory {
                 kind,
                 id,
                 old,
-                (Doc::new(doc), members, members_after),
+                (Doc::new(doc), members, members_after.map(MemberList::from)),
                 (action, changes),
                 ctx,
                 projection,
@@ -223,7 +229,7 @@ impl Directory {
             let members_before = if projection.omits(&self.registry, kind, "members") {
                 None
             } else {
-                Some(self.store.members(id).await?)
+                Some(self.store.members_shared(id).await?)
             };
             // Which of the ids the edits name are members now: a lookup of each, not the list.
             let mut named: Vec<&str> = Vec::new();
@@ -277,27 +283,26 @@ impl Directory {
             let change = MemberChange::between(&stored, &named_after);
             if change.is_empty() {
                 return self
-                    .render(kind, old, ctx, projection, members_before)
+                    .render(
+                        kind,
+                        old,
+                        ctx,
+                        projection,
+                        members_before.map(MemberList::new),
+                    )
                     .await
                     .map(Some);
             }
-            // The answer's members: those that stay where they were, then those added (again).
-            // (Few ids leave or move, most often one, against every member: a sorted list of
-            // them is searched for each member, without hashing the member's id.)
+            // The answer's members: those that stay where they were, then those added (again),
+            // the members read shared, not copied.
             let members_after = members_before.map(|before| {
-                let mut moved: Vec<&str> = change
+                let left_out = change
                     .removed
                     .iter()
-                    .map(|m| m.value.as_str())
-                    .chain(again.iter().copied())
+                    .map(|m| m.value.clone())
+                    .chain(again.iter().map(|id| id.to_string()))
                     .collect();
-                moved.sort_unstable();
-                let mut after: Vec<Member> = before
-                    .into_iter()
-                    .filter(|m| moved.binary_search(&m.value.as_str()).is_err())
-                    .collect();
-                after.extend(added.iter().cloned());
-                after
+                MemberList::changed(before, left_out, added.clone())
             });
             let changes = vec![members_change(&change)];
             let doc = old.doc.clone();
@@ -338,7 +343,7 @@ impl Directory {
         kind: Kind,
         id: &str,
         old: Record,
-        (doc, members, members_after): (Doc, Option<MemberChange>, Option<Vec<Member>>),
+        (doc, members, members_after): (Doc, Option<MemberChange>, Option<MemberList>),
         (action, changes): (Action, Vec<AttributeChange>),
         ctx: &Context,
         projection: &Projection,
@@ -478,7 +483,7 @@ impl Directory {
         record: Record,
         ctx: &Context,
         projection: &Projection,
-        members: Option<Vec<Member>>,
+        members: Option<MemberList>,
     ) -> Result<Rendered> {
         self.render_with(kind, record, ctx, projection, members, None)
             .await
@@ -491,7 +496,7 @@ impl Directory {
         record: Record,
         ctx: &Context,
         projection: &Projection,
-        members: Option<Vec<Member>>,
+        members: Option<MemberList>,
         groups: Option<Vec<(String, Option<Value>)>>,
     ) -> Result<Rendered> {
         let base = &ctx.base_url;
@@ -512,7 +517,7 @@ impl Directory {
                 }),
                 Kind::Group => render::Related::Members(match members {
                     Some(m) => m,
-                    None => self.store.members(&record.id).await?,
+                    None => MemberList::new(self.store.members_shared(&record.id).await?),
                 }),
             })
         };

@@ -11,7 +11,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use crate::model::{rfc3339, Kind, Member, Record};
+use crate::model::{rfc3339, Kind, Member, Record, SharedMembers};
 use crate::store::{Lookup, StoreError};
 
 /// The name of the attribute that holds a kind's relations: `groups` or `members`.
@@ -52,7 +52,7 @@ pub fn with_members(doc: &Value, members: Option<&[Member]>) -> Value {
 
 /// A group's `members` as rendered: each with its `$ref`.
 pub fn members_value(members: &[Member], base: &str) -> Value {
-    serde_json::to_value(MembersOut(members, base)).unwrap_or_default()
+    serde_json::to_value(MembersOut(members.iter(), base)).unwrap_or_default()
 }
 
 /// A user's `groups` as rendered, from each group's id and display name.
@@ -64,7 +64,60 @@ pub fn groups_value(groups: Vec<(String, Option<Value>)>, base: &str) -> Value {
 #[derive(Debug, Clone)]
 pub enum Related {
     Groups(Vec<(String, Option<Value>)>),
-    Members(Vec<Member>),
+    Members(MemberList),
+}
+
+/// A group's members as an answer shows them: those read (shared with the engine, not copied),
+/// less those a change took out or moved, then those it added, in order.
+#[derive(Debug, Clone, Default)]
+pub struct MemberList {
+    read: SharedMembers,
+    /// Ids, sorted: few (a change names few members), searched for each member read.
+    left_out: Vec<String>,
+    added: Vec<Member>,
+}
+
+impl MemberList {
+    /// The members read, as they are.
+    pub fn new(read: SharedMembers) -> Self {
+        MemberList {
+            read,
+            ..MemberList::default()
+        }
+    }
+
+    /// The members read, less the ids of `left_out`, then `added`.
+    pub fn changed(read: SharedMembers, mut left_out: Vec<String>, added: Vec<Member>) -> Self {
+        left_out.sort_unstable();
+        MemberList {
+            read,
+            left_out,
+            added,
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Member> + Clone {
+        let left_out = &self.left_out;
+        self.read
+            .iter()
+            .filter(move |m| {
+                left_out.is_empty()
+                    || left_out
+                        .binary_search_by(|id| id.as_str().cmp(&m.value))
+                        .is_err()
+            })
+            .chain(self.added.iter())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.iter().next().is_none()
+    }
+}
+
+impl From<Vec<Member>> for MemberList {
+    fn from(members: Vec<Member>) -> Self {
+        MemberList::new(members.into())
+    }
 }
 
 impl Related {
@@ -72,7 +125,7 @@ impl Related {
     pub fn value(&self, base: &str) -> Value {
         match self {
             Related::Groups(g) => serde_json::to_value(GroupsOut(g, base)),
-            Related::Members(m) => serde_json::to_value(MembersOut(m, base)),
+            Related::Members(m) => serde_json::to_value(MembersOut(m.iter(), base)),
         }
         .unwrap_or_default()
     }
@@ -199,7 +252,7 @@ fn push_plain_reference(out: &mut Vec<u8>, base: &str, endpoint: &str, id: &str)
 
 /// A group's members as sent, under `base`: the one definition of their JSON, as a value and as
 /// text.
-struct MembersOut<'a>(&'a [Member], &'a str);
+struct MembersOut<'a, I: Iterator<Item = &'a Member> + Clone>(I, &'a str);
 
 /// A user's groups as sent, likewise.
 struct GroupsOut<'a>(&'a [(String, Option<Value>)], &'a str);
@@ -237,10 +290,11 @@ impl Serialize for Reference<'_> {
     }
 }
 
-impl Serialize for MembersOut<'_> {
+impl<'a, I: Iterator<Item = &'a Member> + Clone> Serialize for MembersOut<'a, I> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let MembersOut(members, base) = *self;
-        s.collect_seq(members.iter().map(|m| {
+        let MembersOut(members, base) = self;
+        let base: &str = base;
+        s.collect_seq(members.clone().map(|m| {
             let kind = Kind::from(m.kind);
             MemberOut {
                 value: &m.value,
@@ -579,6 +633,7 @@ mod tests {
     use super::*;
     use crate::model::{Doc, StoredKind};
     use serde_json::json;
+    use std::sync::Arc;
     use time::macros::datetime;
 
     fn record(kind: Kind, doc: Value) -> Record {
@@ -678,6 +733,42 @@ mod tests {
         docs
     }
 
+    /// An answer's members: those read, in their runs' order, less those left out, then those
+    /// added, in the order given.
+    #[test]
+    fn a_member_list_shows_those_read_less_those_left_out_then_those_added() {
+        let member = |value: &str| Member {
+            value: value.into(),
+            display: None,
+            kind: StoredKind::User,
+        };
+        let ids = |list: &MemberList| list.iter().map(|m| m.value.clone()).collect::<Vec<_>>();
+        let read = SharedMembers::from_runs(vec![
+            Arc::new(vec![member("a"), member("c"), member("e")]),
+            Arc::new(Vec::new()),
+            Arc::new(vec![member("g"), member("i")]),
+        ]);
+        assert_eq!(read.len(), 5);
+        assert_eq!(
+            ids(&MemberList::new(read.clone())),
+            ["a", "c", "e", "g", "i"]
+        );
+        let list = MemberList::changed(
+            read.clone(),
+            vec!["i".into(), "c".into(), "z".into(), "e".into()],
+            vec![member("e"), member("b")],
+        );
+        assert_eq!(ids(&list), ["a", "g", "e", "b"]);
+        assert!(!list.is_empty());
+        let none = MemberList::changed(
+            read,
+            ["a", "c", "e", "g", "i"].map(String::from).to_vec(),
+            Vec::new(),
+        );
+        assert!(none.is_empty());
+        assert!(MemberList::new(SharedMembers::from_runs(vec![Arc::new(Vec::new())])).is_empty());
+    }
+
     #[test]
     fn text_rendering_writes_the_bytes_value_rendering_does() {
         let registry = Registry::builtin();
@@ -686,23 +777,27 @@ mod tests {
             ("g2".into(), None),
             ("g\u{7}3".into(), Some(json!(null))),
         ]);
-        let members = Related::Members(vec![
-            Member {
-                value: "u1".into(),
-                display: Some("Ada".into()),
-                kind: StoredKind::User,
-            },
-            Member {
-                value: "u\"2\\".into(),
-                display: Some("Ada \"the first\" \u{1}é😀".into()),
-                kind: StoredKind::User,
-            },
-            Member {
-                value: "g9".into(),
-                display: None,
-                kind: StoredKind::Group,
-            },
-        ]);
+        let member = |value: &str, display: Option<&str>, kind: StoredKind| Member {
+            value: value.into(),
+            display: display.map(str::to_string),
+            kind,
+        };
+        // Members read in two runs, one of them left out, then one added.
+        let members = Related::Members(MemberList::changed(
+            SharedMembers::from_runs(vec![
+                Arc::new(vec![
+                    member("u1", Some("Ada"), StoredKind::User),
+                    member("u1x", None, StoredKind::User),
+                ]),
+                Arc::new(vec![member(
+                    "u\"2\\",
+                    Some("Ada \"the first\" \u{1}é😀"),
+                    StoredKind::User,
+                )]),
+            ]),
+            vec!["u1x".into()],
+            vec![member("g9", None, StoredKind::Group)],
+        ));
         let mut compared = 0;
         // A base with a quote in it is escaped as serde_json escapes it.
         for (base, (kind, doc)) in [
@@ -718,7 +813,7 @@ mod tests {
             };
             let empty = match kind {
                 Kind::User => Related::Groups(Vec::new()),
-                Kind::Group => Related::Members(Vec::new()),
+                Kind::Group => Related::Members(MemberList::default()),
             };
             for related in [None, Some(empty), Some(related)] {
                 let (text, value) =

@@ -23,8 +23,8 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::model::{
-    ApiKey, Dump, Export, IndexKey, Kind, Member, Record, Revision, TargetRef, Tenant, TenantId,
-    WebSession, WebhookEndpoint,
+    ApiKey, Dump, Export, IndexKey, Kind, Member, Record, Revision, SharedMembers, TargetRef,
+    Tenant, TenantId, WebSession, WebhookEndpoint,
 };
 use crate::query::{Matcher, Probe};
 
@@ -317,6 +317,11 @@ pub trait Partition: Send + Sync + 'static {
     async fn get(&self, kind: Kind, id: &str) -> Result<Option<Record>, StoreError>;
     /// The members of a group.
     async fn members(&self, group_id: &str) -> Result<Vec<Member>, StoreError>;
+    /// [`Partition::members`], shared with a copy the engine keeps, if any (what an answer
+    /// renders from). The default reads them.
+    async fn members_shared(&self, group_id: &str) -> Result<SharedMembers, StoreError> {
+        Ok(self.members(group_id).await?.into())
+    }
     /// Those of `member_ids` that are members of the group, as stored (in no particular order):
     /// what a member PATCH needs to know without reading a large group whole. The default reads
     /// the group whole; an engine that can look a membership up overrides it.

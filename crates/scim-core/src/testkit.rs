@@ -33,8 +33,8 @@ use serde_json::{json, Value};
 use crate::auth::operator;
 use crate::error::Error;
 use crate::model::{
-    Action, ApiKey, Dump, Export, IndexKey, Kind, Member, Record, Revision, StoredKind, TargetRef,
-    TargetType, Tenant, TenantId, TenantStatus,
+    Action, ApiKey, Dump, Export, IndexKey, Kind, Member, Record, Revision, SharedMembers,
+    StoredKind, TargetRef, TargetType, Tenant, TenantId, TenantStatus,
 };
 use crate::store::{
     Expect, Found, HistoryPart, Partition, Query, Store, StoreError, Write, WriteOp,
@@ -1688,6 +1688,9 @@ impl<I: Intercept> Partition for InterceptedPartition<I> {
     }
     async fn members(&self, group_id: &str) -> Result<Vec<Member>, StoreError> {
         self.inner.members(group_id).await
+    }
+    async fn members_shared(&self, group_id: &str) -> Result<SharedMembers, StoreError> {
+        self.inner.members_shared(group_id).await
     }
     async fn members_among(
         &self,

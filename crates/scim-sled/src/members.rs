@@ -1,6 +1,10 @@
-//! Large groups' members kept in memory, so that a read of a group of hundreds of members is one
-//! copy instead of a walk of `group_members` (sled's iterator costs about 0.6 µs a member, most
+//! Large groups' members kept in memory, so that a read of a group of hundreds of members copies
+//! nothing instead of walking `group_members` (sled's iterator costs about 0.6 µs a member, most
 //! of a member PATCH's answer: docs/performance.md, issue 17, tenth part).
+//!
+//! A group's members are kept in *runs*: up to [`RUN`] members each, in `group_members`' order
+//! (by id), each run shared (`Arc`) with the reads that hold it. A read takes the runs' handles
+//! ([`SharedMembers`]); a write copies only the runs it changes, and only while a read holds them.
 //!
 //! The cache holds what sled holds, never something else:
 //! - A write that changes a group's members marks the group *written* ([`Members::begin`])
@@ -13,11 +17,10 @@
 //!   so that a read that raced a write never lands.
 //! - Anything else that writes members (an import) forgets everything ([`Members::forget_all`]).
 
-use std::borrow::Borrow;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use scim_core::model::Member;
+use scim_core::model::{Member, SharedMembers};
 use scim_core::store::MemberChange;
 
 /// Groups with fewer members are not kept: walking them costs little.
@@ -28,35 +31,27 @@ const MOST_MEMBERS: usize = 100_000;
 /// At most this many groups have bookkeeping; past it, that of groups neither kept nor being
 /// written is forgotten.
 const MOST_GROUPS: usize = 4_096;
+/// Members a run holds when made; a run that grows to twice this is cut in two.
+pub(crate) const RUN: usize = 64;
 
-/// A group's members in `group_members`' order (by id), so that a change moves them at the cost
-/// of a lookup each.
-pub(crate) type Set = BTreeSet<ById>;
+/// A group's members in runs, in order.
+pub(crate) type Runs = Vec<Arc<Vec<Member>>>;
 
-/// A member, ordered and found by its id.
-#[derive(Debug, Clone)]
-pub(crate) struct ById(pub(crate) Member);
+/// `members` (in order) cut into runs, moved, not copied.
+pub(crate) fn into_runs(mut members: Vec<Member>) -> Runs {
+    let mut runs = Vec::with_capacity(members.len().div_ceil(RUN));
+    while members.len() > RUN {
+        let rest = members.split_off(RUN);
+        runs.push(Arc::new(std::mem::replace(&mut members, rest)));
+    }
+    if !members.is_empty() {
+        runs.push(Arc::new(members));
+    }
+    runs
+}
 
-impl PartialEq for ById {
-    fn eq(&self, other: &Self) -> bool {
-        self.0.value == other.0.value
-    }
-}
-impl Eq for ById {}
-impl PartialOrd for ById {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for ById {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.0.value.cmp(&other.0.value)
-    }
-}
-impl Borrow<str> for ById {
-    fn borrow(&self) -> &str {
-        &self.0.value
-    }
+fn count(runs: &Runs) -> usize {
+    runs.iter().map(|run| run.len()).sum()
 }
 
 /// The members of a partition's large groups, as committed.
@@ -85,7 +80,7 @@ struct Slot {
     /// When the last write of the group began.
     began: u64,
     /// The members, when kept.
-    members: Option<Arc<Set>>,
+    members: Option<Runs>,
 }
 
 /// What a read that missed must show when it offers what it read.
@@ -95,7 +90,7 @@ pub(crate) struct Ticket {
 
 /// A read's answer: the kept members, or a ticket to offer what it reads.
 pub(crate) enum Kept {
-    Hit(Arc<Set>),
+    Hit(SharedMembers),
     Miss(Ticket),
 }
 
@@ -112,7 +107,7 @@ impl Members {
         s.clock += 1;
         match s.groups.get(group) {
             Some(slot) if slot.writers == 0 => match &slot.members {
-                Some(m) => Kept::Hit(Arc::clone(m)),
+                Some(runs) => Kept::Hit(SharedMembers::from_runs(runs.clone())),
                 None => Kept::Miss(Ticket { began: s.clock }),
             },
             // Being written: no read that begins now may land.
@@ -121,31 +116,25 @@ impl Members {
         }
     }
 
-    /// Keeps `members`, read from sled since `ticket` was given, unless a write of the group
-    /// began since (or was under way then), or they are too few to be worth keeping.
-    pub(crate) fn offer(&self, group: &str, ticket: Ticket, members: &[Member]) {
-        if members.len() < KEPT_FROM || members.len() > MOST_MEMBERS || !self.lands(group, &ticket)
-        {
+    /// Keeps `runs`, read from sled since `ticket` was given, unless a write of the group began
+    /// since (or was under way then), or they are too few to be worth keeping.
+    pub(crate) fn offer(&self, group: &str, ticket: Ticket, runs: &Runs) {
+        let n = count(runs);
+        if !(KEPT_FROM..=MOST_MEMBERS).contains(&n) {
             return;
         }
-        // Built without the lock; whether it lands is asked again under it.
-        let set: Set = members.iter().cloned().map(ById).collect();
         let mut s = self.slots();
         if !s.lands(group, &ticket) {
             return;
         }
-        if s.held + set.len() > MOST_MEMBERS {
+        if s.held + n > MOST_MEMBERS {
             s.forget_idle();
         }
         if !s.groups.contains_key(group) && s.groups.len() >= MOST_GROUPS {
             s.forget_idle();
         }
-        s.held += set.len();
-        s.groups.entry(group.to_string()).or_default().members = Some(Arc::new(set));
-    }
-
-    fn lands(&self, group: &str, ticket: &Ticket) -> bool {
-        self.slots().lands(group, ticket)
+        s.held += n;
+        s.groups.entry(group.to_string()).or_default().members = Some(runs.clone());
     }
 
     /// Marks `group` written: called before the transaction of a write that changes its members.
@@ -168,17 +157,16 @@ impl Members {
         let (kept, forgot) = {
             let mut s = self.slots();
             let kept = s.groups.get_mut(group).and_then(|slot| slot.members.take());
-            let before = kept.as_ref().map_or(0, |m| m.len());
+            let before = kept.as_ref().map_or(0, count);
             s.held = s.held.saturating_sub(before);
             (kept, s.forgot)
         };
         let members = match (moved, kept) {
-            (Some(change), Some(kept)) => {
-                let mut members = Arc::unwrap_or_clone(kept);
-                change.apply(&mut members);
+            (Some(change), Some(mut runs)) => {
+                change.apply(&mut runs);
                 (KEPT_FROM..=MOST_MEMBERS)
-                    .contains(&members.len())
-                    .then_some(members)
+                    .contains(&count(&runs))
+                    .then_some(runs)
             }
             _ => None,
         };
@@ -188,9 +176,9 @@ impl Members {
             return;
         };
         slot.writers = slot.writers.saturating_sub(1);
-        if let Some(members) = members.filter(|_| !forgotten) {
-            let n = members.len();
-            slot.members = Some(Arc::new(members));
+        if let Some(runs) = members.filter(|_| !forgotten) {
+            let n = count(&runs);
+            slot.members = Some(runs);
             s.held += n;
         }
     }
@@ -226,7 +214,7 @@ impl Slots {
         self.held = self
             .groups
             .values()
-            .map(|slot| slot.members.as_ref().map_or(0, |m| m.len()))
+            .map(|slot| slot.members.as_ref().map_or(0, count))
             .sum();
     }
 }
@@ -240,20 +228,55 @@ pub(crate) enum Change<'a> {
 }
 
 impl Change<'_> {
-    fn apply(&self, members: &mut Set) {
+    fn apply(&self, runs: &mut Runs) {
         match self {
             Change::Moved(change) => {
                 for m in &change.removed {
-                    members.remove(m.value.as_str());
+                    remove(runs, &m.value);
                 }
                 for m in change.updated.iter().chain(&change.added) {
-                    members.replace(ById(m.clone()));
+                    put(runs, m);
                 }
             }
-            Change::Left(id) => {
-                members.remove(*id);
-            }
+            Change::Left(id) => remove(runs, id),
         }
+    }
+}
+
+/// The run where `id` is or would go: the first whose last member is not below it, else the last.
+fn run_of(runs: &Runs, id: &str) -> usize {
+    runs.partition_point(|run| run.last().is_some_and(|m| m.value.as_str() < id))
+        .min(runs.len().saturating_sub(1))
+}
+
+fn remove(runs: &mut Runs, id: &str) {
+    let r = run_of(runs, id);
+    let Some(run) = runs.get_mut(r) else {
+        return;
+    };
+    if let Ok(i) = run.binary_search_by(|m| m.value.as_str().cmp(id)) {
+        // Copied only while a read holds it.
+        Arc::make_mut(run).remove(i);
+        if run.is_empty() {
+            runs.remove(r);
+        }
+    }
+}
+
+fn put(runs: &mut Runs, member: &Member) {
+    if runs.is_empty() {
+        runs.push(Arc::new(vec![member.clone()]));
+        return;
+    }
+    let r = run_of(runs, &member.value);
+    let run = Arc::make_mut(&mut runs[r]);
+    match run.binary_search_by(|m| m.value.cmp(&member.value)) {
+        Ok(i) => run[i] = member.clone(),
+        Err(i) => run.insert(i, member.clone()),
+    }
+    if run.len() >= 2 * RUN {
+        let rest = run.split_off(RUN);
+        runs.insert(r + 1, Arc::new(rest));
     }
 }
 
@@ -264,7 +287,7 @@ impl Members {
         let s = self.slots();
         s.groups
             .get(group)
-            .and_then(|slot| slot.members.as_ref().map(|m| m.len()))
+            .and_then(|slot| slot.members.as_ref().map(count))
     }
 }
 
@@ -285,8 +308,12 @@ mod tests {
         (0..n).map(member).collect()
     }
 
-    fn listed(set: &Set) -> Vec<Member> {
-        set.iter().map(|m| m.0.clone()).collect()
+    fn listed(shared: &SharedMembers) -> Vec<Member> {
+        shared.iter().cloned().collect()
+    }
+
+    fn offer(m: &Members, group: &str, ticket: Ticket, members: Vec<Member>) {
+        m.offer(group, ticket, &into_runs(members));
     }
 
     fn ticket(m: &Members, group: &str) -> Ticket {
@@ -301,7 +328,7 @@ mod tests {
         let m = Members::default();
         // Alone: kept, and read back.
         let t = ticket(&m, "g");
-        m.offer("g", t, &many(100));
+        offer(&m, "g", t, many(100));
         assert!(matches!(m.get("g"), Kept::Hit(k) if listed(&k) == many(100)));
 
         // A write begun after the read began (and ended before the offer).
@@ -309,7 +336,7 @@ mod tests {
         let t = ticket(&m, "g");
         m.begin("g");
         m.end("g", None);
-        m.offer("g", t, &many(100));
+        offer(&m, "g", t, many(100));
         assert_eq!(m.kept("g"), None);
 
         // A write under way when the read began, ended before the offer.
@@ -317,7 +344,7 @@ mod tests {
         m.begin("g");
         let t = ticket(&m, "g");
         m.end("g", None);
-        m.offer("g", t, &many(100));
+        offer(&m, "g", t, many(100));
         assert_eq!(m.kept("g"), None);
 
         // A write of another group does not matter; one that ended before the read began neither.
@@ -326,20 +353,20 @@ mod tests {
         m.end("g", None);
         let t = ticket(&m, "g");
         m.begin("h");
-        m.offer("g", t, &many(100));
+        offer(&m, "g", t, many(100));
         assert_eq!(m.kept("g"), Some(100));
 
         // Forgetting everything turns away the reads begun before.
         let m = Members::default();
         let t = ticket(&m, "g");
         m.forget_all();
-        m.offer("g", t, &many(100));
+        offer(&m, "g", t, many(100));
         assert_eq!(m.kept("g"), None);
 
         // Small groups are not kept.
         let m = Members::default();
         let t = ticket(&m, "g");
-        m.offer("g", t, &many(KEPT_FROM - 1));
+        offer(&m, "g", t, many(KEPT_FROM - 1));
         assert_eq!(m.kept("g"), None);
     }
 
@@ -347,7 +374,7 @@ mod tests {
     fn kept_members_move_with_a_committed_change_and_are_forgotten_otherwise() {
         let m = Members::default();
         let t = ticket(&m, "g");
-        m.offer("g", t, &many(100));
+        offer(&m, "g", t, many(100));
         // While written, a read is not served what is kept.
         m.begin("g");
         assert!(matches!(m.get("g"), Kept::Miss(_)));
@@ -380,7 +407,7 @@ mod tests {
 
         // So does an import while the write is under way.
         let t = ticket(&m, "g");
-        m.offer("g", t, &many(100));
+        offer(&m, "g", t, many(100));
         m.begin("g");
         m.forget_all();
         m.end("g", Some(Change::Left("u0001")));
@@ -392,9 +419,84 @@ mod tests {
         let m = Members::default();
         let (half, rest) = (MOST_MEMBERS / 2 + 1, MOST_MEMBERS / 2);
         let t = ticket(&m, "a");
-        m.offer("a", t, &many(half));
+        offer(&m, "a", t, many(half));
         let t = ticket(&m, "b");
-        m.offer("b", t, &many(rest));
+        offer(&m, "b", t, many(rest));
         assert_eq!((m.kept("a"), m.kept("b")), (None, Some(rest)));
+    }
+
+    /// Runs stay in order, none empty or past twice [`RUN`], through adds, removals and renames
+    /// anywhere (as a sorted map of the same changes has it); a read that holds runs keeps
+    /// seeing them as they were.
+    #[test]
+    fn runs_move_with_every_change_and_a_read_keeps_what_it_took() {
+        use std::collections::BTreeMap;
+        let m = Members::default();
+        let t = ticket(&m, "g");
+        offer(&m, "g", t, many(300).into_iter().step_by(2).collect());
+        let mut want: BTreeMap<String, Member> = many(300)
+            .into_iter()
+            .step_by(2)
+            .map(|x| (x.value.clone(), x))
+            .collect();
+        let held = match m.get("g") {
+            Kept::Hit(h) => h,
+            Kept::Miss(_) => panic!("not kept"),
+        };
+        let before = listed(&held);
+        // A simple generator: the same sequence each run.
+        let mut x: u64 = 7;
+        for step in 0..2_000 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let i = (x >> 33) as usize % 400;
+            let mut change = MemberChange::default();
+            let mut one = member(i);
+            match step % 3 {
+                0 => change.added.push(one.clone()),
+                1 => change.removed.push(one.clone()),
+                _ => {
+                    one.display = Some(format!("d{step}"));
+                    change.updated.push(one.clone());
+                }
+            }
+            m.begin("g");
+            m.end("g", Some(Change::Moved(&change)));
+            match step % 3 {
+                1 => {
+                    want.remove(&one.value);
+                }
+                _ => {
+                    want.insert(one.value.clone(), one);
+                }
+            }
+            let s = m.slots();
+            let Some(runs) = s.groups.get("g").and_then(|slot| slot.members.as_ref()) else {
+                // Fewer than are kept: nothing more to compare.
+                assert!(want.len() < KEPT_FROM, "forgotten at {}", want.len());
+                return;
+            };
+            assert!(
+                runs.iter().all(|r| !r.is_empty() && r.len() < 2 * RUN),
+                "{step}"
+            );
+            let got: Vec<&Member> = runs.iter().flat_map(|r| r.iter()).collect();
+            assert_eq!(got, want.values().collect::<Vec<_>>(), "step {step}");
+        }
+        assert_eq!(listed(&held), before);
+        // Many added at one end: the last run is cut, again and again.
+        let change = MemberChange {
+            added: (1_000..1_300).map(member).collect(),
+            ..MemberChange::default()
+        };
+        m.begin("g");
+        m.end("g", Some(Change::Moved(&change)));
+        want.extend(change.added.iter().map(|x| (x.value.clone(), x.clone())));
+        let s = m.slots();
+        let runs = s.groups["g"].members.as_ref().expect("kept");
+        assert!(runs.iter().all(|r| !r.is_empty() && r.len() < 2 * RUN));
+        let got: Vec<&Member> = runs.iter().flat_map(|r| r.iter()).collect();
+        assert_eq!(got, want.values().collect::<Vec<_>>());
     }
 }

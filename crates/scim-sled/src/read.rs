@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use scim_core::model::{
-    ApiKey, Dump, Export, IndexKey, Kind, Member, Record, Revision, TargetRef, Tenant, TenantId,
-    WebSession, WebhookEndpoint,
+    ApiKey, Dump, Export, IndexKey, Kind, Member, Record, Revision, SharedMembers, TargetRef,
+    Tenant, TenantId, WebSession, WebhookEndpoint,
 };
 use scim_core::query::{self, Collector, Probe};
 use scim_core::store::{
@@ -20,7 +20,7 @@ use time::OffsetDateTime;
 
 use crate::census::STEP;
 use crate::keys::{membership_key, seq_of_target_key, target_key};
-use crate::members::Kept;
+use crate::members::{into_runs, Kept};
 use crate::record::{decode_member, decode_record};
 use crate::view::after_prefix;
 use crate::{decode, storage, Feed, KeySet, Part, SledPartition, SledStore};
@@ -219,16 +219,25 @@ impl Part {
         }
     }
 
-    /// A group's members: those kept in memory for a large group ([`crate::members`]), else a
-    /// walk of its keys (offered to be kept).
+    /// A group's members: those kept in memory for a large group ([`crate::members`]), copied,
+    /// else a walk of its keys.
     pub(crate) fn members_now(&self, group_id: &str) -> Result<Vec<Member>, StoreError> {
+        match self.kept.get(group_id) {
+            Kept::Hit(members) => Ok(members.iter().cloned().collect()),
+            Kept::Miss(_) => self.members_walked(group_id),
+        }
+    }
+
+    /// A group's members shared with those kept in memory for a large group, else a walk of its
+    /// keys (offered to be kept).
+    pub(crate) fn members_shared_now(&self, group_id: &str) -> Result<SharedMembers, StoreError> {
         let ticket = match self.kept.get(group_id) {
-            Kept::Hit(members) => return Ok(members.iter().map(|m| m.0.clone()).collect()),
+            Kept::Hit(members) => return Ok(members),
             Kept::Miss(ticket) => ticket,
         };
-        let members = self.members_walked(group_id)?;
-        self.kept.offer(group_id, ticket, &members);
-        Ok(members)
+        let runs = into_runs(self.members_walked(group_id)?);
+        self.kept.offer(group_id, ticket, &runs);
+        Ok(SharedMembers::from_runs(runs))
     }
 
     /// A group's members as `group_members` holds them, walked.
@@ -523,6 +532,13 @@ impl Partition for SledPartition {
     async fn members(&self, group_id: &str) -> Result<Vec<Member>, StoreError> {
         let (part, id) = (Arc::clone(self.part.live()?), group_id.to_string());
         self.store.blocking(move |_| part.members_now(&id)).await
+    }
+
+    async fn members_shared(&self, group_id: &str) -> Result<SharedMembers, StoreError> {
+        let (part, id) = (Arc::clone(self.part.live()?), group_id.to_string());
+        self.store
+            .blocking(move |_| part.members_shared_now(&id))
+            .await
     }
 
     async fn members_among(
