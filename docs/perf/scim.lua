@@ -20,6 +20,8 @@
 --                     the run's requests, or the adds after it repeat and change nothing)
 --   list              GET {base}/Users?startIndex=S&count=100, S = 1, 101, 201, … up to the
 --                     number of users given instead of FILE (as the bench's list phase)
+--   delete            DELETE {base}/Users/{id}, the ids of FILE in turn (each once: give a FILE
+--                     longer than the run's requests, or the deletes after it answer 404)
 -- FILE holds one id or userName a line. SCIM_BENCH_KEY is the bearer key (livez needs none).
 --
 -- Every response is checked: one that is not 2xx, or a 2xx whose body lacks what the mode
@@ -127,9 +129,14 @@ function init(args)
             '{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],'
             .. '"Operations":[{"op":"add","path":"members","value":[{"value":"' .. id .. '"}]}]}')
       end
+   elseif mode == "delete" then
+      expect = ""
+      for i, id in ipairs(lines(args[2])) do
+         prepared[i] = wrk.format("DELETE", base .. "/Users/" .. id, headers)
+      end
    else
       error("unknown mode " .. tostring(mode)
-         .. ": livez, get, filter-hit, patch-suspend, patch-reactivate, list or group-add")
+         .. ": livez, get, filter-hit, patch-suspend, patch-reactivate, list, group-add or delete")
    end
 end
 

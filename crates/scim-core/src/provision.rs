@@ -229,7 +229,7 @@ impl Directory {
             let members_before = if projection.omits(&self.registry, kind, "members") {
                 None
             } else {
-                Some(self.store.members_shared(id).await?)
+                Some(self.store.members_shared(id, old.version).await?)
             };
             // Which of the ids the edits name are members now: a lookup of each, not the list.
             let mut named: Vec<&str> = Vec::new();
@@ -517,7 +517,11 @@ impl Directory {
                 }),
                 Kind::Group => render::Related::Members(match members {
                     Some(m) => m,
-                    None => MemberList::new(self.store.members_shared(&record.id).await?),
+                    None => MemberList::new(
+                        self.store
+                            .members_shared(&record.id, record.version)
+                            .await?,
+                    ),
                 }),
             })
         };

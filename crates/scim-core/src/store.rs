@@ -317,9 +317,16 @@ pub trait Partition: Send + Sync + 'static {
     async fn get(&self, kind: Kind, id: &str) -> Result<Option<Record>, StoreError>;
     /// The members of a group.
     async fn members(&self, group_id: &str) -> Result<Vec<Member>, StoreError>;
-    /// [`Partition::members`], shared with a copy the engine keeps, if any (what an answer
-    /// renders from). The default reads them.
-    async fn members_shared(&self, group_id: &str) -> Result<SharedMembers, StoreError> {
+    /// [`Partition::members`] of the group at `version` (of its record, as the caller read it),
+    /// shared with a copy the engine keeps, if any (what an answer renders from). An engine that
+    /// keeps members keeps them with the version they are at, so that a caller is given the
+    /// members its record had, whatever commits meanwhile. The default reads them.
+    async fn members_shared(
+        &self,
+        group_id: &str,
+        version: u64,
+    ) -> Result<SharedMembers, StoreError> {
+        let _ = version;
         Ok(self.members(group_id).await?.into())
     }
     /// Those of `member_ids` that are members of the group, as stored (in no particular order):

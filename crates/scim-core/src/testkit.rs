@@ -1689,8 +1689,12 @@ impl<I: Intercept> Partition for InterceptedPartition<I> {
     async fn members(&self, group_id: &str) -> Result<Vec<Member>, StoreError> {
         self.inner.members(group_id).await
     }
-    async fn members_shared(&self, group_id: &str) -> Result<SharedMembers, StoreError> {
-        self.inner.members_shared(group_id).await
+    async fn members_shared(
+        &self,
+        group_id: &str,
+        version: u64,
+    ) -> Result<SharedMembers, StoreError> {
+        self.inner.members_shared(group_id, version).await
     }
     async fn members_among(
         &self,

@@ -113,6 +113,8 @@ pub struct Engine {
     salt: Salt,
     /// The partitions opened so far.
     partitions: RwLock<HashMap<TenantId, Arc<Part>>>,
+    /// The members every partition keeps in memory ([`members`]), counted together.
+    kept_budget: Arc<members::Budget>,
     durable: bool,
     /// The sequence numbers handed to revisions, and those whose transaction has not finished
     /// yet. Feeds are read only below the smallest of these, so that an entry that commits late
@@ -217,7 +219,13 @@ const SHARED: &str = "tenants/";
 
 impl Part {
     /// A tenant's views of `trees`: every key behind `prefix` (none for `default`).
-    fn new(tenant: TenantId, trees: &Trees, prefix: &[u8], salt: Salt) -> Self {
+    fn new(
+        tenant: TenantId,
+        trees: &Trees,
+        prefix: &[u8],
+        salt: Salt,
+        budget: Arc<members::Budget>,
+    ) -> Self {
         let view = |tree: &Tree| View::prefixed(tree.clone(), prefix.to_vec());
         Part {
             tenant,
@@ -231,7 +239,7 @@ impl Part {
             member_groups: view(&trees.member_groups),
             feed: Feed::new(view(&trees.revisions), view(&trees.by_target)),
             census: Census::default(),
-            kept: members::Members::default(),
+            kept: members::Members::new(budget),
             gone: AtomicBool::new(false),
         }
     }
@@ -382,6 +390,7 @@ impl SledStore {
             ),
             salt,
             partitions: RwLock::default(),
+            kept_budget: Arc::default(),
             durable: options.durable,
             sequence: Arc::default(),
             barrier: RwLock::default(),
@@ -521,14 +530,26 @@ impl SledStore {
         let part = if tenant.is_default() {
             // `default`'s own trees, opened (made, in a new store) on first use.
             let trees = Trees::open(&self.db, "").map_err(storage)?;
-            Part::new(tenant.clone(), &trees, &[], self.salt)
+            Part::new(
+                tenant.clone(),
+                &trees,
+                &[],
+                self.salt,
+                Arc::clone(&self.kept_budget),
+            )
         } else if self
             .tenants
             .contains_key(tenant.as_str())
             .map_err(storage)?
         {
             let prefix = view::tenant_prefix(tenant.as_str());
-            Part::new(tenant.clone(), &self.shared, &prefix, self.salt)
+            Part::new(
+                tenant.clone(),
+                &self.shared,
+                &prefix,
+                self.salt,
+                Arc::clone(&self.kept_budget),
+            )
         } else {
             return Err(StoreError::Gone);
         };

@@ -18,6 +18,7 @@
 //! - Anything else that writes members (an import) forgets everything ([`Members::forget_all`]).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use scim_core::model::{Member, SharedMembers};
@@ -25,12 +26,13 @@ use scim_core::store::MemberChange;
 
 /// Groups with fewer members are not kept: walking them costs little.
 pub(crate) const KEPT_FROM: usize = 64;
-/// At most this many members are kept in all (about 150 bytes each); past it, everything kept is
-/// forgotten and the cache fills again with the groups read since.
+/// At most this many members are kept in all, every partition's together (about 150 bytes each,
+/// some 15 MiB); past it, the partition that reads forgets what it kept and fills again with
+/// the groups it reads from then on, or keeps nothing more while others hold the rest.
 const MOST_MEMBERS: usize = 100_000;
-/// At most this many groups have bookkeeping; past it, that of groups neither kept nor being
-/// written is forgotten.
-const MOST_GROUPS: usize = 4_096;
+/// At most this many groups of a partition have bookkeeping (about 130 bytes each); past it,
+/// that of groups neither kept nor being written is forgotten, then that of those kept.
+const MOST_GROUPS: usize = 1_024;
 /// Members a run holds when made; a run that grows to twice this is cut in two.
 pub(crate) const RUN: usize = 64;
 
@@ -54,10 +56,14 @@ fn count(runs: &Runs) -> usize {
     runs.iter().map(|run| run.len()).sum()
 }
 
-/// The members of a partition's large groups, as committed.
+/// The members kept by every partition of a store, counted together.
 #[derive(Default)]
+pub(crate) struct Budget(AtomicUsize);
+
+/// The members of a partition's large groups, as committed.
 pub(crate) struct Members {
     inner: Mutex<Slots>,
+    budget: Arc<Budget>,
 }
 
 #[derive(Default)]
@@ -69,7 +75,7 @@ struct Slots {
     floor: u64,
     /// Counts [`Members::forget_all`]: a write that ends after one keeps nothing it took before.
     forgot: u64,
-    /// Members kept in all.
+    /// Members this partition keeps.
     held: usize,
 }
 
@@ -81,6 +87,8 @@ struct Slot {
     began: u64,
     /// The members, when kept.
     members: Option<Runs>,
+    /// The group's version the kept members are at.
+    version: u64,
 }
 
 /// What a read that missed must show when it offers what it read.
@@ -95,46 +103,65 @@ pub(crate) enum Kept {
 }
 
 impl Members {
+    pub(crate) fn new(budget: Arc<Budget>) -> Self {
+        Members {
+            inner: Mutex::default(),
+            budget,
+        }
+    }
+
     fn slots(&self) -> MutexGuard<'_, Slots> {
         // The bookkeeping stays whole whatever panicked while it was held (each change is made
         // under one lock, after its checks).
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The kept members of `group`, unless a write of it is under way or none are kept.
-    pub(crate) fn get(&self, group: &str) -> Kept {
+    /// The kept members of `group` at `version` (the version of the group's record the reader
+    /// read), if those are kept. A write under way does not matter: its record and members
+    /// change in one transaction, so a reader that read the version before it reads the members
+    /// before it too.
+    pub(crate) fn get(&self, group: &str, version: u64) -> Kept {
         let mut s = self.slots();
         s.clock += 1;
         match s.groups.get(group) {
-            Some(slot) if slot.writers == 0 => match &slot.members {
-                Some(runs) => Kept::Hit(SharedMembers::from_runs(runs.clone())),
-                None => Kept::Miss(Ticket { began: s.clock }),
+            Some(slot) => match &slot.members {
+                Some(runs) if slot.version == version => {
+                    Kept::Hit(SharedMembers::from_runs(runs.clone()))
+                }
+                // Being written: no read that begins now may land.
+                _ if slot.writers > 0 => Kept::Miss(Ticket { began: 0 }),
+                _ => Kept::Miss(Ticket { began: s.clock }),
             },
-            // Being written: no read that begins now may land.
-            Some(_) => Kept::Miss(Ticket { began: 0 }),
             None => Kept::Miss(Ticket { began: s.clock }),
         }
     }
 
-    /// Keeps `runs`, read from sled since `ticket` was given, unless a write of the group began
-    /// since (or was under way then), or they are too few to be worth keeping.
-    pub(crate) fn offer(&self, group: &str, ticket: Ticket, runs: &Runs) {
+    /// Keeps `runs`, read from sled since `ticket` was given, as the members at `version`,
+    /// unless a write of the group began since (or was under way then), or they are too few to
+    /// be worth keeping.
+    pub(crate) fn offer(&self, group: &str, ticket: Ticket, version: u64, runs: &Runs) {
         let n = count(runs);
         if !(KEPT_FROM..=MOST_MEMBERS).contains(&n) {
             return;
         }
+        let budget = &self.budget;
         let mut s = self.slots();
         if !s.lands(group, &ticket) {
             return;
         }
-        if s.held + n > MOST_MEMBERS {
-            s.forget_idle();
+        if budget.0.load(Ordering::Relaxed) + n > MOST_MEMBERS {
+            s.forget_idle(budget);
+            if budget.0.load(Ordering::Relaxed) + n > MOST_MEMBERS {
+                return;
+            }
         }
         if !s.groups.contains_key(group) && s.groups.len() >= MOST_GROUPS {
-            s.forget_idle();
+            s.make_room(budget);
         }
-        s.held += n;
-        s.groups.entry(group.to_string()).or_default().members = Some(runs.clone());
+        s.hold(budget, n as isize);
+        let slot = s.groups.entry(group.to_string()).or_default();
+        slot.members = Some(runs.clone());
+        slot.version = version;
     }
 
     /// Marks `group` written: called before the transaction of a write that changes its members.
@@ -143,7 +170,7 @@ impl Members {
         s.clock += 1;
         let now = s.clock;
         if !s.groups.contains_key(group) && s.groups.len() >= MOST_GROUPS {
-            s.forget_idle();
+            s.make_room(&self.budget);
         }
         let slot = s.groups.entry(group.to_string()).or_default();
         slot.writers += 1;
@@ -151,22 +178,28 @@ impl Members {
     }
 
     /// Unmarks `group`, once the write's outcome is known: `Some(change)` when it committed
-    /// and its change is known (the kept members move by it), `None` otherwise (they are
-    /// forgotten). The members move without the lock, while the group is still marked.
+    /// and its change is known (the kept members move by it, to the group's next version),
+    /// `None` otherwise (they are forgotten). The members move without the lock, while the
+    /// group is still marked.
     pub(crate) fn end(&self, group: &str, moved: Option<Change<'_>>) {
         let (kept, forgot) = {
             let mut s = self.slots();
-            let kept = s.groups.get_mut(group).and_then(|slot| slot.members.take());
-            let before = kept.as_ref().map_or(0, count);
-            s.held = s.held.saturating_sub(before);
+            let kept = s
+                .groups
+                .get_mut(group)
+                .and_then(|slot| slot.members.take().map(|runs| (slot.version, runs)));
+            let before = kept.as_ref().map_or(0, |(_, runs)| count(runs));
+            s.hold(&self.budget, -(before as isize));
             (kept, s.forgot)
         };
         let members = match (moved, kept) {
-            (Some(change), Some(mut runs)) => {
+            // Kept at the version the write moved the group from (any other, and something
+            // moved the group without a change seen here: forgotten).
+            (Some(change), Some((version, mut runs))) if change.from(version) => {
                 change.apply(&mut runs);
                 (KEPT_FROM..=MOST_MEMBERS)
                     .contains(&count(&runs))
-                    .then_some(runs)
+                    .then_some((version + 1, runs))
             }
             _ => None,
         };
@@ -176,10 +209,11 @@ impl Members {
             return;
         };
         slot.writers = slot.writers.saturating_sub(1);
-        if let Some(runs) = members.filter(|_| !forgotten) {
+        if let Some((version, runs)) = members.filter(|_| !forgotten) {
             let n = count(&runs);
             slot.members = Some(runs);
-            s.held += n;
+            slot.version = version;
+            s.hold(&self.budget, n as isize);
         }
     }
 
@@ -190,7 +224,7 @@ impl Members {
         for slot in s.groups.values_mut() {
             slot.members = None;
         }
-        s.forget_idle();
+        s.forget_idle(&self.budget);
     }
 }
 
@@ -206,31 +240,68 @@ impl Slots {
             }
     }
 
+    /// Moves the members this partition keeps (and the store's count) by `n`.
+    fn hold(&mut self, budget: &Budget, n: isize) {
+        let n = n.max(-(self.held as isize));
+        self.held = self.held.saturating_add_signed(n);
+        if n >= 0 {
+            budget.0.fetch_add(n.unsigned_abs(), Ordering::Relaxed);
+        } else {
+            budget.0.fetch_sub(n.unsigned_abs(), Ordering::Relaxed);
+        }
+    }
+
     /// Forgets the members and bookkeeping of every group not being written.
-    fn forget_idle(&mut self) {
+    fn forget_idle(&mut self, budget: &Budget) {
+        self.forget(budget, |slot| slot.writers > 0);
+    }
+
+    /// Forgets the bookkeeping of groups neither kept nor being written; if that is not enough,
+    /// of every group not being written.
+    fn make_room(&mut self, budget: &Budget) {
+        self.forget(budget, |slot| slot.writers > 0 || slot.members.is_some());
+        if self.groups.len() >= MOST_GROUPS {
+            self.forget_idle(budget);
+        }
+    }
+
+    fn forget(&mut self, budget: &Budget, keep: impl Fn(&Slot) -> bool) {
         self.clock += 1;
         self.floor = self.clock;
-        self.groups.retain(|_, slot| slot.writers > 0);
-        self.held = self
+        self.groups.retain(|_, slot| keep(slot));
+        let held: usize = self
             .groups
             .values()
             .map(|slot| slot.members.as_ref().map_or(0, count))
             .sum();
+        self.hold(budget, held as isize - self.held as isize);
     }
 }
 
-/// What a committed write did to one group's members.
+/// What a committed write did to one group's members; each moves the group's version by one.
 pub(crate) enum Change<'a> {
-    /// The group's members moved by a [`MemberChange`].
-    Moved(&'a MemberChange),
+    /// The group's members moved by a [`MemberChange`], its record to `version`.
+    Moved(&'a MemberChange, u64),
+    /// The group's record moved to `version`, its members stayed.
+    Kept(u64),
     /// One member left the group (it was deleted).
     Left(&'a str),
 }
 
 impl Change<'_> {
+    /// Whether the change moves the group from `version`: a member's deletion moves it from
+    /// whatever it was.
+    fn from(&self, version: u64) -> bool {
+        match self {
+            Change::Moved(_, to) | Change::Kept(to) => version.checked_add(1) == Some(*to),
+            Change::Left(_) => true,
+        }
+    }
+
     fn apply(&self, runs: &mut Runs) {
         match self {
-            Change::Moved(change) => {
+            Change::Kept(_) => {}
+            Change::Moved(change, _) => {
                 for m in &change.removed {
                     remove(runs, &m.value);
                 }
@@ -312,12 +383,13 @@ mod tests {
         shared.iter().cloned().collect()
     }
 
+    /// Offers `members` as those of the group's version 1.
     fn offer(m: &Members, group: &str, ticket: Ticket, members: Vec<Member>) {
-        m.offer(group, ticket, &into_runs(members));
+        m.offer(group, ticket, 1, &into_runs(members));
     }
 
     fn ticket(m: &Members, group: &str) -> Ticket {
-        match m.get(group) {
+        match m.get(group, 1) {
             Kept::Miss(t) => t,
             Kept::Hit(_) => panic!("{group} is kept already"),
         }
@@ -325,14 +397,16 @@ mod tests {
 
     #[test]
     fn a_read_is_kept_only_when_no_write_of_its_group_overlapped_it() {
-        let m = Members::default();
+        let m = Members::new(Arc::default());
         // Alone: kept, and read back.
         let t = ticket(&m, "g");
         offer(&m, "g", t, many(100));
-        assert!(matches!(m.get("g"), Kept::Hit(k) if listed(&k) == many(100)));
+        assert!(matches!(m.get("g", 1), Kept::Hit(k) if listed(&k) == many(100)));
+        // Asked at another version of the group: not those.
+        assert!(matches!(m.get("g", 2), Kept::Miss(_)));
 
         // A write begun after the read began (and ended before the offer).
-        let m = Members::default();
+        let m = Members::new(Arc::default());
         let t = ticket(&m, "g");
         m.begin("g");
         m.end("g", None);
@@ -340,7 +414,7 @@ mod tests {
         assert_eq!(m.kept("g"), None);
 
         // A write under way when the read began, ended before the offer.
-        let m = Members::default();
+        let m = Members::new(Arc::default());
         m.begin("g");
         let t = ticket(&m, "g");
         m.end("g", None);
@@ -348,7 +422,7 @@ mod tests {
         assert_eq!(m.kept("g"), None);
 
         // A write of another group does not matter; one that ended before the read began neither.
-        let m = Members::default();
+        let m = Members::new(Arc::default());
         m.begin("g");
         m.end("g", None);
         let t = ticket(&m, "g");
@@ -357,14 +431,14 @@ mod tests {
         assert_eq!(m.kept("g"), Some(100));
 
         // Forgetting everything turns away the reads begun before.
-        let m = Members::default();
+        let m = Members::new(Arc::default());
         let t = ticket(&m, "g");
         m.forget_all();
         offer(&m, "g", t, many(100));
         assert_eq!(m.kept("g"), None);
 
         // Small groups are not kept.
-        let m = Members::default();
+        let m = Members::new(Arc::default());
         let t = ticket(&m, "g");
         offer(&m, "g", t, many(KEPT_FROM - 1));
         assert_eq!(m.kept("g"), None);
@@ -372,12 +446,14 @@ mod tests {
 
     #[test]
     fn kept_members_move_with_a_committed_change_and_are_forgotten_otherwise() {
-        let m = Members::default();
+        let m = Members::new(Arc::default());
         let t = ticket(&m, "g");
         offer(&m, "g", t, many(100));
-        // While written, a read is not served what is kept.
+        // While written, a read of the version before is served what is kept; one of any other
+        // version may not keep what it reads.
         m.begin("g");
-        assert!(matches!(m.get("g"), Kept::Miss(_)));
+        assert!(matches!(m.get("g", 1), Kept::Hit(_)));
+        assert!(matches!(m.get("g", 2), Kept::Miss(Ticket { began: 0 })));
         let mut renamed = member(7);
         renamed.display = Some("Seven".into());
         let change = MemberChange {
@@ -385,20 +461,32 @@ mod tests {
             added: vec![member(150), member(0)],
             updated: vec![renamed.clone()],
         };
-        m.end("g", Some(Change::Moved(&change)));
+        m.end("g", Some(Change::Moved(&change, 2)));
         let mut want = many(100);
         want.retain(|x| x.value != "u0003");
         want[6] = renamed;
         want.push(member(150));
-        let Kept::Hit(kept) = m.get("g") else {
+        let Kept::Hit(kept) = m.get("g", 2) else {
             panic!("g is no longer kept")
         };
         assert_eq!(listed(&kept), want);
+        assert!(matches!(m.get("g", 1), Kept::Miss(_)));
 
         m.begin("g");
         m.end("g", Some(Change::Left("u0150")));
         want.pop();
-        assert!(matches!(m.get("g"), Kept::Hit(k) if listed(&k) == want));
+        assert!(matches!(m.get("g", 3), Kept::Hit(k) if listed(&k) == want));
+        // A rename moves the version only.
+        m.begin("g");
+        m.end("g", Some(Change::Kept(4)));
+        assert!(matches!(m.get("g", 4), Kept::Hit(k) if listed(&k) == want));
+
+        // A change from a version other than the one kept: something moved the group unseen.
+        m.begin("g");
+        m.end("g", Some(Change::Kept(9)));
+        assert_eq!(m.kept("g"), None);
+        let t = ticket(&m, "g");
+        offer(&m, "g", t, many(100));
 
         // An outcome other than a commit forgets.
         m.begin("g");
@@ -416,13 +504,43 @@ mod tests {
 
     #[test]
     fn too_many_members_start_the_cache_afresh() {
-        let m = Members::default();
+        let m = Members::new(Arc::default());
         let (half, rest) = (MOST_MEMBERS / 2 + 1, MOST_MEMBERS / 2);
         let t = ticket(&m, "a");
         offer(&m, "a", t, many(half));
         let t = ticket(&m, "b");
         offer(&m, "b", t, many(rest));
         assert_eq!((m.kept("a"), m.kept("b")), (None, Some(rest)));
+
+        // Partitions share the count: one cannot take what another keeps.
+        let budget = Arc::new(Budget::default());
+        let (m, other) = (Members::new(Arc::clone(&budget)), Members::new(budget));
+        let t = ticket(&m, "a");
+        offer(&m, "a", t, many(half));
+        let t = ticket(&other, "b");
+        offer(&other, "b", t, many(rest));
+        assert_eq!((m.kept("a"), other.kept("b")), (Some(half), None));
+        // Once the first forgets, the other has room.
+        m.forget_all();
+        let t = ticket(&other, "b");
+        offer(&other, "b", t, many(rest));
+        assert_eq!(other.kept("b"), Some(rest));
+    }
+
+    /// The bookkeeping of groups that are neither kept nor being written goes first when it is
+    /// full; kept groups stay.
+    #[test]
+    fn a_full_bookkeeping_forgets_idle_groups_before_kept_ones() {
+        let m = Members::new(Arc::default());
+        let t = ticket(&m, "kept");
+        offer(&m, "kept", t, many(100));
+        for i in 0..MOST_GROUPS + 10 {
+            let g = format!("g{i}");
+            m.begin(&g);
+            m.end(&g, None);
+        }
+        assert_eq!(m.kept("kept"), Some(100));
+        assert!(m.slots().groups.len() <= MOST_GROUPS);
     }
 
     /// Runs stay in order, none empty or past twice [`RUN`], through adds, removals and renames
@@ -431,7 +549,7 @@ mod tests {
     #[test]
     fn runs_move_with_every_change_and_a_read_keeps_what_it_took() {
         use std::collections::BTreeMap;
-        let m = Members::default();
+        let m = Members::new(Arc::default());
         let t = ticket(&m, "g");
         offer(&m, "g", t, many(300).into_iter().step_by(2).collect());
         let mut want: BTreeMap<String, Member> = many(300)
@@ -439,7 +557,7 @@ mod tests {
             .step_by(2)
             .map(|x| (x.value.clone(), x))
             .collect();
-        let held = match m.get("g") {
+        let held = match m.get("g", 1) {
             Kept::Hit(h) => h,
             Kept::Miss(_) => panic!("not kept"),
         };
@@ -462,7 +580,7 @@ mod tests {
                 }
             }
             m.begin("g");
-            m.end("g", Some(Change::Moved(&change)));
+            m.end("g", Some(Change::Moved(&change, step + 2)));
             match step % 3 {
                 1 => {
                     want.remove(&one.value);
@@ -491,7 +609,7 @@ mod tests {
             ..MemberChange::default()
         };
         m.begin("g");
-        m.end("g", Some(Change::Moved(&change)));
+        m.end("g", Some(Change::Moved(&change, 2_002)));
         want.extend(change.added.iter().map(|x| (x.value.clone(), x.clone())));
         let s = m.slots();
         let runs = s.groups["g"].members.as_ref().expect("kept");

@@ -219,24 +219,24 @@ impl Part {
         }
     }
 
-    /// A group's members: those kept in memory for a large group ([`crate::members`]), copied,
-    /// else a walk of its keys.
+    /// A group's members, walked.
     pub(crate) fn members_now(&self, group_id: &str) -> Result<Vec<Member>, StoreError> {
-        match self.kept.get(group_id) {
-            Kept::Hit(members) => Ok(members.iter().cloned().collect()),
-            Kept::Miss(_) => self.members_walked(group_id),
-        }
+        self.members_walked(group_id)
     }
 
-    /// A group's members shared with those kept in memory for a large group, else a walk of its
-    /// keys (offered to be kept).
-    pub(crate) fn members_shared_now(&self, group_id: &str) -> Result<SharedMembers, StoreError> {
-        let ticket = match self.kept.get(group_id) {
+    /// A group's members at `version` (of its record, as the reader read it), shared with
+    /// those kept in memory for a large group, else a walk of its keys (offered to be kept).
+    pub(crate) fn members_shared_now(
+        &self,
+        group_id: &str,
+        version: u64,
+    ) -> Result<SharedMembers, StoreError> {
+        let ticket = match self.kept.get(group_id, version) {
             Kept::Hit(members) => return Ok(members),
             Kept::Miss(ticket) => ticket,
         };
         let runs = into_runs(self.members_walked(group_id)?);
-        self.kept.offer(group_id, ticket, &runs);
+        self.kept.offer(group_id, ticket, version, &runs);
         Ok(SharedMembers::from_runs(runs))
     }
 
@@ -534,10 +534,14 @@ impl Partition for SledPartition {
         self.store.blocking(move |_| part.members_now(&id)).await
     }
 
-    async fn members_shared(&self, group_id: &str) -> Result<SharedMembers, StoreError> {
+    async fn members_shared(
+        &self,
+        group_id: &str,
+        version: u64,
+    ) -> Result<SharedMembers, StoreError> {
         let (part, id) = (Arc::clone(self.part.live()?), group_id.to_string());
         self.store
-            .blocking(move |_| part.members_shared_now(&id))
+            .blocking(move |_| part.members_shared_now(&id, version))
             .await
     }
 

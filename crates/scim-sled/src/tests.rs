@@ -1120,7 +1120,12 @@ fn kept_members_of_a_large_group_are_what_a_walk_reads_after_every_write() {
         .expect("h");
     let same = |what: &str| {
         for g in ["g", "h"] {
-            let shared = part.members_shared_now(g).expect("members");
+            let version = part
+                .get_now(Kind::Group, g)
+                .expect("get")
+                .expect("group")
+                .version;
+            let shared = part.members_shared_now(g, version).expect("members");
             let walked = part.members_walked(g).expect("walked");
             assert_eq!(
                 shared.iter().cloned().collect::<Vec<_>>(),
@@ -1149,7 +1154,7 @@ fn kept_members_of_a_large_group_are_what_a_walk_reads_after_every_write() {
     // A write refused (stale) changes nothing.
     let stale = put("g", StoredKind::Group, 2, Some(adding(160..161)));
     assert_eq!(store.commit_now(&part, stale), Err(StoreError::Stale));
-    part.members_shared_now("g").expect("read again");
+    part.members_shared_now("g", 2).expect("read again");
     same("after a refused write");
 
     // A member of both groups deleted.

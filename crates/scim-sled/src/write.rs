@@ -275,19 +275,20 @@ impl SledStore {
 
 pub(crate) type TxResult<T> = Result<T, ConflictableTransactionError<StoreError>>;
 
-/// The groups whose members `write` changes, each with what the change does to them when it
-/// commits (none when what was kept of the group cannot hold after it: the group is created or
-/// deleted).
+/// The groups whose members or version `write` changes, each with what the change does to them
+/// when it commits (none when what was kept of the group cannot hold after it: the group is
+/// created or deleted).
 fn member_writes(write: &Write) -> Vec<(&str, Option<Change<'_>>)> {
+    let created = write.expect == Expect::Absent;
     match &write.op {
-        WriteOp::Put {
-            members: Some(change),
-            ..
-        } => {
-            let moved = (write.expect != Expect::Absent).then_some(Change::Moved(change));
-            vec![(write.id.as_str(), moved)]
+        WriteOp::Put { record, members } if write.kind == Kind::Group => {
+            let change = match members {
+                Some(change) => Change::Moved(change, record.version),
+                None => Change::Kept(record.version),
+            };
+            vec![(write.id.as_str(), (!created).then_some(change))]
         }
-        WriteOp::Put { members: None, .. } => Vec::new(),
+        WriteOp::Put { .. } => Vec::new(),
         WriteOp::Delete { member_of, .. } => {
             let mut groups: Vec<_> = member_of
                 .iter()
