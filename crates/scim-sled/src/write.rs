@@ -88,9 +88,11 @@ impl SledStore {
             }
             match self.reserve() {
                 Ok(r) => {
+                    let mut write = job.write;
+                    write.revision.seq = r.seq;
                     pending.push(Pending {
                         part: job.part,
-                        write: job.write,
+                        write,
                         seq: r.seq,
                     });
                     reserved.push(r);
@@ -345,9 +347,15 @@ pub(crate) fn tx_revision(
     revision: &Revision,
     seq: u64,
 ) -> TxResult<()> {
-    let mut entry = revision.clone();
-    entry.seq = seq;
-    revisions.insert(seq.to_be_bytes(), tx_encode(&entry)?)?;
+    // A write's revision is numbered when its batch is made (no copy of its event here).
+    let entry = if revision.seq == seq {
+        std::borrow::Cow::Borrowed(revision)
+    } else {
+        let mut numbered = revision.clone();
+        numbered.seq = seq;
+        std::borrow::Cow::Owned(numbered)
+    };
+    revisions.insert(seq.to_be_bytes(), tx_encode(&*entry)?)?;
     for target in entry.targets() {
         by_target.insert(target_key(&target, Some(seq)), &[] as &[u8])?;
     }
