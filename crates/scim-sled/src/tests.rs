@@ -463,6 +463,25 @@ fn index_entries_a_write_keeps_still_find_the_record_and_changed_ones_move() {
 /// A store whose `default` tenant exists, as the server makes it at first start (the engine's
 /// check reads the partitions of the tenants that exist), its folder, and a runtime for the
 /// `Store` calls.
+/// A user's or group's record whose document is its `displayName`, `id`, at `version`.
+fn named_record(
+    id: &str,
+    kind: scim_core::model::StoredKind,
+    version: u64,
+) -> scim_core::model::Record {
+    let now = OffsetDateTime::now_utc();
+    scim_core::model::Record {
+        id: id.into(),
+        kind,
+        version,
+        created: now,
+        last_modified: now,
+        doc: scim_core::doc::Doc::new(serde_json::json!({"displayName": id})),
+        index: Vec::new(),
+        profile: None,
+    }
+}
+
 fn store_with_default_tenant() -> (tokio::runtime::Runtime, tempfile::TempDir, SledStore) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -826,23 +845,12 @@ fn the_check_reports_an_index_bucket_cut_short_and_goes_on() {
 /// removed like any other.
 #[test]
 fn members_of_both_stored_forms_are_read_checked_exported_and_removed() {
-    use scim_core::doc::Doc;
     use scim_core::model::{Member, Record, StoredKind};
     use scim_core::store::{Expect, MemberChange};
     let (rt, _dir, store) = store_with_default_tenant();
     let tenant = TenantId::default_tenant();
     let part = store.part(&tenant).expect("partition");
-    let now = OffsetDateTime::now_utc();
-    let record = |id: &str, kind: StoredKind, version: u64| Record {
-        id: id.into(),
-        kind,
-        version,
-        created: now,
-        last_modified: now,
-        doc: Doc::new(serde_json::json!({"displayName": id})),
-        index: Vec::new(),
-        profile: None,
-    };
+    let record = named_record;
     let put = |record: Record, expect: Expect, members: Option<MemberChange>| Write {
         kind: record.kind.into(),
         id: record.id.clone(),
@@ -1066,22 +1074,11 @@ fn the_groups_of_a_page_read_in_one_walk_are_what_a_lookup_of_each_gives() {
 /// a walk of `group_members` reads; a deleted group is forgotten.
 #[test]
 fn kept_members_of_a_large_group_are_what_a_walk_reads_after_every_write() {
-    use scim_core::doc::Doc;
-    use scim_core::model::{Member, Record, StoredKind};
+    use scim_core::model::{Member, StoredKind};
     use scim_core::store::{Expect, MemberChange};
     let (_rt, _dir, store) = store_with_default_tenant();
     let part = store.part(&TenantId::default_tenant()).expect("partition");
-    let now = OffsetDateTime::now_utc();
-    let record = |id: &str, kind: StoredKind, version: u64| Record {
-        id: id.into(),
-        kind,
-        version,
-        created: now,
-        last_modified: now,
-        doc: Doc::new(serde_json::json!({"displayName": id})),
-        index: Vec::new(),
-        profile: None,
-    };
+    let record = named_record;
     let put = |id: &str, kind: StoredKind, version: u64, members: Option<MemberChange>| Write {
         kind: kind.into(),
         id: id.into(),
