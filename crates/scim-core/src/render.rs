@@ -270,21 +270,16 @@ fn push_quoted(out: &mut Vec<u8>, s: &str) {
 /// [`Reference`] as serde_json writes it.
 fn push_reference(out: &mut Vec<u8>, base: &str, endpoint: &str, id: &str) {
     if is_plain(base) && is_plain(endpoint) && is_plain(id) {
-        push_plain_reference(out, base, endpoint, id);
+        out.push(b'"');
+        out.extend_from_slice(base.as_bytes());
+        out.push(b'/');
+        out.extend_from_slice(endpoint.as_bytes());
+        out.push(b'/');
+        out.extend_from_slice(id.as_bytes());
+        out.push(b'"');
     } else {
         push_json(out, &format!("{base}/{endpoint}/{id}"));
     }
-}
-
-/// [`push_reference`] of parts known plain.
-fn push_plain_reference(out: &mut Vec<u8>, base: &str, endpoint: &str, id: &str) {
-    out.push(b'"');
-    out.extend_from_slice(base.as_bytes());
-    out.push(b'/');
-    out.extend_from_slice(endpoint.as_bytes());
-    out.push(b'/');
-    out.extend_from_slice(id.as_bytes());
-    out.push(b'"');
 }
 
 /// A group's members as sent, under `base`: the one definition of their JSON, as a value and as

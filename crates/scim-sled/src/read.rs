@@ -219,11 +219,6 @@ impl Part {
         }
     }
 
-    /// A group's members, walked.
-    pub(crate) fn members_now(&self, group_id: &str) -> Result<Vec<Member>, StoreError> {
-        self.members_walked(group_id)
-    }
-
     /// A group's members at `version` (of its record, as the reader read it), shared with
     /// those kept in memory for a large group, else a walk of its keys (offered to be kept).
     pub(crate) fn members_shared_now(
@@ -235,13 +230,13 @@ impl Part {
             Kept::Hit(members) => return Ok(members),
             Kept::Miss(ticket) => ticket,
         };
-        let runs = into_runs(self.members_walked(group_id)?);
+        let runs = into_runs(self.members_now(group_id)?);
         self.kept.offer(group_id, ticket, version, &runs);
         Ok(SharedMembers::from_runs(runs))
     }
 
     /// A group's members as `group_members` holds them, walked.
-    pub(crate) fn members_walked(&self, group_id: &str) -> Result<Vec<Member>, StoreError> {
+    pub(crate) fn members_now(&self, group_id: &str) -> Result<Vec<Member>, StoreError> {
         let mut prefix = group_id.as_bytes().to_vec();
         prefix.push(0);
         self.group_members
