@@ -228,15 +228,44 @@ async fn filters_on_memberships_see_them() {
 /// their answers, members, versions and history entries stay the same throughout.
 #[tokio::test]
 async fn member_patches_answer_as_the_general_patch_engine_does() {
+    member_patches_agree(0).await;
+}
+
+/// The same with groups large enough for the store to keep their members in memory (sled keeps
+/// groups of 64 or more, moved by each write): every answer, and a GET of each group after
+/// every round, shows the members a walk of the store would.
+#[tokio::test]
+async fn member_patches_of_groups_kept_in_memory_answer_as_the_general_patch_engine_does() {
+    member_patches_agree(70).await;
+}
+
+/// Both groups start with users `m0`, `m1` and `more` others, then take the same 40 rounds.
+async fn member_patches_agree(more: usize) {
     use scim_core::model::Kind;
     let s = TestServer::start().await;
     let mut users = Vec::new();
     for i in 0..8 {
         users.push(s.user(&format!("m{i}")).await);
     }
+    let mut base = vec![users[0].clone(), users[1].clone()];
+    for i in 0..more {
+        base.push(s.user(&format!("base{i}")).await);
+    }
+    let base: Vec<&str> = base.iter().map(String::as_str).collect();
     let other = s.group("Other", &[]).await;
-    let fast = s.group("Fast", &[&users[0], &users[1]]).await;
-    let slow = s.group("Slow", &[&users[0], &users[1]]).await;
+    let fast = s.group("Fast", &base).await;
+    let slow = s.group("Slow", &base).await;
+    // A group's members as a set: value and display.
+    let members_of = |body: &Value| -> std::collections::BTreeSet<String> {
+        body["members"]
+            .as_array()
+            .map(|ms| {
+                ms.iter()
+                    .map(|m| format!("{} {}", m["value"], m["display"]))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
     let mut seed: u64 = 0x5eed;
     let mut next = |n: usize| {
         seed = seed
@@ -293,6 +322,14 @@ async fn member_patches_answer_as_the_general_patch_engine_does() {
                 a.body["meta"]["version"], b.body["meta"]["version"],
                 "round {round} {ops:?}"
             );
+            // Read again, as they are now.
+            let (ga, gb) = (
+                s.get(&format!("/Groups/{fast}")).await,
+                s.get(&format!("/Groups/{slow}")).await,
+            );
+            assert_eq!(members_of(&ga.body), members_of(&a.body), "round {round}");
+            assert_eq!(members_of(&gb.body), members_of(&a.body), "round {round}");
+            assert_eq!(ga.body["meta"]["version"], a.body["meta"]["version"]);
         } else {
             assert_eq!(a.body["scimType"], b.body["scimType"], "round {round}");
             assert_eq!(
