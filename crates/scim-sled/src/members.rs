@@ -228,6 +228,14 @@ impl Members {
     }
 }
 
+/// A partition let go (its tenant deleted) gives its share of the store's count back.
+impl Drop for Members {
+    fn drop(&mut self) {
+        let held = self.slots().held;
+        self.budget.0.fetch_sub(held, Ordering::Relaxed);
+    }
+}
+
 impl Slots {
     /// Whether a read that began with `ticket` may keep what it read.
     fn lands(&self, group: &str, ticket: &Ticket) -> bool {
@@ -520,8 +528,8 @@ mod tests {
         let t = ticket(&other, "b");
         offer(&other, "b", t, many(rest));
         assert_eq!((m.kept("a"), other.kept("b")), (Some(half), None));
-        // Once the first forgets, the other has room.
-        m.forget_all();
+        // Once the first is let go (its tenant deleted), the other has room.
+        drop(m);
         let t = ticket(&other, "b");
         offer(&other, "b", t, many(rest));
         assert_eq!(other.kept("b"), Some(rest));
