@@ -7,11 +7,14 @@
 //! ([`SharedMembers`]); a write copies only the runs it changes, and only while a read holds them.
 //!
 //! The cache holds what sled holds, never something else:
-//! - A write that changes a group's members marks the group *written* ([`Members::begin`])
-//!   before its transaction and unmarks it once its outcome is known ([`Members::end`]); the
-//!   kept members are then moved by the write's change (a committed write), or forgotten (any
-//!   other outcome). While a write is marked, reads bypass the cache: sled may already show the
-//!   write while the cache does not.
+//! - A write that changes a group's members or its version marks the group *written*
+//!   ([`Members::begin`]) before its transaction and unmarks it once its outcome is known
+//!   ([`Members::end`]); the kept members are then moved by the write's change (a committed
+//!   write, from the group's version they are at to the next), or forgotten (any other outcome).
+//! - Kept members carry the version of the group they are at, and a read is given them only at
+//!   the version of the group's record it read ([`Members::get`]): a record and its members
+//!   change in one transaction, so a reader that read the version before a write (still under
+//!   way or not) reads the members before it too.
 //! - A read that missed offers what it read from sled ([`Members::offer`]); the offer is kept only
 //!   when no write of the group began since the read began and none was marked when it began,
 //!   so that a read that raced a write never lands.
@@ -60,6 +63,20 @@ fn count(runs: &Runs) -> usize {
 #[derive(Default)]
 pub(crate) struct Budget(AtomicUsize);
 
+impl Budget {
+    fn kept(&self) -> usize {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    fn take(&self, n: usize) {
+        self.0.fetch_add(n, Ordering::Relaxed);
+    }
+
+    fn give_back(&self, n: usize) {
+        self.0.fetch_sub(n, Ordering::Relaxed);
+    }
+}
+
 /// The members of a partition's large groups, as committed.
 pub(crate) struct Members {
     inner: Mutex<Slots>,
@@ -75,8 +92,6 @@ struct Slots {
     floor: u64,
     /// Counts [`Members::forget_all`]: a write that ends after one keeps nothing it took before.
     forgot: u64,
-    /// Members this partition keeps.
-    held: usize,
 }
 
 #[derive(Default)]
@@ -149,16 +164,16 @@ impl Members {
         if !s.lands(group, &ticket) {
             return;
         }
-        if budget.0.load(Ordering::Relaxed) + n > MOST_MEMBERS {
+        if budget.kept() + n > MOST_MEMBERS {
             s.forget_idle(budget);
-            if budget.0.load(Ordering::Relaxed) + n > MOST_MEMBERS {
+            if budget.kept() + n > MOST_MEMBERS {
                 return;
             }
         }
         if !s.groups.contains_key(group) && s.groups.len() >= MOST_GROUPS {
             s.make_room(budget);
         }
-        s.hold(budget, n as isize);
+        budget.take(n);
         let slot = s.groups.entry(group.to_string()).or_default();
         slot.members = Some(runs.clone());
         slot.version = version;
@@ -188,8 +203,8 @@ impl Members {
                 .groups
                 .get_mut(group)
                 .and_then(|slot| slot.members.take().map(|runs| (slot.version, runs)));
-            let before = kept.as_ref().map_or(0, |(_, runs)| count(runs));
-            s.hold(&self.budget, -(before as isize));
+            self.budget
+                .give_back(kept.as_ref().map_or(0, |(_, runs)| count(runs)));
             (kept, s.forgot)
         };
         let members = match (moved, kept) {
@@ -210,10 +225,9 @@ impl Members {
         };
         slot.writers = slot.writers.saturating_sub(1);
         if let Some((version, runs)) = members.filter(|_| !forgotten) {
-            let n = count(&runs);
+            self.budget.take(count(&runs));
             slot.members = Some(runs);
             slot.version = version;
-            s.hold(&self.budget, n as isize);
         }
     }
 
@@ -221,6 +235,7 @@ impl Members {
     pub(crate) fn forget_all(&self) {
         let mut s = self.slots();
         s.forgot += 1;
+        self.budget.give_back(s.held());
         for slot in s.groups.values_mut() {
             slot.members = None;
         }
@@ -231,8 +246,8 @@ impl Members {
 /// A partition let go (its tenant deleted) gives its share of the store's count back.
 impl Drop for Members {
     fn drop(&mut self) {
-        let held = self.slots().held;
-        self.budget.0.fetch_sub(held, Ordering::Relaxed);
+        let held = self.slots().held();
+        self.budget.give_back(held);
     }
 }
 
@@ -248,15 +263,12 @@ impl Slots {
             }
     }
 
-    /// Moves the members this partition keeps (and the store's count) by `n`.
-    fn hold(&mut self, budget: &Budget, n: isize) {
-        let n = n.max(-(self.held as isize));
-        self.held = self.held.saturating_add_signed(n);
-        if n >= 0 {
-            budget.0.fetch_add(n.unsigned_abs(), Ordering::Relaxed);
-        } else {
-            budget.0.fetch_sub(n.unsigned_abs(), Ordering::Relaxed);
-        }
+    /// The members this partition keeps.
+    fn held(&self) -> usize {
+        self.groups
+            .values()
+            .map(|slot| slot.members.as_ref().map_or(0, count))
+            .sum()
     }
 
     /// Forgets the members and bookkeeping of every group not being written.
@@ -276,13 +288,9 @@ impl Slots {
     fn forget(&mut self, budget: &Budget, keep: impl Fn(&Slot) -> bool) {
         self.clock += 1;
         self.floor = self.clock;
+        let before = self.held();
         self.groups.retain(|_, slot| keep(slot));
-        let held: usize = self
-            .groups
-            .values()
-            .map(|slot| slot.members.as_ref().map_or(0, count))
-            .sum();
-        self.hold(budget, held as isize - self.held as isize);
+        budget.give_back(before - self.held());
     }
 }
 
@@ -528,11 +536,16 @@ mod tests {
         let t = ticket(&other, "b");
         offer(&other, "b", t, many(rest));
         assert_eq!((m.kept("a"), other.kept("b")), (Some(half), None));
-        // Once the first is let go (its tenant deleted), the other has room.
-        drop(m);
+        // Once the first forgets (an import), the other has room.
+        m.forget_all();
         let t = ticket(&other, "b");
         offer(&other, "b", t, many(rest));
         assert_eq!(other.kept("b"), Some(rest));
+        // And once the other is let go (its tenant deleted), the first has room again.
+        drop(other);
+        let t = ticket(&m, "a");
+        offer(&m, "a", t, many(half));
+        assert_eq!(m.kept("a"), Some(half));
     }
 
     /// The bookkeeping of groups that are neither kept nor being written goes first when it is
