@@ -1186,6 +1186,23 @@ fn kept_members_of_a_large_group_are_what_a_walk_reads_after_every_write() {
     same("after a batch");
     assert_eq!(part.kept.kept("g"), Some(100 - 2 + 5 - 1 + 20));
 
+    // A member deleted without its group's version moving (not touched): the kept members
+    // cannot follow the version, so they are forgotten, and kept again at the next read.
+    let untouched = Write {
+        kind: Kind::User,
+        id: u(10),
+        expect: Expect::Version(1),
+        op: WriteOp::Delete {
+            members: Vec::new(),
+            member_of: vec!["g".into()],
+        },
+        touch: Vec::new(),
+        revision: revision("u010"),
+    };
+    store.commit_now(&part, untouched).expect("delete");
+    assert_eq!(part.kept.kept("g"), None);
+    same("after a member's deletion that left the group's version");
+
     // The group deleted: nothing of it is kept.
     let members = part.members_now("h").expect("members");
     let delete = Write {

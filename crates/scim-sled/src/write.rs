@@ -278,11 +278,11 @@ impl SledStore {
 pub(crate) type TxResult<T> = Result<T, ConflictableTransactionError<StoreError>>;
 
 /// The groups whose members or version `write` changes, each with what the change does to them
-/// when it commits (none when what was kept of the group cannot hold after it: the group is
-/// created or deleted).
+/// when it commits, as [`apply`] does it (none when what was kept of the group cannot hold after
+/// it: the group is created or deleted, or its members and its version do not move together).
 fn member_writes(write: &Write) -> Vec<(&str, Option<Change<'_>>)> {
     let created = write.expect == Expect::Absent;
-    match &write.op {
+    let mut groups = match &write.op {
         WriteOp::Put { record, members } if write.kind == Kind::Group => {
             let change = match members {
                 Some(change) => Change::Moved(change, record.version),
@@ -292,16 +292,30 @@ fn member_writes(write: &Write) -> Vec<(&str, Option<Change<'_>>)> {
         }
         WriteOp::Put { .. } => Vec::new(),
         WriteOp::Delete { member_of, .. } => {
+            // A group the deleted resource leaves moves one version if it is touched.
             let mut groups: Vec<_> = member_of
                 .iter()
-                .map(|g| (g.as_str(), Some(Change::Left(write.id.as_str()))))
+                .map(|g| {
+                    let touched = write.touch.iter().any(|(k, t)| *k == Kind::Group && t == g);
+                    (
+                        g.as_str(),
+                        touched.then_some(Change::Left(write.id.as_str())),
+                    )
+                })
                 .collect();
             if write.kind == Kind::Group {
                 groups.push((write.id.as_str(), None));
             }
             groups
         }
+    };
+    // Any other group touched moves a version without a change seen here.
+    for (kind, g) in &write.touch {
+        if *kind == Kind::Group && !groups.iter().any(|(x, _)| x == g) {
+            groups.push((g.as_str(), None));
+        }
     }
+    groups
 }
 
 fn abort<T>(e: StoreError) -> TxResult<T> {
