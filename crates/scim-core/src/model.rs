@@ -232,14 +232,6 @@ impl SharedMembers {
     pub fn iter(&self) -> impl Iterator<Item = &Member> + Clone {
         self.0.iter().flat_map(|run| run.iter())
     }
-
-    pub fn len(&self) -> usize {
-        self.0.iter().map(|run| run.len()).sum()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.iter().all(|run| run.is_empty())
-    }
 }
 
 impl From<Vec<Member>> for SharedMembers {
