@@ -28,7 +28,7 @@ use scim_core::model::{Member, SharedMembers};
 use scim_core::store::MemberChange;
 
 /// Groups with fewer members are not kept: walking them costs little.
-pub(crate) const KEPT_FROM: usize = 64;
+const KEPT_FROM: usize = 64;
 /// At most this many members are kept in all, every partition's together (about 150 bytes each,
 /// some 15 MiB); past it, the partition that reads forgets what it kept and fills again with
 /// the groups it reads from then on, or keeps nothing more while others hold the rest.
@@ -37,7 +37,7 @@ const MOST_MEMBERS: usize = 100_000;
 /// that of groups neither kept nor being written is forgotten, then that of those kept.
 const MOST_GROUPS: usize = 1_024;
 /// Members a run holds when made; a run that grows to twice this is cut in two.
-pub(crate) const RUN: usize = 64;
+const RUN: usize = 64;
 
 /// A group's members in runs, in order.
 pub(crate) type Runs = Vec<Arc<Vec<Member>>>;
