@@ -27,25 +27,25 @@ pub struct ListPage {
 impl ListPage {
     /// The ListResponse as JSON text: the envelope [`list::list_response`] writes, with each
     /// resource's text copied in.
-    pub fn into_text(self) -> String {
-        let size: usize = self.resources.iter().map(|r| r.as_str().len() + 1).sum();
-        let mut out = String::with_capacity(size + 160);
-        out.push_str("{\"schemas\":[\"");
-        out.push_str(urn::LIST_RESPONSE);
-        out.push_str("\"],\"totalResults\":");
-        out.push_str(&self.total.to_string());
-        out.push_str(",\"startIndex\":");
-        out.push_str(&self.start_index.to_string());
-        out.push_str(",\"itemsPerPage\":");
-        out.push_str(&self.resources.len().to_string());
-        out.push_str(",\"Resources\":[");
+    pub fn into_text(self) -> Vec<u8> {
+        let size: usize = self.resources.iter().map(|r| r.as_bytes().len() + 1).sum();
+        let mut out = Vec::with_capacity(size + 160);
+        out.extend_from_slice(b"{\"schemas\":[\"");
+        out.extend_from_slice(urn::LIST_RESPONSE.as_bytes());
+        out.extend_from_slice(b"\"],\"totalResults\":");
+        out.extend_from_slice(self.total.to_string().as_bytes());
+        out.extend_from_slice(b",\"startIndex\":");
+        out.extend_from_slice(self.start_index.to_string().as_bytes());
+        out.extend_from_slice(b",\"itemsPerPage\":");
+        out.extend_from_slice(self.resources.len().to_string().as_bytes());
+        out.extend_from_slice(b",\"Resources\":[");
         for (i, r) in self.resources.iter().enumerate() {
             if i > 0 {
-                out.push(',');
+                out.push(b',');
             }
-            out.push_str(r.as_str());
+            out.extend_from_slice(r.as_bytes());
         }
-        out.push_str("]}");
+        out.extend_from_slice(b"]}");
         out
     }
 
@@ -201,8 +201,8 @@ mod tests {
     #[test]
     fn a_page_as_text_is_the_list_response_serde_writes() {
         let resources = vec![
-            JsonText(r#"{"id":"a","userName":"x\"y"}"#.to_string()),
-            JsonText(r#"{"id":"b"}"#.to_string()),
+            JsonText(br#"{"id":"a","userName":"x\"y"}"#.to_vec()),
+            JsonText(br#"{"id":"b"}"#.to_vec()),
         ];
         for page in [
             ListPage::new(12, 3, resources),
@@ -212,7 +212,7 @@ mod tests {
             let values: Vec<serde_json::Value> =
                 page.resources.iter().map(JsonText::to_value).collect();
             let expected = list::list_response(page.total, page.start_index, values).to_string();
-            assert_eq!(text, expected);
+            assert_eq!(std::str::from_utf8(&text).expect("UTF-8"), expected);
         }
     }
 }

@@ -221,22 +221,102 @@ pub struct Member {
 /// A group's members as an engine read them, in runs that an engine may share with a copy of
 /// them it keeps: a read of a large group it keeps copies no member, only the runs' handles.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct SharedMembers(Vec<std::sync::Arc<Vec<Member>>>);
+pub struct SharedMembers(Vec<std::sync::Arc<Run>>);
 
 impl SharedMembers {
     /// The members of `runs`, one run after another.
-    pub fn from_runs(runs: Vec<std::sync::Arc<Vec<Member>>>) -> Self {
+    pub fn from_runs(runs: Vec<std::sync::Arc<Run>>) -> Self {
         SharedMembers(runs)
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Member> + Clone {
         self.0.iter().flat_map(|run| run.iter())
     }
+
+    pub fn runs(&self) -> &[std::sync::Arc<Run>] {
+        &self.0
+    }
 }
 
 impl From<Vec<Member>> for SharedMembers {
     fn from(members: Vec<Member>) -> Self {
-        SharedMembers(vec![std::sync::Arc::new(members)])
+        SharedMembers(vec![std::sync::Arc::new(Run::new(members))])
+    }
+}
+
+/// Some of a group's members, in order. A run an engine keeps ([`Run::kept`]) also keeps the
+/// text of its members as an answer shows them, once rendered ([`Run::text`]), so that the
+/// answers that read it copy that text instead of writing each member again; any change of the
+/// run ([`Run::members_mut`]) or copy of it starts without it.
+#[derive(Debug, Default)]
+pub struct Run {
+    members: Vec<Member>,
+    /// `None`: a run read once, whose text would not be read again.
+    text: Option<std::sync::OnceLock<RunText>>,
+}
+
+/// A run's members as text, under the base they were rendered for.
+#[derive(Debug)]
+pub struct RunText {
+    pub base: Box<str>,
+    pub text: Box<[u8]>,
+    /// Whether the run's ids ascend, so that an id outside its first and last is not in it.
+    pub ascending: bool,
+}
+
+impl Run {
+    /// A run that keeps no text.
+    pub fn new(members: Vec<Member>) -> Self {
+        Run {
+            members,
+            text: None,
+        }
+    }
+
+    /// A run that keeps its text once rendered.
+    pub fn kept(members: Vec<Member>) -> Self {
+        Run {
+            members,
+            text: Some(std::sync::OnceLock::new()),
+        }
+    }
+
+    /// The members, to change: the run's text, if it kept one, is dropped.
+    pub fn members_mut(&mut self) -> &mut Vec<Member> {
+        if let Some(text) = &mut self.text {
+            *text = std::sync::OnceLock::new();
+        }
+        &mut self.members
+    }
+
+    /// The run's text for `base`, made by `render` the first time, if the run keeps its text
+    /// and the text it keeps is for `base` (it keeps the first base it is asked for).
+    pub fn text(&self, base: &str, render: impl FnOnce(&[Member]) -> RunText) -> Option<&RunText> {
+        let text = self.text.as_ref()?.get_or_init(|| render(&self.members));
+        (*text.base == *base).then_some(text)
+    }
+}
+
+impl Clone for Run {
+    fn clone(&self) -> Self {
+        Run {
+            members: self.members.clone(),
+            text: self.text.as_ref().map(|_| std::sync::OnceLock::new()),
+        }
+    }
+}
+
+impl PartialEq for Run {
+    fn eq(&self, other: &Self) -> bool {
+        self.members == other.members
+    }
+}
+
+impl std::ops::Deref for Run {
+    type Target = [Member];
+
+    fn deref(&self) -> &[Member] {
+        &self.members
     }
 }
 

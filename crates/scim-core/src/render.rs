@@ -11,7 +11,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use crate::model::{rfc3339, Kind, Member, Record, SharedMembers};
+use crate::model::{rfc3339, Kind, Member, Record, Run, RunText, SharedMembers};
 use crate::store::{Lookup, StoreError};
 
 /// The name of the attribute that holds a kind's relations: `groups` or `members`.
@@ -97,15 +97,9 @@ impl MemberList {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Member> + Clone {
-        let left_out = &self.left_out;
         self.read
             .iter()
-            .filter(move |m| {
-                left_out.is_empty()
-                    || left_out
-                        .binary_search_by(|id| id.as_str().cmp(&m.value))
-                        .is_err()
-            })
+            .filter(|m| !self.is_left_out(m))
             .chain(self.added.iter())
     }
 
@@ -161,67 +155,157 @@ impl Related {
                 }
                 out.push(b']');
             }
-            Related::Members(members) => {
-                // The base and the endpoints are the same for every member: checked once, and
-                // what follows a member's `value` (its `type` and the start of its `$ref`) is
-                // written once for each kind.
-                let plain_base = is_plain(base)
-                    && is_plain(Kind::User.endpoint())
-                    && is_plain(Kind::Group.endpoint());
-                let after_value = |kind: Kind| {
-                    let mut text = b",\"type\":".to_vec();
-                    push_str(&mut text, kind.name());
-                    text.extend_from_slice(b",\"$ref\":\"");
-                    text.extend_from_slice(base.as_bytes());
-                    text.push(b'/');
-                    text.extend_from_slice(kind.endpoint().as_bytes());
-                    text.push(b'/');
-                    text
-                };
-                let (user, group) = (after_value(Kind::User), after_value(Kind::Group));
-                let size: usize = members
-                    .iter()
-                    .map(|m| {
-                        64 + base.len()
-                            + 2 * m.value.len()
-                            + m.display.as_ref().map_or(0, |d| d.len() + 12)
-                    })
-                    .sum();
-                out.reserve(size);
-                out.push(b'[');
-                for (i, m) in members.iter().enumerate() {
-                    if i > 0 {
-                        out.push(b',');
-                    }
-                    let kind = Kind::from(m.kind);
-                    let plain_id = is_plain(&m.value);
-                    out.extend_from_slice(b"{\"value\":");
-                    if plain_id {
-                        push_quoted(out, &m.value);
-                    } else {
-                        push_json(out, &m.value);
-                    }
-                    if let Some(display) = &m.display {
-                        out.extend_from_slice(b",\"display\":");
-                        push_str(out, display);
-                    }
-                    if plain_base && plain_id {
-                        out.extend_from_slice(match kind {
-                            Kind::User => &user,
-                            Kind::Group => &group,
-                        });
-                        out.extend_from_slice(m.value.as_bytes());
-                        out.extend_from_slice(b"\"}");
-                    } else {
-                        out.extend_from_slice(b",\"type\":");
-                        push_str(out, kind.name());
-                        out.extend_from_slice(b",\"$ref\":");
-                        push_reference(out, base, kind.endpoint(), &m.value);
-                        out.push(b'}');
-                    }
-                }
-                out.push(b']');
+            Related::Members(members) => members.write_text(base, out),
+        }
+    }
+}
+
+impl MemberList {
+    /// The members' JSON text (see [`Related::write_text`]). A run that keeps its text, under
+    /// this base, and holds no member left out is copied whole.
+    fn write_text(&self, base: &str, out: &mut Vec<u8>) {
+        let writer = MemberText::new(base);
+        let guess = |n: usize| n * (176 + base.len());
+        out.reserve(
+            self.read
+                .runs()
+                .iter()
+                .map(|run| guess(run.len()))
+                .sum::<usize>()
+                + guess(self.added.len()),
+        );
+        out.push(b'[');
+        let mut first = true;
+        let mut next = |out: &mut Vec<u8>| {
+            if !std::mem::take(&mut first) {
+                out.push(b',');
             }
+        };
+        for run in self.read.runs() {
+            if let Some(text) = run.text(base, |members| writer.run(members)) {
+                if !self.holds_left_out(run, text) {
+                    if !text.text.is_empty() {
+                        next(out);
+                        out.extend_from_slice(&text.text);
+                    }
+                    continue;
+                }
+            }
+            for m in run.iter().filter(|m| !self.is_left_out(m)) {
+                next(out);
+                writer.write(out, m);
+            }
+        }
+        for m in &self.added {
+            next(out);
+            writer.write(out, m);
+        }
+        out.push(b']');
+    }
+
+    fn is_left_out(&self, m: &Member) -> bool {
+        !self.left_out.is_empty()
+            && self
+                .left_out
+                .binary_search_by(|id| id.as_str().cmp(&m.value))
+                .is_ok()
+    }
+
+    /// Whether `run` may hold a member left out: for ascending ids, whether an id left out
+    /// lies between its first and last.
+    fn holds_left_out(&self, run: &Run, text: &RunText) -> bool {
+        if self.left_out.is_empty() {
+            return false;
+        }
+        match (text.ascending, run.first(), run.last()) {
+            (true, Some(first), Some(last)) => {
+                let from = self
+                    .left_out
+                    .partition_point(|id| id.as_str() < first.value.as_str());
+                self.left_out
+                    .get(from)
+                    .is_some_and(|id| id.as_str() <= last.value.as_str())
+            }
+            _ => run.iter().any(|m| self.is_left_out(m)),
+        }
+    }
+}
+
+/// How members are written under one base: the base and the endpoints are checked once, and
+/// what follows a member's `value` (its `type` and the start of its `$ref`) is made once for
+/// each kind.
+struct MemberText<'a> {
+    base: &'a str,
+    plain_base: bool,
+    user: Vec<u8>,
+    group: Vec<u8>,
+}
+
+impl<'a> MemberText<'a> {
+    fn new(base: &'a str) -> Self {
+        let after_value = |kind: Kind| {
+            let mut text = b",\"type\":".to_vec();
+            push_str(&mut text, kind.name());
+            text.extend_from_slice(b",\"$ref\":\"");
+            text.extend_from_slice(base.as_bytes());
+            text.push(b'/');
+            text.extend_from_slice(kind.endpoint().as_bytes());
+            text.push(b'/');
+            text
+        };
+        MemberText {
+            base,
+            plain_base: is_plain(base)
+                && is_plain(Kind::User.endpoint())
+                && is_plain(Kind::Group.endpoint()),
+            user: after_value(Kind::User),
+            group: after_value(Kind::Group),
+        }
+    }
+
+    /// One member, as serde_json writes [`MemberOut`].
+    fn write(&self, out: &mut Vec<u8>, m: &Member) {
+        let kind = Kind::from(m.kind);
+        let plain_id = is_plain(&m.value);
+        out.extend_from_slice(b"{\"value\":");
+        if plain_id {
+            push_quoted(out, &m.value);
+        } else {
+            push_json(out, &m.value);
+        }
+        if let Some(display) = &m.display {
+            out.extend_from_slice(b",\"display\":");
+            push_str(out, display);
+        }
+        if self.plain_base && plain_id {
+            out.extend_from_slice(match kind {
+                Kind::User => &self.user,
+                Kind::Group => &self.group,
+            });
+            out.extend_from_slice(m.value.as_bytes());
+            out.extend_from_slice(b"\"}");
+        } else {
+            out.extend_from_slice(b",\"type\":");
+            push_str(out, kind.name());
+            out.extend_from_slice(b",\"$ref\":");
+            push_reference(out, self.base, kind.endpoint(), &m.value);
+            out.push(b'}');
+        }
+    }
+
+    /// A run's members, separated by commas.
+    fn run(&self, members: &[Member]) -> RunText {
+        let mut text = Vec::new();
+        for (i, m) in members.iter().enumerate() {
+            if i > 0 {
+                text.push(b',');
+            }
+            self.write(&mut text, m);
+        }
+        RunText {
+            base: self.base.into(),
+            text: text.into_boxed_slice(),
+            ascending: members.windows(2).all(|w| w[0].value < w[1].value),
         }
     }
 }
@@ -426,7 +510,7 @@ pub fn resource_text(
         base_url,
         projection,
     );
-    JsonText(value.to_string())
+    JsonText(value.to_string().into_bytes())
 }
 
 /// JSON text the core wrote (a rendered resource, a page of them), sent as it is. Made only
@@ -436,20 +520,22 @@ pub fn resource_text(
 /// its `schemas` come first: reads trust the store as they do for filters (an engine's check
 /// parses every stored document; sled checks its pages' checksums as it reads them).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JsonText(pub(crate) String);
+/// Kept as bytes: every piece of it is text (a `str` or serde_json's output), so it is UTF-8
+/// without a check of its every byte (a large group's answer is tens of KiB).
+pub struct JsonText(pub(crate) Vec<u8>);
 
 impl JsonText {
-    pub fn as_str(&self) -> &str {
+    pub fn as_bytes(&self) -> &[u8] {
         &self.0
     }
 
-    pub fn into_string(self) -> String {
+    pub fn into_bytes(self) -> Vec<u8> {
         self.0
     }
 
     /// The text as a value, for a view that holds it.
     pub fn to_value(&self) -> Value {
-        serde_json::from_str(&self.0).unwrap_or(Value::Null)
+        serde_json::from_slice(&self.0).unwrap_or(Value::Null)
     }
 }
 
@@ -513,7 +599,7 @@ fn finish(
     out.extend_from_slice(b",\"meta\":");
     push_meta(&mut out, kind, record, base_url);
     out.push(b'}');
-    String::from_utf8(out).ok().map(JsonText)
+    Some(JsonText(out))
 }
 
 /// A document's text that begins with its `schemas` (compact, as serde_json writes it), split
@@ -795,9 +881,9 @@ mod tests {
         };
         let ids = |list: &MemberList| list.iter().map(|m| m.value.clone()).collect::<Vec<_>>();
         let read = SharedMembers::from_runs(vec![
-            Arc::new(vec![member("a"), member("c"), member("e")]),
-            Arc::new(Vec::new()),
-            Arc::new(vec![member("g"), member("i")]),
+            Arc::new(Run::new(vec![member("a"), member("c"), member("e")])),
+            Arc::new(Run::default()),
+            Arc::new(Run::kept(vec![member("g"), member("i")])),
         ]);
         assert_eq!(read.iter().count(), 5);
         assert_eq!(
@@ -817,7 +903,99 @@ mod tests {
             Vec::new(),
         );
         assert!(none.is_empty());
-        assert!(MemberList::new(SharedMembers::from_runs(vec![Arc::new(Vec::new())])).is_empty());
+        assert!(
+            MemberList::new(SharedMembers::from_runs(vec![Arc::new(Run::default())])).is_empty()
+        );
+    }
+
+    /// Runs that keep their text are copied whole only under the base it was made for and when
+    /// no member left out may be in them; every answer is what serde_json writes for the list.
+    #[test]
+    fn kept_runs_are_copied_only_under_their_base_and_without_a_member_left_out() {
+        let member = |value: &str, display: Option<&str>| Member {
+            value: value.into(),
+            display: display.map(str::to_string),
+            kind: if value.starts_with('g') {
+                StoredKind::Group
+            } else {
+                StoredKind::User
+            },
+        };
+        let runs = [
+            Arc::new(Run::kept(vec![
+                member("b", Some("B \"b\"")),
+                member("d", None),
+                member("f", Some("F")),
+            ])),
+            Arc::new(Run::kept(vec![member("h", None), member("j", Some("J"))])),
+            // Not ascending: a run that cannot be judged by its first and last.
+            Arc::new(Run::kept(vec![
+                member("t", None),
+                member("gp", None),
+                member("x", None),
+            ])),
+        ];
+        let read = SharedMembers::from_runs(runs.to_vec());
+        let (base, other) = ("https://x/scim/v2", "https://y/t/a\"b/scim/v2");
+        let as_text = |list: &MemberList, base: &str| {
+            let mut out = Vec::new();
+            list.write_text(base, &mut out);
+            String::from_utf8(out).expect("text")
+        };
+        let as_value = |list: &MemberList, base: &str| {
+            serde_json::to_string(&Related::Members(list.clone()).value(base)).expect("value")
+        };
+        let added = || vec![member("c", None), member("z", Some("Z"))];
+        // Left out: none; one inside the first run; one between runs and one after all (no run
+        // holds them); one in the run that is not ascending; and every member.
+        let cases: Vec<(Vec<&str>, usize)> = vec![
+            (vec![], 8),
+            (vec!["d"], 7),
+            (vec!["i", "zz"], 8),
+            (vec!["gp"], 7),
+            (vec!["b", "d", "f", "gp", "h", "j", "t", "x"], 0),
+        ];
+        for round in 0..2 {
+            for (left_out, shown) in &cases {
+                let left_out: Vec<String> = left_out.iter().map(|s| s.to_string()).collect();
+                for with_added in [false, true] {
+                    let list = MemberList::changed(
+                        read.clone(),
+                        left_out.clone(),
+                        if with_added { added() } else { Vec::new() },
+                    );
+                    assert_eq!(list.iter().count(), shown + 2 * usize::from(with_added));
+                    for b in [base, other] {
+                        assert_eq!(
+                            as_text(&list, b),
+                            as_value(&list, b),
+                            "round {round}, left out {left_out:?}, base {b}"
+                        );
+                    }
+                }
+            }
+        }
+        // Each run kept the text of the first base it was written under, and is not written
+        // again for it; under another base it keeps nothing.
+        for run in &runs {
+            let kept = run.text(base, |_| panic!("written again")).expect("kept");
+            assert!(kept.text.starts_with(b"{\"value\":"));
+            assert!(run.text(other, |_| panic!("written again")).is_none());
+        }
+        assert!(runs[0].text(base, |_| panic!()).expect("kept").ascending);
+        assert!(!runs[2].text(base, |_| panic!()).expect("kept").ascending);
+        // A copy, or a run changed, starts without text; a run that keeps none never keeps one.
+        let mut changed = (*runs[0]).clone();
+        assert!(changed
+            .text(base, |m| MemberText::new(other).run(m))
+            .is_none());
+        changed.members_mut().pop();
+        let text = changed
+            .text(base, |m| MemberText::new(base).run(m))
+            .expect("kept");
+        assert_eq!(text.text.iter().filter(|&&b| b == b'{').count(), 2);
+        let once = Run::new(vec![member("a", None)]);
+        assert!(once.text(base, |m| MemberText::new(base).run(m)).is_none());
     }
 
     #[test]
@@ -833,18 +1011,19 @@ mod tests {
             display: display.map(str::to_string),
             kind,
         };
-        // Members read in two runs, one of them left out, then one added.
+        // Members read in two runs that keep their text (the first base's), one member left
+        // out, then one added.
         let members = Related::Members(MemberList::changed(
             SharedMembers::from_runs(vec![
-                Arc::new(vec![
+                Arc::new(Run::kept(vec![
                     member("u1", Some("Ada"), StoredKind::User),
                     member("u1x", None, StoredKind::User),
-                ]),
-                Arc::new(vec![member(
+                ])),
+                Arc::new(Run::kept(vec![member(
                     "u\"2\\",
                     Some("Ada \"the first\" \u{1}é😀"),
                     StoredKind::User,
-                )]),
+                )])),
             ]),
             vec!["u1x".into()],
             vec![member("g9", None, StoredKind::Group)],
@@ -870,7 +1049,7 @@ mod tests {
                 let (text, value) =
                     both_ways(&registry, kind, record(kind, doc.clone()), related, base);
                 assert_eq!(
-                    text.as_str(),
+                    std::str::from_utf8(text.as_bytes()).expect("UTF-8"),
                     serde_json::to_string(&value).expect("test value"),
                     "{doc}"
                 );
@@ -897,7 +1076,10 @@ mod tests {
             let mut r = record(kind, json!({"displayName": "x"}));
             (r.created, r.last_modified, r.version) = (created, last_modified, version);
             let (text, value) = both_ways(&registry, kind, r, None, "https://x");
-            assert_eq!(text.as_str(), serde_json::to_string(&value).expect("text"));
+            assert_eq!(
+                std::str::from_utf8(text.as_bytes()).expect("UTF-8"),
+                serde_json::to_string(&value).expect("text")
+            );
         }
     }
 

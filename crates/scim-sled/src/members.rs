@@ -5,6 +5,8 @@
 //! A group's members are kept in *runs*: up to [`RUN`] members each, in `group_members`' order
 //! (by id), each run shared (`Arc`) with the reads that hold it. A read takes the runs' handles
 //! ([`SharedMembers`]); a write copies only the runs it changes, and only while a read holds them.
+//! Each run also keeps its members' text once an answer has written it ([`Run::kept`]), so the
+//! answers that follow copy it; a run a write changes starts without it.
 //!
 //! The cache holds what sled holds, never something else:
 //! - A write that changes a group's members or its version marks the group *written*
@@ -24,15 +26,16 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use scim_core::model::{Member, SharedMembers};
+use scim_core::model::{Member, Run, SharedMembers};
 use scim_core::store::MemberChange;
 
 /// Groups with fewer members are not kept: walking them costs little.
 const KEPT_FROM: usize = 64;
 /// At most this many members are kept in all, every partition's together (about 150 bytes each,
-/// some 15 MiB); past it, the partition that reads forgets what it kept and fills again with
-/// the groups it reads from then on, or keeps nothing more while others hold the rest.
-const MOST_MEMBERS: usize = 100_000;
+/// and as much again for their text once an answer has shown them: some 20 MiB); past it, the
+/// partition that reads forgets what it kept and fills again with the groups it reads from then
+/// on, or keeps nothing more while others hold the rest.
+const MOST_MEMBERS: usize = 64_000;
 /// At most this many groups of a partition have bookkeeping (about 130 bytes each); past it,
 /// that of groups neither kept nor being written is forgotten, then that of those kept.
 const MOST_GROUPS: usize = 1_024;
@@ -40,17 +43,17 @@ const MOST_GROUPS: usize = 1_024;
 const RUN: usize = 64;
 
 /// A group's members in runs, in order.
-pub(crate) type Runs = Vec<Arc<Vec<Member>>>;
+pub(crate) type Runs = Vec<Arc<Run>>;
 
 /// `members` (in order) cut into runs, moved, not copied.
 pub(crate) fn into_runs(mut members: Vec<Member>) -> Runs {
     let mut runs = Vec::with_capacity(members.len().div_ceil(RUN));
     while members.len() > RUN {
         let rest = members.split_off(RUN);
-        runs.push(Arc::new(std::mem::replace(&mut members, rest)));
+        runs.push(Arc::new(Run::kept(std::mem::replace(&mut members, rest))));
     }
     if !members.is_empty() {
-        runs.push(Arc::new(members));
+        runs.push(Arc::new(Run::kept(members)));
     }
     runs
 }
@@ -343,7 +346,7 @@ fn remove(runs: &mut Runs, id: &str) {
     };
     if let Ok(i) = run.binary_search_by(|m| m.value.as_str().cmp(id)) {
         // Copied only while a read holds it.
-        Arc::make_mut(run).remove(i);
+        Arc::make_mut(run).members_mut().remove(i);
         if run.is_empty() {
             runs.remove(r);
         }
@@ -352,18 +355,18 @@ fn remove(runs: &mut Runs, id: &str) {
 
 fn put(runs: &mut Runs, member: &Member) {
     if runs.is_empty() {
-        runs.push(Arc::new(vec![member.clone()]));
+        runs.push(Arc::new(Run::kept(vec![member.clone()])));
         return;
     }
     let r = run_of(runs, &member.value);
-    let run = Arc::make_mut(&mut runs[r]);
+    let run = Arc::make_mut(&mut runs[r]).members_mut();
     match run.binary_search_by(|m| m.value.cmp(&member.value)) {
         Ok(i) => run[i] = member.clone(),
         Err(i) => run.insert(i, member.clone()),
     }
     if run.len() >= 2 * RUN {
         let rest = run.split_off(RUN);
-        runs.insert(r + 1, Arc::new(rest));
+        runs.insert(r + 1, Arc::new(Run::kept(rest)));
     }
 }
 

@@ -51,11 +51,11 @@ impl Answer {
     }
 
     /// 200 with a SCIM body the core wrote as JSON text (a resource, a page of them).
-    pub fn scim_text(body: String) -> Self {
+    pub fn scim_text(body: Vec<u8>) -> Self {
         Answer {
             status: Status::Ok,
             media: Media::Scim,
-            body: Some(body.into_bytes()),
+            body: Some(body),
             etag: None,
             location: None,
         }

@@ -170,7 +170,7 @@ pub async fn create(
     let projection = projection(app, kind, &q)?;
     let r = scim.dir.create(kind, &body, &scim.ctx, &projection).await?;
     let location = format!("{}/{}/{}", scim.ctx.base_url, kind.endpoint(), r.id);
-    Ok(Answer::scim_text(r.body.into_string())
+    Ok(Answer::scim_text(r.body.into_bytes())
         .with_status(Status::Created)
         .with_etag(resource::etag(r.version))
         .with_location(location))
@@ -195,7 +195,7 @@ pub async fn read(
     {
         return Ok(Answer::empty(Status::NotModified).with_etag(etag));
     }
-    Ok(Answer::scim_text(r.body.into_string()).with_etag(etag))
+    Ok(Answer::scim_text(r.body.into_bytes()).with_etag(etag))
 }
 
 #[put("/<rt>/<id>", data = "<body>")]
@@ -264,7 +264,7 @@ async fn change(
     if no_content {
         return Ok(Answer::empty(Status::NoContent).with_etag(etag));
     }
-    Ok(Answer::scim_text(r.body.into_string()).with_etag(etag))
+    Ok(Answer::scim_text(r.body.into_bytes()).with_etag(etag))
 }
 
 #[delete("/<rt>/<id>")]
