@@ -84,6 +84,68 @@ pub fn diff(before: &Value, after: &Value) -> Vec<AttributeChange> {
     changes
 }
 
+/// Which side of a change a whole document is: a resource deleted (its values before) or
+/// created (its values after).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Before,
+    After,
+}
+
+/// [`diff`] of a whole document against nothing (`diff(&doc, &Value::Null)` for
+/// [`Side::Before`], `diff(&Value::Null, &doc)` for [`Side::After`]), with the values moved out
+/// of `doc` instead of copied: what a create or a delete records.
+pub fn whole(doc: Value, side: Side) -> Vec<AttributeChange> {
+    let Value::Object(o) = doc else {
+        return Vec::new();
+    };
+    let mut attributes: Vec<(String, Value)> = Vec::with_capacity(o.len());
+    for (k, v) in o {
+        if k == "schemas" {
+            continue;
+        }
+        match v {
+            Value::Object(inner) if k.contains(':') => {
+                for (ik, iv) in inner {
+                    attributes.push((format!("{k}:{ik}"), iv));
+                }
+            }
+            v => attributes.push((k, v)),
+        }
+    }
+    // As `diff` names them: sorted, and the first of a name where two flatten alike.
+    attributes.sort_by(|a, b| a.0.cmp(&b.0));
+    attributes.dedup_by(|later, first| later.0 == first.0);
+    attributes
+        .into_iter()
+        .map(|(attribute, value)| {
+            let value = if attribute == "members" {
+                let ids: Vec<Value> = value
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|m| m.get("value")?.as_str())
+                            .map(|id| Value::String(id.to_string()))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                (!ids.is_empty()).then_some(Value::Array(ids))
+            } else {
+                Some(value)
+            };
+            let (before, after) = match side {
+                Side::Before => (value, None),
+                Side::After => (None, value),
+            };
+            AttributeChange {
+                attribute,
+                before,
+                after,
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,5 +166,41 @@ mod tests {
         assert_eq!(changes[1].before, Some(json!(["1"])));
         assert_eq!(changes[1].after, Some(json!(["3"])));
         assert_eq!(changes[2].after, None);
+    }
+
+    /// A create's and a delete's changes, moved out of the document, are what `diff` against
+    /// nothing gives: every attribute, extension attributes by their full names, members as
+    /// their ids, in the same order.
+    #[test]
+    fn a_whole_document_moved_into_changes_is_what_diff_against_nothing_gives() {
+        let docs = [
+            json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "a",
+                "name": {"givenName": "A", "familyName": "B"}, "active": false, "title": null,
+                "emails": [{"value": "a@x", "primary": true}],
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":
+                    {"department": "d", "manager": {"value": "m"}},
+                "urn:x:ext": "not an object"}),
+            json!({"displayName": "g", "members": [{"value": "2"}, {"value": "1"}, {"x": 1}]}),
+            json!({"displayName": "g", "members": []}),
+            // Two attributes that flatten to one name: the first is kept, as `diff` keeps it.
+            json!({"urn:a:b": {"c": 1}, "urn:a:b:c": 2}),
+            json!({"schemas": []}),
+            json!("not a document"),
+        ];
+        for doc in docs {
+            assert_eq!(
+                whole(doc.clone(), Side::Before),
+                diff(&doc, &Value::Null),
+                "{doc}"
+            );
+            assert_eq!(
+                whole(doc.clone(), Side::After),
+                diff(&Value::Null, &doc),
+                "{doc}"
+            );
+        }
+        let changes = whole(json!({"b": 1, "a": 2, "schemas": []}), Side::After);
+        let names: Vec<&str> = changes.iter().map(|c| c.attribute.as_str()).collect();
+        assert_eq!(names, ["a", "b"]);
     }
 }

@@ -9,7 +9,7 @@ use scim_proto::patch;
 use scim_proto::resource::{self, EntityTags, Projection};
 use serde_json::Value;
 
-use crate::diff::diff;
+use crate::diff::{self, diff, Side};
 use crate::error::{no_such_member, quote, Error, Result};
 use crate::events;
 use crate::model::{
@@ -80,8 +80,13 @@ impl Directory {
             doc: doc.into(),
         };
         let after = with_members(&record.doc, members.as_deref());
-        let mut revision =
-            self.revision(ctx, Action::Create, kind, &id, diff(&Value::Null, &after));
+        let mut revision = self.revision(
+            ctx,
+            Action::Create,
+            kind,
+            &id,
+            diff::whole(after, Side::After),
+        );
         revision.related = members.iter().flatten().map(member_ref).collect();
         let members = members.map(|added| MemberChange {
             added,
@@ -412,9 +417,16 @@ impl Directory {
             let members = members.unwrap_or_default();
             // The groups it leaves: each moves to a new version, and the entry is in their history.
             let member_of = self.store.groups_of(id).await?;
-            let before = with_members(&old.doc, Some(&members));
-            let mut revision =
-                self.revision(ctx, Action::Delete, kind, id, diff(&before, &Value::Null));
+            let version = old.version;
+            // The document is the record's own, read for this delete: moved, not copied.
+            let before = render::into_with_members(old.doc.into_value(), Some(&members));
+            let mut revision = self.revision(
+                ctx,
+                Action::Delete,
+                kind,
+                id,
+                diff::whole(before, Side::Before),
+            );
             revision.related = member_of
                 .iter()
                 .map(|g| TargetRef {
@@ -430,7 +442,7 @@ impl Directory {
             let write = Write {
                 kind,
                 id: id.to_string(),
-                expect: Expect::Version(old.version),
+                expect: Expect::Version(version),
                 touch: member_of.iter().map(|g| (Kind::Group, g.clone())).collect(),
                 op: WriteOp::Delete { members, member_of },
                 revision,

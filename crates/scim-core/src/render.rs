@@ -38,7 +38,11 @@ pub fn member_json(m: &Member) -> Value {
 
 /// The canonical document with `members` put back (groups), as PATCH and diffs see it.
 pub fn with_members(doc: &Value, members: Option<&[Member]>) -> Value {
-    let mut doc = doc.clone();
+    into_with_members(doc.clone(), members)
+}
+
+/// [`with_members`], of a document the caller owns.
+pub fn into_with_members(mut doc: Value, members: Option<&[Member]>) -> Value {
     if let (Some(members), Value::Object(o)) = (members, &mut doc) {
         if !members.is_empty() {
             o.insert(
