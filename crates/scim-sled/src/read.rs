@@ -20,7 +20,7 @@ use time::OffsetDateTime;
 
 use crate::census::STEP;
 use crate::keys::{membership_key, seq_of_target_key, target_key};
-use crate::members::{into_runs, Kept, Ticket};
+use crate::members::{into_runs, Kept};
 use crate::record::{decode_member, decode_record};
 use crate::view::after_prefix;
 use crate::{decode, storage, Feed, KeySet, Part, SledPartition, SledStore};
@@ -220,27 +220,16 @@ impl Part {
     }
 
     /// A group's members at `version` (of its record, as the reader read it), shared with
-    /// those kept in memory for a large group, else a walk of its keys (offered to be kept):
-    /// what `Partition::members_shared` answers, in one call.
-    #[cfg(test)]
+    /// those kept in memory for a large group, else a walk of its keys (offered to be kept).
     pub(crate) fn members_shared_now(
         &self,
         group_id: &str,
         version: u64,
     ) -> Result<SharedMembers, StoreError> {
-        match self.kept.get(group_id, version) {
-            Kept::Hit(members) => Ok(members),
-            Kept::Miss(ticket) => self.members_walked_now(group_id, version, ticket),
-        }
-    }
-
-    /// A group's members walked from sled, offered to be kept under `ticket` (taken before).
-    pub(crate) fn members_walked_now(
-        &self,
-        group_id: &str,
-        version: u64,
-        ticket: Ticket,
-    ) -> Result<SharedMembers, StoreError> {
+        let ticket = match self.kept.get(group_id, version) {
+            Kept::Hit(members) => return Ok(members),
+            Kept::Miss(ticket) => ticket,
+        };
         let runs = into_runs(self.members_now(group_id)?);
         self.kept.offer(group_id, ticket, version, &runs);
         Ok(SharedMembers::from_runs(runs))
@@ -545,16 +534,9 @@ impl Partition for SledPartition {
         group_id: &str,
         version: u64,
     ) -> Result<SharedMembers, StoreError> {
-        // Kept members are handed out here; only a walk of sled goes to the blocking pool
-        // (handing work to it costs about 10 µs, more than a hit).
-        let part = self.part.live()?;
-        let ticket = match part.kept.get(group_id, version) {
-            Kept::Hit(members) => return Ok(members),
-            Kept::Miss(ticket) => ticket,
-        };
-        let (part, id) = (Arc::clone(part), group_id.to_string());
+        let (part, id) = (Arc::clone(self.part.live()?), group_id.to_string());
         self.store
-            .blocking(move |_| part.members_walked_now(&id, version, ticket))
+            .blocking(move |_| part.members_shared_now(&id, version))
             .await
     }
 
