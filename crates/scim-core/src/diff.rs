@@ -1,50 +1,80 @@
 //! Revision diffs: which attributes a change touched, with their values before and after.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 use serde_json::Value;
 
 use crate::model::AttributeChange;
 
+/// A document's attribute as [`diff`] names it, borrowed from the document, with its place.
+struct Attribute<'d> {
+    /// `urn:...:name` for an attribute of an extension.
+    name: Cow<'d, str>,
+    value: &'d Value,
+    /// Its top-level name and, inside an extension, its own.
+    top: &'d str,
+    inner: Option<&'d str>,
+}
+
+/// Every attribute of `doc` but `schemas`, each of an extension (an object under a name with a
+/// `:`) on its own. Borrowed: a group's member list can hold thousands of entries.
+fn attributes(doc: &Value) -> Vec<Attribute<'_>> {
+    let mut out = Vec::new();
+    if let Value::Object(o) = doc {
+        for (k, v) in o {
+            if k == "schemas" {
+                continue;
+            }
+            match v {
+                Value::Object(inner) if k.contains(':') => {
+                    for (ik, iv) in inner {
+                        out.push(Attribute {
+                            name: Cow::Owned(format!("{k}:{ik}")),
+                            value: iv,
+                            top: k,
+                            inner: Some(ik),
+                        });
+                    }
+                }
+                _ => out.push(Attribute {
+                    name: Cow::Borrowed(k),
+                    value: v,
+                    top: k,
+                    inner: None,
+                }),
+            }
+        }
+    }
+    out
+}
+
+/// The ids of a `members` value.
+fn ids(v: Option<&Value>) -> Vec<&str> {
+    v.and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(|m| m.get("value")?.as_str()).collect())
+        .unwrap_or_default()
+}
+
+/// `ids` as a change records them: none is no value.
+fn id_values<'a>(ids: impl Iterator<Item = &'a str>) -> Option<Value> {
+    let ids: Vec<Value> = ids.map(|id| Value::String(id.to_string())).collect();
+    (!ids.is_empty()).then_some(Value::Array(ids))
+}
+
 /// The attributes that differ between two documents, with their values. Extension attributes are
 /// named `urn:...:name`; for `members`, `before` lists the ids removed and `after` those added.
 pub fn diff(before: &Value, after: &Value) -> Vec<AttributeChange> {
-    use std::borrow::Cow;
-    // Borrowed: a group's member list can hold thousands of entries, and only changes are kept.
-    fn flatten(doc: &Value) -> Vec<(Cow<'_, str>, &Value)> {
-        let mut out = Vec::new();
-        if let Value::Object(o) = doc {
-            for (k, v) in o {
-                if k == "schemas" {
-                    continue;
-                }
-                match v {
-                    Value::Object(inner) if k.contains(':') => {
-                        for (ik, iv) in inner {
-                            out.push((Cow::Owned(format!("{k}:{ik}")), iv));
-                        }
-                    }
-                    _ => out.push((Cow::Borrowed(k.as_str()), v)),
-                }
-            }
-        }
-        out
-    }
-    let (b, a) = (flatten(before), flatten(after));
+    let (b, a) = (attributes(before), attributes(after));
     let mut names: Vec<&str> = b
         .iter()
-        .map(|(k, _)| k.as_ref())
-        .chain(a.iter().map(|(k, _)| k.as_ref()))
+        .chain(a.iter())
+        .map(|attribute| attribute.name.as_ref())
         .collect();
     names.sort_unstable();
     names.dedup();
-    fn find<'v>(list: &[(Cow<'_, str>, &'v Value)], name: &str) -> Option<&'v Value> {
-        list.iter().find(|(k, _)| k == name).map(|(_, v)| *v)
-    }
-    fn ids(v: Option<&Value>) -> Vec<&str> {
-        v.and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(|m| m.get("value")?.as_str()).collect())
-            .unwrap_or_default()
+    fn find<'v>(list: &[Attribute<'v>], name: &str) -> Option<&'v Value> {
+        list.iter().find(|a| a.name == name).map(|a| a.value)
     }
     let mut changes = Vec::new();
     for name in names {
@@ -58,20 +88,10 @@ pub fn diff(before: &Value, after: &Value) -> Vec<AttributeChange> {
                 old_ids.iter().copied().collect(),
                 new_ids.iter().copied().collect(),
             );
-            let removed: Vec<Value> = old_ids
-                .iter()
-                .filter(|i| !new_set.contains(*i))
-                .map(|i| Value::String((*i).to_string()))
-                .collect();
-            let added: Vec<Value> = new_ids
-                .iter()
-                .filter(|i| !old_set.contains(*i))
-                .map(|i| Value::String((*i).to_string()))
-                .collect();
             changes.push(AttributeChange {
                 attribute: name.to_string(),
-                before: (!removed.is_empty()).then_some(Value::Array(removed)),
-                after: (!added.is_empty()).then_some(Value::Array(added)),
+                before: id_values(old_ids.into_iter().filter(|i| !new_set.contains(i))),
+                after: id_values(new_ids.into_iter().filter(|i| !old_set.contains(i))),
             });
             continue;
         }
@@ -95,41 +115,32 @@ pub enum Side {
 /// [`diff`] of a whole document against nothing (`diff(&doc, &Value::Null)` for
 /// [`Side::Before`], `diff(&Value::Null, &doc)` for [`Side::After`]), with the values moved out
 /// of `doc` instead of copied: what a create or a delete records.
-pub fn whole(doc: Value, side: Side) -> Vec<AttributeChange> {
-    let Value::Object(o) = doc else {
-        return Vec::new();
-    };
-    let mut attributes: Vec<(String, Value)> = Vec::with_capacity(o.len());
-    for (k, v) in o {
-        if k == "schemas" {
-            continue;
-        }
-        match v {
-            Value::Object(inner) if k.contains(':') => {
-                for (ik, iv) in inner {
-                    attributes.push((format!("{k}:{ik}"), iv));
-                }
-            }
-            v => attributes.push((k, v)),
-        }
-    }
-    // As `diff` names them: sorted, and the first of a name where two flatten alike.
-    attributes.sort_by(|a, b| a.0.cmp(&b.0));
-    attributes.dedup_by(|later, first| later.0 == first.0);
-    attributes
+pub fn whole(mut doc: Value, side: Side) -> Vec<AttributeChange> {
+    // Where each attribute is, named and ordered as `diff` does: sorted, and the first of a name
+    // where two flatten alike.
+    let mut places: Vec<(String, String, Option<String>)> = attributes(&doc)
         .into_iter()
-        .map(|(attribute, value)| {
+        .map(|a| {
+            (
+                a.name.into_owned(),
+                a.top.to_string(),
+                a.inner.map(str::to_string),
+            )
+        })
+        .collect();
+    places.sort_by(|a, b| a.0.cmp(&b.0));
+    places.dedup_by(|later, first| later.0 == first.0);
+    places
+        .into_iter()
+        .map(|(attribute, top, inner)| {
+            let place = doc.get_mut(top.as_str());
+            let place = match &inner {
+                Some(inner) => place.and_then(|o| o.get_mut(inner.as_str())),
+                None => place,
+            };
+            let value = place.map(Value::take).unwrap_or_default();
             let value = if attribute == "members" {
-                let ids: Vec<Value> = value
-                    .as_array()
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(|m| m.get("value")?.as_str())
-                            .map(|id| Value::String(id.to_string()))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                (!ids.is_empty()).then_some(Value::Array(ids))
+                id_values(ids(Some(&value)).into_iter())
             } else {
                 Some(value)
             };
