@@ -523,9 +523,10 @@ pub fn resource_text(
 /// core's own, written by serde_json when the record was committed, and is copied unparsed when
 /// its `schemas` come first: reads trust the store as they do for filters (an engine's check
 /// parses every stored document; sled checks its pages' checksums as it reads them).
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
 /// Kept as bytes: every piece of it is text (a `str` or serde_json's output), so it is UTF-8
 /// without a check of its every byte (a large group's answer is tens of KiB).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JsonText(pub(crate) Vec<u8>);
 
 impl JsonText {
