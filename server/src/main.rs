@@ -201,11 +201,11 @@ enum TenantCmd {
 }
 
 /// jemalloc, not glibc's malloc: the commit thread allocates what the request threads free, and
-/// glibc's arenas make that costly (its allocator was a fifth of a PATCH's CPU in a profile). With
-/// jemalloc every phase of `cargo xtask bench` costs less CPU a request (4 % for `livez`, 9–12 %
-/// for GET, create and DELETE, 18–20 % for lists) and the workload's peak memory is lower:
-/// docs/performance.md, issue 17, twelfth part. Its options are built in from
-/// `.cargo/config.toml` (`JEMALLOC_SYS_WITH_MALLOC_CONF`).
+/// glibc's arenas make that costly (its allocator was a fifth of a PATCH's CPU in a profile).
+/// With jemalloc most phases of `cargo xtask bench` cost 9–20 % less CPU a request (PUT and
+/// DELETE about the same) and the workload's peak memory is lower: docs/performance.md, issue
+/// 17, twelfth part. Its options are built in from `.cargo/config.toml`
+/// (`JEMALLOC_SYS_WITH_MALLOC_CONF`).
 #[cfg(target_os = "linux")]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;

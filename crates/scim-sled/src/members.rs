@@ -33,8 +33,9 @@ use scim_core::store::MemberChange;
 const KEPT_FROM: usize = 64;
 /// At most this many members are kept in all, every partition's together (about 320 bytes each
 /// with their text once an answer has shown them, measured by `docs/perf/group_memory.py`; 390
-/// under glibc's malloc: some 20 to 24 MiB); past it, the partition that reads forgets what it kept and fills again with the
-/// groups it reads from then on, or keeps nothing more while others hold the rest.
+/// under glibc's malloc: some 20 to 24 MiB); past it, the partition that reads forgets what it
+/// kept and fills again with the groups it reads from then on, or keeps nothing more while
+/// others hold the rest.
 const MOST_MEMBERS: usize = 64_000;
 /// At most this many groups of a partition have bookkeeping (about 130 bytes each); past it,
 /// that of groups neither kept nor being written is forgotten, then that of those kept.
