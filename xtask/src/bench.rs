@@ -607,6 +607,7 @@ impl Bench<'_> {
     ) -> Vec<(usize, String)> {
         eprint!("== {name} ({} users stored): {n} requests … ", users);
         let commits0 = http::commit_counts(target).await;
+        let threads0 = proc::thread_groups(server.pid);
         let (s0, d0, c0, a0, st0) = (
             ProcStatus::of(server.pid),
             self.database_status(),
@@ -622,6 +623,7 @@ impl Bench<'_> {
             proc::machine_busy_ticks(),
             proc::machine_steal_ticks(),
         );
+        let threads1 = proc::thread_groups(server.pid);
         let commits1 = http::commit_counts(target).await;
         let (server_ticks, database_ticks, load_ticks) = (
             s1.cpu_ticks.saturating_sub(s0.cpu_ticks),
@@ -657,7 +659,14 @@ impl Bench<'_> {
         .in_stage(self.stage)
         .with_steal(cpu(st1.saturating_sub(st0)))
         .with_batches(http::writes_per_batch(commits0, commits1));
+        let requests = p.requests;
+        let p = p.with_threads(proc::thread_groups_per_request(
+            &threads0, &threads1, requests,
+        ));
         eprintln!("{}", p.summary("load"));
+        if !p.threads.is_empty() {
+            eprintln!("   server CPU a request by thread: {}", p.threads_line());
+        }
         for e in &m.error_samples {
             eprintln!("   error: {e}");
         }

@@ -2,6 +2,7 @@
 //! and whether the two can be pinned to a core each. Starting and stopping the server is
 //! `crate::server`'s.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -97,6 +98,70 @@ pub fn tree(pid: u32) -> ProcStatus {
         total.write_bytes += c.write_bytes;
     }
     total
+}
+
+/// Time on a CPU of each group of a process's threads so far, in nanoseconds
+/// (`/proc/PID/task/TID/schedstat`, its first number), threads grouped by name with a trailing
+/// number taken off (`sled-io-3` counts as `sled-io`). Threads that ended are not counted.
+pub fn thread_groups(pid: u32) -> BTreeMap<String, u64> {
+    let mut groups = BTreeMap::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return groups;
+    };
+    for task in tasks.flatten() {
+        let dir = task.path();
+        let (Ok(comm), Ok(schedstat)) = (
+            std::fs::read_to_string(dir.join("comm")),
+            std::fs::read_to_string(dir.join("schedstat")),
+        ) else {
+            continue;
+        };
+        *groups.entry(thread_group(&comm)).or_default() += on_cpu_ns(&schedstat);
+    }
+    groups
+}
+
+/// The group of a thread named `comm`: the name without a trailing `-N` or `N`.
+fn thread_group(comm: &str) -> String {
+    let name = comm.trim();
+    let stem = name.trim_end_matches(|c: char| c.is_ascii_digit());
+    let stem = stem.strip_suffix('-').unwrap_or(stem);
+    if stem.is_empty() { name } else { stem }.to_string()
+}
+
+/// The first number of a `schedstat` text: nanoseconds on a CPU.
+fn on_cpu_ns(schedstat: &str) -> u64 {
+    schedstat
+        .split_whitespace()
+        .next()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// What each group of threads spent between two readings of [`thread_groups`], in
+/// microseconds a request, most first; groups that spent less than 0.05 µs a request (nothing,
+/// as printed) are left out.
+pub fn thread_groups_per_request(
+    before: &BTreeMap<String, u64>,
+    after: &BTreeMap<String, u64>,
+    requests: u64,
+) -> Vec<(String, f64)> {
+    if requests == 0 {
+        return Vec::new();
+    }
+    let mut spent: Vec<(String, f64)> = after
+        .iter()
+        .map(|(group, ns)| {
+            let was = before.get(group).copied().unwrap_or(0);
+            (
+                group.clone(),
+                ns.saturating_sub(was) as f64 / 1e3 / requests as f64,
+            )
+        })
+        .filter(|(_, us)| *us >= 0.05)
+        .collect();
+    spent.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    spent
 }
 
 /// Pins a process and its children to `cpus` (a list such as `0` or `0-1`; `taskset -a -p -c
@@ -234,6 +299,41 @@ mod tests {
         // tests' threads run on; read the other way round, the test failed now and then).
         let own = ProcStatus::own().cpu_ticks;
         assert!(tree(std::process::id()).cpu_ticks >= own);
+    }
+
+    #[test]
+    fn threads_are_grouped_by_name_without_their_number() {
+        assert_eq!(thread_group("sled-io-12\n"), "sled-io");
+        assert_eq!(thread_group("tokio-rt-worker\n"), "tokio-rt-worker");
+        assert_eq!(thread_group("worker7"), "worker");
+        assert_eq!(thread_group("1234"), "1234", "a name of digits only stays");
+        assert_eq!(on_cpu_ns("2053843291 82541013 4131\n"), 2_053_843_291);
+        assert_eq!(on_cpu_ns(""), 0);
+    }
+
+    #[test]
+    fn a_group_s_time_is_what_it_spent_between_two_readings_per_request() {
+        let before = BTreeMap::from([("a".to_string(), 1_000_000), ("b".to_string(), 5_000)]);
+        let after = BTreeMap::from([
+            ("a".to_string(), 3_000_000),
+            ("b".to_string(), 5_000),
+            ("new".to_string(), 8_000_000),
+        ]);
+        let spent = thread_groups_per_request(&before, &after, 1000);
+        assert_eq!(
+            spent,
+            vec![("new".to_string(), 8.0), ("a".to_string(), 2.0)],
+            "most first; a group that spent nothing is left out; one that began counts whole"
+        );
+        assert!(thread_groups_per_request(&before, &after, 0).is_empty());
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn this_process_s_threads_are_read() {
+        let groups = thread_groups(std::process::id());
+        assert!(!groups.is_empty());
+        assert!(groups.values().any(|ns| *ns > 0), "{groups:?}");
     }
 
     #[test]

@@ -217,6 +217,7 @@ async fn measure(
         run.seconds
     );
     let mut cmd = run.command();
+    let threads0 = proc::thread_groups(server.pid);
     let (s0, d0, c0, a0, st0) = (
         ProcStatus::of(server.pid),
         bench.database_status(),
@@ -235,6 +236,7 @@ async fn measure(
             _ => format!("wrk: {e}"),
         })?;
     let wall = t0.elapsed().as_secs_f64();
+    let threads1 = proc::thread_groups(server.pid);
     let (s1, d1, c1, a1, st1) = (
         ProcStatus::of(server.pid),
         bench.database_status(),
@@ -298,8 +300,12 @@ async fn measure(
             0.0
         },
         writes_per_batch: None,
+        threads: proc::thread_groups_per_request(&threads0, &threads1, o.requests),
     };
     eprintln!("{}", p.summary("wrk"));
+    if !p.threads.is_empty() {
+        eprintln!("   server CPU a request by thread: {}", p.threads_line());
+    }
     if p.errors > 0 {
         let s = o.socket_errors;
         let c = o.script.unwrap_or_default();
@@ -808,6 +814,7 @@ impl Comparison {
                 "other_cpu": round(r.wrk.other_cpu, 3),
                 "server_bytes_written_per_request": round(r.wrk.written_per_request, 0),
                 "server_cpu_us_per_request": round(r.wrk.cpu_us_per_request(), 1),
+                "server_threads_cpu_us_per_request": r.wrk.threads_json(),
                 "ratio_to_livez": r.wrk_ratio.map(|v| round(v, 3)),
                 "builtin_requests_per_second": r.builtin.as_ref().map(|b| round(b.rps, 1)),
                 "builtin_server_cpu_us_per_request":
@@ -1032,6 +1039,7 @@ Transfer/sec:     300.17B
             steal_cpu: 0.0,
             written_per_request: 200.0,
             writes_per_batch: None,
+            threads: Vec::new(),
         }
     }
 
