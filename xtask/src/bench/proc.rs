@@ -100,23 +100,35 @@ pub fn tree(pid: u32) -> ProcStatus {
     total
 }
 
-/// Time on a CPU of each group of a process's threads so far, in nanoseconds
-/// (`/proc/PID/task/TID/schedstat`, its first number), threads grouped by name with a trailing
-/// number taken off (`sled-io-3` counts as `sled-io`). Threads that ended are not counted.
-pub fn thread_groups(pid: u32) -> BTreeMap<String, u64> {
-    let mut groups = BTreeMap::new();
+/// What a group of threads has done so far: time on a CPU, and how many times its threads went
+/// to sleep (voluntary context switches: each is a wait, and the wake that ends it).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ThreadTimes {
+    pub on_cpu_ns: u64,
+    pub sleeps: u64,
+}
+
+/// What each group of a process's threads has done so far: time on a CPU
+/// (`/proc/PID/task/TID/schedstat`, its first number) and sleeps (`voluntary_ctxt_switches` of
+/// its `status`), threads grouped by name with a trailing number taken off (`sled-io-3` counts
+/// as `sled-io`). Threads that ended are not counted.
+pub fn thread_groups(pid: u32) -> BTreeMap<String, ThreadTimes> {
+    let mut groups: BTreeMap<String, ThreadTimes> = BTreeMap::new();
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
         return groups;
     };
     for task in tasks.flatten() {
         let dir = task.path();
-        let (Ok(comm), Ok(schedstat)) = (
+        let (Ok(comm), Ok(schedstat), Ok(status)) = (
             std::fs::read_to_string(dir.join("comm")),
             std::fs::read_to_string(dir.join("schedstat")),
+            std::fs::read_to_string(dir.join("status")),
         ) else {
             continue;
         };
-        *groups.entry(thread_group(&comm)).or_default() += on_cpu_ns(&schedstat);
+        let group = groups.entry(thread_group(&comm)).or_default();
+        group.on_cpu_ns += on_cpu_ns(&schedstat);
+        group.sleeps += voluntary_switches(&status);
     }
     groups
 }
@@ -138,29 +150,51 @@ fn on_cpu_ns(schedstat: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// What each group of threads spent between two readings of [`thread_groups`], in
-/// microseconds a request, most first; groups that spent less than 0.05 µs a request (nothing,
-/// as printed) are left out.
+/// `voluntary_ctxt_switches` of a thread's `status` text (0 if absent).
+fn voluntary_switches(status: &str) -> u64 {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// A group of threads' share of a phase: microseconds on a CPU and sleeps, each a request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ThreadShare {
+    pub group: String,
+    pub cpu_us: f64,
+    pub sleeps: f64,
+}
+
+/// What each group of threads did between two readings of [`thread_groups`], a request, most
+/// CPU first; groups that spent less than 0.05 µs a request (nothing, as printed) are left out.
 pub fn thread_groups_per_request(
-    before: &BTreeMap<String, u64>,
-    after: &BTreeMap<String, u64>,
+    before: &BTreeMap<String, ThreadTimes>,
+    after: &BTreeMap<String, ThreadTimes>,
     requests: u64,
-) -> Vec<(String, f64)> {
+) -> Vec<ThreadShare> {
     if requests == 0 {
         return Vec::new();
     }
-    let mut spent: Vec<(String, f64)> = after
+    let n = requests as f64;
+    let mut spent: Vec<ThreadShare> = after
         .iter()
-        .map(|(group, ns)| {
-            let was = before.get(group).copied().unwrap_or(0);
-            (
-                group.clone(),
-                ns.saturating_sub(was) as f64 / 1e3 / requests as f64,
-            )
+        .map(|(group, now)| {
+            let was = before.get(group).copied().unwrap_or_default();
+            ThreadShare {
+                group: group.clone(),
+                cpu_us: now.on_cpu_ns.saturating_sub(was.on_cpu_ns) as f64 / 1e3 / n,
+                sleeps: now.sleeps.saturating_sub(was.sleeps) as f64 / n,
+            }
         })
-        .filter(|(_, us)| *us >= 0.05)
+        .filter(|t| t.cpu_us >= 0.05)
         .collect();
-    spent.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    spent.sort_by(|a, b| {
+        b.cpu_us
+            .total_cmp(&a.cpu_us)
+            .then_with(|| a.group.cmp(&b.group))
+    });
     spent
 }
 
@@ -309,20 +343,32 @@ mod tests {
         assert_eq!(thread_group("1234"), "1234", "a name of digits only stays");
         assert_eq!(on_cpu_ns("2053843291 82541013 4131\n"), 2_053_843_291);
         assert_eq!(on_cpu_ns(""), 0);
+        let status =
+            "Name:\tsled-io-0\nvoluntary_ctxt_switches:\t2216\nnonvoluntary_ctxt_switches:\t9\n";
+        assert_eq!(voluntary_switches(status), 2216);
+        assert_eq!(voluntary_switches(""), 0);
     }
 
     #[test]
-    fn a_group_s_time_is_what_it_spent_between_two_readings_per_request() {
-        let before = BTreeMap::from([("a".to_string(), 1_000_000), ("b".to_string(), 5_000)]);
-        let after = BTreeMap::from([
-            ("a".to_string(), 3_000_000),
-            ("b".to_string(), 5_000),
-            ("new".to_string(), 8_000_000),
+    fn a_group_s_share_is_what_it_did_between_two_readings_per_request() {
+        let t = |on_cpu_ns, sleeps| ThreadTimes { on_cpu_ns, sleeps };
+        let before = BTreeMap::from([
+            ("a".to_string(), t(1_000_000, 10)),
+            ("b".to_string(), t(5_000, 3)),
         ]);
-        let spent = thread_groups_per_request(&before, &after, 1000);
+        let after = BTreeMap::from([
+            ("a".to_string(), t(3_000_000, 510)),
+            ("b".to_string(), t(5_000, 3)),
+            ("new".to_string(), t(8_000_000, 2000)),
+        ]);
+        let share = |group: &str, cpu_us, sleeps| ThreadShare {
+            group: group.into(),
+            cpu_us,
+            sleeps,
+        };
         assert_eq!(
-            spent,
-            vec![("new".to_string(), 8.0), ("a".to_string(), 2.0)],
+            thread_groups_per_request(&before, &after, 1000),
+            vec![share("new", 8.0, 2.0), share("a", 2.0, 0.5)],
             "most first; a group that spent nothing is left out; one that began counts whole"
         );
         assert!(thread_groups_per_request(&before, &after, 0).is_empty());
@@ -333,7 +379,7 @@ mod tests {
     fn this_process_s_threads_are_read() {
         let groups = thread_groups(std::process::id());
         assert!(!groups.is_empty());
-        assert!(groups.values().any(|ns| *ns > 0), "{groups:?}");
+        assert!(groups.values().any(|t| t.on_cpu_ns > 0), "{groups:?}");
     }
 
     #[test]

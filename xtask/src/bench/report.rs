@@ -3,6 +3,8 @@
 
 use serde_json::{json, Value};
 
+use super::proc::ThreadShare;
+
 /// The `p`-th percentile (0 < p ≤ 100) of `sorted` by the nearest-rank method: the smallest value
 /// such that at least p % of the values are at or below it. `None` when there are no values.
 pub fn percentile(sorted: &[u64], p: f64) -> Option<u64> {
@@ -48,10 +50,11 @@ pub struct Phase {
     /// (each batch one transaction and one flush), from its `/metrics`; `None` when it took
     /// none, or has no such counters (PostgreSQL).
     pub writes_per_batch: Option<f64>,
-    /// The server's CPU time a request by group of its threads (request workers, the commit
-    /// thread, sled's IO threads...), in microseconds, most first: where a phase's CPU goes,
-    /// without a profiler. Threads that ended during the phase are not in it.
-    pub threads: Vec<(String, f64)>,
+    /// The server's CPU time and sleeps a request by group of its threads (request workers, the
+    /// commit thread, sled's IO threads...), most CPU first: where a phase's CPU goes, and which
+    /// threads wait and are woken how often, without a profiler. Threads that ended during the
+    /// phase are not in it.
+    pub threads: Vec<ThreadShare>,
 }
 
 impl Phase {
@@ -109,27 +112,38 @@ impl Phase {
         Phase { steal_cpu, ..self }
     }
 
-    /// The same, with the server's CPU time a request by group of threads.
-    pub fn with_threads(self, threads: Vec<(String, f64)>) -> Phase {
+    /// The same, with the server's CPU time and sleeps a request by group of threads.
+    pub fn with_threads(self, threads: Vec<ThreadShare>) -> Phase {
         Phase { threads, ..self }
     }
 
-    /// The line that names where the server's CPU time went, by group of threads (empty when
-    /// unknown), such as `tokio-rt-worker 85.2 µs, scim-sled-commi 36.0 µs`.
+    /// The line that names where the server's CPU time went and how often each group of its
+    /// threads slept, a request (empty when unknown), such as `tokio-rt-worker 85.2 µs 0.41
+    /// sleeps, scim-sled-commi 36.0 µs 0.07 sleeps`.
     pub fn threads_line(&self) -> String {
         self.threads
             .iter()
-            .map(|(group, us)| format!("{group} {us:.1} µs"))
+            .map(|t| format!("{} {:.1} µs {:.2} sleeps", t.group, t.cpu_us, t.sleeps))
             .collect::<Vec<_>>()
             .join(", ")
     }
 
-    /// [`Phase::threads`] as a JSON object: a group of threads, its µs a request.
+    /// [`Phase::threads`]' CPU time as a JSON object: a group of threads, its µs a request.
     pub fn threads_json(&self) -> Value {
         Value::Object(
             self.threads
                 .iter()
-                .map(|(group, us)| (group.clone(), json!(round(*us, 1))))
+                .map(|t| (t.group.clone(), json!(round(t.cpu_us, 1))))
+                .collect(),
+        )
+    }
+
+    /// [`Phase::threads`]' sleeps as a JSON object: a group of threads, its sleeps a request.
+    pub fn thread_sleeps_json(&self) -> Value {
+        Value::Object(
+            self.threads
+                .iter()
+                .map(|t| (t.group.clone(), json!(round(t.sleeps, 3))))
                 .collect(),
         )
     }
@@ -163,6 +177,7 @@ impl Phase {
             "server_cpu_us_per_request": round(self.cpu_us_per_request(), 1),
             "writes_per_commit_batch": self.writes_per_batch.map(|b| round(b, 2)),
             "server_threads_cpu_us_per_request": self.threads_json(),
+            "server_threads_sleeps_per_request": self.thread_sleeps_json(),
         })
     }
 
@@ -1054,7 +1069,18 @@ mod tests {
             steal_cpu: 0.0,
             written_per_request: 2048.0,
             writes_per_batch: None,
-            threads: vec![("tokio-rt-worker".into(), 30.04), ("sled-io".into(), 1.5)],
+            threads: vec![
+                ThreadShare {
+                    group: "tokio-rt-worker".into(),
+                    cpu_us: 30.04,
+                    sleeps: 0.4126,
+                },
+                ThreadShare {
+                    group: "sled-io".into(),
+                    cpu_us: 1.5,
+                    sleeps: 0.07,
+                },
+            ],
         }
     }
 
@@ -1066,7 +1092,14 @@ mod tests {
             json["server_threads_cpu_us_per_request"],
             serde_json::json!({"tokio-rt-worker": 30.0, "sled-io": 1.5})
         );
-        assert_eq!(p.threads_line(), "tokio-rt-worker 30.0 µs, sled-io 1.5 µs");
+        assert_eq!(
+            json["server_threads_sleeps_per_request"],
+            serde_json::json!({"tokio-rt-worker": 0.413, "sled-io": 0.07})
+        );
+        assert_eq!(
+            p.threads_line(),
+            "tokio-rt-worker 30.0 µs 0.41 sleeps, sled-io 1.5 µs 0.07 sleeps"
+        );
         let none = Phase {
             threads: Vec::new(),
             ..p

@@ -815,6 +815,7 @@ impl Comparison {
                 "server_bytes_written_per_request": round(r.wrk.written_per_request, 0),
                 "server_cpu_us_per_request": round(r.wrk.cpu_us_per_request(), 1),
                 "server_threads_cpu_us_per_request": r.wrk.threads_json(),
+                "server_threads_sleeps_per_request": r.wrk.thread_sleeps_json(),
                 "ratio_to_livez": r.wrk_ratio.map(|v| round(v, 3)),
                 "builtin_requests_per_second": r.builtin.as_ref().map(|b| round(b.rps, 1)),
                 "builtin_server_cpu_us_per_request":
