@@ -8,23 +8,31 @@
 
 use std::time::Duration;
 
-/// Voluntary context switches of sled's IO threads (`sled-io-N`) so far, from `/proc`.
+/// The `/proc` folders of this process's threads that are sled's IO threads (`sled-io-N`).
+fn io_threads() -> Vec<std::path::PathBuf> {
+    std::fs::read_dir("/proc/self/task")
+        .expect("/proc/self/task")
+        .flatten()
+        .map(|task| task.path())
+        .filter(|task| {
+            std::fs::read_to_string(task.join("comm")).is_ok_and(|c| c.starts_with("sled-io-"))
+        })
+        .collect()
+}
+
+/// Voluntary context switches of sled's IO threads so far, from `/proc`.
 fn io_thread_switches() -> u64 {
-    let mut sum = 0;
-    for task in std::fs::read_dir("/proc/self/task").expect("/proc/self/task") {
-        let task = task.expect("a task").path();
-        let comm = std::fs::read_to_string(task.join("comm")).unwrap_or_default();
-        if !comm.starts_with("sled-io-") {
-            continue;
-        }
-        let status = std::fs::read_to_string(task.join("status")).unwrap_or_default();
-        sum += status
-            .lines()
-            .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
-            .and_then(|n| n.trim().parse::<u64>().ok())
-            .unwrap_or(0);
-    }
-    sum
+    io_threads()
+        .iter()
+        .map(|task| {
+            std::fs::read_to_string(task.join("status"))
+                .unwrap_or_default()
+                .lines()
+                .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+                .and_then(|n| n.trim().parse::<u64>().ok())
+                .unwrap_or(0)
+        })
+        .sum()
 }
 
 #[test]
@@ -39,14 +47,7 @@ fn a_flush_wakes_one_of_sled_s_io_threads_not_all_seven() {
     db.flush().expect("flush");
     // Let the pool's seven threads start and wait on its queue.
     std::thread::sleep(Duration::from_millis(100));
-    let threads = std::fs::read_dir("/proc/self/task")
-        .expect("/proc/self/task")
-        .filter(|t| {
-            let comm = t.as_ref().map(|t| t.path().join("comm")).ok();
-            comm.and_then(|c| std::fs::read_to_string(c).ok())
-                .is_some_and(|c| c.starts_with("sled-io-"))
-        })
-        .count();
+    let threads = io_threads().len();
     assert!(
         threads >= 7,
         "sled starts seven IO threads; found {threads}"
