@@ -687,18 +687,7 @@ impl Bench<'_> {
         ready(&server, &target).await?;
         let n = sizes.users;
 
-        self.phase(
-            (&server, &target),
-            "livez",
-            0,
-            sizes.reads,
-            Arc::new(|_| Op {
-                absolute: true,
-                ..Op::get("/livez".into())
-            }),
-            load::success_with("live"),
-        )
-        .await;
+        self.livez(&server, &target, "livez", sizes.reads).await;
         let kept = self
             .phase(
                 (&server, &target),
@@ -720,6 +709,7 @@ impl Bench<'_> {
             .await;
 
         self.patch_active(&server, &target, stored, &ids, "").await;
+        self.livez(&server, &target, "livez 2", sizes.reads).await;
         if self.args.wrk {
             wrk::run(self, (&server, &target), &ids, &names).await?;
         }
@@ -851,9 +841,27 @@ impl Bench<'_> {
             )
             .await;
         }
+        self.livez(&server, &target, "livez 3", sizes.reads).await;
         let status = ProcStatus::of(server.pid);
         server.stop(STOP_WITHIN)?;
         Ok((status.hwm_kib as f64 / 1024.0, self.disk_mib(&site)?))
+    }
+
+    /// A `livez` sample (`name`: `livez`, `livez 2`, …): the workload measures one at its start,
+    /// its middle and its end, and divides its rates by their median (`Run::livez_floor`).
+    async fn livez(&mut self, server: &Server, target: &Target, name: &str, n: usize) {
+        self.phase(
+            (server, target),
+            name,
+            0,
+            n,
+            Arc::new(|_| Op {
+                absolute: true,
+                ..Op::get("/livez".into())
+            }),
+            load::success_with("live"),
+        )
+        .await;
     }
 
     /// `patch-suspend` then `patch-reactivate` (each name followed by `suffix`): every user's

@@ -16,6 +16,63 @@ pub fn percentile(sorted: &[u64], p: f64) -> Option<u64> {
     Some(sorted[rank.clamp(1, n) - 1])
 }
 
+/// Whether a phase is one of its stage's `livez` samples: `livez`, `livez 2`, `livez 3`, … (wrk's
+/// with its label, `livez 2 (wrk)`). A run measures `livez` at its start, its middle and its end,
+/// so that one slow moment of the machine does not move every ratio of the run.
+pub fn is_livez(name: &str) -> bool {
+    let name = name.strip_suffix(" (wrk)").unwrap_or(name);
+    name == "livez"
+        || name
+            .strip_prefix("livez ")
+            .is_some_and(|n| n.parse::<u32>().is_ok())
+}
+
+/// The rate a stage's phases are divided by for their ratios: the median of its `livez` samples.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Floor {
+    /// The median rate, requests a second.
+    pub rps: f64,
+    /// Each sample's rate, in the order they ran.
+    pub samples: Vec<f64>,
+}
+
+impl Floor {
+    /// How far the fastest sample is above the slowest, in % of the slowest.
+    pub fn spread_percent(&self) -> f64 {
+        let (lo, hi) = self
+            .samples
+            .iter()
+            .fold((f64::MAX, 0.0_f64), |(lo, hi), r| (lo.min(*r), hi.max(*r)));
+        if lo > 0.0 && lo < f64::MAX {
+            (hi / lo - 1.0) * 100.0
+        } else {
+            0.0
+        }
+    }
+
+    /// `livez 41,200/s (the median of 39,000, 41,200 and 44,100/s; 13 % apart)`.
+    pub fn describe(&self) -> String {
+        let rates: Vec<String> = self
+            .samples
+            .iter()
+            .map(|r| thousands(r.round() as u64))
+            .collect();
+        match rates.len() {
+            1 => format!(
+                "livez {}/s (one sample)",
+                thousands(self.rps.round() as u64)
+            ),
+            n => format!(
+                "livez {}/s (the median of {} and {}/s; {:.0} % apart)",
+                thousands(self.rps.round() as u64),
+                rates[..n - 1].join(", "),
+                rates[n - 1],
+                self.spread_percent()
+            ),
+        }
+    }
+}
+
 /// One measured phase.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Phase {
@@ -402,6 +459,32 @@ impl Run {
             .find(|s| s.users == t.tenants * t.users_per_tenant)
     }
 
+    /// What the stage's rates are divided by: the median rate of its `livez` samples (see
+    /// [`is_livez`]), `None` without a positive one.
+    pub fn livez_floor(&self, stage: &str) -> Option<Floor> {
+        let mut samples: Vec<f64> = self
+            .phases
+            .iter()
+            .filter(|p| p.stage == stage && is_livez(&p.name) && p.rps > 0.0)
+            .map(|p| p.rps)
+            .collect();
+        if samples.is_empty() {
+            return None;
+        }
+        let in_order = samples.clone();
+        samples.sort_by(f64::total_cmp);
+        let n = samples.len();
+        let rps = if n % 2 == 1 {
+            samples[n / 2]
+        } else {
+            (samples[n / 2 - 1] + samples[n / 2]) / 2.0
+        };
+        Some(Floor {
+            rps,
+            samples: in_order,
+        })
+    }
+
     /// The workload's phase of that name, or with `users`, the stores'.
     fn phase(&self, name: &str, users: Option<u64>) -> Option<&Phase> {
         self.phases.iter().find(|p| {
@@ -595,10 +678,7 @@ impl Run {
     /// Issue 17's targets, each a rate as a ratio to `livez` of the same run (wrk's ratio beside
     /// it where wrk ran the phase), and the two scale targets; judged, never asserted.
     pub fn ratio_targets(&self) -> Vec<Target> {
-        let livez = self
-            .phase("livez", None)
-            .map(|p| p.rps)
-            .filter(|r| *r > 0.0);
+        let livez = self.livez_floor("workload").map(|f| f.rps);
         let wrk = super::wrk::Comparison::of(self);
         let wrk_ratio = |name: &str| {
             wrk.as_ref()?
@@ -725,11 +805,11 @@ impl Run {
                 .filter(|p| p.stage != super::wrk::STAGE)
                 .map(Phase::to_json)
                 .collect::<Vec<_>>(),
-            "livez_requests_per_second": self
-                .phases
-                .iter()
-                .find(|p| p.name == "livez" && p.stage == "workload")
-                .map(|p| round(p.rps, 1)),
+            // The floor of the ratios: the median of the workload's livez samples.
+            "livez_requests_per_second": self.livez_floor("workload").map(|f| round(f.rps, 1)),
+            "livez_samples_requests_per_second": self
+                .livez_floor("workload")
+                .map(|f| f.samples.iter().map(|r| round(*r, 1)).collect::<Vec<_>>()),
             "workload_server": {
                 "peak_rss_mib": round(self.workload_peak_rss_mib, 1),
                 "disk_mib": round(self.workload_disk_mib, 1),
@@ -793,13 +873,10 @@ impl Run {
             head.retain(|h| *h != "db CPU");
         }
         // Rates as a ratio to `livez` of the same run (Rocket, hyper and loopback, no storage):
-        // the floor of any request, which moves with the machine as every phase does.
-        let livez = self
-            .phases
-            .iter()
-            .find(|p| p.name == "livez" && p.stage == "workload")
-            .map(|p| p.rps)
-            .filter(|r| *r > 0.0);
+        // the floor of any request, which moves with the machine as every phase does; the
+        // median of its samples at the workload's start, middle and end.
+        let floor = self.livez_floor("workload");
+        let livez = floor.as_ref().map(|f| f.rps);
         let rows: Vec<Vec<String>> = self
             .phases
             .iter()
@@ -838,6 +915,9 @@ impl Run {
             })
             .collect();
         s.push_str(&grid(&head, &rows));
+        if let Some(f) = &floor {
+            s.push_str(&format!("× livez: each rate over {}\n", f.describe()));
+        }
         s.push_str(&format!(
             "\nworkload server: peak resident {:.0} MiB, store on disk after the phases {:.1} MiB\n\n",
             self.workload_peak_rss_mib, self.workload_disk_mib
@@ -1330,6 +1410,75 @@ mod tests {
             t.iter().take(5).all(|t| t.verdict == Verdict::NotRun),
             "not judged"
         );
+    }
+
+    #[test]
+    fn livez_samples_are_named_livez_and_a_number() {
+        for name in [
+            "livez",
+            "livez 2",
+            "livez 3",
+            "livez (wrk)",
+            "livez 2 (wrk)",
+        ] {
+            assert!(is_livez(name), "{name}");
+        }
+        for name in [
+            "get",
+            "livez2",
+            "livez x",
+            "livez (2)",
+            "livez-slow",
+            "get (wrk)",
+        ] {
+            assert!(!is_livez(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn ratios_divide_by_the_median_of_the_livez_samples() {
+        let mut r = run();
+        // The first sample caught the machine slow: alone, it would put GET at 1.5 ×.
+        r.phases.extend([
+            phase("livez", 0, 20_000.0, 0.5),
+            phase("livez 2", 10_000, 40_000.0, 0.5),
+            phase("livez 3", 0, 46_000.0, 0.5),
+        ]);
+        // Another stage's livez is not this stage's sample.
+        let mut other = phase("livez", 1_000, 1_000.0, 0.5);
+        other.stage = "store";
+        r.phases.push(other);
+        let f = r.livez_floor("workload").expect("samples");
+        assert_eq!(f.rps, 40_000.0);
+        assert_eq!(f.samples, [20_000.0, 40_000.0, 46_000.0]);
+        assert!((f.spread_percent() - 130.0).abs() < 1e-9);
+        let t = r.ratio_targets();
+        let get = t.iter().find(|t| t.what == "GET by id").expect("get");
+        // 30,000 / 40,000.
+        assert_eq!(get.measured, "0.750 ×");
+        let table = r.table();
+        assert!(
+            table.contains(
+                "× livez: each rate over livez 40,000/s (the median of 20,000, 40,000 and \
+                 46,000/s; 130 % apart)"
+            ),
+            "{table}"
+        );
+        let j = r.to_json();
+        assert_eq!(j["livez_requests_per_second"], 40_000.0);
+        assert_eq!(
+            j["livez_samples_requests_per_second"],
+            serde_json::json!([20_000.0, 40_000.0, 46_000.0])
+        );
+        // Two samples: their mean; none positive: no floor.
+        r.phases.retain(|p| p.name != "livez 3");
+        assert_eq!(r.livez_floor("workload").map(|f| f.rps), Some(30_000.0));
+        for p in &mut r.phases {
+            if is_livez(&p.name) {
+                p.rps = 0.0;
+            }
+        }
+        assert_eq!(r.livez_floor("workload"), None);
     }
 
     #[test]

@@ -49,13 +49,17 @@ enum List {
     Names,
 }
 
-/// wrk's phases, in order: each is a mode of the script and a phase of the workload.
-const PHASES: [(&str, List); 5] = [
-    ("livez", List::Nothing),
-    ("get", List::Ids),
-    ("filter-hit", List::Names),
-    ("patch-suspend", List::Ids),
-    ("patch-reactivate", List::Ids),
+/// wrk's phases, in order: each a phase of the workload (its name) and a mode of the script.
+/// `livez` runs at the start, in the middle and at the end: the ratios divide by the median of
+/// the three ([`Run::livez_floor`]).
+const PHASES: [(&str, &str, List); 7] = [
+    ("livez", "livez", List::Nothing),
+    ("get", "get", List::Ids),
+    ("filter-hit", "filter-hit", List::Names),
+    ("livez 2", "livez", List::Nothing),
+    ("patch-suspend", "patch-suspend", List::Ids),
+    ("patch-reactivate", "patch-reactivate", List::Ids),
+    ("livez 3", "livez", List::Nothing),
 ];
 
 /// A wrk phase's name in the run's phases: `get (wrk)`, apart from the workload's `get` (it
@@ -114,7 +118,7 @@ pub(super) async fn run(
             .map_or_else(|| "not pinned".to_string(), |c| format!("on CPU {c}")),
         dir.display()
     );
-    for (name, list) in PHASES {
+    for (name, mode, list) in PHASES {
         if name == "patch-reactivate" {
             // Every PATCH must change its user: start with every user suspended.
             set_active(target, ids, false, bench.args.concurrency).await?;
@@ -125,7 +129,8 @@ pub(super) async fn run(
             List::Names => Some(names_file.as_path()),
         };
         let run = Wrk {
-            mode: name,
+            name,
+            mode,
             file,
             seconds,
             connections: bench.args.concurrency,
@@ -135,7 +140,14 @@ pub(super) async fn run(
             key: &target.key,
         };
         let users = if list == List::Nothing { 0 } else { ids.len() };
-        let phase = measure(bench, server, &run, users, &dir.join(format!("{name}.txt"))).await?;
+        let phase = measure(
+            bench,
+            server,
+            &run,
+            users,
+            &dir.join(format!("{}.txt", name.replace(' ', "-"))),
+        )
+        .await?;
         bench.phases.push(phase);
     }
     // As the workload left them, for its next phases.
@@ -162,6 +174,9 @@ fn version(program: &str) -> Result<String, String> {
 
 /// One run of wrk.
 struct Wrk<'a> {
+    /// The phase's name.
+    name: &'a str,
+    /// The script's mode.
     mode: &'a str,
     file: Option<&'a Path>,
     seconds: u32,
@@ -213,7 +228,7 @@ async fn measure(
 ) -> Result<Phase, String> {
     eprint!(
         "== {} ({users} users stored): {} s … ",
-        label(run.mode),
+        label(run.name),
         run.seconds
     );
     let mut cmd = run.command();
@@ -279,7 +294,7 @@ async fn measure(
     let written = s1.write_bytes.saturating_sub(s0.write_bytes)
         + d1.write_bytes.saturating_sub(d0.write_bytes);
     let p = Phase {
-        name: label(run.mode),
+        name: label(run.name),
         stage: STAGE,
         users: users as u64,
         requests: o.requests,
@@ -599,12 +614,8 @@ impl Comparison {
                 .iter()
                 .find(|p| p.stage == "workload" && p.name == name)
         };
-        let positive = |r: f64| (r > 0.0).then_some(r);
-        let wrk_livez = wrk
-            .iter()
-            .find(|(n, _)| *n == "livez")
-            .and_then(|(_, p)| positive(p.rps));
-        let builtin_livez = builtin("livez").and_then(|p| positive(p.rps));
+        let wrk_livez = run.livez_floor(STAGE).map(|f| f.rps);
+        let builtin_livez = run.livez_floor("workload").map(|f| f.rps);
         let rows = wrk
             .into_iter()
             .map(|(name, p)| {
@@ -634,7 +645,7 @@ impl Comparison {
     pub fn table(&self) -> String {
         let mut s = format!(
             "wrk ({SCRIPT}, one thread) beside the built-in load generator, the same server: \
-             each rate as a ratio to its own tool's livez\n"
+             each rate as a ratio to its own tool's livez (the median of its samples)\n"
         );
         if self.quick {
             s.push_str(
@@ -695,7 +706,7 @@ impl Comparison {
         s.push_str(&grid(&head, &rows));
         if let (Some(w), Some(b)) = (self.wrk_livez, self.builtin_livez) {
             s.push_str(&format!(
-                "livez: wrk {}/s, built-in {}/s ({:.2} ×). srv µs/req: the server's CPU time per request under each tool.\n",
+                "livez (each tool's median of its samples): wrk {}/s, built-in {}/s ({:.2} ×). srv µs/req: the server's CPU time per request under each tool.\n",
                 thousands(w.round() as u64),
                 thousands(b.round() as u64),
                 w / b
@@ -1012,7 +1023,7 @@ Transfer/sec:     300.17B
     fn the_script_has_every_mode() {
         let script = std::fs::read_to_string(super::super::workspace_root().join(SCRIPT))
             .expect("docs/perf/scim.lua");
-        for (mode, _) in PHASES {
+        for (_, mode, _) in PHASES {
             assert!(
                 script.contains(&format!("\"{mode}\"")),
                 "{mode} in {SCRIPT}"
@@ -1113,6 +1124,38 @@ Transfer/sec:     300.17B
     }
 
     #[test]
+    fn each_tool_divides_by_the_median_of_its_own_livez_samples() {
+        let mut r = run();
+        // wrk's first livez caught the machine slow; the built-in's last one did.
+        r.phases.extend([
+            phase(&label("livez 2"), STAGE, 52_000.0),
+            phase(&label("livez 3"), STAGE, 54_000.0),
+            phase("livez 2", "workload", 40_000.0),
+            phase("livez 3", "workload", 10_000.0),
+        ]);
+        for p in &mut r.phases {
+            if p.name == label("livez") {
+                p.rps = 20_000.0;
+            }
+        }
+        let c = Comparison::of(&r).expect("wrk phases");
+        assert_eq!(
+            (c.wrk_livez, c.builtin_livez),
+            (Some(52_000.0), Some(40_000.0))
+        );
+        let row = |n: &str| c.rows.iter().find(|r| r.name == n).expect(n);
+        // get: 26,000 / 52,000 = 0.5 against 20,000 / 40,000 = 0.5.
+        assert!(row("get")
+            .difference_percent()
+            .is_some_and(|d| d.abs() < 1e-9));
+        // Each sample is a row of its own, beside the built-in's of the same name.
+        assert_eq!(
+            row("livez 3").builtin.as_ref().map(|b| b.rps),
+            Some(10_000.0)
+        );
+    }
+
+    #[test]
     fn a_difference_of_exactly_15_percent_is_not_flagged() {
         let mut r = run();
         for p in &mut r.phases {
@@ -1148,7 +1191,7 @@ Transfer/sec:     300.17B
             "-20.0 %",
             "+4.0 %",
             "> 15 %",
-            "livez: wrk 50,000/s, built-in 40,000/s (1.25 ×)",
+            "livez (each tool's median of its samples): wrk 50,000/s, built-in 40,000/s (1.25 ×)",
             "ratios that differ by more than 15 %, and why, as far as this run tells:\n\
              - filter-hit (-20.0 %): its rates agree (+0.0 %) and the two livez, run at other \
              moments, do not (+25.0 %; a livez took 20 µs of the server's CPU under wrk, 25 µs \
