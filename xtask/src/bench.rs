@@ -45,7 +45,7 @@ use crate::server::{self, Engine, Launch, Postgres, Server, Storage};
 use http::{Conn, Target};
 use load::{Check, MakeOp, Op, Verdict};
 use proc::ProcStatus;
-use report::{Phase, Run, Store};
+use report::{is_livez, Phase, Run, Store};
 
 /// Set in the re-executed, pinned load generator: the CPU the servers go on.
 const CHILD_ENV: &str = "XTASK_BENCH_SERVER_CPU";
@@ -445,6 +445,7 @@ async fn measure_engine(
         stage: "workload",
         phases: Vec::new(),
         cluster,
+        probe_requests: 0,
     };
     let log = dir.join("server.log");
     let database = bench.cluster.as_ref().map(|(pg, _)| Arc::clone(pg));
@@ -514,7 +515,13 @@ struct Bench<'a> {
     phases: Vec<Phase>,
     /// With PostgreSQL: the cluster, and its postmaster's pid (the parent of its processes).
     cluster: Option<(Arc<Postgres>, u32)>,
+    /// Requests of the `livez` probe run just before and just after each of the workload's
+    /// phases (0: none), whose rates are the floor of its ratio ([`Phase::local_floor`]).
+    probe_requests: usize,
 }
+
+/// The most requests of a `livez` probe (about 0.2 s on the project's machine).
+const PROBE_REQUESTS: usize = 8_000;
 
 const MIB: f64 = 1024.0 * 1024.0;
 
@@ -606,6 +613,12 @@ impl Bench<'_> {
         check: Check,
     ) -> Vec<(usize, String)> {
         eprint!("== {name} ({} users stored): {n} requests … ", users);
+        let probe = self.stage == "workload" && self.probe_requests > 0 && !is_livez(name);
+        let before = if probe {
+            self.probe(target).await
+        } else {
+            None
+        };
         let commits0 = http::commit_counts(target).await;
         let threads0 = proc::thread_groups(server.pid);
         let (s0, d0, c0, a0, st0) = (
@@ -625,6 +638,10 @@ impl Bench<'_> {
         );
         let threads1 = proc::thread_groups(server.pid);
         let commits1 = http::commit_counts(target).await;
+        let after = match before {
+            Some(_) => self.probe(target).await,
+            None => None,
+        };
         let (server_ticks, database_ticks, load_ticks) = (
             s1.cpu_ticks.saturating_sub(s0.cpu_ticks),
             d1.cpu_ticks.saturating_sub(d0.cpu_ticks),
@@ -658,7 +675,8 @@ impl Bench<'_> {
         )
         .in_stage(self.stage)
         .with_steal(cpu(st1.saturating_sub(st0)))
-        .with_batches(http::writes_per_batch(commits0, commits1));
+        .with_batches(http::writes_per_batch(commits0, commits1))
+        .with_around(before.zip(after));
         let requests = p.requests;
         let p = p.with_threads(proc::thread_groups_per_request(
             &threads0, &threads1, requests,
@@ -686,6 +704,7 @@ impl Bench<'_> {
         let target = Target::from_base_url(&server.base, &key)?;
         ready(&server, &target).await?;
         let n = sizes.users;
+        self.probe_requests = sizes.reads.min(PROBE_REQUESTS);
 
         self.livez(&server, &target, "livez", sizes.reads).await;
         let kept = self
@@ -845,6 +864,24 @@ impl Bench<'_> {
         let status = ProcStatus::of(server.pid);
         server.stop(STOP_WITHIN)?;
         Ok((status.hwm_kib as f64 / 1024.0, self.disk_mib(&site)?))
+    }
+
+    /// The rate of a `livez` probe of [`Bench::probe_requests`], `None` if any failed (the
+    /// phase then divides by the workload's median `livez` sample).
+    async fn probe(&self, target: &Target) -> Option<f64> {
+        let m = load::run(
+            target,
+            self.probe_requests,
+            self.args.concurrency,
+            Arc::new(|_| Op {
+                absolute: true,
+                ..Op::get("/livez".into())
+            }),
+            load::success_with("live"),
+        )
+        .await;
+        let secs = m.elapsed.as_secs_f64();
+        (m.errors == 0 && secs > 0.0).then(|| m.latencies_ns.len() as f64 / secs)
     }
 
     /// A `livez` sample (`name`: `livez`, `livez 2`, …): the workload measures one at its start,

@@ -140,18 +140,48 @@ pub(super) async fn run(
             key: &target.key,
         };
         let users = if list == List::Nothing { 0 } else { ids.len() };
-        let phase = measure(
-            bench,
-            server,
-            &run,
-            users,
-            &dir.join(format!("{}.txt", name.replace(' ', "-"))),
-        )
-        .await?;
-        bench.phases.push(phase);
+        let keep = dir.join(format!("{}.txt", name.replace(' ', "-")));
+        // A phase's ratio divides by the livez probed just before and just after it.
+        let probe = Wrk {
+            name: "livez probe",
+            mode: "livez",
+            file: None,
+            seconds: PROBE_SECONDS,
+            url: run.url.clone(),
+            ..run
+        };
+        let before = if list == List::Nothing {
+            None
+        } else {
+            probe_rate(&probe).await
+        };
+        let phase = measure(bench, server, &run, users, &keep).await?;
+        let after = match before {
+            Some(_) => probe_rate(&probe).await,
+            None => None,
+        };
+        bench.phases.push(phase.with_around(before.zip(after)));
     }
     // As the workload left them, for its next phases.
     set_active(target, ids, true, bench.args.concurrency).await
+}
+
+/// How long each `livez` probe around a phase runs.
+const PROBE_SECONDS: u32 = 1;
+
+/// The rate of a `livez` probe run with wrk, `None` if it failed (the phase then divides by the
+/// median of wrk's `livez` samples).
+async fn probe_rate(run: &Wrk<'_>) -> Option<f64> {
+    let mut cmd = run.command();
+    let out = tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .ok()?
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let o = parse(&String::from_utf8_lossy(&out.stdout)).ok()?;
+    (o.errors() == 0 && o.rps > 0.0).then_some(o.rps)
 }
 
 /// `wrk`'s version line; the task's message when it is not installed.
@@ -316,6 +346,7 @@ async fn measure(
         },
         writes_per_batch: None,
         threads: proc::thread_groups_per_request(&threads0, &threads1, o.requests),
+        around: None,
     };
     eprintln!("{}", p.summary("wrk"));
     if !p.threads.is_empty() {
@@ -622,8 +653,8 @@ impl Comparison {
                 let b = builtin(name).cloned();
                 Row {
                     name: name.to_string(),
-                    wrk_ratio: wrk_livez.map(|l| p.rps / l),
-                    builtin_ratio: b.as_ref().and_then(|b| builtin_livez.map(|l| b.rps / l)),
+                    wrk_ratio: run.ratio(p),
+                    builtin_ratio: b.as_ref().and_then(|b| run.ratio(b)),
                     wrk: p.clone(),
                     builtin: b,
                 }
@@ -757,7 +788,16 @@ impl Comparison {
     fn explain(&self, r: &Row) -> String {
         let pct = |v: Option<f64>| v.map_or_else(|| "-".into(), |v| format!("{v:+.1} %"));
         let head = format!("{} ({})", r.name, pct(r.difference_percent()));
-        let livez = match (self.wrk_livez, self.builtin_livez) {
+        // The floors this row's two ratios divide by: the probes around each phase, or each
+        // tool's median livez.
+        let floors = (
+            r.wrk.local_floor().or(self.wrk_livez),
+            r.builtin
+                .as_ref()
+                .and_then(Phase::local_floor)
+                .or(self.builtin_livez),
+        );
+        let livez = match floors {
             (Some(w), Some(b)) if b > 0.0 => Some((w / b - 1.0) * 100.0),
             _ => None,
         };
@@ -1052,6 +1092,7 @@ Transfer/sec:     300.17B
             written_per_request: 200.0,
             writes_per_batch: None,
             threads: Vec::new(),
+            around: None,
         }
     }
 
@@ -1148,6 +1189,15 @@ Transfer/sec:     300.17B
         assert!(row("get")
             .difference_percent()
             .is_some_and(|d| d.abs() < 1e-9));
+        // Probes around wrk's filter-hit: its ratio divides by their mean.
+        for p in &mut r.phases {
+            if p.name == label("filter-hit") {
+                p.around = Some((30_000.0, 34_000.0));
+            }
+        }
+        let c = Comparison::of(&r).expect("wrk phases");
+        let hit = c.rows.iter().find(|r| r.name == "filter-hit").expect("hit");
+        assert_eq!(hit.wrk_ratio, Some(0.5));
         // Each sample is a row of its own, beside the built-in's of the same name.
         assert_eq!(
             row("livez 3").builtin.as_ref().map(|b| b.rps),
