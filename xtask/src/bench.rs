@@ -516,7 +516,8 @@ struct Bench<'a> {
     /// With PostgreSQL: the cluster, and its postmaster's pid (the parent of its processes).
     cluster: Option<(Arc<Postgres>, u32)>,
     /// Requests of the `livez` probe run just before and just after each of the workload's
-    /// phases (0: none), whose rates are the floor of its ratio ([`Phase::local_floor`]).
+    /// phases (0: none): with the `livez` samples, the measurements whose median is the floor
+    /// of the run's ratios (`Run::livez_floor`).
     probe_requests: usize,
 }
 
@@ -866,8 +867,8 @@ impl Bench<'_> {
         Ok((status.hwm_kib as f64 / 1024.0, self.disk_mib(&site)?))
     }
 
-    /// The rate of a `livez` probe of [`Bench::probe_requests`], `None` if any failed (the
-    /// phase then divides by the workload's median `livez` sample).
+    /// The rate of a `livez` probe of [`Bench::probe_requests`], `None` if any request failed
+    /// (the floor then has one probe fewer).
     async fn probe(&self, target: &Target) -> Option<f64> {
         let m = load::run(
             target,

@@ -27,22 +27,56 @@ pub fn is_livez(name: &str) -> bool {
             .is_some_and(|n| n.parse::<u32>().is_ok())
 }
 
-/// The rate a stage's phases are divided by for their ratios: the median of its `livez` samples.
+/// The rate a stage's phases are divided by for their ratios: the median of every `livez`
+/// measured in it, its samples (phases of their own) and the probes run around its other phases.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Floor {
     /// The median rate, requests a second.
     pub rps: f64,
     /// Each sample's rate, in the order they ran.
     pub samples: Vec<f64>,
+    /// Each probe's rate, in the order they ran (two a phase).
+    pub probes: Vec<f64>,
 }
 
 impl Floor {
-    /// How far the fastest sample is above the slowest, in % of the slowest.
-    pub fn spread_percent(&self) -> f64 {
-        let (lo, hi) = self
-            .samples
+    /// From the samples and probes of a stage (`None` without a positive one).
+    pub fn of(samples: Vec<f64>, probes: Vec<f64>) -> Option<Floor> {
+        let mut all: Vec<f64> = samples
             .iter()
-            .fold((f64::MAX, 0.0_f64), |(lo, hi), r| (lo.min(*r), hi.max(*r)));
+            .chain(&probes)
+            .copied()
+            .filter(|r| *r > 0.0)
+            .collect();
+        if all.is_empty() {
+            return None;
+        }
+        all.sort_by(f64::total_cmp);
+        let n = all.len();
+        let rps = if n % 2 == 1 {
+            all[n / 2]
+        } else {
+            (all[n / 2 - 1] + all[n / 2]) / 2.0
+        };
+        Some(Floor {
+            rps,
+            samples,
+            probes,
+        })
+    }
+
+    /// The slowest and the fastest measurement.
+    pub fn range(&self) -> (f64, f64) {
+        self.samples
+            .iter()
+            .chain(&self.probes)
+            .filter(|r| **r > 0.0)
+            .fold((f64::MAX, 0.0_f64), |(lo, hi), r| (lo.min(*r), hi.max(*r)))
+    }
+
+    /// How far the fastest measurement is above the slowest, in % of the slowest.
+    pub fn spread_percent(&self) -> f64 {
+        let (lo, hi) = self.range();
         if lo > 0.0 && lo < f64::MAX {
             (hi / lo - 1.0) * 100.0
         } else {
@@ -50,26 +84,22 @@ impl Floor {
         }
     }
 
-    /// `livez 41,200/s (the median of 39,000, 41,200 and 44,100/s; 13 % apart)`.
+    /// `livez 41,200/s, the median of 3 samples and 40 probes (29,000–45,100/s, 56 % apart)`.
     pub fn describe(&self) -> String {
-        let rates: Vec<String> = self
-            .samples
-            .iter()
-            .map(|r| thousands(r.round() as u64))
-            .collect();
-        match rates.len() {
-            1 => format!(
-                "livez {}/s (one sample)",
-                thousands(self.rps.round() as u64)
-            ),
-            n => format!(
-                "livez {}/s (the median of {} and {}/s; {:.0} % apart)",
-                thousands(self.rps.round() as u64),
-                rates[..n - 1].join(", "),
-                rates[n - 1],
-                self.spread_percent()
-            ),
-        }
+        let (lo, hi) = self.range();
+        let what = match (self.samples.len(), self.probes.len()) {
+            (1, 0) => "one sample".to_string(),
+            (1, p) => format!("the median of one sample and {p} probes"),
+            (s, 0) => format!("the median of {s} samples"),
+            (s, p) => format!("the median of {s} samples and {p} probes"),
+        };
+        format!(
+            "livez {}/s, {what} ({}–{}/s, {:.0} % apart)",
+            thousands(self.rps.round() as u64),
+            thousands(lo.round() as u64),
+            thousands(hi.round() as u64),
+            self.spread_percent()
+        )
     }
 }
 
@@ -112,9 +142,9 @@ pub struct Phase {
     /// threads wait and are woken how often, without a profiler. Threads that ended during the
     /// phase are not in it.
     pub threads: Vec<ThreadShare>,
-    /// The rate of a short `livez` probe run just before the phase and of one just after it:
-    /// the floor of this phase's ratio (see [`Phase::local_floor`]). `None` for phases run
-    /// without probes (livez itself, the stores' and the tenants' stages).
+    /// The rate of a short `livez` probe run just before the phase and of one just after it,
+    /// measurements of the run's floor ([`Run::livez_floor`]). `None` for phases run without
+    /// probes (livez itself, the stores' and the tenants' stages).
     pub around: Option<(f64, f64)>,
 }
 
@@ -215,9 +245,10 @@ impl Phase {
         Phase { around, ..self }
     }
 
-    /// The floor this phase's ratio divides by: the mean of the `livez` probes just before and
-    /// just after it, which saw the machine as fast or as slow as the phase did (on a shared
-    /// virtual machine the same `livez` has run at 25,000/s and 45,000/s within one minute).
+    /// The mean of the `livez` probes just before and just after it: how fast the machine ran
+    /// `livez` around this phase. Shown, not divided by: a probe of 0.2 s is a moment, and
+    /// ratios to it moved more from run to run than ratios to the run's median (see
+    /// docs/performance.md, issue 17's fourteenth part).
     pub fn local_floor(&self) -> Option<f64> {
         let (a, b) = self.around?;
         (a > 0.0 && b > 0.0).then(|| (a + b) / 2.0)
@@ -478,45 +509,34 @@ impl Run {
             .find(|s| s.users == t.tenants * t.users_per_tenant)
     }
 
-    /// What the stage's rates are divided by: the median rate of its `livez` samples (see
-    /// [`is_livez`]), `None` without a positive one.
+    /// What the stage's rates are divided by: the median rate of every `livez` measured in it,
+    /// its samples (see [`is_livez`]) and the probes around its other phases; `None` without a
+    /// positive one. One `livez` is a moment of the machine (on a shared virtual machine the
+    /// same `livez` has run at 25,000/s and 45,000/s within one minute, with no CPU stolen); the
+    /// median of some forty over the run moves far less from run to run.
     pub fn livez_floor(&self, stage: &str) -> Option<Floor> {
-        let mut samples: Vec<f64> = self
-            .phases
-            .iter()
-            .filter(|p| p.stage == stage && is_livez(&p.name) && p.rps > 0.0)
+        let in_stage = || self.phases.iter().filter(|p| p.stage == stage);
+        let samples = in_stage()
+            .filter(|p| is_livez(&p.name) && p.rps > 0.0)
             .map(|p| p.rps)
             .collect();
-        if samples.is_empty() {
-            return None;
-        }
-        let in_order = samples.clone();
-        samples.sort_by(f64::total_cmp);
-        let n = samples.len();
-        let rps = if n % 2 == 1 {
-            samples[n / 2]
-        } else {
-            (samples[n / 2 - 1] + samples[n / 2]) / 2.0
-        };
-        Some(Floor {
-            rps,
-            samples: in_order,
-        })
+        let probes = in_stage()
+            .filter_map(|p| p.around)
+            .flat_map(|(a, b)| [a, b])
+            .collect();
+        Floor::of(samples, probes)
     }
 
-    /// A phase's rate as a ratio to `livez`: to the probes around it where it has them, else to
-    /// the median sample ([`Run::livez_floor`]) of its tool's: wrk's for wrk's phases, the
-    /// workload's for the built-in generator's.
+    /// A phase's rate as a ratio to `livez`: to its tool's floor ([`Run::livez_floor`]), wrk's
+    /// for wrk's phases, the workload's for the built-in generator's (and the stores' and
+    /// tenants' stages, which run no `livez` of their own).
     pub fn ratio(&self, p: &Phase) -> Option<f64> {
         let tool = if p.stage == super::wrk::STAGE {
             super::wrk::STAGE
         } else {
             "workload"
         };
-        let floor = p
-            .local_floor()
-            .or_else(|| self.livez_floor(tool).map(|f| f.rps))?;
-        Some(p.rps / floor)
+        Some(p.rps / self.livez_floor(tool)?.rps)
     }
 
     /// The workload's phase of that name, or with `users`, the stores'.
@@ -954,8 +974,8 @@ impl Run {
         s.push_str(&grid(&head, &rows));
         if let Some(f) = &floor {
             s.push_str(&format!(
-                "× livez: each rate over the mean of the livez probes run just before and just \
-                 after it (livez around); where none ran, over {}\n",
+                "× livez: each rate over {} (livez around: the mean of the two probes \
+                 around the phase)\n",
                 f.describe()
             ));
         }
@@ -1493,6 +1513,7 @@ mod tests {
         let f = r.livez_floor("workload").expect("samples");
         assert_eq!(f.rps, 40_000.0);
         assert_eq!(f.samples, [20_000.0, 40_000.0, 46_000.0]);
+        assert!(f.probes.is_empty());
         assert!((f.spread_percent() - 130.0).abs() < 1e-9);
         let t = r.ratio_targets();
         let get = t.iter().find(|t| t.what == "GET by id").expect("get");
@@ -1501,8 +1522,8 @@ mod tests {
         let table = r.table();
         assert!(
             table.contains(
-                "where none ran, over livez 40,000/s (the median of 20,000, 40,000 and \
-                 46,000/s; 130 % apart)"
+                "× livez: each rate over livez 40,000/s, the median of 3 samples \
+                 (20,000–46,000/s, 130 % apart)"
             ),
             "{table}"
         );
@@ -1524,45 +1545,51 @@ mod tests {
     }
 
     #[test]
-    fn a_phase_with_probes_around_it_divides_by_their_mean() {
+    fn the_probes_around_the_phases_count_into_the_floor() {
         let mut r = run();
         r.phases.push(phase("livez", 0, 40_000.0, 0.5));
         for p in &mut r.phases {
-            if p.name == "get" {
-                // The machine ran slower around GET than at the run's livez.
-                p.around = Some((20_000.0, 30_000.0));
+            match p.name.as_str() {
+                "get" => p.around = Some((20_000.0, 30_000.0)),
+                "create" => p.around = Some((36_000.0, 0.0)),
+                _ => {}
             }
         }
+        // 40,000 (the sample), 20,000 and 30,000 (get's probes), 36,000 (create's; its failed
+        // probe, 0, is no measurement): the median is 33,000.
+        let f = r.livez_floor("workload").expect("floor");
+        assert_eq!(f.rps, 33_000.0);
+        assert_eq!(f.samples, [40_000.0]);
+        assert_eq!(f.probes, [36_000.0, 0.0, 20_000.0, 30_000.0]);
         let get = r.phase("get", None).expect("get").clone();
-        assert_eq!(get.local_floor(), Some(25_000.0));
-        // 30,000 / 25,000, not 30,000 / 40,000.
-        assert_eq!(r.ratio(&get), Some(1.2));
-        let t = r.ratio_targets();
+        assert_eq!(r.ratio(&get), Some(30_000.0 / 33_000.0));
         assert_eq!(
-            t.iter()
+            r.ratio_targets()
+                .iter()
                 .find(|t| t.what == "GET by id")
                 .expect("get")
                 .measured,
-            "1.200 ×"
+            "0.909 ×"
         );
-        // Without probes, the median sample; a failed probe is no floor.
-        let hit = r.phase("filter-hit", None).expect("hit").clone();
-        assert_eq!(r.ratio(&hit), Some(0.25));
-        let failed = Phase {
-            around: Some((0.0, 30_000.0)),
-            ..hit
-        };
-        assert_eq!(failed.local_floor(), None);
-        assert_eq!(r.ratio(&failed), Some(0.25));
+        // Shown beside it: the mean of its own two probes; none for a failed probe.
+        assert_eq!(get.local_floor(), Some(25_000.0));
+        let create = r.phase("create", None).expect("create").clone();
+        assert_eq!(create.local_floor(), None);
         let table = r.table();
-        assert!(table.contains("livez around"), "{table}");
         let get_row = table
             .lines()
             .find(|l| l.starts_with("get "))
             .expect("get's row");
         assert!(
-            get_row.contains(" 1.200 ") && get_row.contains(" 25,000 "),
+            get_row.contains(" 0.909 ") && get_row.contains(" 25,000 "),
             "{get_row}"
+        );
+        assert!(
+            table.contains(
+                "livez 33,000/s, the median of one sample and 4 probes (20,000–40,000/s, 100 % \
+                 apart)"
+            ),
+            "{table}"
         );
         assert_eq!(
             r.to_json()["phases"][1]["livez_around_requests_per_second"],

@@ -50,8 +50,8 @@ enum List {
 }
 
 /// wrk's phases, in order: each a phase of the workload (its name) and a mode of the script.
-/// `livez` runs at the start, in the middle and at the end: the ratios divide by the median of
-/// the three ([`Run::livez_floor`]).
+/// `livez` runs at the start, in the middle and at the end, and is probed around each other
+/// phase: the ratios divide by the median of them all ([`Run::livez_floor`]).
 const PHASES: [(&str, &str, List); 7] = [
     ("livez", "livez", List::Nothing),
     ("get", "get", List::Ids),
@@ -141,7 +141,8 @@ pub(super) async fn run(
         };
         let users = if list == List::Nothing { 0 } else { ids.len() };
         let keep = dir.join(format!("{}.txt", name.replace(' ', "-")));
-        // A phase's ratio divides by the livez probed just before and just after it.
+        // livez probed just before and just after each phase: with the samples, the
+        // measurements whose median is the floor of wrk's ratios.
         let probe = Wrk {
             name: "livez probe",
             mode: "livez",
@@ -169,8 +170,8 @@ pub(super) async fn run(
 /// How long each `livez` probe around a phase runs.
 const PROBE_SECONDS: u32 = 1;
 
-/// The rate of a `livez` probe run with wrk, `None` if it failed (the phase then divides by the
-/// median of wrk's `livez` samples).
+/// The rate of a `livez` probe run with wrk, `None` if it failed (the floor then has one probe
+/// fewer).
 async fn probe_rate(run: &Wrk<'_>) -> Option<f64> {
     let mut cmd = run.command();
     let out = tokio::task::spawn_blocking(move || cmd.output())
@@ -788,16 +789,7 @@ impl Comparison {
     fn explain(&self, r: &Row) -> String {
         let pct = |v: Option<f64>| v.map_or_else(|| "-".into(), |v| format!("{v:+.1} %"));
         let head = format!("{} ({})", r.name, pct(r.difference_percent()));
-        // The floors this row's two ratios divide by: the probes around each phase, or each
-        // tool's median livez.
-        let floors = (
-            r.wrk.local_floor().or(self.wrk_livez),
-            r.builtin
-                .as_ref()
-                .and_then(Phase::local_floor)
-                .or(self.builtin_livez),
-        );
-        let livez = match floors {
+        let livez = match (self.wrk_livez, self.builtin_livez) {
             (Some(w), Some(b)) if b > 0.0 => Some((w / b - 1.0) * 100.0),
             _ => None,
         };
@@ -867,6 +859,7 @@ impl Comparison {
                 "server_cpu_us_per_request": round(r.wrk.cpu_us_per_request(), 1),
                 "server_threads_cpu_us_per_request": r.wrk.threads_json(),
                 "server_threads_sleeps_per_request": r.wrk.thread_sleeps_json(),
+                "livez_around_requests_per_second": r.wrk.around.map(|(a, b)| [round(a, 1), round(b, 1)]),
                 "ratio_to_livez": r.wrk_ratio.map(|v| round(v, 3)),
                 "builtin_requests_per_second": r.builtin.as_ref().map(|b| round(b.rps, 1)),
                 "builtin_server_cpu_us_per_request":
@@ -1189,15 +1182,20 @@ Transfer/sec:     300.17B
         assert!(row("get")
             .difference_percent()
             .is_some_and(|d| d.abs() < 1e-9));
-        // Probes around wrk's filter-hit: its ratio divides by their mean.
+        // Probes around wrk's filter-hit.
         for p in &mut r.phases {
             if p.name == label("filter-hit") {
                 p.around = Some((30_000.0, 34_000.0));
             }
         }
         let c = Comparison::of(&r).expect("wrk phases");
+        // Its probes count into wrk's floor: the median of 20,000, 52,000, 54,000, 30,000 and
+        // 34,000 is 34,000.
+        assert_eq!(c.wrk_livez, Some(34_000.0));
         let hit = c.rows.iter().find(|r| r.name == "filter-hit").expect("hit");
-        assert_eq!(hit.wrk_ratio, Some(0.5));
+        assert_eq!(hit.wrk_ratio, Some(16_000.0 / 34_000.0));
+        // The built-in floor is not wrk's.
+        assert_eq!(c.builtin_livez, Some(40_000.0));
         // Each sample is a row of its own, beside the built-in's of the same name.
         assert_eq!(
             row("livez 3").builtin.as_ref().map(|b| b.rps),
