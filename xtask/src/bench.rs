@@ -886,7 +886,8 @@ impl Bench<'_> {
     }
 
     /// A `livez` sample (`name`: `livez`, `livez 2`, …): the workload measures one at its start,
-    /// its middle and its end, and divides its rates by their median (`Run::livez_floor`).
+    /// its middle and its end, and divides its rates by the median of these and of the probes
+    /// around its phases (`Run::livez_floor`).
     async fn livez(&mut self, server: &Server, target: &Target, name: &str, n: usize) {
         self.phase(
             (server, target),
