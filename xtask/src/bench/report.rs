@@ -732,7 +732,7 @@ impl Run {
     /// Issue 17's targets, each a rate as a ratio to `livez` of the same run (wrk's ratio beside
     /// it where wrk ran the phase), and the two scale targets; judged, never asserted.
     pub fn ratio_targets(&self) -> Vec<Target> {
-        let livez = self.livez_floor("workload").map(|f| f.rps);
+        let has_floor = self.livez_floor("workload").is_some();
         let wrk = super::wrk::Comparison::of(self);
         let wrk_ratio = |name: &str| {
             wrk.as_ref()?
@@ -750,7 +750,7 @@ impl Run {
                 .iter()
                 .filter_map(|n| self.phase(n, None).map(|p| (*n, p)))
                 .collect();
-            let (Some(_), false) = (livez, found.is_empty()) else {
+            let (true, false) = (has_floor, found.is_empty()) else {
                 return Target {
                     what,
                     target,
@@ -859,7 +859,7 @@ impl Run {
                 .filter(|p| p.stage != super::wrk::STAGE)
                 .map(Phase::to_json)
                 .collect::<Vec<_>>(),
-            // The floor of the ratios: the median of the workload's livez samples.
+            // The floor of the ratios: the median of the workload's livez samples and probes.
             "livez_requests_per_second": self.livez_floor("workload").map(|f| round(f.rps, 1)),
             "livez_samples_requests_per_second": self
                 .livez_floor("workload")
@@ -929,7 +929,8 @@ impl Run {
         }
         // Rates as a ratio to `livez` of the same run (Rocket, hyper and loopback, no storage):
         // the floor of any request, which moves with the machine as every phase does; the
-        // median of its samples at the workload's start, middle and end.
+        // median of its samples (the workload's start, middle and end) and of the probes around
+        // each phase.
         let floor = self.livez_floor("workload");
         let rows: Vec<Vec<String>> = self
             .phases

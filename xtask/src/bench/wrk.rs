@@ -677,7 +677,7 @@ impl Comparison {
     pub fn table(&self) -> String {
         let mut s = format!(
             "wrk ({SCRIPT}, one thread) beside the built-in load generator, the same server: \
-             each rate as a ratio to its own tool's livez (the median of its samples)\n"
+             each rate as a ratio to its own tool's livez (the median of its samples and probes)\n"
         );
         if self.quick {
             s.push_str(
@@ -738,7 +738,7 @@ impl Comparison {
         s.push_str(&grid(&head, &rows));
         if let (Some(w), Some(b)) = (self.wrk_livez, self.builtin_livez) {
             s.push_str(&format!(
-                "livez (each tool's median of its samples): wrk {}/s, built-in {}/s ({:.2} ×). srv µs/req: the server's CPU time per request under each tool.\n",
+                "livez (each tool's median of its samples and probes): wrk {}/s, built-in {}/s ({:.2} ×). srv µs/req: the server's CPU time per request under each tool.\n",
                 thousands(w.round() as u64),
                 thousands(b.round() as u64),
                 w / b
@@ -1239,7 +1239,7 @@ Transfer/sec:     300.17B
             "-20.0 %",
             "+4.0 %",
             "> 15 %",
-            "livez (each tool's median of its samples): wrk 50,000/s, built-in 40,000/s (1.25 ×)",
+            "livez (each tool's median of its samples and probes): wrk 50,000/s, built-in 40,000/s (1.25 ×)",
             "ratios that differ by more than 15 %, and why, as far as this run tells:\n\
              - filter-hit (-20.0 %): its rates agree (+0.0 %) and the two livez, run at other \
              moments, do not (+25.0 %; a livez took 20 µs of the server's CPU under wrk, 25 µs \
